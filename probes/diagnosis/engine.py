@@ -1,0 +1,29 @@
+"""Run every rule over the evidence and rank what they find."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from probes.diagnosis import dns_rules, route_rules, tcp_rules
+from probes.diagnosis.evidence import Evidence
+from probes.diagnosis.ranking import rank
+from probes.model import Diagnosis, Finding, ProbeResult
+from probes.target import Target
+
+Rule = Callable[[Evidence], Iterable[Finding]]
+
+RULES: tuple[Rule, ...] = (
+    *route_rules.RULES,
+    *dns_rules.RULES,
+    *tcp_rules.RULES,
+)
+
+
+def diagnose(
+    target: Target, results: Mapping[str, ProbeResult], symptom: str = "auto"
+) -> Diagnosis:
+    evidence = Evidence(target, dict(results), symptom)
+    findings: list[Finding] = []
+    for rule in RULES:
+        findings.extend(rule(evidence))
+    return rank(findings)

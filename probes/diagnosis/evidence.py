@@ -1,0 +1,36 @@
+"""Typed access to the latest probe results, for rules."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from probes.model import ProbeResult
+from probes.target import Target
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    target: Target
+    results: Mapping[str, ProbeResult]
+    symptom: str = "auto"
+
+    def data(self, probe: str, kind: type[T]) -> T | None:
+        """The data of *probe*'s final result when it is of type *kind*."""
+        result = self.results.get(probe)
+        if result is None or not result.final or not isinstance(result.data, kind):
+            return None
+        return result.data
+
+
+def q(value: object) -> str:
+    """Quote a value for a shell command shown to a person."""
+    return shlex.quote(str(value))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"

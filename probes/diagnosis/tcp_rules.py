@@ -1,0 +1,262 @@
+"""TCP rules: refused, filtered, unreachable, IPv6-only breakage, instant hang-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from probes.diagnosis.evidence import Evidence, ms, q
+from probes.model import Finding, NextStep, Severity
+from probes.route import RouteData
+from probes.tcp import FILTERED, LOCAL_ERROR, OPEN, REFUSED, UNREACHABLE, TcpAttempt, TcpData
+
+
+def _where(a: TcpAttempt) -> str:
+    return f"[{a.address}]:{a.port}" if a.family == 6 else f"{a.address}:{a.port}"
+
+
+def _line(a: TcpAttempt) -> str:
+    text = f"{_where(a)} {a.state}"
+    if a.errno_name:
+        text += f" ({a.errno_name})"
+    text += f" after {ms(a.elapsed_s)}"
+    if a.explanation:
+        text += f": {a.explanation}"
+    return text
+
+
+def _unrouted(ev: Evidence) -> set[str]:
+    route = ev.data("route", RouteData)
+    return {r.address for r in route.routes if not r.routable} if route else set()
+
+
+def connect_failures(ev: Evidence) -> Iterator[Finding]:
+    data = ev.data("tcp", TcpData)
+    if data is None:
+        return
+    attempts = list(data.attempts)
+    opened = [a for a in attempts if a.state == OPEN]
+    failed = [a for a in attempts if a.state != OPEN and a.address not in _unrouted(ev)]
+    if not failed:
+        return
+    v4_ok = any(a.family == 4 for a in opened)
+    v6_failed = [a for a in failed if a.family == 6]
+    if v4_ok and v6_failed and len(v6_failed) == len(failed) and not ev.target.is_ip:
+        yield _ipv6_broken(ev, opened, v6_failed)
+        return
+    severity = Severity.WARNING if opened else Severity.ERROR
+    context = tuple(_line(a) for a in attempts)
+    port = ev.target.port
+    host = ev.target.host
+
+    refused = [a for a in failed if a.state == REFUSED]
+    admin = [a for a in failed if a.state == UNREACHABLE and a.icmp and a.icmp.admin_prohibited]
+    icmp_other = [
+        a for a in failed if a.state == UNREACHABLE and a.icmp and not a.icmp.admin_prohibited
+    ]
+    local_fw = [
+        a
+        for a in failed
+        if a.state == UNREACHABLE and a.icmp is None and a.errno_name in ("EACCES", "EPERM")
+    ]
+    no_icmp_unreach = [
+        a for a in failed if a.state == UNREACHABLE and a.icmp is None and a not in local_fw
+    ]
+    filtered = [a for a in failed if a.state == FILTERED]
+    local = [a for a in failed if a.state == LOCAL_ERROR]
+
+    if admin:
+        a = admin[0]
+        sender = a.icmp.sender if a.icmp else "?"
+        yield Finding(
+            "path.admin_prohibited",
+            severity,
+            f"a firewall at {sender} rejects connections to {_where(a)} (ICMP {a.icmp.name if a.icmp else ''})",
+            context,
+            (
+                NextStep(
+                    f"Ask the owner of {sender} to allow TCP port {port} to {a.address}; on that box list the rules",
+                    "nft list ruleset",
+                ),
+                NextStep(
+                    "On an iptables firewall, find the REJECT rule",
+                    "iptables -L -n -v --line-numbers",
+                ),
+                NextStep(
+                    "See the path to the firewall", f"traceroute -n -T -p {port} {q(a.address)}"
+                ),
+            ),
+        )
+    if icmp_other:
+        a = icmp_other[0]
+        sender = a.icmp.sender if a.icmp else "?"
+        yield Finding(
+            "path.unreachable",
+            severity,
+            f"router {sender} says {a.address} is unreachable (ICMP {a.icmp.name if a.icmp else ''})",
+            context,
+            (
+                NextStep("See where the path stops", f"traceroute -n {q(a.address)}"),
+                NextStep(
+                    f"On {sender}, check its route to {a.address}", f"ip route get {q(a.address)}"
+                ),
+            ),
+        )
+    if no_icmp_unreach:
+        a = no_icmp_unreach[0]
+        yield Finding(
+            "path.unreachable",
+            severity,
+            f"{_where(a)} is unreachable ({a.errno_name})",
+            context,
+            (
+                NextStep("See where the path stops", f"traceroute -n {q(a.address)}"),
+                NextStep("Check the local neighbour table (ARP/NDP) for the gateway", "ip neigh"),
+            ),
+        )
+    if local_fw:
+        a = local_fw[0]
+        yield Finding(
+            "local.firewall_blocked",
+            severity,
+            f"a firewall rule on this host blocks connections to {_where(a)} ({a.errno_name})",
+            context,
+            (
+                NextStep(
+                    "List this host's nftables rules (look at the output chain)", "nft list ruleset"
+                ),
+                NextStep("Or the iptables OUTPUT chain", "iptables -L OUTPUT -n -v --line-numbers"),
+            ),
+        )
+    if refused:
+        a = refused[0]
+        yield Finding(
+            "tcp.refused",
+            severity,
+            f"nothing accepts connections on {_where(a)}: the SYN was answered with a reset",
+            context,
+            (
+                NextStep(
+                    f"On {host}, check whether anything listens on port {port}",
+                    f"ss -tlnp 'sport = :{port}'",
+                ),
+                NextStep(
+                    "Check that the service is running (and why it stopped)", "systemctl --failed"
+                ),
+                NextStep("Check the port number in the client's configuration"),
+                NextStep(
+                    "If the service runs, check it listens on the right address (not 127.0.0.1 only)"
+                ),
+                NextStep(
+                    "A firewall can also forge the reset ('reject with tcp reset'): trace with TCP",
+                    f"traceroute -n -T -p {port} {q(a.address)}",
+                ),
+            ),
+        )
+    if filtered:
+        a = filtered[0]
+        yield Finding(
+            "tcp.filtered",
+            severity,
+            f"connections to {_where(a)} get no answer: dropped by a firewall, or the host is down",
+            context,
+            (
+                NextStep(
+                    "Find where the SYN stops: trace with TCP to the port",
+                    f"traceroute -n -T -p {port} {q(a.address)}",
+                ),
+                NextStep("Check whether the host answers at all", f"ping -c 3 {q(a.address)}"),
+                NextStep(
+                    f"On {host}, check the firewall for port {port} (a DROP rule)",
+                    "nft list ruleset",
+                ),
+                NextStep("Check security groups / cloud firewalls between here and the server"),
+            ),
+        )
+    if local:
+        a = local[0]
+        yield Finding(
+            "local.client_exhausted",
+            Severity.ERROR,
+            f"this host could not open a connection: {a.explanation}",
+            context,
+            (
+                NextStep("Count this host's connections by state", "ss -s"),
+                NextStep("Check the ephemeral port range", "sysctl net.ipv4.ip_local_port_range"),
+                NextStep("Check the open-files limit", "ulimit -n"),
+            ),
+        )
+
+
+def _ipv6_broken(ev: Evidence, opened: list[TcpAttempt], v6_failed: list[TcpAttempt]) -> Finding:
+    port = ev.target.port
+    a = v6_failed[0]
+    return Finding(
+        "tcp.ipv6_broken",
+        Severity.ERROR,
+        f"{ev.target.host} has IPv6 and IPv4 addresses; IPv6 fails ({a.state}) while IPv4 works",
+        tuple(_line(x) for x in (*v6_failed, *opened)),
+        (
+            NextStep("Confirm over IPv6", f"nc -6 -zv -w 3 {q(a.address)} {port}"),
+            NextStep("Check this host's IPv6 route", f"ip -6 route get {q(a.address)}"),
+            NextStep(
+                "Clients that try IPv6 first will hang or fail: fix IPv6 on the path, or remove the AAAA record until it works"
+            ),
+        ),
+    )
+
+
+def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
+    data = ev.data("tcp", TcpData)
+    if data is None:
+        return
+    dropped = [a for a in data.attempts if a.state == OPEN and a.closed_by_peer]
+    if not dropped:
+        return
+    a = dropped[0]
+    how = "reset" if a.closed_by_peer == "reset" else "closed"
+    yield Finding(
+        "tcp.reset_after_connect",
+        Severity.ERROR,
+        f"{_where(a)} accepts the connection and {how} it at once",
+        tuple(
+            f"{_where(x)}: connected in {ms(x.elapsed_s)}, then {x.closed_by_peer} before any data"
+            for x in dropped
+        ),
+        (
+            NextStep(
+                "Check the service's connection limit and its logs (max connections, tcp wrappers, IP allow lists)"
+            ),
+            NextStep(
+                "See whether the server expects TLS or another protocol",
+                f"openssl s_client -connect {q(ev.target.host_port)} -brief",
+            ),
+            NextStep(
+                "Count connections on the server's port", f"ss -tan 'sport = :{a.port}' | wc -l"
+            ),
+        ),
+    )
+
+
+def connect_ok(ev: Evidence) -> Iterator[Finding]:
+    data = ev.data("tcp", TcpData)
+    if data is None or not data.attempts or any(a.state != OPEN for a in data.attempts):
+        return
+    if any(a.closed_by_peer for a in data.attempts):
+        return
+    evidence = []
+    for a in data.attempts:
+        line = f"{_where(a)} open in {ms(a.elapsed_s)}"
+        if a.protocol:
+            line += f"; the server speaks {a.protocol}"
+        if a.banner:
+            line += f" (banner: {a.banner})"
+        evidence.append(line)
+    yield Finding(
+        "tcp.open",
+        Severity.OK,
+        f"TCP connections to port {data.port} succeed",
+        tuple(evidence),
+    )
+
+
+RULES = (connect_failures, hangup_after_connect, connect_ok)

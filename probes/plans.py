@@ -1,0 +1,78 @@
+"""Symptoms and the probe plan each one runs.
+
+A symptom only chooses which probes run and in which order panels appear; the
+verdict always comes from the evidence.  Probe modules are named here, not
+imported, so that start-up never pays for a probe that is not in the plan.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from probes.context import ProbeContext
+from probes.model import ProbeResult
+
+ProbeFn = Callable[[ProbeContext], AsyncIterator[ProbeResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class Symptom:
+    id: str
+    label: str  # the words people use
+    description: str  # when to pick it
+
+
+SYMPTOMS: tuple[Symptom, ...] = (
+    Symptom("refused", "Connection refused", "The client says 'connection refused' at once."),
+    Symptom("timeout", "Times out / hangs", "Connecting hangs, then times out."),
+    Symptom("dns", "Host not found", "'Name or service not known', NXDOMAIN, wrong address."),
+    Symptom("tls", "Certificate / SSL error", "Handshake failures, expired or untrusted certs."),
+    Symptom("auth", "401 / 403", "The server answers, but refuses the request."),
+    Symptom("slow", "Slow", "It works, but takes far too long."),
+    Symptom("intermittent", "Drops now and then", "Works sometimes; resets, loss, jitter."),
+    Symptom(
+        "too-many-connections",
+        "Too many connections",
+        "Connection limits, fd limits, accept backlog, TIME_WAIT piles.",
+    ),
+    Symptom("proxy", "Proxy", "Requests go through a proxy that fails or intercepts."),
+    Symptom("websocket", "WebSocket fails", "The upgrade to a WebSocket does not happen."),
+    Symptom("cors", "CORS error in the browser", "The browser blocks a cross-origin request."),
+    Symptom("service-down", "Service keeps dying", "The service crashes or is OOM-killed."),
+    Symptom("auto", "Not sure — check everything", "Run the broad plan; the evidence decides."),
+)
+SYMPTOM_IDS = tuple(s.id for s in SYMPTOMS)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    name: str
+    title: str
+    entry: str  # "module:function" of an async-iterator probe
+
+    def load(self) -> ProbeFn:
+        module_name, _, attr = self.entry.partition(":")
+        fn: ProbeFn = getattr(importlib.import_module(module_name), attr)
+        return fn
+
+
+PROBES: dict[str, ProbeSpec] = {
+    spec.name: spec
+    for spec in (
+        ProbeSpec("dns", "DNS", "probes.dns:probe_dns"),
+        ProbeSpec("route", "Route", "probes.route:probe_route"),
+        ProbeSpec("tcp", "TCP connect", "probes.tcp:probe_tcp"),
+    )
+}
+
+_BASE = ("dns", "route", "tcp")
+PLANS: dict[str, tuple[str, ...]] = {symptom: _BASE for symptom in SYMPTOM_IDS}
+
+
+def plan_for(symptom: str) -> tuple[str, ...]:
+    """Probe names for *symptom*, in panel order (only probes that exist)."""
+    if symptom not in PLANS:
+        raise KeyError(symptom)
+    return tuple(name for name in PLANS[symptom] if name in PROBES)

@@ -1,0 +1,26 @@
+"""What this process may do: raw sockets need root or CAP_NET_RAW."""
+
+from __future__ import annotations
+
+import os
+
+CAP_NET_RAW = 13
+CAP_NET_ADMIN = 12
+
+
+def effective_capabilities(status_path: str = "/proc/self/status") -> int:
+    try:
+        with open(status_path, encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def has_raw_socket() -> bool:
+    """True when raw sockets (scapy probes) are allowed."""
+    if os.geteuid() == 0:
+        return True
+    return bool(effective_capabilities() & (1 << CAP_NET_RAW))

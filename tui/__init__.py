@@ -1,0 +1,1 @@
+"""netmedic's faces: the Textual app, the Rich CLI output, report rendering."""

@@ -1,0 +1,35 @@
+"""Shared fixtures.  Lab (namespace) fixtures skip with a reason when not root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.lab.netns import Lab, lab_unavailable_reason
+
+_reason: list[str | None] = []
+
+
+def _lab_reason() -> str | None:
+    if not _reason:
+        _reason.append(lab_unavailable_reason())
+    return _reason[0]
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    reason = _lab_reason()
+    if reason:
+        pytest.skip(reason)
+    with Lab() as the_lab:
+        yield the_lab
+
+
+@pytest.fixture(scope="module")
+def module_lab() -> Iterator[Lab]:
+    reason = _lab_reason()
+    if reason:
+        pytest.skip(reason)
+    with Lab("mod") as the_lab:
+        yield the_lab

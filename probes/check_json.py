@@ -29,7 +29,9 @@ def check_document(run: Run, privileged: bool, duration_s: float) -> dict[str, A
         "privileged": privileged,
         "started_at": dt.datetime.fromtimestamp(run.started_at, dt.UTC).isoformat(),
         "duration_s": round(duration_s, 6),
-        "probes": [_probe_json(run.results[name]) for name in run.probe_names if name in run.results],
+        "probes": [
+            _probe_json(run.results[name]) for name in run.probe_names if name in run.results
+        ],
         "findings": [to_jsonable(f) for f in run.diagnosis.findings],
         "verdict": run.diagnosis.verdict,
     }

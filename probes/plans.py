@@ -67,8 +67,24 @@ PROBES: dict[str, ProbeSpec] = {
     )
 }
 
-_BASE = ("dns", "route", "tcp")
-PLANS: dict[str, tuple[str, ...]] = {symptom: _BASE for symptom in SYMPTOM_IDS}
+# Every probe a symptom would like, in panel order.  Names without an entry in
+# PROBES are skipped, so a plan can name a probe before it exists.
+_REACH = ("dns", "route", "tcp", "local", "ping", "trace")
+PLANS: dict[str, tuple[str, ...]] = {
+    "refused": (*_REACH, "service"),
+    "timeout": (*_REACH, "mtu", "http"),
+    "dns": ("dns", "route", "tcp"),
+    "tls": ("dns", "tcp", "tls", "http", "proxy"),
+    "auth": ("dns", "tcp", "tls", "http", "proxy", "service"),
+    "slow": (*_REACH, "tls", "http"),
+    "intermittent": (*_REACH, "mtu", "http"),
+    "too-many-connections": ("dns", "route", "tcp", "local"),
+    "proxy": ("dns", "tcp", "proxy", "tls", "http"),
+    "websocket": ("dns", "tcp", "tls", "ws", "http", "proxy"),
+    "cors": ("dns", "tcp", "tls", "cors", "http"),
+    "service-down": ("dns", "tcp", "local", "service"),
+    "auto": (*_REACH, "mtu", "tls", "http", "proxy", "ws", "cors", "service"),
+}
 
 
 def plan_for(symptom: str) -> tuple[str, ...]:

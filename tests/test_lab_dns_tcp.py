@@ -39,9 +39,16 @@ def topo(module_lab: Lab) -> Iterator[Topology]:
     lab.python(topo.server, "tests.lab.dnsserver", "10.2.0.53", "53", json.dumps(ZONE_53))
     lab.python(topo.server, "tests.lab.dnsserver", "10.2.0.54", "53", json.dumps(ZONE_54))
     lab.python(
-        topo.server, "tests.lab.tcpserver", r"SSH-2.0-OpenSSH_9.2 lab\r\n",
-        "10.2.0.2:8080", "10.2.0.3:8080", "[fd00:2::2]:8080",
-        "10.2.0.2:8081", "10.2.0.2:8082", "10.2.0.2:8083", "10.2.0.2:8084",
+        topo.server,
+        "tests.lab.tcpserver",
+        r"SSH-2.0-OpenSSH_9.2 lab\r\n",
+        "10.2.0.2:8080",
+        "10.2.0.3:8080",
+        "[fd00:2::2]:8080",
+        "10.2.0.2:8081",
+        "10.2.0.2:8082",
+        "10.2.0.2:8083",
+        "10.2.0.2:8084",
     )
     yield topo
 

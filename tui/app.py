@@ -8,6 +8,8 @@ from probes.target import Target
 
 
 def run_app(target: Target | None, symptom: str | None) -> int:
-    print("netmedic: the interactive interface is not built yet; use 'netmedic check TARGET'",
-          file=sys.stderr)
+    print(
+        "netmedic: the interactive interface is not built yet; use 'netmedic check TARGET'",
+        file=sys.stderr,
+    )
     return 2

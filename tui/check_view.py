@@ -29,7 +29,9 @@ STATUS_STYLE = {
 }
 
 
-def print_check(run: Run, privileged: bool, duration_s: float, console: Console | None = None) -> None:
+def print_check(
+    run: Run, privileged: bool, duration_s: float, console: Console | None = None
+) -> None:
     console = console or Console(highlight=False, soft_wrap=False)
     diagnosis = run.diagnosis
     target = run.target
@@ -46,8 +48,13 @@ def print_check(run: Run, privileged: bool, duration_s: float, console: Console 
 
     verdict = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
     if verdict is None:
-        console.print(Panel(Text("No problem found: every probe passed.", style="bold green"),
-                            title="Verdict: ok", border_style="green"))
+        console.print(
+            Panel(
+                Text("No problem found: every probe passed.", style="bold green"),
+                title="Verdict: ok",
+                border_style="green",
+            )
+        )
     else:
         console.print(_finding_panel(verdict, title=f"Verdict: {verdict.id}"))
     others = [f for f in diagnosis.findings if f is not verdict]

@@ -67,10 +67,18 @@ def build_parser() -> _Parser:
 
     check = sub.add_parser("check", help="probe a target headless and print the diagnosis")
     check.add_argument("target", help="host:port, [v6]:port or a URL")
-    check.add_argument("--symptom", type=_symptom, default="auto", help="symptom id (default: auto)")
-    check.add_argument("--json", action="store_true", help="print one JSON object (netmedic.check/1)")
-    check.add_argument("--timeout", type=_timeout, default=5.0, help="per-probe deadline in seconds")
-    check.add_argument("--ca-file", metavar="PEM", help="extra CA certificates for TLS verification")
+    check.add_argument(
+        "--symptom", type=_symptom, default="auto", help="symptom id (default: auto)"
+    )
+    check.add_argument(
+        "--json", action="store_true", help="print one JSON object (netmedic.check/1)"
+    )
+    check.add_argument(
+        "--timeout", type=_timeout, default=5.0, help="per-probe deadline in seconds"
+    )
+    check.add_argument(
+        "--ca-file", metavar="PEM", help="extra CA certificates for TLS verification"
+    )
 
     sub.add_parser("symptoms", help="list symptom ids")
     return parser
@@ -102,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: list[str]) -> int:
-    if args and args[0] in SUBCOMMANDS or args[:1] in (["-h"], ["--help"], ["--version"]):
+    if (args and args[0] in SUBCOMMANDS) or args[:1] in (["-h"], ["--help"], ["--version"]):
         ns = build_parser().parse_args(args)
         if ns.command == "check":
             return _check(ns)

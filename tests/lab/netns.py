@@ -67,7 +67,9 @@ class Lab:
         b_addrs: Sequence[str],
         mtu: int | None = None,
     ) -> None:
-        self.sh("ip", "link", "add", a_if, "netns", a, "type", "veth", "peer", "name", b_if, "netns", b)
+        self.sh(
+            "ip", "link", "add", a_if, "netns", a, "type", "veth", "peer", "name", b_if, "netns", b
+        )
         for ns, ifname, addrs in ((a, a_if, a_addrs), (b, b_if, b_addrs)):
             for addr in addrs:
                 extra = ["nodad"] if ":" in addr else []
@@ -82,7 +84,9 @@ class Lab:
 
     def nft(self, ns: str, ruleset: str) -> None:
         subprocess.run(
-            ["ip", "netns", "exec", ns, "nft", "-f", "-"], input=ruleset.encode(), check=True,
+            ["ip", "netns", "exec", ns, "nft", "-f", "-"],
+            input=ruleset.encode(),
+            check=True,
             capture_output=True,
         )
 
@@ -106,15 +110,24 @@ class Lab:
         self, ns: str, args: Sequence[str], timeout: float = 60, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ip", "netns", "exec", ns, *args], capture_output=True, text=True, timeout=timeout,
-            env=env, cwd=REPO,
+            ["ip", "netns", "exec", ns, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=REPO,
         )
 
-    def spawn(self, ns: str, args: Sequence[str], ready: bytes | None = b"ready") -> subprocess.Popen[bytes]:
+    def spawn(
+        self, ns: str, args: Sequence[str], ready: bytes | None = b"ready"
+    ) -> subprocess.Popen[bytes]:
         """Start a long-running process in *ns*; wait for *ready* on its stdout."""
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=REPO, start_new_session=True,
+            ["ip", "netns", "exec", ns, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=REPO,
+            start_new_session=True,
         )
         self.procs.append(proc)
         if ready is not None:
@@ -148,7 +161,9 @@ class Lab:
         self.procs.clear()
         for ns in self.namespaces:
             subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
-            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+            pids = subprocess.run(
+                ["ip", "netns", "pids", ns], capture_output=True, text=True
+            ).stdout.split()
             for pid in pids:
                 try:
                     os.kill(int(pid), signal.SIGKILL)

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from tests.lab.netns import Lab
 
-ROUTER_RULES_HEAD = "table inet lab {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n"
+ROUTER_RULES_HEAD = (
+    "table inet lab {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n"
+)
 
 
 @dataclass
@@ -36,10 +38,21 @@ def build(lab: Lab) -> Topology:
     client = lab.add_host("c")
     router = lab.add_host("r", forwarding=True)
     server = lab.add_host("s")
-    lab.link(client, "eth0", ["10.1.0.2/24", "fd00:1::2/64"], router, "eth0", ["10.1.0.1/24", "fd00:1::1/64"])
     lab.link(
-        router, "eth1", ["10.2.0.1/24", "fd00:2::1/64"],
-        server, "eth0", ["10.2.0.2/24", "10.2.0.3/24", "10.2.0.53/24", "10.2.0.54/24", "fd00:2::2/64"],
+        client,
+        "eth0",
+        ["10.1.0.2/24", "fd00:1::2/64"],
+        router,
+        "eth0",
+        ["10.1.0.1/24", "fd00:1::1/64"],
+    )
+    lab.link(
+        router,
+        "eth1",
+        ["10.2.0.1/24", "fd00:2::1/64"],
+        server,
+        "eth0",
+        ["10.2.0.2/24", "10.2.0.3/24", "10.2.0.53/24", "10.2.0.54/24", "fd00:2::2/64"],
     )
     lab.route(client, "10.2.0.0/24", "via", "10.1.0.1")
     lab.route(client, "fd00:2::/64", "via", "fd00:1::1")

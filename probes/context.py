@@ -12,7 +12,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -117,17 +117,22 @@ async def system_resolve(target: Target, deadline: float) -> Resolution:
     return Resolution(tuple(seen), elapsed)
 
 
+SystemResolver = Callable[[Target, float], Awaitable[Resolution]]
+
+
 @dataclass
 class ProbeContext:
     target: Target
     config: ProbeConfig = field(default_factory=ProbeConfig)
+    # Seam for tests: how the target's addresses are found (getaddrinfo by default).
+    system_resolver: SystemResolver = system_resolve
     _resolution: asyncio.Task[Resolution] | None = field(default=None, repr=False)
 
     async def resolution(self) -> Resolution:
         """The shared getaddrinfo answer; the first caller starts it."""
         if self._resolution is None:
             self._resolution = asyncio.ensure_future(
-                system_resolve(self.target, self.config.timeout)
+                self.system_resolver(self.target, self.config.timeout)
             )
         return await asyncio.shield(self._resolution)
 

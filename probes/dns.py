@@ -137,15 +137,19 @@ async def _ask(
 ) -> ResolverAnswer:
     """Query *server* for each candidate until one is not NXDOMAIN/NODATA."""
     started = time.monotonic()
+    deadline = started + budget
     tried: list[str] = []
     last: ResolverAnswer | None = None
     nodata: ResolverAnswer | None = None
     try:
-        async with asyncio.timeout(budget):
+        # Inner timeouts keep within the deadline; this one is only a backstop.
+        async with asyncio.timeout(budget + 0.25):
             # glibc goes on to the next candidate after NXDOMAIN or NODATA.
             for qname in candidates:
                 tried.append(qname)
-                last = await _query(server, port, qname, rdtype, query_timeout)
+                last = await _query(server, port, qname, rdtype, query_timeout, deadline)
+                if last.rcode == "TIMEOUT":
+                    break
                 if last.rcode == "NOERROR" and not last.addresses:
                     nodata = nodata or last
                 elif last.rcode != "NXDOMAIN":
@@ -180,22 +184,33 @@ async def _ask(
     )
 
 
-async def _query(server: str, port: int, qname: str, rdtype: str, timeout: float) -> ResolverAnswer:
+def _remaining(timeout: float, deadline: float) -> float:
+    return max(0.05, min(timeout, deadline - time.monotonic()))
+
+
+async def _query(
+    server: str, port: int, qname: str, rdtype: str, timeout: float, deadline: float
+) -> ResolverAnswer:
     started = time.monotonic()
     query = dns.message.make_query(qname, dns.rdatatype.from_text(rdtype))
     truncated = False
     tcp_retry = ""
     try:
         response = await dns.asyncquery.udp(
-            query, server, timeout=timeout, port=port, ignore_unexpected=True
+            query,
+            server,
+            timeout=_remaining(timeout, deadline),
+            port=port,
+            ignore_unexpected=True,
         )
         if response.flags & dns.flags.TC:
             truncated = True
+            tcp_timeout = _remaining(timeout, deadline)
             try:
-                response = await dns.asyncquery.tcp(query, server, timeout=timeout, port=port)
+                response = await dns.asyncquery.tcp(query, server, timeout=tcp_timeout, port=port)
                 tcp_retry = "ok"
             except dns.exception.Timeout:
-                tcp_retry = f"no answer over TCP within {timeout:g}s"
+                tcp_retry = f"no answer over TCP within {tcp_timeout:.1f}s"
             except OSError as exc:
                 tcp_retry = _os_error_text(exc)
             except dns.exception.DNSException as exc:

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
-from probes.context import ProbeConfig, ProbeContext
+from probes.context import ProbeConfig, ProbeContext, SystemResolver, system_resolve
 from probes.diagnosis import diagnose
 from probes.model import Diagnosis, ProbeError, ProbeResult, Status
 from probes.plans import PROBES, ProbeFn, plan_for
@@ -51,6 +51,7 @@ class Run:
     plan: Sequence[str] | None = None
     # Seam for tests: probe functions by name, overriding the registry.
     probe_overrides: dict[str, ProbeFn] = field(default_factory=dict)
+    system_resolver: SystemResolver = system_resolve
     started_at: float = field(default_factory=time.time)
     results: dict[str, ProbeResult] = field(default_factory=dict)
     addresses: tuple[str, ...] = ()  # what the target resolved to (system resolver)
@@ -63,7 +64,7 @@ class Run:
 
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
-        ctx = ProbeContext(self.target, self.config)
+        ctx = ProbeContext(self.target, self.config, self.system_resolver)
         queue: asyncio.Queue[ProbeResult | None] = asyncio.Queue()
         names = self.probe_names
         tasks = [

@@ -56,7 +56,10 @@ class Target:
     host: str
     port: int
     scheme: str  # "tcp" when none was given
-    path: str = "/"
+    # The real path and query (sent on the wire); may hold secret query values,
+    # so it stays out of repr/JSON.  ``public_path`` is the redacted form.
+    path: str = field(default="/", repr=False)
+    public_path: str = "/"
     host_unicode: str = ""  # the Unicode form of an IDN host, else equal to host
     ip_version: int = 0  # 4 or 6 when host is an address literal, else 0
     zone: str = ""  # IPv6 zone id (``fe80::1%eth0``); never sent in Host or SNI
@@ -171,6 +174,7 @@ def parse_target(text: str, default_port: int | None = None) -> Target:
         port=port,
         scheme=scheme,
         path=full_path,
+        public_path=path + (f"?{redacted_query}" if redacted_query else ""),
         host_unicode=host_unicode,
         ip_version=version,
         zone=zone,
@@ -252,20 +256,10 @@ def _parse_host(text: str) -> tuple[str, str, int, str]:
     name = text[:-1] if text.endswith(".") else text
     if not name:
         raise TargetError("target has no host")
-    try:
-        ascii_name = idna.encode(name, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError) as exc:
-        raise TargetError(f"invalid host name {_quote(text)}: {_first_line(exc)}") from None
-    ascii_name = ascii_name.lower()
+    ascii_labels = [_ascii_label(label, text) for label in name.split(".")]
+    ascii_name = ".".join(ascii_labels)
     if len(ascii_name) > 253:
         raise TargetError(f"host name is {len(ascii_name)} bytes long; the limit is 253")
-    for label in ascii_name.split("."):
-        if not label:
-            raise TargetError(f"empty label in host name {_quote(text)}")
-        if len(label) > 63:
-            raise TargetError(f"label {label[:20]}... is {len(label)} bytes; the limit is 63")
-        if not _LABEL_CHARS.match(label):
-            raise TargetError(f"host name {_quote(text)} contains characters not allowed in DNS")
     if ascii_name.split(".")[-1].isdigit():
         raise TargetError(f"not a valid IPv4 address or host name: {_quote(text)}")
     try:
@@ -273,6 +267,26 @@ def _parse_host(text: str) -> tuple[str, str, int, str]:
     except (idna.IDNAError, UnicodeError):
         unicode_name = ascii_name
     return ascii_name, unicode_name, 0, ""
+
+
+def _ascii_label(label: str, text: str) -> str:
+    """One DNS label in its wire (ASCII/punycode) form, validated."""
+    if not label:
+        raise TargetError(f"empty label in host name {_quote(text)}")
+    if label.isascii():
+        ascii_label = label.lower()
+    else:
+        try:
+            ascii_label = idna.encode(label, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise TargetError(f"invalid host name {_quote(text)}: {_first_line(exc)}") from None
+    if len(ascii_label) > 63:
+        raise TargetError(
+            f"label {ascii_label[:20]}... is {len(ascii_label)} bytes; the limit is 63"
+        )
+    if not _LABEL_CHARS.match(ascii_label):
+        raise TargetError(f"host name {_quote(text)} contains characters not allowed in DNS")
+    return ascii_label
 
 
 def _canonical_ipv4(text: str) -> str | None:

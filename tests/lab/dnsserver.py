@@ -105,7 +105,7 @@ class DnsServer:
                 writer.write(struct.pack("!H", len(reply)) + reply)
                 await writer.drain()
             else:
-                await asyncio.sleep(30)
+                await reader.read()  # hold the connection until the client gives up
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

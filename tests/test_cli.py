@@ -1,0 +1,134 @@
+"""The command-line contract: exit codes, one-line errors, JSON shape."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from probes import __version__
+from probes.plans import SYMPTOM_IDS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def netmedic(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_version() -> None:
+    done = netmedic("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"netmedic {__version__}"
+
+
+def test_symptoms_lists_every_id() -> None:
+    done = netmedic("symptoms")
+    assert done.returncode == 0
+    ids = [line.split()[0] for line in done.stdout.splitlines()]
+    assert ids == list(SYMPTOM_IDS)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "example.com:65536"),
+        ("check", "example.com:0"),
+        ("check", "bad\nhost:80"),
+        ("check", "host;id:80"),
+        ("check", "$(reboot):80"),
+        ("check", "ftp://x"),
+        ("check", "--", "-x:80"),
+        ("check", "-x"),
+        ("check",),
+        ("check", "127.0.0.1:80", "--symptom", "nope"),
+        ("check", "127.0.0.1:80", "--timeout", "abc"),
+        ("check", "127.0.0.1:80", "--timeout", "-1"),
+        ("check", "127.0.0.1:80", "--timeout", "nan"),
+        ("check", "127.0.0.1:80", "--ca-file", "/nonexistent.pem"),
+        ("frobnicate",),
+        ("a" * 300 + ":80",),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    done = netmedic(*args)
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("netmedic: error:")
+    assert "Traceback" not in done.stderr
+
+
+def test_check_json_on_closed_port() -> None:
+    port = closed_port()
+    done = netmedic("check", "--json", f"127.0.0.1:{port}", "--symptom", "timeout")
+    assert done.returncode == 1
+    assert done.stderr == ""
+    doc = json.loads(done.stdout)
+    assert doc["schema"] == "netmedic.check/1"
+    assert doc["verdict"] == "tcp.refused"  # evidence beats the symptom picked
+    assert doc["symptom"] == "timeout"
+    assert doc["target"] == {
+        "input": f"127.0.0.1:{port}",
+        "host": "127.0.0.1",
+        "host_unicode": "127.0.0.1",
+        "port": port,
+        "scheme": "tcp",
+        "path": "/",
+        "addresses": ["127.0.0.1"],
+    }
+    assert isinstance(doc["privileged"], bool)
+    assert {p["probe"] for p in doc["probes"]} >= {"dns", "route", "tcp"}
+    for p in doc["probes"]:
+        assert p["status"] in ("ok", "failed", "skipped", "error")
+        assert isinstance(p["duration_s"], float)
+    top = doc["findings"][0]
+    assert top["id"] == "tcp.refused" and top["severity"] == "error"
+    assert any(s["command"] == f"ss -tlnp 'sport = :{port}'" for s in top["next_steps"])
+
+
+def test_check_human_output_leads_with_verdict() -> None:
+    port = closed_port()
+    done = netmedic("check", f"127.0.0.1:{port}")
+    assert done.returncode == 1
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    verdict_line = next(i for i, line in enumerate(lines) if "Verdict" in line)
+    probes_line = next(i for i, line in enumerate(lines) if line.startswith("Probes"))
+    assert verdict_line < probes_line
+    assert "tcp.refused" in lines[verdict_line]
+
+
+def test_check_ok_exit_0() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        done = netmedic("check", "--json", f"127.0.0.1:{port}")
+    assert done.returncode == 0, done.stdout
+    assert json.loads(done.stdout)["verdict"] == "ok"
+
+
+def test_credentials_never_printed() -> None:
+    port = closed_port()
+    for extra in ((), ("--json",)):
+        done = netmedic(
+            "check", *extra, f"http://alice:CanaryPw123@127.0.0.1:{port}/?token=CanaryTok9"
+        )
+        assert "CanaryPw123" not in done.stdout + done.stderr
+        assert "CanaryTok9" not in done.stdout + done.stderr
+        assert "alice" not in done.stdout + done.stderr

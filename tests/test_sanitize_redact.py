@@ -1,0 +1,54 @@
+"""Untrusted remote text and secrets."""
+
+from __future__ import annotations
+
+from probes.redact import SecretScrubber, is_secret_name, redact_env, redact_url_credentials
+from probes.sanitize import clean_bytes, clean_text
+
+
+def test_escapes_and_controls_are_neutralised() -> None:
+    evil = "ok\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\nnext\u202etxt\x00"
+    out = clean_text(evil)
+    assert "\x1b" not in out and "\x07" not in out and "\x00" not in out
+    assert "\u202e" not in out and "\n" not in out and "\r" not in out
+
+
+def test_length_is_capped() -> None:
+    assert len(clean_text("x" * 10_000, limit=50)) == 50
+    assert len(clean_bytes(b"\xff" * 500, limit=40)) <= 40
+
+
+def test_secret_names() -> None:
+    for name in (
+        "Authorization",
+        "Proxy-Authorization",
+        "Cookie",
+        "Set-Cookie",
+        "X-API-Key",
+        "api-key",
+        "token",
+        "access_token",
+        "sig",
+        "signature",
+        "password",
+        "DB_PASSWORD",
+        "GITHUB_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "QDRANT_API_KEY",
+    ):
+        assert is_secret_name(name), name
+    for name in ("Accept", "page", "Host", "PATH", "HOME", "keyboard"):
+        assert not is_secret_name(name), name
+
+
+def test_url_credentials_and_env() -> None:
+    text = "proxy http://bob:hunter2@proxy:3128 and https://tok@github.com/x"
+    out = redact_url_credentials(text)
+    assert "hunter2" not in out and "bob" not in out and "tok@" not in out
+    env = redact_env({"HTTPS_PROXY": "http://u:pw12345@p:1", "DB_PASSWORD": "x", "HOME": "/root"})
+    assert env == {"HTTPS_PROXY": "http://***@p:1", "DB_PASSWORD": "***", "HOME": "/root"}
+
+
+def test_scrubber_removes_known_values() -> None:
+    scrub = SecretScrubber(["sekrit-value-1"])
+    assert scrub("header was sekrit-value-1!") == "header was ***!"

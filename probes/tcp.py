@@ -170,7 +170,7 @@ def _classify_error(
             REFUSED,
             elapsed,
             name,
-            f"{address} answered the SYN with a reset{who}: nothing accepts connections on port {port}",
+            f"{address} answered the SYN with a reset{who}",
             icmp,
         )
     if code in _UNREACHABLE or code == errno.ECONNREFUSED:

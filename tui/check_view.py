@@ -7,7 +7,7 @@ escape the terminal.
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -67,25 +67,35 @@ def print_check(
 
 def _finding_panel(finding: Finding, title: str | None = None) -> Panel:
     style = SEVERITY_STYLE[finding.severity]
-    parts: list[Text] = [Text(finding.title, style=style)]
+    parts: list[RenderableType] = [Text(finding.title, style=style)]
     if finding.evidence:
-        ev = Text("\nEvidence\n", style="bold")
-        for line in finding.evidence:
-            ev.append(f"  • {line}\n")
-        parts.append(ev)
+        parts.append(Text("Evidence", style="bold"))
+        parts.append(_hanging([("•", Text(line)) for line in finding.evidence]))
     if finding.next_steps:
-        steps = Text("Next steps\n", style="bold")
+        parts.append(Text("Next steps", style="bold"))
+        rows: list[tuple[str, Text]] = []
         for i, step in enumerate(finding.next_steps, 1):
-            steps.append(f"  {i}. {step.text}\n")
+            body = Text(step.text)
             if step.command:
-                steps.append(f"     $ {step.command}\n", style="cyan")
-        parts.append(steps)
+                body.append("\n$ " + step.command, style="cyan")
+            rows.append((f"{i}.", body))
+        parts.append(_hanging(rows))
     return Panel(
         Group(*parts),
         title=Text(title or f"{finding.id} ({finding.severity.value})"),
         title_align="left",
         border_style=style.replace("bold ", ""),
     )
+
+
+def _hanging(rows: list[tuple[str, Text]]) -> Table:
+    """A list whose wrapped lines hang under their text, not under the bullet."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=2, justify="right")
+    grid.add_column(overflow="fold")
+    for marker, body in rows:
+        grid.add_row(marker, body)
+    return grid
 
 
 def _probe_table(run: Run) -> Table:

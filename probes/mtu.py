@@ -20,6 +20,7 @@ from probes.context import ProbeContext
 from probes.model import ProbeError, ProbeResult, Status
 from probes.packets import ERROR, FRAG_NEEDED, REPLY
 from probes.pathengine import ModeInfo, Prober, Reply, family_of, open_prober, route_mtu
+from probes.route import _ip_route_get
 
 BATCH = 24  # sizes per round
 COPIES = 2
@@ -40,7 +41,7 @@ class MtuData:
     mode: str
     privileged: bool
     hint: str
-    local_mtu: int  # what this host would send (interface MTU or cached PMTU)
+    local_mtu: int  # the MTU of the interface towards the target
     path_mtu: int | None  # largest size that got through (None: even small ones did not)
     smallest_lost: int | None
     frag_needed_from: str  # a router that said "fragmentation needed", if any
@@ -49,6 +50,26 @@ class MtuData:
     rounds: int
     probes: tuple[MtuProbe, ...]
     explanation: str
+
+
+async def interface_mtu(address: str) -> int:
+    """The MTU of the interface towards *address*: where the search starts.
+
+    Not the route's MTU: that includes what PMTU discovery learnt, and we want
+    to measure the path, not repeat the cache.
+    """
+    details = await _ip_route_get(address)
+    dev = details.get("dev", "")
+    if dev and "/" not in dev:
+        try:
+            with open(f"/sys/class/net/{dev}/mtu", encoding="ascii") as fh:
+                return int(fh.read().strip())
+        except (OSError, ValueError):
+            pass
+    try:
+        return route_mtu(address)
+    except OSError:
+        return 1500
 
 
 def _sizes(lo: int, hi: int, extra: set[int]) -> list[int]:
@@ -91,10 +112,7 @@ async def probe_mtu(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     try:
-        try:
-            local = route_mtu(address)
-        except OSError:
-            local = 1500
+        local = await interface_mtu(address)
         hi = min(local, ctx.config.mtu_max) if ctx.config.mtu_max else local
         floor = 1280 if v6 else 576
         low = min(floor, hi)

@@ -40,7 +40,6 @@ from typing import Any, Protocol
 from probes.context import ProbeContext, run_in_daemon_thread
 from probes.icmp_errors import (
     SO_EE_ORIGIN_ICMP,
-    SO_EE_ORIGIN_ICMP6,
     QueuedError,
     drain_error_queue,
     enable_recverr,
@@ -73,7 +72,9 @@ FULL_MODE_HINT = (
     "run netmedic as root, or give the interpreter CAP_NET_RAW "
     "(sudo setcap cap_net_raw+ep <path to python3>)"
 )
-PING_SOCKET_HINT = "allow ICMP datagram sockets: sudo sysctl -w net.ipv4.ping_group_range='0 2147483647'"
+PING_SOCKET_HINT = (
+    "allow ICMP datagram sockets: sudo sysctl -w net.ipv4.ping_group_range='0 2147483647'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,7 @@ class _Pending:
     sport: int
 
 
-_SOCK_PROTO = {
+_SOCK_PROTO: dict[tuple[int, str], int] = {
     (socket.AF_INET, ICMP): socket.IPPROTO_ICMP,
     (socket.AF_INET6, ICMP): socket.IPPROTO_ICMPV6,
     (socket.AF_INET, UDP): socket.IPPROTO_UDP,
@@ -332,8 +333,8 @@ class RawEngine:
             else L["IP"](src=self._source(dst), dst=dst)
         )
         if proto == UDP:
-            data = bytearray(max(2, (size or (header + 40)) - header - 8))
-            wire = bytearray(bytes(ip / L["UDP"](sport=sport, dport=dport) / L["Raw"](bytes(data))))
+            zeros = bytes(max(2, (size or (header + 40)) - header - 8))
+            wire = bytearray(bytes(ip / L["UDP"](sport=sport, dport=dport) / L["Raw"](zeros)))
             udp = wire[header:]
             current = struct.unpack_from("!H", udp, 6)[0]
             struct.pack_into("!H", udp, 8, checksum_fixer(current, key))
@@ -491,9 +492,12 @@ class _DgramProber:
                 return None
             v4 = err.origin == SO_EE_ORIGIN_ICMP
             kind = _kind_of(v4, err.type, err.code)
-            if kind == UNREACHABLE and _is_port_unreachable(v4, err.type, err.code):
-                if _norm(err.sender) == _norm(dst):
-                    kind = REPLY
+            if (
+                kind == UNREACHABLE
+                and _is_port_unreachable(v4, err.type, err.code)
+                and _norm(err.sender) == _norm(dst)
+            ):
+                kind = REPLY
             mtu = err.info if kind == FRAG_NEEDED else 0
             return Reply(kind, err.sender, rtt, err.type, err.code, mtu)
 

@@ -26,7 +26,18 @@ class RttStats:
 class RunningStats:
     """Counters and sums only: O(1) memory however long it runs."""
 
-    __slots__ = ("_jitter_n", "_jitter_sum", "_prev", "_sum", "_sum_sq", "last", "max", "min", "received", "sent")
+    __slots__ = (
+        "_jitter_n",
+        "_jitter_sum",
+        "_prev",
+        "_sum",
+        "_sum_sq",
+        "last",
+        "max",
+        "min",
+        "received",
+        "sent",
+    )
 
     def __init__(self) -> None:
         self.sent = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from pathlib import Path
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -62,8 +63,7 @@ async def interface_mtu(address: str) -> int:
     dev = details.get("dev", "")
     if dev and "/" not in dev:
         try:
-            with open(f"/sys/class/net/{dev}/mtu", encoding="ascii") as fh:
-                return int(fh.read().strip())
+            return int(Path(f"/sys/class/net/{dev}/mtu").read_text("ascii").strip())
         except (OSError, ValueError):
             pass
     try:

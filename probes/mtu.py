@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from pathlib import Path
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from probes.context import ProbeContext
 from probes.model import ProbeError, ProbeResult, Status
@@ -62,14 +62,20 @@ async def interface_mtu(address: str) -> int:
     details = await _ip_route_get(address)
     dev = details.get("dev", "")
     if dev and "/" not in dev:
-        try:
-            return int(Path(f"/sys/class/net/{dev}/mtu").read_text("ascii").strip())
-        except (OSError, ValueError):
-            pass
+        mtu = _sysfs_mtu(dev)
+        if mtu:
+            return mtu
     try:
         return route_mtu(address)
     except OSError:
         return 1500
+
+
+def _sysfs_mtu(dev: str) -> int:
+    try:
+        return int(Path(f"/sys/class/net/{dev}/mtu").read_text("ascii").strip())
+    except (OSError, ValueError):
+        return 0
 
 
 def _sizes(lo: int, hi: int, extra: set[int]) -> list[int]:

@@ -370,7 +370,7 @@ class RawEngine:
                 try:
                     sock.sendto(wire, addr)
                 except OSError as exc:
-                    if exc.errno not in (errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.ENETUNREACH):
+                    if exc.errno not in _STALE_ERRNOS:
                         raise
                     sock.sendto(wire, addr)  # the errno was left over from an earlier probe
             except OSError as exc:
@@ -530,7 +530,7 @@ class _DgramProber:
                 )[0][4]
                 sent = time.monotonic()
                 self._pending[seq] = (future, sent, _norm(dst))
-                self.sock.sendto(self._encode(seq, size), addr)
+                self._send(self._encode(seq, size), addr)
             except OSError as exc:
                 return _send_error(exc, dst)
             try:
@@ -543,6 +543,20 @@ class _DgramProber:
 
     def _port(self) -> int:
         return 0
+
+    def _send(self, wire: bytes, addr: Any) -> None:
+        # An ICMP error about an earlier probe sets the socket's pending error,
+        # which the next send reports instead of sending: retry past it.
+        for attempt in range(4):
+            try:
+                self.sock.sendto(wire, addr)
+                return
+            except OSError as exc:
+                if exc.errno not in _STALE_ERRNOS or attempt == 3:
+                    raise
+
+
+_STALE_ERRNOS = {errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.ENETUNREACH, errno.EPROTO}
 
 
 def _kind_of(v4: bool, icmp_type: int, code: int) -> str:

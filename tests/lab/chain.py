@@ -31,7 +31,7 @@ def v4(link: int, end: int) -> str:
 
 
 def v6(link: int, end: int) -> str:
-    return f"fd00:10:{link}::{end}"
+    return f"fd00:10:{link}::{end}" if link else f"fd00:10::{end}"  # canonical form
 
 
 SERVER_V4 = v4(4, 2)
@@ -118,7 +118,7 @@ def build(lab: Lab, mtu3: int | None = None, ecmp: bool = False) -> Chain:
             # Left of us: via the left neighbour; right of us: via the right one.
             link, end = (i - 1, 1) if k < i - 1 else (i, 2)
             lab.route(ns, f"10.10.{k}.0/24", "via", v4(link, end))
-            lab.route(ns, f"fd00:10:{k}::/64", "via", v6(link, end))
+            lab.route(ns, f"{v6(k, 0).removesuffix('0')}/64", "via", v6(link, end))
         if name in ("r1", "r2"):
             lab.route(ns, "default", "via", v4(i, 2))
             lab.route(ns, "default", "via", v6(i, 2))

@@ -155,7 +155,7 @@ def test_mtu_black_hole(faults: Chain, family: int) -> None:
     doc = run(faults, target, "ping,mtu")
     mtu = probe(doc, "mtu")["data"]
     assert mtu["path_mtu"] == 1400
-    assert mtu["smallest_lost"] == 1401
+    assert mtu["smallest_lost"] == 1401, mtu
     assert mtu["blackhole"] is True and mtu["local_mtu"] == 1500
     assert doc["verdict"] == "path.mtu_blackhole"
     commands = " ".join(

@@ -214,7 +214,7 @@ def test_unprivileged_fallbacks(chain: Chain, ping_sockets: bool) -> None:
     info = finding(doc, "privilege.no_raw_socket")
     assert info["severity"] == "info"
     assert any("udp-recverr" in line for line in info["evidence"])
-    assert "privilege.no_raw_socket" != doc["verdict"]
+    assert doc["verdict"] != "privilege.no_raw_socket"
 
 
 JUNK = r"""

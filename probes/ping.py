@@ -48,6 +48,7 @@ class PingHost:
     mode: str
     stats: RttStats
     recent: tuple[PingSample, ...]
+    median_s: float | None = None  # over the recent samples: robust to one slow ARP/NDP
     unreachable: str = ""  # "10.0.3.1: host unreachable" when a router said so
     unreachable_count: int = 0
     errors: int = 0
@@ -93,11 +94,20 @@ class _Host:
             self.prober.mode,
             self.stats.snapshot(),
             self.recent.items(),
+            _median([p.rtt_s for p in self.recent.items() if p.rtt_s is not None]),
             self.unreachable,
             self.unreachable_count,
             self.errors,
             self.last_error,
         )
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 async def _run_host(host: _Host, ctx: ProbeContext, wait: float, changed: asyncio.Event) -> None:

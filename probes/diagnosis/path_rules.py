@@ -259,11 +259,12 @@ def latency(ev: Evidence) -> Iterator[Finding]:
     if ping is None:
         return
     limit = 0.15
-    slow = [h for h in ping.hosts if h.stats.avg_s is not None and h.stats.avg_s >= limit]
+    # The median, not the mean: the first packet waiting for ARP/NDP is not latency.
+    slow = [h for h in ping.hosts if h.median_s is not None and h.median_s >= limit]
     if not slow:
         return
     host = slow[0]
-    avg = host.stats.avg_s or 0.0
+    avg = host.median_s or 0.0
     trace = ev.data("trace", TraceData)
     where, steps = "", []
     if trace and trace.reached and trace.address == host.address:
@@ -291,7 +292,7 @@ def latency(ev: Evidence) -> Iterator[Finding]:
     yield Finding(
         "path.latency",
         Severity.WARNING,
-        f"round trips to {host.address} take {ms(avg)} on average{where}",
+        f"round trips to {host.address} take {ms(avg)} (median){where}",
         tuple(evidence),
         tuple(steps),
     )

@@ -318,31 +318,10 @@ class RawEngine:
         return src
 
     def _craft(self, proto: str, dst: str, key: int, size: int, sport: int, dport: int) -> bytes:
-        L = self._layers
-        v6 = ":" in dst
-        header = 40 if v6 else 20
-        if proto == ICMP:
-            data = b"\x00" * max(0, (size or (header + 64)) - header - 8)
-            if v6:
-                # The kernel fills in the ICMPv6 checksum on raw ICMPv6 sockets.
-                return bytes(L["ICMPv6EchoRequest"](id=self.ident, seq=key, data=data, cksum=0))
-            return bytes(L["ICMP"](type=8, id=self.ident, seq=key) / L["Raw"](data))
-        ip = (
-            L["IPv6"](src=self._source(dst), dst=_norm(dst))
-            if v6
-            else L["IP"](src=self._source(dst), dst=dst)
-        )
-        if proto == UDP:
-            zeros = bytes(max(2, (size or (header + 40)) - header - 8))
-            wire = bytearray(bytes(ip / L["UDP"](sport=sport, dport=dport) / L["Raw"](zeros)))
-            udp = wire[header:]
-            current = struct.unpack_from("!H", udp, 6)[0]
-            struct.pack_into("!H", udp, 8, checksum_fixer(current, key))
-            struct.pack_into("!H", udp, 6, key)  # Paris: the checksum is the probe number
-            return bytes(udp)
-        seq = (self.tag << 16) | key
-        syn = L["TCP"](sport=sport, dport=dport, flags="S", seq=seq, window=64240)
-        return bytes(ip / syn)[header:]
+        return craft(
+            self._layers, proto, self._source(dst), _norm(dst), key, size, sport, dport,
+            self.ident, self.tag,
+        )  # fmt: skip
 
     async def probe(
         self,
@@ -387,6 +366,58 @@ class RawEngine:
 
 def _reply(p: Parsed, rtt: float) -> Reply:
     return Reply(p.kind, p.sender, rtt, p.icmp_type, p.icmp_code, p.mtu)
+
+
+ICMP_FLOW_CHECKSUM = 0x4E4D  # constant: routers hashing ICMP on its checksum keep one path
+
+
+def craft(
+    layers: dict[str, Any],
+    proto: str,
+    src: str,
+    dst: str,
+    key: int,
+    size: int,
+    sport: int,
+    dport: int,
+    ident: int,
+    tag: int,
+) -> bytes:
+    """The L4 bytes of one probe (the kernel adds the IP header), built with scapy.
+
+    The flow stays fixed, Paris-traceroute style: UDP keeps its ports and
+    carries the probe number in its checksum (a payload word compensates);
+    TCP keeps its ports and carries it in the sequence number; ICMP echo
+    carries it in the sequence number and keeps its checksum constant.
+    """
+    L = layers
+    v6 = ":" in dst
+    header = 40 if v6 else 20
+    ip = L["IPv6"](src=src, dst=dst) if v6 else L["IP"](src=src, dst=dst)
+    if proto == ICMP:
+        data = bytes(max(2, (size or (header + 64)) - header - 8))
+        echo = (
+            L["ICMPv6EchoRequest"](id=ident, seq=key, data=data)
+            if v6
+            else L["ICMP"](type=8, id=ident, seq=key) / L["Raw"](data)
+        )
+        wire = bytearray(bytes(ip / echo)[header:])
+        current = struct.unpack_from("!H", wire, 2)[0]
+        struct.pack_into("!H", wire, 8, checksum_fixer(current, ICMP_FLOW_CHECKSUM))
+        # IPv4: we write the checksum.  IPv6: the kernel computes it on raw
+        # ICMPv6 sockets, over the same bytes, and so gets the same constant.
+        struct.pack_into("!H", wire, 2, 0 if v6 else ICMP_FLOW_CHECKSUM)
+        return bytes(wire)
+    if proto == UDP:
+        zeros = bytes(max(2, (size or (header + 40)) - header - 8))
+        wire = bytearray(bytes(ip / L["UDP"](sport=sport, dport=dport) / L["Raw"](zeros))[header:])
+        current = struct.unpack_from("!H", wire, 6)[0]
+        struct.pack_into("!H", wire, 8, checksum_fixer(current, key))
+        struct.pack_into("!H", wire, 6, key)  # Paris: the checksum is the probe number
+        return bytes(wire)
+    seq = (tag << 16) | key
+    syn = L["TCP"](sport=sport, dport=dport, flags="S", seq=seq, window=64240)
+    return bytes(ip / syn)[header:]
 
 
 class RawProber:

@@ -60,6 +60,32 @@ def test_paris_udp_checksum_carries_the_probe_number() -> None:
         assert IP(bytes(again))[UDP].chksum == key
 
 
+@pytest.mark.parametrize("dst", ["10.0.0.2", "fd00::2"])
+def test_crafted_probes_keep_the_flow_and_carry_the_key(dst: str) -> None:
+    from probes.pathengine import ICMP_FLOW_CHECKSUM, craft, load_scapy
+
+    layers = load_scapy()
+    src = "fd00::1" if ":" in dst else "10.0.0.1"
+    for key in (1, 77, 0xFFFD):
+        icmp = craft(layers, "icmp", src, dst, key, 0, 0, 0, 0x1111, 0x2222)
+        if ":" not in dst:
+            assert icmp[2:4] == ICMP_FLOW_CHECKSUM.to_bytes(2, "big")
+            assert icmp[6:8] == key.to_bytes(2, "big")
+            full = IP(bytes(IP(src=src, dst=dst, proto=1) / icmp))
+            del full[ICMP].chksum
+            assert IP(bytes(full))[ICMP].chksum == ICMP_FLOW_CHECKSUM
+        else:
+            # what the kernel will compute over these bytes
+            pkt = IPv6(bytes(IPv6(src=src, dst=dst, nh=58) / scapy_inet6.Raw(icmp)))
+            raw = bytes(pkt)[40:]
+            assert scapy_inet6.in6_chksum(58, pkt, raw) == ICMP_FLOW_CHECKSUM
+        udp = craft(layers, "udp", src, dst, key, 0, 40000, 33434, 0, 0)
+        assert udp[:4] == (40000).to_bytes(2, "big") + (33434).to_bytes(2, "big")
+        assert udp[6:8] == key.to_bytes(2, "big")
+        tcp = craft(layers, "tcp", src, dst, key, 0, 40000, 22, 0, 0x2222)
+        assert tcp[4:8] == ((0x2222 << 16) | key).to_bytes(4, "big")
+
+
 def test_time_exceeded_quoting_udp_is_matched() -> None:
     probe = IP(src="10.0.0.1", dst="10.9.9.9", ttl=1) / UDP(sport=40000, dport=33434, chksum=77)
     te = IP(src="10.0.0.254", dst="10.0.0.1") / ICMP(type=11) / bytes(probe)[:28]

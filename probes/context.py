@@ -43,8 +43,6 @@ class ProbeConfig:
     trace_max_ttl: int = 30
     mtu_max: int = 0  # 0: the route's MTU
     path_mode: str = "auto"  # auto | unprivileged (force the fallbacks, for tests)
-    loss_warn_pct: float = 5.0
-    latency_warn_s: float = 0.15
 
 
 @dataclass(frozen=True, slots=True)

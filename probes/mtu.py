@@ -91,11 +91,13 @@ def _sizes(lo: int, hi: int, extra: set[int]) -> list[int]:
     return sorted(picks)
 
 
-async def _round(prober: Prober, address: str, sizes: list[int], wait: float) -> list[Reply]:
+async def _round(
+    prober: Prober, address: str, sizes: list[int], wait: float, copies: int = COPIES
+) -> list[Reply]:
     jobs = [
         prober.probe(address, size=size, df=True, timeout=wait)
         for size in sizes
-        for _ in range(COPIES)
+        for _ in range(copies)
     ]
     return list(await asyncio.gather(*jobs))
 
@@ -132,8 +134,9 @@ async def probe_mtu(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
 
         def absorb(sizes: list[int], replies: list[Reply]) -> None:
             nonlocal frag_from, frag_mtu
+            copies = len(replies) // len(sizes)
             for i, reply in enumerate(replies):
-                size = sizes[i // COPIES]
+                size = sizes[i // copies]
                 if len(seen) < KEEP:
                     seen.append(MtuProbe(size, reply.kind, reply.responder))
                 if reply.kind == REPLY:
@@ -150,8 +153,9 @@ async def probe_mtu(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
                 if size not in ok_sizes:
                     lost.add(size)
 
+        # The first round decides whether anything gets through at all: more copies.
         first = sorted({low, hi})
-        absorb(first, await _round(prober, address, first, wait))
+        absorb(first, await _round(prober, address, first, wait, copies=2 * COPIES))
         rounds = 1
         while rounds < MAX_ROUNDS and ok_sizes:
             lo = max(ok_sizes)

@@ -18,6 +18,8 @@ from probes.tcp import OPEN, REFUSED, TcpData
 from probes.trace import DESTINATION, SILENT, UNREACH, Hop, TraceData
 
 MIN_SAMPLES = 3  # per hop, before its loss means anything
+LOSS_PCT = 5.0  # loss at or above this is worth a finding (with at least two lost)
+LATENCY_S = 0.15  # median RTT at or above this is worth a warning
 
 
 def _unrouted(ev: Evidence) -> set[str]:
@@ -41,7 +43,7 @@ def _hop_line(h: Hop) -> str:
     who = ", ".join(r.address for r in h.responders) or "*"
     if len(h.responders) > 1:
         who += f" ({len(h.responders)} responders: load balanced)"
-    text = f"hop {h.ttl}: {who} loss {h.loss_pct:g}% ({h.received}/{h.sent})"
+    text = f"hop {h.ttl}: {who} loss {h.loss_pct:g}% ({h.received}/{h.sent} answered)"
     if h.avg_s is not None:
         text += f" avg {ms(h.avg_s)}"
     if h.status == SILENT:
@@ -190,7 +192,7 @@ def _limited_hops(t: TraceData, threshold: float) -> list[Hop]:
 def loss(ev: Evidence) -> Iterator[Finding]:
     ping = ev.data("ping", PingData)
     trace = ev.data("trace", TraceData)
-    threshold = 5.0
+    threshold = LOSS_PCT
     lossy = []
     if ping:
         for h in ping.hosts:
@@ -236,7 +238,7 @@ def rate_limited(ev: Evidence) -> Iterator[Finding]:
     trace = ev.data("trace", TraceData)
     if trace is None or not trace.reached:
         return
-    limited = _limited_hops(trace, 5.0)
+    limited = _limited_hops(trace, LOSS_PCT)
     silent = [h for h in trace.hops if h.status == SILENT]
     if not limited and not silent:
         return
@@ -244,7 +246,9 @@ def rate_limited(ev: Evidence) -> Iterator[Finding]:
     yield Finding(
         "path.icmp_limited",
         Severity.INFO,
-        f"{', '.join(names)} hide or rate-limit their ICMP answers; later hops show no loss, so this is not packet loss",
+        f"{', '.join(names)} "
+        + ("hides or rate-limits its" if len(names) == 1 else "hide or rate-limit their")
+        + " ICMP answers; later hops show no loss, so this is not packet loss",
         tuple(_trace_lines(trace)),
         (
             NextStep(
@@ -258,7 +262,7 @@ def latency(ev: Evidence) -> Iterator[Finding]:
     ping = ev.data("ping", PingData)
     if ping is None:
         return
-    limit = 0.15
+    limit = LATENCY_S
     # The median, not the mean: the first packet waiting for ARP/NDP is not latency.
     slow = [h for h in ping.hosts if h.median_s is not None and h.median_s >= limit]
     if not slow:

@@ -191,12 +191,13 @@ UNPRIVILEGED = (
 )  # fmt: skip
 
 
-@pytest.mark.parametrize("ping_sockets", [False, True])
-def test_unprivileged_fallbacks(chain: Chain, ping_sockets: bool) -> None:
+@pytest.mark.parametrize(("ping_sockets", "family"), [(False, 4), (True, 4), (True, 6)])
+def test_unprivileged_fallbacks(chain: Chain, ping_sockets: bool, family: int) -> None:
     value = "0 2147483647" if ping_sockets else "1 0"
     chain.lab.ns(chain.client, "sysctl", "-qw", f"net.ipv4.ping_group_range={value}")
+    target = f"{C.SERVER_V4}:22" if family == 4 else f"[{C.SERVER_V6}]:22"
     try:
-        doc = run(chain, f"{C.SERVER_V4}:22", "ping,trace,mtu", prefix=UNPRIVILEGED)
+        doc = run(chain, target, "ping,trace,mtu", prefix=UNPRIVILEGED)
     finally:
         chain.lab.ns(chain.client, "sysctl", "-qw", "net.ipv4.ping_group_range=1 0")
     assert doc["privileged"] is False
@@ -205,7 +206,7 @@ def test_unprivileged_fallbacks(chain: Chain, ping_sockets: bool) -> None:
     assert ping["data"]["hosts"][0]["stats"]["received"] > 0  # RST answers count too
     trace = probe(doc, "trace")["data"]
     assert trace["mode"] == "udp-recverr" and trace["reached"]
-    assert hop_addresses(doc) == C.HOPS_V4
+    assert hop_addresses(doc) == (C.HOPS_V4 if family == 4 else C.HOPS_V6)
     mtu = probe(doc, "mtu")
     if ping_sockets:
         assert mtu["data"]["path_mtu"] == 1400

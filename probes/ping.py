@@ -48,7 +48,7 @@ class PingHost:
     mode: str
     stats: RttStats
     recent: tuple[PingSample, ...]
-    median_s: float | None = None  # over the recent samples: robust to one slow ARP/NDP
+    median_s: float | None = None  # recent samples, once ARP/NDP resolution has settled
     unreachable: str = ""  # "10.0.3.1: host unreachable" when a router said so
     unreachable_count: int = 0
     errors: int = 0
@@ -66,8 +66,9 @@ class PingData:
 
 
 class _Host:
-    def __init__(self, address: str, prober: Prober) -> None:
+    def __init__(self, address: str, prober: Prober, interval: float = 0.2) -> None:
         self.address = address
+        self.interval = interval
         self.prober = prober
         self.stats = RunningStats()
         self.recent: Ring[PingSample] = Ring(RECENT)
@@ -94,12 +95,31 @@ class _Host:
             self.prober.mode,
             self.stats.snapshot(),
             self.recent.items(),
-            _median([p.rtt_s for p in self.recent.items() if p.rtt_s is not None]),
+            _median(settled_rtts(self.recent.items(), self.interval)),
             self.unreachable,
             self.unreachable_count,
             self.errors,
             self.last_error,
         )
+
+
+def settled_rtts(samples: tuple[PingSample, ...], interval: float) -> list[float]:
+    """RTTs after the start-up run of echoes held back by ARP/NDP resolution.
+
+    Packets queued while the neighbour is resolved leave together, so their
+    RTTs fall by one interval each (0.87, 0.67, 0.47 s at 0.2 s intervals):
+    that is a one-off wait for the first packet, not latency of the path.
+    """
+    answered = sorted((s.seq, s.rtt_s) for s in samples if s.rtt_s is not None)
+    held = -1
+    for i in range(len(answered) - 1):
+        (seq_a, rtt_a), (seq_b, rtt_b) = answered[i], answered[i + 1]
+        expected = interval * (seq_b - seq_a)
+        if abs((rtt_a - rtt_b) - expected) <= 0.25 * interval + 0.002 and rtt_b > 0.002:
+            held = i + 1
+        else:
+            break
+    return [rtt for _seq, rtt in answered[held + 1 :]]
 
 
 def _median(values: list[float]) -> float | None:
@@ -154,7 +174,7 @@ async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     for address in addresses:
         prober, info = await open_prober(ctx, "ping", family_of(address))
         if prober is not None:
-            hosts.append(_Host(address, prober))
+            hosts.append(_Host(address, prober, ctx.config.ping_interval))
     if not hosts:
         yield ProbeResult("ping", Status.ERROR, 0.0, f"cannot ping: {info.hint}")
         return

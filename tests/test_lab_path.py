@@ -271,3 +271,24 @@ def test_ecmp_paris_flow_is_stable_and_per_packet_balancing_shows_both(lab: Lab)
     hop2 = probe(doc, "trace")["data"]["hops"][1]
     assert {r["address"] for r in hop2["responders"]} == {C.v4(1, 2), "10.10.11.2"}
     assert hop_addresses(doc)[2:] == C.HOPS_V4[2:]
+
+
+def test_latency_over_a_slow_link(lab: Lab) -> None:
+    client = lab.add_host("c")
+    bridge = lab.add_host("d")
+    server = lab.add_host("s")
+    lab.link(client, "eth0", ["10.30.0.1/24"], bridge, "dla", [])
+    lab.link(bridge, "dlb", [], server, "eth0", ["10.30.0.2/24"])
+    lab.python(bridge, "tests.lab.delaybridge", "dla", "dlb", "100")
+    done = lab.run(
+        client,
+        [sys.executable, "-m", "tests.lab.pathcheck", "10.30.0.2:22", "ping",
+         json.dumps({"timeout": 2, "ping_count": 8, "ping_interval": 0.1, "ping_duration": 0})],
+    )  # fmt: skip
+    assert done.stderr == ""
+    doc = json.loads(done.stdout)
+    host = probe(doc, "ping")["data"]["hosts"][0]
+    assert 0.19 <= host["median_s"] <= 0.3
+    latency = finding(doc, "path.latency")
+    assert latency["severity"] == "warning" and "10.30.0.2" in latency["title"]
+    assert doc["verdict"] == "path.latency"

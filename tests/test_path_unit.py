@@ -176,6 +176,17 @@ def test_ping_memory_is_bounded() -> None:
     assert len(host.snapshot().recent) == 60
 
 
+def test_echoes_held_back_by_neighbour_resolution_are_not_latency() -> None:
+    from probes.ping import PingSample, settled_rtts
+
+    held = tuple(PingSample(i, "reply", r) for i, r in enumerate((0.868, 0.669, 0.468, 0.268)))
+    assert settled_rtts(held, 0.2) == []
+    later = (*held, PingSample(4, "reply", 0.0011), PingSample(5, "reply", 0.0012))
+    assert settled_rtts(later, 0.2) == [0.0011, 0.0012]
+    slow = tuple(PingSample(i, "reply", 0.3 + 0.001 * (i % 2)) for i in range(6))
+    assert len(settled_rtts(slow, 0.2)) == 6  # steady 300 ms is latency
+
+
 def test_streaming_probe_deadlines() -> None:
     cfg = ProbeConfig(timeout=2)
     assert probe_deadline(PROBES["ping"], cfg) == 2 + DEADLINE_GRACE_S

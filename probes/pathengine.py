@@ -17,7 +17,8 @@ Several implementations sit behind it, chosen by what this process may do:
 * :class:`UdpRecverrProber`: UDP with IP_RECVERR, the way tracepath works: the
   kernel queues the ICMP errors with the router's address and our payload.
 * :class:`TcpConnectProber`: a TCP connect to the target's port (RST counts as
-  an answer): the ping of last resort; no TTL.
+  an answer): the ping of last resort; no TTL.  On an open port each probe is
+  a real (immediately closed) connection the service may log.
 
 scapy is imported only when a raw engine starts, on a worker thread.
 """
@@ -225,7 +226,6 @@ class RawEngine:
         self._socks: dict[tuple[int, str], socket.socket] = {}
         self._sources: dict[str, str] = {}
         self._sockaddrs: dict[str, Any] = {}
-        self.malformed = 0  # packets the receive path could not read (and ignored)
         self._sock(socket.AF_INET, ICMP)  # fail now (PermissionError) when not allowed
 
     @classmethod
@@ -286,9 +286,7 @@ class RawEngine:
                 )
         except Exception:  # the parsers are total; this is a last line of defence
             parsed = None
-        if parsed is None:
-            if proto == ICMP and data[:1] not in (b"\x08", b"\x80", b"\x81", b"\x00", b"\x45"):
-                self.malformed += 1
+        if parsed is None:  # not about our probes, or unreadable: ignored
             return
         pending = self._pending.get((parsed.proto, parsed.key))
         if pending is None or pending.future.done():

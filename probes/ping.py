@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from probes.context import ProbeContext
 from probes.model import ProbeError, ProbeResult, Status
@@ -196,6 +197,7 @@ async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         yield result(final=True)
     finally:
         runner.cancel()
+        runner.add_done_callback(_retrieve)
         for host in hosts:
             host.prober.close()
 
@@ -234,3 +236,9 @@ def _result(
     else:
         err = ProbeError(TIMEOUT.upper(), f"no answer from {first.address}")
     return ProbeResult("ping", Status.FAILED, elapsed, summary, data, err, final=True)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark the outcome of a cancelled background future as seen (no log noise)."""
+    if not future.cancelled():
+        future.exception()

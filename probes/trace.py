@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from probes.context import ProbeContext
 from probes.model import ProbeError, ProbeResult, Status
@@ -267,4 +268,11 @@ async def probe_trace(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         yield result(final=True)
     finally:
         runner.cancel()
+        runner.add_done_callback(_retrieve)
         prober.close()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark the outcome of a cancelled background future as seen (no log noise)."""
+    if not future.cancelled():
+        future.exception()

@@ -271,3 +271,26 @@ def test_context_shares_one_object_and_closes_it() -> None:
 
     asyncio.run(main())
     assert closed == [1]
+
+
+def test_ping_until_cancelled_streams_and_stops_cleanly() -> None:
+    # duration 0: no deadline; the face decides when to stop (loopback only).
+    config = ProbeConfig(timeout=1, ping_duration=0, ping_interval=0.02)
+    run = Run(parse_target("127.0.0.1:9"), plan=("ping",), config=config)
+
+    async def main() -> int:
+        updates = 0
+        events = run.events()
+        async for event in events:
+            if getattr(event, "result", None) is not None:
+                updates += 1
+                assert not event.result.final  # type: ignore[attr-defined]
+            if updates >= 5:
+                break
+        await events.aclose()  # cancels the probe and waits for it to unwind
+        assert [t for t in asyncio.all_tasks() if t.get_name().startswith("probe:")] == []
+        return updates
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == 5
+    result = run.results["ping"]
+    assert isinstance(result.data, PingData) and result.data.hosts[0].stats.received > 0

@@ -292,3 +292,15 @@ def test_latency_over_a_slow_link(lab: Lab) -> None:
     latency = finding(doc, "path.latency")
     assert latency["severity"] == "warning" and "10.30.0.2" in latency["title"]
     assert doc["verdict"] == "path.latency"
+
+
+def test_tcp_trace_finds_the_firewall_that_drops_the_port(faults: Chain) -> None:
+    faults.rules("r3", forward="tcp dport 5432 drop")
+    doc = run(faults, f"{C.SERVER_V4}:5432", "tcp,trace", trace_protocol="tcp")
+    trace = probe(doc, "trace")["data"]
+    assert trace["protocol"] == "tcp" and trace["port"] == 5432
+    assert not trace["reached"] and trace["stopped_at"] == 3
+    assert C.v4(2, 2) in trace["stop_reason"]
+    assert doc["verdict"] == "tcp.filtered"
+    icmp = run(faults, f"{C.SERVER_V4}:5432", "trace")  # ICMP still gets through
+    assert probe(icmp, "trace")["data"]["reached"]

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from probes.model import ProbeError
 from probes.target import Target
@@ -30,6 +30,19 @@ class ProbeConfig:
     dns_port: int = 53  # seam for tests that run resolvers on loopback high ports
     ca_file: str | None = None
     banner_wait: float = 0.6  # how long to listen for a server's first bytes
+    # Path probes (ping, trace, mtu).  A duration of None fits the work inside
+    # ``timeout`` (what ``check`` wants); 0 runs until cancelled (live panels).
+    ping_interval: float = 0.2
+    ping_count: int = 0  # 0: as many as the duration allows
+    ping_duration: float | None = None
+    ping_size: int = 84  # IP packet size, like ping's default 56 data bytes
+    trace_protocol: str = "icmp"  # icmp | udp | tcp (TCP goes to the target's port)
+    trace_interval: float = 0.25  # between rounds
+    trace_rounds: int = 0  # 0: as many as the duration allows
+    trace_duration: float | None = None
+    trace_max_ttl: int = 30
+    mtu_max: int = 0  # 0: the route's MTU
+    path_mode: str = "auto"  # auto | unprivileged (force the fallbacks, for tests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +140,7 @@ class ProbeContext:
     # Seam for tests: how the target's addresses are found (getaddrinfo by default).
     system_resolver: SystemResolver = system_resolve
     _resolution: asyncio.Task[Resolution] | None = field(default=None, repr=False)
+    _shared: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
 
     async def resolution(self) -> Resolution:
         """The shared getaddrinfo answer; the first caller starts it."""
@@ -143,6 +157,26 @@ class ProbeContext:
             return None
         return task.result()
 
+    async def shared(self, name: str, factory: Callable[[], Awaitable[T]]) -> T:
+        """One object per run shared by probes (the packet engine); made by the first caller.
+
+        Objects with a ``close()`` method are closed by :meth:`close`.
+        """
+        future = self._shared.get(name)
+        if future is None:
+            future = asyncio.ensure_future(factory())
+            self._shared[name] = future
+        result: T = await asyncio.shield(future)
+        return result
+
     def close(self) -> None:
         if self._resolution is not None and not self._resolution.done():
             self._resolution.cancel()
+        for future in self._shared.values():
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled() and future.exception() is None:
+                closer = getattr(future.result(), "close", None)
+                if callable(closer):
+                    closer()
+        self._shared.clear()

@@ -129,3 +129,43 @@ def _offender(raw: bytes) -> str:
     if family == socket.AF_INET6 and len(raw) >= 24:
         return str(ipaddress.IPv6Address(raw[8:24]))
     return ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedError:
+    """One entry of a socket's error queue, with the payload of the probe it is about."""
+
+    errno: int
+    origin: int
+    type: int
+    code: int
+    info: int  # the next-hop MTU for "fragmentation needed" / "packet too big"
+    sender: str
+    payload: bytes  # the start of the datagram we sent (how the probe is matched)
+
+    @property
+    def from_icmp(self) -> bool:
+        return self.origin in (SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6)
+
+
+def drain_error_queue(sock: socket.socket, limit: int = 64) -> list[QueuedError]:
+    """Every queued ICMP/local error on *sock* (never blocks)."""
+    out: list[QueuedError] = []
+    for _ in range(limit):
+        try:
+            data, ancdata, _flags, _addr = sock.recvmsg(
+                2048, 1024, MSG_ERRQUEUE | socket.MSG_DONTWAIT
+            )
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            break
+        for level, kind, payload in ancdata:
+            if (level, kind) not in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
+                continue
+            if len(payload) < _EXT_ERR.size:
+                continue
+            err, origin, icmp_type, code, _pad, info, _data = _EXT_ERR.unpack_from(payload)
+            sender = _offender(payload[_EXT_ERR.size :])
+            out.append(QueuedError(err, origin, icmp_type, code, info, sender, bytes(data)))
+    return out

@@ -51,6 +51,9 @@ class ProbeSpec:
     name: str
     title: str
     entry: str  # "module:function" of an async-iterator probe
+    # Name of a ProbeConfig field holding this probe's run time (streaming
+    # probes): None there means "fit in the timeout", 0 means "until cancelled".
+    duration_field: str = ""
 
     def load(self) -> ProbeFn:
         module_name, _, attr = self.entry.partition(":")
@@ -64,6 +67,9 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("dns", "DNS", "probes.dns:probe_dns"),
         ProbeSpec("route", "Route", "probes.route:probe_route"),
         ProbeSpec("tcp", "TCP connect", "probes.tcp:probe_tcp"),
+        ProbeSpec("ping", "Ping", "probes.ping:probe_ping", "ping_duration"),
+        ProbeSpec("trace", "Traceroute", "probes.trace:probe_trace", "trace_duration"),
+        ProbeSpec("mtu", "Path MTU", "probes.mtu:probe_mtu"),
     )
 }
 

@@ -20,7 +20,12 @@ def effective_capabilities(status_path: str = "/proc/self/status") -> int:
 
 
 def has_raw_socket() -> bool:
-    """True when raw sockets (scapy probes) are allowed."""
-    if os.geteuid() == 0:
-        return True
-    return bool(effective_capabilities() & (1 << CAP_NET_RAW))
+    """True when raw sockets (scapy probes) are allowed: CAP_NET_RAW is effective.
+
+    Root without the capability (a container, ``setpriv --inh-caps=-all``) cannot
+    open raw sockets either; only when /proc cannot tell do we trust the uid.
+    """
+    caps = effective_capabilities()
+    if caps:
+        return bool(caps & (1 << CAP_NET_RAW))
+    return os.geteuid() == 0 and not os.path.exists("/proc/self/status")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import json
 import shutil
 import socket
@@ -97,13 +98,18 @@ async def _ip_route_get(address: str) -> dict[str, str]:
     if ip is None:
         return {}
     try:
+        # iproute2 rejects "--" before the prefix of `route get`; a validated
+        # numeric address can never be mistaken for an option.
+        operand = str(ipaddress.ip_address(address.split("%", 1)[0]))
+    except ValueError:
+        return {}
+    try:
         proc = await asyncio.create_subprocess_exec(
             ip,
             "-j",
             "route",
             "get",
-            "--",
-            address.split("%", 1)[0],
+            operand,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from probes.context import ProbeConfig, ProbeContext, SystemResolver, system_resolve
 from probes.diagnosis import diagnose
 from probes.model import Diagnosis, ProbeError, ProbeResult, Status
-from probes.plans import PROBES, ProbeFn, plan_for
+from probes.plans import PROBES, ProbeFn, ProbeSpec, plan_for
 from probes.target import Target
 
 # A probe gets the configured timeout plus this much to report what it saw.
@@ -104,7 +104,7 @@ class Run:
         self, name: str, ctx: ProbeContext, queue: asyncio.Queue[ProbeResult | None]
     ) -> None:
         started = time.monotonic()
-        deadline = self.config.timeout + DEADLINE_GRACE_S
+        deadline = probe_deadline(PROBES.get(name), self.config)
         last: ProbeResult | None = None
         try:
             fn = self.probe_overrides.get(name) or PROBES[name].load()
@@ -126,6 +126,16 @@ class Run:
             queue.put_nowait(_error(name, started, type(exc).__name__, f"probe crashed: {exc}"))
         finally:
             queue.put_nowait(None)
+
+
+def probe_deadline(spec: ProbeSpec | None, config: ProbeConfig) -> float | None:
+    """The deadline for one probe: None for a streaming probe asked to run until cancelled."""
+    duration = getattr(config, spec.duration_field, None) if spec and spec.duration_field else None
+    if duration is None:
+        return config.timeout + DEADLINE_GRACE_S
+    if duration <= 0:
+        return None
+    return float(duration) + config.timeout + DEADLINE_GRACE_S
 
 
 def _error(name: str, started: float, code: str, text: str) -> ProbeResult:

@@ -63,6 +63,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "cors.preflight_rejected",
     "path.loss",
     "path.latency",
+    "path.icmp_limited",
     "tls.expiring_soon",
 )
 _POSITION = {fid: i for i, fid in enumerate(CAUSAL_ORDER)}

@@ -1,0 +1,389 @@
+"""Path rules: loss, latency, unreachable routers, dead hosts, MTU black holes.
+
+Reading a traceroute honestly: a hop that shows loss while later hops show
+none is a router that rate-limits or hides its ICMP, not loss.  Loss that
+starts at hop N and carries on to the end is real, and N is where it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from probes.diagnosis.evidence import Evidence, ms, q
+from probes.model import Finding, NextStep, Severity
+from probes.mtu import MtuData
+from probes.ping import PingData, PingHost
+from probes.route import RouteData
+from probes.tcp import OPEN, REFUSED, TcpData
+from probes.trace import DESTINATION, SILENT, UNREACH, Hop, TraceData
+
+MIN_SAMPLES = 3  # per hop, before its loss means anything
+LOSS_PCT = 5.0  # loss at or above this is worth a finding (with at least two lost)
+LATENCY_S = 0.15  # median RTT at or above this is worth a warning
+
+
+def _unrouted(ev: Evidence) -> set[str]:
+    route = ev.data("route", RouteData)
+    return {r.address for r in route.routes if not r.routable} if route else set()
+
+
+def _ping_line(h: PingHost) -> str:
+    s = h.stats
+    text = f"ping {h.address} [{h.mode}]: {s.received}/{s.sent} answered, {s.loss_pct:g}% loss"
+    if s.avg_s is not None and s.min_s is not None and s.max_s is not None:
+        text += f", rtt min/avg/max {ms(s.min_s)}/{ms(s.avg_s)}/{ms(s.max_s)}"
+    if s.jitter_s is not None:
+        text += f", jitter {ms(s.jitter_s)}"
+    if h.unreachable:
+        text += f"; unreachable from {h.unreachable}"
+    return text
+
+
+def _hop_line(h: Hop) -> str:
+    who = ", ".join(r.address for r in h.responders) or "*"
+    if len(h.responders) > 1:
+        who += f" ({len(h.responders)} responders: load balanced)"
+    text = f"hop {h.ttl}: {who} loss {h.loss_pct:g}% ({h.received}/{h.sent} answered)"
+    if h.avg_s is not None:
+        text += f" avg {ms(h.avg_s)}"
+    if h.status == SILENT:
+        text += " — never answers"
+    if h.note:
+        text += f" — {h.note}"
+    return text
+
+
+def _trace_lines(t: TraceData) -> list[str]:
+    head = f"trace {t.address} [{t.mode}, {t.protocol}{f' port {t.port}' if t.port else ''}], {t.rounds} rounds"
+    lines = [head, *(_hop_line(h) for h in t.hops)]
+    if not t.reached:
+        lines.append(f"the path stops: {t.stop_reason}")
+    return lines
+
+
+def _trace_cmd(t: TraceData) -> str:
+    flag = {"tcp": f"-T -P {t.port}", "udp": "-u"}.get(t.protocol, "")
+    return " ".join(x for x in ("mtr -n -r -c 20", flag, q(t.address)) if x)
+
+
+def unreachable(ev: Evidence) -> Iterator[Finding]:
+    trace = ev.data("trace", TraceData)
+    ping = ev.data("ping", PingData)
+    hop = None
+    if trace and not trace.reached and trace.stopped_at:
+        stop = trace.hops[trace.stopped_at - 1]
+        if stop.status == UNREACH:
+            hop = stop
+    pinged = [h for h in ping.hosts if h.unreachable and not h.stats.received] if ping else []
+    if hop is None and not pinged:
+        return
+    if hop is not None:
+        router, what, address = hop.address, hop.note, trace.address if trace else ""
+    else:
+        router, _, what = pinged[0].unreachable.partition(": ")
+        address = pinged[0].address
+    evidence = [_ping_line(h) for h in ping.hosts] if ping else []
+    evidence += _trace_lines(trace) if trace else []
+    admin = "prohibited" in what or "policy" in what
+    fid = "path.admin_prohibited" if admin else "path.unreachable"
+    title = (
+        f"a firewall at {router} rejects traffic to {address} ({what})"
+        if admin
+        else f"router {router} says {address} is unreachable ({what})"
+    )
+    yield Finding(
+        fid,
+        Severity.ERROR,
+        title,
+        tuple(evidence),
+        (
+            NextStep(f"On {router}, check its route to {address}", f"ip route get {q(address)}"),
+            NextStep(
+                f"On {router}, list the firewall rules" if admin else "See the whole path",
+                "nft list ruleset" if admin else f"mtr -n -r -c 10 {q(address)}",
+            ),
+            NextStep(
+                "If the route should exist, check the next hop's interface and the routing protocol",
+                "ip -br link; ip route show table all",
+            ),
+        ),
+    )
+
+
+def host_down(ev: Evidence) -> Iterator[Finding]:
+    ping = ev.data("ping", PingData)
+    if ping is None:
+        return
+    tcp = ev.data("tcp", TcpData)
+    trace = ev.data("trace", TraceData)
+    skip = _unrouted(ev)
+    for host in ping.hosts:
+        s = host.stats
+        if host.address in skip or s.received or not s.sent or host.unreachable or host.errors:
+            continue
+        answered_tcp = [
+            a
+            for a in (tcp.attempts if tcp else ())
+            if a.address == host.address and a.state in (OPEN, REFUSED)
+        ]
+        if answered_tcp:
+            continue  # the host is up and answers TCP: ICMP is filtered, not a dead host
+        if trace and trace.address == host.address and trace.reached:
+            continue
+        evidence = [_ping_line(host)]
+        if trace and trace.address == host.address:
+            evidence += _trace_lines(trace)
+        if tcp:
+            evidence += [
+                f"tcp {a.address}:{a.port} {a.state}"
+                for a in tcp.attempts
+                if a.address == host.address
+            ]
+        last = ""
+        if trace and trace.address == host.address and trace.stopped_at:
+            last = trace.hops[trace.stopped_at - 1].address
+        title = f"{host.address} answers nothing (ping, traceroute and TCP all go unanswered)"
+        steps = [
+            NextStep("Check the host is up (console, hypervisor, cloud status page)"),
+            NextStep(
+                "Watch for its ARP/NDP entry on the last router (FAILED means down or gone)",
+                f"ip neigh show {q(host.address)}",
+            ),
+        ]
+        if last:
+            steps.insert(
+                0,
+                NextStep(
+                    f"The last router that answers is {last}: check its route and firewall towards {host.address}",
+                    f"ip route get {q(host.address)}",
+                ),
+            )
+        yield Finding("path.host_down", Severity.ERROR, title, tuple(evidence), tuple(steps))
+
+
+def _loss_start(t: TraceData, threshold: float) -> int | None:
+    """The first hop from which every later hop (and the destination) loses packets."""
+    hops = [h for h in t.hops if h.sent >= MIN_SAMPLES]
+    if not hops or hops[-1].loss_pct < threshold:
+        return None
+    start = None
+    for h in reversed(hops):
+        if h.status == SILENT:
+            continue
+        if h.loss_pct >= threshold:
+            start = h.ttl
+        else:
+            break
+    return start
+
+
+def _limited_hops(t: TraceData, threshold: float) -> list[Hop]:
+    """Hops with loss (or silence) while a later hop loses less: rate limiting or hiding."""
+    out = []
+    for i, h in enumerate(t.hops):
+        if h.status in (DESTINATION, SILENT) or h.sent < MIN_SAMPLES or h.loss_pct < threshold:
+            continue
+        later = [x for x in t.hops[i + 1 :] if x.received]
+        if later and min(x.loss_pct for x in later) < max(threshold, h.loss_pct / 2):
+            out.append(h)
+    return out
+
+
+def loss(ev: Evidence) -> Iterator[Finding]:
+    ping = ev.data("ping", PingData)
+    trace = ev.data("trace", TraceData)
+    threshold = LOSS_PCT
+    lossy = []
+    if ping:
+        for h in ping.hosts:
+            lost = h.stats.sent - h.stats.received
+            if h.stats.received and lost >= 2 and h.stats.loss_pct >= threshold:
+                lossy.append(h)
+    start = _loss_start(trace, threshold) if trace and trace.reached else None
+    dest = trace.hops[-1] if trace and trace.reached and trace.hops else None
+    if not lossy and start is None:
+        return
+    evidence = [_ping_line(h) for h in ping.hosts] if ping else []
+    evidence += _trace_lines(trace) if trace else []
+    worst = max([h.stats.loss_pct for h in lossy] + [dest.loss_pct if dest else 0.0])
+    severity = Severity.ERROR if worst >= 50 else Severity.WARNING
+    address = lossy[0].address if lossy else (trace.address if trace else "")
+    where = ""
+    steps = []
+    if start is not None and trace is not None:
+        hop = trace.hops[start - 1]
+        before = trace.hops[start - 2].address if start >= 2 else "this host"
+        where = f", starting at hop {start} ({hop.address})"
+        steps.append(
+            NextStep(
+                f"The loss starts between hop {start - 1} ({before}) and hop {start} ({hop.address}): "
+                "check that link's interface counters (errors, drops) and its load",
+                "ip -s link",
+            )
+        )
+    steps.append(NextStep("Watch the path over a longer run", f"mtr -n -r -c 100 {q(address)}"))
+    steps.append(
+        NextStep("Confirm with many pings (loss %, mdev)", f"ping -c 200 -i 0.05 -q {q(address)}")
+    )
+    yield Finding(
+        "path.loss",
+        severity,
+        f"{worst:g}% packet loss to {address}{where}",
+        tuple(evidence),
+        tuple(steps),
+    )
+
+
+def rate_limited(ev: Evidence) -> Iterator[Finding]:
+    trace = ev.data("trace", TraceData)
+    if trace is None or not trace.reached:
+        return
+    limited = _limited_hops(trace, LOSS_PCT)
+    silent = [h for h in trace.hops if h.status == SILENT]
+    if not limited and not silent:
+        return
+    names = [f"hop {h.ttl} ({h.address or 'silent'})" for h in (*silent, *limited)]
+    yield Finding(
+        "path.icmp_limited",
+        Severity.INFO,
+        f"{', '.join(names)} "
+        + ("hides or rate-limits its" if len(names) == 1 else "hide or rate-limit their")
+        + " ICMP answers; later hops show no loss, so this is not packet loss",
+        tuple(_trace_lines(trace)),
+        (
+            NextStep(
+                "Judge loss by the destination and the hops after it, not by one router's answers"
+            ),
+        ),
+    )
+
+
+def latency(ev: Evidence) -> Iterator[Finding]:
+    ping = ev.data("ping", PingData)
+    if ping is None:
+        return
+    limit = LATENCY_S
+    # The median, not the mean: the first packet waiting for ARP/NDP is not latency.
+    slow = [h for h in ping.hosts if h.median_s is not None and h.median_s >= limit]
+    if not slow:
+        return
+    host = slow[0]
+    avg = host.median_s or 0.0
+    trace = ev.data("trace", TraceData)
+    where, steps = "", []
+    if trace and trace.reached and trace.address == host.address:
+        dest_avg = trace.hops[-1].avg_s or avg
+        start = None
+        for h in reversed(trace.hops):
+            if h.avg_s is None:
+                continue
+            if h.avg_s >= dest_avg / 2:
+                start = h
+            else:
+                break
+        if start is not None:
+            prev = trace.hops[start.ttl - 2].address if start.ttl >= 2 else "this host"
+            where = f", added at hop {start.ttl} ({start.address})"
+            steps.append(
+                NextStep(
+                    f"The delay appears between {prev} and {start.address}: check that link's load and queueing",
+                    "ip -s link",
+                )
+            )
+    steps.append(NextStep("Watch latency per hop over time", f"mtr -n -r -c 50 {q(host.address)}"))
+    evidence = [_ping_line(h) for h in ping.hosts]
+    evidence += _trace_lines(trace) if trace else []
+    yield Finding(
+        "path.latency",
+        Severity.WARNING,
+        f"round trips to {host.address} take {ms(avg)} (median){where}",
+        tuple(evidence),
+        tuple(steps),
+    )
+
+
+def mtu_blackhole(ev: Evidence) -> Iterator[Finding]:
+    data = ev.data("mtu", MtuData)
+    if data is None or not data.blackhole or data.path_mtu is None:
+        return
+    v6 = ":" in data.address
+    size = data.path_mtu
+    payload = size - (48 if v6 else 28)
+    mss = size - (60 if v6 else 40)
+    ping = "ping -6" if v6 else "ping"
+    yield Finding(
+        "path.mtu_blackhole",
+        Severity.ERROR,
+        f"packets over {size} bytes to {data.address} vanish and no router says 'fragmentation needed' (PMTU black hole)",
+        (
+            data.explanation,
+            f"this host's MTU towards {data.address}: {data.local_mtu}; largest packet that passes: {size}; "
+            f"smallest that vanishes: {data.smallest_lost}",
+        ),
+        (
+            NextStep(
+                "Confirm: the first passes, the second vanishes",
+                f"{ping} -M do -c 3 -s {payload} {q(data.address)}; {ping} -M do -c 3 -s {payload + 1} {q(data.address)}",
+            ),
+            NextStep(
+                f"Clamp TCP MSS to {mss} on the router (or this host) so TCP never sends more",
+                f"nft add rule inet filter forward tcp flags syn tcp option maxseg size set {mss}",
+            ),
+            NextStep(
+                f"Or lower this host's route MTU towards {data.address} to {size}",
+                f"ip route add {q(data.address)} via <gateway> mtu lock {size}",
+            ),
+            NextStep(
+                "Fix the cause: let ICMP 'fragmentation needed' / 'packet too big' through the firewalls on the path"
+            ),
+        ),
+    )
+
+
+def no_raw_socket(ev: Evidence) -> Iterator[Finding]:
+    modes = []
+    for name in ("ping", "trace", "mtu"):
+        result = ev.results.get(name)
+        data = result.data if result and result.final else None
+        if isinstance(data, PingData | TraceData | MtuData) and not data.privileged:
+            modes.append(f"{name}: ran in {data.mode} mode")
+    for name in ("ping", "trace", "mtu"):
+        result = ev.results.get(name)
+        if result and result.final and result.data is None and "raw sockets" in result.summary:
+            modes.append(f"{name}: {result.summary}")
+    if not modes:
+        return
+    yield Finding(
+        "privilege.no_raw_socket",
+        Severity.INFO,
+        "raw sockets are not available: path probes used unprivileged fallbacks",
+        tuple(modes),
+        (
+            NextStep("Run with privileges for ICMP/TCP traceroute and ICMP ping", "sudo netmedic"),
+            NextStep(
+                "Or give the interpreter CAP_NET_RAW",
+                'sudo setcap cap_net_raw+ep "$(readlink -f "$(command -v python3)")"',
+            ),
+            NextStep(
+                "Or allow unprivileged ICMP echo sockets",
+                "sudo sysctl -w net.ipv4.ping_group_range='0 2147483647'",
+            ),
+        ),
+    )
+
+
+def path_ok(ev: Evidence) -> Iterator[Finding]:
+    ping = ev.data("ping", PingData)
+    if ping is None or not ping.hosts:
+        return
+    if any(h.stats.loss_pct > 0 or not h.stats.received for h in ping.hosts):
+        return
+    yield Finding(
+        "path.ok",
+        Severity.OK,
+        "the path answers without loss",
+        tuple(_ping_line(h) for h in ping.hosts),
+    )
+
+
+RULES = (unreachable, host_down, mtu_blackhole, loss, rate_limited, latency, no_raw_socket, path_ok)

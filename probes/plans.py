@@ -64,6 +64,7 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("dns", "DNS", "probes.dns:probe_dns"),
         ProbeSpec("route", "Route", "probes.route:probe_route"),
         ProbeSpec("tcp", "TCP connect", "probes.tcp:probe_tcp"),
+        ProbeSpec("local", "Local sockets", "probes.local:probe_local"),
     )
 }
 

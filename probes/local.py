@@ -32,27 +32,7 @@ from probes import sockdiag
 from probes.context import ProbeContext, run_in_daemon_thread
 from probes.model import ProbeError, ProbeResult, Status
 from probes.procinfo import OwnerMap, ProcessInfo, map_owners, process_info
-from probes.sockdiag import (
-    CLOSE,
-    CLOSE_WAIT,
-    LISTEN,
-    S_FAMILY,
-    S_INODE,
-    S_LADDR,
-    S_LPORT,
-    S_PROTO,
-    S_RADDR,
-    S_RPORT,
-    S_RQUEUE,
-    S_STATE,
-    S_UID,
-    S_V6ONLY,
-    S_WQUEUE,
-    STATE_NAMES,
-    SYN_RECV,
-    TIME_WAIT,
-    Sock,
-)
+from probes.sockdiag import CLOSE, CLOSE_WAIT, LISTEN, STATE_NAMES, TIME_WAIT, Sock
 from probes.system import (
     Limits,
     MemoryInfo,
@@ -127,7 +107,9 @@ class Listener:
 
     @property
     def endpoint(self) -> str:
-        return f"[{self.address}]:{self.port}" if self.family == 6 else f"{self.address}:{self.port}"
+        return (
+            f"[{self.address}]:{self.port}" if self.family == 6 else f"{self.address}:{self.port}"
+        )
 
     @property
     def loopback(self) -> bool:
@@ -184,7 +166,11 @@ class Destination:
 
     @property
     def endpoint(self) -> str:
-        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
+        return (
+            f"[{self.address}]:{self.port}"
+            if ":" in self.address
+            else f"{self.address}:{self.port}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,9 +221,7 @@ class TargetView:
     @property
     def serving(self) -> tuple[Listener, ...]:
         """TCP listeners that accept connections to one of the target's addresses."""
-        return tuple(
-            x for x in self.tcp_listeners if any(x.accepts(a) for a in self.addresses)
-        )
+        return tuple(x for x in self.tcp_listeners if any(x.accepts(a) for a in self.addresses))
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +268,11 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         elapsed = time.monotonic() - started
         text = f"reading sockets and processes took longer than {ctx.config.timeout:g}s"
         yield ProbeResult(
-            "local", Status.ERROR, elapsed, text, error=ProbeError("TIMEOUT", text, elapsed_s=elapsed)
+            "local",
+            Status.ERROR,
+            elapsed,
+            text,
+            error=ProbeError("TIMEOUT", text, elapsed_s=elapsed),
         )
         return
     except OSError as exc:
@@ -337,10 +325,9 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
     listen_socks = [
         s
         for s in socks
-        if (s[S_PROTO] == "tcp" and s[S_STATE] == LISTEN)
-        or (s[S_PROTO] == "udp" and s[S_STATE] == CLOSE and s[S_LPORT])
+        if (s[0] == "tcp" and s[2] == LISTEN) or (s[0] == "udp" and s[2] == CLOSE and s[4])
     ]
-    tcp_ports = {s[S_LPORT] for s in listen_socks if s[S_PROTO] == "tcp"}
+    tcp_ports = {s[4] for s in listen_socks if s[0] == "tcp"}
 
     states: Counter[int] = Counter()
     port_states: Counter[tuple[int, int]] = Counter()
@@ -353,37 +340,32 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
     close_wait_inodes: list[int] = []
     client_inodes: list[int] = []
     low, high = limits.ephemeral_low, limits.ephemeral_high
-    for s in socks:
-        if s[S_PROTO] != "tcp":
-            continue
-        state = s[S_STATE]
-        if state == LISTEN:
+    for proto, _fam, state, laddr, lport, raddr, rport, _rq, _wq, _uid, inode, _v6 in socks:
+        if proto != "tcp" or state == LISTEN:
             continue
         states[state] += 1
-        lport = s[S_LPORT]
         if lport in tcp_ports:
             port_states[(lport, state)] += 1
             port_totals[lport] += 1
             if lport == port and target_local:
-                target_peers[s[S_RADDR]] += 1
+                target_peers[raddr] += 1
                 if state == CLOSE_WAIT:
-                    close_wait_inodes.append(s[S_INODE])
+                    close_wait_inodes.append(inode)
             continue
-        raddr, rport = s[S_RADDR], s[S_RPORT]
         dest_states[(raddr, rport, state)] += 1
         dest_totals[(raddr, rport)] += 1
         if rport == port and raddr in targets:
             if low <= lport <= high:
-                key = (s[S_LADDR], raddr)
+                key = (laddr, raddr)
                 eph_used[key] += 1
                 if state == TIME_WAIT:
                     eph_tw[key] += 1
             if state == CLOSE_WAIT:
-                close_wait_inodes.append(s[S_INODE])
-            elif len(client_inodes) < OWNER_SAMPLE and s[S_INODE]:
-                client_inodes.append(s[S_INODE])
+                close_wait_inodes.append(inode)
+            elif len(client_inodes) < OWNER_SAMPLE and inode:
+                client_inodes.append(inode)
 
-    wanted = [s[S_INODE] for s in listen_socks] + close_wait_inodes + client_inodes
+    wanted = [s[10] for s in listen_socks] + close_wait_inodes + client_inodes
     owners = map_owners(wanted)
     listeners = sorted(
         (_listener(s, owners) for s in listen_socks),
@@ -399,7 +381,7 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
     )
     service, expected = WELL_KNOWN.get(port, ("", ()))
     lookalikes = tuple(
-        pid for pid, name in owners.names.items() if expected and _name_matches(name, expected)
+        pid for pid, name in owners.names.items() if expected and name_matches(name, expected)
     )
     interesting: dict[int, None] = {}
     for x in listeners:
@@ -421,9 +403,7 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
     accepted = tuple(a for a in _ordered(addresses) if any(x.accepts(a) for x in tcp_on_port))
     nearby = _nearby(listeners, port, set(lookalikes))
     server = (
-        _port_load(port, port_states, port_totals, target_peers)
-        if port in port_totals
-        else None
+        _port_load(port, port_states, port_totals, target_peers) if port in port_totals else None
     )
     clients = tuple(
         Destination(addr, port, dest_totals[(addr, port)], _states_of(dest_states, addr, port))
@@ -497,19 +477,20 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
 
 
 def _listener(s: Sock, owners: OwnerMap) -> Listener:
-    pids = tuple(owners.owners.get(s[S_INODE], ()))
-    tcp = s[S_PROTO] == "tcp"
+    proto, family, _state, laddr, lport, _raddr, _rport, rqueue, wqueue, uid, inode, v6only = s
+    pids = tuple(owners.owners.get(inode, ()))
+    tcp = proto == "tcp"
     return Listener(
-        proto=s[S_PROTO],
-        family=s[S_FAMILY],
-        address=s[S_LADDR],
-        port=s[S_LPORT],
-        queue=s[S_RQUEUE] if tcp else 0,
-        backlog=s[S_WQUEUE] if tcp else -1,
-        uid=s[S_UID],
+        proto=proto,
+        family=family,
+        address=laddr,
+        port=lport,
+        queue=rqueue if tcp else 0,
+        backlog=wqueue if tcp else -1,
+        uid=uid,
         pids=pids,
         process=owners.names.get(pids[0], "") if pids else "",
-        v6only=s[S_V6ONLY],
+        v6only=v6only,
     )
 
 
@@ -554,7 +535,7 @@ def _nearby(listeners: Iterable[Listener], port: int, lookalikes: set[int]) -> t
     return tuple(found[:5])
 
 
-def _name_matches(name: str, expected: Iterable[str]) -> bool:
+def name_matches(name: str, expected: Iterable[str]) -> bool:
     # /proc/PID/comm is cut at 15 characters.
     return any(name == e or (len(name) == 15 and e.startswith(name)) for e in expected)
 

@@ -74,7 +74,7 @@ def collect(tcp: bool = True, udp: bool = True) -> tuple[list[Sock], str]:
 
 def _netlink_all(tcp: bool, udp: bool) -> Iterator[Sock]:
     jobs: list[tuple[str, int, int]] = []
-    for family in (socket.AF_INET, socket.AF_INET6):
+    for family in (int(socket.AF_INET), int(socket.AF_INET6)):
         if tcp:
             jobs.append(("tcp", family, ALL_STATES))
         if udp:

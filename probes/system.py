@@ -19,7 +19,9 @@ _KILLED = re.compile(
     r"(?P<scope>Memory cgroup out of memory|Out of memory)[^:]*: Killed process (?P<pid>\d+) "
     r"\((?P<name>[^)]*)\)(?:.*?anon-rss:(?P<rss>\d+)kB)?(?:.*?UID:(?P<uid>\d+))?"
 )
-_OOM_KILL = re.compile(r"oom-kill:.*?task_memcg=(?P<memcg>[^,]*),task=(?P<name>[^,]*),pid=(?P<pid>\d+)")
+_OOM_KILL = re.compile(
+    r"oom-kill:.*?task_memcg=(?P<memcg>[^,]*),task=(?P<name>[^,]*),pid=(?P<pid>\d+)"
+)
 _UNIT = re.compile(r"([A-Za-z0-9:_.@\\-]+\.service)")
 
 

@@ -11,6 +11,8 @@ until killed.  ``--comm NAME`` renames the process first (what ``ps`` and
     synflood ADDR:PORT BACKLOG N SRC  listen(BACKLOG), N clients from SRC (their SYN-ACKs
                                       must be dropped by a firewall rule the test sets)
     clients ADDR:PORT N               listen and connect N clients to it (ephemeral ports)
+    connect ADDR:PORT N               N connections to a server elsewhere, never closed
+    hangup ADDR:PORT                  listen, accept and close every connection at once
     idle                              no sockets: just run (under --comm)
 """
 
@@ -123,6 +125,16 @@ def main(argv: list[str]) -> None:
             conn, _ = server.accept()
             held.append(conn)
         serve_forever([server])
+    elif mode == "connect":
+        for _ in range(int(args[1])):
+            held.append(socket.create_connection(_endpoint(args[0])[1:], timeout=5))
+        serve_forever([])
+    elif mode == "hangup":
+        server = listen(args[0])
+        print("ready", flush=True)
+        while True:
+            conn, _ = server.accept()
+            conn.close()
     elif mode == "idle":
         serve_forever([])
     else:

@@ -6,11 +6,13 @@ a port held by the wrong process), as root and as an unprivileged user."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -257,3 +259,76 @@ def test_remote_target_client_side_close_wait(box: Box) -> None:
     assert f"(pid {client.pid})" in f["title"]
     assert view["ephemeral"][0]["source"] == "10.8.0.1"
     assert view["ephemeral"][0]["used"] >= 12
+
+
+def _memory_cgroup() -> Path | None:
+    """A writable memory cgroup of this process (v2 or v1), or None."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        hierarchy, controllers, path = line.split(":", 2)
+        if hierarchy == "0" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+            base = Path("/sys/fs/cgroup") / path.lstrip("/")
+            if (base / "memory.max").exists() or "memory" in (
+                base / "cgroup.subtree_control"
+            ).read_text():
+                return base
+        if "memory" in controllers.split(","):
+            base = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            if (base / "memory.limit_in_bytes").exists():
+                return base
+    return None
+
+
+@pytest.fixture
+def oom_cgroup() -> Iterator[tuple[Path, str]]:
+    base = _memory_cgroup()
+    if base is None:
+        pytest.skip("no writable memory cgroup to provoke an OOM kill in")
+    group = base / f"nmoom{os.getpid()}"
+    group.mkdir()
+    limit = "memory.max" if (group / "memory.max").exists() else "memory.limit_in_bytes"
+    try:
+        (group / limit).write_text(str(32 << 20))
+        yield group, limit
+    finally:
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def test_service_oom_killed(box: Box, oom_cgroup: tuple[Path, str]) -> None:
+    group, _limit = oom_cgroup
+    victim = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import ctypes, os, sys\n"
+            "ctypes.CDLL(None).prctl(15, b'memcached', 0, 0, 0)\n"
+            "open(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))\n"
+            "print(os.getpid(), flush=True)\n"
+            "hog = []\n"
+            "while True:\n"
+            "    hog.append(bytearray(8 << 20))\n",
+            str(group),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert victim.returncode == -9, victim.stderr
+    pid = int(victim.stdout.split()[0])
+    doc = box.check("127.0.0.1:11211", "service-down")
+    assert doc.verdict == "system.oom_killed"
+    f = doc.finding("system.oom_killed")
+    assert f["severity"] == "error"
+    assert f"the kernel OOM-killed memcached (pid {pid})" in f["title"]
+    text = "\n".join(f["evidence"])
+    assert "its memory cgroup limit ran out" in text
+    assert "nothing listens on port 11211 now" in text
+    assert group.name in text  # the cgroup named by the kernel's oom-kill line
+    kill = next(k for k in doc.local["oom"]["kills"] if k["pid"] == pid)
+    assert kill["age_s"] < 60
+    # not_listening is still reported, ranked below the cause
+    assert doc.ids.index("system.oom_killed") < doc.ids.index("local.not_listening")

@@ -381,7 +381,9 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
     )
     service, expected = WELL_KNOWN.get(port, ("", ()))
     lookalikes = tuple(
-        pid for pid, name in owners.names.items() if expected and name_matches(name, expected)
+        pid
+        for pid, name in owners.names.items()
+        if expected and name_matches(name, expected) and _same_netns(pid)
     )
     interesting: dict[int, None] = {}
     for x in listeners:
@@ -538,6 +540,14 @@ def _nearby(listeners: Iterable[Listener], port: int, lookalikes: set[int]) -> t
 def name_matches(name: str, expected: Iterable[str]) -> bool:
     # /proc/PID/comm is cut at 15 characters.
     return any(name == e or (len(name) == 15 and e.startswith(name)) for e in expected)
+
+
+def _same_netns(pid: int) -> bool:
+    """Whether *pid* shares our network namespace (True when that cannot be read)."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
+    except OSError:
+        return True
 
 
 # -- addresses -----------------------------------------------------------------

@@ -362,7 +362,7 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
                     eph_tw[key] += 1
             if state == CLOSE_WAIT:
                 close_wait_inodes.append(inode)
-            elif len(client_inodes) < OWNER_SAMPLE and inode:
+            if len(client_inodes) < OWNER_SAMPLE and inode:
                 client_inodes.append(inode)
 
     wanted = [s[10] for s in listen_socks] + close_wait_inodes + client_inodes

@@ -246,7 +246,7 @@ def test_remote_target_client_side_close_wait(box: Box) -> None:
     far = box.lab.add_host("far")
     box.lab.link(box.ns, "e0", ["10.8.0.1/24"], far, "e0", ["10.8.0.2/24"])
     box.lab.python(far, "tests.lab.localserver", "hangup", "10.8.0.2:7600")
-    client = box.start("connect", "10.8.0.2:7600", "12")
+    client = box.start("--nofile", "16", "connect", "10.8.0.2:7600", "12")
     time.sleep(0.2)  # let the server's FINs arrive
     doc = box.check("10.8.0.2:7600", "too-many-connections")
     view = doc.local["target"]
@@ -259,6 +259,10 @@ def test_remote_target_client_side_close_wait(box: Box) -> None:
     assert f"(pid {client.pid})" in f["title"]
     assert view["ephemeral"][0]["source"] == "10.8.0.1"
     assert view["ephemeral"][0]["used"] >= 12
+    # ...and that client is at its own open-files limit
+    fd = doc.finding("local.fd_exhausted")
+    assert f"(pid {client.pid}) has 15 of 16 open files" in fd["title"]
+    assert "is connected to 10.8.0.2:7600" in "\n".join(fd["evidence"])
 
 
 def _memory_cgroup() -> Path | None:

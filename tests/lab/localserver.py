@@ -2,7 +2,8 @@
 
 Each mode sets up its sockets, prints "ready" and then holds everything open
 until killed.  ``--comm NAME`` renames the process first (what ``ps`` and
-/proc/PID/comm show), to play a named service.
+/proc/PID/comm show), to play a named service; ``--nofile N`` (after it) sets
+RLIMIT_NOFILE.
 
     hold ADDR:PORT...                 listen on each, accept and keep connections
     noaccept ADDR:PORT BACKLOG N      listen(BACKLOG), never accept, N clients connect
@@ -83,6 +84,10 @@ def serve_forever(listeners: list[socket.socket]) -> None:
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--comm"]:
         set_comm(argv[1])
+        argv = argv[2:]
+    if argv[:1] == ["--nofile"]:
+        limit = int(argv[1])
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
         argv = argv[2:]
     mode, args = argv[0], argv[1:]
     if mode == "hold":

@@ -144,6 +144,21 @@ def test_listener_on_the_other_family(box: Box) -> None:
     assert "IPv6 only" in text and "IPv4" in text
 
 
+def test_dnat_forwarded_port_is_not_reported_missing(box: Box) -> None:
+    box.lab.nft(
+        box.ns,
+        "table ip nmfwd {\n chain output {\n  type nat hook output priority -100;\n"
+        f"  ip daddr {ADDR} tcp dport 8888 dnat to {ADDR}:7700\n }}\n}}\n",
+    )
+    box.start("hold", f"{ADDR}:7700")
+    doc = box.check(f"{ADDR}:8888")
+    assert doc.verdict == "ok"
+    assert "local.not_listening" not in doc.ids
+    f = doc.finding("local.forwarded")
+    assert f["severity"] == "info"
+    assert "nft list ruleset | grep -n 'dport 8888'" in doc.commands("local.forwarded")
+
+
 def test_full_accept_queue(box: Box) -> None:
     box.start("noaccept", f"{ADDR}:7100", "0", "3")
     doc = box.check(f"{ADDR}:7100", "too-many-connections")

@@ -111,6 +111,41 @@ def _first_process(data: LocalData, listeners: Iterable[Listener]) -> ProcessInf
     return None
 
 
+def _tcp_open_on(ev: Evidence, addresses: Iterable[str]) -> tuple[str, ...]:
+    """Those of *addresses* the TCP probe connected to."""
+    tcp = ev.data("tcp", TcpData)
+    wanted = set(addresses)
+    if tcp is None:
+        return ()
+    return tuple(dict.fromkeys(a.address for a in tcp.attempts if a.ok and a.address in wanted))
+
+
+def _forwarded(data: LocalData, port: int, answered: tuple[str, ...]) -> Finding:
+    """Connections succeed although no socket here listens: NAT forwards them."""
+    return Finding(
+        "local.forwarded",
+        Severity.INFO,
+        f"{answered[0]}:{port} answers, but no socket on this host listens there: "
+        "the connection is forwarded (DNAT: docker, kube-proxy, a port-forward rule)",
+        (
+            f"the TCP probe connected to {', '.join(answered)} on port {port}",
+            f"no listening socket accepts on it ({data.listeners_total} listeners, read via "
+            f"{data.source})",
+        ),
+        (
+            NextStep(
+                f"Find the NAT rule for port {port}", f"nft list ruleset | grep -n 'dport {port}'"
+            ),
+            NextStep("Or with iptables", f"iptables -t nat -S | grep -e '--dport {port}'"),
+            *(
+                [NextStep("A container publishing it?", f"docker ps --filter publish={port}")]
+                if "docker" in data.tools
+                else []
+            ),
+        ),
+    )
+
+
 def _tcp_failed_on(ev: Evidence, addresses: Iterable[str]) -> bool:
     tcp = ev.data("tcp", TcpData)
     wanted = set(addresses)
@@ -126,6 +161,10 @@ def not_listening(ev: Evidence) -> Iterator[Finding]:
         return
     view = data.target
     port = view.port
+    answered = _tcp_open_on(ev, view.local_addresses)
+    if answered:
+        yield _forwarded(data, port, answered)
+        return
     evidence = [
         f"{', '.join(view.local_addresses)} is this host; no TCP socket listens on port {port} "
         f"(of {data.listeners_total} listening sockets, read via {data.source})"
@@ -183,7 +222,12 @@ def wrong_address(ev: Evidence) -> Iterator[Finding]:
     if not tcp or not view.not_accepted_on:
         return
     port = view.port
-    missed = view.not_accepted_on
+    answered = _tcp_open_on(ev, view.not_accepted_on)
+    if answered:
+        yield _forwarded(data, port, answered)
+    missed = tuple(a for a in view.not_accepted_on if a not in answered)
+    if not missed:
+        return
     severity = (
         Severity.ERROR if not view.accepted_on or _tcp_failed_on(ev, missed) else Severity.WARNING
     )

@@ -154,3 +154,38 @@ def test_redact_cmdline() -> None:
     out = redact_cmdline(line)
     assert "hunter2" not in out and "abc" not in out and "pw@" not in out
     assert "--port 5" in out
+
+
+def test_proc_fallback_when_netlink_is_unavailable(
+    unaccepted: tuple[socket.socket, list[socket.socket]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_netlink(tcp: bool, udp: bool) -> Iterator[sockdiag.Sock]:
+        raise sockdiag.DiagUnavailable(1, "netlink sock_diag: Operation not permitted")
+
+    monkeypatch.setattr(sockdiag, "_netlink_all", no_netlink)
+    server, _ = unaccepted
+    port = server.getsockname()[1]
+    data = collect_local(("127.0.0.1",), port)
+    assert data.source == "proc"
+    (listener,) = data.target.tcp_listeners
+    assert (listener.queue, listener.backlog) == (2, -1)  # queue known, backlog not
+
+
+def test_backlog_rule_needs_a_known_backlog(
+    unaccepted: tuple[socket.socket, list[socket.socket]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from probes.diagnosis import diagnose
+    from probes.model import ProbeResult, Status
+    from probes.target import parse_target
+
+    server, _ = unaccepted
+    port = server.getsockname()[1]
+    target = parse_target(f"127.0.0.1:{port}")
+    data = collect_local(("127.0.0.1",), port)
+    result = ProbeResult("local", Status.OK, 0.0, "", data)
+    assert "tcp.backlog_full" not in [f.id for f in diagnose(target, {"local": result}).findings]
+    server.listen(2)  # the same queue of 2 against a backlog of 2 is full
+    data = collect_local(("127.0.0.1",), port)
+    diagnosis = diagnose(target, {"local": ProbeResult("local", Status.OK, 0.0, "", data)})
+    assert diagnosis.verdict == "tcp.backlog_full"
+    assert "accept queue 2/2" in diagnosis.findings[0].title

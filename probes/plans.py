@@ -70,6 +70,7 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("ping", "Ping", "probes.ping:probe_ping", "ping_duration"),
         ProbeSpec("trace", "Traceroute", "probes.trace:probe_trace", "trace_duration"),
         ProbeSpec("mtu", "Path MTU", "probes.mtu:probe_mtu"),
+        ProbeSpec("local", "Local sockets", "probes.local:probe_local"),
     )
 }
 

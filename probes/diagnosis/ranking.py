@@ -14,6 +14,7 @@ from probes.model import Diagnosis, Finding, Severity
 # Lower = closer to the root cause.  Ids not listed rank after the listed ones.
 CAUSAL_ORDER: tuple[str, ...] = (
     "local.client_exhausted",
+    "local.ephemeral_exhausted",
     "local.firewall_blocked",
     "route.none",
     "dns.nxdomain",
@@ -31,10 +32,15 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "path.host_down",
     "path.mtu_blackhole",
     "system.oom_killed",
+    "local.port_conflict",
     "local.loopback_only",
+    "local.bound_elsewhere",
     "local.not_listening",
     "local.fd_exhausted",
     "tcp.backlog_full",
+    "local.syn_flood",
+    "local.close_wait",
+    "system.memory_pressure",
     "tcp.ipv6_broken",
     "tcp.refused",
     "tcp.filtered",

@@ -30,6 +30,14 @@ class ProbeConfig:
     dns_port: int = 53  # seam for tests that run resolvers on loopback high ports
     ca_file: str | None = None
     banner_wait: float = 0.6  # how long to listen for a server's first bytes
+    tls_min_version: str = ""  # "TLSv1.3" to behave like a client that offers only 1.3
+    # Extra request headers (name, value), sent only to the target's origin.  Values
+    # are secrets until proven otherwise: never in repr, JSON or any output.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    origin: str = ""  # Origin for the CORS preflight and the WebSocket upgrade
+    cors_method: str = "GET"  # Access-Control-Request-Method of the preflight
+    # Proxy variables to use instead of os.environ (a seam for tests); None = environ.
+    proxy_env: tuple[tuple[str, str], ...] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +129,7 @@ async def system_resolve(target: Target, deadline: float) -> Resolution:
 class ProbeContext:
     target: Target
     config: ProbeConfig = field(default_factory=ProbeConfig)
+    symptom: str = "auto"  # lets a probe decide whether it applies; never the verdict
     _resolution: asyncio.Task[Resolution] | None = field(default=None, repr=False)
 
     async def resolution(self) -> Resolution:

@@ -64,6 +64,12 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("dns", "DNS", "probes.dns:probe_dns"),
         ProbeSpec("route", "Route", "probes.route:probe_route"),
         ProbeSpec("tcp", "TCP connect", "probes.tcp:probe_tcp"),
+        ProbeSpec("tls", "TLS certificate", "probes.tls:probe_tls"),
+        ProbeSpec("http", "HTTP", "probes.http:probe_http"),
+        ProbeSpec("proxy", "Proxy", "probes.proxy:probe_proxy"),
+        ProbeSpec("ws", "WebSocket upgrade", "probes.ws:probe_ws"),
+        ProbeSpec("cors", "CORS preflight", "probes.cors:probe_cors"),
+        ProbeSpec("service", "Service protocol", "probes.service:probe_service"),
     )
 }
 

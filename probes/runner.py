@@ -63,7 +63,7 @@ class Run:
 
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
-        ctx = ProbeContext(self.target, self.config)
+        ctx = ProbeContext(self.target, self.config, self.symptom)
         queue: asyncio.Queue[ProbeResult | None] = asyncio.Queue()
         names = self.probe_names
         tasks = [

@@ -154,13 +154,9 @@ def _key(key: Any) -> str:
 def hostname_matches(host: str, cert: CertInfo) -> bool:
     """RFC 6125 matching against SANs (a wildcard covers exactly one left-most label)."""
     host = host.lower().rstrip(".")
-    if cert.ip_names or _is_ip(host):
-        if host in cert.ip_names:
-            return True
-    for pattern in cert.dns_names:
-        if wildcard_match(pattern.lower().rstrip("."), host):
-            return True
-    return False
+    if (cert.ip_names or _is_ip(host)) and host in cert.ip_names:
+        return True
+    return any(wildcard_match(pattern.lower().rstrip("."), host) for pattern in cert.dns_names)
 
 
 def wildcard_match(pattern: str, host: str) -> bool:

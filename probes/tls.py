@@ -43,7 +43,12 @@ _VERSION_ENUM = {
     "TLSv1.3": ssl.TLSVersion.TLSv1_3,
 }
 _CERT_REQUEST = 13
-_NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER")
+_NOT_TLS_REASONS = (
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER",
+)
 _VERSION_REASONS = ("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE")
 _CIPHER_REASONS = ("HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "INSUFFICIENT")
 _CLIENT_CERT_REASONS = ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "PEER_DID_NOT_RETURN")
@@ -201,7 +206,9 @@ def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
     try:
         vctx = verify_context(ctx.config.ca_file)
     except (OSError, ssl.SSLError) as exc:
-        return TlsData(**base, state=FAILED, failure="tls.handshake_failed", detail=f"CA file: {exc}")
+        return TlsData(
+            **base, state=FAILED, failure="tls.handshake_failed", detail=f"CA file: {exc}"
+        )
     min_version = ctx.config.tls_min_version
     if min_version in _VERSION_ENUM:
         vctx.minimum_version = _VERSION_ENUM[min_version]
@@ -245,27 +252,29 @@ def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
             chain=chain,
             verified=True,
         )
-    exc = first.exc
+    err = first.exc
     if first.stage == "read":
         # TLS 1.3: the handshake "succeeded"; the server's verdict on our (missing)
         # client certificate arrives with the first read.
         chain = _parse_chain(first.chain)
-        failure = "tls.client_cert_required" if _client_cert_failure(first) else "tls.handshake_failed"
+        failure = (
+            "tls.client_cert_required" if _client_cert_failure(first) else "tls.handshake_failed"
+        )
         return TlsData(
             **base,
             state=FAILED,
             failure=failure,
-            detail=_describe(exc),
+            detail=_describe(err),
             protocol=first.protocol,
             cipher=first.cipher,
             chain=chain,
             verified=True,
         )
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    if isinstance(err, ssl.SSLCertVerificationError):
         second = handshake(address, target.port, server_name, _plain_context(), deadline, starttls)
         chain = _parse_chain(second.chain)
-        code = int(exc.verify_code or 0)
-        message = clean_text(str(exc.verify_message or ""), 160)
+        code = int(err.verify_code or 0)
+        message = clean_text(str(err.verify_message or ""), 160)
         return TlsData(
             **base,
             state=FAILED,
@@ -278,8 +287,8 @@ def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
             alpn=second.alpn,
             chain=chain,
         )
-    reason = _reason(exc)
-    detail = _describe(exc)
+    reason = _reason(err)
+    detail = _describe(err)
     if _client_cert_failure(first):
         return TlsData(**base, state=FAILED, failure="tls.client_cert_required", detail=detail)
     if any(r in reason for r in _NOT_TLS_REASONS):
@@ -309,7 +318,7 @@ def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
                 permissive_cipher=loose.cipher,
                 accepted_versions=(loose.protocol,) if loose.protocol else (),
             )
-    if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | ssl.SSLZeroReturnError):
+    if isinstance(err, ssl.SSLEOFError | ConnectionResetError | ssl.SSLZeroReturnError):
         # Closed mid-handshake: a plaintext server hanging up on binary input, or a
         # TLS server rejecting us without an alert.  The banner sniff decides.
         return TlsData(**base, state=FAILED, failure="tls.not_tls", detail=detail)
@@ -445,7 +454,7 @@ def handshake(
                     tls.settimeout(min(1.0, _left(deadline)))
                     try:
                         tls.recv(1)
-                    except (TimeoutError, socket.timeout):
+                    except TimeoutError:
                         pass
                 out.ok = True
         except (OSError, ValueError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from probes.diagnosis import dns_rules, route_rules, tcp_rules
+from probes.diagnosis import dns_rules, route_rules, tcp_rules, tls_rules
 from probes.diagnosis.evidence import Evidence
 from probes.diagnosis.ranking import rank
 from probes.model import Diagnosis, Finding, ProbeResult
@@ -16,6 +16,7 @@ RULES: tuple[Rule, ...] = (
     *route_rules.RULES,
     *dns_rules.RULES,
     *tcp_rules.RULES,
+    *tls_rules.RULES,
 )
 
 

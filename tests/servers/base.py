@@ -89,7 +89,9 @@ async def read_head(reader: asyncio.StreamReader, limit: float = 5.0) -> bytes:
     return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), limit)
 
 
-def response(status: int, reason: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+def response(
+    status: int, reason: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> bytes:
     lines = [f"HTTP/1.1 {status} {reason}"]
     hdrs = {"Content-Length": str(len(body)), "Connection": "close", **(headers or {})}
     lines += [f"{k}: {v}" for k, v in hdrs.items()]

@@ -38,15 +38,18 @@ class TlsServer:
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(5)
-        with contextlib.suppress(OSError, ssl.SSLError), contextlib.closing(conn):
-            with self.ctx.wrap_socket(conn, server_side=True) as tls:
-                buf = b""
-                while b"\r\n\r\n" not in buf:
-                    chunk = tls.recv(4096)
-                    if not chunk:
-                        return
-                    buf += chunk
-                tls.sendall(response(200, "OK", {"Server": "lab-tls"}, self.body))
+        with (
+            contextlib.suppress(OSError, ssl.SSLError),
+            contextlib.closing(conn),
+            self.ctx.wrap_socket(conn, server_side=True) as tls,
+        ):
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    return
+                buf += chunk
+            tls.sendall(response(200, "OK", {"Server": "lab-tls"}, self.body))
 
     def close(self) -> None:
         self._stop.set()

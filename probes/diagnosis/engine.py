@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from probes.diagnosis import dns_rules, route_rules, tcp_rules, tls_rules
+from probes.diagnosis import dns_rules, http_rules, route_rules, tcp_rules, tls_rules
 from probes.diagnosis.evidence import Evidence
 from probes.diagnosis.ranking import rank
 from probes.model import Diagnosis, Finding, ProbeResult
@@ -17,6 +17,7 @@ RULES: tuple[Rule, ...] = (
     *dns_rules.RULES,
     *tcp_rules.RULES,
     *tls_rules.RULES,
+    *http_rules.RULES,
 )
 
 

@@ -61,6 +61,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "http.bad_gateway",
     "http.gateway_timeout",
     "http.unavailable",
+    "http.server_error",
     "http.rate_limited",
     "http.unauthorized",
     "http.forbidden",

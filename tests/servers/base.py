@@ -71,6 +71,8 @@ def _guarded(handler: Handler) -> Handler:
             await handler(reader, writer)
         except (ConnectionError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError, OSError):
             pass
+        except asyncio.CancelledError:  # the server thread is shutting down
+            pass
         finally:
             with contextlib.suppress(Exception):
                 writer.close()

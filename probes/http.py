@@ -289,13 +289,24 @@ async def fetch(ctx: ProbeContext, url: str, deadline: float, dns_s: float) -> H
                 if response.is_redirect and location:
                     nxt = urljoin(current, location)
                     if nxt in seen or len(hops) > MAX_REDIRECTS:
-                        return _done(url, response, hops, trace, total, dns_s, body_bytes, sent, loop=True)
+                        return _done(
+                            url, response, hops, trace, total, dns_s, body_bytes, sent, loop=True
+                        )
                     current = nxt
                     continue
                 return _done(url, response, hops, trace, total, dns_s, body_bytes, sent)
     except TimeoutError:
         phase = trace.phase()
-        return _failed(url, TIMEOUT, phase, _timeout_detail(phase, body_bytes, remaining), hops, trace, dns_s, sent)
+        return _failed(
+            url,
+            TIMEOUT,
+            phase,
+            _timeout_detail(phase, body_bytes, remaining),
+            hops,
+            trace,
+            dns_s,
+            sent,
+        )
     except httpx.TimeoutException as exc:
         phase = trace.phase()
         detail = _timeout_detail(phase, body_bytes, remaining) + f" ({type(exc).__name__})"

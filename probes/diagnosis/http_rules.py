@@ -73,7 +73,11 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
     fid, severity = _STATUS.get(code, ("", Severity.OK))
     if code == 401:
         challenge = data.header("www-authenticate")
-        sent = "credentials were sent" if data.sent_headers or ev.target.has_credentials else "no credentials were sent"
+        sent = (
+            "credentials were sent"
+            if data.sent_headers or ev.target.has_credentials
+            else "no credentials were sent"
+        )
         yield Finding(
             fid,
             severity,
@@ -111,8 +115,12 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             f"{host} rate-limits this client (429)" + (f"; Retry-After: {retry}" if retry else ""),
             lines,
             (
-                NextStep(f"Wait {retry + ' s' if retry.isdigit() else 'as Retry-After says'} and slow the client down (back off, honour Retry-After)"),
-                NextStep("Check the limit headers and the quota for this key or address", _curl(ev, data)),
+                NextStep(
+                    f"Wait {retry + ' s' if retry.isdigit() else 'as Retry-After says'} and slow the client down (back off, honour Retry-After)"
+                ),
+                NextStep(
+                    "Check the limit headers and the quota for this key or address", _curl(ev, data)
+                ),
             ),
         )
     elif code in (502, 504):
@@ -123,8 +131,13 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             f"the proxy in front of {host} ({front}) got {what} from its upstream ({code})",
             (*lines, "the proxy answered; the application behind it failed"),
             (
-                NextStep("Check the upstream application behind the proxy: is it running and listening?"),
-                NextStep("Read the proxy's error log (nginx: /var/log/nginx/error.log)", "tail -n 50 /var/log/nginx/error.log"),
+                NextStep(
+                    "Check the upstream application behind the proxy: is it running and listening?"
+                ),
+                NextStep(
+                    "Read the proxy's error log (nginx: /var/log/nginx/error.log)",
+                    "tail -n 50 /var/log/nginx/error.log",
+                ),
                 NextStep(
                     "Compare the proxy's upstream timeout with the application's response time"
                     if code == 504
@@ -140,7 +153,9 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             f"{host} is unavailable (503)" + (f"; Retry-After: {retry}" if retry else ""),
             lines,
             (
-                NextStep("The service is overloaded, in maintenance, or has no healthy backends: check its health and logs"),
+                NextStep(
+                    "The service is overloaded, in maintenance, or has no healthy backends: check its health and logs"
+                ),
                 NextStep("Check the status of the service", "systemctl --failed"),
             ),
         )
@@ -150,7 +165,10 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             Severity.ERROR,
             f"{host} fails with {code} {data.reason}",
             lines,
-            (NextStep("Read the application's error log for this request"), NextStep("See the exchange", _curl(ev, data))),
+            (
+                NextStep("Read the application's error log for this request"),
+                NextStep("See the exchange", _curl(ev, data)),
+            ),
         )
     elif code < 400:
         yield Finding(
@@ -174,11 +192,22 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
             f"{host} starts answering but the response does not finish in time"
             if data.phase == "body"
             else f"{host} accepts the connection but does not answer the request in time",
-            (*lines, f"stopped while waiting for the {'body' if data.phase == 'body' else 'response'}"),
             (
-                NextStep("Time the phases yourself", f"curl -sv -o /dev/null -w '%{{time_connect}} %{{time_starttransfer}} %{{time_total}}\\n' --max-time 30 {q(data.url)}"),
-                NextStep("The application is stuck or overloaded: check its worker pool, slow queries and logs"),
-                NextStep("Look for piled-up connections on the server", f"ss -tan 'sport = :{port}' | wc -l"),
+                *lines,
+                f"stopped while waiting for the {'body' if data.phase == 'body' else 'response'}",
+            ),
+            (
+                NextStep(
+                    "Time the phases yourself",
+                    f"curl -sv -o /dev/null -w '%{{time_connect}} %{{time_starttransfer}} %{{time_total}}\\n' --max-time 30 {q(data.url)}",
+                ),
+                NextStep(
+                    "The application is stuck or overloaded: check its worker pool, slow queries and logs"
+                ),
+                NextStep(
+                    "Look for piled-up connections on the server",
+                    f"ss -tan 'sport = :{port}' | wc -l",
+                ),
             ),
         )
     elif data.state == NOT_HTTP:
@@ -202,7 +231,9 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
             lines,
             (
                 NextStep("See it happen", f"curl -sv {q(data.url)}"),
-                NextStep("The server crashed on the request or rejects this client (TLS expected? wrong virtual host? limits): check its logs"),
+                NextStep(
+                    "The server crashed on the request or rejects this client (TLS expected? wrong virtual host? limits): check its logs"
+                ),
             ),
         )
 

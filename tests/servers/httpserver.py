@@ -13,7 +13,7 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
     lines = head.decode("latin-1").split("\r\n")
-    method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+    method, target, _ = ([*lines[0].split(" ", 2), "", ""])[:3]
     headers: dict[str, str] = {}
     for line in lines[1:]:
         if ":" in line:

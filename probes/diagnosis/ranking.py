@@ -26,6 +26,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "dns.resolvers_disagree",
     "proxy.unreachable",
     "proxy.auth_required",
+    "proxy.upstream_failed",
     "path.admin_prohibited",
     "path.unreachable",
     "path.host_down",

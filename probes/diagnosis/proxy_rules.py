@@ -22,7 +22,10 @@ def _lines(data: ProxyData, ev: Evidence) -> list[str]:
     if data.via:
         lines.append(f"Via: {data.via}")
     if data.direct_state:
-        lines.append(f"direct connection to {ev.target.host_port}: {data.direct_state}" + (f" ({data.direct_detail})" if data.direct_detail else ""))
+        lines.append(
+            f"direct connection to {ev.target.host_port}: {data.direct_state}"
+            + (f" ({data.direct_detail})" if data.direct_detail else "")
+        )
     return lines
 
 
@@ -45,7 +48,11 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
     url = ev.target.url()
     if data.state == AUTH_REQUIRED:
         realm = data.proxy_authenticate or "(no Proxy-Authenticate header)"
-        sent = "credentials were sent and rejected" if data.credentials_sent else "no credentials were sent"
+        sent = (
+            "credentials were sent and rejected"
+            if data.credentials_sent
+            else "no credentials were sent"
+        )
         yield Finding(
             "proxy.auth_required",
             Severity.ERROR,
@@ -59,7 +66,10 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
                     "Test them by hand (curl asks for the password)",
                     f"curl -sv -o /dev/null -x {q(data.proxy)} --proxy-user USER {q(url)}",
                 ),
-                NextStep(f"Or bypass the proxy for {ev.target.host} if it is internal", f"export NO_PROXY={q(ev.target.host)}"),
+                NextStep(
+                    f"Or bypass the proxy for {ev.target.host} if it is internal",
+                    f"export NO_PROXY={q(ev.target.host)}",
+                ),
             ),
         )
     elif data.state == UNREACHABLE:
@@ -69,8 +79,11 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
             f"the configured proxy {data.proxy} cannot be reached",
             (*lines, data.detail),
             (
-                NextStep("Check that the proxy is up and the address is right", f"nc -zv {_proxy_host(data)}"),
-                NextStep(f"Fix or unset {data.variable}", f"env | grep -i _proxy"),
+                NextStep(
+                    "Check that the proxy is up and the address is right",
+                    f"nc -zv {_proxy_host(data)}",
+                ),
+                NextStep(f"Fix or unset {data.variable}", "env | grep -i _proxy"),
                 NextStep(
                     f"If {ev.target.host} is reachable directly, add it to NO_PROXY",
                     f"export NO_PROXY={q(ev.target.host)}",
@@ -84,15 +97,25 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
             f"the proxy {data.proxy} cannot reach {ev.target.host_port} ({data.status} {data.reason})",
             lines,
             (
-                NextStep("The proxy's own network or ACL blocks the target: ask its owner, or check its access log"),
-                NextStep(f"If {ev.target.host} is internal, bypass the proxy", f"export NO_PROXY={q(ev.target.host)}"),
+                NextStep(
+                    "The proxy's own network or ACL blocks the target: ask its owner, or check its access log"
+                ),
+                NextStep(
+                    f"If {ev.target.host} is internal, bypass the proxy",
+                    f"export NO_PROXY={q(ev.target.host)}",
+                ),
             ),
         )
     elif data.settings:
         yield Finding(
             "proxy.settings",
             Severity.INFO,
-            "proxy settings in effect" + (f": {data.variable} is used ({data.state})" if data.applies else ": none applies to this target"),
+            "proxy settings in effect"
+            + (
+                f": {data.variable} is used ({data.state})"
+                if data.applies
+                else ": none applies to this target"
+            ),
             lines,
         )
 

@@ -66,6 +66,8 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "http.rate_limited",
     "http.unauthorized",
     "http.forbidden",
+    "service.unavailable",
+    "service.too_many_connections",
     "service.auth_required",
     "service.auth_failed",
     "ws.upgrade_rejected",

@@ -23,6 +23,7 @@ import socket
 import ssl
 import struct
 import time
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,8 +134,12 @@ async def probe_tls(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     deadline = started + ctx.config.timeout
-    address = resolution.addresses[0]
-    data = await run_in_daemon_thread(lambda: inspect(ctx, address, deadline))
+    data = None
+    for address in resolution.addresses:  # the first address that accepts a connection
+        data = await run_in_daemon_thread(lambda a=address: inspect(ctx, a, deadline))  # type: ignore[misc]
+        if data.state != UNREACHABLE or time.monotonic() >= deadline:
+            break
+    assert data is not None
     if data.failure == "tls.not_tls" and not data.peer_protocol:
         data = await _name_peer(data, ctx, deadline)
     elapsed = time.monotonic() - started
@@ -357,7 +362,7 @@ def classify_verify(code: int, chain: tuple[CertInfo, ...], host: str) -> str:
         return "tls.expired"
     if code == 9:
         return "tls.not_yet_valid"
-    if code == 62:
+    if code in (62, 63, 64):  # host, email, IP address mismatch
         return "tls.hostname_mismatch"
     top = chain[-1] if chain else None
     if code == 18:  # self-signed leaf
@@ -387,8 +392,10 @@ def probe_versions(
             break
         ctx = _plain_context(True)
         try:
-            ctx.minimum_version = _VERSION_ENUM[version]
-            ctx.maximum_version = _VERSION_ENUM[version]
+            with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: probing them is the point
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = _VERSION_ENUM[version]
+                ctx.maximum_version = _VERSION_ENUM[version]
         except (ValueError, ssl.SSLError):
             continue
         outcome = handshake(address, port, server_name, ctx, deadline, starttls)

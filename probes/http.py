@@ -176,6 +176,13 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     if data.state in (NOT_HTTP, EMPTY_REPLY) and urlsplit(url).scheme == "http":
         data = await _name_peer(ctx, data, resolution.addresses[0], deadline)
     elapsed = time.monotonic() - started
+    if ctx.target.scheme == "tcp" and data.state in (NOT_HTTP, EMPTY_REPLY):
+        # HTTP was only guessed from the port number: another protocol there is no fault.
+        spoken = f"it speaks {data.peer_protocol}" if data.peer_protocol else data.detail
+        yield ProbeResult(
+            "http", Status.SKIPPED, elapsed, f"port {ctx.target.port} is not HTTP ({spoken})"
+        )
+        return
     yield _result(data, elapsed)
 
 

@@ -134,15 +134,23 @@ async def probe_tls(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     deadline = started + ctx.config.timeout
-    data = None
+    data: TlsData | None = None
     for address in resolution.addresses:  # the first address that accepts a connection
         data = await run_in_daemon_thread(lambda a=address: inspect(ctx, a, deadline))  # type: ignore[misc]
-        if data.state != UNREACHABLE or time.monotonic() >= deadline:
+        if data is None or data.state != UNREACHABLE or time.monotonic() >= deadline:
             break
     assert data is not None
     if data.failure == "tls.not_tls" and not data.peer_protocol:
         data = await _name_peer(data, ctx, deadline)
     elapsed = time.monotonic() - started
+    guessed = ctx.target.scheme == "tcp" and ctx.symptom != "tls"
+    if guessed and data.failure == "tls.not_tls":
+        # TLS was only guessed from the port number: plaintext there is no fault.
+        spoken = f"it speaks {data.peer_protocol}" if data.peer_protocol else data.detail
+        yield ProbeResult(
+            "tls", Status.SKIPPED, elapsed, f"port {ctx.target.port} does not speak TLS ({spoken})"
+        )
+        return
     yield _result(data, elapsed)
 
 

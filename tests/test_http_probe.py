@@ -87,7 +87,7 @@ def test_hang_and_drip_end_at_the_probes_own_deadline(
     assert result.status is Status.FAILED  # type: ignore[attr-defined]
     assert data.state == "timeout" and data.phase == phase
     assert diagnosis.verdict == "http.timeout"  # type: ignore[attr-defined]
-    assert "http.timeout" == finding(diagnosis, "http.timeout").id  # type: ignore[arg-type]
+    assert finding(diagnosis, "http.timeout").id == "http.timeout"  # type: ignore[arg-type]
 
 
 def test_custom_header_goes_to_origin_only(ports: dict[str, int]) -> None:

@@ -36,7 +36,7 @@ def redis_port() -> Iterator[int]:
 
 
 def test_redis_noauth(redis_port: int) -> None:
-    the_run, diagnosis = run(f"redis://127.0.0.1:{redis_port}", ("service",), "auth")
+    _the_run, diagnosis = run(f"redis://127.0.0.1:{redis_port}", ("service",), "auth")
     assert diagnosis.verdict == "service.auth_required"
     assert "NOAUTH" in evidence(diagnosis, "service.auth_required")
 

@@ -76,6 +76,23 @@ def test_https_timings_include_tls(pki: Pki) -> None:
     assert 0 <= t.connect_s <= t.tls_s <= t.ttfb_s <= t.total_s
 
 
+def test_http2_where_offered(pki: Pki) -> None:
+    from tests.servers.tlsserver import h2_context
+
+    server = TlsServer(h2_context(pki.server_context(pki.leaf())))
+    try:
+        the_run, diagnosis = run(
+            f"https://127.0.0.1:{server.port}/", ("tls", "http"), "slow", ca_file=str(pki.ca_file)
+        )
+    finally:
+        server.close()
+    assert diagnosis.verdict == "ok"
+    http = the_run.results["http"].data
+    tls = the_run.results["tls"].data
+    assert isinstance(http, HttpData) and http.http_version == "HTTP/2" and http.status == 200
+    assert isinstance(tls, TlsData) and tls.alpn == "h2"
+
+
 def test_https_with_untrusted_cert_sends_no_request(pki: Pki) -> None:
     server = TlsServer(pki.self_signed_context())
     try:

@@ -43,6 +43,9 @@ class TlsServer:
             contextlib.closing(conn),
             self.ctx.wrap_socket(conn, server_side=True) as tls,
         ):
+            if tls.selected_alpn_protocol() == "h2":
+                _serve_h2(tls, self.body)
+                return
             buf = b""
             while b"\r\n\r\n" not in buf:
                 chunk = tls.recv(4096)
@@ -55,3 +58,31 @@ class TlsServer:
         self._stop.set()
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+def h2_context(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    """*ctx* offering HTTP/2 by ALPN."""
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    return ctx
+
+
+def _serve_h2(tls: ssl.SSLSocket, body: bytes) -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    tls.sendall(conn.data_to_send())
+    while True:
+        data = tls.recv(65535)
+        if not data:
+            return
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                conn.send_headers(
+                    event.stream_id,
+                    [(":status", "200"), ("content-length", str(len(body))), ("server", "lab-h2")],
+                )
+                conn.send_data(event.stream_id, body, end_stream=True)
+        tls.sendall(conn.data_to_send())

@@ -97,4 +97,11 @@ def known_secrets(
     if target.password:
         secrets.append(target.password)
     secrets += proxy_passwords(env)
+    _, _, query = target.path.partition("?")
+    if query:
+        from urllib.parse import parse_qsl
+
+        from probes.redact import is_secret_name
+
+        secrets += [v for k, v in parse_qsl(query, keep_blank_values=True) if is_secret_name(k)]
     return [s for s in secrets if s]

@@ -95,6 +95,12 @@ class Target:
         """Server name for TLS: never an IP literal, never with a zone id."""
         return None if self.is_ip else self.host
 
+    @property
+    def shown_path(self) -> str:
+        """The path for output: secret-looking query values redacted."""
+        path, sep, query = self.path.partition("?")
+        return path + (f"?{_redact_query(query)}" if sep else "")
+
     def url(self) -> str:
         """The target as a URL without credentials (for HTTP-ish probes)."""
         scheme = self.scheme if self.scheme in {"http", "https", "ws", "wss"} else "http"

@@ -19,7 +19,8 @@ from tests.servers.tlsserver import TlsServer
 URL_PASS = "CanaryUrlPass-7f3a"
 HEADER_SECRET = "CanaryHeader-91c2"
 PROXY_PASS = "CanaryProxy-44d0"
-CANARIES = (URL_PASS, HEADER_SECRET, PROXY_PASS)
+QUERY_SECRET = "CanaryQuery-0b5e"
+CANARIES = (URL_PASS, HEADER_SECRET, PROXY_PASS, QUERY_SECRET)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def _args(ports: dict[str, int]) -> list[str]:
         "3",
         "--header",
         "X-Api-Key: $NM_API_KEY",
-        f"http://bob:{URL_PASS}@127.0.0.1:{ports['reflect']}/private",
+        f"http://bob:{URL_PASS}@127.0.0.1:{ports['reflect']}/private?token={QUERY_SECRET}&page=2",
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from probes.diagnosis.evidence import Evidence, q
+from probes.http import shown_url
 from probes.model import Finding, NextStep, Severity
 from probes.proxy import AUTH_REQUIRED, UNREACHABLE, UPSTREAM_FAILED, ProxyData
 
@@ -45,7 +46,7 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
     if data is None:
         return
     lines = tuple(_lines(data, ev))
-    url = ev.target.url()
+    url = shown_url(ev.target.url())  # never the raw query (it may carry a token)
     if data.state == AUTH_REQUIRED:
         realm = data.proxy_authenticate or "(no Proxy-Authenticate header)"
         sent = (

@@ -330,9 +330,9 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
                 NextStep("Test the upgrade by hand", _s_client(ev, data)),
             ),
         )
-    else:
+    else:  # tls.handshake_failed, or a class whose certificate could not be captured
         yield Finding(
-            "tls.handshake_failed",
+            fid,
             Severity.ERROR,
             f"the TLS handshake with {host} fails: {data.detail}",
             tuple(chain),
@@ -359,6 +359,20 @@ def certificate_warnings(ev: Evidence) -> Iterator[Finding]:
                     "Confirm the dates",
                     _s_client(ev, data).replace(" -showcerts", "")
                     + " | openssl x509 -noout -dates",
+                ),
+            ),
+        )
+    top = data.chain[-1]
+    product = interceptor_name(top.issuer) or interceptor_name(top.subject)
+    if product:
+        yield Finding(
+            "proxy.tls_intercepted",
+            Severity.WARNING,
+            f"TLS to {host} is intercepted by {product}; this host trusts its CA",
+            (f"issuer of the top certificate: {top.issuer}", *chain),
+            (
+                NextStep(
+                    "Clients that do not trust this CA (containers, language runtimes with their own store) will fail: give them the CA, or exempt the host from inspection"
                 ),
             ),
         )

@@ -111,6 +111,24 @@ def test_expired_certificate_end_to_end(tmp_path: Path) -> None:
     assert any(s["command"] and f"127.0.0.1:{server.port}" in s["command"] for s in steps)
 
 
+def test_ssl_cert_file_is_honoured(tmp_path: Path) -> None:
+    pki = Pki(tmp_path)
+    server = TlsServer(pki.server_context(pki.leaf()))
+    try:
+        doc, _, _ = check_cli(
+            "--symptom",
+            "tls",
+            "--timeout",
+            "3",
+            f"https://127.0.0.1:{server.port}/",
+            env=clean_env(SSL_CERT_FILE=str(pki.ca_file)),
+        )
+    finally:
+        server.close()
+    assert doc["verdict"] == "ok", [f["id"] for f in doc["findings"]]
+    assert {f["id"] for f in doc["findings"]} >= {"tls.ok", "http.ok"}
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

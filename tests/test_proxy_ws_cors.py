@@ -49,6 +49,18 @@ def test_proxy_auth_required_shows_realm(ports: dict[str, int]) -> None:
     assert ("NO_PROXY", "internal.example") in data.settings
 
 
+def test_https_through_proxy_uses_connect(ports: dict[str, int]) -> None:
+    env = (("HTTPS_PROXY", f"http://127.0.0.1:{ports['proxy']}"),)
+    the_run, diagnosis = run(
+        f"https://127.0.0.1:{ports['ok']}/", ("proxy",), "proxy", proxy_env=env
+    )
+    assert diagnosis.verdict == "proxy.auth_required"
+    data = the_run.results["proxy"].data
+    assert (
+        isinstance(data, ProxyData) and data.method == "CONNECT" and data.variable == "HTTPS_PROXY"
+    )
+
+
 def test_proxy_with_credentials_works_and_hides_password(ports: dict[str, int]) -> None:
     env = (("HTTP_PROXY", f"http://alice:proxy-pw@127.0.0.1:{ports['proxy']}"),)
     the_run, diagnosis = run(f"http://127.0.0.1:{ports['ok']}/", ("proxy",), "proxy", proxy_env=env)

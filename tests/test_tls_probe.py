@@ -11,6 +11,7 @@ import pytest
 from probes.tls import TlsData
 from tests.probe_helpers import evidence, finding, run
 from tests.servers.base import ServerThread, http_ok, silent
+from tests.servers.httpserver import ssh
 from tests.servers.pki import DAY, NOW, Pki
 from tests.servers.tlsserver import TlsServer
 
@@ -32,6 +33,7 @@ def servers(pki: Pki) -> Iterator[dict[str, int]]:
         "intercepted": pki.server_context(pki.mitm_root.issue_cert("127.0.0.1")),
         "leaf_only": pki.server_context(pki.leaf(), chain=False),
         "tls12_max": pki.server_context(pki.leaf(), max_version=ssl.TLSVersion.TLSv1_2),
+        "tls11_only": _legacy(pki),
         "sha1_cipher": pki.server_context(
             pki.leaf(), max_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-SHA"
         ),
@@ -42,15 +44,34 @@ def servers(pki: Pki) -> Iterator[dict[str, int]]:
         "cn_only": pki.cn_only_context("localhost"),
         "soon": pki.server_context(pki.leaf(not_after=NOW + 9 * DAY)),
     }
-    tls_servers = {name: TlsServer(ctx) for name, ctx in contexts.items()}
+    tls_servers = {name: TlsServer(ctx) for name, ctx in contexts.items() if ctx is not None}
     plain = ServerThread()
     ports = {name: s.port for name, s in tls_servers.items()}
     ports["plain_http"] = plain.serve(http_ok)
+    ports["ssh"] = plain.serve(ssh)
     ports["silent"] = plain.serve(silent)
     yield ports
     plain.close()
     for s in tls_servers.values():
         s.close()
+
+
+def _legacy(pki: Pki) -> ssl.SSLContext | None:
+    """A server that speaks only TLS 1.0/1.1 (when this OpenSSL can still do that)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx = pki.server_context(
+                pki.leaf(),
+                min_version=ssl.TLSVersion.TLSv1,
+                max_version=ssl.TLSVersion.TLSv1_1,
+                ciphers="ALL:@SECLEVEL=0",
+            )
+    except (ssl.SSLError, ValueError):
+        return None
+    return ctx
 
 
 def tls_check(
@@ -92,6 +113,7 @@ def test_valid_certificate_chain_is_parsed(pki: Pki, servers: dict[str, int]) ->
         ("mtls12", "tls.client_cert_required", "CertificateRequest"),
         ("mtls13", "tls.client_cert_required", "first read"),
         ("plain_http", "tls.not_tls", "speaks HTTP"),
+        ("ssh", "tls.not_tls", "speaks SSH"),
         ("soon", "tls.expiring_soon", "expires in"),
         ("cn_only", "tls.cn_only", "browsers"),
     ],
@@ -104,7 +126,7 @@ def test_tls_failure_verdicts(
     )
     assert diagnosis.verdict == verdict, [f.id for f in diagnosis.findings]  # type: ignore[attr-defined]
     assert needle in evidence(diagnosis, verdict)  # type: ignore[arg-type]
-    if server not in ("plain_http", "sha1_cipher", "mtls12"):
+    if server not in ("plain_http", "ssh", "sha1_cipher", "mtls12"):
         assert data.chain, "the chain the server sent is captured even when verification fails"
 
 
@@ -116,6 +138,17 @@ def test_protocol_mismatch_finds_the_accepted_versions(pki: Pki, servers: dict[s
     assert "this client offers TLSv1.3; the server accepts TLSv1.2" in text
     steps = [s.command for s in finding(diagnosis, "tls.protocol_mismatch").next_steps]  # type: ignore[arg-type]
     assert any(c and "-tls1_2" in c and f"127.0.0.1:{servers['tls12_max']}" in c for c in steps)
+
+
+def test_legacy_only_server_is_a_protocol_mismatch(pki: Pki, servers: dict[str, int]) -> None:
+    if "tls11_only" not in servers:
+        pytest.skip("this OpenSSL cannot serve TLS 1.0/1.1")
+    data, diagnosis = tls_check(pki, servers["tls11_only"])
+    assert diagnosis.verdict == "tls.protocol_mismatch"  # type: ignore[attr-defined]
+    if not data.accepted_versions:
+        pytest.skip("this OpenSSL cannot offer TLS 1.0/1.1 as a client either")
+    assert set(data.accepted_versions) <= {"TLSv1", "TLSv1.1"}
+    assert "the server accepts TLSv1" in evidence(diagnosis, "tls.protocol_mismatch")  # type: ignore[arg-type]
 
 
 def test_silent_server_hits_the_handshake_deadline(pki: Pki, servers: dict[str, int]) -> None:

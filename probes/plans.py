@@ -78,12 +78,12 @@ PROBES: dict[str, ProbeSpec] = {
 _REACH = ("dns", "route", "tcp", "local", "ping", "trace")
 PLANS: dict[str, tuple[str, ...]] = {
     "refused": (*_REACH, "service"),
-    "timeout": (*_REACH, "mtu", "http"),
+    "timeout": (*_REACH, "mtu", "tls", "http"),
     "dns": ("dns", "route", "tcp"),
     "tls": ("dns", "tcp", "tls", "http", "proxy"),
     "auth": ("dns", "tcp", "tls", "http", "proxy", "service"),
     "slow": (*_REACH, "tls", "http"),
-    "intermittent": (*_REACH, "mtu", "http"),
+    "intermittent": (*_REACH, "mtu", "tls", "http"),
     "too-many-connections": ("dns", "route", "tcp", "local"),
     "proxy": ("dns", "tcp", "proxy", "tls", "http"),
     "websocket": ("dns", "tcp", "tls", "ws", "http", "proxy"),

@@ -96,11 +96,13 @@ def test_http2_where_offered(pki: Pki) -> None:
 def test_https_with_untrusted_cert_sends_no_request(pki: Pki) -> None:
     server = TlsServer(pki.self_signed_context())
     try:
-        the_run, _ = run(f"https://127.0.0.1:{server.port}/", ("http",), "auth")
+        the_run, diagnosis = run(f"https://127.0.0.1:{server.port}/", ("http",), "auth")
     finally:
         server.close()
     data = the_run.results["http"].data
     assert isinstance(data, HttpData) and data.state == "tls_error" and not data.hops
+    # No TLS probe in the plan: the HTTP rules still refuse to call it "ok".
+    assert diagnosis.verdict == "tls.handshake_failed"
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from probes.diagnosis.evidence import Evidence, q
-from probes.http import EMPTY_REPLY, NOT_HTTP, OK, TIMEOUT, HttpData, HttpTimings
+from probes.http import EMPTY_REPLY, NOT_HTTP, OK, TIMEOUT, TLS_ERROR, HttpData, HttpTimings
 from probes.model import Finding, NextStep, Severity
+from probes.tls import TlsData
 
 
 def _t(value: float) -> str:
@@ -185,6 +186,21 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
         return
     host, port = ev.target.host, ev.target.port
     lines = (f"GET {data.url}: {data.detail}", timing_line(data.timings))
+    if data.state == TLS_ERROR or data.phase == "tls":
+        if ev.data("tls", TlsData) is None:  # no TLS probe ran to explain it
+            yield Finding(
+                "tls.handshake_failed",
+                Severity.ERROR,
+                f"the TLS connection to {host}:{port} fails: {data.detail}",
+                lines,
+                (
+                    NextStep(
+                        "Inspect the certificate and handshake",
+                        f"netmedic check {q(ev.target.input)} --symptom tls",
+                    ),
+                ),
+            )
+        return  # the TLS probe's finding explains it
     if data.state == TIMEOUT and data.phase != "connect":
         yield Finding(
             "http.timeout",

@@ -112,7 +112,9 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
             ),
         )
     elif fid == "tls.hostname_mismatch" and leaf is not None:
-        names = ", ".join(leaf.sans) if leaf.sans else f"no SAN (CN={leaf.common_name})"
+        names = ", ".join(leaf.sans[:20]) if leaf.sans else f"no SAN (CN={leaf.common_name})"
+        if len(leaf.sans) > 20:
+            names += f" … ({len(leaf.sans) - 20} more)"
         lines = [f"asked for {host}; the certificate covers {names}"]
         wild = [n for n in leaf.dns_names if n.startswith("*.") and host.endswith(n[1:])]
         if wild:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -156,3 +157,14 @@ def test_probes_never_import_the_faces() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert done.stdout.strip() == "[] []"
+
+
+def test_certificate_names_cannot_carry_terminal_escapes(pki: Pki) -> None:
+    from probes.certs import parse_der
+
+    evil = pki.leaf("127.0.0.1", common_name="evil\x1b[2J\x1b]0;pwned\x07name")
+    der = ssl.PEM_cert_to_DER_cert(evil.cert_chain_pems[0].bytes().decode())
+    info = parse_der(der)
+    assert info is not None
+    assert "\x1b" not in info.subject and "\x07" not in info.subject
+    assert "\\x1b" in info.subject and "evil" in info.common_name

@@ -105,6 +105,12 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
     elapsed = time.monotonic() - started
     summary = f"{service} {data.state}: {data.detail}"
+    if ctx.target.scheme == "tcp" and data.state == WRONG_PROTOCOL:
+        # The service was only guessed from the port number: another protocol is no fault.
+        yield ProbeResult(
+            "service", Status.SKIPPED, elapsed, f"port {ctx.target.port} is not {service}"
+        )
+        return
     if data.state == OK:
         yield ProbeResult("service", Status.OK, elapsed, summary, data)
     else:
@@ -242,6 +248,15 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
         code = fields.get("C", "")
         message = fields.get("M", "")
         state = FAILED
+        if code.startswith("28") and not t.username:
+            return ServiceData(
+                **base,
+                state=OK,
+                detail=f"PostgreSQL answers; it rejected the placeholder user {user!r} "
+                f"(put your user in the URL to test it): {code}: {message}",
+                reply=message,
+                sqlstate=code,
+            )
         if code.startswith("28"):
             state = AUTH_FAILED
         elif code == "53300":

@@ -121,3 +121,12 @@ def test_postgres_pg_hba_reject_is_an_auth_failure(pg_port: int) -> None:
     _, diagnosis = run(f"postgres://blocked@127.0.0.1:{pg_port}/x", ("service",), "auth")
     assert diagnosis.verdict == "service.auth_failed"
     assert "pg_hba.conf" in evidence(diagnosis, "service.auth_failed")
+
+
+def test_postgres_placeholder_user_rejection_is_not_a_fault(pg_port: int) -> None:
+    # No user in the URL: the probe's placeholder user may be refused by pg_hba;
+    # the server still answered the protocol, so that is no finding against it.
+    the_run, diagnosis = run(f"postgres://127.0.0.1:{pg_port}", ("service",), "auth")
+    assert diagnosis.verdict == "ok"
+    assert the_run.results["service"].status == "ok"
+    assert "placeholder user" in the_run.results["service"].data.detail

@@ -126,7 +126,9 @@ def postgres_server(cert_pem: bytes, key_pem: bytes) -> Iterator[int]:
                 check=True, capture_output=True, timeout=60,
             )  # fmt: skip
         (data / "pg_hba.conf").write_text(
-            "host all blocked 127.0.0.1/32 reject\nhost all all 127.0.0.1/32 scram-sha-256\n"
+            "host all blocked 127.0.0.1/32 reject\n"
+            "host all netmedic 127.0.0.1/32 reject\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
         )
         for name, content in (("server.crt", cert_pem), ("server.key", key_pem)):
             path = data / name

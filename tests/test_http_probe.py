@@ -20,6 +20,7 @@ def ports() -> Iterator[dict[str, int]]:
         "ok": http_ok,
         "401": H.status(401, "Unauthorized", {"WWW-Authenticate": 'Bearer realm="api"'}),
         "403": H.status(403, "Forbidden"),
+        "404": H.status(404, "Not Found"),
         "429": H.status(429, "Too Many Requests", {"Retry-After": "120"}),
         "502": H.status(502, "Bad Gateway", {"Server": "nginx/1.25"}),
         "503": H.status(503, "Service Unavailable", {"Retry-After": "30"}),
@@ -56,6 +57,7 @@ def test_ok_with_timings(ports: dict[str, int]) -> None:
     [
         ("401", "http.unauthorized", 'Bearer realm="api"'),
         ("403", "http.forbidden", "403 Forbidden"),
+        ("404", "http.client_error", "404 Not Found"),
         ("429", "http.rate_limited", "Retry-After: 120"),
         ("502", "http.bad_gateway", "nginx/1.25"),
         ("503", "http.unavailable", "Retry-After: 30"),

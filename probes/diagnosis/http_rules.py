@@ -171,6 +171,19 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
                 NextStep("See the exchange", _curl(ev, data)),
             ),
         )
+    elif code >= 400:
+        yield Finding(
+            "http.client_error",
+            Severity.WARNING,
+            f"{host} answers {code} {data.reason} for {data.url}",
+            lines,
+            (
+                NextStep(
+                    "Check the path, method and parameters the client uses (404: wrong path; 405: wrong method; 400: malformed request)"
+                ),
+                NextStep("See the exchange and the body's reason", f"curl -sv {q(data.url)}"),
+            ),
+        )
     elif code < 400:
         yield Finding(
             "http.ok",

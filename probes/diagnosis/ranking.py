@@ -66,6 +66,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "http.rate_limited",
     "http.unauthorized",
     "http.forbidden",
+    "http.client_error",
     "service.unavailable",
     "service.too_many_connections",
     "service.auth_required",

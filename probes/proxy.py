@@ -59,12 +59,15 @@ def _env(ctx: ProbeContext) -> Mapping[str, str]:
     return dict(ctx.config.proxy_env) if ctx.config.proxy_env is not None else os.environ
 
 
+def redact_proxy(value: str) -> str:
+    """A proxy setting without its password, with or without a scheme (``user:pw@host:3128``)."""
+    if "://" in value or "@" not in value:
+        return clean_text(redact_url_credentials(value), 300)
+    return clean_text("***@" + value.rpartition("@")[2], 300)
+
+
 def settings(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(
-        (var, clean_text(redact_url_credentials(env[var]), 300))
-        for var in PROXY_VARS
-        if env.get(var)
-    )
+    return tuple((var, redact_proxy(env[var])) for var in PROXY_VARS if env.get(var))
 
 
 def select_proxy(target: Target, env: Mapping[str, str]) -> tuple[str, str]:
@@ -124,7 +127,7 @@ async def probe_proxy(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         why = "no proxy variable applies to this target" if found else "no proxy is configured"
         yield ProbeResult("proxy", Status.SKIPPED, 0.0, why, data)
         return
-    shown = clean_text(redact_url_credentials(value), 300)
+    shown = redact_proxy(value)
     bypass = no_proxy_match(target, env)
     if bypass:
         data = ProxyData(found, False, var, shown, bypass)

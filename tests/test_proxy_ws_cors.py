@@ -128,3 +128,11 @@ def test_cors_preflight_allowed(ports: dict[str, int]) -> None:
     )
     assert diagnosis.verdict == "ok"
     assert "is allowed" in evidence(diagnosis, "cors.ok")
+
+
+def test_proxy_password_without_scheme_is_hidden(ports: dict[str, int]) -> None:
+    env = (("http_proxy", f"dave:hunter2-pw@127.0.0.1:{ports['proxy']}"),)
+    the_run, diagnosis = run(f"http://127.0.0.1:{ports['ok']}/", ("proxy",), "proxy", proxy_env=env)
+    assert diagnosis.verdict == "proxy.auth_required"
+    assert "credentials were sent and rejected" in evidence(diagnosis, "proxy.auth_required")
+    assert "hunter2-pw" not in repr(the_run.results) and "hunter2-pw" not in repr(diagnosis)

@@ -168,3 +168,21 @@ def test_certificate_names_cannot_carry_terminal_escapes(pki: Pki) -> None:
     assert info is not None
     assert "\x1b" not in info.subject and "\x07" not in info.subject
     assert "\\x1b" in info.subject and "evil" in info.common_name
+
+
+def test_wss_upgrade_over_verified_tls(pki: Pki) -> None:
+    from probes.ws import WsData
+
+    server = TlsServer(pki.server_context(pki.leaf()))
+    try:
+        the_run, diagnosis = run(
+            f"wss://127.0.0.1:{server.port}/live",
+            ("tls", "ws"),
+            "websocket",
+            ca_file=str(pki.ca_file),
+        )
+    finally:
+        server.close()
+    assert diagnosis.verdict == "ok", [f.id for f in diagnosis.findings]
+    data = the_run.results["ws"].data
+    assert isinstance(data, WsData) and data.state == "ok" and data.url.startswith("wss://")

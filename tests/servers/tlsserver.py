@@ -52,6 +52,9 @@ class TlsServer:
                 if not chunk:
                     return
                 buf += chunk
+            if b"upgrade: websocket" in buf.lower():
+                tls.sendall(_ws_accept(buf))
+                return
             tls.sendall(response(200, "OK", {"Server": "lab-tls"}, self.body))
 
     def close(self) -> None:
@@ -86,3 +89,18 @@ def _serve_h2(tls: ssl.SSLSocket, body: bytes) -> None:
                 )
                 conn.send_data(event.stream_id, body, end_stream=True)
         tls.sendall(conn.data_to_send())
+
+
+def _ws_accept(head: bytes) -> bytes:
+    import base64
+    import hashlib
+
+    from tests.servers.httpserver import WS_GUID, parse_head
+
+    _, _, headers = parse_head(head)
+    key = headers.get("sec-websocket-key", "")
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    return (
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    ).encode()

@@ -22,7 +22,7 @@ def check_document(run: Run, privileged: bool, duration_s: float) -> dict[str, A
             "host_unicode": target.host_unicode,
             "port": target.port,
             "scheme": target.scheme,
-            "path": target.public_path,
+            "path": target.shown_path,
             "addresses": addresses,
         },
         "symptom": run.symptom,

@@ -43,6 +43,14 @@ class ProbeConfig:
     trace_max_ttl: int = 30
     mtu_max: int = 0  # 0: the route's MTU
     path_mode: str = "auto"  # auto | unprivileged (force the fallbacks, for tests)
+    tls_min_version: str = ""  # "TLSv1.3" to behave like a client that offers only 1.3
+    # Extra request headers (name, value), sent only to the target's origin.  Values
+    # are secrets until proven otherwise: never in repr, JSON or any output.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    origin: str = ""  # Origin for the CORS preflight and the WebSocket upgrade
+    cors_method: str = "GET"  # Access-Control-Request-Method of the preflight
+    # Proxy variables to use instead of os.environ (a seam for tests); None = environ.
+    proxy_env: tuple[tuple[str, str], ...] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +147,7 @@ class ProbeContext:
     config: ProbeConfig = field(default_factory=ProbeConfig)
     # Seam for tests: how the target's addresses are found (getaddrinfo by default).
     system_resolver: SystemResolver = system_resolve
+    symptom: str = "auto"  # lets a probe decide whether it applies; never the verdict
     _resolution: asyncio.Task[Resolution] | None = field(default=None, repr=False)
     _shared: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
 

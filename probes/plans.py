@@ -71,6 +71,12 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("trace", "Traceroute", "probes.trace:probe_trace", "trace_duration"),
         ProbeSpec("mtu", "Path MTU", "probes.mtu:probe_mtu"),
         ProbeSpec("local", "Local sockets", "probes.local:probe_local"),
+        ProbeSpec("tls", "TLS certificate", "probes.tls:probe_tls"),
+        ProbeSpec("http", "HTTP", "probes.http:probe_http"),
+        ProbeSpec("proxy", "Proxy", "probes.proxy:probe_proxy"),
+        ProbeSpec("ws", "WebSocket upgrade", "probes.ws:probe_ws"),
+        ProbeSpec("cors", "CORS preflight", "probes.cors:probe_cors"),
+        ProbeSpec("service", "Service protocol", "probes.service:probe_service"),
     )
 }
 
@@ -79,12 +85,12 @@ PROBES: dict[str, ProbeSpec] = {
 _REACH = ("dns", "route", "tcp", "local", "ping", "trace")
 PLANS: dict[str, tuple[str, ...]] = {
     "refused": (*_REACH, "service"),
-    "timeout": (*_REACH, "mtu", "http"),
+    "timeout": (*_REACH, "mtu", "tls", "http"),
     "dns": ("dns", "route", "tcp"),
     "tls": ("dns", "tcp", "tls", "http", "proxy"),
     "auth": ("dns", "tcp", "tls", "http", "proxy", "service"),
     "slow": (*_REACH, "tls", "http"),
-    "intermittent": (*_REACH, "mtu", "http"),
+    "intermittent": (*_REACH, "mtu", "tls", "http"),
     "too-many-connections": ("dns", "route", "tcp", "local"),
     "proxy": ("dns", "tcp", "proxy", "tls", "http"),
     "websocket": ("dns", "tcp", "tls", "ws", "http", "proxy"),

@@ -64,7 +64,7 @@ class Run:
 
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
-        ctx = ProbeContext(self.target, self.config, self.system_resolver)
+        ctx = ProbeContext(self.target, self.config, self.system_resolver, self.symptom)
         queue: asyncio.Queue[ProbeResult | None] = asyncio.Queue()
         names = self.probe_names
         tasks = [

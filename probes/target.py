@@ -57,9 +57,8 @@ class Target:
     port: int
     scheme: str  # "tcp" when none was given
     # The real path and query (sent on the wire); may hold secret query values,
-    # so it stays out of repr/JSON.  ``public_path`` is the redacted form.
+    # so it stays out of repr/JSON.  ``shown_path`` is the redacted form.
     path: str = field(default="/", repr=False)
-    public_path: str = "/"
     host_unicode: str = ""  # the Unicode form of an IDN host, else equal to host
     ip_version: int = 0  # 4 or 6 when host is an address literal, else 0
     zone: str = ""  # IPv6 zone id (``fe80::1%eth0``); never sent in Host or SNI
@@ -97,6 +96,12 @@ class Target:
     def sni(self) -> str | None:
         """Server name for TLS: never an IP literal, never with a zone id."""
         return None if self.is_ip else self.host
+
+    @property
+    def shown_path(self) -> str:
+        """The path for output: secret-looking query values redacted."""
+        path, sep, query = self.path.partition("?")
+        return path + (f"?{_redact_query(query)}" if sep else "")
 
     def url(self) -> str:
         """The target as a URL without credentials (for HTTP-ish probes)."""
@@ -174,7 +179,6 @@ def parse_target(text: str, default_port: int | None = None) -> Target:
         port=port,
         scheme=scheme,
         path=full_path,
-        public_path=path + (f"?{redacted_query}" if redacted_query else ""),
         host_unicode=host_unicode,
         ip_version=version,
         zone=zone,

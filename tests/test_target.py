@@ -69,7 +69,7 @@ def test_credentials_are_split_off_and_never_shown() -> None:
     target = parse_target("https://alice:s3cretPass@api.example.com/x?token=abc123&page=2")
     assert target.username == "alice"
     assert target.password == "s3cretPass"
-    for shown in (target.input, repr(target), str(to_jsonable(target)), target.public_path):
+    for shown in (target.input, repr(target), str(to_jsonable(target)), target.shown_path):
         assert "s3cretPass" not in shown
         assert "abc123" not in shown
         assert "alice" not in shown

@@ -14,8 +14,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from probes import __version__
 from probes.plans import SYMPTOM_IDS, SYMPTOMS
@@ -79,6 +79,15 @@ def build_parser() -> _Parser:
     check.add_argument(
         "--ca-file", metavar="PEM", help="extra CA certificates for TLS verification"
     )
+    check.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: $ENV_VAR'",
+        help="extra request header, its value read from an environment variable "
+        "(sent only to the target's origin, redacted everywhere)",
+    )
+    check.add_argument("--origin", metavar="URL", help="Origin for the CORS preflight")
 
     sub.add_parser("symptoms", help="list symptom ids")
     return parser
@@ -146,20 +155,54 @@ def _check(ns: argparse.Namespace) -> int:
     target = _parse_target(ns.target)
     if ns.ca_file and not os.path.isfile(ns.ca_file):
         raise UsageError(f"--ca-file {ns.ca_file!r} is not a readable file")
-    config = ProbeConfig(timeout=ns.timeout, ca_file=ns.ca_file)
+    from probes.options import OptionError, known_secrets, parse_header_option, parse_origin
+    from probes.redact import SecretScrubber
+
+    try:
+        headers = tuple(parse_header_option(h, os.environ) for h in ns.header)
+        origin = parse_origin(ns.origin) if ns.origin else ""
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
+    scrub = SecretScrubber(known_secrets(target, headers, os.environ))
+    config = ProbeConfig(timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin)
     run = Run(target, ns.symptom, config)
     started = time.monotonic()
     diagnosis = asyncio.run(run_to_end(run))
     duration = time.monotonic() - started
     privileged = has_raw_socket()
     if ns.json:
-        doc = check_document(run, privileged, duration)
+        doc = _scrubbed(check_document(run, privileged, duration), scrub)
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
+        import io
+        import shutil
+
+        from rich.console import Console
+
         from tui.check_view import print_check
 
-        print_check(run, privileged, duration)
+        buffer = io.StringIO()
+        console = Console(
+            file=buffer,
+            highlight=False,
+            soft_wrap=False,
+            force_terminal=sys.stdout.isatty(),
+            width=shutil.get_terminal_size().columns,
+        )
+        print_check(run, privileged, duration, console)
+        sys.stdout.write(scrub(buffer.getvalue()))
     return EXIT_FINDINGS if diagnosis.has_errors else EXIT_OK
+
+
+def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    """Every string in a JSON document passed through the secret scrubber."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, scrub) for v in value]
+    return value
 
 
 def _tui(target: Target | None, symptom: str | None) -> int:

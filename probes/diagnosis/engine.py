@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from probes.diagnosis import dns_rules, local_rules, path_rules, route_rules, tcp_rules
+from probes.diagnosis import (
+    dns_rules,
+    http_rules,
+    local_rules,
+    path_rules,
+    proxy_rules,
+    route_rules,
+    service_rules,
+    tcp_rules,
+    tls_rules,
+    web_rules,
+)
 from probes.diagnosis.evidence import Evidence
 from probes.diagnosis.ranking import rank
 from probes.model import Diagnosis, Finding, ProbeResult
@@ -18,6 +29,11 @@ RULES: tuple[Rule, ...] = (
     *tcp_rules.RULES,
     *path_rules.RULES,
     *local_rules.RULES,
+    *tls_rules.RULES,
+    *http_rules.RULES,
+    *proxy_rules.RULES,
+    *web_rules.RULES,
+    *service_rules.RULES,
 )
 
 

@@ -1,0 +1,270 @@
+"""HTTP rules: what the status, the headers and the way the exchange ended mean."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from probes.diagnosis.evidence import Evidence, q
+from probes.http import EMPTY_REPLY, NOT_HTTP, OK, TIMEOUT, TLS_ERROR, HttpData, HttpTimings
+from probes.model import Finding, NextStep, Severity
+from probes.tls import TlsData
+
+
+def _t(value: float) -> str:
+    return "—" if value < 0 else f"{value * 1000:.1f} ms"
+
+
+def timing_line(t: HttpTimings) -> str:
+    return (
+        f"timings: DNS {_t(t.dns_s)}, connect {_t(t.connect_s)}, TLS {_t(t.tls_s)}, "
+        f"first byte {_t(t.ttfb_s)}, total {_t(t.total_s)}"
+    )
+
+
+def _evidence(data: HttpData) -> list[str]:
+    lines = []
+    for hop in data.hops:
+        line = f"GET {hop.url} → {hop.status} {hop.reason} ({hop.http_version})"
+        if hop.location:
+            line += f" → Location: {hop.location}"
+        lines.append(line)
+    lines += [f"{name}: {value}" for name, value in data.headers if name != "location"]
+    if data.sent_headers:
+        lines.append(f"sent custom headers: {', '.join(data.sent_headers)} (values hidden)")
+    lines.append(timing_line(data.timings))
+    return lines
+
+
+def _curl(ev: Evidence, data: HttpData, extra: str = "") -> str:
+    return f"curl -sv -o /dev/null{extra} {q(data.url)}"
+
+
+_STATUS: dict[int, tuple[str, Severity]] = {
+    401: ("http.unauthorized", Severity.ERROR),
+    403: ("http.forbidden", Severity.ERROR),
+    429: ("http.rate_limited", Severity.ERROR),
+    502: ("http.bad_gateway", Severity.ERROR),
+    503: ("http.unavailable", Severity.ERROR),
+    504: ("http.gateway_timeout", Severity.ERROR),
+}
+
+
+def status_findings(ev: Evidence) -> Iterator[Finding]:
+    data = ev.data("http", HttpData)
+    if data is None or data.state != OK:
+        return
+    lines = tuple(_evidence(data))
+    host = ev.target.host
+    front = data.header("server") or data.header("via") or "the server"
+    if data.redirect_loop:
+        yield Finding(
+            "http.redirect_loop",
+            Severity.ERROR,
+            f"redirects from {data.url} never settle ({len(data.hops)} hops)",
+            lines,
+            (
+                NextStep("Follow the chain by hand", f"curl -sIL --max-redirs 10 {q(data.url)}"),
+                NextStep(
+                    "Usual causes: http↔https redirects behind a TLS-terminating proxy (X-Forwarded-Proto not passed), or www/non-www rules that undo each other"
+                ),
+            ),
+        )
+        return
+    code = data.status
+    fid, severity = _STATUS.get(code, ("", Severity.OK))
+    if code == 401:
+        challenge = data.header("www-authenticate")
+        sent = (
+            "credentials were sent"
+            if data.sent_headers or ev.target.has_credentials
+            else "no credentials were sent"
+        )
+        yield Finding(
+            fid,
+            severity,
+            f"{host} wants authentication (401){': ' + challenge if challenge else ''}",
+            (*lines, f"{sent}; challenge: {challenge or '(no WWW-Authenticate header)'}"),
+            (
+                NextStep(
+                    "Send the credentials the challenge asks for (scheme and realm above); check they are current"
+                ),
+                NextStep(
+                    "Retry with an API key from the environment",
+                    f"netmedic check {q(ev.target.input)} --header 'Authorization: $API_TOKEN'",
+                ),
+                NextStep("See the exchange", _curl(ev, data)),
+            ),
+        )
+    elif code == 403:
+        yield Finding(
+            fid,
+            severity,
+            f"{host} refuses the request (403 Forbidden)",
+            lines,
+            (
+                NextStep(
+                    "The credentials are known but lack permission, or an allow list (IP, WAF) blocks this client: check the server's access log for this request"
+                ),
+                NextStep("See the exchange and the body's reason", f"curl -sv {q(data.url)}"),
+            ),
+        )
+    elif code == 429:
+        retry = data.header("retry-after")
+        yield Finding(
+            fid,
+            severity,
+            f"{host} rate-limits this client (429)" + (f"; Retry-After: {retry}" if retry else ""),
+            lines,
+            (
+                NextStep(
+                    f"Wait {retry + ' s' if retry.isdigit() else 'as Retry-After says'} and slow the client down (back off, honour Retry-After)"
+                ),
+                NextStep(
+                    "Check the limit headers and the quota for this key or address", _curl(ev, data)
+                ),
+            ),
+        )
+    elif code in (502, 504):
+        what = "an invalid answer" if code == 502 else "no answer in time"
+        yield Finding(
+            fid,
+            severity,
+            f"the proxy in front of {host} ({front}) got {what} from its upstream ({code})",
+            (*lines, "the proxy answered; the application behind it failed"),
+            (
+                NextStep(
+                    "Check the upstream application behind the proxy: is it running and listening?"
+                ),
+                NextStep(
+                    "Read the proxy's error log (nginx: /var/log/nginx/error.log)",
+                    "tail -n 50 /var/log/nginx/error.log",
+                ),
+                NextStep(
+                    "Compare the proxy's upstream timeout with the application's response time"
+                    if code == 504
+                    else "Check the upstream address and port in the proxy configuration"
+                ),
+            ),
+        )
+    elif code == 503:
+        retry = data.header("retry-after")
+        yield Finding(
+            fid,
+            severity,
+            f"{host} is unavailable (503)" + (f"; Retry-After: {retry}" if retry else ""),
+            lines,
+            (
+                NextStep(
+                    "The service is overloaded, in maintenance, or has no healthy backends: check its health and logs"
+                ),
+                NextStep("Check the status of the service", "systemctl --failed"),
+            ),
+        )
+    elif code >= 500:
+        yield Finding(
+            "http.server_error",
+            Severity.ERROR,
+            f"{host} fails with {code} {data.reason}",
+            lines,
+            (
+                NextStep("Read the application's error log for this request"),
+                NextStep("See the exchange", _curl(ev, data)),
+            ),
+        )
+    elif code >= 400:
+        yield Finding(
+            "http.client_error",
+            Severity.WARNING,
+            f"{host} answers {code} {data.reason} for {data.url}",
+            lines,
+            (
+                NextStep(
+                    "Check the path, method and parameters the client uses (404: wrong path; 405: wrong method; 400: malformed request)"
+                ),
+                NextStep("See the exchange and the body's reason", f"curl -sv {q(data.url)}"),
+            ),
+        )
+    elif code < 400:
+        yield Finding(
+            "http.ok",
+            Severity.OK,
+            f"{data.url} answers {code} {data.reason} ({data.http_version})",
+            lines,
+        )
+
+
+def exchange_failures(ev: Evidence) -> Iterator[Finding]:
+    data = ev.data("http", HttpData)
+    if data is None or data.state == OK:
+        return
+    host, port = ev.target.host, ev.target.port
+    lines = (f"GET {data.url}: {data.detail}", timing_line(data.timings))
+    if data.state == TLS_ERROR or data.phase == "tls":
+        if ev.data("tls", TlsData) is None:  # no TLS probe ran to explain it
+            yield Finding(
+                "tls.handshake_failed",
+                Severity.ERROR,
+                f"the TLS connection to {host}:{port} fails: {data.detail}",
+                lines,
+                (
+                    NextStep(
+                        "Inspect the certificate and handshake",
+                        f"netmedic check {q(ev.target.input)} --symptom tls",
+                    ),
+                ),
+            )
+        return  # the TLS probe's finding explains it
+    if data.state == TIMEOUT and data.phase != "connect":
+        yield Finding(
+            "http.timeout",
+            Severity.ERROR,
+            f"{host} starts answering but the response does not finish in time"
+            if data.phase == "body"
+            else f"{host} accepts the connection but does not answer the request in time",
+            (
+                *lines,
+                f"stopped while waiting for the {'body' if data.phase == 'body' else 'response'}",
+            ),
+            (
+                NextStep(
+                    "Time the phases yourself",
+                    f"curl -sv -o /dev/null -w '%{{time_connect}} %{{time_starttransfer}} %{{time_total}}\\n' --max-time 30 {q(data.url)}",
+                ),
+                NextStep(
+                    "The application is stuck or overloaded: check its worker pool, slow queries and logs"
+                ),
+                NextStep(
+                    "Look for piled-up connections on the server",
+                    f"ss -tan 'sport = :{port}' | wc -l",
+                ),
+            ),
+        )
+    elif data.state == NOT_HTTP:
+        spoken = data.peer_protocol or "an unknown protocol"
+        banner = f" (banner: {data.peer_banner})" if data.peer_banner else ""
+        yield Finding(
+            "http.not_http",
+            Severity.ERROR,
+            f"port {port} on {host} does not speak HTTP: it speaks {spoken}",
+            (*lines, f"server sent: {spoken}{banner}"),
+            (
+                NextStep("Check the port: the HTTP service may listen elsewhere"),
+                NextStep("See what the port says", f"nc -v {q(host)} {port}"),
+            ),
+        )
+    elif data.state == EMPTY_REPLY:
+        yield Finding(
+            "http.empty_reply",
+            Severity.ERROR,
+            f"{host} closes the connection without answering the request",
+            lines,
+            (
+                NextStep("See it happen", f"curl -sv {q(data.url)}"),
+                NextStep(
+                    "The server crashed on the request or rejects this client (TLS expected? wrong virtual host? limits): check its logs"
+                ),
+            ),
+        )
+
+
+RULES = (status_findings, exchange_failures)

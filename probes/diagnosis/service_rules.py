@@ -1,0 +1,118 @@
+"""Service-protocol rules: Redis and PostgreSQL answer, want auth, or are something else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from probes.diagnosis.evidence import Evidence, q
+from probes.model import Finding, NextStep, Severity
+from probes.service import (
+    AUTH_FAILED,
+    AUTH_REQUIRED,
+    OK,
+    TOO_MANY,
+    UNAVAILABLE,
+    WRONG_PROTOCOL,
+    ServiceData,
+)
+
+
+def _lines(data: ServiceData) -> list[str]:
+    lines = [f"{data.service} at {data.address}:{data.port}: {data.detail}"]
+    if data.reply:
+        lines.append(f"server replied: {data.reply}")
+    if data.tls_offered:
+        lines.append(
+            f"SSLRequest answered: {'S (TLS offered)' if data.tls_offered == 'yes' else 'N (no TLS)'}"
+        )
+    if data.auth_method:
+        lines.append(f"authentication asked for: {data.auth_method}")
+    lines.append(
+        "credentials were sent (hidden)" if data.credentials_sent else "no credentials were sent"
+    )
+    return lines
+
+
+def _client(ev: Evidence, data: ServiceData) -> str:
+    t = ev.target
+    if data.service == "redis":
+        tls = " --tls" if t.scheme == "rediss" else ""
+        return f"redis-cli -h {q(t.host)} -p {t.port}{tls} --askpass PING"
+    user = t.username or "postgres"
+    return f"psql {q(f'host={t.host} port={t.port} user={user} sslmode=prefer')} -c 'select 1'"
+
+
+def service_findings(ev: Evidence) -> Iterator[Finding]:
+    data = ev.data("service", ServiceData)
+    if data is None:
+        return
+    lines = tuple(_lines(data))
+    name = "Redis" if data.service == "redis" else "PostgreSQL"
+    where = f"{ev.target.host}:{ev.target.port}"
+    if data.state == OK:
+        yield Finding("service.ok", Severity.OK, f"{name} answers on {where}", lines)
+    elif data.state == AUTH_REQUIRED:
+        yield Finding(
+            "service.auth_required",
+            Severity.ERROR,
+            f"{name} on {where} requires authentication (NOAUTH)",
+            lines,
+            (
+                NextStep("Give the client the password (URL user:password@ or its config)"),
+                NextStep("Check by hand", _client(ev, data)),
+            ),
+        )
+    elif data.state == AUTH_FAILED:
+        yield Finding(
+            "service.auth_failed",
+            Severity.ERROR,
+            f"{name} on {where} rejects the credentials: {data.detail}",
+            lines,
+            (
+                NextStep(
+                    "Check the user and password the client uses"
+                    if data.service == "redis"
+                    else "Check pg_hba.conf for a line matching this host, user, database and SSL mode, then reload"
+                ),
+                NextStep("Check by hand", _client(ev, data)),
+            ),
+        )
+    elif data.state == WRONG_PROTOCOL:
+        spoken = data.protocol_seen or "something else"
+        yield Finding(
+            "service.wrong_protocol",
+            Severity.ERROR,
+            f"port {ev.target.port} on {ev.target.host} is not {name}: it speaks {spoken}",
+            lines,
+            (
+                NextStep(
+                    f"Check the port in the client's configuration ({name} usually listens on {6379 if data.service == 'redis' else 5432})"
+                ),
+                NextStep("See what listens there", f"nc -v {q(ev.target.host)} {ev.target.port}"),
+            ),
+        )
+    elif data.state == TOO_MANY:
+        yield Finding(
+            "service.too_many_connections",
+            Severity.ERROR,
+            f"{name} on {where} refuses new connections: too many clients",
+            lines,
+            (
+                NextStep(
+                    "See who holds the connections",
+                    "psql -c 'select usename, application_name, client_addr, state from pg_stat_activity'",
+                ),
+                NextStep("Use a pooler (pgbouncer) or raise max_connections"),
+            ),
+        )
+    elif data.state == UNAVAILABLE:
+        yield Finding(
+            "service.unavailable",
+            Severity.ERROR,
+            f"{name} on {where} is not accepting work yet: {data.detail}",
+            lines,
+            (NextStep("Wait for start-up to finish, or check the service log"),),
+        )
+
+
+RULES = (service_findings,)

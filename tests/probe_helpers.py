@@ -1,0 +1,68 @@
+"""Run probes in-process against loopback servers and read the diagnosis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from probes.context import ProbeConfig
+from probes.model import Diagnosis, Finding
+from probes.runner import Run, run_to_end
+from probes.target import parse_target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(
+    target: str, plan: tuple[str, ...], symptom: str = "auto", **config: Any
+) -> tuple[Run, Diagnosis]:
+    config.setdefault("timeout", 3.0)
+    config.setdefault("proxy_env", ())  # never the machine's proxy settings
+    the_run = Run(parse_target(target), symptom, ProbeConfig(**config), plan=plan)
+    diagnosis = asyncio.run(run_to_end(the_run))
+    return the_run, diagnosis
+
+
+def finding(diagnosis: Diagnosis, fid: str) -> Finding:
+    for f in diagnosis.findings:
+        if f.id == fid:
+            return f
+    raise AssertionError(f"no {fid} in {[f.id for f in diagnosis.findings]}")
+
+
+def evidence(diagnosis: Diagnosis, fid: str) -> str:
+    f = finding(diagnosis, fid)
+    return "\n".join((f.title, *f.evidence))
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment minus every proxy variable, plus *extra*."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def check_cli(*args: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str, str]:
+    """``netmedic check --json ...`` as a subprocess; returns (doc, stdout, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "check", "--json", *args],
+        capture_output=True,
+        text=True,
+        env=env or clean_env(),
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert done.stderr == ""
+    doc: dict[str, Any] = json.loads(done.stdout)
+    assert doc["schema"] == "netmedic.check/1"
+    has_error = any(f["severity"] == "error" for f in doc["findings"])
+    assert done.returncode == (1 if has_error else 0)
+    return doc, done.stdout, done.stderr

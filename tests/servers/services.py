@@ -1,0 +1,149 @@
+"""Real redis-server and PostgreSQL on a free loopback port, in a temp dir, stopped after.
+
+PostgreSQL refuses to run as root: it runs as the ``postgres`` user (setpriv);
+without root or without the binaries the fixtures skip with a reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], limit: float = 15.0) -> None:
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {limit}s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def redis_unavailable() -> str | None:
+    return None if shutil.which("redis-server") else "redis-server is not installed"
+
+
+@contextlib.contextmanager
+def redis_server(password: str = "", tls: tuple[str, str, str] | None = None) -> Iterator[int]:
+    """redis-server on 127.0.0.1; *tls* = (cert, key, ca) serves TLS only."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="netmedic-redis-")
+    args = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--dir", workdir, "--daemonize", "no", "--protected-mode", "no"]
+    if tls:
+        cert, key, ca = tls
+        args += ["--port", "0", "--tls-port", str(port), "--tls-cert-file", cert]
+        args += ["--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"]
+    else:
+        args += ["--port", str(port)]
+    if password:
+        args += ["--requirepass", password]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        yield port
+    finally:
+        _stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    return Path(found[-1]).parent if found else None
+
+
+def postgres_unavailable() -> str | None:
+    if _pg_bin() is None:
+        return "PostgreSQL binaries are not installed (/usr/lib/postgresql/*/bin)"
+    if os.geteuid() != 0:
+        return "PostgreSQL refuses to run as root and switching to the postgres user needs root"
+    try:
+        import pwd
+
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "there is no postgres user to run the server as"
+    return None
+
+
+@contextlib.contextmanager
+def postgres_server(cert_pem: bytes, key_pem: bytes) -> Iterator[int]:
+    """A fresh cluster with SSL on, SCRAM for 'app', and a reject line for 'blocked'."""
+    import pwd
+
+    binary = _pg_bin()
+    assert binary is not None
+    pw = pwd.getpwnam("postgres")
+    workdir = Path(tempfile.mkdtemp(prefix="netmedic-pg-"))
+    os.chown(workdir, pw.pw_uid, pw.pw_gid)
+    data = workdir / "data"
+    as_postgres = [
+        "setpriv",
+        f"--reuid={pw.pw_uid}",
+        f"--regid={pw.pw_gid}",
+        "--clear-groups",
+        "--",
+    ]
+    port = free_port()
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        subprocess.run(
+            [*as_postgres, str(binary / "initdb"), "-D", str(data), "-A", "scram-sha-256",
+             "--no-sync", "-U", "postgres", "--pwfile=/dev/null"],
+            check=False, capture_output=True, timeout=60,
+        )  # fmt: skip
+        if not (data / "PG_VERSION").exists():
+            # An empty pwfile is refused by some versions: fall back to trust for initdb.
+            subprocess.run(
+                [*as_postgres, str(binary / "initdb"), "-D", str(data), "-A", "trust",
+                 "--no-sync", "-U", "postgres"],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+        (data / "pg_hba.conf").write_text(
+            "host all blocked 127.0.0.1/32 reject\n"
+            "host all netmedic 127.0.0.1/32 reject\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
+        for name, content in (("server.crt", cert_pem), ("server.key", key_pem)):
+            path = data / name
+            path.write_bytes(content)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+            path.chmod(0o600)
+        proc = subprocess.Popen(
+            [*as_postgres, str(binary / "postgres"), "-D", str(data), "-p", str(port),
+             "-k", str(workdir), "-c", "listen_addresses=127.0.0.1", "-c", "ssl=on",
+             "-c", "fsync=off"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_port(port, proc, 30)
+        yield port
+    finally:
+        if proc is not None:
+            _stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)

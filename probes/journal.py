@@ -142,10 +142,10 @@ class Journal:
             fd = os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
             os.fchmod(fd, FILE_MODE)
         except (OSError, OutputError) as exc:
-            raise JournalError(f"cannot create a session journal in {directory}: {_why(exc)}")
-        journal = cls(
-            path, sid, redactor or Redactor.for_target(target), clock, _fd=fd
-        )
+            raise JournalError(
+                f"cannot create a session journal in {directory}: {_why(exc)}"
+            ) from None
+        journal = cls(path, sid, redactor or Redactor.for_target(target), clock, _fd=fd)
         header = {
             "type": "session",
             "schema": SCHEMA,
@@ -184,7 +184,7 @@ class Journal:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
-            raise JournalError(f"cannot reopen the session journal {path}: {_why(exc)}")
+            raise JournalError(f"cannot reopen the session journal {path}: {_why(exc)}") from None
         session_id = path.name.removesuffix(SUFFIX)
         journal = cls(path, session_id, redactor or Redactor(), clock, run, last_seq, _fd=fd)
         journal._repair_tail()

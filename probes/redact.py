@@ -100,7 +100,14 @@ def redact_text(text: str) -> str:
     if not text:
         return text
     text = redact_url_credentials(text)
-    text = _HEADER_LINE.sub(lambda m: f"{m.group('name')}{m.group('sep')}{REDACTED}", text)
+    text = _HEADER_LINE.sub(
+        lambda m: (
+            m.group(0)
+            if m.group("value").startswith(REDACTED)
+            else f"{m.group('name')}{m.group('sep')}{REDACTED}"
+        ),
+        text,
+    )
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
 
     def assignment(m: re.Match[str]) -> str:
@@ -147,7 +154,10 @@ class SecretScrubber:
             self._secrets.sort(key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        text = redact_text(text)
+        return self.known(redact_text(text))
+
+    def known(self, text: str) -> str:
+        """Only the known secret values (safe on any rendered format)."""
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return text
@@ -191,6 +201,10 @@ class Redactor:
     def text(self, text: str) -> str:
         return self._scrubber(text)
 
+    def known(self, text: str) -> str:
+        """Remove only known secret values: a last pass over a rendered file."""
+        return self._scrubber.known(text)
+
     def json(self, value: Any) -> Any:
         """A redacted copy of a JSON-able value (dicts, lists, scalars)."""
         if isinstance(value, str):
@@ -217,7 +231,8 @@ class Redactor:
 
     def obj(self, value: T) -> T:
         """A copy of a dataclass tree with every string scrubbed."""
-        return _scrub_obj(value, self)  # type: ignore[no-any-return]
+        result: T = _scrub_obj(value, self)
+        return result
 
 
 def _maskable(value: Any) -> bool:

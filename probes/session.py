@@ -242,7 +242,9 @@ def parse_journal(data: bytes, path: Path) -> Session:
         raise JournalError(f"{path} is not a netmedic session journal (no session header)")
     header = records[0]
     if header.get("schema") != SCHEMA:
-        raise JournalError(f"{path} is not a netmedic session journal (schema {header.get('schema')!r})")
+        raise JournalError(
+            f"{path} is not a netmedic session journal (schema {header.get('schema')!r})"
+        )
     version = header.get("version")
     if not isinstance(version, int) or version < 1:
         raise JournalError(f"{path} has an invalid journal version {version!r}")

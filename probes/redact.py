@@ -236,7 +236,13 @@ class Redactor:
 
 
 def _maskable(value: Any) -> bool:
-    return value is not None and not isinstance(value, bool) and value != ""
+    """Values under a secret name that get masked whole: scalars and lists of scalars.
+
+    Objects are walked instead (a ``"session": {...}`` section is not a secret).
+    """
+    if isinstance(value, list | tuple):
+        return bool(value) and all(_maskable(v) for v in value)
+    return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
 
 
 def _scrub_obj(value: Any, redactor: Redactor) -> Any:

@@ -297,7 +297,7 @@ def _apply(session: Session, record: dict[str, Any]) -> None:
         before = _current_verdict(session)
         run.diagnosis_json = diagnosis
         after = str(diagnosis.get("verdict", "ok"))
-        if after != before:
+        if after != before and (before or after != "ok"):  # "" -> "ok" is no news
             session.verdict_changes.append(VerdictChange(t, run.number, before, after))
         if kind == "finished":
             run.finished = True

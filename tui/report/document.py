@@ -114,7 +114,8 @@ def build_document(session: Session, redactor: Redactor | None = None) -> dict[s
         )
     notes = [{**when(n.t), "finding_id": n.finding_id, "text": n.text} for n in session.notes]
 
-    runs = [_run_json(run, t0) for run in session.runs]
+    plan = [str(p) for p in header.get("plan") or ()]
+    runs = [_run_json(run, t0, plan) for run in session.runs]
     target = dict(session.target_json)
     doc_target = {
         "input": target.get("input", ""),
@@ -193,8 +194,9 @@ def _addresses(run: RunRecord | None) -> list[str]:
     return []
 
 
-def _run_json(run: RunRecord, t0: float) -> dict[str, Any]:
-    order = [r.get("probe") for _, r in run.arrivals]
+def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
+    order = [name for name in plan if name in run.results]
+    order += [r.get("probe") for _, r in run.arrivals]
     order += [name for name in run.results if name not in order]
     probes = []
     for name in dict.fromkeys(order):

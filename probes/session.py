@@ -438,5 +438,5 @@ def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
                 s.ended,
             )
         )
-    out.sort(key=lambda x: (x.started_t, x.id))
+    out.sort(key=lambda x: x.path.name)  # ids start with the UTC start time
     return out

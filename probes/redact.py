@@ -65,8 +65,12 @@ _HEADER_LINE = re.compile(
     re.IGNORECASE,
 )
 # Credentials after an auth scheme (not a challenge's ``realm="..."`` parameters).
+# The credential must look like one (a digit, punctuation or inner capitals) so
+# that English ("basic authentication") is left alone.
 _AUTH_SCHEME = re.compile(
-    r"\b(?P<scheme>Bearer|Basic|Token)\s+(?![A-Za-z][A-Za-z0-9_-]*=\")(?P<cred>[A-Za-z0-9._~+/=-]{6,})"
+    r"\b(?P<scheme>Bearer|Basic)\s+(?![A-Za-z][A-Za-z0-9_-]*=\")"
+    r"(?P<cred>(?=[A-Za-z0-9._~+/=-]*(?:[0-9._~+/=-]|(?-i:[A-Za-z][A-Z])))[A-Za-z0-9._~+/=-]{6,})",
+    re.IGNORECASE,
 )
 
 PROXY_VARIABLES = (
@@ -82,6 +86,7 @@ PROXY_VARIABLES = (
     "NO_PROXY",
 )
 MIN_SECRET_LEN = 4
+MIN_LEARNED_LEN = 6
 
 
 def is_secret_name(name: str) -> bool:
@@ -199,14 +204,68 @@ class Redactor:
         self._scrubber.add(secret)
 
     def text(self, text: str) -> str:
+        self.learn_text(text)
         return self._scrubber(text)
+
+    def learn_text(self, text: str) -> None:
+        """Remember secret values *text* shows with their name, to scrub them anywhere."""
+        for m in _HEADER_LINE.finditer(text):
+            value = m.group("value").strip().strip("\"'")
+            self._learned(value)
+            auth = _AUTH_SCHEME.match(value)
+            if auth:
+                self._learned(auth.group("cred"))
+            for cookie in value.split(";"):
+                self._learned(cookie.partition("=")[2].strip())
+        for m in _AUTH_SCHEME.finditer(text):
+            self._learned(m.group("cred"))
+        for m in _ASSIGNMENT.finditer(text):
+            if is_secret_name(m.group("name")):
+                self._learned(m.group("value"))
+        for m in re.finditer(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]+@[^\s]*", text):
+            for secret in secrets_in_url(m.group(0)):
+                self._learned(secret)
+
+    def learn_json(self, value: Any) -> None:
+        """Remember every secret a document shows by name (walks it once)."""
+        if isinstance(value, str):
+            self.learn_text(value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if is_secret_name(str(key)) and _maskable(item):
+                    self._learn_value(item)
+                else:
+                    self.learn_json(item)
+        elif isinstance(value, list | tuple):
+            if len(value) == 2 and isinstance(value[0], str) and is_secret_name(value[0]):
+                self._learn_value(value[1])
+            else:
+                for item in value:
+                    self.learn_json(item)
+
+    def _learn_value(self, value: Any) -> None:
+        if isinstance(value, list | tuple):
+            for item in value:
+                self._learn_value(item)
+        elif isinstance(value, str):
+            self._learned(value)
+            self.learn_text(f"Authorization: {value}")  # "Bearer X", "a=b; c=d"
 
     def known(self, text: str) -> str:
         """Remove only known secret values: a last pass over a rendered file."""
         return self._scrubber.known(text)
 
+    def _learned(self, value: str) -> None:
+        # Learned values must look like secrets, not like "true" or "none".
+        if len(value) >= MIN_LEARNED_LEN:
+            self.add(value)
+
     def json(self, value: Any) -> Any:
         """A redacted copy of a JSON-able value (dicts, lists, scalars)."""
+        self.learn_json(value)
+        return self._json(value)
+
+    def _json(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
@@ -216,7 +275,7 @@ class Redactor:
                 if is_secret_name(str(key)) and _maskable(item):
                     out[name] = REDACTED
                 else:
-                    out[name] = self.json(item)
+                    out[name] = self._json(item)
             return out
         if isinstance(value, list | tuple):
             if (
@@ -226,11 +285,14 @@ class Redactor:
                 and _maskable(value[1])
             ):
                 return [self.text(value[0]), REDACTED]
-            return [self.json(v) for v in value]
+            return [self._json(v) for v in value]
         return value
 
     def obj(self, value: T) -> T:
         """A copy of a dataclass tree with every string scrubbed."""
+        from probes.model import to_jsonable
+
+        self.learn_json(to_jsonable(value))
         result: T = _scrub_obj(value, self)
         return result
 

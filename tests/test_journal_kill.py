@@ -87,5 +87,5 @@ def test_resume_hands_the_session_to_the_tui(
     assert main(["--resume"]) == 0
     target, symptom, session = got
     assert symptom == "refused" and session is not None
-    assert getattr(target, "host_port") == "db.internal:5432"
+    assert target.host_port == "db.internal:5432"
     assert main(["--resume", "nope"]) == 2

@@ -15,9 +15,9 @@ import pytest
 
 from probes.redact import Redactor
 from probes.session import read_journal
+from tests.data.make_session import FIXTURE
 from tui.report import render
 from tui.report.document import SCHEMA, VERSION
-from tests.data.make_session import FIXTURE
 
 GOLDEN = Path(__file__).parent / "golden"
 

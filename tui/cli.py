@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UsageError as exc:
-        print(f"netmedic: error: {exc}", file=sys.stderr)
+        print(f"netmedic: error: {_redact_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("netmedic: interrupted", file=sys.stderr)
@@ -140,8 +140,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one line, never a traceback
         if os.environ.get("NETMEDIC_DEBUG") == "1":
             raise
-        print(f"netmedic: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"netmedic: internal error: {type(exc).__name__}: {_redact_line(str(exc))}",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
+
+
+def _redact_line(text: str) -> str:
+    """Error text may quote what was typed: scrub secrets, keep it one line."""
+    from probes.redact import Redactor
+
+    return " ".join(Redactor.for_target(None).text(text).split())
 
 
 def _dispatch(args: list[str]) -> int:

@@ -196,7 +196,7 @@ def _addresses(run: RunRecord | None) -> list[str]:
 
 def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
     order = [name for name in plan if name in run.results]
-    order += [r.get("probe") for _, r in run.arrivals]
+    order += [str(r.get("probe")) for _, r in run.arrivals]
     order += [name for name in run.results if name not in order]
     probes = []
     for name in dict.fromkeys(order):

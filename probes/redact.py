@@ -23,7 +23,7 @@ import dataclasses
 import enum
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -65,13 +65,21 @@ _HEADER_LINE = re.compile(
     re.IGNORECASE,
 )
 # Credentials after an auth scheme (not a challenge's ``realm="..."`` parameters).
-# The credential must look like one (a digit, punctuation or inner capitals) so
-# that English ("basic authentication") is left alone.
+# Credentials after an auth scheme (not a challenge's ``realm="..."``).  After
+# "basic" the word must look like base64 (a digit, punctuation or an inner
+# capital) so that English ("basic authentication") is left alone.
 _AUTH_SCHEME = re.compile(
-    r"\b(?P<scheme>Bearer|Basic)\s+(?![A-Za-z][A-Za-z0-9_-]*=\")"
-    r"(?P<cred>(?=[A-Za-z0-9._~+/=-]*(?:[0-9._~+/=-]|(?-i:[A-Za-z][A-Z])))[A-Za-z0-9._~+/=-]{6,})",
+    r"\b(?P<scheme>Bearer|Basic)\s+(?![A-Za-z][A-Za-z0-9_-]*=\")(?P<cred>[A-Za-z0-9._~+/=-]{6,})",
     re.IGNORECASE,
 )
+_CREDENTIAL_LOOK = re.compile(r"[0-9._~+/=-]|[A-Za-z][A-Z]")
+
+
+def _auth_credentials(text: str) -> Iterator[re.Match[str]]:
+    for m in _AUTH_SCHEME.finditer(text):
+        if m.group("scheme").lower() == "bearer" or _CREDENTIAL_LOOK.search(m.group("cred")):
+            yield m
+
 
 PROXY_VARIABLES = (
     "http_proxy",
@@ -86,7 +94,7 @@ PROXY_VARIABLES = (
     "NO_PROXY",
 )
 MIN_SECRET_LEN = 4
-MIN_LEARNED_LEN = 6
+MIN_LEARNED_LEN = 8
 
 
 def is_secret_name(name: str) -> bool:
@@ -113,7 +121,8 @@ def redact_text(text: str) -> str:
         ),
         text,
     )
-    text = _AUTH_SCHEME.sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
+    for m in reversed(list(_auth_credentials(text))):
+        text = f"{text[: m.start('cred')]}{REDACTED}{text[m.end('cred') :]}"
 
     def assignment(m: re.Match[str]) -> str:
         if m.group("value") == REDACTED or not is_secret_name(m.group("name")):
@@ -212,12 +221,11 @@ class Redactor:
         for m in _HEADER_LINE.finditer(text):
             value = m.group("value").strip().strip("\"'")
             self._learned(value)
-            auth = _AUTH_SCHEME.match(value)
-            if auth:
+            for auth in _auth_credentials(value):
                 self._learned(auth.group("cred"))
             for cookie in value.split(";"):
                 self._learned(cookie.partition("=")[2].strip())
-        for m in _AUTH_SCHEME.finditer(text):
+        for m in _auth_credentials(text):
             self._learned(m.group("cred"))
         for m in _ASSIGNMENT.finditer(text):
             if is_secret_name(m.group("name")):

@@ -33,7 +33,7 @@ def check_output_path(path: str | os.PathLike[str], force: bool = False) -> Path
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise OutputError(f"{p}: {exc.strerror}") from None
+        raise OutputError(f"cannot write {p}: {exc.strerror}") from None
     if st is not None:
         if stat.S_ISLNK(st.st_mode):
             raise OutputError(f"{p} is a symbolic link; refusing to write through it")

@@ -60,7 +60,7 @@ def test_directory_is_refused(tmp_path: Path, force: bool) -> None:
 def test_unwritable_paths(tmp_path: Path) -> None:
     afile = tmp_path / "file"
     afile.write_bytes(b"")
-    with pytest.raises(OutputError, match="(?i)not a directory"):
+    with pytest.raises(OutputError, match=r"(?i)not a directory"):
         write_private(afile / "r.md", b"x")
     with pytest.raises(OutputError, match="is not a directory"):
         write_private(tmp_path / "missing" / "r.md", b"x")

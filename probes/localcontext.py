@@ -8,7 +8,9 @@ tool or file becomes a line of text saying so.  The caller redacts.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -29,7 +31,7 @@ class ContextFile:
 
 def run_command(argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
     """``$ argv`` followed by its output, or why it could not run."""
-    shown = "$ " + " ".join(argv)
+    shown = "$ " + shlex.join(argv)
     exe = shutil.which(argv[0])
     if exe is None:
         return f"{shown}\n({argv[0]} is not installed)\n"
@@ -61,14 +63,24 @@ def _read(path: str) -> str:
 
 
 def hosts_lines(text: str, host: str) -> list[str]:
-    """Lines of a hosts file that name *host* (case-insensitive)."""
-    wanted = host.lower().rstrip(".")
+    """Lines of a hosts file that name *host* (or give it as the address)."""
+    wanted = host.lower().rstrip(".").strip("[]")
     found = []
     for line in text.splitlines():
         fields = line.split("#", 1)[0].split()
-        if len(fields) >= 2 and any(f.lower().rstrip(".") == wanted for f in fields[1:]):
+        if len(fields) >= 2 and any(f.lower().rstrip(".") == wanted for f in fields):
             found.append(line)
     return found
+
+
+def _addresses(addresses: Sequence[str]) -> list[str]:
+    valid = []
+    for address in addresses:
+        try:
+            valid.append(str(ipaddress.ip_address(address.split("%", 1)[0])))
+        except ValueError:
+            continue
+    return valid
 
 
 def collect(
@@ -91,7 +103,8 @@ def collect(
             + ("\n".join(lines) + "\n" if lines else "(none)\n"),
         )
     )
-    routes = [run_command(["ip", "route", "get", "--", a.split("%", 1)[0]]) for a in addresses]
+    # iproute2 does not accept "--" before the address; only validated addresses reach it.
+    routes = [run_command(["ip", "route", "get", a]) for a in _addresses(addresses)]
     files.append(ContextFile("route.txt", "\n".join(routes) or "(no address to route to)\n"))
     listeners = run_command(["ss", "-tlnp", f"sport = :{port}"]) if port else "(no port)\n"
     files.append(ContextFile("listeners.txt", listeners))

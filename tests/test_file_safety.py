@@ -118,3 +118,37 @@ def test_check_report_path_is_checked_before_probing(
     existing.write_text("x")
     code, stdout, err = _cli(["check", "127.0.0.1:9", "--report", str(existing)], capsys)
     assert code == 2 and stdout == "" and "--report" in err and err.count("\n") == 1
+
+
+def test_local_context_for_the_bundle(tmp_path: Path) -> None:
+    import socket
+
+    from probes.localcontext import collect, hosts_lines
+
+    hosts = "127.0.0.1 localhost\n10.0.0.5 db.internal db # the database\n10.0.0.6 dbx\n"
+    assert hosts_lines(hosts, "db.internal") == ["10.0.0.5 db.internal db # the database"]
+    assert hosts_lines(hosts, "10.0.0.6") == ["10.0.0.6 dbx"]
+    (tmp_path / "hosts").write_text(hosts)
+    (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.53\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        files = {
+            f.name: f.text
+            for f in collect(
+                "db.internal",
+                port,
+                ["127.0.0.1", "--help"],  # an option-looking "address" never reaches ip
+                resolv_conf=str(tmp_path / "resolv.conf"),
+                hosts_file=str(tmp_path / "hosts"),
+                env={"HTTPS_PROXY": "http://u:pw1234@proxy:3128", "NO_PROXY": ".internal"},
+            )
+        }
+    assert "192.0.2.53" in files["resolv.conf"]
+    assert "10.0.0.5 db.internal" in files["hosts.txt"] and "dbx" not in files["hosts.txt"]
+    assert "--help" not in files["route.txt"]
+    assert (
+        f"127.0.0.1:{port}" in files["listeners.txt"] or "not installed" in files["listeners.txt"]
+    )
+    assert "pw1234" not in files["proxy-env.txt"] and "NO_PROXY=.internal" in files["proxy-env.txt"]

@@ -45,7 +45,7 @@ def _sev(severity: str) -> str:
 
 def _offset(seconds: Any) -> str:
     try:
-        return f"+{float(seconds):.3f}s"
+        return f"+{float(seconds):.1f}s"
     except (TypeError, ValueError):
         return ""
 

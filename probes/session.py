@@ -183,6 +183,7 @@ class Session:
     def reopen_journal(self, redactor: Redactor | None = None) -> Journal:
         """A :class:`Journal` that appends to this session (for a resumed TUI)."""
         run = self.latest.number if self.latest else 1
+        redactor = redactor or Redactor.for_target(self.target())
         return Journal.reopen(self.path, last_seq=self.last_seq, run=run, redactor=redactor)
 
 

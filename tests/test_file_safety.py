@@ -152,3 +152,14 @@ def test_local_context_for_the_bundle(tmp_path: Path) -> None:
         f"127.0.0.1:{port}" in files["listeners.txt"] or "not installed" in files["listeners.txt"]
     )
     assert "pw1234" not in files["proxy-env.txt"] and "NO_PROXY=.internal" in files["proxy-env.txt"]
+
+
+def test_export_helper_for_the_tui(tmp_path: Path) -> None:
+    from probes.session import read_journal
+    from tui.report import export
+
+    session = read_journal(FIXTURE)
+    path = export(session, tmp_path / "r.json")
+    assert _mode(path) == 0o600 and path.read_text().startswith("{")
+    with pytest.raises(OutputError, match="already exists"):
+        export(session, path)

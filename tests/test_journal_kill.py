@@ -89,3 +89,48 @@ def test_resume_hands_the_session_to_the_tui(
     assert symptom == "refused" and session is not None
     assert target.host_port == "db.internal:5432"
     assert main(["--resume", "nope"]) == 2
+
+
+def test_sighup_during_check_keeps_the_journal(tmp_path: Path) -> None:
+    """``netmedic check`` against a listener that accepts and stays silent (the TCP
+    probe waits for a banner), hung up once the journal holds the first results."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "check", f"127.0.0.1:{port}", "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp_path)},
+        start_new_session=True,
+    )
+    sessions = tmp_path / "netmedic" / "sessions"
+    try:
+        deadline = time.monotonic() + 30
+        lines: list[bytes] = []
+        while time.monotonic() < deadline:
+            journals = list(sessions.glob("*.jsonl")) if sessions.exists() else []
+            if journals:
+                lines = journals[0].read_bytes().splitlines()
+                if any(b'"probe":"route"' in line for line in lines):
+                    break
+            time.sleep(0.01)
+        assert any(b'"probe":"route"' in line for line in lines), "no route result journaled"
+        proc.send_signal(signal.SIGHUP)
+        out, _err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        listener.close()
+    assert proc.returncode == -signal.SIGHUP and out == b""
+    (journal,) = sessions.glob("*.jsonl")
+    session = read_journal(journal)
+    assert not session.ended
+    assert session.latest is not None and "route" in session.latest.results
+    assert session.last_seq >= len(lines) - 1

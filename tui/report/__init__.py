@@ -8,9 +8,11 @@ passed through :class:`probes.redact.Redactor`.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from probes.redact import Redactor
+from probes.safefile import write_private
 from probes.session import Session
 from tui.report.document import build_document
 from tui.report.html import render_html
@@ -41,3 +43,18 @@ def format_for_path(path: str, default: str = "md") -> str:
         if path.lower().endswith(ext):
             return fmt
     return default
+
+
+def export(
+    session: Session,
+    path: str | Path,
+    fmt: str | None = None,
+    force: bool = False,
+    redactor: Redactor | None = None,
+) -> Path:
+    """Write *session*'s report to *path* safely (0600, no symlinks, no overwrite
+    unless *force*); the format defaults to the extension.  Raises
+    :class:`probes.safefile.OutputError` (one-line message) on a bad path.
+    For the TUI's export key."""
+    text = render(session, fmt or format_for_path(str(path)), redactor)
+    return write_private(path, text.encode("utf-8"), force=force)

@@ -148,8 +148,14 @@ class Session:
         return self.runs[-1] if self.runs else None
 
     @property
+    def diagnosed(self) -> RunRecord | None:
+        """The last run that reached a diagnosis (a retest cut short has none yet)."""
+        return next((r for r in reversed(self.runs) if r.diagnosis_json is not None), None)
+
+    @property
     def verdict(self) -> str:
-        return self.latest.verdict if self.latest else "ok"
+        run = self.diagnosed
+        return run.verdict if run else "ok"
 
     @property
     def next_run_number(self) -> int:
@@ -163,7 +169,9 @@ class Session:
         return states
 
     def diagnosis(self) -> Diagnosis:
-        return self.latest.diagnosis() if self.latest else Diagnosis((), "ok")
+        """The diagnosis of the last run that reached one."""
+        run = self.diagnosed
+        return run.diagnosis() if run else Diagnosis((), "ok")
 
     def target(self) -> Target:
         """The target as recorded (credentials were never journaled)."""

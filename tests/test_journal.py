@@ -167,3 +167,20 @@ def test_fixture_is_reproducible(tmp_path: Path) -> None:
 
     assert build(tmp_path).read_bytes() == FIXTURE.read_bytes()
     assert read_journal(FIXTURE).id == SESSION_ID
+
+
+def test_report_of_a_retest_cut_short_keeps_the_last_diagnosis(tmp_path: Path) -> None:
+    from tui.report import render
+
+    journal = _journal(tmp_path)
+    _fill(journal)
+    journal.emit(RetestStarted(2))
+    journal.emit(ProbeUpdate(ProbeResult("tcp", Status.OK, 0.1, "attempt 1", final=False)))
+    journal.close(clean=False)
+    session = read_journal(journal.path)
+    assert session.latest is not None and session.latest.number == 2
+    assert session.verdict == "tcp.refused"
+    assert session.diagnosis().verdict == "tcp.refused"
+    md = render(session, "md", Redactor())
+    assert "**Verdict: `tcp.refused`**" in md and "partial: interrupted" in md
+    assert "not closed (interrupted or still open)" in md

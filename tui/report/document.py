@@ -62,7 +62,8 @@ def build_document(session: Session, redactor: Redactor | None = None) -> dict[s
 
     header = session.header
     latest = session.latest
-    diagnosis = latest.diagnosis_json if latest and latest.diagnosis_json else {}
+    diagnosed = session.diagnosed
+    diagnosis = diagnosed.diagnosis_json if diagnosed and diagnosed.diagnosis_json else {}
     findings_raw = list(diagnosis.get("findings") or ())
     states = session.step_states
     notes_by_finding: dict[str, list[str]] = {}
@@ -98,7 +99,9 @@ def build_document(session: Session, redactor: Redactor | None = None) -> dict[s
         "severity": verdict_finding["severity"] if verdict_finding else "ok",
         "title": verdict_finding["title"]
         if verdict_finding
-        else ("No problem found: every probe passed." if latest else "No probe has finished yet."),
+        else (
+            "No problem found: every probe passed." if diagnosed else "No probe has finished yet."
+        ),
     }
 
     steps_marked = []

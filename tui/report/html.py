@@ -215,6 +215,8 @@ def render_html(doc: dict[str, Any]) -> str:
         )
         for p in run["probes"]:
             took = f"{float(p['duration_s'] or 0) * 1000:.0f} ms"
+            if not p.get("final", True):
+                took += ", partial: interrupted"
             add(
                 f'<h3>{e(p["title"])} {_badge(p["status"])} <span class="muted">{e(took)}</span></h3>'
             )

@@ -189,7 +189,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         add("")
         for p in run["probes"]:
             took = f"{float(p['duration_s'] or 0) * 1000:.0f} ms"
-            add(f"### {esc(p['title'])} — {esc(p['status'])} ({took})")
+            partial = "" if p.get("final", True) else ", partial: interrupted"
+            add(f"### {esc(p['title'])} — {esc(p['status'])} ({took}{partial})")
             add("")
             add(f"Result: {esc(p['summary']) or '—'}")
             add("")

@@ -57,3 +57,18 @@ def test_markdown_escapes_remote_text() -> None:
     md = (GOLDEN / "report.md").read_text()
     assert "<script>" not in md and "<b>" not in md
     assert r"\| \*see\* \[ticket\]" in md  # cannot break a table or make a link
+
+
+def test_markdown_renders_as_gfm_tables() -> None:
+    from markdown_it import MarkdownIt
+
+    md = (GOLDEN / "report.md").read_text()
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(md)
+    tables = re.findall(r"<table>.*?</table>", html, re.S)
+    assert len(tables) == md.count("|---|")
+    for table in tables:  # no cell split by remote text
+        widths = {
+            len(re.findall(r"<t[dh][ >]", row)) for row in re.findall(r"<tr>.*?</tr>", table, re.S)
+        }
+        assert len(widths) == 1, table
+    assert "<script" not in html and "<a " not in html and "<b>" not in html

@@ -23,9 +23,14 @@ def esc(text: Any) -> str:
     return s
 
 
-def code(text: Any) -> str:
-    """An inline code span that no backtick in *text* can close."""
+def code(text: Any, cell: bool = False) -> str:
+    """An inline code span that no backtick in *text* can close.
+
+    In a table *cell*, ``|`` is escaped too (GFM splits cells before code spans).
+    """
     s = " ".join(str(text).split())
+    if cell:
+        s = s.replace("|", "\\|")
     longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if s.startswith("`") or s.endswith("`") or not s else ""
@@ -75,10 +80,10 @@ def render_markdown(doc: dict[str, Any]) -> str:
     label = f" ({esc(symptom['label'])})" if symptom.get("label") else ""
     state = "closed cleanly" if session["ended"] else "not closed (interrupted or still open)"
     rows = [
-        ("Target", f"{code(target['input'])} → {code(where)}"),
+        ("Target", f"{code(target['input'], True)} → {code(where, True)}"),
         ("Resolved", esc(addresses)),
-        ("Symptom", f"{code(symptom['id'])}{label}"),
-        ("Session", f"{code(session['id'])}, {session['runs']} run(s), {state}"),
+        ("Symptom", f"{code(symptom['id'], True)}{label}"),
+        ("Session", f"{code(session['id'], True)}, {session['runs']} run(s), {state}"),
         ("Started", esc(session["started_at"])),
         ("Last event", esc(session["last_event_at"])),
         ("Host / user", f"{esc(ctx.get('host'))} / {esc(ctx.get('user'))}"),
@@ -155,7 +160,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             add("|---|---|---|---|")
             for m in doc["steps_marked"]:
                 add(
-                    f"| {esc(m['at'])} | {code(m['finding_id'])} | {m['step_index'] + 1}. "
+                    f"| {esc(m['at'])} | {code(m['finding_id'], True)} | {m['step_index'] + 1}. "
                     f"{esc(m['text'])} | {esc(m['state'].replace('_', ' '))} |"
                 )
             add("")

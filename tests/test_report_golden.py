@@ -65,7 +65,7 @@ def test_markdown_renders_as_gfm_tables() -> None:
     md = (GOLDEN / "report.md").read_text()
     html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(md)
     tables = re.findall(r"<table>.*?</table>", html, re.S)
-    assert len(tables) == md.count("|---|")
+    assert len(tables) == sum(line.startswith("|---") for line in md.splitlines())
     for table in tables:  # no cell split by remote text
         widths = {
             len(re.findall(r"<t[dh][ >]", row)) for row in re.findall(r"<tr>.*?</tr>", table, re.S)

@@ -72,3 +72,22 @@ def test_markdown_renders_as_gfm_tables() -> None:
         }
         assert len(widths) == 1, table
     assert "<script" not in html and "<a " not in html and "<b>" not in html
+
+
+def test_html_tags_balance() -> None:
+    from html.parser import HTMLParser
+
+    void = {"meta", "br", "hr", "img", "link", "input"}
+    stack: list[str] = []
+
+    class Checker(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag not in void:
+                stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert stack and stack[-1] == tag, (tag, stack[-3:])
+            stack.pop()
+
+    Checker().feed((GOLDEN / "report.html").read_text())
+    assert stack == []

@@ -97,6 +97,25 @@ def environment_facts(privileged: bool | None = None) -> dict[str, Any]:
     }
 
 
+def target_json(target: Target) -> dict[str, Any]:
+    """The target as journaled: what was typed (redacted) and its parts, no credentials.
+
+    Written field by field so the journal schema does not follow Target's internals.
+    """
+    public = getattr(target, "public_path", None)  # the redacted path where Target has one
+    return {
+        "input": target.input,
+        "host": target.host,
+        "host_unicode": target.host_unicode,
+        "port": target.port,
+        "scheme": target.scheme,
+        "path": public if isinstance(public, str) else target.path,
+        "ip_version": target.ip_version,
+        "zone": target.zone,
+        "port_explicit": target.port_explicit,
+    }
+
+
 class JournalError(Exception):
     """A journal cannot be created, written or read; ``str()`` is one line."""
 
@@ -153,7 +172,7 @@ class Journal:
             "id": sid,
             "t": round(now, 6),
             "started_at": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
-            "target": to_jsonable(target),
+            "target": target_json(target),
             "symptom": symptom,
             "plan": list(plan),
             **(facts if facts is not None else environment_facts()),

@@ -176,17 +176,21 @@ class Session:
     def target(self) -> Target:
         """The target as recorded (credentials were never journaled)."""
         raw = self.target_json
-        return Target(
-            input=str(raw.get("input", "")),
-            host=str(raw.get("host", "")),
-            port=int(raw.get("port", 0) or 0),
-            scheme=str(raw.get("scheme", "tcp")),
-            path=str(raw.get("path", "/")),
-            host_unicode=str(raw.get("host_unicode", "")),
-            ip_version=int(raw.get("ip_version", 0) or 0),
-            zone=str(raw.get("zone", "")),
-            port_explicit=bool(raw.get("port_explicit", False)),
-        )
+        path = str(raw.get("path") or raw.get("public_path") or "/")
+        fields: dict[str, Any] = {
+            "input": str(raw.get("input", "")),
+            "host": str(raw.get("host", "")),
+            "port": int(raw.get("port", 0) or 0),
+            "scheme": str(raw.get("scheme", "tcp")),
+            "path": path,
+            "host_unicode": str(raw.get("host_unicode", "")),
+            "ip_version": int(raw.get("ip_version", 0) or 0),
+            "zone": str(raw.get("zone", "")),
+            "port_explicit": bool(raw.get("port_explicit", False)),
+        }
+        if "public_path" in Target.__dataclass_fields__:
+            fields["public_path"] = path
+        return Target(**fields)
 
     def reopen_journal(self, redactor: Redactor | None = None) -> Journal:
         """A :class:`Journal` that appends to this session (for a resumed TUI)."""

@@ -17,6 +17,15 @@ def _lab_reason() -> str | None:
     return _reason[0]
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session journals from tests (``netmedic check`` writes one) never land in
+    the real ``~/.local/state``; subprocesses inherit the variable."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def lab() -> Iterator[Lab]:
     reason = _lab_reason()

@@ -14,15 +14,22 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from probes import __version__
 from probes.plans import SYMPTOM_IDS, SYMPTOMS
 from probes.target import Target, TargetError, parse_target
 
+if TYPE_CHECKING:
+    from probes.redact import Redactor
+    from probes.runner import Run
+
+FORMATS = ("md", "html", "json")
+
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-SUBCOMMANDS = ("check", "symptoms")
+SUBCOMMANDS = ("check", "symptoms", "report", "sessions")
 
 
 class UsageError(Exception):
@@ -88,8 +95,28 @@ def build_parser() -> _Parser:
         "(sent only to the target's origin, redacted everywhere)",
     )
     check.add_argument("--origin", metavar="URL", help="Origin for the CORS preflight")
+    check.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write a report (format from the extension: .md, .html, .json)",
+    )
+    check.add_argument("--force", action="store_true", help="overwrite an existing --report FILE")
 
     sub.add_parser("symptoms", help="list symptom ids")
+
+    report = sub.add_parser("report", help="render a saved session as a report or bundle")
+    report.add_argument(
+        "session",
+        nargs="?",
+        default="latest",
+        help="session id, id prefix, journal path or 'latest'",
+    )
+    report.add_argument("--format", choices=FORMATS, default=None, help="md (default), html, json")
+    report.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    report.add_argument("--bundle", metavar="ZIP", help="write a support bundle (zip)")
+    report.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    sub.add_parser("sessions", help="list saved sessions")
     return parser
 
 
@@ -98,6 +125,14 @@ def build_tui_parser() -> _Parser:
     parser.add_argument("--version", action="version", version=f"netmedic {__version__}")
     parser.add_argument("target", nargs="?", help="host:port, [v6]:port or a URL")
     parser.add_argument("--symptom", type=_symptom, default=None)
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        metavar="ID",
+        help="reopen the latest (or the named) saved session",
+    )
     return parser
 
 
@@ -106,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UsageError as exc:
-        print(f"netmedic: error: {exc}", file=sys.stderr)
+        print(f"netmedic: error: {_redact_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("netmedic: interrupted", file=sys.stderr)
@@ -114,8 +149,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one line, never a traceback
         if os.environ.get("NETMEDIC_DEBUG") == "1":
             raise
-        print(f"netmedic: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"netmedic: internal error: {type(exc).__name__}: {_redact_line(str(exc))}",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
+
+
+def _redact_line(text: str) -> str:
+    """Error text may quote what was typed: scrub secrets, keep it one line."""
+    from probes.redact import Redactor
+
+    return " ".join(Redactor.for_target(None).text(text).split())
 
 
 def _dispatch(args: list[str]) -> int:
@@ -125,9 +170,17 @@ def _dispatch(args: list[str]) -> int:
             return _check(ns)
         if ns.command == "symptoms":
             return _symptoms()
+        if ns.command == "report":
+            return _report(ns)
+        if ns.command == "sessions":
+            return _sessions()
         build_parser().print_help()
         return EXIT_OK
     ns = build_tui_parser().parse_args(args)
+    if ns.resume is not None:
+        if ns.target:
+            raise UsageError("give either a target or --resume, not both")
+        return _resume(ns.resume)
     target = _parse_target(ns.target) if ns.target else None
     return _tui(target, ns.symptom)
 
@@ -149,29 +202,58 @@ def _symptoms() -> int:
 def _check(ns: argparse.Namespace) -> int:
     from probes.check_json import check_document
     from probes.context import ProbeConfig
+    from probes.journal import Journal, JournalError
     from probes.privileges import has_raw_socket
+    from probes.redact import Redactor
     from probes.runner import Run, run_to_end
+    from probes.safefile import OutputError, check_output_path
 
     target = _parse_target(ns.target)
     if ns.ca_file and not os.path.isfile(ns.ca_file):
         raise UsageError(f"--ca-file {ns.ca_file!r} is not a readable file")
     from probes.options import OptionError, known_secrets, parse_header_option, parse_origin
-    from probes.redact import SecretScrubber
 
     try:
         headers = tuple(parse_header_option(h, os.environ) for h in ns.header)
         origin = parse_origin(ns.origin) if ns.origin else ""
     except OptionError as exc:
         raise UsageError(str(exc)) from None
-    scrub = SecretScrubber(known_secrets(target, headers, os.environ))
+    if ns.report:
+        try:
+            check_output_path(ns.report, ns.force)
+        except OutputError as exc:
+            raise UsageError(f"--report: {exc}") from None
+    redactor = Redactor.for_target(target)
+    for secret in known_secrets(target, headers, os.environ):
+        redactor.add(secret)
     config = ProbeConfig(timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin)
     run = Run(target, ns.symptom, config)
+    journal: Journal | None = None
+    try:
+        journal = Journal.create(target, ns.symptom, plan=run.probe_names, redactor=redactor)
+    except JournalError as exc:
+        print(f"netmedic: warning: {exc}; this run is not saved", file=sys.stderr)
+    if journal is not None:
+        run.on_event = journal.emit
     started = time.monotonic()
-    diagnosis = asyncio.run(run_to_end(run))
+    try:
+        diagnosis = asyncio.run(run_to_end(run))
+    except BaseException:
+        if journal is not None:
+            journal.close(clean=False)
+        raise
     duration = time.monotonic() - started
+    if journal is not None:
+        journal.close()
+        if journal.error:
+            print(
+                f"netmedic: warning: the session journal is incomplete: {journal.error}",
+                file=sys.stderr,
+            )
     privileged = has_raw_socket()
+    view = _redacted_run(run, redactor)
     if ns.json:
-        doc = _scrubbed(check_document(run, privileged, duration), scrub)
+        doc = redactor.json(check_document(view, privileged, duration))
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         import io
@@ -189,20 +271,123 @@ def _check(ns: argparse.Namespace) -> int:
             force_terminal=sys.stdout.isatty(),
             width=shutil.get_terminal_size().columns,
         )
-        print_check(run, privileged, duration, console)
-        sys.stdout.write(scrub(buffer.getvalue()))
+        print_check(view, privileged, duration, console)
+        sys.stdout.write(redactor.text(buffer.getvalue()))
+        if journal is not None:
+            print(
+                f"session {journal.session_id} saved; "
+                f"'netmedic report {journal.session_id}' exports it",
+                file=sys.stderr,
+            )
+    if ns.report:
+        if journal is None:
+            raise UsageError("--report needs the session journal, which could not be written")
+        _write_report(journal.path, ns.report, None, ns.force, redactor)
     return EXIT_FINDINGS if diagnosis.has_errors else EXIT_OK
 
 
-def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
-    """Every string in a JSON document passed through the secret scrubber."""
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: _scrubbed(v, scrub) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(v, scrub) for v in value]
-    return value
+def _redacted_run(run: Run, redactor: Redactor) -> Run:
+    """A copy of *run* whose target, results and diagnosis are redacted (for output)."""
+    import dataclasses
+
+    target = dataclasses.replace(run.target, path=redactor.text(run.target.path))
+    return dataclasses.replace(
+        run,
+        target=redactor.obj(target),
+        results={k: redactor.obj(v) for k, v in run.results.items()},
+        diagnosis=redactor.obj(run.diagnosis),
+        addresses=run.addresses,
+        on_event=None,
+    )
+
+
+def _write_report(
+    journal_path: Path, output: str, fmt: str | None, force: bool, redactor: Redactor
+) -> None:
+    from probes.safefile import OutputError, write_private
+    from probes.session import JournalError, read_journal
+    from tui.report import format_for_path, render
+
+    try:
+        session = read_journal(journal_path)
+        text = render(session, fmt or format_for_path(output), redactor)
+        write_private(output, text.encode("utf-8"), force=force)
+    except (OutputError, JournalError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _report(ns: argparse.Namespace) -> int:
+    from probes.redact import Redactor
+    from probes.safefile import OutputError, check_output_path, write_private
+    from probes.session import JournalError, load_session
+    from tui.report import format_for_path, render
+    from tui.report.bundle import build_bundle
+
+    try:
+        outputs = [p for p in (ns.output, ns.bundle) if p]
+        for path in outputs:
+            check_output_path(path, ns.force)
+        if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
+            raise UsageError("-o and --bundle name the same file")
+        session = load_session(ns.session)
+        redactor = Redactor.for_target(session.target())
+        fmt = ns.format or (format_for_path(ns.output) if ns.output else "md")
+        if ns.output:
+            write_private(ns.output, render(session, fmt, redactor).encode("utf-8"), ns.force)
+            print(f"netmedic: wrote {ns.output}", file=sys.stderr)
+        if ns.bundle:
+            write_private(ns.bundle, build_bundle(session, redactor), ns.force)
+            print(f"netmedic: wrote {ns.bundle}", file=sys.stderr)
+        if not outputs:
+            sys.stdout.write(render(session, fmt, redactor))
+    except (OutputError, JournalError) as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
+def _sessions() -> int:
+    import datetime as dt
+
+    from probes.journal import sessions_dir
+    from probes.redact import Redactor
+    from probes.session import list_sessions
+
+    found = list_sessions()
+    if not found:
+        print(f"no saved sessions in {sessions_dir()}")
+        return EXIT_OK
+    redactor = Redactor.for_target(None)
+    rows = [("SESSION", "STARTED (UTC)", "TARGET", "SYMPTOM", "LAST VERDICT", "STATE")]
+    for s in found:
+        if s.error:
+            rows.append((s.id, "?", "?", "?", "?", f"unreadable: {s.error}"))
+            continue
+        when = dt.datetime.fromtimestamp(s.started_t, dt.UTC).strftime("%Y-%m-%d %H:%M")
+        state = "closed" if s.ended else "interrupted"
+        rows.append((s.id, when, s.target, s.symptom, s.verdict, state))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        line = "  ".join(f"{r[i]:<{widths[i]}}" for i in range(5)) + "  " + r[5]
+        print(_printable(redactor.text(line)))
+    return EXIT_OK
+
+
+def _printable(text: str) -> str:
+    from probes.sanitize import clean_text
+
+    return clean_text(text, 1000)
+
+
+def _resume(ref: str) -> int:
+    from probes.session import JournalError, load_session
+
+    try:
+        session = load_session(None if ref == "latest" else ref)
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
+    from tui.app import run_app
+
+    return run_app(session.target(), session.symptom, session=session)
 
 
 def _tui(target: Target | None, symptom: str | None) -> int:

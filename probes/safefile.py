@@ -1,0 +1,128 @@
+"""Write exported files safely: 0600, never through a symlink, never over a file
+unless asked.
+
+:func:`check_output_path` validates a destination up front (so a command can
+refuse bad input before it does any work); :func:`write_private` writes the
+bytes.  Every problem is an :class:`OutputError` whose ``str()`` is one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+class OutputError(Exception):
+    """An output file cannot be written; ``str()`` is a one-line reason."""
+
+
+def check_output_path(path: str | os.PathLike[str], force: bool = False) -> Path:
+    """Refuse a directory, a symlink, a missing parent or (without *force*) an existing file."""
+    p = Path(path)
+    if not str(path):
+        raise OutputError("output path is empty")
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {p}: {exc.strerror}") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise OutputError(f"{p} is a symbolic link; refusing to write through it")
+        if stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"{p} is a directory; give a file name")
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(f"{p} exists and is not a regular file")
+        if not force:
+            raise OutputError(f"{p} already exists; use --force to overwrite it")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{parent} is not writable")
+    return p
+
+
+def write_private(path: str | os.PathLike[str], data: bytes, force: bool = False) -> Path:
+    """Write *data* to *path* with mode 0600.
+
+    Without *force* the file is created with ``O_CREAT|O_EXCL|O_NOFOLLOW``: an
+    existing file or any symlink (even a dangling one) is refused.  With
+    *force* an existing regular file is replaced atomically (a temporary file in
+    the same directory, then ``rename``), which never follows a symlink either.
+    """
+    p = check_output_path(path, force)
+    if not force:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(p, flags, FILE_MODE)
+        except OSError as exc:
+            raise OutputError(_why(p, exc)) from None
+        try:
+            os.fchmod(fd, FILE_MODE)
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(p)
+            raise OutputError(_why(p, exc)) from None
+        os.close(fd)
+        return p
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=parent)
+    except OSError as exc:
+        raise OutputError(_why(p, exc)) from None
+    try:
+        os.fchmod(fd, FILE_MODE)
+        _write_all(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        check_output_path(p, force=True)  # still not a symlink or directory
+        os.replace(tmp, p)
+    except (OSError, OutputError) as exc:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(_why(p, exc)) from None
+    return p
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create *path* (and parents) with mode 0700; tighten it if we own it."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"{path} is not a directory")
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _why(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.EEXIST:
+        return f"{path} already exists; use --force to overwrite it"
+    if exc.errno == errno.ELOOP:
+        return f"{path} is a symbolic link; refusing to write through it"
+    if exc.errno == errno.EISDIR:
+        return f"{path} is a directory; give a file name"
+    return f"cannot write {path}: {exc.strerror or exc}"

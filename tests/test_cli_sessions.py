@@ -1,0 +1,94 @@
+"""``check`` journals its run; ``sessions`` lists; ``report`` renders; JSON stays clean."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from probes.session import list_sessions, load_session
+from tui.cli import main
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_check_json_writes_a_journal_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    port = _free_port()
+    report = tmp_path / "r.json"
+    code = main(["check", f"127.0.0.1:{port}", "--json", "--timeout", "1", "--report", str(report)])
+    out, err = capsys.readouterr()
+    assert code == 1 and err == ""
+    doc = json.loads(out)
+    assert doc["schema"] == "netmedic.check/1" and doc["verdict"] == "tcp.refused"
+    (summary,) = list_sessions()
+    assert summary.verdict == "tcp.refused" and summary.ended and summary.symptom == "auto"
+    session = load_session(summary.id)
+    assert session.header["netmedic_version"] and "privileged" in session.header
+    assert session.latest is not None and set(session.latest.results) == {"dns", "route", "tcp"}
+    written = json.loads(report.read_text())
+    assert written["schema"] == "netmedic.report" and written["verdict"]["id"] == "tcp.refused"
+
+    assert main(["sessions"]) == 0
+    out, _ = capsys.readouterr()
+    assert summary.id in out and "tcp.refused" in out and f"127.0.0.1:{port}" in out
+
+    assert main(["report", summary.id[:10]]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("# netmedic report") and "tcp.refused" in out
+
+
+def test_check_human_names_the_session_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert main(["check", f"127.0.0.1:{_free_port()}", "--timeout", "1"]) == 1
+    out, err = capsys.readouterr()
+    (summary,) = list_sessions()
+    assert summary.id in err and summary.id not in out
+
+
+def test_unwritable_state_dir_warns_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state dir should be")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
+    assert main(["check", f"127.0.0.1:{_free_port()}", "--json", "--timeout", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["verdict"] == "tcp.refused"
+    assert err.startswith("netmedic: warning: cannot create a session journal")
+    assert err.count("\n") == 1
+
+
+def test_no_sessions_and_bad_refs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert main(["sessions"]) == 0
+    assert "no saved sessions" in capsys.readouterr().out
+    assert main(["report"]) == 2
+    assert main(["report", "nosuch"]) == 2
+    assert main(["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 3 and "no saved sessions" in err
+
+
+def test_probes_stay_free_of_faces() -> None:
+    code = (
+        "import sys, probes.journal, probes.session, probes.redact, probes.safefile, "
+        "probes.localcontext, probes.runner\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'tui')]\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

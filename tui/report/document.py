@@ -1,0 +1,316 @@
+"""The report document: one plain-JSON description of a session that every
+report format renders (the JSON report *is* this document).
+
+Schema ``netmedic.report`` version 1 (``"schema"`` and ``"version"`` fields).
+Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
+(``"offset_s"``).  Fields are only ever added within a version::
+
+    {
+      "schema": "netmedic.report", "version": 1,
+      "session":  {"id", "started_at", "last_event_at", "runs", "ended", "interrupted_write"},
+      "context":  {"host", "user", "privileged", "privilege_mode", "netmedic_version",
+                   "timezone", "utc_offset_s"},
+      "target":   {"input", "host", "host_unicode", "port", "scheme", "path", "addresses": [..]},
+      "symptom":  {"id", "label"},
+      "verdict":  {"id", "severity", "title"},           # id "ok" when nothing is wrong
+      "findings": [{"id", "severity", "title", "rank", "evidence": [str],
+                    "next_steps": [{"index", "text", "command" | null,
+                                    "state": "todo" | "done" | "did_not_help"}],
+                    "notes": [str]}],                      # of the last run
+      "steps_marked": [{"at", "offset_s", "finding_id", "step_index", "text", "state"}],
+      "notes":    [{"at", "offset_s", "finding_id", "text"}],   # finding_id "" = session
+      "runs":     [{"number", "started_at", "duration_s" | null, "finished", "verdict",
+                    "probes": [{"probe", "title", "status", "duration_s", "summary",
+                                "error": {"errno_name", "explanation", "answered_by",
+                                          "elapsed_s"} | null,
+                                "facts": [[label, value]], "data": {...probe-specific}}]}],
+      "timeline": [{"at", "offset_s", "run", "kind", "text"}],
+                    # kind: start | probe | verdict | retest | step | note | finished | end
+      "verdict_changes": [{"at", "offset_s", "run", "from", "to"}],
+      "before_after": null | {"before": {"run", "verdict", "findings": [{"id","severity","title"}]},
+                             "after": {...same...}, "resolved": [id], "new": [id]}
+    }
+
+Everything in it has passed through :class:`probes.redact.Redactor`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from probes.plans import PROBES, SYMPTOMS
+from probes.redact import Redactor
+from probes.session import RunRecord, Session
+from tui.report.facts import ms, probe_facts
+
+SCHEMA = "netmedic.report"
+VERSION = 1
+_SYMPTOM_LABELS = {s.id: s.label for s in SYMPTOMS}
+
+
+def iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def build_document(session: Session, redactor: Redactor | None = None) -> dict[str, Any]:
+    redactor = redactor or Redactor.for_target(None)
+    t0 = session.started_t
+
+    def when(t: float) -> dict[str, Any]:
+        return {"at": iso(t), "offset_s": round(max(0.0, t - t0), 3)}
+
+    header = session.header
+    latest = session.latest
+    diagnosed = session.diagnosed
+    diagnosis = diagnosed.diagnosis_json if diagnosed and diagnosed.diagnosis_json else {}
+    findings_raw = list(diagnosis.get("findings") or ())
+    states = session.step_states
+    notes_by_finding: dict[str, list[str]] = {}
+    for note in session.notes:
+        notes_by_finding.setdefault(note.finding_id, []).append(note.text)
+
+    findings = []
+    for f in findings_raw:
+        fid = str(f.get("id", ""))
+        findings.append(
+            {
+                "id": fid,
+                "severity": str(f.get("severity", "info")),
+                "title": str(f.get("title", "")),
+                "rank": int(f.get("rank", 0) or 0),
+                "evidence": [str(e) for e in f.get("evidence") or ()],
+                "next_steps": [
+                    {
+                        "index": i,
+                        "text": str(s.get("text", "")),
+                        "command": s.get("command") or None,
+                        "state": str(states.get((fid, i), "todo")),
+                    }
+                    for i, s in enumerate(f.get("next_steps") or ())
+                ],
+                "notes": notes_by_finding.get(fid, []),
+            }
+        )
+    verdict_id = str(diagnosis.get("verdict", "ok")) if diagnosis else "ok"
+    verdict_finding = next((f for f in findings if f["id"] == verdict_id), None)
+    verdict = {
+        "id": verdict_id,
+        "severity": verdict_finding["severity"] if verdict_finding else "ok",
+        "title": verdict_finding["title"]
+        if verdict_finding
+        else (
+            "No problem found: every probe passed." if diagnosed else "No probe has finished yet."
+        ),
+    }
+
+    steps_marked = []
+    for mark in session.steps:
+        steps_marked.append(
+            {
+                **when(mark.t),
+                "finding_id": mark.finding_id,
+                "step_index": mark.step_index,
+                "text": _step_text(session, mark.finding_id, mark.step_index),
+                "state": mark.state.value,
+            }
+        )
+    notes = [{**when(n.t), "finding_id": n.finding_id, "text": n.text} for n in session.notes]
+
+    plan = [str(p) for p in header.get("plan") or ()]
+    runs = [_run_json(run, t0, plan) for run in session.runs]
+    target = dict(session.target_json)
+    doc_target = {
+        "input": target.get("input", ""),
+        "host": target.get("host", ""),
+        "host_unicode": target.get("host_unicode", ""),
+        "port": target.get("port"),
+        "scheme": target.get("scheme", ""),
+        "path": target.get("path", "/"),
+        "addresses": _addresses(latest),
+    }
+
+    changes = [
+        {**when(c.t), "run": c.run, "from": c.before, "to": c.after}
+        for c in session.verdict_changes
+    ]
+    doc = {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "session": {
+            "id": session.id,
+            "started_at": iso(t0),
+            "last_event_at": iso(session.last_t),
+            "runs": len(session.runs),
+            "ended": session.ended,
+            "interrupted_write": session.torn_tail,
+        },
+        "context": {
+            k: header.get(k)
+            for k in (
+                "host",
+                "user",
+                "privileged",
+                "privilege_mode",
+                "netmedic_version",
+                "timezone",
+                "utc_offset_s",
+            )
+        },
+        "target": doc_target,
+        "symptom": {"id": session.symptom, "label": _SYMPTOM_LABELS.get(session.symptom, "")},
+        "verdict": verdict,
+        "findings": findings,
+        "steps_marked": steps_marked,
+        "notes": notes,
+        "runs": runs,
+        "timeline": _timeline(session, when),
+        "verdict_changes": changes,
+        "before_after": _before_after(session),
+    }
+    redacted: dict[str, Any] = redactor.json(doc)
+    return redacted
+
+
+def _step_text(session: Session, finding_id: str, index: int) -> str:
+    for run in reversed(session.runs):
+        for f in (run.diagnosis_json or {}).get("findings") or ():
+            if f.get("id") == finding_id:
+                steps = f.get("next_steps") or ()
+                if 0 <= index < len(steps):
+                    return str(steps[index].get("text", ""))
+    return f"step {index + 1}"
+
+
+def _addresses(run: RunRecord | None) -> list[str]:
+    if run is None:
+        return []
+    dns = (run.results.get("dns") or {}).get("data") or {}
+    system = dns.get("system") or {}
+    if system.get("addresses"):
+        return [str(a) for a in system["addresses"]]
+    for probe, key in (("tcp", "attempts"), ("route", "routes")):
+        items = ((run.results.get(probe) or {}).get("data") or {}).get(key) or ()
+        found = [str(i.get("address")) for i in items if isinstance(i, dict) and i.get("address")]
+        if found:
+            return list(dict.fromkeys(found))
+    return []
+
+
+def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
+    order = [name for name in plan if name in run.results]
+    order += [str(r.get("probe")) for _, r in run.arrivals]
+    order += [name for name in run.results if name not in order]
+    probes = []
+    for name in dict.fromkeys(order):
+        raw = run.results.get(str(name))
+        if raw is None:
+            continue
+        probe = str(raw.get("probe", name))
+        spec = PROBES.get(probe)
+        data = raw.get("data")
+        probes.append(
+            {
+                "probe": probe,
+                "title": spec.title if spec else probe,
+                "status": str(raw.get("status", "")),
+                "duration_s": raw.get("duration_s"),
+                "summary": str(raw.get("summary", "")),
+                "final": bool(raw.get("final", True)),
+                "error": raw.get("error"),
+                "facts": [list(row) for row in probe_facts(probe, data)],
+                "data": data if isinstance(data, dict) else {},
+            }
+        )
+    return {
+        "number": run.number,
+        "started_at": iso(run.started_t),
+        "offset_s": round(max(0.0, run.started_t - t0), 3),
+        "duration_s": run.duration_s,
+        "finished": run.finished,
+        "verdict": run.verdict,
+        "probes": probes,
+    }
+
+
+def _timeline(session: Session, when: Any) -> list[dict[str, Any]]:
+    items: list[tuple[float, int, dict[str, Any]]] = []
+    order = 0
+
+    def add(t: float, run: int, kind: str, text: str) -> None:
+        nonlocal order
+        order += 1
+        items.append((t, order, {**when(t), "run": run, "kind": kind, "text": text}))
+
+    add(session.started_t, 1, "start", f"session started (symptom {session.symptom})")
+    for run in session.runs:
+        if run.number > 1:
+            add(run.started_t, run.number, "retest", f"retest: run {run.number} started")
+        for t, raw in run.arrivals:
+            status = raw.get("status", "")
+            summary = raw.get("summary", "")
+            took = ms(raw.get("duration_s"))
+            add(t, run.number, "probe", f"{raw.get('probe')} {status} in {took}: {summary}")
+    for change in session.verdict_changes:
+        before = change.before or "(none)"
+        add(change.t, change.run, "verdict", f"verdict {before} → {change.after}")
+    for mark in session.steps:
+        text = _step_text(session, mark.finding_id, mark.step_index)
+        add(
+            mark.t,
+            _run_at(session, mark.t),
+            "step",
+            f"{mark.finding_id} step {mark.step_index + 1} marked {mark.state.value}: {text}",
+        )
+    for note in session.notes:
+        about = f" on {note.finding_id}" if note.finding_id else ""
+        add(note.t, _run_at(session, note.t), "note", f"note{about}: {note.text}")
+    for run in session.runs:
+        if run.finished and run.duration_s is not None:
+            end_t = max([t for t, _ in run.arrivals] or [run.started_t])
+            add(
+                end_t,
+                run.number,
+                "finished",
+                f"run {run.number} finished in {ms(run.duration_s)}: verdict {run.verdict}",
+            )
+    if session.ended:
+        add(session.last_t, session.runs[-1].number if session.runs else 1, "end", "session closed")
+    items.sort(key=lambda x: (x[0], x[1]))
+    return [item for _, _, item in items]
+
+
+def _run_at(session: Session, t: float) -> int:
+    number = 1
+    for run in session.runs:
+        if run.started_t <= t:
+            number = run.number
+    return number
+
+
+def _before_after(session: Session) -> dict[str, Any] | None:
+    finished = [r for r in session.runs if r.diagnosis_json is not None]
+    if len(finished) < 2:
+        return None
+    first, last = finished[0], finished[-1]
+    if first.verdict == last.verdict:
+        return None
+
+    def side(run: RunRecord) -> dict[str, Any]:
+        return {
+            "run": run.number,
+            "verdict": run.verdict,
+            "findings": [
+                {"id": f.get("id"), "severity": f.get("severity"), "title": f.get("title")}
+                for f in (run.diagnosis_json or {}).get("findings") or ()
+            ],
+        }
+
+    before_ids = {f.get("id") for f in (first.diagnosis_json or {}).get("findings") or ()}
+    after_ids = {f.get("id") for f in (last.diagnosis_json or {}).get("findings") or ()}
+    return {
+        "before": side(first),
+        "after": side(last),
+        "resolved": sorted(str(i) for i in before_ids - after_ids),
+        "new": sorted(str(i) for i in after_ids - before_ids),
+    }

@@ -46,15 +46,17 @@ def parse_header_option(text: str, env: Mapping[str, str]) -> tuple[str, str]:
     m = _ENV_REF.match(ref)
     if not m:
         raise OptionError(
-            f"--header {name}: the value must name an environment variable ('{name}: $VAR'), "
-            "so the secret stays out of shell history"
+            f"--header values must name an environment variable ('{name} = $VAR' written "
+            f"as '{name}: $VAR'), so the secret stays out of shell history"
         )
     var = m.group(1) or m.group(2)
     if var not in env:
-        raise OptionError(f"--header {name}: environment variable {var} is not set")
+        raise OptionError(f"environment variable {var} (for --header {name}) is not set")
     value = env[var]
     if any(c in value for c in "\r\n\x00"):
-        raise OptionError(f"--header {name}: ${var} contains a line break or NUL")
+        raise OptionError(
+            f"environment variable {var} (for --header {name}) contains a line break or NUL"
+        )
     return name, value
 
 

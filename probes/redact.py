@@ -93,6 +93,8 @@ PROXY_VARIABLES = (
     "FTP_PROXY",
     "NO_PROXY",
 )
+# Authentication challenges name a scheme and realm; showing them is the point.
+_CHALLENGES = frozenset({"www-authenticate", "proxy-authenticate"})
 MIN_SECRET_LEN = 4
 MIN_LEARNED_LEN = 8
 
@@ -100,6 +102,8 @@ MIN_LEARNED_LEN = 8
 def is_secret_name(name: str) -> bool:
     """True for header, query-parameter and variable names that usually hold secrets."""
     lowered = name.strip().lower()
+    if lowered in _CHALLENGES:
+        return False
     return lowered in _SECRET_HEADERS or bool(_SECRET_WORDS.search(lowered))
 
 

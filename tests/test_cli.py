@@ -83,7 +83,11 @@ def test_check_json_on_closed_port() -> None:
     assert done.stderr == ""
     doc = json.loads(done.stdout)
     assert doc["schema"] == "netmedic.check/1"
-    assert doc["verdict"] == "tcp.refused"  # evidence beats the symptom picked
+    # Evidence beats the symptom picked: the port refuses, and since the target is
+    # this host the local listener table says why.
+    assert doc["verdict"] == "local.not_listening"
+    ids = [f["id"] for f in doc["findings"]]
+    assert "tcp.refused" in ids
     assert doc["symptom"] == "timeout"
     assert doc["target"] == {
         "input": f"127.0.0.1:{port}",
@@ -99,9 +103,9 @@ def test_check_json_on_closed_port() -> None:
     for p in doc["probes"]:
         assert p["status"] in ("ok", "failed", "skipped", "error")
         assert isinstance(p["duration_s"], float)
-    top = doc["findings"][0]
-    assert top["id"] == "tcp.refused" and top["severity"] == "error"
-    assert any(s["command"] == f"ss -tlnp 'sport = :{port}'" for s in top["next_steps"])
+    refused = next(f for f in doc["findings"] if f["id"] == "tcp.refused")
+    assert refused["severity"] == "error"
+    assert any(s["command"] == f"ss -tlnp 'sport = :{port}'" for s in refused["next_steps"])
 
 
 def test_check_human_output_leads_with_verdict() -> None:
@@ -112,7 +116,7 @@ def test_check_human_output_leads_with_verdict() -> None:
     verdict_line = next(i for i, line in enumerate(lines) if "Verdict" in line)
     probes_line = next(i for i, line in enumerate(lines) if line.startswith("Probes"))
     assert verdict_line < probes_line
-    assert "tcp.refused" in lines[verdict_line]
+    assert "local.not_listening" in lines[verdict_line]
 
 
 def test_check_ok_exit_0() -> None:

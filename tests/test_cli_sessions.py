@@ -26,13 +26,26 @@ def test_check_json_writes_a_journal_and_nothing_else(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     port = _free_port()
     report = tmp_path / "r.json"
-    code = main(["check", f"127.0.0.1:{port}", "--json", "--timeout", "1", "--report", str(report)])
+    # The "dns" plan (dns, route, tcp) keeps local-socket evidence out of this test.
+    code = main(
+        [
+            "check",
+            f"127.0.0.1:{port}",
+            "--symptom",
+            "dns",
+            "--json",
+            "--timeout",
+            "1",
+            "--report",
+            str(report),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 1 and err == ""
     doc = json.loads(out)
     assert doc["schema"] == "netmedic.check/1" and doc["verdict"] == "tcp.refused"
     (summary,) = list_sessions()
-    assert summary.verdict == "tcp.refused" and summary.ended and summary.symptom == "auto"
+    assert summary.verdict == "tcp.refused" and summary.ended and summary.symptom == "dns"
     session = load_session(summary.id)
     assert session.header["netmedic_version"] and "privileged" in session.header
     assert session.latest is not None and set(session.latest.results) == {"dns", "route", "tcp"}
@@ -64,7 +77,8 @@ def test_unwritable_state_dir_warns_and_goes_on(
     blocker = tmp_path / "state"
     blocker.write_text("a file where the state dir should be")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
-    assert main(["check", f"127.0.0.1:{_free_port()}", "--json", "--timeout", "1"]) == 1
+    args = ["check", f"127.0.0.1:{_free_port()}", "--symptom", "dns", "--json", "--timeout", "1"]
+    assert main(args) == 1
     out, err = capsys.readouterr()
     assert json.loads(out)["verdict"] == "tcp.refused"
     assert err.startswith("netmedic: warning: cannot create a session journal")

@@ -55,7 +55,7 @@ first.  Pick a finding, then walk its next steps.
     BINDINGS = [
         Binding("r", "retest", "Retest", id="diag.retest", tooltip="Run the probes again"),
         Binding("e", "export", "Export", id="diag.export", tooltip="Export the session as JSON"),
-        Binding("v", "toggle_view", "Probes/Findings", id="diag.view", tooltip="Switch view"),
+        Binding("v", "toggle_view", "View", id="diag.view", tooltip="Switch view"),
         Binding("escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms"),
     ]
 
@@ -88,7 +88,7 @@ first.  Pick a finding, then walk its next steps.
                 yield FindingsList()
                 yield Static("", id="evidence", markup=False)
                 yield StepsChecklist()
-        yield Footer()
+        yield Footer(compact=True)
 
     def _plan(self) -> tuple[str, ...]:
         return self.netmedic.plan_for(self.session.symptom)
@@ -225,13 +225,13 @@ first.  Pick a finding, then walk its next steps.
             evidence.update(Text("No findings yet." if not self.finished else "Nothing wrong found."))
             steps.show(None, [])
             return
-        text = plain(finding.title, "bold")
+        text = Text()
         for line in finding.evidence:
-            text.append("\n• ")
+            text.append("• " if not text else "\n• ")
             text.append_text(plain(line))
         notes = [n.text for n in self.session.notes if n.finding_id == finding.id]
         for note in notes:
-            text.append("\n✎ ", style="italic")
+            text.append("\n✎ " if text else "✎ ", style="italic")
             text.append_text(plain(note, "italic"))
         evidence.update(text)
         states = [self.session.step_state(finding.id, i) for i in range(len(finding.next_steps))]

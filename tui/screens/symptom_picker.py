@@ -53,7 +53,7 @@ decides the verdict either way.
         field.cursor_blink = self.netmedic.blink
         yield field
         yield OptionList(*self._options(SYMPTOMS), id="symptoms", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     @staticmethod
     def _options(symptoms: list[Symptom] | tuple[Symptom, ...]) -> list[Option]:

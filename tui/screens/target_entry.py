@@ -65,7 +65,7 @@ recent targets; **enter** there picks one.  **escape** goes back.
             if self.recent:
                 yield Label("Recent targets", classes="field-label")
                 yield OptionList(*self.recent, id="recent", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def _input(self, name: str, placeholder: str) -> Input:
         field = Input(placeholder=placeholder, id=name)

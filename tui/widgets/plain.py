@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from probes.model import Severity, Status
+from probes.sanitize import clean_text
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -28,10 +29,7 @@ MAX_VALUE = 300
 
 def plain(value: object, style: str = "") -> Text:
     """Any value as a Text that is never parsed as markup, capped in length."""
-    text = str(value)
-    if len(text) > MAX_VALUE:
-        text = text[: MAX_VALUE - 1] + "…"
-    return Text(text, style=style, no_wrap=False)
+    return Text(clean_text(str(value), MAX_VALUE), style=style)
 
 
 def ms(seconds: float | None) -> str:

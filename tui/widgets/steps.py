@@ -30,11 +30,11 @@ The selected finding's next steps, as a checklist.
         Binding(
             "x",
             "mark('did_not_help')",
-            "Didn't help",
+            "No help",
             id="steps.no_help",
             tooltip="Mark: did not help",
         ),
-        Binding("c", "copy", "Copy cmd", id="steps.copy", tooltip="Copy the step's command"),
+        Binding("c", "copy", "Copy", id="steps.copy", tooltip="Copy the step's command"),
         Binding("n", "note", "Note", id="steps.note", tooltip="Add a note to this finding"),
     ]
 

@@ -59,7 +59,8 @@ decides the verdict either way.
     def _options(symptoms: list[Symptom] | tuple[Symptom, ...]) -> list[Option]:
         out = []
         for s in symptoms:
-            prompt = Text(s.label, style="bold")
+            prompt = Text()
+            prompt.append(s.label, style="bold")
             prompt.append(f"\n  {s.description}", style="dim")
             out.append(Option(prompt, id=s.id))
         return out

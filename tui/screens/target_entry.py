@@ -53,6 +53,11 @@ recent targets; **enter** there picks one.  **escape** goes back.
             yield Label("Target", classes="field-label")
             yield self._input("target", "host:port, [v6]:port or URL")
             yield Static("", id="target-error", markup=False)
+            yield Static(
+                "e.g. db.internal:5432 · https://api.example.com/health · [fd00::5]:6333",
+                id="target-hint",
+                markup=False,
+            )
             if self.symptom in NEEDS_ORIGIN:
                 yield Label("Origin (the page's origin, for the CORS preflight)", classes="field-label")
                 yield self._input("origin", "https://app.example.com")

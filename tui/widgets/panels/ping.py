@@ -17,12 +17,21 @@ def sparkline(rtts: tuple[float | None, ...], width: int) -> Text:
     got = [r for r in shown if r is not None]
     top = max(got) if got else 1.0
     line = Text()
+    run: list[str] = []
+    run_style = ""
     for rtt in shown:
         if rtt is None:
-            line.append("×", style="bold red")
+            char, style = "×", "bold red"
         else:
-            index = min(len(BARS) - 1, int(rtt / top * (len(BARS) - 1))) if top else 0
-            line.append(BARS[index], style="green")
+            char = BARS[min(len(BARS) - 1, int(rtt / top * (len(BARS) - 1))) if top else 0]
+            style = "green"
+        if style != run_style and run:
+            line.append("".join(run), style=run_style)  # one span per run: fewer bytes
+            run = []
+        run.append(char)
+        run_style = style
+    if run:
+        line.append("".join(run), style=run_style)
     return line
 
 

@@ -6,21 +6,21 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.app import SystemCommand
 from textual.screen import Screen
 
 from probes.context import ProbeConfig
 from probes.events import EventSink, NullSink
 from probes.plans import PLANS, ProbeFn, plan_for
 from probes.target import Target
-from tui import export as export_mod
 from tui import recent
-from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.symptom_picker import SymptomPickerScreen
 from tui.screens.target_entry import TargetEntryScreen
 from tui.session import Session
+
+# The diagnosis screen, runner and exporter are imported when first needed, so
+# the symptom picker's first frame does not pay for dnspython and the rules.
 
 THEMES = ("textual-dark", "textual-light")
 
@@ -86,11 +86,15 @@ class NetmedicApp(App[int]):
         session = Session(target, symptom, sink=self.sink, clock=self.clock)
         session.origin = origin
         session.header_env = header_env
+        from tui.screens.diagnosis import DiagnosisScreen
+
         self.push_screen(DiagnosisScreen(session))
 
     def export(self, session: Session) -> Path:
         """The one export seam: the report exporter replaces this body."""
-        return export_mod.export_session(session, self.export_dir)
+        from tui.export import export_session
+
+        return export_session(session, self.export_dir)
 
     # ---- one error path -------------------------------------------------------------
     def show_error(self, error: BaseException) -> None:

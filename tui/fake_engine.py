@@ -48,21 +48,44 @@ class FakeNetwork:
         self.calls.append("dns")
         target = ctx.target
         if target.is_ip:
-            yield ProbeResult("dns", Status.SKIPPED, 0.0, f"{target.host} is an address: nothing to resolve")
+            yield ProbeResult(
+                "dns", Status.SKIPPED, 0.0, f"{target.host} is an address: nothing to resolve"
+            )
             return
         rcode = "NXDOMAIN" if self.nxdomain else "NOERROR"
         addrs = () if self.nxdomain else (self.address,)
         answers = tuple(
-            ResolverAnswer(server, rdtype, target.host + ".", (target.host + ".",), rcode,
-                           addrs if rdtype == "A" else (), elapsed_s=0.0042)
+            ResolverAnswer(
+                server,
+                rdtype,
+                target.host + ".",
+                (target.host + ".",),
+                rcode,
+                addrs if rdtype == "A" else (),
+                elapsed_s=0.0042,
+            )
             for server in ("10.0.0.53", "10.0.1.53")
             for rdtype in ("A", "AAAA")
         )
         error = ProbeError("EAI_NONAME", "Name or service not known") if self.nxdomain else None
-        data = DnsData(target.host, ("10.0.0.53", "10.0.1.53"), ("corp.example",), 1,
-                       SystemAnswer(addrs, 0.0051, error), (), answers)
+        data = DnsData(
+            target.host,
+            ("10.0.0.53", "10.0.1.53"),
+            ("corp.example",),
+            1,
+            SystemAnswer(addrs, 0.0051, error),
+            (),
+            answers,
+        )
         if self.nxdomain:
-            yield ProbeResult("dns", Status.FAILED, 0.012, f"{target.host}: Name or service not known", data, error)
+            yield ProbeResult(
+                "dns",
+                Status.FAILED,
+                0.012,
+                f"{target.host}: Name or service not known",
+                data,
+                error,
+            )
         else:
             yield ProbeResult("dns", Status.OK, 0.012, f"{target.host} → {self.address}", data)
 
@@ -78,28 +101,57 @@ class FakeNetwork:
     async def tcp(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         self.calls.append("tcp")
         if self.nxdomain and not ctx.target.is_ip:
-            yield ProbeResult("tcp", Status.SKIPPED, 0.0, "no address to connect to (name did not resolve)")
+            yield ProbeResult(
+                "tcp", Status.SKIPPED, 0.0, "no address to connect to (name did not resolve)"
+            )
             return
         addr, port = self._addr(ctx), ctx.target.port
         if self.listening:
-            attempt = TcpAttempt(addr, 4, port, OPEN, 0.0008, banner="SSH-2.0-OpenSSH_9.6\x1b[31m[b]x[/b]",
-                                 protocol="ssh")
-            yield ProbeResult("tcp", Status.OK, 0.0009, f"{addr}:{port} open", TcpData(port, (attempt,)))
+            attempt = TcpAttempt(
+                addr,
+                4,
+                port,
+                OPEN,
+                0.0008,
+                banner="SSH-2.0-OpenSSH_9.6\x1b[31m[b]x[/b]",
+                protocol="ssh",
+            )
+            yield ProbeResult(
+                "tcp", Status.OK, 0.0009, f"{addr}:{port} open", TcpData(port, (attempt,))
+            )
             return
-        attempt = TcpAttempt(addr, 4, port, REFUSED, 0.0006, "ECONNREFUSED",
-                             f"{addr} answered the SYN with a reset: nothing accepts connections on port {port}")
+        attempt = TcpAttempt(
+            addr,
+            4,
+            port,
+            REFUSED,
+            0.0006,
+            "ECONNREFUSED",
+            f"{addr} answered the SYN with a reset: nothing accepts connections on port {port}",
+        )
         err = ProbeError("ECONNREFUSED", attempt.explanation, "", 0.0006)
-        yield ProbeResult("tcp", Status.FAILED, 0.0007, f"{addr}:{port} refused", TcpData(port, (attempt,)), err)
+        yield ProbeResult(
+            "tcp", Status.FAILED, 0.0007, f"{addr}:{port} refused", TcpData(port, (attempt,)), err
+        )
 
     async def ping(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         addr = self._addr(ctx)
         rounds = max(1, self.live_rounds)
         for n in range(1, rounds + 1):
-            rtts = tuple(None if i % 7 == 3 else 10.0 + (i * 37 % 11) / 2 for i in range(min(n + 19, 200)))
+            rtts = tuple(
+                None if i % 7 == 3 else 10.0 + (i * 37 % 11) / 2 for i in range(min(n + 19, 200))
+            )
             data = PingData(addr, "icmp-dgram", rtts)
             lost = sum(r is None for r in rtts)
             final = n == rounds
-            yield ProbeResult("ping", Status.OK, 0.5 * n, f"{len(rtts) - lost}/{len(rtts)} replies", data, final=final)
+            yield ProbeResult(
+                "ping",
+                Status.OK,
+                0.5 * n,
+                f"{len(rtts) - lost}/{len(rtts)} replies",
+                data,
+                final=final,
+            )
             if not final and self.live_interval_s:
                 await asyncio.sleep(self.live_interval_s)
 
@@ -111,18 +163,27 @@ class FakeNetwork:
             for ttl in range(1, 9):
                 silent = ttl == 4
                 base = 0.4 + ttl * 1.3
-                hops.append(TraceHop(
-                    ttl,
-                    () if silent else ((addr,) if ttl == 8 else (f"10.{ttl}.0.1",)),
-                    sent=n + 9, received=0 if silent else (n + 9 - (1 if ttl == 5 else 0)),
-                    last_ms=None if silent else base + (n * ttl % 5) / 10,
-                    avg_ms=None if silent else base + 0.2,
-                    best_ms=None if silent else base - 0.1,
-                    worst_ms=None if silent else base + 1.5,
-                    rate_limited=ttl == 5,
-                ))
+                hops.append(
+                    TraceHop(
+                        ttl,
+                        () if silent else ((addr,) if ttl == 8 else (f"10.{ttl}.0.1",)),
+                        sent=n + 9,
+                        received=0 if silent else (n + 9 - (1 if ttl == 5 else 0)),
+                        last_ms=None if silent else base + (n * ttl % 5) / 10,
+                        avg_ms=None if silent else base + 0.2,
+                        best_ms=None if silent else base - 0.1,
+                        worst_ms=None if silent else base + 1.5,
+                        rate_limited=ttl == 5,
+                    )
+                )
             final = n == rounds
-            yield ProbeResult("trace", Status.OK, 0.5 * n, f"8 hops to {addr} (round {n + 9})",
-                              TraceData(addr, "udp", n + 9, tuple(hops)), final=final)
+            yield ProbeResult(
+                "trace",
+                Status.OK,
+                0.5 * n,
+                f"8 hops to {addr} (round {n + 9})",
+                TraceData(addr, "udp", n + 9, tuple(hops)),
+                final=final,
+            )
             if not final and self.live_interval_s:
                 await asyncio.sleep(self.live_interval_s)

@@ -9,6 +9,7 @@ The app runs headless against the deterministic fake engine
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -68,7 +69,9 @@ async def shoot(outdir: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         for name, target, symptom, size, step, opts in SHOTS:
             net = FakeNetwork(nxdomain=bool(opts.get("nxdomain")))
-            plans = {"refused": ("dns", "route", "tcp", "ping", "trace")} if opts.get("live") else None
+            plans = (
+                {"refused": ("dns", "route", "tcp", "ping", "trace")} if opts.get("live") else None
+            )
             app = NetmedicApp(
                 parse_target(target) if target else None,
                 symptom,
@@ -93,8 +96,8 @@ def main() -> int:
     outdir = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
     outdir.mkdir(parents=True, exist_ok=True)
     paths = asyncio.run(shoot(outdir))
-    try:
-        import cairosvg  # type: ignore[import-not-found]
+    try:  # optional: PNG copies when cairosvg is installed
+        cairosvg = importlib.import_module("cairosvg")
     except ImportError:
         cairosvg = None
     for path in paths:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from probes.events import EventSink, NoteAdded, NullSink, RetestStarted, StepMarked, StepState
 from probes.model import Diagnosis
-from probes.runner import Run
 from probes.target import Target
+
+if TYPE_CHECKING:
+    from probes.runner import Run
 
 
 @dataclass(frozen=True, slots=True)

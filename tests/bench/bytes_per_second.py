@@ -20,8 +20,10 @@ def main() -> int:
         total = proc.read_for(seconds)
     finally:
         proc.close()
-    print(f"steady state: {total} bytes in {seconds:.0f} s = {total / seconds / 1024:.2f} KB/s"
-          " (target <= 3 KB/s)")
+    print(
+        f"steady state: {total} bytes in {seconds:.0f} s = {total / seconds / 1024:.2f} KB/s"
+        " (target <= 3 KB/s)"
+    )
     return 0
 
 

@@ -15,14 +15,26 @@ from collections.abc import Sequence
 
 
 class PtyProcess:
-    def __init__(self, argv: Sequence[str], cols: int, rows: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, argv: Sequence[str], cols: int, rows: int, env: dict[str, str] | None = None
+    ) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
+        full_env = {
+            **os.environ,
+            "TERM": "xterm-256color",
+            "COLUMNS": str(cols),
+            "LINES": str(rows),
+        }
         full_env.update(env or {})
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            list(argv), stdin=slave, stdout=slave, stderr=slave, env=full_env, start_new_session=True
+            list(argv),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=full_env,
+            start_new_session=True,
         )
         os.close(slave)
         self.buffer = bytearray()

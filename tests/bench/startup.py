@@ -52,7 +52,9 @@ def main() -> int:
     hello = statistics.median(results["textual hello-world"])
     for name, times in results.items():
         med = statistics.median(times)
-        print(f"{name:<26} median {med * 1000:6.0f} ms   best {min(times) * 1000:6.0f} ms   ({runs} runs)")
+        print(
+            f"{name:<26} median {med * 1000:6.0f} ms   best {min(times) * 1000:6.0f} ms   ({runs} runs)"
+        )
     ratio = statistics.median(results["netmedic symptom picker"]) / hello
     print(f"netmedic / hello-world     {ratio:.2f}x  (target <= 1.5x and <= 500 ms)")
     return 0

@@ -34,9 +34,7 @@ def test_symptom_picker_filtered(snap_compare: SnapCompare, tmp_path: Path) -> N
 
 
 def test_target_entry_error(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    assert snap_compare(
-        make_app(tmp_path), press=["enter", *"db:99999"], terminal_size=(80, 24)
-    )
+    assert snap_compare(make_app(tmp_path), press=["enter", *"db:99999"], terminal_size=(80, 24))
 
 
 def test_target_entry_cors_with_recent(snap_compare: SnapCompare, tmp_path: Path) -> None:
@@ -53,7 +51,9 @@ def test_target_entry_cors_with_recent(snap_compare: SnapCompare, tmp_path: Path
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_diagnosis_refused(snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]) -> None:
+def test_diagnosis_refused(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+) -> None:
     app = make_app(tmp_path, "127.0.0.1:5432", "refused")
     assert snap_compare(app, run_before=_settle, terminal_size=size)
 

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.app import SystemCommand
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
@@ -222,7 +221,9 @@ first.  Pick a finding, then walk its next steps.
         evidence = self.query_one("#evidence", Static)
         steps = self.query_one(StepsChecklist)
         if finding is None:
-            evidence.update(Text("No findings yet." if not self.finished else "Nothing wrong found."))
+            evidence.update(
+                Text("No findings yet." if not self.finished else "Nothing wrong found.")
+            )
             steps.show(None, [])
             return
         text = Text()

@@ -59,7 +59,9 @@ recent targets; **enter** there picks one.  **escape** goes back.
                 markup=False,
             )
             if self.symptom in NEEDS_ORIGIN:
-                yield Label("Origin (the page's origin, for the CORS preflight)", classes="field-label")
+                yield Label(
+                    "Origin (the page's origin, for the CORS preflight)", classes="field-label"
+                )
                 yield self._input("origin", "https://app.example.com")
             if self.symptom in NEEDS_HEADER:
                 yield Label(

@@ -12,7 +12,11 @@ from probes.events import StepState
 from probes.model import Finding, NextStep
 from tui.widgets.plain import plain
 
-MARK = {StepState.TODO: ("[ ]", ""), StepState.DONE: ("[✔]", "green"), StepState.DID_NOT_HELP: ("[✘]", "yellow")}
+MARK = {
+    StepState.TODO: ("[ ]", ""),
+    StepState.DONE: ("[✔]", "green"),
+    StepState.DID_NOT_HELP: ("[✘]", "yellow"),
+}
 
 
 class StepsChecklist(OptionList):

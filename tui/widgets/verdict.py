@@ -27,9 +27,7 @@ class VerdictBanner(Static):
         )
         if verdict is None:
             text = Text("✔ ok", style="bold")
-            text.append(
-                ": no problem found" + ("" if finished else " so far (still probing)")
-            )
+            text.append(": no problem found" + ("" if finished else " so far (still probing)"))
             state = "-ok" if finished else "-running"
         else:
             text = Text(f"✘ {verdict.id}", style="bold")
@@ -43,7 +41,10 @@ class VerdictBanner(Static):
             if previous == diagnosis.verdict:
                 text.append(f"Retest {run_number}: verdict unchanged ({previous})")
             else:
-                text.append(f"Retest {run_number}: verdict moved {previous} → {diagnosis.verdict}", style="bold")
+                text.append(
+                    f"Retest {run_number}: verdict moved {previous} → {diagnosis.verdict}",
+                    style="bold",
+                )
         self._set(state, text)
 
     def _set(self, state: str, text: Text) -> None:

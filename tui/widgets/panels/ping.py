@@ -12,7 +12,7 @@ BARS = "▁▂▃▄▅▆▇█"
 
 
 def sparkline(rtts: tuple[float | None, ...], width: int) -> Text:
-    """Latest *width* round trips as bars; a lost probe is a red ×."""
+    """Latest *width* round trips as bars; a lost probe is a red cross."""
     shown = rtts[-width:]
     got = [r for r in shown if r is not None]
     top = max(got) if got else 1.0

@@ -10,6 +10,7 @@ shapes in :func:`as_ping` / :func:`as_trace`) and delete this module.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ class PingData:
         if not got:
             return None
         jitter = (
-            statistics.fmean(abs(a - b) for a, b in zip(got, got[1:], strict=False))
+            statistics.fmean(abs(a - b) for a, b in itertools.pairwise(got))
             if len(got) > 1
             else 0.0
         )

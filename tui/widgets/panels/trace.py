@@ -28,10 +28,7 @@ to later hops, which is harmless.
             return super().render_data(result)
         table = grid("#", "host", "loss%", "snt", "last", "avg", "best", "wrst")
         for hop in data.hops:
-            if hop.responders:
-                host = plain(" ".join(hop.responders))
-            else:
-                host = Text("???", style="dim")
+            host = plain(" ".join(hop.responders)) if hop.responders else Text("???", style="dim")
             if hop.rate_limited:
                 host.append(" rate-limited", style="dim italic")
             loss_style = "dim" if hop.rate_limited else ("bold red" if hop.loss_pct else "")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, Static
 
 from probes.events import NoteAdded, RetestStarted, StepMarked, StepState
-from probes.runner import DiagnosisUpdate, ProbeUpdate, RunFinished
+from probes.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
 from tests.tui.helpers import RecordingSink, make_app, settle
 from tui.fake_engine import FakeNetwork
 from tui.messages import ProbeResultArrived, RunCompleted
@@ -155,3 +157,24 @@ async def test_palette_offers_retest_and_export(tmp_path: Path) -> None:
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "probe: retest" in titles and "export: json" in titles
+
+
+async def test_engine_failure_takes_the_one_error_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Run) -> AsyncIterator[object]:
+        raise RuntimeError("engine exploded")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(Run, "events", broken)
+    app = make_app(tmp_path, "127.0.0.1:5432", "refused")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        notes = list(app._notifications)
+        assert any(n.severity == "error" and "engine exploded" in n.message for n in notes)
+        assert isinstance(app.screen, DiagnosisScreen)  # still usable: retest is one key away
+
+
+def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert make_app(tmp_path).no_color

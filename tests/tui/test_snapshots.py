@@ -112,3 +112,17 @@ def test_help_and_light_theme(snap_compare: SnapCompare, tmp_path: Path) -> None
 
     app = make_app(tmp_path, "127.0.0.1:5432", "refused")
     assert snap_compare(app, run_before=before, terminal_size=(120, 40))
+
+
+def test_diagnosis_engine_failure(
+    snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from probes.runner import Run
+
+    async def broken(self: Run) -> Any:
+        raise RuntimeError("engine exploded")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(Run, "events", broken)
+    app = make_app(tmp_path, "127.0.0.1:5432", "refused")
+    assert snap_compare(app, run_before=_settle, terminal_size=(80, 24))

@@ -117,7 +117,14 @@ first.  Pick a finding, then walk its next steps.
         self._apply_width(self.size.width)
 
     def _apply_width(self, width: int) -> None:
-        self.set_class(width < NARROW_BELOW, "-narrow")
+        narrow = width < NARROW_BELOW
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Both views are on screen when wide: hide the key there.
+        return action != "toggle_view" or self.has_class("-narrow")
 
     def action_toggle_view(self) -> None:
         self.toggle_class("-show-probes")
@@ -164,7 +171,7 @@ first.  Pick a finding, then walk its next steps.
     def _worker_state(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.netmedic.show_error(event.worker.error)
-            self.query_one(VerdictBanner).show_running(self.session.run_number, None)
+            self.query_one(VerdictBanner).show_failed(event.worker.error)
 
     def on_probe_result_arrived(self, message: ProbeResultArrived) -> None:
         if message.run_number == self.session.run_number:

@@ -92,6 +92,10 @@ The selected finding's next steps, as a checklist.
         )
         if finding.next_steps:
             self.highlighted = keep if keep is not None else 0
+        else:
+            self.add_option(
+                Option(Text("Nothing to do for this finding.", style="dim"), disabled=True)
+            )
 
     def set_state(self, index: int, state: StepState) -> None:
         if self.finding is None:
@@ -115,6 +119,8 @@ The selected finding's next steps, as a checklist.
 
     def _current(self) -> tuple[int, NextStep] | None:
         if self.finding is None or self.highlighted is None:
+            return None
+        if self.highlighted >= len(self.finding.next_steps):
             return None
         return self.highlighted, self.finding.next_steps[self.highlighted]
 

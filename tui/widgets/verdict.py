@@ -47,6 +47,12 @@ class VerdictBanner(Static):
                 )
         self._set(state, text)
 
+    def show_failed(self, error: BaseException) -> None:
+        text = Text("! the run failed: ", style="bold")
+        text.append_text(plain(error))
+        text.append(" (press r to retest)")
+        self._set("-warning", text)
+
     def _set(self, state: str, text: Text) -> None:
         for cls in ("-running", "-ok", "-error", "-warning"):
             self.set_class(cls == state, cls)

@@ -46,6 +46,7 @@ class NetmedicApp(App[int]):
         recent_path: Path | None = None,
         export_dir: Path | None = None,
         blink: bool = True,
+        privileged: bool | None = None,
     ) -> None:
         super().__init__()
         self.initial_target = target
@@ -58,6 +59,16 @@ class NetmedicApp(App[int]):
         self.recent_path = recent_path or recent.default_path()
         self.export_dir = export_dir or Path.cwd()
         self.blink = blink
+        self._privileged = privileged
+
+    @property
+    def privileged(self) -> bool:
+        """Raw sockets allowed?  (Injected by tests so snapshots do not depend on uid.)"""
+        if self._privileged is None:
+            from probes.privileges import has_raw_socket
+
+            self._privileged = has_raw_socket()
+        return self._privileged
 
     def on_mount(self) -> None:
         self.theme = THEMES[0]

@@ -82,6 +82,7 @@ async def shoot(outdir: Path) -> list[Path]:
                 recent_path=Path(tmp) / "recent.json",
                 export_dir=Path(tmp),
                 blink=False,
+                privileged=True,
             )
             async with app.run_test(size=size) as pilot:
                 await step(pilot, net)

@@ -26,6 +26,7 @@ class RunRecord:
     number: int
     verdict: str
     duration_s: float
+    finding_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -51,12 +52,23 @@ class Session:
         return self.run_number
 
     def finish_run(self, diagnosis: Diagnosis, duration_s: float) -> None:
-        self.history.append(RunRecord(self.run_number, diagnosis.verdict, duration_s))
+        ids = tuple(f.id for f in diagnosis.findings)
+        self.history.append(RunRecord(self.run_number, diagnosis.verdict, duration_s, ids))
 
     @property
     def previous_verdict(self) -> str | None:
         """The verdict of the run before the last finished one, if any."""
         return self.history[-2].verdict if len(self.history) >= 2 else None
+
+    def changes(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Finding ids (gone, new) between the last two finished runs."""
+        if len(self.history) < 2:
+            return (), ()
+        before, after = self.history[-2].finding_ids, self.history[-1].finding_ids
+        return (
+            tuple(i for i in before if i not in after),
+            tuple(i for i in after if i not in before),
+        )
 
     def mark_step(self, finding_id: str, index: int, state: StepState) -> StepState:
         key = (finding_id, index)

@@ -26,6 +26,7 @@ def make_app(
     network: FakeNetwork | None = None,
     sink: RecordingSink | None = None,
     live: bool = False,
+    privileged: bool = True,
 ) -> NetmedicApp:
     network = network or FakeNetwork()
     plans = {"refused": ("dns", "route", "tcp", "ping", "trace")} if live else None
@@ -39,6 +40,7 @@ def make_app(
         recent_path=tmp / "state" / "recent.json",
         export_dir=tmp,
         blink=False,
+        privileged=privileged,
     )
 
 

@@ -87,6 +87,7 @@ async def test_pick_enter_diagnose_mark_retest_export(tmp_path: Path) -> None:
         assert screen.session.previous_verdict == "tcp.refused"
         banner = str(screen.query_one(VerdictBanner).render())
         assert "moved tcp.refused → ok" in banner
+        assert "gone: tcp.refused" in banner and "new: tcp.open" in banner
         assert screen.query_one(VerdictBanner).has_class("-ok")
 
         await pilot.press("e")

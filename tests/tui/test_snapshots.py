@@ -72,8 +72,10 @@ def test_diagnosis_long_hostname_nxdomain(snap_compare: SnapCompare, tmp_path: P
     assert snap_compare(app, run_before=_settle, terminal_size=(80, 24))
 
 
-def test_diagnosis_long_hostname_wide(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    app = make_app(tmp_path, LONG_HOST, "dns", network=FakeNetwork(nxdomain=True))
+def test_diagnosis_long_hostname_wide_unprivileged(
+    snap_compare: SnapCompare, tmp_path: Path
+) -> None:
+    app = make_app(tmp_path, LONG_HOST, "dns", network=FakeNetwork(nxdomain=True), privileged=False)
     assert snap_compare(app, run_before=_settle, terminal_size=(120, 40))
 
 

@@ -103,6 +103,8 @@ first.  Pick a finding, then walk its next steps.
         text.append(f"  · {label}")
         if self.session.run_number:
             text.append(f" · run {self.session.run_number}")
+        if not self.netmedic.privileged:
+            text.append(" · unprivileged: fallback probes", style="italic")
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
@@ -210,6 +212,7 @@ first.  Pick a finding, then walk its next steps.
             self.finished,
             session.run_number,
             session.previous_verdict if self.finished else None,
+            session.changes() if self.finished else ((), ()),
         )
         findings = self.query_one(FindingsList)
         findings.show(diagnosis)

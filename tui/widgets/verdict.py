@@ -20,7 +20,12 @@ class VerdictBanner(Static):
         self._set("-running", text)
 
     def show_verdict(
-        self, diagnosis: Diagnosis, finished: bool, run_number: int, previous: str | None
+        self,
+        diagnosis: Diagnosis,
+        finished: bool,
+        run_number: int,
+        previous: str | None,
+        changes: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
     ) -> None:
         verdict: Finding | None = next(
             (f for f in diagnosis.findings if f.id == diagnosis.verdict), None
@@ -45,6 +50,11 @@ class VerdictBanner(Static):
                     f"Retest {run_number}: verdict moved {previous} → {diagnosis.verdict}",
                     style="bold",
                 )
+            gone, new = changes
+            if gone:
+                text.append(f" · gone: {', '.join(gone)}")
+            if new:
+                text.append(f" · new: {', '.join(new)}")
         self._set(state, text)
 
     def show_failed(self, error: BaseException) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -39,6 +39,15 @@ if TYPE_CHECKING:
 
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
+
+
+class Body(Horizontal):
+    """Probes beside findings; reports its width so the screen can go narrow."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        screen = self.screen
+        if isinstance(screen, DiagnosisScreen):
+            screen.apply_width(event.size.width)
 
 
 class DiagnosisScreen(Screen[None]):
@@ -77,7 +86,7 @@ first.  Pick a finding, then walk its next steps.
     def compose(self) -> ComposeResult:
         yield Static(self._target_line(), id="target-line", markup=False)
         yield VerdictBanner()
-        with Horizontal(id="body"):
+        with Body(id="body"):
             with VerticalScroll(id="probes"):
                 for name in self._plan():
                     panel = make_panel(name)
@@ -110,15 +119,14 @@ first.  Pick a finding, then walk its next steps.
         return text
 
     def on_mount(self) -> None:
-        self._apply_width(self.size.width or self.app.size.width)
+        self.apply_width(self.size.width or self.app.size.width)
         self.set_interval(REPAINT_INTERVAL_S, self._flush)
         self.query_one(StepsChecklist).focus()
         self.start_run()
 
-    def on_resize(self) -> None:
-        self._apply_width(self.size.width)
-
-    def _apply_width(self, width: int) -> None:
+    def apply_width(self, width: int) -> None:
+        """Below NARROW_BELOW columns for the body (help panel open, small terminal),
+        probes and findings take the body in turns."""
         narrow = width < NARROW_BELOW
         if narrow != self.has_class("-narrow"):
             self.set_class(narrow, "-narrow")

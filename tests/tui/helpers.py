@@ -1,0 +1,51 @@
+"""Shared set-up for TUI tests: the app wired to the fake engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from probes.target import parse_target
+from tui.app import NetmedicApp
+from tui.fake_engine import FakeNetwork
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def emit(self, event: object) -> None:
+        self.events.append(event)
+
+
+def make_app(
+    tmp: Path,
+    target: str | None = None,
+    symptom: str | None = None,
+    network: FakeNetwork | None = None,
+    sink: RecordingSink | None = None,
+    live: bool = False,
+    privileged: bool = True,
+) -> NetmedicApp:
+    network = network or FakeNetwork()
+    plans = {"refused": ("dns", "route", "tcp", "ping", "trace")} if live else None
+    return NetmedicApp(
+        parse_target(target) if target else None,
+        symptom,
+        probe_overrides=network.overrides(),
+        plans=plans,
+        sink=sink,
+        clock=lambda: 0.0,
+        recent_path=tmp / "state" / "recent.json",
+        export_dir=tmp,
+        blink=False,
+        privileged=privileged,
+    )
+
+
+async def settle(pilot: Pilot[object]) -> None:
+    """Let every probe worker finish and the screen catch up."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()

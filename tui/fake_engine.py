@@ -1,0 +1,189 @@
+"""A deterministic fake network for tests, screenshots and benchmarks.
+
+Probe overrides (the runner's ``probe_overrides`` seam) that return fixed,
+typed results instead of touching the network.  The diagnosis is the real
+engine's, computed from these results.  ``FakeNetwork.listening`` is the knob a
+test turns to "fix" the problem before a retest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from probes.context import ProbeContext
+from probes.dns import DnsData, ResolverAnswer, SystemAnswer
+from probes.model import ProbeError, ProbeResult, Status
+from probes.plans import ProbeFn
+from probes.route import RouteData, RouteInfo
+from probes.tcp import OPEN, REFUSED, TcpAttempt, TcpData
+from tui.widgets.panels.standins import PingData, TraceData, TraceHop
+
+ADDRESS = "192.0.2.10"
+
+
+@dataclass
+class FakeNetwork:
+    listening: bool = False
+    address: str = ADDRESS
+    nxdomain: bool = False
+    live_rounds: int = 0  # ping/trace rounds to stream (0: one final result)
+    live_interval_s: float = 0.0
+    calls: list[str] = field(default_factory=list)
+
+    def overrides(self) -> dict[str, ProbeFn]:
+        return {
+            "dns": self.dns,
+            "route": self.route,
+            "tcp": self.tcp,
+            "ping": self.ping,
+            "trace": self.trace,
+        }
+
+    def _addr(self, ctx: ProbeContext) -> str:
+        return ctx.target.host if ctx.target.is_ip else self.address
+
+    async def dns(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        self.calls.append("dns")
+        target = ctx.target
+        if target.is_ip:
+            yield ProbeResult(
+                "dns", Status.SKIPPED, 0.0, f"{target.host} is an address: nothing to resolve"
+            )
+            return
+        rcode = "NXDOMAIN" if self.nxdomain else "NOERROR"
+        addrs = () if self.nxdomain else (self.address,)
+        answers = tuple(
+            ResolverAnswer(
+                server,
+                rdtype,
+                target.host + ".",
+                (target.host + ".",),
+                rcode,
+                addrs if rdtype == "A" else (),
+                elapsed_s=0.0042,
+            )
+            for server in ("10.0.0.53", "10.0.1.53")
+            for rdtype in ("A", "AAAA")
+        )
+        error = ProbeError("EAI_NONAME", "Name or service not known") if self.nxdomain else None
+        data = DnsData(
+            target.host,
+            ("10.0.0.53", "10.0.1.53"),
+            ("corp.example",),
+            1,
+            SystemAnswer(addrs, 0.0051, error),
+            (),
+            answers,
+        )
+        if self.nxdomain:
+            yield ProbeResult(
+                "dns",
+                Status.FAILED,
+                0.012,
+                f"{target.host}: Name or service not known",
+                data,
+                error,
+            )
+        else:
+            yield ProbeResult("dns", Status.OK, 0.012, f"{target.host} → {self.address}", data)
+
+    async def route(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        self.calls.append("route")
+        if self.nxdomain and not ctx.target.is_ip:
+            yield ProbeResult("route", Status.SKIPPED, 0.0, "no address to route to")
+            return
+        addr = self._addr(ctx)
+        info = RouteInfo(addr, True, "192.0.2.1", "192.0.2.254", "eth0", "unicast")
+        yield ProbeResult("route", Status.OK, 0.003, addr, RouteData((info,)))
+
+    async def tcp(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        self.calls.append("tcp")
+        if self.nxdomain and not ctx.target.is_ip:
+            yield ProbeResult(
+                "tcp", Status.SKIPPED, 0.0, "no address to connect to (name did not resolve)"
+            )
+            return
+        addr, port = self._addr(ctx), ctx.target.port
+        if self.listening:
+            attempt = TcpAttempt(
+                addr,
+                4,
+                port,
+                OPEN,
+                0.0008,
+                banner="SSH-2.0-OpenSSH_9.6\x1b[31m[b]x[/b]",
+                protocol="ssh",
+            )
+            yield ProbeResult(
+                "tcp", Status.OK, 0.0009, f"{addr}:{port} open", TcpData(port, (attempt,))
+            )
+            return
+        attempt = TcpAttempt(
+            addr,
+            4,
+            port,
+            REFUSED,
+            0.0006,
+            "ECONNREFUSED",
+            f"{addr} answered the SYN with a reset: nothing accepts connections on port {port}",
+        )
+        err = ProbeError("ECONNREFUSED", attempt.explanation, "", 0.0006)
+        yield ProbeResult(
+            "tcp", Status.FAILED, 0.0007, f"{addr}:{port} refused", TcpData(port, (attempt,)), err
+        )
+
+    async def ping(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        addr = self._addr(ctx)
+        rounds = max(1, self.live_rounds)
+        for n in range(1, rounds + 1):
+            rtts = tuple(
+                None if i % 7 == 3 else 10.0 + (i * 37 % 11) / 2 for i in range(min(n + 19, 200))
+            )
+            data = PingData(addr, "icmp-dgram", rtts)
+            lost = sum(r is None for r in rtts)
+            final = n == rounds
+            yield ProbeResult(
+                "ping",
+                Status.OK,
+                0.5 * n,
+                f"{len(rtts) - lost}/{len(rtts)} replies",
+                data,
+                final=final,
+            )
+            if not final and self.live_interval_s:
+                await asyncio.sleep(self.live_interval_s)
+
+    async def trace(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        addr = self._addr(ctx)
+        rounds = max(1, self.live_rounds)
+        for n in range(1, rounds + 1):
+            hops = []
+            for ttl in range(1, 9):
+                silent = ttl == 4
+                base = 0.4 + ttl * 1.3
+                hops.append(
+                    TraceHop(
+                        ttl,
+                        () if silent else ((addr,) if ttl == 8 else (f"10.{ttl}.0.1",)),
+                        sent=n + 9,
+                        received=0 if silent else (n + 9 - (1 if ttl == 5 else 0)),
+                        last_ms=None if silent else base + (n * ttl % 5) / 10,
+                        avg_ms=None if silent else base + 0.2,
+                        best_ms=None if silent else base - 0.1,
+                        worst_ms=None if silent else base + 1.5,
+                        rate_limited=ttl == 5,
+                    )
+                )
+            final = n == rounds
+            yield ProbeResult(
+                "trace",
+                Status.OK,
+                0.5 * n,
+                f"8 hops to {addr} (round {n + 9})",
+                TraceData(addr, "udp", n + 9, tuple(hops)),
+                final=final,
+            )
+            if not final and self.live_interval_s:
+                await asyncio.sleep(self.live_interval_s)

@@ -1,0 +1,306 @@
+"""Screen 3: live probe panels, findings, and the guided-steps checklist.
+
+The plan runs in one exclusive worker.  Probe results arrive as messages and
+are only stored; a timer repaints the panels whose result changed a few times
+a second (never one repaint per packet).  Leaving the screen or quitting
+cancels the worker, and the runner cancels every probe with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.worker import Worker, WorkerState
+
+from probes.model import Diagnosis, Finding, ProbeResult
+from probes.plans import SYMPTOMS
+from probes.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
+from tui.messages import DiagnosisChanged, ProbeResultArrived, RunCompleted
+from tui.session import Session
+from tui.widgets.findings import FindingsList
+from tui.widgets.modals import CopyScreen, NoteScreen
+from tui.widgets.panels import make_panel
+from tui.widgets.panels.base import ProbePanel
+from tui.widgets.plain import plain
+from tui.widgets.steps import StepsChecklist
+from tui.widgets.verdict import VerdictBanner
+
+if TYPE_CHECKING:
+    from tui.app import NetmedicApp
+
+NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
+REPAINT_INTERVAL_S = 0.25
+
+
+class Body(Horizontal):
+    """Probes beside findings; reports its width so the screen can go narrow."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        screen = self.screen
+        if isinstance(screen, DiagnosisScreen):
+            screen.apply_width(event.size.width)
+
+
+class DiagnosisScreen(Screen[None]):
+    HELP = """\
+## Diagnosis
+Probe panels fill in as the plan runs; the findings list the likely root cause
+first.  Pick a finding, then walk its next steps.
+
+- **r** retests (runs the plan again and shows what changed),
+- **e** exports the session, **v** switches probes/findings on a narrow terminal,
+- **escape** goes back to the symptoms.
+"""
+    BINDINGS = [
+        Binding("r", "retest", "Retest", id="diag.retest", tooltip="Run the probes again"),
+        Binding("e", "export", "Export", id="diag.export", tooltip="Export the session as JSON"),
+        Binding("v", "toggle_view", "View", id="diag.view", tooltip="Switch view"),
+        Binding("escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(id="diagnosis")
+        self.session = session
+        self.diagnosis = Diagnosis((), "ok")
+        self.finished = False
+        self._pending: dict[str, ProbeResult] = {}
+        self._panels: dict[str, ProbePanel] = {}
+
+    @property
+    def netmedic(self) -> NetmedicApp:
+        from tui.app import NetmedicApp
+
+        assert isinstance(self.app, NetmedicApp)
+        return self.app
+
+    # ---- layout -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(self._target_line(), id="target-line", markup=False)
+        yield VerdictBanner()
+        with Body(id="body"):
+            with VerticalScroll(id="probes"):
+                for name in self._plan():
+                    panel = make_panel(name)
+                    self._panels[name] = panel
+                    yield panel
+            with Vertical(id="side"):
+                yield FindingsList()
+                yield Static("", id="evidence", markup=False)
+                yield StepsChecklist()
+        yield Footer(compact=True)
+
+    def _plan(self) -> tuple[str, ...]:
+        return self.netmedic.plan_for(self.session.symptom)
+
+    def _target_line(self) -> Text:
+        target = self.session.target
+        label = next(s.label for s in SYMPTOMS if s.id == self.session.symptom)
+        text = Text()
+        text.append("netmedic ", style="bold")
+        text.append_text(plain(target.input))
+        if target.input != target.host_port:
+            text.append_text(plain(f" → {target.host_port}", "dim"))
+        text.append(f"  · {label}")
+        if self.session.run_number:
+            text.append(f" · run {self.session.run_number}")
+        if not self.netmedic.privileged:
+            text.append(" · unprivileged: fallback probes", style="italic")
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
+
+    def on_mount(self) -> None:
+        self.apply_width(self.size.width or self.app.size.width)
+        self.set_interval(REPAINT_INTERVAL_S, self._flush)
+        self.query_one(StepsChecklist).focus()
+        self.start_run()
+
+    def apply_width(self, width: int) -> None:
+        """Below NARROW_BELOW columns for the body (help panel open, small terminal),
+        probes and findings take the body in turns."""
+        narrow = width < NARROW_BELOW
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Both views are on screen when wide: hide the key there.
+        return action != "toggle_view" or self.has_class("-narrow")
+
+    def action_toggle_view(self) -> None:
+        self.toggle_class("-show-probes")
+        if self.has_class("-show-probes") and self.has_class("-narrow"):
+            first = next(iter(self._panels.values()), None)
+            if first is not None:
+                first.focus()
+        else:
+            self.query_one(StepsChecklist).focus()
+
+    # ---- running --------------------------------------------------------------------
+    def start_run(self) -> None:
+        app = self.netmedic
+        run = Run(
+            self.session.target,
+            self.session.symptom,
+            app.config,
+            plan=self._plan(),
+            probe_overrides=dict(app.probe_overrides),
+            on_event=app.sink.emit,
+        )
+        number = self.session.start_run(run)
+        self.finished = False
+        self.started_at = app.clock()
+        self.query_one(VerdictBanner).show_running(number, self._last_verdict())
+        self.query_one("#target-line", Static).update(self._target_line())
+        self.run_probes(run, number)
+
+    def _last_verdict(self) -> str | None:
+        return self.session.history[-1].verdict if self.session.history else None
+
+    @work(exclusive=True, group="probes", exit_on_error=False)
+    async def run_probes(self, run: Run, number: int) -> None:
+        async for event in run.events():
+            if isinstance(event, ProbeUpdate):
+                self.post_message(ProbeResultArrived(number, event.result))
+            elif isinstance(event, DiagnosisUpdate):
+                self.post_message(DiagnosisChanged(number, event.diagnosis))
+            elif isinstance(event, RunFinished):
+                duration = self.netmedic.clock() - self.started_at
+                self.post_message(RunCompleted(number, event.diagnosis, duration))
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.netmedic.show_error(event.worker.error)
+            self.query_one(VerdictBanner).show_failed(event.worker.error)
+
+    def on_probe_result_arrived(self, message: ProbeResultArrived) -> None:
+        if message.run_number == self.session.run_number:
+            self._pending[message.result.probe] = message.result
+
+    def on_diagnosis_changed(self, message: DiagnosisChanged) -> None:
+        if message.run_number == self.session.run_number:
+            self._show_diagnosis(message.diagnosis)
+
+    def on_run_completed(self, message: RunCompleted) -> None:
+        if message.run_number != self.session.run_number:
+            return
+        self.finished = True
+        self._flush()
+        self.session.finish_run(message.diagnosis, message.duration_s)
+        self._show_diagnosis(message.diagnosis)
+        moved = self.session.previous_verdict
+        if moved is not None and moved != message.diagnosis.verdict:
+            self.notify(
+                f"verdict moved {moved} → {message.diagnosis.verdict}", title="Retest", markup=False
+            )
+
+    def _flush(self) -> None:
+        """Repaint the panels whose result changed since the last repaint."""
+        pending, self._pending = self._pending, {}
+        for name, result in pending.items():
+            panel = self._panels.get(name)
+            if panel is not None:
+                panel.show_result(result)
+
+    def _show_diagnosis(self, diagnosis: Diagnosis) -> None:
+        self.diagnosis = diagnosis
+        session = self.session
+        self.query_one(VerdictBanner).show_verdict(
+            diagnosis,
+            self.finished,
+            session.run_number,
+            session.previous_verdict if self.finished else None,
+            session.changes() if self.finished else ((), ()),
+        )
+        findings = self.query_one(FindingsList)
+        findings.show(diagnosis)
+        self._show_finding(findings.highlighted_finding)
+
+    # ---- findings and steps ---------------------------------------------------------------
+    @on(OptionList.OptionHighlighted, "#findings")
+    def _finding_highlighted(self) -> None:
+        self._show_finding(self.query_one(FindingsList).highlighted_finding)
+
+    @on(OptionList.OptionSelected, "#findings")
+    def _finding_selected(self) -> None:
+        self.query_one(StepsChecklist).focus()
+
+    def _show_finding(self, finding: Finding | None) -> None:
+        evidence = self.query_one("#evidence", Static)
+        steps = self.query_one(StepsChecklist)
+        if finding is None:
+            evidence.update(
+                Text("No findings yet." if not self.finished else "Nothing wrong found.")
+            )
+            steps.show(None, [])
+            return
+        text = Text()
+        for line in finding.evidence:
+            text.append("• " if not text else "\n• ")
+            text.append_text(plain(line))
+        notes = [n.text for n in self.session.notes if n.finding_id == finding.id]
+        for note in notes:
+            text.append("\n✎ " if text else "✎ ", style="italic")
+            text.append_text(plain(note, "italic"))
+        evidence.update(text)
+        states = [self.session.step_state(finding.id, i) for i in range(len(finding.next_steps))]
+        steps.show(finding, states)
+
+    @on(StepsChecklist.Marked)
+    def _marked(self, event: StepsChecklist.Marked) -> None:
+        finding = event.checklist.finding
+        if finding is not None:
+            state = self.session.mark_step(finding.id, event.index, event.state)
+            event.checklist.set_state(event.index, state)
+
+    @on(StepsChecklist.CopyRequested)
+    def _copy(self, event: StepsChecklist.CopyRequested) -> None:
+        self.app.copy_to_clipboard(event.command)
+        self.app.push_screen(CopyScreen(event.command, blink=self.netmedic.blink))
+
+    @on(StepsChecklist.NoteRequested)
+    def _note(self, event: StepsChecklist.NoteRequested) -> None:
+        finding = event.checklist.finding
+        if finding is None:
+            return
+
+        def save(text: str | None) -> None:
+            if text:
+                self.session.add_note(finding.id, text)
+                self._show_finding(self.query_one(FindingsList).highlighted_finding)
+                self.notify("Note added.")
+
+        self.app.push_screen(NoteScreen(finding.id, blink=self.netmedic.blink), save)
+
+    # ---- actions ------------------------------------------------------------------------
+    def action_retest(self) -> None:
+        self.start_run()
+
+    def action_export(self) -> None:
+        try:
+            path = self.netmedic.export(self.session)
+        except Exception as exc:
+            self.netmedic.show_error(exc)
+            return
+        self.notify(f"Session written to {path}", title="Export", markup=False)
+        self.last_export: Path = path
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def palette_commands(self) -> Iterator[SystemCommand]:
+        yield SystemCommand("probe: retest", "Run the probe plan again", self.action_retest)
+        yield SystemCommand("export: json", "Write the session as JSON", self.action_export)
+        yield SystemCommand(
+            "view: probes / findings", "Switch view on a narrow terminal", self.action_toggle_view
+        )

@@ -1,0 +1,135 @@
+"""Screen 2: the target, validated by the engine's parser as it is typed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, OptionList, Static
+
+from probes.plans import SYMPTOMS
+from probes.target import Target, TargetError, parse_target
+
+if TYPE_CHECKING:
+    from tui.app import NetmedicApp
+
+NEEDS_ORIGIN = frozenset({"cors"})
+NEEDS_HEADER = frozenset({"auth", "proxy", "websocket", "cors"})
+
+
+class TargetEntryScreen(Screen[None]):
+    HELP = """\
+## Target
+Type `host:port`, `[v6]:port` or a URL (`https://api.example.com/health`).
+The reason a target is refused shows under the field.  **down** moves to the
+recent targets; **enter** there picks one.  **escape** goes back.
+"""
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="target.back", tooltip="Back to the symptoms"),
+    ]
+
+    def __init__(self, symptom: str, recent: list[str]) -> None:
+        super().__init__(id="target-entry")
+        self.symptom = symptom
+        self.recent = recent
+        self.target: Target | None = None
+
+    @property
+    def netmedic(self) -> NetmedicApp:
+        from tui.app import NetmedicApp
+
+        assert isinstance(self.app, NetmedicApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        label = next(s.label for s in SYMPTOMS if s.id == self.symptom)
+        with Vertical(id="target-form"):
+            yield Label(f"Symptom: {label}", id="target-symptom", markup=False)
+            yield Label("Target", classes="field-label")
+            yield self._input("target", "host:port, [v6]:port or URL")
+            yield Static("", id="target-error", markup=False)
+            yield Static(
+                "e.g. db.internal:5432 · https://api.example.com/health · [fd00::5]:6333",
+                id="target-hint",
+                markup=False,
+            )
+            if self.symptom in NEEDS_ORIGIN:
+                yield Label(
+                    "Origin (the page's origin, for the CORS preflight)", classes="field-label"
+                )
+                yield self._input("origin", "https://app.example.com")
+            if self.symptom in NEEDS_HEADER:
+                yield Label(
+                    "Header from environment variable (optional, never shown)",
+                    classes="field-label",
+                )
+                yield self._input("header-env", "e.g. API_AUTH_HEADER")
+            if self.recent:
+                yield Label("Recent targets", classes="field-label")
+                yield OptionList(*self.recent, id="recent", markup=False)
+        yield Footer(compact=True)
+
+    def _input(self, name: str, placeholder: str) -> Input:
+        field = Input(placeholder=placeholder, id=name)
+        field.cursor_blink = self.netmedic.blink
+        return field
+
+    def on_mount(self) -> None:
+        self.query_one("#target", Input).focus()
+
+    @on(Input.Changed, "#target")
+    def _validate(self, event: Input.Changed) -> None:
+        error = self.query_one("#target-error", Static)
+        self.target = None
+        if not event.value.strip():
+            error.update("")
+            error.remove_class("-error")
+            return
+        try:
+            self.target = parse_target(event.value)
+        except TargetError as exc:
+            error.update(Text(f"✘ {exc}"))
+            error.add_class("-error")
+            return
+        error.remove_class("-error")
+        error.update(Text(f"→ {self.target.host_port} ({self.target.scheme})"))
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id != "target" and self.target is None:
+            self.query_one("#target", Input).focus()
+            return
+        self._go()
+
+    @on(OptionList.OptionSelected, "#recent")
+    def _recent(self, event: OptionList.OptionSelected) -> None:
+        field = self.query_one("#target", Input)
+        field.value = str(event.option.prompt)
+        self._validate(Input.Changed(field, field.value))
+        self._go()
+
+    def _go(self) -> None:
+        if self.target is None:
+            self.app.bell()
+            if not self.query_one("#target", Input).value.strip():
+                self.query_one("#target-error", Static).update(Text("✘ type a target first"))
+                self.query_one("#target-error", Static).add_class("-error")
+            return
+        origin = self._value("#origin")
+        header_env = self._value("#header-env")
+        self.netmedic.start_diagnosis(
+            self.target, self.symptom, origin=origin, header_env=header_env
+        )
+
+    def _value(self, selector: str) -> str:
+        found = self.query(selector)
+        return found.first(Input).value.strip() if found else ""
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

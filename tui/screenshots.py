@@ -1,0 +1,112 @@
+"""Make SVG (and PNG, when cairosvg is installed) screenshots of every screen.
+
+    python -m tui.screenshots [OUTDIR]     (default: screenshots/)
+
+The app runs headless against the deterministic fake engine
+(:mod:`tui.fake_engine`), so the pictures are reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from probes.context import ProbeConfig
+from probes.target import parse_target
+from tui.app import NetmedicApp
+from tui.fake_engine import FakeNetwork
+
+Step = Callable[[Pilot[int], FakeNetwork], Awaitable[None]]
+
+
+async def _settle(pilot: Pilot[int], _net: FakeNetwork) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def _type_cert(pilot: Pilot[int], _net: FakeNetwork) -> None:
+    await pilot.press(*"cert")
+
+
+async def _bad_target(pilot: Pilot[int], _net: FakeNetwork) -> None:
+    await pilot.press("enter", *"db.internal:99999")
+
+
+async def _retest_green(pilot: Pilot[int], net: FakeNetwork) -> None:
+    await _settle(pilot, net)
+    await pilot.press("space")
+    net.listening = True
+    await pilot.press("r")
+    await _settle(pilot, net)
+
+
+async def _copy(pilot: Pilot[int], net: FakeNetwork) -> None:
+    await _settle(pilot, net)
+    await pilot.press("c")
+
+
+SHOTS: list[tuple[str, str | None, str | None, tuple[int, int], Step, dict[str, object]]] = [
+    ("01-symptom-picker", None, None, (80, 24), _settle, {}),
+    ("02-symptom-filter", None, None, (80, 24), _type_cert, {}),
+    ("03-target-error", None, None, (80, 24), _bad_target, {}),
+    ("04-diagnosis-refused-80x24", "127.0.0.1:5432", "refused", (80, 24), _settle, {}),
+    ("05-diagnosis-live-120x40", "db.internal:5432", "refused", (120, 40), _settle, {"live": True}),
+    ("06-retest-green-120x40", "127.0.0.1:5432", "refused", (120, 40), _retest_green, {}),
+    ("07-dns-nxdomain-120x40", "db.internl:5432", "dns", (120, 40), _settle, {"nxdomain": True}),
+    ("08-copy-command", "127.0.0.1:5432", "refused", (80, 24), _copy, {}),
+]
+
+
+async def shoot(outdir: Path) -> list[Path]:
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, target, symptom, size, step, opts in SHOTS:
+            net = FakeNetwork(nxdomain=bool(opts.get("nxdomain")))
+            plans = (
+                {"refused": ("dns", "route", "tcp", "ping", "trace")} if opts.get("live") else None
+            )
+            app = NetmedicApp(
+                parse_target(target) if target else None,
+                symptom,
+                config=ProbeConfig(),
+                probe_overrides=net.overrides(),
+                plans=plans,
+                clock=lambda: 0.0,
+                recent_path=Path(tmp) / "recent.json",
+                export_dir=Path(tmp),
+                blink=False,
+                privileged=True,
+            )
+            async with app.run_test(size=size) as pilot:
+                await step(pilot, net)
+                await pilot.pause()
+                path = outdir / f"{name}.svg"
+                path.write_text(app.export_screenshot(title=f"netmedic — {name[3:]}"))
+                written.append(path)
+    return written
+
+
+def main() -> int:
+    outdir = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = asyncio.run(shoot(outdir))
+    try:  # optional: PNG copies when cairosvg is installed
+        cairosvg = importlib.import_module("cairosvg")
+    except ImportError:
+        cairosvg = None
+    for path in paths:
+        if cairosvg is not None:
+            cairosvg.svg2png(url=str(path), write_to=str(path.with_suffix(".png")))
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

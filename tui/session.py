@@ -1,0 +1,88 @@
+"""What the TUI remembers about one troubleshooting session (no Textual here).
+
+A session is one target and symptom, run one or more times (the first run and
+each retest), plus what the person did: steps marked, notes typed.  Every
+person event goes to the :class:`~probes.events.EventSink` the app was given,
+and so do the runner's events, so a journal sees one ordered record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from probes.events import EventSink, NoteAdded, NullSink, RetestStarted, StepMarked, StepState
+from probes.model import Diagnosis
+from probes.target import Target
+
+if TYPE_CHECKING:
+    from probes.runner import Run
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    number: int
+    verdict: str
+    duration_s: float
+    finding_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class Session:
+    target: Target
+    symptom: str
+    sink: EventSink = field(default_factory=NullSink)
+    clock: Callable[[], float] = time.monotonic
+    run_number: int = 0
+    run: Run | None = None
+    history: list[RunRecord] = field(default_factory=list)
+    steps: dict[tuple[str, int], StepState] = field(default_factory=dict)
+    notes: list[NoteAdded] = field(default_factory=list)
+    origin: str = ""  # CORS origin, when the symptom needs one
+    header_env: str = ""  # name of an environment variable holding a request header
+
+    def start_run(self, run: Run) -> int:
+        """Record the start of a run; the second and later are retests."""
+        self.run_number += 1
+        self.run = run
+        if self.run_number > 1:
+            self.sink.emit(RetestStarted(self.run_number))
+        return self.run_number
+
+    def finish_run(self, diagnosis: Diagnosis, duration_s: float) -> None:
+        ids = tuple(f.id for f in diagnosis.findings)
+        self.history.append(RunRecord(self.run_number, diagnosis.verdict, duration_s, ids))
+
+    @property
+    def previous_verdict(self) -> str | None:
+        """The verdict of the run before the last finished one, if any."""
+        return self.history[-2].verdict if len(self.history) >= 2 else None
+
+    def changes(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Finding ids (gone, new) between the last two finished runs."""
+        if len(self.history) < 2:
+            return (), ()
+        before, after = self.history[-2].finding_ids, self.history[-1].finding_ids
+        return (
+            tuple(i for i in before if i not in after),
+            tuple(i for i in after if i not in before),
+        )
+
+    def mark_step(self, finding_id: str, index: int, state: StepState) -> StepState:
+        key = (finding_id, index)
+        if self.steps.get(key, StepState.TODO) == state:
+            state = StepState.TODO  # pressing the same mark again clears it
+        self.steps[key] = state
+        self.sink.emit(StepMarked(finding_id, index, state))
+        return state
+
+    def step_state(self, finding_id: str, index: int) -> StepState:
+        return self.steps.get((finding_id, index), StepState.TODO)
+
+    def add_note(self, finding_id: str, text: str) -> NoteAdded:
+        note = NoteAdded(finding_id, text)
+        self.notes.append(note)
+        self.sink.emit(note)
+        return note

@@ -1,0 +1,58 @@
+"""The findings list: verdict first, then the rest by rank."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from probes.model import Diagnosis, Finding
+from tui.widgets.plain import SEVERITY_ICON, SEVERITY_STYLE, plain
+
+
+class FindingsList(OptionList):
+    HELP = """\
+## Findings
+What the evidence says, the likely root cause (the verdict) first.
+Move with **up/down**; the selected finding's evidence and next steps are shown
+below it.
+"""
+
+    def __init__(self) -> None:
+        super().__init__(id="findings", markup=False)
+        self.findings: tuple[Finding, ...] = ()
+        self.border_title = "Findings"
+
+    def show(self, diagnosis: Diagnosis) -> None:
+        ordered = sorted(diagnosis.findings, key=lambda f: (f.id != diagnosis.verdict, f.rank))
+        if tuple(ordered) == self.findings:
+            return
+        keep = self.highlighted_finding
+        self.findings = tuple(ordered)
+        self.clear_options()
+        self.add_options(
+            Option(self._prompt(f, f.id == diagnosis.verdict), id=f"f{i}")
+            for i, f in enumerate(ordered)
+        )
+        index = next((i for i, f in enumerate(ordered) if keep and f.id == keep.id), 0)
+        if ordered:
+            self.highlighted = index
+
+    @property
+    def highlighted_finding(self) -> Finding | None:
+        if self.highlighted is None or self.highlighted >= len(self.findings):
+            return None
+        return self.findings[self.highlighted]
+
+    @staticmethod
+    def _prompt(finding: Finding, verdict: bool) -> Text:
+        text = Text()
+        text.append(f"{SEVERITY_ICON[finding.severity]} ", style=SEVERITY_STYLE[finding.severity])
+        text.append(finding.id, style="bold" if verdict else "")
+        if verdict:
+            text.append(" (verdict)", style="italic")
+        text.append(" ")
+        text.append_text(plain(finding.title, "dim"))
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text

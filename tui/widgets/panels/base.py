@@ -1,0 +1,156 @@
+"""The probe panel base class and the generic panel for any probe result."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+from probes.model import ProbeResult, Status, to_jsonable
+from tui.widgets.plain import STATUS_ICON, STATUS_STYLE, kv_text, ms, plain
+
+
+def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    return [(ch, seg.style) for seg in strip for ch in seg.text]
+
+
+def _changed_span(before: Strip, after: Strip) -> tuple[int, int] | None:
+    """The [start, end) columns where two rendered lines differ, or None."""
+    if list(before) == list(after):
+        return None
+    a, b = _cells(before), _cells(after)
+    if len(a) != len(b) or len(a) != after.cell_length:  # wide characters: whole line
+        return 0, max(after.cell_length, 1)
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if not diff:
+        return None
+    return diff[0], diff[-1] + 1
+
+
+class ProbePanel(Widget, can_focus=True):
+    """One probe's live panel.  Subclasses override :meth:`render_data`.
+
+    The panel renders its content to lines itself and, when a result arrives,
+    repaints only the lines that changed (Textual's line API): a live trace that
+    changes a few numbers per round writes a few cells, not the whole panel.
+    """
+
+    HELP = """\
+## Probe panel
+Shows what one probe found, updated live while it runs.
+The border says the probe's status and how long it took.
+
+- **enter** folds the panel to its one-line summary (or unfolds it).
+"""
+    BINDINGS = [
+        Binding("enter", "toggle_fold", "Fold", id="panel.fold", tooltip="Fold or unfold"),
+    ]
+
+    def __init__(self, probe: str, title: str) -> None:
+        super().__init__(id=f"panel-{probe}", classes="probe-panel -pending")
+        self.probe = probe
+        self.title = title
+        self.result: ProbeResult | None = None
+        self._body: RenderableType = Text("waiting…")
+        self._strips: list[Strip] = []
+        self._strip_width = -1
+        self._title_key = ""
+        self.border_title = Text(f"{title} · waiting")
+
+    # ---- line API: render once per change, repaint changed lines only -------------
+    def update(self, renderable: RenderableType) -> None:
+        self._body = renderable
+        width = self.content_size.width
+        if width <= 0:
+            self._strip_width = -1
+            self.refresh(layout=True)
+            return
+        old = self._strips
+        new = self._render_strips(width)
+        self._strips, self._strip_width = new, width
+        if len(new) != len(old):
+            self.refresh(layout=True)
+            return
+        for y, (before, after) in enumerate(zip(old, new, strict=True)):
+            span = _changed_span(before, after)
+            if span is not None:
+                self.refresh(Region(span[0], y, span[1] - span[0], 1))
+
+    def _render_strips(self, width: int) -> list[Strip]:
+        console = self.app.console
+        options = console.options.update_width(width)
+        lines = console.render_lines(self._body, options, pad=True)
+        return [Strip(list(Segment.simplify(line)), width) for line in lines]
+
+    def _ensure(self, width: int) -> None:
+        if width != self._strip_width and width > 0:
+            self._strips = self._render_strips(width)
+            self._strip_width = width
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._ensure(width)
+        return max(1, len(self._strips))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        self._ensure(width)
+        if 0 <= y < len(self._strips):
+            return self._strips[y].apply_style(self.rich_style)
+        return Strip.blank(width, self.rich_style)
+
+    def show_result(self, result: ProbeResult) -> None:
+        self.result = result
+        for status in Status:
+            self.set_class(result.status is status, f"-{status.value}")
+        self.remove_class("-pending")
+        self.set_class(not result.final, "-live")
+        # A live result keeps a stable title: retitling repaints the whole panel.
+        state = f"{result.status.value} · {ms(result.duration_s)}" if result.final else "live"
+        key = f"{state}|{result.status.value}"
+        if key != self._title_key:
+            title = Text(f"{self.title} ")
+            title.append(STATUS_ICON[result.status], style=STATUS_STYLE[result.status])
+            title.append(f" {state}")
+            self.border_title = title
+            self._title_key = key
+        self.update(self._render_all(result))
+
+    def _render_all(self, result: ProbeResult) -> RenderableType:
+        summary = plain(result.summary, STATUS_STYLE[result.status])
+        if self.has_class("-folded"):
+            return summary
+        parts: list[RenderableType] = [summary]
+        if result.error is not None and result.status is not Status.OK:
+            err = Text("  ")
+            err.append(result.error.errno_name, style="bold")
+            err.append_text(plain(f": {result.error.explanation}"))
+            if result.error.answered_by:
+                err.append_text(plain(f" (from {result.error.answered_by})"))
+            parts.append(err)
+        body = self.render_data(result) if result.data is not None else None
+        if body is not None:
+            parts.append(body)
+        return Group(*parts)
+
+    def render_data(self, result: ProbeResult) -> RenderableType | None:
+        data = to_jsonable(result.data)
+        text = kv_text(data)
+        text.rstrip()
+        return text
+
+    def action_toggle_fold(self) -> None:
+        self.toggle_class("-folded")
+        if self.result is not None:
+            self.update(self._render_all(self.result))
+
+
+class GenericPanel(ProbePanel):
+    """Any probe without a dedicated panel: status, summary, key/value data."""

@@ -1,0 +1,143 @@
+"""The guided-steps checklist for the selected finding."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from probes.events import StepState
+from probes.model import Finding, NextStep
+from tui.widgets.plain import plain
+
+MARK = {
+    StepState.TODO: ("[ ]", ""),
+    StepState.DONE: ("[✔]", "green"),
+    StepState.DID_NOT_HELP: ("[✘]", "yellow"),
+}
+
+
+class StepsChecklist(OptionList):
+    HELP = """\
+## Next steps
+The selected finding's next steps, as a checklist.
+
+- **space** marks a step done (again to clear), **x** marks it "didn't help".
+- **c** copies the step's command to the clipboard (OSC 52, works over SSH) and
+  shows it selected, so it can also be copied by hand.
+- **n** adds a note to the finding.
+"""
+    BINDINGS = [
+        Binding("space", "mark('done')", "Done", id="steps.done", tooltip="Mark the step done"),
+        Binding(
+            "x",
+            "mark('did_not_help')",
+            "No help",
+            id="steps.no_help",
+            tooltip="Mark: did not help",
+        ),
+        Binding("c", "copy", "Copy", id="steps.copy", tooltip="Copy the step's command"),
+        Binding("n", "note", "Note", id="steps.note", tooltip="Add a note to this finding"),
+    ]
+
+    class Marked(Message):
+        def __init__(self, checklist: StepsChecklist, index: int, state: StepState) -> None:
+            super().__init__()
+            self.checklist = checklist
+            self.index = index
+            self.state = state
+
+        @property
+        def control(self) -> StepsChecklist:
+            return self.checklist
+
+    class CopyRequested(Message):
+        def __init__(self, checklist: StepsChecklist, command: str) -> None:
+            super().__init__()
+            self.checklist = checklist
+            self.command = command
+
+        @property
+        def control(self) -> StepsChecklist:
+            return self.checklist
+
+    class NoteRequested(Message):
+        def __init__(self, checklist: StepsChecklist) -> None:
+            super().__init__()
+            self.checklist = checklist
+
+        @property
+        def control(self) -> StepsChecklist:
+            return self.checklist
+
+    def __init__(self) -> None:
+        super().__init__(id="steps", markup=False)
+        self.finding: Finding | None = None
+        self.states: list[StepState] = []
+        self.border_title = "Next steps"
+
+    def show(self, finding: Finding | None, states: list[StepState]) -> None:
+        same = self.finding is not None and finding is not None and finding.id == self.finding.id
+        keep = self.highlighted if same else None
+        self.finding = finding
+        self.states = states
+        self.clear_options()
+        if finding is None:
+            return
+        self.add_options(
+            Option(self._prompt(i, step, states[i]), id=f"s{i}")
+            for i, step in enumerate(finding.next_steps)
+        )
+        if finding.next_steps:
+            self.highlighted = keep if keep is not None else 0
+        else:
+            self.add_option(
+                Option(Text("Nothing to do for this finding.", style="dim"), disabled=True)
+            )
+
+    def set_state(self, index: int, state: StepState) -> None:
+        if self.finding is None:
+            return
+        self.states[index] = state
+        self.replace_option_prompt_at_index(
+            index, self._prompt(index, self.finding.next_steps[index], state)
+        )
+
+    @staticmethod
+    def _prompt(index: int, step: NextStep, state: StepState) -> Text:
+        mark, style = MARK[state]
+        text = Text()
+        text.append(f"{mark} ", style=style)
+        text.append(f"{index + 1}. ")
+        text.append_text(plain(step.text, "strike dim" if state is StepState.DONE else ""))
+        if step.command:
+            text.append("\n      $ ", style="dim")
+            text.append_text(plain(step.command, "cyan"))
+        return text
+
+    def _current(self) -> tuple[int, NextStep] | None:
+        if self.finding is None or self.highlighted is None:
+            return None
+        if self.highlighted >= len(self.finding.next_steps):
+            return None
+        return self.highlighted, self.finding.next_steps[self.highlighted]
+
+    def action_mark(self, state: str) -> None:
+        current = self._current()
+        if current is not None:
+            self.post_message(self.Marked(self, current[0], StepState(state)))
+
+    def action_copy(self) -> None:
+        current = self._current()
+        if current is None:
+            return
+        if current[1].command:
+            self.post_message(self.CopyRequested(self, current[1].command))
+        else:
+            self.notify("This step has no command to copy.", severity="warning")
+
+    def action_note(self) -> None:
+        if self.finding is not None:
+            self.post_message(self.NoteRequested(self))

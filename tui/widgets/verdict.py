@@ -1,0 +1,69 @@
+"""The verdict banner: running, the root cause, or green — and what changed."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from probes.model import Diagnosis, Finding
+from tui.widgets.plain import plain
+
+
+class VerdictBanner(Static):
+    def __init__(self) -> None:
+        super().__init__(id="verdict", classes="-running", markup=False)
+
+    def show_running(self, run_number: int, previous: str | None) -> None:
+        text = Text("⟳ probing…", style="bold")
+        if previous is not None:
+            text.append(f"  (run {run_number}; last verdict {previous})")
+        self._set("-running", text)
+
+    def show_verdict(
+        self,
+        diagnosis: Diagnosis,
+        finished: bool,
+        run_number: int,
+        previous: str | None,
+        changes: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+    ) -> None:
+        verdict: Finding | None = next(
+            (f for f in diagnosis.findings if f.id == diagnosis.verdict), None
+        )
+        if verdict is None:
+            text = Text("✔ ok", style="bold")
+            text.append(": no problem found" + ("" if finished else " so far (still probing)"))
+            state = "-ok" if finished else "-running"
+        else:
+            text = Text(f"✘ {verdict.id}", style="bold")
+            text.append(": ")
+            text.append_text(plain(verdict.title))
+            if not finished:
+                text.append(" (still probing)", style="italic")
+            state = "-error" if verdict.severity.value == "error" else "-warning"
+        if finished and previous is not None:
+            text.append("\n")
+            if previous == diagnosis.verdict:
+                text.append(f"Retest {run_number}: verdict unchanged ({previous})")
+            else:
+                text.append(
+                    f"Retest {run_number}: verdict moved {previous} → {diagnosis.verdict}",
+                    style="bold",
+                )
+            gone, new = changes
+            if gone:
+                text.append(f" · gone: {', '.join(gone)}")
+            if new:
+                text.append(f" · new: {', '.join(new)}")
+        self._set(state, text)
+
+    def show_failed(self, error: BaseException) -> None:
+        text = Text("! the run failed: ", style="bold")
+        text.append_text(plain(error))
+        text.append(" (press r to retest)")
+        self._set("-warning", text)
+
+    def _set(self, state: str, text: Text) -> None:
+        for cls in ("-running", "-ok", "-error", "-warning"):
+            self.set_class(cls == state, cls)
+        self.update(text)

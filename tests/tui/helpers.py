@@ -6,6 +6,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from probes.plans import SYMPTOM_IDS
 from probes.target import parse_target
 from tui.app import NetmedicApp
 from tui.fake_engine import FakeNetwork
@@ -29,7 +30,9 @@ def make_app(
     privileged: bool = True,
 ) -> NetmedicApp:
     network = network or FakeNetwork()
-    plans = {"refused": ("dns", "route", "tcp", "ping", "trace")} if live else None
+    # Only probes the fake network answers for: real ones would make snapshots flaky.
+    faked = ("dns", "route", "tcp", "ping", "trace") if live else ("dns", "route", "tcp")
+    plans = {symptom_id: faked for symptom_id in SYMPTOM_IDS}
     return NetmedicApp(
         parse_target(target) if target else None,
         symptom,

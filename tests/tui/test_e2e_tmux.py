@@ -32,6 +32,15 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "nm")
 
+    def wait_gone(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} still on screen after {timeout}s:\n{self.screen()}")
+
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
@@ -63,20 +72,23 @@ def test_refused_then_listener_then_green_retest(tmux: Tmux, tmp_path: Path) -> 
         "-c", str(tmp_path),
         "-e", f"NETMEDIC_STATE_DIR={tmp_path}",
         "-e", f"PYTHONPATH={ROOT}",
+        "-e", f"XDG_STATE_HOME={tmp_path}",
         "--",
         sys.executable, "-m", "tui.cli", f"127.0.0.1:{port}", "--symptom", "refused",
     )  # fmt: skip
     pid = int(tmux("display-message", "-p", "-t", "nm", "#{pane_pid}").strip())
-    screen = tmux.wait_for("tcp.refused")
+    # The target is this host, so the listener table explains the refusal.
+    screen = tmux.wait_for("local.not_listening", timeout=40)
     assert f"127.0.0.1:{port}" in screen
+    tmux.wait_gone("still probing", timeout=40)
 
     with socket.socket() as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", port))
         listener.listen(8)
         tmux("send-keys", "-t", "nm", "r")
-        screen = tmux.wait_for("✔ ok")
-        assert "moved tcp.refused → ok" in screen
+        screen = tmux.wait_for("✔ ok: no problem found", timeout=40)
+        assert "run 2" in screen
 
     tmux("send-keys", "-t", "nm", "C-q")
     deadline = time.monotonic() + 10

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from probes.context import ProbeContext
 from probes.dns import DnsData, ResolverAnswer, SystemAnswer
 from probes.model import ProbeError, ProbeResult, Status
+from probes.pathstats import RttStats
+from probes.ping import PingData, PingHost, PingSample
 from probes.plans import ProbeFn
 from probes.route import RouteData, RouteInfo
 from probes.tcp import OPEN, REFUSED, TcpAttempt, TcpData
-from tui.widgets.panels.standins import PingData, TraceData, TraceHop
+from probes.trace import Hop, Responder, TraceData
 
 ADDRESS = "192.0.2.10"
 
@@ -139,16 +141,41 @@ class FakeNetwork:
         rounds = max(1, self.live_rounds)
         for n in range(1, rounds + 1):
             rtts = tuple(
-                None if i % 7 == 3 else 10.0 + (i * 37 % 11) / 2 for i in range(min(n + 19, 200))
+                None if i % 7 == 3 else (10.0 + (i * 37 % 11) / 2) / 1000
+                for i in range(min(n + 19, 200))
             )
-            data = PingData(addr, "icmp-dgram", rtts)
-            lost = sum(r is None for r in rtts)
+            got = [r for r in rtts if r is not None]
+            avg = sum(got) / len(got)
+            stats = RttStats(
+                sent=len(rtts),
+                received=len(got),
+                loss_pct=100.0 * (len(rtts) - len(got)) / len(rtts),
+                last_s=got[-1],
+                min_s=min(got),
+                avg_s=avg,
+                max_s=max(got),
+                mdev_s=(sum(r * r for r in got) / len(got) - avg * avg) ** 0.5,
+                jitter_s=0.0021,
+            )
+            recent = tuple(
+                PingSample(i, "timeout" if r is None else "reply", r, "" if r is None else addr)
+                for i, r in enumerate(rtts[-60:], start=max(0, len(rtts) - 60))
+            )
+            host = PingHost(addr, 4, "icmp-dgram", stats, recent, median_s=0.0125)
+            data = PingData(
+                "icmp-dgram",
+                False,
+                "run as root or grant CAP_NET_RAW for raw ICMP",
+                0.2,
+                64,
+                (host,),
+            )
             final = n == rounds
             yield ProbeResult(
                 "ping",
                 Status.OK,
                 0.5 * n,
-                f"{len(rtts) - lost}/{len(rtts)} replies",
+                f"{len(got)}/{len(rtts)} replies",
                 data,
                 final=final,
             )
@@ -160,29 +187,37 @@ class FakeNetwork:
         rounds = max(1, self.live_rounds)
         for n in range(1, rounds + 1):
             hops = []
+            sent = n + 9
             for ttl in range(1, 9):
                 silent = ttl == 4
-                base = 0.4 + ttl * 1.3
+                base = (0.4 + ttl * 1.3) / 1000
+                received = 0 if silent else sent - (1 if ttl == 5 else 0)
+                who = addr if ttl == 8 else f"10.{ttl}.0.1"
                 hops.append(
-                    TraceHop(
+                    Hop(
                         ttl,
-                        () if silent else ((addr,) if ttl == 8 else (f"10.{ttl}.0.1",)),
-                        sent=n + 9,
-                        received=0 if silent else (n + 9 - (1 if ttl == 5 else 0)),
-                        last_ms=None if silent else base + (n * ttl % 5) / 10,
-                        avg_ms=None if silent else base + 0.2,
-                        best_ms=None if silent else base - 0.1,
-                        worst_ms=None if silent else base + 1.5,
-                        rate_limited=ttl == 5,
+                        "silent" if silent else ("destination" if ttl == 8 else "ok"),
+                        () if silent else (Responder(who, received),),
+                        sent,
+                        received,
+                        100.0 * (sent - received) / sent,
+                        None if silent else base + (n * ttl % 5) / 10000,
+                        None if silent else base + 0.0002,
+                        None if silent else base - 0.0001,
+                        None if silent else base + 0.0015,
+                        None if silent else 0.0003,
                     )
                 )
             final = n == rounds
+            data = TraceData(
+                addr, "udp", 33434, "udp-recverr", False, "", sent, True, 0, "", tuple(hops)
+            )
             yield ProbeResult(
                 "trace",
                 Status.OK,
                 0.5 * n,
-                f"8 hops to {addr} (round {n + 9})",
-                TraceData(addr, "udp", n + 9, tuple(hops)),
+                f"8 hops to {addr} (round {sent})",
+                data,
                 final=final,
             )
             if not final and self.live_interval_s:

@@ -4,22 +4,27 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from probes.model import ProbeResult
+from probes.ping import PingData, PingHost, PingSample
 from tui.widgets.panels.base import ProbePanel
-from tui.widgets.panels.standins import as_ping
 from tui.widgets.plain import plain
 
 BARS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(rtts: tuple[float | None, ...], width: int) -> Text:
-    """Latest *width* round trips as bars; a lost probe is a red cross."""
-    shown = rtts[-width:]
-    got = [r for r in shown if r is not None]
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def sparkline(samples: tuple[PingSample, ...], width: int) -> Text:
+    """Latest *width* samples as bars; a lost probe is a red cross."""
+    shown = samples[-width:]
+    got = [s.rtt_s for s in shown if s.rtt_s is not None]
     top = max(got) if got else 1.0
     line = Text()
     run: list[str] = []
     run_style = ""
-    for rtt in shown:
+    for sample in shown:
+        rtt = sample.rtt_s
         if rtt is None:
             char, style = "×", "bold red"
         else:
@@ -35,26 +40,49 @@ def sparkline(rtts: tuple[float | None, ...], width: int) -> Text:
     return line
 
 
+def host_lines(host: PingHost, width: int) -> list[RenderableType]:
+    stats = host.stats
+    head = Text()
+    head.append_text(plain(f"{host.address} (IPv{host.family})  ", "bold"))
+    head.append(f"loss {stats.loss_pct:.0f}% ", style="bold red" if stats.loss_pct else "green")
+    head.append(f"({stats.received}/{stats.sent})")
+    lines: list[RenderableType] = [head]
+    if host.recent:
+        lines.append(sparkline(host.recent, width))
+    if stats.received:
+        lines.append(
+            Text(
+                f"min {_ms(stats.min_s)}  avg {_ms(stats.avg_s)}  max {_ms(stats.max_s)}"
+                f"  mdev {_ms(stats.mdev_s)}  jitter {_ms(stats.jitter_s)} ms"
+            )
+        )
+    if host.unreachable:
+        lines.append(plain(f"  {host.unreachable} (×{host.unreachable_count})", "bold red"))
+    if host.errors:
+        lines.append(plain(f"  {host.errors} errors; last: {host.last_error}", "magenta"))
+    return lines
+
+
 class PingPanel(ProbePanel):
     HELP = """\
 ## Ping
-Round-trip times as a sparkline (newest right; × is a lost probe), with loss,
-min/avg/max and jitter.  The mode says whether raw ICMP, unprivileged ICMP
-datagram sockets or TCP-connect timing was used.
+Per address: round-trip times as a sparkline (newest right; × is a lost probe),
+loss, min/avg/max, mdev and jitter.  The mode says whether raw ICMP,
+unprivileged ICMP datagram sockets or TCP-connect timing was used, and how to
+get the full mode.
 """
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
-        data = as_ping(result.data)
-        if data is None:
+        data = result.data
+        if not isinstance(data, PingData):
             return super().render_data(result)
         width = max(10, self.content_size.width - 2 if self.content_size.width else 40)
-        stats = data.stats()
-        line = Text()
-        line.append_text(plain(f"{data.address} ({data.mode})  "))
-        loss_style = "bold red" if data.loss_pct else "green"
-        line.append(f"loss {data.loss_pct:.0f}% ", style=loss_style)
-        line.append(f"({len(data.received)}/{data.sent})")
-        if stats:
-            lo, avg, hi, jitter = stats
-            line.append(f"\nmin {lo:.1f}  avg {avg:.1f}  max {hi:.1f}  jitter {jitter:.1f} ms")
-        return Group(sparkline(data.rtts_ms, width), line)
+        mode = Text()
+        mode.append_text(plain(f"mode {data.mode}", "" if data.privileged else "yellow"))
+        mode.append(f"  every {data.interval_s * 1000:.0f} ms, {data.size} B", style="dim")
+        lines: list[RenderableType] = [mode]
+        if data.hint:
+            lines.append(plain(data.hint, "dim italic"))
+        for host in data.hosts:
+            lines.extend(host_lines(host, width))
+        return Group(*lines)

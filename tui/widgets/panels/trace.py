@@ -1,45 +1,81 @@
 from __future__ import annotations
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.text import Text
 
 from probes.model import ProbeResult
+from probes.trace import Hop, TraceData
 from tui.widgets.panels.base import ProbePanel
-from tui.widgets.panels.standins import as_trace
 from tui.widgets.plain import grid, plain
 
 
 def _num(value: float | None) -> Text:
-    return Text("—" if value is None else f"{value:.1f}", justify="right")
+    return Text("—" if value is None else f"{value * 1000:.1f}", justify="right")
+
+
+def _host(hop: Hop, later_ok: bool) -> Text:
+    if not hop.responders:
+        return Text("???", style="dim")
+    host = plain(hop.responders[0].address, "green" if hop.status == "destination" else "")
+    if len(hop.responders) > 1:
+        host.append(f" +{len(hop.responders) - 1}", style="cyan")
+    if hop.note:
+        host.append_text(plain(f" {hop.note}", "bold red"))
+    if hop.loss_pct and later_ok:
+        host.append(" rate-limited", style="dim italic")
+    return host
 
 
 class TracePanel(ProbePanel):
     HELP = """\
 ## Trace
-An mtr-style hop table updated every round: loss, sent, and last/avg/best/worst
-round trip per hop.  **???** is a silent hop (no answer: often a router that
-does not send ICMP); *rate-limited* marks loss at a hop that does not carry on
-to later hops, which is harmless.
+An mtr-style hop table updated every round: loss, sent, and
+last/avg/best/worst/stdev round trip (ms) per hop.  **???** is a silent hop (no
+answer: often a router that does not send ICMP); *rate-limited* marks loss at a
+hop that does not carry on to later hops, which is harmless.  The last line
+says whether the destination was reached or where the path stops.
 """
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
-        data = as_trace(result.data)
-        if data is None:
+        data = result.data
+        if not isinstance(data, TraceData):
             return super().render_data(result)
-        table = grid("#", "host", "loss%", "snt", "last", "avg", "best", "wrst")
-        for hop in data.hops:
-            host = plain(" ".join(hop.responders)) if hop.responders else Text("???", style="dim")
-            if hop.rate_limited:
-                host.append(" rate-limited", style="dim italic")
-            loss_style = "dim" if hop.rate_limited else ("bold red" if hop.loss_pct else "")
+        head = plain(
+            f"{data.address}  {data.protocol}"
+            + (f"/{data.port}" if data.protocol != "icmp" else "")
+            + f"  mode {data.mode}  round {data.rounds}",
+            "" if data.privileged else "yellow",
+        )
+        table = grid("#", "host", "loss%", "snt", "last", "avg", "best", "wrst", "stdev")
+        hops = data.hops
+        for i, hop in enumerate(hops):
+            # Loss that does not carry on to the next answering hop is ICMP rate limiting.
+            later_ok = any(h.received and h.loss_pct < hop.loss_pct for h in hops[i + 1 :])
+            if hop.loss_pct and not later_ok:
+                loss_style = "bold red"
+            else:
+                loss_style = "dim" if hop.loss_pct else ""
             table.add_row(
                 Text(str(hop.ttl), justify="right"),
-                host,
+                _host(hop, later_ok),
                 Text(f"{hop.loss_pct:.0f}", style=loss_style, justify="right"),
                 Text(str(hop.sent), justify="right"),
-                _num(hop.last_ms),
-                _num(hop.avg_ms),
-                _num(hop.best_ms),
-                _num(hop.worst_ms),
+                _num(hop.last_s),
+                _num(hop.avg_s),
+                _num(hop.best_s),
+                _num(hop.worst_s),
+                _num(hop.stdev_s),
             )
-        return table
+        parts: list[RenderableType] = [head]
+        if data.hint:
+            parts.append(plain(data.hint, "dim italic"))
+        parts.append(table)
+        if data.reached:
+            parts.append(Text("destination reached", style="green"))
+        elif data.stopped_at:
+            parts.append(
+                plain(f"path stops after hop {data.stopped_at}: {data.stop_reason}", "bold red")
+            )
+        elif data.stop_reason:
+            parts.append(plain(data.stop_reason, "bold red"))
+        return Group(*parts)

@@ -1,19 +1,36 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 
 from probes.model import ProbeResult
 from probes.trace import Hop, TraceData
 from tui.widgets.panels.base import ProbePanel
-from tui.widgets.plain import grid, plain
+from tui.widgets.plain import plain
+
+# (header, minimum width): 52 cells with the gaps, so the table fits an 80x24 split.
+COLUMNS = (
+    ("#", 2),
+    ("host", 15),
+    ("loss", 4),
+    ("snt", 3),
+    ("last", 4),
+    ("avg", 4),
+    ("best", 4),
+    ("wrst", 4),
+    ("sd", 4),
+)
 
 
 def _num(value: float | None) -> Text:
-    return Text("—" if value is None else f"{value * 1000:.1f}", justify="right")
+    if value is None:
+        return Text("—", justify="right")
+    msec = value * 1000
+    return Text(f"{msec:.1f}" if msec < 100 else f"{msec:.0f}", justify="right")
 
 
-def _host(hop: Hop, later_ok: bool) -> Text:
+def _host(hop: Hop) -> Text:
     if not hop.responders:
         return Text("???", style="dim")
     host = plain(hop.responders[0].address, "green" if hop.status == "destination" else "")
@@ -21,8 +38,6 @@ def _host(hop: Hop, later_ok: bool) -> Text:
         host.append(f" +{len(hop.responders) - 1}", style="cyan")
     if hop.note:
         host.append_text(plain(f" {hop.note}", "bold red"))
-    if hop.loss_pct and later_ok:
-        host.append(" rate-limited", style="dim italic")
     return host
 
 
@@ -46,18 +61,29 @@ says whether the destination was reached or where the path stops.
             + f"  mode {data.mode}  round {data.rounds}",
             "" if data.privileged else "yellow",
         )
-        table = grid("#", "host", "loss%", "snt", "last", "avg", "best", "wrst", "stdev")
+        table = Table(box=None, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+        for header, width in COLUMNS:
+            table.add_column(
+                Text(header, style="bold"),
+                justify="left" if header == "host" else "right",
+                min_width=width,
+                no_wrap=True,
+                overflow="ellipsis",
+            )
         hops = data.hops
+        limited: list[str] = []
         for i, hop in enumerate(hops):
             # Loss that does not carry on to the next answering hop is ICMP rate limiting.
             later_ok = any(h.received and h.loss_pct < hop.loss_pct for h in hops[i + 1 :])
+            if hop.loss_pct and hop.received and later_ok:
+                limited.append(str(hop.ttl))
             if hop.loss_pct and not later_ok:
                 loss_style = "bold red"
             else:
                 loss_style = "dim" if hop.loss_pct else ""
             table.add_row(
                 Text(str(hop.ttl), justify="right"),
-                _host(hop, later_ok),
+                _host(hop),
                 Text(f"{hop.loss_pct:.0f}", style=loss_style, justify="right"),
                 Text(str(hop.sent), justify="right"),
                 _num(hop.last_s),
@@ -70,6 +96,13 @@ says whether the destination was reached or where the path stops.
         if data.hint:
             parts.append(plain(data.hint, "dim italic"))
         parts.append(table)
+        if limited:
+            parts.append(
+                Text(
+                    f"rate-limited (loss does not carry on): hop {', '.join(limited)}",
+                    style="dim italic",
+                )
+            )
         if data.reached:
             parts.append(Text("destination reached", style="green"))
         elif data.stopped_at:

@@ -12,14 +12,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from probes.certs import CertInfo
 from probes.context import ProbeContext
 from probes.dns import DnsData, ResolverAnswer, SystemAnswer
+from probes.http import HttpData, HttpHop, HttpTimings
 from probes.model import ProbeError, ProbeResult, Status
 from probes.pathstats import RttStats
 from probes.ping import PingData, PingHost, PingSample
 from probes.plans import ProbeFn
 from probes.route import RouteData, RouteInfo
 from probes.tcp import OPEN, REFUSED, TcpAttempt, TcpData
+from probes.tls import TlsData
 from probes.trace import Hop, Responder, TraceData
 
 ADDRESS = "192.0.2.10"
@@ -41,6 +44,8 @@ class FakeNetwork:
             "tcp": self.tcp,
             "ping": self.ping,
             "trace": self.trace,
+            "tls": self.tls,
+            "http": self.http,
         }
 
     def _addr(self, ctx: ProbeContext) -> str:
@@ -136,6 +141,56 @@ class FakeNetwork:
             "tcp", Status.FAILED, 0.0007, f"{addr}:{port} refused", TcpData(port, (attempt,)), err
         )
 
+    async def tls(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        self.calls.append("tls")
+        host, port = ctx.target.host, ctx.target.port
+        leaf = _cert(host, "Example Issuing CA 1", -3, ("DNS:" + host, "DNS:www." + host))
+        inter = _cert("Example Issuing CA 1", "Example Root CA", 412, (), ca=True)
+        data = TlsData(
+            self._addr(ctx),
+            port,
+            host,
+            "",
+            "failed",
+            failure="tls.expired",
+            detail="certificate has expired",
+            verify_code=10,
+            verify_message="certificate has expired",
+            protocol="TLSv1.3",
+            cipher="TLS_AES_256_GCM_SHA384",
+            alpn="h2",
+            chain=(leaf, inter),
+            handshake_s=0.0123,
+        )
+        err = ProbeError("CERT_HAS_EXPIRED", "the server's certificate expired 3 days ago")
+        yield ProbeResult("tls", Status.FAILED, 0.013, f"{host}: certificate expired", data, err)
+
+    async def http(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        self.calls.append("http")
+        host = ctx.target.host
+        url = f"https://{host}{ctx.target.path or '/'}"
+        hops = (
+            HttpHop(f"http://{host}/", 301, "Moved Permanently", "HTTP/1.1", url),
+            HttpHop(url, 200, "OK", "HTTP/2"),
+        )
+        data = HttpData(
+            url,
+            "GET",
+            "ok",
+            200,
+            "OK",
+            "HTTP/2",
+            headers=(
+                ("server", "nginx\x1b[31m[b]x[/b]"),
+                ("content-type", "application/json"),
+                ("cache-control", "no-store"),
+            ),
+            hops=hops,
+            timings=HttpTimings(0.004, 0.011, 0.031, 0.092, 0.118),
+            body_bytes=512,
+        )
+        yield ProbeResult("http", Status.OK, 0.12, "200 OK in 118 ms", data)
+
     async def ping(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         addr = self._addr(ctx)
         rounds = max(1, self.live_rounds)
@@ -222,3 +277,20 @@ class FakeNetwork:
             )
             if not final and self.live_interval_s:
                 await asyncio.sleep(self.live_interval_s)
+
+
+def _cert(name: str, issuer: str, days: int, sans: tuple[str, ...], ca: bool = False) -> CertInfo:
+    return CertInfo(
+        f"CN={name}",
+        f"CN={issuer}",
+        name,
+        sans,
+        "2025-11-20T00:00:00Z",
+        "2026-11-20T00:00:00Z",
+        days,
+        "EC secp256r1",
+        "ecdsa-with-SHA256",
+        "AB:CD:EF",
+        ca,
+        name == issuer,
+    )

@@ -28,10 +28,12 @@ def make_app(
     sink: RecordingSink | None = None,
     live: bool = False,
     privileged: bool = True,
+    probes: tuple[str, ...] | None = None,
 ) -> NetmedicApp:
     network = network or FakeNetwork()
     # Only probes the fake network answers for: real ones would make snapshots flaky.
     faked = ("dns", "route", "tcp", "ping", "trace") if live else ("dns", "route", "tcp")
+    faked = probes or faked
     plans = {symptom_id: faked for symptom_id in SYMPTOM_IDS}
     return NetmedicApp(
         parse_target(target) if target else None,

@@ -98,6 +98,17 @@ def test_diagnosis_ping_and_trace_panels(snap_compare: SnapCompare, tmp_path: Pa
     assert snap_compare(app, run_before=_settle, terminal_size=(120, 40))
 
 
+def test_diagnosis_tls_and_http_panels(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    app = make_app(
+        tmp_path,
+        "https://api.example.com/health",
+        "tls",
+        network=FakeNetwork(listening=True),
+        probes=("tls", "http"),
+    )
+    assert snap_compare(app, run_before=_settle, terminal_size=(120, 40))
+
+
 def test_copy_fallback_modal(snap_compare: SnapCompare, tmp_path: Path) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await settle(pilot)

@@ -18,6 +18,8 @@ PANELS: dict[str, str] = {
     "tcp": "tui.widgets.panels.tcp:TcpPanel",
     "ping": "tui.widgets.panels.ping:PingPanel",
     "trace": "tui.widgets.panels.trace:TracePanel",
+    "tls": "tui.widgets.panels.tls:TlsPanel",
+    "http": "tui.widgets.panels.http:HttpPanel",
 }
 TITLES = {"ping": "Ping", "trace": "Trace", "local": "Sockets", "tls": "TLS", "http": "HTTP"}
 

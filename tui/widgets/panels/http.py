@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from probes.http import HttpData, HttpTimings
+from probes.model import ProbeResult
+from tui.widgets.panels.base import ProbePanel
+from tui.widgets.plain import plain
+
+KEY_HEADERS = (
+    "server",
+    "content-type",
+    "location",
+    "www-authenticate",
+    "retry-after",
+    "via",
+    "x-cache",
+    "cache-control",
+    "content-length",
+)
+PHASES = (("dns", "cyan"), ("connect", "blue"), ("tls", "magenta"), ("ttfb", "yellow"))
+
+
+def status_style(status: int) -> str:
+    if 200 <= status < 300:
+        return "bold green"
+    if 300 <= status < 400:
+        return "bold cyan"
+    return "bold red"
+
+
+def waterfall(t: HttpTimings, width: int) -> list[Text]:
+    """curl -w timings as bars proportional to the total, each starting where the last ended."""
+    total = t.total_s if t.total_s > 0 else max(t.dns_s, t.connect_s, t.tls_s, t.ttfb_s, 0.0)
+    if total <= 0:
+        return []
+    bar_width = max(10, width - 22)
+    rows: list[Text] = []
+    prev = 0.0
+    marks = (t.dns_s, t.connect_s, t.tls_s, t.ttfb_s, t.total_s)
+    names = (*PHASES, ("total", "green"))
+    for (name, style), mark in zip(names, marks, strict=True):
+        if mark < 0:
+            continue
+        start = 0.0 if name == "total" else prev
+        lo = round(start / total * bar_width)
+        hi = max(lo + 1, round(mark / total * bar_width))
+        row = Text(f"{name:<8}", style="bold")
+        row.append(" " * lo)
+        row.append("█" * (hi - lo), style=style)
+        row.append(" " * (bar_width - hi + 1))
+        row.append(f"{mark * 1000:7.1f} ms")
+        rows.append(row)
+        if name != "total":
+            prev = mark
+    return rows
+
+
+class HttpPanel(ProbePanel):
+    HELP = """\
+## HTTP
+The status, a timing waterfall (DNS, connect, TLS, time to first byte, total;
+bars proportional to the total), the headers that explain failures, and the
+redirect chain.
+"""
+
+    def render_data(self, result: ProbeResult) -> RenderableType | None:
+        data = result.data
+        if not isinstance(data, HttpData):
+            return super().render_data(result)
+        width = self.content_size.width or 40
+        head = Text()
+        if data.status:
+            head.append(str(data.status), style=status_style(data.status))
+            head.append_text(plain(f" {data.reason}  {data.http_version}"))
+        else:
+            head.append_text(plain(f"{data.state} at {data.phase or '?'}", "bold red"))
+        head.append_text(plain(f"  {data.method} {data.url}", "dim"))
+        lines: list[RenderableType] = [head]
+        if data.detail:
+            lines.append(plain(data.detail, "yellow"))
+        if data.peer_protocol:
+            lines.append(plain(f"port speaks {data.peer_protocol}: {data.peer_banner}", "yellow"))
+        lines.extend(waterfall(data.timings, width))
+        wanted = {name: value for name, value in data.headers if name.lower() in KEY_HEADERS}
+        for name, value in wanted.items():
+            row = plain(f"{name}: ", "bold")
+            row.append_text(plain(value))
+            lines.append(row)
+        if len(data.hops) > 1:
+            lines.append(
+                Text("redirects" + (" (loop)" if data.redirect_loop else ""), style="bold")
+            )
+            for hop in data.hops:
+                row = Text("  ")
+                row.append(str(hop.status), style=status_style(hop.status))
+                row.append_text(plain(f" {hop.url}"))
+                lines.append(row)
+        return Group(*lines)

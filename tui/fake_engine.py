@@ -16,11 +16,14 @@ from probes.certs import CertInfo
 from probes.context import ProbeContext
 from probes.dns import DnsData, ResolverAnswer, SystemAnswer
 from probes.http import HttpData, HttpHop, HttpTimings
+from probes.local import Listener, LocalData, PortLoad, StateCount, TargetView
 from probes.model import ProbeError, ProbeResult, Status
 from probes.pathstats import RttStats
 from probes.ping import PingData, PingHost, PingSample
 from probes.plans import ProbeFn
+from probes.procinfo import ProcessInfo
 from probes.route import RouteData, RouteInfo
+from probes.system import Limits, MemoryInfo, OomReport
 from probes.tcp import OPEN, REFUSED, TcpAttempt, TcpData
 from probes.tls import TlsData
 from probes.trace import Hop, Responder, TraceData
@@ -45,6 +48,7 @@ class FakeNetwork:
             "ping": self.ping,
             "trace": self.trace,
             "tls": self.tls,
+            "local": self.local,
             "http": self.http,
         }
 
@@ -139,6 +143,60 @@ class FakeNetwork:
         err = ProbeError("ECONNREFUSED", attempt.explanation, "", 0.0006)
         yield ProbeResult(
             "tcp", Status.FAILED, 0.0007, f"{addr}:{port} refused", TcpData(port, (attempt,)), err
+        )
+
+    async def local(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        self.calls.append("local")
+        port = ctx.target.port
+        listeners = (
+            Listener("tcp", 4, "127.0.0.1", port, 129, 128, 70, (812,), "postgres"),
+            Listener("tcp", 6, "::1", port, 0, 128, 70, (812,), "postgres"),
+            Listener("udp", 4, "0.0.0.0", port, 0, -1, 0, ()),
+        )
+        states = (StateCount("ESTABLISHED", 96), StateCount("SYN_RECV", 31))
+        view = TargetView(
+            (self.address,),
+            port,
+            True,
+            (self.address,),
+            listeners,
+            (),
+            (self.address,),
+            PortLoad(port, 127, states, ()),
+            (),
+            (),
+            (),
+            (),
+            service="postgresql",
+        )
+        proc = ProcessInfo(812, "postgres", "postgres", "postgres -D /var/lib/pg", 1010, 1024)
+        data = LocalData(
+            "netlink",
+            True,
+            0,
+            False,
+            view,
+            listeners,
+            3,
+            (proc,),
+            412,
+            (
+                StateCount("ESTABLISHED", 301),
+                StateCount("TIME_WAIT", 80),
+                StateCount("CLOSE_WAIT", 31),
+            ),
+            (),
+            (),
+            Limits(9000, 9223372036854775807, 32768, 60999, 0, 2, 4096),
+            MemoryInfo(16_000_000, 9_000_000, 0, 0),
+            {},
+            OomReport(True, "/dev/kmsg", (), 0),
+            (),
+            "db1",
+            0.004,
+        )
+        yield ProbeResult(
+            "local", Status.OK, 0.005, f"postgres[812] listens on 127.0.0.1:{port}", data
         )
 
     async def tls(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:

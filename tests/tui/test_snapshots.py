@@ -109,6 +109,11 @@ def test_diagnosis_tls_and_http_panels(snap_compare: SnapCompare, tmp_path: Path
     assert snap_compare(app, run_before=_settle, terminal_size=(120, 40))
 
 
+def test_diagnosis_local_sockets_panel(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    app = make_app(tmp_path, "db.internal:5432", "too-many-connections", probes=("local",))
+    assert snap_compare(app, run_before=_settle, terminal_size=(120, 40))
+
+
 def test_copy_fallback_modal(snap_compare: SnapCompare, tmp_path: Path) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await settle(pilot)

@@ -18,6 +18,7 @@ from probes.dns import DnsData, ResolverAnswer, SystemAnswer
 from probes.http import HttpData, HttpHop, HttpTimings
 from probes.local import Listener, LocalData, PortLoad, StateCount, TargetView
 from probes.model import ProbeError, ProbeResult, Status
+from probes.mtu import MtuData, MtuProbe
 from probes.pathstats import RttStats
 from probes.ping import PingData, PingHost, PingSample
 from probes.plans import ProbeFn
@@ -49,6 +50,7 @@ class FakeNetwork:
             "trace": self.trace,
             "tls": self.tls,
             "local": self.local,
+            "mtu": self.mtu,
             "http": self.http,
         }
 
@@ -144,6 +146,30 @@ class FakeNetwork:
         yield ProbeResult(
             "tcp", Status.FAILED, 0.0007, f"{addr}:{port} refused", TcpData(port, (attempt,)), err
         )
+
+    async def mtu(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        self.calls.append("mtu")
+        addr = self._addr(ctx)
+        probes = tuple(
+            MtuProbe(size, "reply" if size <= 1400 else "timeout", addr if size <= 1400 else "")
+            for size in (576, 1200, 1400, 1450, 1472, 1500)
+        )
+        data = MtuData(
+            addr,
+            "raw-icmp",
+            True,
+            "",
+            1500,
+            1400,
+            1450,
+            "",
+            0,
+            True,
+            3,
+            probes,
+            "packets up to 1400 bytes pass; 1450 and larger vanish without an ICMP answer",
+        )
+        yield ProbeResult("mtu", Status.FAILED, 2.1, "path MTU 1400: black hole above", data)
 
     async def local(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         self.calls.append("local")

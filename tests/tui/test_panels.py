@@ -14,7 +14,7 @@ from tui.fake_engine import FakeNetwork
 from tui.widgets.panels import make_panel, panel_class
 from tui.widgets.panels.base import GenericPanel
 
-DEDICATED = ("ping", "trace", "local", "tls", "http")
+DEDICATED = ("ping", "trace", "mtu", "local", "tls", "http")
 
 
 async def _last(probe: str, target: str) -> ProbeResult:

@@ -18,6 +18,7 @@ PANELS: dict[str, str] = {
     "tcp": "tui.widgets.panels.tcp:TcpPanel",
     "ping": "tui.widgets.panels.ping:PingPanel",
     "trace": "tui.widgets.panels.trace:TracePanel",
+    "mtu": "tui.widgets.panels.mtu:MtuPanel",
     "local": "tui.widgets.panels.local:LocalPanel",
     "tls": "tui.widgets.panels.tls:TlsPanel",
     "http": "tui.widgets.panels.http:HttpPanel",

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from probes.context import ProbeContext
-from probes.model import ProbeResult
+from probes.model import ProbeResult, Status
 from probes.target import parse_target
 from tui.fake_engine import FakeNetwork
 from tui.widgets.panels import make_panel, panel_class
@@ -43,3 +43,22 @@ def test_remote_strings_are_not_markup() -> None:
     console.print(make_panel("http").render_data(result))
     text = console.export_text()
     assert "[b]x[/b]" in text and "\\x1b" in text
+
+
+def test_generic_panel_is_compact_and_plain() -> None:
+    data = {
+        "status_code": 403,
+        "empty": "",
+        "none": None,
+        "banner": "evil\x1b]0;pwn\x07[red]x[/red]",
+        "origins": [f"https://o{i}.example" for i in range(20)],
+        "nested": {"allow_origin": "", "max_age": 600},
+    }
+    result = ProbeResult("cors", Status.FAILED, 0.1, "preflight rejected", data)
+    console = Console(width=76, record=True, color_system=None)
+    console.print(make_panel("cors").render_data(result))
+    text = console.export_text()
+    assert "status code: 403" in text and "max age: 600" in text
+    assert "empty" not in text and "none" not in text and "allow origin" not in text
+    assert "… 12 more" in text and "o19" not in text
+    assert "\x1b" not in text and "\x07" not in text and "[red]x[/red]" in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.segment import Segment
 from rich.style import Style
@@ -13,6 +15,26 @@ from textual.widget import Widget
 
 from probes.model import ProbeResult, Status, to_jsonable
 from tui.widgets.plain import STATUS_ICON, STATUS_STYLE, kv_text, ms, plain
+
+MAX_ITEMS = 8  # list items a generic panel shows before "… N more"
+
+
+def compact(value: Any) -> Any:
+    """A JSON-able value without empty fields, with short lists and readable keys."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = compact(item)
+            if item is None or item == "" or item == [] or item == {}:
+                continue
+            out[str(key).replace("_", " ")] = item
+        return out
+    if isinstance(value, list):
+        items = [compact(item) for item in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append(f"… {len(value) - MAX_ITEMS} more")
+        return items
+    return value
 
 
 def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
@@ -141,7 +163,7 @@ The border says the probe's status and how long it took.
         return Group(*parts)
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
-        data = to_jsonable(result.data)
+        data = compact(to_jsonable(result.data))
         text = kv_text(data)
         text.rstrip()
         return text

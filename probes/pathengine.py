@@ -34,6 +34,7 @@ import random
 import socket
 import struct
 import time
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
@@ -46,6 +47,7 @@ from probes.icmp_errors import (
     enable_recverr,
     read_icmp_error,
 )
+from probes.model import ProbeResult
 from probes.packets import (
     ERROR,
     FRAG_NEEDED,
@@ -101,6 +103,34 @@ class Prober(Protocol):
     ) -> Reply: ...
 
     def close(self) -> None: ...
+
+
+async def stream_snapshots(
+    runner: asyncio.Future[Any],
+    changed: asyncio.Event,
+    result: Callable[[bool], ProbeResult],
+) -> AsyncGenerator[ProbeResult, None]:
+    """Yield ``result(False)`` whenever *changed* is set (at most every
+    SNAPSHOT_EVERY_S) while *runner* works, then ``result(True)``.  Leaving
+    early cancels *runner*; use it under ``contextlib.aclosing``."""
+    try:
+        while not runner.done():
+            await asyncio.wait({runner}, timeout=SNAPSHOT_EVERY_S)
+            if changed.is_set() and not runner.done():
+                changed.clear()
+                yield result(False)
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        yield result(True)
+    finally:
+        runner.cancel()
+        runner.add_done_callback(_retrieve_outcome)
+
+
+def _retrieve_outcome(future: asyncio.Future[Any]) -> None:
+    """Mark the outcome of a cancelled background future as seen (no log noise)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def family_of(address: str) -> int:

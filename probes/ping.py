@@ -12,13 +12,11 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from probes.context import ProbeContext
 from probes.model import ProbeError, ProbeResult, Status
 from probes.packets import ERROR, REPLY, TIMEOUT, UNREACHABLE
 from probes.pathengine import (
-    SNAPSHOT_EVERY_S,
     ModeInfo,
     Prober,
     Reply,
@@ -28,6 +26,7 @@ from probes.pathengine import (
     pick_addresses,
     reply_timeout,
     send_window,
+    stream_snapshots,
 )
 from probes.pathstats import Ring, RttStats, RunningStats
 
@@ -187,17 +186,10 @@ async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return _result(hosts, ctx, info, time.monotonic() - started, final)
 
     try:
-        while not runner.done():
-            await asyncio.wait({runner}, timeout=SNAPSHOT_EVERY_S)
-            if changed.is_set() and not runner.done():
-                changed.clear()
-                yield result(final=False)
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-        yield result(final=True)
+        async with contextlib.aclosing(stream_snapshots(runner, changed, result)) as snapshots:
+            async for snapshot in snapshots:
+                yield snapshot
     finally:
-        runner.cancel()
-        runner.add_done_callback(_retrieve)
         for host in hosts:
             host.prober.close()
 
@@ -236,9 +228,3 @@ def _result(
     else:
         err = ProbeError(TIMEOUT.upper(), f"no answer from {first.address}")
     return ProbeResult("ping", Status.FAILED, elapsed, summary, data, err, final=True)
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark the outcome of a cancelled background future as seen (no log noise)."""
-    if not future.cancelled():
-        future.exception()

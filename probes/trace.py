@@ -15,13 +15,11 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from probes.context import ProbeContext
 from probes.model import ProbeError, ProbeResult, Status
 from probes.packets import ERROR, FRAG_NEEDED, ICMP, REPLY, TCP, TIME_EXCEEDED, UDP, UNREACHABLE
 from probes.pathengine import (
-    SNAPSHOT_EVERY_S,
     Prober,
     Reply,
     family_of,
@@ -29,6 +27,7 @@ from probes.pathengine import (
     open_prober,
     reply_timeout,
     send_window,
+    stream_snapshots,
 )
 from probes.pathstats import RunningStats
 
@@ -258,21 +257,8 @@ async def probe_trace(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return ProbeResult("trace", Status.FAILED, elapsed, summary, data, err)
 
     try:
-        while not runner.done():
-            await asyncio.wait({runner}, timeout=SNAPSHOT_EVERY_S)
-            if changed.is_set() and not runner.done():
-                changed.clear()
-                yield result(final=False)
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-        yield result(final=True)
+        async with contextlib.aclosing(stream_snapshots(runner, changed, result)) as snapshots:
+            async for snapshot in snapshots:
+                yield snapshot
     finally:
-        runner.cancel()
-        runner.add_done_callback(_retrieve)
         prober.close()
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark the outcome of a cancelled background future as seen (no log noise)."""
-    if not future.cancelled():
-        future.exception()

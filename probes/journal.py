@@ -135,7 +135,9 @@ class Journal:
     run: int = 1
     seq: int = 0
     error: str = ""
+    memory: list[bytes] | None = None  # lines of an in-memory journal
     _fd: int = -1
+    _closed: bool = False
 
     @classmethod
     def create(
@@ -164,19 +166,7 @@ class Journal:
                 f"cannot create a session journal in {directory}: {_why(exc)}"
             ) from None
         journal = cls(path, sid, redactor or Redactor.for_target(target), clock, _fd=fd)
-        header = {
-            "type": "session",
-            "schema": SCHEMA,
-            "version": SCHEMA_VERSION,
-            "id": sid,
-            "t": round(now, 6),
-            "started_at": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
-            "target": target_json(target),
-            "symptom": symptom,
-            "plan": list(plan),
-            **(facts if facts is not None else environment_facts()),
-        }
-        journal._write(header)
+        journal._write(_header(sid, now, target, symptom, plan, facts))
         if journal.error:
             journal.close()
             raise JournalError(f"cannot write the session journal {path}: {journal.error}")
@@ -186,6 +176,31 @@ class Journal:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+        return journal
+
+    @classmethod
+    def in_memory(
+        cls,
+        target: Target,
+        symptom: str,
+        *,
+        plan: tuple[str, ...] = (),
+        redactor: Redactor | None = None,
+        clock: Callable[[], float] = time.time,
+        facts: dict[str, Any] | None = None,
+    ) -> Journal:
+        """A journal kept in memory: for when the state directory is unusable, and
+        for tests.  It reads back (:meth:`contents`) exactly like a file would."""
+        now = clock()
+        sid = new_session_id(now)
+        journal = cls(
+            Path(f"<memory:{sid}>"),
+            sid,
+            redactor or Redactor.for_target(target),
+            clock,
+            memory=[],
+        )
+        journal._write(_header(sid, now, target, symptom, plan, facts))
         return journal
 
     @classmethod
@@ -240,14 +255,27 @@ class Journal:
         elif isinstance(event, NoteAdded):
             self._event("note", {"finding_id": event.finding_id, "text": event.text})
 
+    @property
+    def is_open(self) -> bool:
+        return self._fd >= 0 or (self.memory is not None and not self._closed)
+
+    def contents(self) -> bytes:
+        """Everything journaled so far, as the file holds it."""
+        if self.memory is not None:
+            return b"".join(self.memory)
+        with open(self.path, "rb") as fh:
+            return fh.read()
+
     def close(self, clean: bool = True) -> None:
         """Write the ``end`` event (when *clean*) and close the file."""
-        if self._fd < 0:
+        if not self.is_open:
             return
         if clean:
             self._event("end", {})
-        os.close(self._fd)
-        self._fd = -1
+        self._closed = True
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> Journal:
         return self
@@ -262,10 +290,13 @@ class Journal:
         self._write({"type": kind, "seq": self.seq, "t": round(self.clock(), 6), **body})
 
     def _write(self, record: dict[str, Any]) -> None:
-        if self._fd < 0 or self.error:
+        if self.error or self._closed or (self._fd < 0 and self.memory is None):
             return
         line = json.dumps(self.redactor.json(record), ensure_ascii=False, separators=(",", ":"))
         data = (line + "\n").encode("utf-8")
+        if self.memory is not None:
+            self.memory.append(data)
+            return
         try:
             view = memoryview(data)
             while view:
@@ -288,6 +319,28 @@ class Journal:
         if last != b"\n":
             with contextlib.suppress(OSError):
                 os.write(self._fd, b"\n")
+
+
+def _header(
+    sid: str,
+    now: float,
+    target: Target,
+    symptom: str,
+    plan: tuple[str, ...],
+    facts: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "type": "session",
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "id": sid,
+        "t": round(now, 6),
+        "started_at": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
+        "target": target_json(target),
+        "symptom": symptom,
+        "plan": list(plan),
+        **(facts if facts is not None else environment_facts()),
+    }
 
 
 def _why(exc: BaseException) -> str:

@@ -58,6 +58,7 @@ __all__ = [
     "VerdictChange",
     "diagnosis_from_json",
     "find_session",
+    "journal_session",
     "list_sessions",
     "load_session",
     "read_journal",
@@ -226,6 +227,15 @@ def read_journal(path: str | os.PathLike[str]) -> Session:
     if len(data) > MAX_JOURNAL_BYTES:
         raise JournalError(f"{p} is larger than {MAX_JOURNAL_BYTES >> 20} MiB; not a journal?")
     return parse_journal(data, p)
+
+
+def journal_session(journal: Journal) -> Session:
+    """What *journal* holds so far, read back (file or in-memory alike)."""
+    try:
+        data = journal.contents()
+    except OSError as exc:
+        raise JournalError(f"cannot read {journal.path}: {exc.strerror or exc}") from None
+    return parse_journal(data, journal.path)
 
 
 def parse_journal(data: bytes, path: Path) -> Session:

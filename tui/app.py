@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -13,17 +20,51 @@ from textual.screen import Screen
 
 from probes.context import ProbeConfig
 from probes.events import EventSink, NullSink
+from probes.journal import Journal, JournalError
 from probes.plans import PLANS, ProbeFn, plan_for
+from probes.redact import Redactor
 from probes.target import Target
 from tui import recent
 from tui.screens.symptom_picker import SymptomPickerScreen
 from tui.screens.target_entry import TargetEntryScreen
 from tui.session import Session
 
+if TYPE_CHECKING:
+    from probes.journal_writer import JournalWriter
+    from probes.session import Session as SavedSession
+
 # The diagnosis screen, runner and exporter are imported when first needed, so
 # the symptom picker's first frame does not pay for dnspython and the rules.
 
 THEMES = ("textual-dark", "textual-light")
+
+# Opens the journal of a new session: (target, symptom, plan, redactor) -> Journal.
+JournalFactory = Callable[[Target, str, tuple[str, ...], Redactor], Journal]
+
+
+def memory_journal(
+    target: Target, symptom: str, plan: tuple[str, ...], redactor: Redactor
+) -> Journal:
+    """Keep the session in memory only (tests; the default unless run_app says disk)."""
+    return Journal.in_memory(target, symptom, plan=plan, redactor=redactor)
+
+
+def disk_journal(
+    target: Target, symptom: str, plan: tuple[str, ...], redactor: Redactor
+) -> Journal:
+    """A journal file under the state directory, so a dropped link loses nothing."""
+    return Journal.create(target, symptom, plan=plan, redactor=redactor)
+
+
+class _TeeSink:
+    """Events to the session journal and to the sink the app was given (tests)."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self.sinks = sinks
+
+    def emit(self, event: object) -> None:
+        for sink in self.sinks:
+            sink.emit(event)
 
 
 class NetmedicApp(App[int]):
@@ -48,6 +89,9 @@ class NetmedicApp(App[int]):
         export_dir: Path | None = None,
         blink: bool = True,
         privileged: bool | None = None,
+        journal_factory: JournalFactory = memory_journal,
+        resume: SavedSession | None = None,
+        handle_hangup: bool = False,
     ) -> None:
         super().__init__()
         self.initial_target = target
@@ -61,6 +105,11 @@ class NetmedicApp(App[int]):
         self.export_dir = export_dir or Path.cwd()
         self.blink = blink
         self._privileged = privileged
+        self.journal_factory = journal_factory
+        self.resume_from = resume
+        self.handle_hangup = handle_hangup
+        self.journals: list[JournalWriter] = []
+        self._events_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def privileged(self) -> bool:
@@ -73,11 +122,31 @@ class NetmedicApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme = THEMES[0]
-        if self.initial_target is not None and self.initial_symptom is not None:
-            self.push_screen(SymptomPickerScreen(self.initial_target))
+        loop = self._events_loop = asyncio.get_running_loop()
+        if self.handle_hangup:
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._hang_up, sig)
+        self.push_screen(SymptomPickerScreen(self.initial_target))
+        if self.resume_from is not None:
+            self.resume_diagnosis(self.resume_from)
+        elif self.initial_target is not None and self.initial_symptom is not None:
             self.start_diagnosis(self.initial_target, self.initial_symptom)
-        else:
-            self.push_screen(SymptomPickerScreen(self.initial_target))
+
+    def on_unmount(self) -> None:
+        # The app is gone from the screen: waiting for the journals costs nobody.
+        self.close_journals(wait=True)
+
+    def close_journals(self, clean: bool = True, wait: bool = False) -> None:
+        """Close every session journal; ``wait`` blocks until they are on disk
+        (never on the event loop, except when the terminal is gone)."""
+        for writer in self.journals:
+            writer.close(clean=clean, wait=wait)
+
+    def _hang_up(self, sig: signal.Signals) -> None:
+        """The SSH link dropped (SIGHUP) or we were told to stop: every event
+        already emitted is on disk before the app exits."""
+        self.close_journals(clean=False, wait=True)
+        self.exit(return_code=128 + sig)
 
     # ---- flow -------------------------------------------------------------------
     def plan_for(self, symptom: str) -> tuple[str, ...]:
@@ -92,21 +161,109 @@ class NetmedicApp(App[int]):
             self.push_screen(TargetEntryScreen(symptom, recent.load_recent(self.recent_path)))
 
     def start_diagnosis(
-        self, target: Target, symptom: str, *, origin: str = "", header_env: str = ""
+        self,
+        target: Target,
+        symptom: str,
+        *,
+        origin: str = "",
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         recent.remember(self.recent_path, target.input)
-        session = Session(target, symptom, sink=self.sink, clock=self.clock)
-        session.origin = origin
-        session.header_env = header_env
+        config = self.config
+        if origin or headers:
+            config = dataclasses.replace(
+                config, origin=origin or config.origin, headers=config.headers + headers
+            )
+        redactor = self._redactor(target, config)
+        plan = self.plan_for(symptom)
+        factory = self.journal_factory
+
+        def open_journal() -> Journal:
+            return self._fall_back_to_memory(
+                lambda: factory(target, symptom, plan, redactor), target, symptom, plan, redactor
+            )
+
+        journal = self._writer(open_journal)
+        session = Session(
+            target, symptom, sink=self._sink(journal), clock=self.clock, config=config
+        )
+        session.journal = journal
+        self._push_diagnosis(session)
+
+    def resume_diagnosis(self, saved: SavedSession) -> None:
+        """Reopen a saved session: its evidence, findings and checklist, ready to retest."""
+        target = saved.target()
+        redactor = self._redactor(target, self.config)
+        plan = tuple(str(p) for p in saved.header.get("plan", ())) or self.plan_for(saved.symptom)
+
+        def open_journal() -> Journal:
+            return self._fall_back_to_memory(
+                lambda: saved.reopen_journal(redactor), target, saved.symptom, plan, redactor
+            )
+
+        journal = self._writer(open_journal)
+        session = Session.resume(
+            saved, sink=self._sink(journal), journal=journal, config=self.config, clock=self.clock
+        )
+        self._push_diagnosis(session, plan)
+
+    def _push_diagnosis(self, session: Session, plan: tuple[str, ...] | None = None) -> None:
         from tui.screens.diagnosis import DiagnosisScreen
 
-        self.push_screen(DiagnosisScreen(session))
+        self.push_screen(DiagnosisScreen(session, plan))
 
-    def export(self, session: Session) -> Path:
-        """The one export seam: the report exporter replaces this body."""
-        from tui.export import export_session
+    def _redactor(self, target: Target, config: ProbeConfig) -> Redactor:
+        from probes.options import known_secrets
 
-        return export_session(session, self.export_dir)
+        redactor = Redactor.for_target(target)
+        for secret in known_secrets(target, config.headers, os.environ):
+            redactor.add(secret)
+        return redactor
+
+    def _writer(self, open_journal: Callable[[], Journal]) -> JournalWriter:
+        from probes.journal_writer import JournalWriter
+
+        writer = JournalWriter(open_journal)
+        self.journals.append(writer)
+        return writer
+
+    def _sink(self, journal: JournalWriter) -> EventSink:
+        return journal if isinstance(self.sink, NullSink) else _TeeSink(journal, self.sink)
+
+    def _fall_back_to_memory(
+        self,
+        open_journal: Callable[[], Journal],
+        target: Target,
+        symptom: str,
+        plan: tuple[str, ...],
+        redactor: Redactor,
+    ) -> Journal:
+        """Runs on the journal thread: a state directory that cannot be written must
+        not stop the troubleshooting, but the person is told it is not saved."""
+        try:
+            return open_journal()
+        except JournalError as exc:
+            warn = functools.partial(
+                self.notify,
+                f"{exc}; this session is kept in memory only (export still works)",
+                title="Session not saved",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+            if self._events_loop is not None:
+                with contextlib.suppress(RuntimeError):  # the app already ended
+                    self._events_loop.call_soon_threadsafe(warn)
+            return Journal.in_memory(target, symptom, plan=plan, redactor=redactor)
+
+    def export(self, session: Session, fmt: str = "md") -> Path:
+        """Write *session*'s report (md, html or json) into the export directory.
+
+        Blocking (it waits for the journal and writes a file): call it off the
+        event loop."""
+        from tui.export import export_report
+
+        return export_report(session, fmt, self.export_dir)
 
     # ---- one error path -------------------------------------------------------------
     def show_error(self, error: BaseException) -> None:
@@ -130,12 +287,30 @@ class NetmedicApp(App[int]):
             yield from commands()
 
 
-if TYPE_CHECKING:
-    from probes.session import Session as SavedSession
-
-
 def run_app(target: Target | None, symptom: str | None, session: SavedSession | None = None) -> int:
+    """The real app: sessions are journaled to disk and a hang-up flushes them."""
     if symptom is not None and symptom not in PLANS:
         symptom = None
-    NetmedicApp(target, symptom).run()
-    return 0
+    app = NetmedicApp(
+        target, symptom, journal_factory=disk_journal, resume=session, handle_hangup=True
+    )
+    try:
+        app.run()
+    finally:
+        hung_up = (app.return_code or 0) >= 128
+        app.close_journals(clean=not hung_up, wait=True)
+    if not hung_up:
+        _say_where_sessions_are(app.journals)
+    return app.return_code or 0
+
+
+def _say_where_sessions_are(writers: list[JournalWriter]) -> None:
+    for writer in writers:
+        journal = writer.journal
+        if journal is not None and journal.memory is None:
+            print(
+                f"netmedic: session {journal.session_id} saved: 'netmedic report "
+                f"{journal.session_id}' exports it, 'netmedic --resume {journal.session_id}' "
+                "reopens it",
+                file=sys.stderr,
+            )

@@ -1,63 +1,56 @@
-"""Export the session.  One entry point, :func:`export_session`, so the report
-exporter (Markdown/HTML from the journal) can replace the JSON dump later.
+"""The TUI's export key: the session's report, read back from its journal.
 
-Files are created 0600 with ``O_EXCL | O_NOFOLLOW``: never over an existing
-file, never through a symlink.
+The report is the same one ``netmedic report`` renders (Markdown, HTML or
+JSON), so what the person exports mid-session matches what a colleague gets
+from the journal later.  Files are written 0600, never over an existing file,
+never through a symlink; a second export gets a ``-1``, ``-2``... suffix.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 from pathlib import Path
-from typing import Any
 
-from probes.check_json import check_document
-from probes.privileges import has_raw_socket
+from probes.safefile import OutputError
+from probes.session import JournalError, journal_session
+from tui.report import export
 from tui.session import Session
 
-SCHEMA = "netmedic.tui-session/1"
+EXTENSIONS = {"md": "md", "html": "html", "json": "json"}
+MAX_COPIES = 100
 
 
 class ExportError(Exception):
     title = "Export failed"
 
 
-def session_document(session: Session) -> dict[str, Any]:
-    if session.run is None:
-        raise ExportError("nothing to export yet: no run has finished")
-    duration = session.history[-1].duration_s if session.history else 0.0
-    return {
-        "schema": SCHEMA,
-        "check": check_document(session.run, has_raw_socket(), duration),
-        "runs": [
-            {"run": r.number, "verdict": r.verdict, "duration_s": round(r.duration_s, 6)}
-            for r in session.history
-        ],
-        "steps": [
-            {"finding": fid, "step": idx + 1, "state": state.value}
-            for (fid, idx), state in sorted(session.steps.items())
-        ],
-        "notes": [{"finding": n.finding_id, "text": n.text} for n in session.notes],
-    }
+def export_report(session: Session, fmt: str, directory: Path) -> Path:
+    """Write *session*'s report in *fmt* into *directory*; return the new file.
 
-
-def export_session(session: Session, directory: Path, now: dt.datetime | None = None) -> Path:
-    """Write the session as JSON into *directory*; return the new file's path."""
-    doc = session_document(session)
-    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
-    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
-    for n in range(100):
-        suffix = "" if n == 0 else f"-{n}"
-        path = directory / f"netmedic-{stamp}{suffix}.json"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError:
+    Blocks until the journal has every event so far: call it off the event loop.
+    """
+    writer = session.journal
+    if writer is None:
+        raise ExportError("this session has no journal to export")
+    writer.flush()
+    journal = writer.journal
+    if journal is None:
+        raise ExportError(writer.error or "the session journal could not be opened")
+    try:
+        saved = journal_session(journal)
+    except JournalError as exc:
+        raise ExportError(str(exc)) from None
+    if not saved.runs:
+        raise ExportError("nothing to export yet: no probe has reported")
+    stem = f"netmedic-{saved.id}"
+    for n in range(MAX_COPIES):
+        path = directory / f"{stem}{'' if n == 0 else f'-{n}'}.{EXTENSIONS[fmt]}"
+        if os.path.lexists(path):
             continue
-        except OSError as exc:
-            raise ExportError(f"cannot create {path}: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        return path
-    raise ExportError(f"too many exports named netmedic-{stamp}*.json in {directory}")
+        try:
+            return export(saved, path, fmt, redactor=journal.redactor)
+        except OutputError as exc:
+            if os.path.lexists(path):  # created between the check and the write
+                continue
+            raise ExportError(str(exc)) from None
+    raise ExportError(f"too many exports named {stem}*.{fmt} in {directory}")

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from probes.context import ProbeConfig
 from probes.events import EventSink, NoteAdded, NullSink, RetestStarted, StepMarked, StepState
-from probes.model import Diagnosis
+from probes.model import Diagnosis, ProbeResult
 from probes.target import Target
 
 if TYPE_CHECKING:
+    from probes.journal_writer import JournalWriter
     from probes.runner import Run
+    from probes.session import Session as SavedSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,17 @@ class RunRecord:
     verdict: str
     duration_s: float
     finding_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredRun:
+    """The last run of a resumed session, as its journal recorded it."""
+
+    session_id: str
+    started_at: str  # ISO time the session began
+    results: dict[str, ProbeResult]
+    diagnosis: Diagnosis
+    finished: bool  # False when the link dropped mid-run
 
 
 @dataclass
@@ -40,8 +54,40 @@ class Session:
     history: list[RunRecord] = field(default_factory=list)
     steps: dict[tuple[str, int], StepState] = field(default_factory=dict)
     notes: list[NoteAdded] = field(default_factory=list)
-    origin: str = ""  # CORS origin, when the symptom needs one
-    header_env: str = ""  # name of an environment variable holding a request header
+    config: ProbeConfig = field(default_factory=ProbeConfig)  # with origin/headers asked for
+    journal: JournalWriter | None = None
+    restored: RestoredRun | None = None  # set when resumed from a journal
+
+    @classmethod
+    def resume(
+        cls,
+        saved: SavedSession,
+        *,
+        sink: EventSink,
+        journal: JournalWriter | None,
+        config: ProbeConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Session:
+        """Continue *saved*: its runs, checklist and notes; a retest is the next run."""
+        session = cls(saved.target(), saved.symptom, sink, clock, config=config, journal=journal)
+        session.run_number = saved.latest.number if saved.latest else 0
+        for run in saved.runs:
+            if run.finished and run.diagnosis_json is not None:
+                ids = tuple(f.id for f in run.diagnosis().findings)
+                session.history.append(
+                    RunRecord(run.number, run.verdict, run.duration_s or 0.0, ids)
+                )
+        session.steps = dict(saved.step_states)
+        session.notes = [NoteAdded(n.finding_id, n.text) for n in saved.notes]
+        latest = saved.latest
+        session.restored = RestoredRun(
+            saved.id,
+            str(saved.header.get("started_at", "")),
+            latest.probe_results() if latest else {},
+            saved.diagnosis(),
+            latest.finished if latest else False,
+        )
+        return session
 
     def start_run(self, run: Run) -> int:
         """Record the start of a run; the second and later are retests."""

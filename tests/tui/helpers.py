@@ -6,9 +6,13 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from probes.journal import Journal
 from probes.plans import SYMPTOM_IDS
-from probes.target import parse_target
-from tui.app import NetmedicApp
+from probes.redact import Redactor
+from probes.session import Session as SavedSession
+from probes.target import Target, parse_target
+from tests.data.make_session import FACTS
+from tui.app import JournalFactory, NetmedicApp, memory_journal
 from tui.fake_engine import FakeNetwork
 
 
@@ -29,6 +33,8 @@ def make_app(
     live: bool = False,
     privileged: bool = True,
     probes: tuple[str, ...] | None = None,
+    journal_factory: JournalFactory = memory_journal,
+    resume: SavedSession | None = None,
 ) -> NetmedicApp:
     network = network or FakeNetwork()
     # Only probes the fake network answers for: real ones would make snapshots flaky.
@@ -46,7 +52,20 @@ def make_app(
         export_dir=tmp,
         blink=False,
         privileged=privileged,
+        journal_factory=journal_factory,
+        resume=resume,
     )
+
+
+def disk_journals(directory: Path) -> JournalFactory:
+    """Journal files in *directory* (never the person's state directory)."""
+
+    def factory(target: Target, symptom: str, plan: tuple[str, ...], redactor: Redactor) -> Journal:
+        return Journal.create(
+            target, symptom, plan=plan, redactor=redactor, directory=directory, facts=FACTS
+        )
+
+    return factory
 
 
 async def settle(pilot: Pilot[object]) -> None:

@@ -1,40 +1,63 @@
+"""The export key writes the journal's report: safe files, every format."""
+
 from __future__ import annotations
 
-import datetime as dt
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from probes.model import Diagnosis
-from probes.runner import Run
+from probes.journal import Journal
+from probes.journal_writer import JournalWriter
+from probes.model import Diagnosis, Finding, ProbeResult, Severity, Status
+from probes.runner import ProbeUpdate, RunFinished
 from probes.target import parse_target
-from tui.export import ExportError, export_session
+from tests.data.make_session import FACTS
+from tui.export import ExportError, export_report
 from tui.session import Session
 
-NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+TARGET = parse_target("127.0.0.1:9")
 
 
-def _session() -> Session:
-    target = parse_target("127.0.0.1:9")
-    session = Session(target, "refused")
-    session.start_run(Run(target, "refused"))
-    session.finish_run(Diagnosis((), "ok"), 0.1)
+def _session(*, with_run: bool = True) -> Session:
+    writer = JournalWriter(lambda: Journal.in_memory(TARGET, "refused", plan=("tcp",), facts=FACTS))
+    session = Session(TARGET, "refused", sink=writer, journal=writer)
+    if with_run:
+        finding = Finding("tcp.refused", Severity.ERROR, "Port 9 refused", ("RST from 127.0.0.1",))
+        writer.emit(ProbeUpdate(ProbeResult("tcp", Status.FAILED, 0.001, "127.0.0.1:9 refused")))
+        writer.emit(RunFinished(Diagnosis((finding,), "tcp.refused"), 0.1))
     return session
 
 
 def test_export_never_overwrites_or_follows_symlinks(tmp_path: Path) -> None:
+    session = _session()
+    first = export_report(session, "md", tmp_path)
+    assert first.name.startswith("netmedic-") and first.suffix == ".md"
     victim = tmp_path / "victim"
     victim.write_text("keep")
-    (tmp_path / "netmedic-20260102-030405.json").symlink_to(victim)
-    (tmp_path / "netmedic-20260102-030405-1.json").write_text("old")
-    path = export_session(_session(), tmp_path, NOW)
-    assert path.name == "netmedic-20260102-030405-2.json"
+    second_name = first.name.replace(".md", "-1.md")
+    (tmp_path / second_name).symlink_to(victim)
+    second = export_report(session, "md", tmp_path)
+    assert second.name == first.name.replace(".md", "-2.md")
     assert victim.read_text() == "keep"
-    assert (tmp_path / "netmedic-20260102-030405-1.json").read_text() == "old"
-    assert os.stat(path).st_mode & 0o777 == 0o600
+    for path in (first, second):
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        assert "tcp.refused" in path.read_text()
 
 
-def test_export_before_any_run_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ExportError):
-        export_session(Session(parse_target("127.0.0.1:9"), "refused"), tmp_path, NOW)
+@pytest.mark.parametrize("fmt", ["md", "html", "json"])
+def test_every_format_is_the_journal_report(tmp_path: Path, fmt: str) -> None:
+    path = export_report(_session(), fmt, tmp_path)
+    text = path.read_text()
+    assert path.suffix == f".{fmt}"
+    if fmt == "json":
+        doc = json.loads(text)
+        assert doc["schema"] == "netmedic.report" and doc["verdict"]["id"] == "tcp.refused"
+    assert "tcp.refused" in text and "127.0.0.1:9" in text
+
+
+def test_export_before_any_probe_reported_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="nothing to export"):
+        export_report(_session(with_run=False), "md", tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -91,14 +91,15 @@ async def test_pick_enter_diagnose_mark_retest_export(tmp_path: Path) -> None:
         assert screen.query_one(VerdictBanner).has_class("-ok")
 
         await pilot.press("e")
-        await pilot.pause()
+        await settle(pilot)
         exported = screen.last_export
+        assert exported.parent == tmp_path and exported.suffix == ".md"
         assert stat.S_IMODE(exported.stat().st_mode) == 0o600
-        doc = json.loads(exported.read_text())
-        assert doc["check"]["verdict"] == "ok"
-        assert [r["verdict"] for r in doc["runs"]] == ["tcp.refused", "ok"]
-        assert {"finding": "tcp.refused", "step": 1, "state": "done"} in doc["steps"]
-        assert doc["notes"] == [{"finding": "tcp.refused", "text": "restarted it"}]
+        report = exported.read_text()
+        assert "**Verdict: ok**" in report
+        assert "Before** (run 1): verdict `tcp.refused`" in report
+        assert "| done |" in report and "| did not help |" in report
+        assert "restarted it" in report
 
     kinds = [type(e) for e in sink.events]
     assert ProbeUpdate in kinds and DiagnosisUpdate in kinds and RunFinished in kinds
@@ -157,7 +158,8 @@ async def test_palette_offers_retest_and_export(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert "probe: retest" in titles and "export: json" in titles
+        assert "probe: retest" in titles
+        assert {"export: markdown", "export: html", "export: json"} <= set(titles)
 
 
 async def test_engine_failure_takes_the_one_error_path(

@@ -8,6 +8,9 @@ cancels the worker, and the runner cancels every probe with it.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,19 +60,23 @@ Probe panels fill in as the plan runs; the findings list the likely root cause
 first.  Pick a finding, then walk its next steps.
 
 - **r** retests (runs the plan again and shows what changed),
-- **e** exports the session, **v** switches probes/findings on a narrow terminal,
+- **e** exports the report (Markdown; HTML and JSON are in the command palette),
+- **v** switches probes/findings on a narrow terminal,
 - **escape** goes back to the symptoms.
 """
     BINDINGS = [
         Binding("r", "retest", "Retest", id="diag.retest", tooltip="Run the probes again"),
-        Binding("e", "export", "Export", id="diag.export", tooltip="Export the session as JSON"),
+        Binding(
+            "e", "export('md')", "Export", id="diag.export", tooltip="Write the report (Markdown)"
+        ),
         Binding("v", "toggle_view", "View", id="diag.view", tooltip="Switch view"),
         Binding("escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms"),
     ]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, plan: tuple[str, ...] | None = None) -> None:
         super().__init__(id="diagnosis")
         self.session = session
+        self.plan = plan  # a resumed session keeps the plan it was journaled with
         self.diagnosis = Diagnosis((), "ok")
         self.finished = False
         self._pending: dict[str, ProbeResult] = {}
@@ -99,7 +106,7 @@ first.  Pick a finding, then walk its next steps.
         yield Footer(compact=True)
 
     def _plan(self) -> tuple[str, ...]:
-        return self.netmedic.plan_for(self.session.symptom)
+        return self.plan or self.netmedic.plan_for(self.session.symptom)
 
     def _target_line(self) -> Text:
         target = self.session.target
@@ -112,6 +119,8 @@ first.  Pick a finding, then walk its next steps.
         text.append(f"  · {label}")
         if self.session.run_number:
             text.append(f" · run {self.session.run_number}")
+        if self.session.restored is not None:
+            text.append(" · resumed", style="italic")
         if not self.netmedic.privileged:
             text.append(" · unprivileged: fallback probes", style="italic")
         text.no_wrap = True
@@ -122,7 +131,32 @@ first.  Pick a finding, then walk its next steps.
         self.apply_width(self.size.width or self.app.size.width)
         self.set_interval(REPAINT_INTERVAL_S, self._flush)
         self.query_one(StepsChecklist).focus()
-        self.start_run()
+        if self.session.restored is not None:
+            self._show_restored()
+        else:
+            self.start_run()
+
+    def on_unmount(self) -> None:
+        if self.session.journal is not None:  # the thread writes what is queued, then ends
+            self.session.journal.close(wait=False)
+
+    def _show_restored(self) -> None:
+        """A resumed session: the last run's evidence and verdict, as journaled."""
+        restored = self.session.restored
+        assert restored is not None
+        for name, result in restored.results.items():
+            panel = self._panels.get(name)
+            if panel is not None:
+                panel.show_result(result)
+        self.finished = True
+        cut = "" if restored.finished else f"run {self.session.run_number} was cut off; "
+        self._show_diagnosis(restored.diagnosis, f"Resumed: {cut}press r to retest")
+        self.notify(
+            f"Session {restored.session_id} from {_local_time(restored.started_at)}: "
+            "evidence, findings, checklist and notes restored.",
+            title="Resumed",
+            markup=False,
+        )
 
     def apply_width(self, width: int) -> None:
         """Below NARROW_BELOW columns for the body (help panel open, small terminal),
@@ -151,10 +185,10 @@ first.  Pick a finding, then walk its next steps.
         run = Run(
             self.session.target,
             self.session.symptom,
-            app.config,
+            self.session.config,
             plan=self._plan(),
             probe_overrides=dict(app.probe_overrides),
-            on_event=app.sink.emit,
+            on_event=self.session.sink.emit,
         )
         number = self.session.start_run(run)
         self.finished = False
@@ -212,7 +246,7 @@ first.  Pick a finding, then walk its next steps.
             if panel is not None:
                 panel.show_result(result)
 
-    def _show_diagnosis(self, diagnosis: Diagnosis) -> None:
+    def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
         session = self.session
         self.query_one(VerdictBanner).show_verdict(
@@ -221,6 +255,7 @@ first.  Pick a finding, then walk its next steps.
             session.run_number,
             session.previous_verdict if self.finished else None,
             session.changes() if self.finished else ((), ()),
+            footnote,
         )
         findings = self.query_one(FindingsList)
         findings.show(diagnosis)
@@ -286,21 +321,37 @@ first.  Pick a finding, then walk its next steps.
     def action_retest(self) -> None:
         self.start_run()
 
-    def action_export(self) -> None:
-        try:
-            path = self.netmedic.export(self.session)
+    def action_export(self, fmt: str = "md") -> None:
+        self.run_worker(self._export(fmt), group="export", exit_on_error=False)
+
+    async def _export(self, fmt: str) -> None:
+        try:  # waits for the journal thread and writes a file: off the event loop
+            path = await asyncio.to_thread(self.netmedic.export, self.session, fmt)
         except Exception as exc:
             self.netmedic.show_error(exc)
             return
-        self.notify(f"Session written to {path}", title="Export", markup=False)
         self.last_export: Path = path
+        self.notify(f"Report written to {path}", title="Export", markup=False)
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def palette_commands(self) -> Iterator[SystemCommand]:
         yield SystemCommand("probe: retest", "Run the probe plan again", self.action_retest)
-        yield SystemCommand("export: json", "Write the session as JSON", self.action_export)
+        for fmt, label in (("md", "markdown"), ("html", "html"), ("json", "json")):
+            yield SystemCommand(
+                f"export: {label}",
+                f"Write the session report as {label}",
+                functools.partial(self.action_export, fmt),
+            )
         yield SystemCommand(
             "view: probes / findings", "Switch view on a narrow terminal", self.action_toggle_view
         )
+
+
+def _local_time(iso: str) -> str:
+    """An ISO timestamp from the journal, in this machine's time zone."""
+    try:
+        return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return "an earlier run"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -12,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 
+from probes.options import OptionError, parse_header_option, parse_origin
 from probes.plans import SYMPTOMS
 from probes.target import Target, TargetError, parse_target
 
@@ -65,10 +67,10 @@ recent targets; **enter** there picks one.  **escape** goes back.
                 yield self._input("origin", "https://app.example.com")
             if self.symptom in NEEDS_HEADER:
                 yield Label(
-                    "Header from environment variable (optional, never shown)",
+                    "Request header, its value from an environment variable (optional)",
                     classes="field-label",
                 )
-                yield self._input("header-env", "e.g. API_AUTH_HEADER")
+                yield self._input("header", "e.g. Authorization: $API_TOKEN")
             if self.recent:
                 yield Label("Recent targets", classes="field-label")
                 yield OptionList(*self.recent, id="recent", markup=False)
@@ -121,11 +123,17 @@ recent targets; **enter** there picks one.  **escape** goes back.
                 self.query_one("#target-error", Static).update(Text("✘ type a target first"))
                 self.query_one("#target-error", Static).add_class("-error")
             return
-        origin = self._value("#origin")
-        header_env = self._value("#header-env")
-        self.netmedic.start_diagnosis(
-            self.target, self.symptom, origin=origin, header_env=header_env
-        )
+        try:
+            origin = parse_origin(self._value("#origin")) if self._value("#origin") else ""
+            header = self._value("#header")
+            headers = (parse_header_option(header, os.environ),) if header else ()
+        except OptionError as exc:
+            self.app.bell()
+            error = self.query_one("#target-error", Static)
+            error.update(Text(f"✘ {exc}"))
+            error.add_class("-error")
+            return
+        self.netmedic.start_diagnosis(self.target, self.symptom, origin=origin, headers=headers)
 
     def _value(self, selector: str) -> str:
         found = self.query(selector)

@@ -26,6 +26,7 @@ class VerdictBanner(Static):
         run_number: int,
         previous: str | None,
         changes: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+        footnote: str = "",
     ) -> None:
         verdict: Finding | None = next(
             (f for f in diagnosis.findings if f.id == diagnosis.verdict), None
@@ -55,6 +56,9 @@ class VerdictBanner(Static):
                 text.append(f" · gone: {', '.join(gone)}")
             if new:
                 text.append(f" · new: {', '.join(new)}")
+        if footnote:
+            text.append("\n")
+            text.append(footnote, style="italic")
         self._set(state, text)
 
     def show_failed(self, error: BaseException) -> None:

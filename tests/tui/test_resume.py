@@ -1,0 +1,100 @@
+"""A TUI session is journaled as it happens and ``--resume`` picks it up again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from probes.events import StepState
+from probes.journal import JournalError
+from probes.session import load_session
+from tests.tui.helpers import disk_journals, make_app, settle
+from tui.fake_engine import FakeNetwork
+from tui.screens.diagnosis import DiagnosisScreen
+from tui.widgets.panels.base import ProbePanel
+from tui.widgets.steps import StepsChecklist
+from tui.widgets.verdict import VerdictBanner
+
+
+async def _first_session(tmp_path: Path, sessions: Path) -> None:
+    app = make_app(tmp_path, "127.0.0.1:5432", "refused", journal_factory=disk_journals(sessions))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DiagnosisScreen)
+        assert screen.diagnosis.verdict == "tcp.refused"
+        await pilot.press("space")  # step 1 of tcp.refused: done
+        await pilot.press("n", *"db was down", "enter")
+        await pilot.pause()
+
+
+async def test_the_tui_journals_its_session(tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    await _first_session(tmp_path, sessions)
+    saved = load_session(None, sessions)
+    assert saved.ended  # quitting closes the journal cleanly
+    assert saved.header["plan"] == ["dns", "route", "tcp"]
+    assert saved.latest is not None and saved.latest.finished
+    assert set(saved.latest.results) == {"dns", "route", "tcp"}
+    assert saved.verdict == "tcp.refused"
+    assert saved.step_states == {("tcp.refused", 0): StepState.DONE}
+    assert [(n.finding_id, n.text) for n in saved.notes] == [("tcp.refused", "db was down")]
+
+
+async def test_resume_restores_evidence_checklist_and_notes_then_retests(
+    tmp_path: Path,
+) -> None:
+    sessions = tmp_path / "sessions"
+    await _first_session(tmp_path, sessions)
+    network = FakeNetwork(listening=False)
+    app = make_app(
+        tmp_path,
+        network=network,
+        journal_factory=disk_journals(sessions),
+        resume=load_session(None, sessions),
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DiagnosisScreen)
+        assert network.calls == []  # nothing re-probed until asked
+        tcp = screen.query_one("#panel-tcp", ProbePanel)
+        assert tcp.result is not None and "refused" in tcp.result.summary
+        assert screen.diagnosis.verdict == "tcp.refused"
+        banner = str(screen.query_one(VerdictBanner).render())
+        assert "tcp.refused" in banner and "Resumed: press r to retest" in banner
+        steps = screen.query_one(StepsChecklist)
+        assert steps.finding is not None and steps.finding.id == "tcp.refused"
+        assert screen.session.step_state("tcp.refused", 0) is StepState.DONE
+        assert "db was down" in str(screen.query_one("#evidence").render())
+        assert screen.session.run_number == 1
+
+        network.listening = True
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.session.run_number == 2
+        assert screen.diagnosis.verdict == "ok"
+        assert "moved tcp.refused → ok" in str(screen.query_one(VerdictBanner).render())
+
+    saved = load_session(None, sessions)
+    assert len(list(sessions.iterdir())) == 1  # the same session, continued
+    assert saved.resumed == 1 and saved.ended
+    assert [(r.number, r.verdict) for r in saved.runs] == [(1, "tcp.refused"), (2, "ok")]
+    assert saved.step_states == {("tcp.refused", 0): StepState.DONE}
+
+
+async def test_unwritable_state_dir_keeps_the_session_in_memory(tmp_path: Path) -> None:
+    def refuse(*args: object) -> object:
+        raise JournalError("cannot create a session journal in /nowhere: Permission denied")
+
+    app = make_app(tmp_path, "127.0.0.1:5432", "refused", journal_factory=refuse)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("kept in memory only" in m for m in messages)
+        await pilot.press("e")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DiagnosisScreen)
+        assert "tcp.refused" in screen.last_export.read_text()  # export still works
+

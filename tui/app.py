@@ -143,9 +143,12 @@ class NetmedicApp(App[int]):
             writer.close(clean=clean, wait=wait)
 
     def _hang_up(self, sig: signal.Signals) -> None:
-        """The SSH link dropped (SIGHUP) or we were told to stop: every event
-        already emitted is on disk before the app exits."""
+        """The SSH link dropped (SIGHUP) or we were told to stop (SIGTERM): every
+        event already emitted is on disk before the process ends."""
         self.close_journals(clean=False, wait=True)
+        if sig == signal.SIGHUP:
+            # The terminal is gone: restoring it would block on a dead pty.
+            os._exit(128 + sig)
         self.exit(return_code=128 + sig)
 
     # ---- flow -------------------------------------------------------------------

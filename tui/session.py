@@ -41,6 +41,7 @@ class RestoredRun:
     results: dict[str, ProbeResult]
     diagnosis: Diagnosis
     finished: bool  # False when the link dropped mid-run
+    focus: str = ""  # the finding the person last marked a step of or noted
 
 
 @dataclass
@@ -80,12 +81,17 @@ class Session:
         session.steps = dict(saved.step_states)
         session.notes = [NoteAdded(n.finding_id, n.text) for n in saved.notes]
         latest = saved.latest
+        worked_on = sorted(
+            [(m.t, m.finding_id) for m in saved.steps]
+            + [(n.t, n.finding_id) for n in saved.notes if n.finding_id]
+        )
         session.restored = RestoredRun(
             saved.id,
             str(saved.header.get("started_at", "")),
             latest.probe_results() if latest else {},
             saved.diagnosis(),
             latest.finished if latest else False,
+            worked_on[-1][1] if worked_on else "",
         )
         return session
 

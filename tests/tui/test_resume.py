@@ -97,4 +97,3 @@ async def test_unwritable_state_dir_keeps_the_session_in_memory(tmp_path: Path) 
         screen = app.screen
         assert isinstance(screen, DiagnosisScreen)
         assert "tcp.refused" in screen.last_export.read_text()  # export still works
-

@@ -151,6 +151,10 @@ first.  Pick a finding, then walk its next steps.
         self.finished = True
         cut = "" if restored.finished else f"run {self.session.run_number} was cut off; "
         self._show_diagnosis(restored.diagnosis, f"Resumed: {cut}press r to retest")
+        if restored.focus:  # where the person left off
+            findings = self.query_one(FindingsList)
+            findings.highlight_id(restored.focus)
+            self._show_finding(findings.highlighted_finding)
         self.notify(
             f"Session {restored.session_id} from {_local_time(restored.started_at)}: "
             "evidence, findings, checklist and notes restored.",

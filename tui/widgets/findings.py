@@ -38,6 +38,12 @@ below it.
         if ordered:
             self.highlighted = index
 
+    def highlight_id(self, finding_id: str) -> None:
+        """Move the highlight to *finding_id*, if it is listed."""
+        index = next((i for i, f in enumerate(self.findings) if f.id == finding_id), None)
+        if index is not None:
+            self.highlighted = index
+
     @property
     def highlighted_finding(self) -> Finding | None:
         if self.highlighted is None or self.highlighted >= len(self.findings):

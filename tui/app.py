@@ -188,9 +188,14 @@ class NetmedicApp(App[int]):
 
         journal = self._writer(open_journal)
         session = Session(
-            target, symptom, sink=self._sink(journal), clock=self.clock, config=config
+            target,
+            symptom,
+            sink=self._sink(journal),
+            clock=self.clock,
+            config=config,
+            redactor=redactor,
+            journal=journal,
         )
-        session.journal = journal
         self._push_diagnosis(session)
 
     def resume_diagnosis(self, saved: SavedSession) -> None:
@@ -206,7 +211,12 @@ class NetmedicApp(App[int]):
 
         journal = self._writer(open_journal)
         session = Session.resume(
-            saved, sink=self._sink(journal), journal=journal, config=self.config, clock=self.clock
+            saved,
+            sink=self._sink(journal),
+            journal=journal,
+            config=self.config,
+            clock=self.clock,
+            redactor=redactor,
         )
         self._push_diagnosis(session, plan)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from probes.context import ProbeConfig
 from probes.events import EventSink, NoteAdded, NullSink, RetestStarted, StepMarked, StepState
 from probes.model import Diagnosis, ProbeResult
+from probes.redact import Redactor
 from probes.target import Target
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Session:
     steps: dict[tuple[str, int], StepState] = field(default_factory=dict)
     notes: list[NoteAdded] = field(default_factory=list)
     config: ProbeConfig = field(default_factory=ProbeConfig)  # with origin/headers asked for
+    redactor: Redactor = field(default_factory=Redactor)  # for everything shown on screen
     journal: JournalWriter | None = None
     restored: RestoredRun | None = None  # set when resumed from a journal
 
@@ -68,9 +70,11 @@ class Session:
         journal: JournalWriter | None,
         config: ProbeConfig,
         clock: Callable[[], float] = time.monotonic,
+        redactor: Redactor | None = None,
     ) -> Session:
         """Continue *saved*: its runs, checklist and notes; a retest is the next run."""
         session = cls(saved.target(), saved.symptom, sink, clock, config=config, journal=journal)
+        session.redactor = redactor or Redactor.for_target(session.target)
         session.run_number = saved.latest.number if saved.latest else 0
         for run in saved.runs:
             if run.finished and run.diagnosis_json is not None:

@@ -113,7 +113,7 @@ first.  Pick a finding, then walk its next steps.
         label = next(s.label for s in SYMPTOMS if s.id == self.session.symptom)
         text = Text()
         text.append("netmedic ", style="bold")
-        text.append_text(plain(target.input))
+        text.append_text(plain(self.session.redactor.text(target.input)))
         if target.input != target.host_port:
             text.append_text(plain(f" → {target.host_port}", "dim"))
         text.append(f"  · {label}")
@@ -147,7 +147,7 @@ first.  Pick a finding, then walk its next steps.
         for name, result in restored.results.items():
             panel = self._panels.get(name)
             if panel is not None:
-                panel.show_result(result)
+                panel.show_result(self.session.redactor.obj(result))
         self.finished = True
         cut = "" if restored.finished else f"run {self.session.run_number} was cut off; "
         self._show_diagnosis(restored.diagnosis, f"Resumed: {cut}press r to retest")
@@ -247,10 +247,11 @@ first.  Pick a finding, then walk its next steps.
         pending, self._pending = self._pending, {}
         for name, result in pending.items():
             panel = self._panels.get(name)
-            if panel is not None:
-                panel.show_result(result)
+            if panel is not None:  # remote text may carry secrets the probe sent
+                panel.show_result(self.session.redactor.obj(result))
 
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
+        diagnosis = self.session.redactor.obj(diagnosis)
         self.diagnosis = diagnosis
         session = self.session
         self.query_one(VerdictBanner).show_verdict(
@@ -290,7 +291,7 @@ first.  Pick a finding, then walk its next steps.
         notes = [n.text for n in self.session.notes if n.finding_id == finding.id]
         for note in notes:
             text.append("\n✎ " if text else "✎ ", style="italic")
-            text.append_text(plain(note, "italic"))
+            text.append_text(plain(self.session.redactor.text(note), "italic"))
         evidence.update(text)
         states = [self.session.step_state(finding.id, i) for i in range(len(finding.next_steps))]
         steps.show(finding, states)

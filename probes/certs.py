@@ -52,7 +52,7 @@ class CertInfo:
     not_before: str  # ISO 8601, UTC
     not_after: str
     days_left: int  # negative once expired
-    key: str  # "RSA 2048", "EC secp256r1", "Ed25519"
+    public_key: str  # "RSA 2048", "EC secp256r1", "Ed25519"
     signature_algorithm: str
     sha256: str  # colon-separated hex
     is_ca: bool
@@ -119,7 +119,7 @@ def parse_der(der: bytes, now: dt.datetime | None = None) -> CertInfo | None:
         not_before=not_before.isoformat(),
         not_after=not_after.isoformat(),
         days_left=int((not_after - now).total_seconds() / 86400),  # whole days, toward zero
-        key=_key(cert.public_key()),
+        public_key=_key(cert.public_key()),
         signature_algorithm=clean_text(str(sig), 60),
         sha256=":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256())),
         is_ca=is_ca,

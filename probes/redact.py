@@ -99,10 +99,21 @@ MIN_SECRET_LEN = 4
 MIN_LEARNED_LEN = 8
 
 
+# Names that describe a secret's kind rather than hold one: probe data says
+# ``signature_algorithm: ecdsa-with-SHA256``, ``auth_method: scram-sha-256``,
+# ``public_key: EC secp256r1``.  Masking those hides evidence, and learning their
+# values would scrub the words wherever else they appear.
+_DESCRIPTIVE = re.compile(
+    r"(^public[-_]?key$|[-_](algorithms?|alg|methods?|mechanisms?|schemes?|types?|kind|"
+    r"bits|size|len|length|count|required|supported|present|resumed|reused|expired)$)",
+    re.IGNORECASE,
+)
+
+
 def is_secret_name(name: str) -> bool:
     """True for header, query-parameter and variable names that usually hold secrets."""
     lowered = name.strip().lower()
-    if lowered in _CHALLENGES:
+    if lowered.replace("_", "-") in _CHALLENGES or _DESCRIPTIVE.search(lowered):
         return False
     return lowered in _SECRET_HEADERS or bool(_SECRET_WORDS.search(lowered))
 

@@ -37,7 +37,8 @@ def test_secret_names() -> None:
         "QDRANT_API_KEY",
     ):
         assert is_secret_name(name), name
-    for name in ("Accept", "page", "Host", "PATH", "HOME", "keyboard"):
+    descriptive = ("signature_algorithm", "auth_method", "public_key", "proxy_authenticate")
+    for name in ("Accept", "page", "Host", "PATH", "HOME", "keyboard", *descriptive):
         assert not is_secret_name(name), name
 
 

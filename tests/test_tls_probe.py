@@ -93,7 +93,7 @@ def test_valid_certificate_chain_is_parsed(pki: Pki, servers: dict[str, int]) ->
     leaf, inter = data.chain
     assert "IP:127.0.0.1" in leaf.sans and not leaf.is_ca
     assert inter.is_ca and leaf.issuer == inter.subject
-    assert leaf.key.startswith("EC ") and len(leaf.sha256.split(":")) == 32
+    assert leaf.public_key.startswith("EC ") and len(leaf.sha256.split(":")) == 32
     assert leaf.days_left > 30
     text = evidence(diagnosis, "tls.ok")  # type: ignore[arg-type]
     assert "revocation (OCSP/CRL) was not checked" in text

@@ -18,7 +18,10 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from probes.context import ProbeConfig
-from probes.target import parse_target
+from probes.journal import Journal
+from probes.redact import Redactor
+from probes.session import load_session
+from probes.target import Target, parse_target
 from tui.app import NetmedicApp
 from tui.fake_engine import FakeNetwork
 
@@ -90,7 +93,42 @@ async def shoot(outdir: Path) -> list[Path]:
                 path = outdir / f"{name}.svg"
                 path.write_text(app.export_screenshot(title=f"netmedic — {name[3:]}"))
                 written.append(path)
+        written.append(await _resumed(outdir, Path(tmp)))
     return written
+
+
+async def _resumed(outdir: Path, tmp: Path) -> Path:
+    """A session whose link dropped after a step and a note, then ``--resume``."""
+    sessions = tmp / "sessions"
+
+    def journal(target: Target, symptom: str, plan: tuple[str, ...], red: Redactor) -> Journal:
+        return Journal.create(target, symptom, plan=plan, redactor=red, directory=sessions)
+
+    def app(**kwargs: object) -> NetmedicApp:
+        net = FakeNetwork()
+        return NetmedicApp(
+            probe_overrides=net.overrides(),
+            plans={"refused": ("dns", "route", "tcp")},
+            clock=lambda: 0.0,
+            recent_path=tmp / "recent.json",
+            export_dir=tmp,
+            blink=False,
+            privileged=True,
+            journal_factory=journal,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    first = app(target=parse_target("db.internal:5432"), symptom="refused")
+    async with first.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot, FakeNetwork())
+        await pilot.press("space", "n", *"postgres stopped after the 03:00 upgrade", "enter")
+        await pilot.pause()
+    second = app(resume=load_session(None, sessions))
+    async with second.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot, FakeNetwork())
+        path = outdir / "09-resumed-120x40.svg"
+        path.write_text(second.export_screenshot(title="netmedic — resumed-120x40"))
+    return path
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ def _cert_line(i: int, c: CertInfo) -> str:
     return (
         f"#{i}{ca} subject {c.subject}; issuer {c.issuer}; {sans}; "
         f"valid {c.not_before[:10]} → {c.not_after[:10]} ({c.days_left} days left); "
-        f"{c.key}, {c.signature_algorithm}; SHA-256 {c.sha256[:23]}…"
+        f"{c.public_key}, {c.signature_algorithm}; SHA-256 {c.sha256[:23]}…"
     )
 
 

@@ -11,7 +11,7 @@ from probes.plans import SYMPTOM_IDS
 from probes.redact import Redactor
 from probes.session import Session as SavedSession
 from probes.target import Target, parse_target
-from tests.data.make_session import FACTS
+from tests.data.make_session import FACTS, SESSION_ID, T0
 from tui.app import JournalFactory, NetmedicApp, memory_journal
 from tui.fake_engine import FakeNetwork
 
@@ -58,11 +58,20 @@ def make_app(
 
 
 def disk_journals(directory: Path) -> JournalFactory:
-    """Journal files in *directory* (never the person's state directory)."""
+    """Journal files in *directory* (never the person's state directory), with a
+    fixed id, clock and facts so screens that show them are reproducible: one
+    session per directory."""
 
     def factory(target: Target, symptom: str, plan: tuple[str, ...], redactor: Redactor) -> Journal:
         return Journal.create(
-            target, symptom, plan=plan, redactor=redactor, directory=directory, facts=FACTS
+            target,
+            symptom,
+            plan=plan,
+            redactor=redactor,
+            directory=directory,
+            facts=FACTS,
+            clock=lambda: T0,
+            session_id=SESSION_ID,
         )
 
     return factory

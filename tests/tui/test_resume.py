@@ -15,7 +15,7 @@ from tui.widgets.steps import StepsChecklist
 from tui.widgets.verdict import VerdictBanner
 
 
-async def _first_session(tmp_path: Path, sessions: Path) -> None:
+async def first_session(tmp_path: Path, sessions: Path) -> None:
     app = make_app(tmp_path, "127.0.0.1:5432", "refused", journal_factory=disk_journals(sessions))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -29,7 +29,7 @@ async def _first_session(tmp_path: Path, sessions: Path) -> None:
 
 async def test_the_tui_journals_its_session(tmp_path: Path) -> None:
     sessions = tmp_path / "sessions"
-    await _first_session(tmp_path, sessions)
+    await first_session(tmp_path, sessions)
     saved = load_session(None, sessions)
     assert saved.ended  # quitting closes the journal cleanly
     assert saved.header["plan"] == ["dns", "route", "tcp"]
@@ -44,7 +44,7 @@ async def test_resume_restores_evidence_checklist_and_notes_then_retests(
     tmp_path: Path,
 ) -> None:
     sessions = tmp_path / "sessions"
-    await _first_session(tmp_path, sessions)
+    await first_session(tmp_path, sessions)
     network = FakeNetwork(listening=False)
     app = make_app(
         tmp_path,

@@ -6,6 +6,9 @@ after checking the new SVGs by eye.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.tui.helpers import make_app, settle
+from probes.session import load_session
+from tests.tui.helpers import disk_journals, make_app, settle
+from tests.tui.test_resume import first_session
 from tui.fake_engine import FakeNetwork
 
 LONG_HOST = "payments-api-primary-read-replica.eu-west-1.internal.platform.corp.example.com:5432"
@@ -144,3 +149,25 @@ def test_diagnosis_engine_failure(
     monkeypatch.setattr(Run, "events", broken)
     app = make_app(tmp_path, "127.0.0.1:5432", "refused")
     assert snap_compare(app, run_before=_settle, terminal_size=(80, 24))
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times on screen are local: pin the zone."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_resumed_session(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int], utc: None
+) -> None:
+    sessions = tmp_path / "sessions"
+    asyncio.run(first_session(tmp_path, sessions))
+    app = make_app(
+        tmp_path, journal_factory=disk_journals(sessions), resume=load_session(None, sessions)
+    )
+    assert snap_compare(app, run_before=_settle, terminal_size=size)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.segment import Segment
@@ -14,6 +15,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from probes.model import ProbeResult, Status, to_jsonable
+from probes.revive import ReviveError, revive
 from tui.widgets.plain import STATUS_ICON, STATUS_STYLE, kv_text, ms, plain
 
 MAX_ITEMS = 8  # list items a generic panel shows before "… N more"
@@ -73,6 +75,8 @@ The border says the probe's status and how long it took.
         Binding("enter", "toggle_fold", "Fold", id="panel.fold", tooltip="Fold or unfold"),
     ]
 
+    DATA: ClassVar[type | None] = None  # the probe's data class, when the panel has one
+
     def __init__(self, probe: str, title: str) -> None:
         super().__init__(id=f"panel-{probe}", classes="probe-panel -pending")
         self.probe = probe
@@ -128,7 +132,18 @@ The border says the probe's status and how long it took.
             return self._strips[y].apply_style(self.rich_style)
         return Strip.blank(width, self.rich_style)
 
+    def typed(self, result: ProbeResult) -> ProbeResult:
+        """A result read back from a journal carries plain JSON: rebuild the data
+        class this panel draws, or keep the JSON (shown as plain fields)."""
+        if self.DATA is None or not isinstance(result.data, dict):
+            return result
+        try:
+            return dataclasses.replace(result, data=revive(self.DATA, result.data))
+        except ReviveError:
+            return result
+
     def show_result(self, result: ProbeResult) -> None:
+        result = self.typed(result)
         self.result = result
         for status in Status:
             self.set_class(result.status is status, f"-{status.value}")

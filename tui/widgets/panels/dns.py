@@ -16,6 +16,7 @@ What the system resolver (getaddrinfo, honouring /etc/hosts) answered, what the
 hosts file says, and what each nameserver in resolv.conf answers for A and AAAA.
 Disagreements between them are the usual cause of "works here, not there".
 """
+    DATA = DnsData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

@@ -64,6 +64,7 @@ The status, a timing waterfall (DNS, connect, TLS, time to first byte, total;
 bars proportional to the total), the headers that explain failures, and the
 redirect chain.
 """
+    DATA = HttpData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

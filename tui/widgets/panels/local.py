@@ -39,6 +39,7 @@ What listens on the target's port on this host, grouped by owning process,
 with the accept queue (waiting/backlog), the connection states on the port, and
 the owners' open files against their limit.
 """
+    DATA = LocalData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

@@ -18,6 +18,7 @@ Packets of growing size towards the target: the largest that got through, the
 smallest that vanished, and any router that answered "fragmentation needed".
 Small packets passing while large ones vanish is a PMTUD black hole.
 """
+    DATA = MtuData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

@@ -71,6 +71,7 @@ loss, min/avg/max, mdev and jitter.  The mode says whether raw ICMP,
 unprivileged ICMP datagram sockets or TCP-connect timing was used, and how to
 get the full mode.
 """
+    DATA = PingData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

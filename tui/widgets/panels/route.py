@@ -15,6 +15,7 @@ The kernel's route to each address (as `ip route get` shows it): the gateway,
 the interface and the source address.  An unreachable, prohibit or blackhole
 route stops packets before they leave this host.
 """
+    DATA = RouteData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

@@ -19,6 +19,7 @@ One connection attempt per resolved address, IPv4 and IPv6 separately.
 **unreachable**: a router or firewall answered with ICMP (named when known).
 On an open port the server's first bytes (banner) name the protocol.
 """
+    DATA = TcpData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

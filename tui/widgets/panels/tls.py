@@ -56,6 +56,7 @@ The handshake (protocol, cipher, ALPN) and the certificate chain as the server
 sent it, leaf first, as a tree.  Days to expiry are green, yellow under 30 days
 and red once expired; the certificate the failure is about is highlighted.
 """
+    DATA = TlsData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

@@ -50,6 +50,7 @@ answer: often a router that does not send ICMP); *rate-limited* marks loss at a
 hop that does not carry on to later hops, which is harmless.  The last line
 says whether the destination was reached or where the path stops.
 """
+    DATA = TraceData
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data

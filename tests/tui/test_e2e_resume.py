@@ -9,6 +9,7 @@ checklist and the note again — and retest from there.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -77,6 +78,8 @@ def test_dropped_link_then_resume(tmux: Tmux, tmp_path: Path, sig: signal.Signal
     assert [n.text for n in saved.notes] == [NOTE]
     assert list(saved.step_states.values()) == [StepState.DONE]
     assert not saved.torn_tail and saved.skipped_lines == 0
+    seqs = [json.loads(line)["seq"] for line in saved.path.read_text().splitlines()[1:]]
+    assert seqs == list(range(1, len(seqs) + 1))  # no event lost in between
 
     # Reconnect: resume, see the same evidence, fix the problem, retest.
     pid = tmux.start_netmedic(tmp_path, "--resume", session="back")

@@ -27,7 +27,10 @@ below it.
         ordered = sorted(diagnosis.findings, key=lambda f: (f.id != diagnosis.verdict, f.rank))
         if tuple(ordered) == self.findings:
             return
-        keep = self.highlighted_finding
+        # Follow the verdict while the person is on it; keep their own pick otherwise.
+        current = self.highlighted_finding
+        on_top = current is None or (bool(self.findings) and current.id == self.findings[0].id)
+        keep = None if on_top else current
         self.findings = tuple(ordered)
         self.clear_options()
         self.add_options(

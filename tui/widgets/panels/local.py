@@ -12,7 +12,9 @@ MAX_ROWS = 6
 
 
 def states_text(total: int, states: tuple[StateCount, ...]) -> Text:
-    line = Text(f"{total}: ")
+    if not total:
+        return Text("no TCP connections")
+    line = Text(f"{total} TCP: ")
     for i, item in enumerate(states[:6]):
         style = "yellow" if item.state in ("CLOSE_WAIT", "SYN_RECV") else ""
         line.append_text(plain(f"{'  ' if i else ''}{item.state} {item.count}", style))

@@ -14,7 +14,7 @@ MAX_ROWS = 6
 def states_text(total: int, states: tuple[StateCount, ...]) -> Text:
     if not total:
         return Text("no TCP connections")
-    line = Text(f"{total} TCP: ")
+    line = Text(f"{total}: ")
     for i, item in enumerate(states[:6]):
         style = "yellow" if item.state in ("CLOSE_WAIT", "SYN_RECV") else ""
         line.append_text(plain(f"{'  ' if i else ''}{item.state} {item.count}", style))

@@ -2,7 +2,7 @@
 
 The real ``netmedic`` runs in tmux (a pty).  After a run, a step is marked
 and a note typed; then the process is hung up (``tmux kill-session`` sends
-SIGHUP, as sshd does when the link drops) or SIGKILLed.  The journal must
+SIGHUP, as sshd does when the link drops), sent SIGTERM, or SIGKILLed.  The journal must
 hold every event, and ``netmedic --resume`` must show the evidence, the
 checklist and the note again — and retest from there.
 """
@@ -46,7 +46,9 @@ def _wait_journal(state: Path, done: Callable[[Session], bool], timeout: float =
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGKILL], ids=["hangup", "kill"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGKILL], ids=["hangup", "term", "kill"]
+)
 def test_dropped_link_then_resume(tmux: Tmux, tmp_path: Path, sig: signal.Signals) -> None:
     port = closed_port()
     pid = tmux.start_netmedic(tmp_path, f"127.0.0.1:{port}", "--symptom", "refused")
@@ -63,6 +65,8 @@ def test_dropped_link_then_resume(tmux: Tmux, tmp_path: Path, sig: signal.Signal
     if sig is signal.SIGHUP:
         # What sshd does when the link drops; the app flushes its journal and exits.
         tmux("kill-session", "-t", "nm")
+    elif sig is signal.SIGTERM:
+        os.kill(pid, signal.SIGTERM)  # flushes too, then restores the terminal
     else:
         # SIGKILL cannot be caught: what was written before it must survive.
         _wait_journal(tmp_path, lambda s: bool(s.notes))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -110,6 +111,7 @@ _DESCRIPTIVE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # probe data repeats the same few keys endlessly
 def is_secret_name(name: str) -> bool:
     """True for header, query-parameter and variable names that usually hold secrets."""
     lowered = name.strip().lower()
@@ -123,9 +125,18 @@ def redact_url_credentials(text: str) -> str:
     return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
 
 
+def _may_hold_a_shape(text: str) -> bool:
+    """Cheap pre-check: every shape :func:`redact_text` and ``learn_text`` look for
+    needs ``=``, ``:``, ``@`` or an auth scheme word; most probe strings have none."""
+    if "=" in text or ":" in text or "@" in text:
+        return True
+    lowered = text.lower()
+    return "bearer" in lowered or "basic" in lowered
+
+
 def redact_text(text: str) -> str:
     """Remove secrets recognisable by shape or name from free text."""
-    if not text:
+    if not text or not _may_hold_a_shape(text):
         return text
     text = redact_url_credentials(text)
     text = _HEADER_LINE.sub(
@@ -233,6 +244,8 @@ class Redactor:
 
     def learn_text(self, text: str) -> None:
         """Remember secret values *text* shows with their name, to scrub them anywhere."""
+        if not _may_hold_a_shape(text):
+            return
         for m in _HEADER_LINE.finditer(text):
             value = m.group("value").strip().strip("\"'")
             self._learned(value)
@@ -290,7 +303,7 @@ class Redactor:
 
     def _json(self, value: Any) -> Any:
         if isinstance(value, str):
-            return self.text(value)
+            return self._scrubber(value)  # learn_json has already learned from it
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
             for key, item in value.items():

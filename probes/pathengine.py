@@ -34,7 +34,7 @@ import random
 import socket
 import struct
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
@@ -125,6 +125,36 @@ async def stream_snapshots(
     finally:
         runner.cancel()
         runner.add_done_callback(_retrieve_outcome)
+
+
+async def paced_rounds(
+    launch: Callable[[int], Iterable[Coroutine[Any, Any, None]]],
+    interval: float,
+    count: int,
+    window: float | None,
+) -> None:
+    """Start round *n*'s probes (``launch(n)``) every *interval* seconds on a fixed
+    schedule — a slow round does not push the next one back — until *count*
+    rounds (0: no limit) or the send *window* is used up; then wait for the
+    replies still outstanding.  Cancelling cancels every probe in flight."""
+    inflight: set[asyncio.Task[None]] = set()
+    started = time.monotonic()
+    n = 0
+    try:
+        while not (count and n >= count) and not (
+            window is not None and n and n * interval > window
+        ):
+            for probe in launch(n):
+                task = asyncio.create_task(probe)
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+            n += 1
+            await asyncio.sleep(max(0.0, started + n * interval - time.monotonic()))
+        if inflight:
+            await asyncio.gather(*inflight)
+    finally:
+        for task in inflight:
+            task.cancel()
 
 
 def _retrieve_outcome(future: asyncio.Future[Any]) -> None:

@@ -23,6 +23,7 @@ from probes.pathengine import (
     family_of,
     icmp_name,
     open_prober,
+    paced_rounds,
     pick_addresses,
     reply_timeout,
     send_window,
@@ -134,32 +135,13 @@ async def _run_host(host: _Host, ctx: ProbeContext, wait: float, changed: asynci
     cfg = ctx.config
     interval = max(0.001, cfg.ping_interval)
     window = send_window(ctx, cfg.ping_duration, wait)
-    inflight: set[asyncio.Task[None]] = set()
 
     async def one(seq: int) -> None:
         reply = await host.prober.probe(host.address, size=cfg.ping_size, timeout=wait)
         host.record(seq, reply)
         changed.set()
 
-    started = time.monotonic()
-    seq = 0
-    try:
-        while True:
-            if cfg.ping_count and seq >= cfg.ping_count:
-                break
-            if window is not None and seq > 0 and seq * interval > window:
-                break
-            task = asyncio.create_task(one(seq))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-            seq += 1
-            delay = started + seq * interval - time.monotonic()
-            await asyncio.sleep(max(0.0, delay))
-        if inflight:
-            await asyncio.gather(*inflight)
-    finally:
-        for task in inflight:
-            task.cancel()
+    await paced_rounds(lambda seq: (one(seq),), interval, cfg.ping_count, window)
 
 
 async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
 from probes.context import ProbeContext
+from probes.httphead import NotHttp, exchange, parse_head
 from probes.model import ProbeError, ProbeResult, Status
 from probes.options import PROXY_VARS
 from probes.redact import redact_url_credentials
@@ -223,12 +224,7 @@ async def _through(
                         f"cannot connect to the proxy {host}:{port}: {exc.strerror or exc}", 200
                     ),
                 )
-            try:
-                writer.write(request)
-                await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-            finally:
-                writer.close()
+            head = await exchange(reader, writer, request)
     except TimeoutError:
         return replace(
             base, state=UNREACHABLE, detail=f"the proxy {host}:{port} did not answer in time"
@@ -237,25 +233,19 @@ async def _through(
         return replace(
             base, state=FAILED, detail=clean_text(f"the proxy closed the connection: {exc}", 200)
         )
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    bits = status_line.split(" ", 2)
     try:
-        status = int(bits[1])
-    except (IndexError, ValueError):
+        response = parse_head(head)
+    except NotHttp:
         return replace(
             base, state=FAILED, detail=f"not an HTTP proxy: {clean_bytes(head[:80], 80)!r}"
         )
-    reason = clean_text(bits[2] if len(bits) > 2 else "", 80)
-    headers = {}
-    for line in header_lines:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = clean_text(v.strip(), 200)
+    status, reason = response.status, response.reason
     common = replace(
         base,
         status=status,
         reason=reason,
-        proxy_authenticate=headers.get("proxy-authenticate", ""),
-        via=headers.get("via", ""),
+        proxy_authenticate=response.get("proxy-authenticate"),
+        via=response.get("via"),
     )
     if status == 407:
         return replace(common, state=AUTH_REQUIRED, detail=f"{status} {reason}")

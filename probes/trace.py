@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from probes.context import ProbeContext
 from probes.model import ProbeError, ProbeResult, Status
@@ -25,6 +26,7 @@ from probes.pathengine import (
     family_of,
     icmp_name,
     open_prober,
+    paced_rounds,
     reply_timeout,
     send_window,
     stream_snapshots,
@@ -182,32 +184,17 @@ async def _rounds(trace: _Trace, ctx: ProbeContext, wait: float, changed: asynci
     cfg = ctx.config
     interval = max(0.01, cfg.trace_interval)
     window = send_window(ctx, cfg.trace_duration, wait)
-    inflight: set[asyncio.Task[None]] = set()
 
     async def one(ttl: int) -> None:
         reply = await trace.prober.probe(trace.address, ttl=ttl, timeout=wait)
         trace.record(ttl, reply)
         changed.set()
 
-    started = time.monotonic()
-    try:
-        while True:
-            if cfg.trace_rounds and trace.rounds >= cfg.trace_rounds:
-                break
-            if window is not None and trace.rounds > 0 and trace.rounds * interval > window:
-                break
-            for ttl in range(1, trace.limit + 1):
-                task = asyncio.create_task(one(ttl))
-                inflight.add(task)
-                task.add_done_callback(inflight.discard)
-            trace.rounds += 1
-            delay = started + trace.rounds * interval - time.monotonic()
-            await asyncio.sleep(max(0.0, delay))
-        if inflight:
-            await asyncio.gather(*inflight)
-    finally:
-        for task in inflight:
-            task.cancel()
+    def launch(n: int) -> list[Coroutine[Any, Any, None]]:
+        trace.rounds = n + 1
+        return [one(ttl) for ttl in range(1, trace.limit + 1)]  # the limit shrinks as hops answer
+
+    await paced_rounds(launch, interval, cfg.trace_rounds, window)
 
 
 async def probe_trace(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:

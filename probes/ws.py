@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from probes.context import ProbeContext
+from probes.httphead import NotHttp, exchange, parse_head
 from probes.model import ProbeError, ProbeResult, Status
 from probes.sanitize import clean_bytes, clean_text
 
@@ -124,12 +125,7 @@ async def upgrade(ctx: ProbeContext, url: str, secure: bool, deadline: float) ->
                 ssl=ssl_ctx,
                 server_hostname=(t.sni or t.host) if ssl_ctx else None,
             )
-            try:
-                writer.write(request)
-                await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-            finally:
-                writer.close()
+            head = await exchange(reader, writer, request)
     except TimeoutError:
         return WsData(
             shown,
@@ -151,18 +147,11 @@ async def upgrade(ctx: ProbeContext, url: str, secure: bool, deadline: float) ->
             detail=clean_text(f"{type(exc).__name__}: {exc}", 200),
             origin=ctx.config.origin,
         )
-    status_line, *rest = head.decode("latin-1").split("\r\n")
-    bits = status_line.split(" ", 2)
     try:
-        status = int(bits[1])
-    except (IndexError, ValueError):
-        return WsData(
-            shown,
-            FAILED,
-            detail=f"not HTTP: {clean_text(status_line, 80)!r}",
-            origin=ctx.config.origin,
-        )
-    reason = clean_text(bits[2] if len(bits) > 2 else "", 80)
+        response = parse_head(head)
+    except NotHttp as exc:
+        return WsData(shown, FAILED, detail=f"not HTTP: {str(exc)!r}", origin=ctx.config.origin)
+    status, reason = response.status, response.reason
     wanted = (
         "upgrade",
         "connection",
@@ -172,12 +161,8 @@ async def upgrade(ctx: ProbeContext, url: str, secure: bool, deadline: float) ->
         "sec-websocket-version",
         "location",
     )
-    headers = []
-    for line in rest:
-        k, _, v = line.partition(":")
-        if k.strip().lower() in wanted:
-            headers.append((k.strip().lower(), clean_text(v.strip(), 200)))
-    data = WsData(shown, REJECTED, status, reason, tuple(headers), origin=ctx.config.origin)
+    headers = tuple((k, v) for k, v in response.headers if k in wanted)
+    data = WsData(shown, REJECTED, status, reason, headers, origin=ctx.config.origin)
     if status != 101:
         return data
     from dataclasses import replace

@@ -23,7 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from probes.context import ProbeContext
 from probes.journal import Journal
@@ -35,6 +37,7 @@ from probes.target import parse_target
 from tui.fake_engine import FakeNetwork
 
 TARGET = parse_target("db.internal:5432")
+T = TypeVar("T")
 FACTS = {"host": "bench", "user": "bench", "privileged": False}
 
 
@@ -55,15 +58,25 @@ def _summary(label: str, samples_s: list[float], total_s: float, count: int) -> 
     )
 
 
+def _timed(emit: Callable[[T], object], items: list[T]) -> list[float]:
+    """How long each call held the caller."""
+    samples = []
+    for item in items:
+        t = time.perf_counter()
+        emit(item)
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
 def reference(directory: Path, lines: list[bytes]) -> tuple[list[float], float]:
     fd = os.open(directory / "reference.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    samples = []
-    start = time.perf_counter()
-    for line in lines:
-        t = time.perf_counter()
+
+    def write(line: bytes) -> None:
         os.write(fd, line)
         os.fsync(fd)
-        samples.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    samples = _timed(write, lines)
     total = time.perf_counter() - start
     os.close(fd)
     return samples, total
@@ -71,12 +84,8 @@ def reference(directory: Path, lines: list[bytes]) -> tuple[list[float], float]:
 
 def synchronous(directory: Path, events: list[ProbeUpdate]) -> tuple[list[float], float]:
     journal = Journal.create(TARGET, "refused", directory=directory / "sync", facts=FACTS)
-    samples = []
     start = time.perf_counter()
-    for event in events:
-        t = time.perf_counter()
-        journal.emit(event)
-        samples.append(time.perf_counter() - t)
+    samples = _timed(journal.emit, events)
     total = time.perf_counter() - start
     journal.close()
     return samples, total
@@ -87,12 +96,8 @@ def threaded(directory: Path, events: list[ProbeUpdate]) -> tuple[list[float], f
         lambda: Journal.create(TARGET, "refused", directory=directory / "thread", facts=FACTS)
     )
     writer.flush()  # opened
-    samples = []
     start = time.perf_counter()
-    for event in events:
-        t = time.perf_counter()
-        writer.emit(event)
-        samples.append(time.perf_counter() - t)
+    samples = _timed(writer.emit, events)
     writer.flush()
     total = time.perf_counter() - start
     writer.close()

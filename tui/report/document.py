@@ -49,6 +49,17 @@ VERSION = 1
 _SYMPTOM_LABELS = {s.id: s.label for s in SYMPTOMS}
 
 
+def utc_offset(seconds: Any) -> str:
+    """``UTC+01:00`` from an offset in seconds (``UTC`` when unknown)."""
+    try:
+        total = int(seconds)
+    except (TypeError, ValueError):
+        return "UTC"
+    sign = "+" if total >= 0 else "-"
+    total = abs(total)
+    return f"UTC{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
+
+
 def iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from tui.report.document import utc_offset
+
 CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#fff; --soft:#f6f8fa;
   --error:#cf222e; --warning:#bc4c00; --info:#0969da; --ok:#1a7f37; }
@@ -64,16 +66,6 @@ def _badge(kind: str, text: str | None = None) -> str:
     return f'<span class="badge {cls}">{e(text or kind.replace("_", " "))}</span>'
 
 
-def _utc_offset(seconds: Any) -> str:
-    try:
-        total = int(seconds)
-    except (TypeError, ValueError):
-        return "UTC"
-    sign = "+" if total >= 0 else "-"
-    total = abs(total)
-    return f"UTC{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
-
-
 def render_html(doc: dict[str, Any]) -> str:
     target, ctx, session, verdict = doc["target"], doc["context"], doc["session"], doc["verdict"]
     o: list[str] = []
@@ -117,7 +109,7 @@ def render_html(doc: dict[str, Any]) -> str:
         ("Host / user", f"{e(ctx.get('host'))} / {e(ctx.get('user'))}"),
         ("Privileges", e(ctx.get("privilege_mode"))),
         ("netmedic", e(ctx.get("netmedic_version"))),
-        ("Time zone", f"{e(ctx.get('timezone'))} ({e(_utc_offset(ctx.get('utc_offset_s')))})"),
+        ("Time zone", f"{e(ctx.get('timezone'))} ({e(utc_offset(ctx.get('utc_offset_s')))})"),
     ]
     add('<table class="meta">')
     for name, value in rows:

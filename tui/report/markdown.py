@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tui.report.document import utc_offset
+
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _SEVERITY_MARK = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info", "ok": "🟢 ok"}
 _STATE_BOX = {"done": "[x]", "did_not_help": "[x]", "todo": "[ ]"}
@@ -89,7 +91,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         ("Host / user", f"{esc(ctx.get('host'))} / {esc(ctx.get('user'))}"),
         ("Privileges", esc(ctx.get("privilege_mode"))),
         ("netmedic", esc(ctx.get("netmedic_version"))),
-        ("Time zone", f"{esc(ctx.get('timezone'))} ({_utc_offset(ctx.get('utc_offset_s'))})"),
+        ("Time zone", f"{esc(ctx.get('timezone'))} ({utc_offset(ctx.get('utc_offset_s'))})"),
     ]
     for name, value in rows:
         add(f"| **{name}** | {value} |")
@@ -223,13 +225,3 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"{esc(doc['schema'])}/{doc['version']}</sub>"
     )
     return "\n".join(out).rstrip("\n") + "\n"
-
-
-def _utc_offset(seconds: Any) -> str:
-    try:
-        total = int(seconds)
-    except (TypeError, ValueError):
-        return "UTC"
-    sign = "+" if total >= 0 else "-"
-    total = abs(total)
-    return f"UTC{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import getpass
 import json
 import os
@@ -161,6 +162,7 @@ class Journal:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
             fd = os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
             os.fchmod(fd, FILE_MODE)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else has it
         except (OSError, OutputError) as exc:
             raise JournalError(
                 f"cannot create a session journal in {directory}: {_why(exc)}"
@@ -218,6 +220,11 @@ class Journal:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
             raise JournalError(f"cannot reopen the session journal {path}: {_why(exc)}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise JournalError(_IN_USE.format(path.name.removesuffix(SUFFIX))) from None
         session_id = path.name.removesuffix(SUFFIX)
         journal = cls(path, session_id, redactor or Redactor(), clock, run, last_seq, _fd=fd)
         journal._repair_tail()
@@ -319,6 +326,27 @@ class Journal:
         if last != b"\n":
             with contextlib.suppress(OSError):
                 os.write(self._fd, b"\n")
+
+
+_IN_USE = "session {} is open in another netmedic; close that one first"
+
+
+def check_not_in_use(path: Path) -> None:
+    """Raise :class:`JournalError` when a running netmedic is writing *path*.
+
+    Every face holds an exclusive ``flock`` on the journal it appends to (the
+    kernel drops it when that process ends, even on SIGKILL), so two faces never
+    interleave events in one session."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return  # the reader reports a missing or unreadable file
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        raise JournalError(_IN_USE.format(path.name.removesuffix(SUFFIX))) from None
+    finally:
+        os.close(fd)
 
 
 def _header(

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from probes.journal import Journal
 from probes.session import list_sessions, load_session
+from probes.target import parse_target
+from tests.data.make_session import FACTS
 from tui.cli import main
 
 
@@ -106,3 +109,27 @@ def test_probes_stay_free_of_faces() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_resume_refuses_a_session_another_netmedic_has_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    journal = Journal.create(parse_target("127.0.0.1:9"), "refused", facts=FACTS)
+    try:
+        assert main(["--resume"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert f"session {journal.session_id} is open in another netmedic" in err
+    finally:
+        journal.close()
+
+
+def test_resume_refuses_a_session_without_a_usable_symptom(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    journal = Journal.create(parse_target("127.0.0.1:9"), "no-such-symptom", facts=FACTS)
+    journal.close()
+    assert main(["--resume", journal.session_id]) == 2
+    assert "cannot resume it" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from probes.events import NoteAdded, RetestStarted, StepMarked, StepState
-from probes.journal import Journal, JournalError, sessions_dir
+from probes.journal import Journal, JournalError, check_not_in_use, sessions_dir
 from probes.model import Diagnosis, Finding, NextStep, ProbeResult, Severity, Status
 from probes.redact import Redactor
 from probes.runner import DiagnosisUpdate, ProbeUpdate, RunFinished
@@ -184,3 +184,21 @@ def test_report_of_a_retest_cut_short_keeps_the_last_diagnosis(tmp_path: Path) -
     md = render(session, "md", Redactor())
     assert "**Verdict: `tcp.refused`**" in md and "partial: interrupted" in md
     assert "not closed (interrupted or still open)" in md
+
+
+def test_one_writer_per_session(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    _fill(journal)
+    with pytest.raises(JournalError, match="open in another netmedic"):
+        check_not_in_use(journal.path)
+    with pytest.raises(JournalError, match="open in another netmedic"):
+        read_journal(journal.path).reopen_journal()
+    journal.close()
+    check_not_in_use(journal.path)  # the lock goes with the writer
+    again = read_journal(journal.path).reopen_journal()
+    again.emit(NoteAdded("", "second face"))
+    again.close()
+    session = read_journal(journal.path)
+    assert [n.text for n in session.notes] == ["restarted it", "second face"]
+    seqs = [json.loads(line).get("seq") for line in journal.path.read_text().splitlines()[1:]]
+    assert seqs == list(range(1, len(seqs) + 1))

@@ -379,15 +379,21 @@ def _printable(text: str) -> str:
 
 
 def _resume(ref: str) -> int:
+    from probes.journal import check_not_in_use
+    from probes.plans import PLANS
     from probes.session import JournalError, load_session
 
     try:
         session = load_session(None if ref == "latest" else ref)
+        check_not_in_use(session.path)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
+    target = session.target()
+    if not target.host or not 1 <= target.port <= 65535 or session.symptom not in PLANS:
+        raise UsageError(f"session {session.id} has no usable target or symptom; cannot resume it")
     from tui.app import run_app
 
-    return run_app(session.target(), session.symptom, session=session)
+    return run_app(target, session.symptom, session=session)
 
 
 def _tui(target: Target | None, symptom: str | None) -> int:

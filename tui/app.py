@@ -318,12 +318,19 @@ def run_app(target: Target | None, symptom: str | None, session: SavedSession | 
 
 
 def _say_where_sessions_are(writers: list[JournalWriter]) -> None:
+    from probes.session import JournalError, find_session
+
     for writer in writers:
         journal = writer.journal
-        if journal is not None and journal.memory is None:
-            print(
-                f"netmedic: session {journal.session_id} saved: 'netmedic report "
-                f"{journal.session_id}' exports it, 'netmedic --resume {journal.session_id}' "
-                "reopens it",
-                file=sys.stderr,
-            )
+        if journal is None or journal.memory is not None:
+            continue
+        try:
+            latest = find_session("latest", journal.path.parent) == journal.path
+        except JournalError:
+            latest = False
+        ref = "" if latest else f" {journal.session_id}"  # both commands default to latest
+        print(
+            f"netmedic: session {journal.session_id} saved: 'netmedic report{ref}' exports it, "
+            f"'netmedic --resume{ref}' reopens it",
+            file=sys.stderr,
+        )

@@ -14,16 +14,14 @@ import os
 import shutil
 import signal
 import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from probes.events import StepState
-from probes.session import Session, load_session
+from probes.session import load_session
 from tests.tui.test_e2e_tmux import closed_port
-from tests.tui.tmux import Tmux, tmux, wait_exit
+from tests.tui.tmux import Tmux, tmux, wait_exit, wait_journal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 __all__ = ["tmux"]  # the fixture
@@ -35,17 +33,6 @@ def _sessions(state: Path) -> Path:
     return state / "netmedic" / "sessions"
 
 
-def _wait_journal(state: Path, done: Callable[[Session], bool], timeout: float = 10.0) -> Session:
-    deadline = time.monotonic() + timeout
-    while True:
-        saved = load_session(None, _sessions(state))
-        if done(saved):
-            return saved
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the journal never got there: {saved.runs} {saved.notes}")
-        time.sleep(0.1)
-
-
 @pytest.mark.parametrize(
     "sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGKILL], ids=["hangup", "term", "kill"]
 )
@@ -53,7 +40,7 @@ def test_dropped_link_then_resume(tmux: Tmux, tmp_path: Path, sig: signal.Signal
     port = closed_port()
     pid = tmux.start_netmedic(tmp_path, f"127.0.0.1:{port}", "--symptom", "refused")
     tmux.wait_for("local.not_listening", timeout=40)
-    _wait_journal(tmp_path, lambda s: s.latest is not None and s.latest.finished, 60)
+    wait_journal(tmp_path, lambda s: s.latest is not None and s.latest.finished, 60)
     tmux.wait_gone("still probing", timeout=10)
     tmux.keys("space")  # the selected finding's first step: done
     tmux.keys("n")
@@ -69,7 +56,7 @@ def test_dropped_link_then_resume(tmux: Tmux, tmp_path: Path, sig: signal.Signal
         os.kill(pid, signal.SIGTERM)  # flushes too, then restores the terminal
     else:
         # SIGKILL cannot be caught: what was written before it must survive.
-        _wait_journal(tmp_path, lambda s: bool(s.notes))
+        wait_journal(tmp_path, lambda s: bool(s.notes))
         os.kill(pid, signal.SIGKILL)
     wait_exit(pid)
 
@@ -96,7 +83,7 @@ def test_dropped_link_then_resume(tmux: Tmux, tmp_path: Path, sig: signal.Signal
         listener.listen(8)
         tmux.keys("r", session="back")
         # The screen turns green before the slower probes end: wait for the run.
-        _wait_journal(tmp_path, lambda s: len(s.runs) == 2 and s.runs[1].finished, 60)
+        wait_journal(tmp_path, lambda s: len(s.runs) == 2 and s.runs[1].finished, 60)
         tmux.wait_for("✔ ok: no problem found", timeout=10, session="back")
     tmux.keys("C-q", session="back")
     wait_exit(pid)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui.tmux import Tmux, tmux, wait_exit
+from probes.session import load_session
+from tests.tui.tmux import Tmux, tmux, wait_exit, wait_journal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 __all__ = ["tmux"]  # the fixture
@@ -37,8 +38,12 @@ def test_refused_then_listener_then_green_retest(tmux: Tmux, tmp_path: Path) -> 
         listener.bind(("127.0.0.1", port))
         listener.listen(8)
         tmux.keys("r")
-        screen = tmux.wait_for("✔ ok: no problem found", timeout=40)
+        # The banner turns green before the slower probes end: wait for the run.
+        wait_journal(tmp_path, lambda s: len(s.runs) == 2 and s.runs[1].finished, 60)
+        screen = tmux.wait_for("✔ ok: no problem found", timeout=10)
         assert "run 2" in screen
 
     tmux.keys("C-q")
     wait_exit(pid)
+    saved = load_session(None, tmp_path / "netmedic" / "sessions")
+    assert saved.ended and [r.verdict for r in saved.runs][-1] == "ok"

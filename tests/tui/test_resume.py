@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from probes.events import StepState
 from probes.journal import JournalError
+from probes.redact import Redactor
 from probes.session import load_session
 from tests.tui.helpers import disk_journals, make_app, settle
 from tui.fake_engine import FakeNetwork
@@ -97,3 +100,24 @@ async def test_unwritable_state_dir_keeps_the_session_in_memory(tmp_path: Path) 
         screen = app.screen
         assert isinstance(screen, DiagnosisScreen)
         assert "tcp.refused" in screen.last_export.read_text()  # export still works
+
+
+def test_exit_line_names_the_saved_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from probes.journal_writer import JournalWriter
+    from probes.target import parse_target
+    from tests.data.make_session import SESSION_ID
+    from tui.app import _say_where_sessions_are
+
+    factory = disk_journals(tmp_path)
+    writer = JournalWriter(
+        lambda: factory(parse_target("127.0.0.1:9"), "refused", ("tcp",), Redactor())
+    )
+    writer.close()
+    _say_where_sessions_are([writer])
+    err = capsys.readouterr().err
+    assert err == (
+        f"netmedic: session {SESSION_ID} saved: 'netmedic report' exports it, "
+        "'netmedic --resume' reopens it\n"
+    )

@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from probes.session import Session, load_session
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,6 +73,18 @@ def wait_exit(pid: int, timeout: float = 10.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"netmedic (pid {pid}) still running after {timeout}s")
+
+
+def wait_journal(state: Path, done: Callable[[Session], bool], timeout: float = 10.0) -> Session:
+    """Poll the session journal under *state* ($XDG_STATE_HOME) until *done*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        saved = load_session(None, state / "netmedic" / "sessions")
+        if done(saved):
+            return saved
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the journal never got there: {saved.runs} {saved.notes}")
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -273,6 +273,58 @@ _SOCK_PROTO: dict[tuple[int, str], int] = {
 }
 
 
+# Classic BPF, for SO_ATTACH_FILTER (linux/filter.h).
+_SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+_BPF_LDX_B_MSH, _BPF_LD_H_IND, _BPF_LD_B_IND = 0xB1, 0x48, 0x50
+_BPF_LD_H_ABS, _BPF_LD_B_ABS = 0x28, 0x30
+_BPF_JEQ_K, _BPF_JSET_K, _BPF_RET_K = 0x15, 0x45, 0x06
+_SYN_OR_RST = 0x06
+
+
+def tcp_reply_filter(family: int, tag: int) -> list[tuple[int, int, int, int]]:
+    """A socket filter that passes only SYN or RST segments acknowledging one of
+    our probes (the ack number's high half is our *tag*).
+
+    A raw TCP socket otherwise gets a copy of every segment the host receives:
+    on a busy server that is every packet of every connection, each one waking
+    the event loop.  IPv4 raw sockets see the IP header, IPv6 ones do not."""
+    if family == socket.AF_INET:
+        return [
+            (_BPF_LDX_B_MSH, 0, 0, 0),  # X = IP header length
+            (_BPF_LD_H_IND, 0, 0, 8),  # A = high half of the ack number
+            (_BPF_JEQ_K, 0, 3, tag),
+            (_BPF_LD_B_IND, 0, 0, 13),  # A = TCP flags
+            (_BPF_JSET_K, 0, 1, _SYN_OR_RST),
+            (_BPF_RET_K, 0, 0, 0xFFFF),
+            (_BPF_RET_K, 0, 0, 0),
+        ]
+    return [
+        (_BPF_LD_H_ABS, 0, 0, 8),
+        (_BPF_JEQ_K, 0, 3, tag),
+        (_BPF_LD_B_ABS, 0, 0, 13),
+        (_BPF_JSET_K, 0, 1, _SYN_OR_RST),
+        (_BPF_RET_K, 0, 0, 0xFFFF),
+        (_BPF_RET_K, 0, 0, 0),
+    ]
+
+
+def attach_tcp_reply_filter(sock: socket.socket, family: int, tag: int) -> bool:
+    """Attach :func:`tcp_reply_filter`; without it (no kernel support) replies are
+    still matched in userspace, only at a higher cost."""
+    import ctypes
+
+    program = tcp_reply_filter(family, tag)
+    code = b"".join(struct.pack("HBBI", *insn) for insn in program)
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("HL", len(program), ctypes.addressof(buffer))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+    except OSError as exc:
+        logging.getLogger(__name__).debug("no filter on the raw TCP socket: %s", exc)
+        return False
+    return True
+
+
 class RawEngine:
     """Raw-socket sender with one receive path that matches replies to probes."""
 
@@ -299,6 +351,8 @@ class RawEngine:
             return sock
         sock = socket.socket(family, socket.SOCK_RAW, _SOCK_PROTO[(family, proto)])
         sock.setblocking(False)
+        if proto == TCP:
+            attach_tcp_reply_filter(sock, family, self.tag)
         if proto == UDP:  # send-only: keep the copy of every incoming datagram small
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
         else:
@@ -400,6 +454,8 @@ class RawEngine:
         try:
             try:
                 wire = self._craft(proto, dst, key, size, sport, dport)
+                if proto != ICMP:  # the routers' answers to UDP/TCP probes are ICMP
+                    self._sock(family, ICMP)
                 sock = self._sock(family, proto)
                 addr = self._sockaddrs.get(dst) or self._sockaddrs.setdefault(dst, _sockaddr(dst))
                 _set_ttl_df(sock, ttl, df)

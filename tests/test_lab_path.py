@@ -304,3 +304,15 @@ def test_tcp_trace_finds_the_firewall_that_drops_the_port(faults: Chain) -> None
     assert doc["verdict"] == "tcp.filtered"
     icmp = run(faults, f"{C.SERVER_V4}:5432", "trace")  # ICMP still gets through
     assert probe(icmp, "trace")["data"]["reached"]
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_tcp_and_udp_trace_alone_see_every_hop(chain: Chain, family: int, protocol: str) -> None:
+    """With no ping in the plan, the routers' ICMP answers to UDP/TCP probes are
+    still read; the destination's RST passes the raw TCP socket's filter."""
+    target = f"{C.SERVER_V4}:5433" if family == 4 else f"[{C.SERVER_V6}]:5433"
+    doc = run(chain, target, "trace", trace_protocol=protocol)
+    trace = probe(doc, "trace")["data"]
+    assert trace["protocol"] == protocol and trace["reached"]
+    assert hop_addresses(doc) == (C.HOPS_V4 if family == 4 else C.HOPS_V6)

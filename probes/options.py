@@ -35,27 +35,30 @@ class OptionError(ValueError):
     """A bad option value; ``str()`` is one line."""
 
 
-def parse_header_option(text: str, env: Mapping[str, str]) -> tuple[str, str]:
-    """``'Name: $VAR'`` → (name, value of $VAR)."""
+def parse_header_option(
+    text: str, env: Mapping[str, str], option: str = "--header"
+) -> tuple[str, str]:
+    """``'Name: $VAR'`` → (name, value of $VAR).  Errors name *option* (what the
+    person typed it into)."""
     name, sep, ref = text.partition(":")
     name, ref = name.strip(), ref.strip()
     if not sep or not _TOKEN.match(name):
-        raise OptionError(f"--header wants 'Name: $ENV_VAR', got a bad header name {name[:40]!r}")
+        raise OptionError(f"{option} wants 'Name: $ENV_VAR', got a bad header name {name[:40]!r}")
     if name.lower() in _FORBIDDEN_HEADERS:
-        raise OptionError(f"--header may not set {name}")
+        raise OptionError(f"{option} may not set {name}")
     m = _ENV_REF.match(ref)
     if not m:
         raise OptionError(
-            f"--header values must name an environment variable ('{name} = $VAR' written "
+            f"{option} values must name an environment variable ('{name} = $VAR' written "
             f"as '{name}: $VAR'), so the secret stays out of shell history"
         )
     var = m.group(1) or m.group(2)
     if var not in env:
-        raise OptionError(f"environment variable {var} (for --header {name}) is not set")
+        raise OptionError(f"environment variable {var} (for {option} {name}) is not set")
     value = env[var]
     if any(c in value for c in "\r\n\x00"):
         raise OptionError(
-            f"environment variable {var} (for --header {name}) contains a line break or NUL"
+            f"environment variable {var} (for {option} {name}) contains a line break or NUL"
         )
     return name, value
 

@@ -181,3 +181,27 @@ async def test_engine_failure_takes_the_one_error_path(
 def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     assert make_app(tmp_path).no_color
+
+
+async def test_header_field_takes_an_env_var_and_never_echoes_a_pasted_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_TOKEN", "Bearer s3cr3t-from-env")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"401", "enter")
+        assert isinstance(app.screen, TargetEntryScreen)
+        app.screen.query_one("#target", Input).value = "https://api.example.com/v1"
+        app.screen.query_one("#header", Input).value = "Authorization: Bearer pasted-s3cr3t"
+        await pilot.pause()
+        await pilot.press("enter")
+        assert isinstance(app.screen, TargetEntryScreen)  # refused: not an env var
+        error = str(app.screen.query_one("#target-error", Static).render())
+        assert "must name an environment variable" in error and "s3cr3t" not in error
+        app.screen.query_one("#header", Input).value = "Authorization: $API_TOKEN"
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DiagnosisScreen)
+        headers = app.screen.session.config.headers
+        assert headers == (("Authorization", "Bearer s3cr3t-from-env"),)

@@ -126,7 +126,7 @@ recent targets; **enter** there picks one.  **escape** goes back.
         try:
             origin = parse_origin(self._value("#origin")) if self._value("#origin") else ""
             header = self._value("#header")
-            headers = (parse_header_option(header, os.environ),) if header else ()
+            headers = (parse_header_option(header, os.environ, "the header"),) if header else ()
         except OptionError as exc:
             self.app.bell()
             error = self.query_one("#target-error", Static)

@@ -264,7 +264,7 @@ class Journal:
 
     @property
     def is_open(self) -> bool:
-        return self._fd >= 0 or (self.memory is not None and not self._closed)
+        return not self._closed and (self._fd >= 0 or self.memory is not None)
 
     def contents(self) -> bytes:
         """Everything journaled so far, as the file holds it."""
@@ -297,7 +297,7 @@ class Journal:
         self._write({"type": kind, "seq": self.seq, "t": round(self.clock(), 6), **body})
 
     def _write(self, record: dict[str, Any]) -> None:
-        if self.error or self._closed or (self._fd < 0 and self.memory is None):
+        if self.error or not self.is_open:
             return
         line = json.dumps(self.redactor.json(record), ensure_ascii=False, separators=(",", ":"))
         data = (line + "\n").encode("utf-8")

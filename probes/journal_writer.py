@@ -27,7 +27,6 @@ class JournalWriter:
         self._opened = threading.Event()
         self._queue: queue.Queue[object] = queue.Queue()
         self._closed = False
-        self.dropped = 0  # events the journal could not serialise
         self.error = ""  # why the journal could not be opened
         self._thread = threading.Thread(target=self._drain, name="journal-writer", daemon=True)
         self._thread.start()
@@ -74,6 +73,6 @@ class JournalWriter:
                 if self._journal is not None:
                     self._journal.emit(event)
             except (TypeError, ValueError):  # an unserialisable result: skip it, go on
-                self.dropped += 1
+                pass
             finally:
                 self._queue.task_done()

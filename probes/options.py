@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from probes.redact import Redactor
 from probes.target import Target
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
@@ -93,6 +94,17 @@ def proxy_passwords(env: Mapping[str, str]) -> list[str]:
 
             out.append(unquote(parts.password))
     return out
+
+
+def run_redactor(
+    target: Target, headers: Iterable[tuple[str, str]], env: Mapping[str, str]
+) -> Redactor:
+    """The one Redactor of a run: the target's and the environment's secrets, and
+    every value this run holds (:func:`known_secrets`)."""
+    redactor = Redactor.for_target(target, env)
+    for secret in known_secrets(target, headers, env):
+        redactor.add(secret)
+    return redactor
 
 
 def known_secrets(

@@ -190,8 +190,9 @@ class SecretScrubber:
 
     def add(self, secret: str) -> None:
         if len(secret) >= MIN_SECRET_LEN and secret != REDACTED and secret not in self._secrets:
-            self._secrets.append(secret)
-            self._secrets.sort(key=len, reverse=True)
+            # A new list, never sorted in place: the TUI's journal thread and its event
+            # loop share one Redactor, and list.sort() empties the list while it runs.
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         return self.known(redact_text(text))

@@ -53,3 +53,13 @@ def test_url_credentials_and_env() -> None:
 def test_scrubber_removes_known_values() -> None:
     scrub = SecretScrubber(["sekrit-value-1"])
     assert scrub("header was sekrit-value-1!") == "header was ***!"
+
+
+def test_learning_a_secret_never_disturbs_a_scrub_in_progress() -> None:
+    """The TUI's journal thread and event loop share one Redactor: ``add`` must
+    publish a new list, never reorder the one another thread is walking."""
+    scrubber = SecretScrubber(["first-secret-1"])
+    walking = scrubber._secrets
+    scrubber.add("a-much-longer-second-secret")
+    assert walking == ["first-secret-1"]
+    assert scrubber("x first-secret-1 a-much-longer-second-secret") == "x *** ***"

@@ -226,12 +226,9 @@ class NetmedicApp(App[int]):
         self.push_screen(DiagnosisScreen(session, plan))
 
     def _redactor(self, target: Target, config: ProbeConfig) -> Redactor:
-        from probes.options import known_secrets
+        from probes.options import run_redactor
 
-        redactor = Redactor.for_target(target)
-        for secret in known_secrets(target, config.headers, os.environ):
-            redactor.add(secret)
-        return redactor
+        return run_redactor(target, config.headers, os.environ)
 
     def _writer(self, open_journal: Callable[[], Journal]) -> JournalWriter:
         from probes.journal_writer import JournalWriter

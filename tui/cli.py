@@ -204,14 +204,13 @@ def _check(ns: argparse.Namespace) -> int:
     from probes.context import ProbeConfig
     from probes.journal import Journal, JournalError
     from probes.privileges import has_raw_socket
-    from probes.redact import Redactor
     from probes.runner import Run, run_to_end
     from probes.safefile import OutputError, check_output_path
 
     target = _parse_target(ns.target)
     if ns.ca_file and not os.path.isfile(ns.ca_file):
         raise UsageError(f"--ca-file {ns.ca_file!r} is not a readable file")
-    from probes.options import OptionError, known_secrets, parse_header_option, parse_origin
+    from probes.options import OptionError, parse_header_option, parse_origin, run_redactor
 
     try:
         headers = tuple(parse_header_option(h, os.environ) for h in ns.header)
@@ -223,9 +222,7 @@ def _check(ns: argparse.Namespace) -> int:
             check_output_path(ns.report, ns.force)
         except OutputError as exc:
             raise UsageError(f"--report: {exc}") from None
-    redactor = Redactor.for_target(target)
-    for secret in known_secrets(target, headers, os.environ):
-        redactor.add(secret)
+    redactor = run_redactor(target, headers, os.environ)
     config = ProbeConfig(timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin)
     run = Run(target, ns.symptom, config)
     journal: Journal | None = None

@@ -73,9 +73,18 @@ class Session:
         redactor: Redactor | None = None,
     ) -> Session:
         """Continue *saved*: its runs, checklist and notes; a retest is the next run."""
-        session = cls(saved.target(), saved.symptom, sink, clock, config=config, journal=journal)
-        session.redactor = redactor or Redactor.for_target(session.target)
-        session.run_number = saved.latest.number if saved.latest else 0
+        target = saved.target()
+        session = cls(
+            target,
+            saved.symptom,
+            sink,
+            clock,
+            config=config,
+            redactor=redactor or Redactor.for_target(target),
+            journal=journal,
+        )
+        latest = saved.latest
+        session.run_number = latest.number if latest else 0
         for run in saved.runs:
             if run.finished and run.diagnosis_json is not None:
                 ids = tuple(f.id for f in run.diagnosis().findings)
@@ -84,7 +93,6 @@ class Session:
                 )
         session.steps = dict(saved.step_states)
         session.notes = [NoteAdded(n.finding_id, n.text) for n in saved.notes]
-        latest = saved.latest
         worked_on = sorted(
             [(m.t, m.finding_id) for m in saved.steps]
             + [(n.t, n.finding_id) for n in saved.notes if n.finding_id]

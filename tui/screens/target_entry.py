@@ -124,8 +124,8 @@ recent targets; **enter** there picks one.  **escape** goes back.
                 self.query_one("#target-error", Static).add_class("-error")
             return
         try:
-            origin = parse_origin(self._value("#origin")) if self._value("#origin") else ""
-            header = self._value("#header")
+            origin, header = self._value("#origin"), self._value("#header")
+            origin = parse_origin(origin) if origin else ""
             headers = (parse_header_option(header, os.environ, "the header"),) if header else ()
         except OptionError as exc:
             self.app.bell()

@@ -29,7 +29,7 @@ below it.
             return
         # Follow the verdict while the person is on it; keep their own pick otherwise.
         current = self.highlighted_finding
-        on_top = current is None or (bool(self.findings) and current.id == self.findings[0].id)
+        on_top = current is None or current.id == self.findings[0].id
         keep = None if on_top else current
         self.findings = tuple(ordered)
         self.clear_options()

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from probes.context import ProbeConfig
-from probes.model import Diagnosis, Finding
-from probes.runner import Run, run_to_end
-from probes.target import parse_target
+from probes.core.context import ProbeConfig
+from probes.core.model import Diagnosis, Finding
+from probes.core.target import parse_target
+from probes.run.runner import Run, run_to_end
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,12 +12,12 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from probes.context import ProbeConfig, ProbeContext
-from probes.events import NoteAdded, StepMarked, StepState
-from probes.journal import Journal
-from probes.model import ProbeResult, Status
-from probes.runner import Run, run_to_end
-from probes.target import parse_target
+from probes.core.context import ProbeConfig, ProbeContext
+from probes.core.events import NoteAdded, StepMarked, StepState
+from probes.core.model import ProbeResult, Status
+from probes.core.target import parse_target
+from probes.record.journal import Journal
+from probes.run.runner import Run, run_to_end
 
 
 async def _dns(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from probes import __version__
-from probes.plans import SYMPTOM_IDS
+from probes.run.plans import SYMPTOM_IDS
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from probes.journal import Journal
-from probes.session import list_sessions, load_session
-from probes.target import parse_target
+from probes.core.target import parse_target
+from probes.record.journal import Journal
+from probes.record.session import list_sessions, load_session
 from tests.data.make_session import FACTS
 from tui.cli import main
 
@@ -103,8 +103,8 @@ def test_no_sessions_and_bad_refs(
 
 def test_probes_stay_free_of_faces() -> None:
     code = (
-        "import sys, probes.journal, probes.session, probes.redact, probes.safefile, "
-        "probes.localcontext, probes.runner\n"
+        "import sys, probes.record.journal, probes.record.session, probes.core.redact, probes.record.safefile, "
+        "probes.host.localcontext, probes.run.runner\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'tui')]\n"
         "assert not bad, bad"
     )

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from probes.context import ProbeConfig, Resolution
+from probes.core.context import ProbeConfig, Resolution
+from probes.core.model import ProbeError, Status
+from probes.core.target import Target, parse_target
 from probes.diagnosis import diagnose
-from probes.dns import DnsData, search_candidates
-from probes.model import ProbeError, Status
-from probes.resolvconf import parse_hosts, parse_resolv_conf
-from probes.runner import Run, run_to_end
-from probes.target import Target, parse_target
+from probes.net.dns import DnsData, search_candidates
+from probes.net.resolvconf import parse_hosts, parse_resolv_conf
+from probes.run.runner import Run, run_to_end
 from tests.lab.dnsserver import DnsServer
 
 ZONE = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.safefile import OutputError, write_private
+from probes.record.safefile import OutputError, write_private
 from tests.data.make_session import FIXTURE
 from tui.cli import main
 
@@ -123,7 +123,7 @@ def test_check_report_path_is_checked_before_probing(
 def test_local_context_for_the_bundle(tmp_path: Path) -> None:
     import socket
 
-    from probes.localcontext import collect, hosts_lines
+    from probes.host.localcontext import collect, hosts_lines
 
     hosts = "127.0.0.1 localhost\n10.0.0.5 db.internal db # the database\n10.0.0.6 dbx\n"
     assert hosts_lines(hosts, "db.internal") == ["10.0.0.5 db.internal db # the database"]
@@ -155,7 +155,7 @@ def test_local_context_for_the_bundle(tmp_path: Path) -> None:
 
 
 def test_export_helper_for_the_tui(tmp_path: Path) -> None:
-    from probes.session import read_journal
+    from probes.record.session import read_journal
     from tui.report import export
 
     session = read_journal(FIXTURE)

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from probes.http import HttpData
-from probes.model import Status
+from probes.core.model import Status
+from probes.proto.http import HttpData
 from tests.probe_helpers import evidence, finding, run
 from tests.servers import httpserver as H
 from tests.servers.base import ServerThread, close_at_once, http_ok
@@ -93,9 +93,9 @@ def test_hang_and_drip_end_at_the_probes_own_deadline(
 
 
 def test_custom_header_goes_to_origin_only(ports: dict[str, int]) -> None:
-    from probes.context import ProbeConfig, ProbeContext
-    from probes.http import origin_of, request_headers
-    from probes.target import parse_target
+    from probes.core.context import ProbeConfig, ProbeContext
+    from probes.core.target import parse_target
+    from probes.proto.http import origin_of, request_headers
 
     target = parse_target("https://u:pw@api.example:8443/x")
     ctx = ProbeContext(target, ProbeConfig(headers=(("api-key", "s3cret-value"),)))

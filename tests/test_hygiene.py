@@ -24,6 +24,6 @@ def test_probes_never_import_the_ui() -> None:
 
 
 def test_cli_startup_does_not_import_scapy_or_textual() -> None:
-    code = "import tui.cli, probes.plans, probes.runner, sys; print([m for m in sys.modules if m.startswith(('scapy', 'textual'))])"
+    code = "import tui.cli, probes.run.plans, probes.run.runner, sys; print([m for m in sys.modules if m.startswith(('scapy', 'textual'))])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.stdout.strip() == "[]", done.stderr

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from probes.events import NoteAdded, RetestStarted, StepMarked, StepState
-from probes.journal import Journal, JournalError, check_not_in_use, sessions_dir
-from probes.model import Diagnosis, Finding, NextStep, ProbeResult, Severity, Status
-from probes.redact import Redactor
-from probes.runner import DiagnosisUpdate, ProbeUpdate, RunFinished
-from probes.session import find_session, list_sessions, load_session, read_journal
-from probes.target import parse_target
+from probes.core.events import NoteAdded, RetestStarted, StepMarked, StepState
+from probes.core.model import Diagnosis, Finding, NextStep, ProbeResult, Severity, Status
+from probes.core.redact import Redactor
+from probes.core.target import parse_target
+from probes.record.journal import Journal, JournalError, check_not_in_use, sessions_dir
+from probes.record.session import find_session, list_sessions, load_session, read_journal
+from probes.run.runner import DiagnosisUpdate, ProbeUpdate, RunFinished
 from tests.data.make_session import FACTS, FIXTURE, SESSION_ID
 
 FINDING = Finding(

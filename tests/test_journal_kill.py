@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.session import read_journal
+from probes.record.session import read_journal
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from probes import sockdiag
-from probes.local import Listener, collect_local
-from probes.procinfo import map_owners, read_fd_limits, redact_cmdline
-from probes.sockdiag import LISTEN, parse_proc_net
-from probes.system import _count_reserved, parse_oom_records
+from probes.host import sockdiag
+from probes.host.local import Listener, collect_local
+from probes.host.procinfo import map_owners, read_fd_limits, redact_cmdline
+from probes.host.sockdiag import LISTEN, parse_proc_net
+from probes.host.system import _count_reserved, parse_oom_records
 
 
 @pytest.fixture
@@ -174,9 +174,9 @@ def test_proc_fallback_when_netlink_is_unavailable(
 def test_backlog_rule_needs_a_known_backlog(
     unaccepted: tuple[socket.socket, list[socket.socket]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from probes.core.model import ProbeResult, Status
+    from probes.core.target import parse_target
     from probes.diagnosis import diagnose
-    from probes.model import ProbeResult, Status
-    from probes.target import parse_target
 
     server, _ = unaccepted
     port = server.getsockname()[1]

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.context import ProbeConfig, ProbeContext
+from probes.core.context import ProbeConfig, ProbeContext
+from probes.core.model import ProbeResult, Status
+from probes.core.target import parse_target
 from probes.diagnosis import diagnose
-from probes.model import ProbeResult, Status
-from probes.packets import (
+from probes.path.packets import (
     FRAG_NEEDED,
     REPLY,
     TIME_EXCEEDED,
@@ -23,13 +24,12 @@ from probes.packets import (
     parse_icmp6,
     parse_tcp,
 )
-from probes.pathengine import Reply
-from probes.pathstats import RunningStats
-from probes.ping import PingData, PingHost
-from probes.plans import PROBES
-from probes.runner import DEADLINE_GRACE_S, Run, probe_deadline, run_to_end
-from probes.target import parse_target
-from probes.trace import Hop, Responder, TraceData
+from probes.path.pathengine import Reply
+from probes.path.pathstats import RunningStats
+from probes.path.ping import PingData, PingHost
+from probes.path.trace import Hop, Responder, TraceData
+from probes.run.plans import PROBES
+from probes.run.runner import DEADLINE_GRACE_S, Run, probe_deadline, run_to_end
 
 scapy_inet = pytest.importorskip("scapy.layers.inet")
 scapy_inet6 = pytest.importorskip("scapy.layers.inet6")
@@ -39,7 +39,7 @@ IPv6 = scapy_inet6.IPv6
 
 def test_probes_start_without_scapy() -> None:
     code = (
-        "import sys, probes.plans, probes.runner, probes.diagnosis, tui.cli;"
+        "import sys, probes.run.plans, probes.run.runner, probes.diagnosis, tui.cli;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('scapy', 'textual', 'rich')];"
         "print(bad)"
     )
@@ -62,7 +62,7 @@ def test_paris_udp_checksum_carries_the_probe_number() -> None:
 
 @pytest.mark.parametrize("dst", ["10.0.0.2", "fd00::2"])
 def test_crafted_probes_keep_the_flow_and_carry_the_key(dst: str) -> None:
-    from probes.pathengine import ICMP_FLOW_CHECKSUM, craft, load_scapy
+    from probes.path.pathengine import ICMP_FLOW_CHECKSUM, craft, load_scapy
 
     layers = load_scapy()
     src = "fd00::1" if ":" in dst else "10.0.0.1"
@@ -157,7 +157,7 @@ def test_running_stats_match_ping_definitions() -> None:
 
 
 def test_ping_memory_is_bounded() -> None:
-    from probes.ping import _Host
+    from probes.path.ping import _Host
 
     class Fake:
         mode = "fake"
@@ -177,7 +177,7 @@ def test_ping_memory_is_bounded() -> None:
 
 
 def test_echoes_held_back_by_neighbour_resolution_are_not_latency() -> None:
-    from probes.ping import PingSample, settled_rtts
+    from probes.path.ping import PingSample, settled_rtts
 
     held = tuple(PingSample(i, "reply", r) for i, r in enumerate((0.868, 0.669, 0.468, 0.268)))
     assert settled_rtts(held, 0.2) == []

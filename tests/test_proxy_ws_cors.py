@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from probes.proxy import ProxyData
-from probes.ws import WsData
+from probes.proto.proxy import ProxyData
+from probes.proto.ws import WsData
 from tests.probe_helpers import evidence, run
 from tests.servers import httpserver as H
 from tests.servers.base import ServerThread, http_ok

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from probes.packets import REPLY, TCP
-from probes.pathengine import RawEngine, RawProber, Reply
+from probes.path.packets import REPLY, TCP
+from probes.path.pathengine import RawEngine, RawProber, Reply
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
 SEGMENTS = 300

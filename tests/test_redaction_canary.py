@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 import probes.diagnosis.engine as engine
-from probes.context import ProbeContext
+from probes.core.context import ProbeContext
+from probes.core.model import Finding, NextStep, ProbeResult, Severity, Status
+from probes.core.redact import Redactor, redact_text
 from probes.diagnosis.evidence import Evidence
-from probes.model import Finding, NextStep, ProbeResult, Severity, Status
-from probes.plans import PROBES, ProbeSpec
-from probes.redact import Redactor, redact_text
+from probes.run.plans import PROBES, ProbeSpec
 from tui.cli import main
 
 URL_PASS = "CanaryUrlPass41"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.redact import Redactor
-from probes.session import read_journal
+from probes.core.redact import Redactor
+from probes.record.session import read_journal
 from tests.data.make_session import FIXTURE
 from tui.report import render
 from tui.report.document import SCHEMA, VERSION

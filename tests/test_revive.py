@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from probes.context import ProbeContext
-from probes.model import to_jsonable
-from probes.redact import Redactor
-from probes.revive import ReviveError, revive
-from probes.target import parse_target
+from probes.core.context import ProbeContext
+from probes.core.model import to_jsonable
+from probes.core.redact import Redactor
+from probes.core.target import parse_target
+from probes.record.revive import ReviveError, revive
 from tui.fake_engine import FakeNetwork
 from tui.widgets.panels import PANELS, panel_class
 

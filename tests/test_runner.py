@@ -8,10 +8,10 @@ import socket
 import threading
 from collections.abc import AsyncIterator
 
-from probes.context import ProbeConfig, ProbeContext
-from probes.model import ProbeResult, Status
-from probes.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished, run_to_end
-from probes.target import parse_target
+from probes.core.context import ProbeConfig, ProbeContext
+from probes.core.model import ProbeResult, Status
+from probes.core.target import parse_target
+from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished, run_to_end
 
 TARGET = parse_target("192.0.2.1:80")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from probes.redact import SecretScrubber, is_secret_name, redact_env, redact_url_credentials
-from probes.sanitize import clean_bytes, clean_text
+from probes.core.redact import SecretScrubber, is_secret_name, redact_env, redact_url_credentials
+from probes.core.sanitize import clean_bytes, clean_text
 
 
 def test_escapes_and_controls_are_neutralised() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.service import ServiceData
-from probes.tls import TlsData
+from probes.proto.service import ServiceData
+from probes.proto.tls import TlsData
 from tests.probe_helpers import evidence, run
 from tests.servers.base import ServerThread
 from tests.servers.httpserver import ssh

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.model import to_jsonable
-from probes.target import TargetError, parse_target
+from probes.core.model import to_jsonable
+from probes.core.target import TargetError, parse_target
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from probes.banner import identify
-from probes.context import ProbeConfig
-from probes.runner import Run, run_to_end
-from probes.target import parse_target
-from probes.tcp import OPEN, REFUSED, TcpData, connect_once
+from probes.core.context import ProbeConfig
+from probes.core.target import parse_target
+from probes.net.tcp import OPEN, REFUSED, TcpData, connect_once
+from probes.run.runner import Run, run_to_end
+from probes.wire.banner import identify
 
 
 def free_port() -> int:

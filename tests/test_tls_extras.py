@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from probes.certs import wildcard_match
-from probes.http import HttpData
-from probes.proxy import no_proxy_match, select_proxy
-from probes.target import parse_target
-from probes.tls import TlsData
+from probes.core.target import parse_target
+from probes.proto.certs import wildcard_match
+from probes.proto.http import HttpData
+from probes.proto.proxy import no_proxy_match, select_proxy
+from probes.proto.tls import TlsData
 from tests.probe_helpers import ROOT, evidence, run
 from tests.servers.base import ServerThread
 from tests.servers.pki import Pki
@@ -146,8 +146,8 @@ def test_lowercase_proxy_variable_wins() -> None:
 def test_probes_never_import_the_faces() -> None:
     code = (
         "import sys, importlib\n"
-        "for m in ('probes.tls','probes.http','probes.proxy','probes.ws','probes.cors',"
-        "'probes.service','probes.options','probes.diagnosis'):\n"
+        "for m in ('probes.proto.tls','probes.proto.http','probes.proto.proxy','probes.proto.ws','probes.proto.cors',"
+        "'probes.proto.service','probes.core.options','probes.diagnosis'):\n"
         "    importlib.import_module(m)\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual','rich','tui')]\n"
         "lazy = [m for m in ('httpx', 'cryptography') if m in sys.modules]\n"
@@ -160,7 +160,7 @@ def test_probes_never_import_the_faces() -> None:
 
 
 def test_certificate_names_cannot_carry_terminal_escapes(pki: Pki) -> None:
-    from probes.certs import parse_der
+    from probes.proto.certs import parse_der
 
     evil = pki.leaf("127.0.0.1", common_name="evil\x1b[2J\x1b]0;pwned\x07name")
     der = ssl.PEM_cert_to_DER_cert(evil.cert_chain_pems[0].bytes().decode())
@@ -171,7 +171,7 @@ def test_certificate_names_cannot_carry_terminal_escapes(pki: Pki) -> None:
 
 
 def test_wss_upgrade_over_verified_tls(pki: Pki) -> None:
-    from probes.ws import WsData
+    from probes.proto.ws import WsData
 
     server = TlsServer(pki.server_context(pki.leaf()))
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.tls import TlsData
+from probes.proto.tls import TlsData
 from tests.probe_helpers import evidence, finding, run
 from tests.servers.base import ServerThread, http_ok, silent
 from tests.servers.httpserver import ssh

@@ -18,20 +18,20 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from probes.context import ProbeConfig
-from probes.events import EventSink, NullSink
-from probes.journal import Journal, JournalError
-from probes.plans import PLANS, ProbeFn, plan_for
-from probes.redact import Redactor
-from probes.target import Target
+from probes.core.context import ProbeConfig
+from probes.core.events import EventSink, NullSink
+from probes.core.redact import Redactor
+from probes.core.target import Target
+from probes.record.journal import Journal, JournalError
+from probes.run.plans import PLANS, ProbeFn, plan_for
 from tui import recent
 from tui.screens.symptom_picker import SymptomPickerScreen
 from tui.screens.target_entry import TargetEntryScreen
 from tui.session import Session
 
 if TYPE_CHECKING:
-    from probes.journal_writer import JournalWriter
-    from probes.session import Session as SavedSession
+    from probes.record.journal_writer import JournalWriter
+    from probes.record.session import Session as SavedSession
 
 # The diagnosis screen, runner and exporter are imported when first needed, so
 # the symptom picker's first frame does not pay for dnspython and the rules.
@@ -115,7 +115,7 @@ class NetmedicApp(App[int]):
     def privileged(self) -> bool:
         """Raw sockets allowed?  (Injected by tests so snapshots do not depend on uid.)"""
         if self._privileged is None:
-            from probes.privileges import has_raw_socket
+            from probes.core.privileges import has_raw_socket
 
             self._privileged = has_raw_socket()
         return self._privileged
@@ -226,12 +226,12 @@ class NetmedicApp(App[int]):
         self.push_screen(DiagnosisScreen(session, plan))
 
     def _redactor(self, target: Target, config: ProbeConfig) -> Redactor:
-        from probes.options import run_redactor
+        from probes.core.options import run_redactor
 
         return run_redactor(target, config.headers, os.environ)
 
     def _writer(self, open_journal: Callable[[], Journal]) -> JournalWriter:
-        from probes.journal_writer import JournalWriter
+        from probes.record.journal_writer import JournalWriter
 
         writer = JournalWriter(open_journal)
         self.journals.append(writer)
@@ -315,7 +315,7 @@ def run_app(target: Target | None, symptom: str | None, session: SavedSession | 
 
 
 def _say_where_sessions_are(writers: list[JournalWriter]) -> None:
-    from probes.session import JournalError, find_session
+    from probes.record.session import JournalError, find_session
 
     for writer in writers:
         journal = writer.journal

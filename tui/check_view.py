@@ -12,8 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from probes.model import Finding, ProbeResult, Severity, Status
-from probes.runner import Run
+from probes.core.model import Finding, ProbeResult, Severity, Status
+from probes.run.runner import Run
 
 SEVERITY_STYLE = {
     Severity.ERROR: "bold red",

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from probes import __version__
-from probes.plans import SYMPTOM_IDS, SYMPTOMS
-from probes.target import Target, TargetError, parse_target
+from probes.core.target import Target, TargetError, parse_target
+from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
 
 if TYPE_CHECKING:
-    from probes.redact import Redactor
-    from probes.runner import Run
+    from probes.core.redact import Redactor
+    from probes.run.runner import Run
 
 FORMATS = ("md", "html", "json")
 
@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _redact_line(text: str) -> str:
     """Error text may quote what was typed: scrub secrets, keep it one line."""
-    from probes.redact import Redactor
+    from probes.core.redact import Redactor
 
     return " ".join(Redactor.for_target(None).text(text).split())
 
@@ -200,17 +200,17 @@ def _symptoms() -> int:
 
 
 def _check(ns: argparse.Namespace) -> int:
-    from probes.check_json import check_document
-    from probes.context import ProbeConfig
-    from probes.journal import Journal, JournalError
-    from probes.privileges import has_raw_socket
-    from probes.runner import Run, run_to_end
-    from probes.safefile import OutputError, check_output_path
+    from probes.core.context import ProbeConfig
+    from probes.core.privileges import has_raw_socket
+    from probes.record.check_json import check_document
+    from probes.record.journal import Journal, JournalError
+    from probes.record.safefile import OutputError, check_output_path
+    from probes.run.runner import Run, run_to_end
 
     target = _parse_target(ns.target)
     if ns.ca_file and not os.path.isfile(ns.ca_file):
         raise UsageError(f"--ca-file {ns.ca_file!r} is not a readable file")
-    from probes.options import OptionError, parse_header_option, parse_origin, run_redactor
+    from probes.core.options import OptionError, parse_header_option, parse_origin, run_redactor
 
     try:
         headers = tuple(parse_header_option(h, os.environ) for h in ns.header)
@@ -301,8 +301,8 @@ def _redacted_run(run: Run, redactor: Redactor) -> Run:
 def _write_report(
     journal_path: Path, output: str, fmt: str | None, force: bool, redactor: Redactor
 ) -> None:
-    from probes.safefile import OutputError, write_private
-    from probes.session import JournalError, read_journal
+    from probes.record.safefile import OutputError, write_private
+    from probes.record.session import JournalError, read_journal
     from tui.report import format_for_path, render
 
     try:
@@ -314,9 +314,9 @@ def _write_report(
 
 
 def _report(ns: argparse.Namespace) -> int:
-    from probes.redact import Redactor
-    from probes.safefile import OutputError, check_output_path, write_private
-    from probes.session import JournalError, load_session
+    from probes.core.redact import Redactor
+    from probes.record.safefile import OutputError, check_output_path, write_private
+    from probes.record.session import JournalError, load_session
     from tui.report import format_for_path, render
     from tui.report.bundle import build_bundle
 
@@ -345,9 +345,9 @@ def _report(ns: argparse.Namespace) -> int:
 def _sessions() -> int:
     import datetime as dt
 
-    from probes.journal import sessions_dir
-    from probes.redact import Redactor
-    from probes.session import list_sessions
+    from probes.core.redact import Redactor
+    from probes.record.journal import sessions_dir
+    from probes.record.session import list_sessions
 
     found = list_sessions()
     if not found:
@@ -370,15 +370,15 @@ def _sessions() -> int:
 
 
 def _printable(text: str) -> str:
-    from probes.sanitize import clean_text
+    from probes.core.sanitize import clean_text
 
     return clean_text(text, 1000)
 
 
 def _resume(ref: str) -> int:
-    from probes.journal import check_not_in_use
-    from probes.plans import PLANS
-    from probes.session import JournalError, load_session
+    from probes.record.journal import check_not_in_use
+    from probes.record.session import JournalError, load_session
+    from probes.run.plans import PLANS
 
     try:
         session = load_session(None if ref == "latest" else ref)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from probes.safefile import OutputError
-from probes.session import JournalError, journal_session
+from probes.record.safefile import OutputError
+from probes.record.session import JournalError, journal_session
 from tui.report import export
 from tui.session import Session
 

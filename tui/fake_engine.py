@@ -12,22 +12,22 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from probes.certs import CertInfo
-from probes.context import ProbeContext
-from probes.dns import DnsData, ResolverAnswer, SystemAnswer
-from probes.http import HttpData, HttpHop, HttpTimings
-from probes.local import Listener, LocalData, PortLoad, StateCount, TargetView
-from probes.model import ProbeError, ProbeResult, Status
-from probes.mtu import MtuData, MtuProbe
-from probes.pathstats import RttStats
-from probes.ping import PingData, PingHost, PingSample
-from probes.plans import ProbeFn
-from probes.procinfo import ProcessInfo
-from probes.route import RouteData, RouteInfo
-from probes.system import Limits, MemoryInfo, OomReport
-from probes.tcp import OPEN, REFUSED, TcpAttempt, TcpData
-from probes.tls import TlsData
-from probes.trace import Hop, Responder, TraceData
+from probes.core.context import ProbeContext
+from probes.core.model import ProbeError, ProbeResult, Status
+from probes.host.local import Listener, LocalData, PortLoad, StateCount, TargetView
+from probes.host.procinfo import ProcessInfo
+from probes.host.system import Limits, MemoryInfo, OomReport
+from probes.net.dns import DnsData, ResolverAnswer, SystemAnswer
+from probes.net.tcp import OPEN, REFUSED, TcpAttempt, TcpData
+from probes.path.mtu import MtuData, MtuProbe
+from probes.path.pathstats import RttStats
+from probes.path.ping import PingData, PingHost, PingSample
+from probes.path.route import RouteData, RouteInfo
+from probes.path.trace import Hop, Responder, TraceData
+from probes.proto.certs import CertInfo
+from probes.proto.http import HttpData, HttpHop, HttpTimings
+from probes.proto.tls import TlsData
+from probes.run.plans import ProbeFn
 
 ADDRESS = "192.0.2.10"
 

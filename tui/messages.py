@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from probes.model import Diagnosis, ProbeResult
+from probes.core.model import Diagnosis, ProbeResult
 
 
 class ProbeResultArrived(Message):

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from probes.context import ProbeConfig
-from probes.journal import Journal
-from probes.redact import Redactor
-from probes.session import load_session
-from probes.target import Target, parse_target
+from probes.core.context import ProbeConfig
+from probes.core.redact import Redactor
+from probes.core.target import Target, parse_target
+from probes.record.journal import Journal
+from probes.record.session import load_session
 from tui.app import NetmedicApp
 from tui.fake_engine import FakeNetwork
 

@@ -2,7 +2,7 @@
 
 A session is one target and symptom, run one or more times (the first run and
 each retest), plus what the person did: steps marked, notes typed.  Every
-person event goes to the :class:`~probes.events.EventSink` the app was given,
+person event goes to the :class:`~probes.core.events.EventSink` the app was given,
 and so do the runner's events, so a journal sees one ordered record.
 """
 
@@ -13,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from probes.context import ProbeConfig
-from probes.events import EventSink, NoteAdded, NullSink, RetestStarted, StepMarked, StepState
-from probes.model import Diagnosis, ProbeResult
-from probes.redact import Redactor
-from probes.target import Target
+from probes.core.context import ProbeConfig
+from probes.core.events import EventSink, NoteAdded, NullSink, RetestStarted, StepMarked, StepState
+from probes.core.model import Diagnosis, ProbeResult
+from probes.core.redact import Redactor
+from probes.core.target import Target
 
 if TYPE_CHECKING:
-    from probes.journal_writer import JournalWriter
-    from probes.runner import Run
-    from probes.session import Session as SavedSession
+    from probes.record.journal_writer import JournalWriter
+    from probes.record.session import Session as SavedSession
+    from probes.run.runner import Run
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.dns import DnsData, ResolverAnswer
-from probes.model import Finding, NextStep, Severity
-from probes.tcp import TcpData
+from probes.net.dns import DnsData, ResolverAnswer
+from probes.net.tcp import TcpData
 
 HOSTS_FILE = "/etc/hosts"
 _FAILURE_IDS = {

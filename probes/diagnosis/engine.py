@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from probes.core.model import Diagnosis, Finding, ProbeResult
+from probes.core.target import Target
 from probes.diagnosis import (
     dns_rules,
     http_rules,
@@ -18,8 +20,6 @@ from probes.diagnosis import (
 )
 from probes.diagnosis.evidence import Evidence
 from probes.diagnosis.ranking import rank
-from probes.model import Diagnosis, Finding, ProbeResult
-from probes.target import Target
 
 Rule = Callable[[Evidence], Iterable[Finding]]
 

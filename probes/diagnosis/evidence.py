@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from probes.model import ProbeResult
-from probes.target import Target
+from probes.core.model import ProbeResult
+from probes.core.target import Target
 
 T = TypeVar("T")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
-from probes.http import EMPTY_REPLY, NOT_HTTP, OK, TIMEOUT, TLS_ERROR, HttpData, HttpTimings
-from probes.model import Finding, NextStep, Severity
-from probes.tls import TlsData
+from probes.proto.http import EMPTY_REPLY, NOT_HTTP, OK, TIMEOUT, TLS_ERROR, HttpData, HttpTimings
+from probes.proto.tls import TlsData
 
 
 def _t(value: float) -> str:

@@ -1,6 +1,6 @@
 """Local rules: what this host's own listeners, connections and limits explain.
 
-They read :class:`probes.local.LocalData`.  A target on this host gets the
+They read :class:`probes.host.local.LocalData`.  A target on this host gets the
 listener findings (nothing listening, loopback only, queue full, files
 exhausted, a port held by the wrong process); every target gets the
 client-side ones (ephemeral ports, CLOSE_WAIT, file descriptors) and the
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
-from probes.local import FORWARDERS, Listener, LocalData, name_matches
-from probes.model import Finding, NextStep, Severity
-from probes.procinfo import ProcessInfo
-from probes.tcp import FILTERED, OPEN, TcpData
+from probes.host.local import FORWARDERS, Listener, LocalData, name_matches
+from probes.host.procinfo import ProcessInfo
+from probes.net.tcp import FILTERED, OPEN, TcpData
 
 CLOSE_WAIT_WARN = 10  # CLOSE_WAIT sockets on one port before it is a pile-up
 SYN_RECV_WARN = 256  # half-open connections on one port that are a flood whatever the backlog

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.model import Finding, NextStep, Severity
-from probes.mtu import MtuData
-from probes.ping import PingData, PingHost
-from probes.route import RouteData
-from probes.tcp import OPEN, REFUSED, TcpData
-from probes.trace import DESTINATION, SILENT, UNREACH, Hop, TraceData
+from probes.net.tcp import OPEN, REFUSED, TcpData
+from probes.path.mtu import MtuData
+from probes.path.ping import PingData, PingHost
+from probes.path.route import RouteData
+from probes.path.trace import DESTINATION, SILENT, UNREACH, Hop, TraceData
 
 MIN_SAMPLES = 3  # per hop, before its loss means anything
 LOSS_PCT = 5.0  # loss at or above this is worth a finding (with at least two lost)

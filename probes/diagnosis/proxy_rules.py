@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
-from probes.http import shown_url
-from probes.model import Finding, NextStep, Severity
-from probes.proxy import AUTH_REQUIRED, UNREACHABLE, UPSTREAM_FAILED, ProxyData
+from probes.proto.http import shown_url
+from probes.proto.proxy import AUTH_REQUIRED, UNREACHABLE, UPSTREAM_FAILED, ProxyData
 
 
 def _lines(data: ProxyData, ev: Evidence) -> list[str]:

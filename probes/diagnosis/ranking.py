@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from probes.model import Diagnosis, Finding, Severity
+from probes.core.model import Diagnosis, Finding, Severity
 
 # Lower = closer to the root cause.  Ids not listed rank after the listed ones.
 CAUSAL_ORDER: tuple[str, ...] = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
-from probes.model import Finding, NextStep, Severity
-from probes.service import (
+from probes.proto.service import (
     AUTH_FAILED,
     AUTH_REQUIRED,
     OK,

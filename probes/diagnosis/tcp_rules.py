@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.model import Finding, NextStep, Severity
-from probes.route import RouteData
-from probes.tcp import FILTERED, LOCAL_ERROR, OPEN, REFUSED, UNREACHABLE, TcpAttempt, TcpData
+from probes.net.tcp import FILTERED, LOCAL_ERROR, OPEN, REFUSED, UNREACHABLE, TcpAttempt, TcpData
+from probes.path.route import RouteData
 
 
 def _where(a: TcpAttempt) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from probes.certs import CertInfo, hostname_matches, interceptor_name
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.model import Finding, NextStep, Severity
-from probes.tls import OK, TlsData
+from probes.proto.certs import CertInfo, hostname_matches, interceptor_name
+from probes.proto.tls import OK, TlsData
 
 EXPIRY_WARNING_DAYS = 30
 REVOCATION_NOTE = "revocation (OCSP/CRL) was not checked"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from probes.cors import CorsData
+from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
-from probes.model import Finding, NextStep, Severity
-from probes.ws import BAD_ACCEPT, OK, REJECTED, WsData
+from probes.proto.cors import CorsData
+from probes.proto.ws import BAD_ACCEPT, OK, REJECTED, WsData
 
 _WS_CAUSES = {
     400: "the upgrade headers did not arrive: a reverse proxy is not forwarding Upgrade/Connection, or this path is not a WebSocket endpoint",

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from probes.context import ProbeContext
-from probes.journal import Journal
-from probes.journal_writer import JournalWriter
-from probes.model import ProbeResult, to_jsonable
-from probes.redact import Redactor
-from probes.runner import ProbeUpdate
-from probes.target import parse_target
+from probes.core.context import ProbeContext
+from probes.core.model import ProbeResult, to_jsonable
+from probes.core.redact import Redactor
+from probes.core.target import parse_target
+from probes.record.journal import Journal
+from probes.record.journal_writer import JournalWriter
+from probes.run.runner import ProbeUpdate
 from tui.fake_engine import FakeNetwork
 
 TARGET = parse_target("db.internal:5432")

@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from probes.local import collect_local
-from probes.procinfo import map_owners
+from probes.host.local import collect_local
+from probes.host.procinfo import map_owners
 
 PORTS_PER_LISTENER = 5000
 PER_WORKER = 5000

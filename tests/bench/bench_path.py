@@ -42,10 +42,10 @@ def _rss_kb() -> int:
 
 
 async def _inner(kind: str, target: str, extra: dict[str, Any]) -> dict[str, Any]:
-    from probes.context import ProbeConfig, ProbeContext
-    from probes.ping import PingData, probe_ping
-    from probes.target import parse_target
-    from probes.trace import TraceData, probe_trace
+    from probes.core.context import ProbeConfig, ProbeContext
+    from probes.core.target import parse_target
+    from probes.path.ping import PingData, probe_ping
+    from probes.path.trace import TraceData, probe_trace
 
     ctx = ProbeContext(parse_target(target), ProbeConfig(**extra))
     started = time.monotonic()

@@ -10,8 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from probes.context import ProbeConfig
-from probes.target import parse_target
+from probes.core.context import ProbeConfig
+from probes.core.target import parse_target
 from tui.app import NetmedicApp
 from tui.fake_engine import FakeNetwork
 

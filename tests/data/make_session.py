@@ -13,15 +13,15 @@ import itertools
 import sys
 from pathlib import Path
 
+from probes.core.events import NoteAdded, RetestStarted, StepMarked, StepState
+from probes.core.model import ProbeError, ProbeResult, Status
+from probes.core.redact import Redactor
+from probes.core.target import parse_target
 from probes.diagnosis import diagnose
-from probes.events import NoteAdded, RetestStarted, StepMarked, StepState
-from probes.journal import Journal
-from probes.model import ProbeError, ProbeResult, Status
-from probes.redact import Redactor
-from probes.route import RouteData, RouteInfo
-from probes.runner import DiagnosisUpdate, ProbeUpdate, RunFinished
-from probes.target import parse_target
-from probes.tcp import TcpAttempt, TcpData
+from probes.net.tcp import TcpAttempt, TcpData
+from probes.path.route import RouteData, RouteInfo
+from probes.record.journal import Journal
+from probes.run.runner import DiagnosisUpdate, ProbeUpdate, RunFinished
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "session.jsonl"

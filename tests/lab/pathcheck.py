@@ -13,11 +13,11 @@ import json
 import sys
 import time
 
-from probes.check_json import check_document
-from probes.context import ProbeConfig
-from probes.privileges import has_raw_socket
-from probes.runner import Run, run_to_end
-from probes.target import parse_target
+from probes.core.context import ProbeConfig
+from probes.core.privileges import has_raw_socket
+from probes.core.target import parse_target
+from probes.record.check_json import check_document
+from probes.run.runner import Run, run_to_end
 
 
 def main() -> int:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from probes.journal import Journal
-from probes.plans import SYMPTOM_IDS
-from probes.redact import Redactor
-from probes.session import Session as SavedSession
-from probes.target import Target, parse_target
+from probes.core.redact import Redactor
+from probes.core.target import Target, parse_target
+from probes.record.journal import Journal
+from probes.record.session import Session as SavedSession
+from probes.run.plans import SYMPTOM_IDS
 from tests.data.make_session import FACTS, SESSION_ID, T0
 from tui.app import JournalFactory, NetmedicApp, memory_journal
 from tui.fake_engine import FakeNetwork

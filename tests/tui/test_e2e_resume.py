@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.events import StepState
-from probes.session import load_session
+from probes.core.events import StepState
+from probes.record.session import load_session
 from tests.tui.test_e2e_tmux import closed_port
 from tests.tui.tmux import Tmux, tmux, wait_exit, wait_journal
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.session import load_session
+from probes.record.session import load_session
 from tests.tui.tmux import Tmux, tmux, wait_exit, wait_journal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

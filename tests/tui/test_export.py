@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from probes.journal import Journal
-from probes.journal_writer import JournalWriter
-from probes.model import Diagnosis, Finding, ProbeResult, Severity, Status
-from probes.runner import ProbeUpdate, RunFinished
-from probes.target import parse_target
+from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
+from probes.core.target import parse_target
+from probes.record.journal import Journal
+from probes.record.journal_writer import JournalWriter
+from probes.run.runner import ProbeUpdate, RunFinished
 from tests.data.make_session import FACTS
 from tui.export import ExportError, export_report
 from tui.session import Session

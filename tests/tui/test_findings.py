@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from probes.model import Diagnosis, Finding, Severity
+from probes.core.model import Diagnosis, Finding, Severity
 from tui.widgets.findings import FindingsList
 
 

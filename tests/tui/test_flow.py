@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Static
 
-from probes.events import NoteAdded, RetestStarted, StepMarked, StepState
-from probes.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
+from probes.core.events import NoteAdded, RetestStarted, StepMarked, StepState
+from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
 from tests.tui.helpers import RecordingSink, make_app, settle
 from tui.fake_engine import FakeNetwork
 from tui.messages import ProbeResultArrived, RunCompleted

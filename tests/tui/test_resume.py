@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from probes.events import StepState
-from probes.journal import JournalError
-from probes.redact import Redactor
-from probes.session import load_session
+from probes.core.events import StepState
+from probes.core.redact import Redactor
+from probes.record.journal import JournalError
+from probes.record.session import load_session
 from tests.tui.helpers import disk_journals, make_app, settle
 from tui.fake_engine import FakeNetwork
 from tui.screens.diagnosis import DiagnosisScreen
@@ -105,8 +105,8 @@ async def test_unwritable_state_dir_keeps_the_session_in_memory(tmp_path: Path) 
 def test_exit_line_names_the_saved_session(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from probes.journal_writer import JournalWriter
-    from probes.target import parse_target
+    from probes.core.target import parse_target
+    from probes.record.journal_writer import JournalWriter
     from tests.data.make_session import SESSION_ID
     from tui.app import _say_where_sessions_are
 

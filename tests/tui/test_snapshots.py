@@ -16,7 +16,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from probes.session import load_session
+from probes.record.session import load_session
 from tests.tui.helpers import disk_journals, make_app, settle
 from tests.tui.test_resume import first_session
 from tui.fake_engine import FakeNetwork
@@ -140,7 +140,7 @@ def test_help_and_light_theme(snap_compare: SnapCompare, tmp_path: Path) -> None
 def test_diagnosis_engine_failure(
     snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from probes.runner import Run
+    from probes.run.runner import Run
 
     async def broken(self: Run) -> Any:
         raise RuntimeError("engine exploded")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import probes.diagnosis.engine as engine
-from probes.session import load_session
-from probes.target import parse_target
+from probes.core.target import parse_target
+from probes.record.session import load_session
 from tests.test_redaction_canary import (
     CANARIES,
     ENV,

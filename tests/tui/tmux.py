@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.session import Session, load_session
+from probes.record.session import Session, load_session
 
 ROOT = Path(__file__).resolve().parents[2]
 

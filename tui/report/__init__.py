@@ -2,7 +2,7 @@
 
 All three formats render one document (:func:`tui.report.document.build_document`,
 schema ``netmedic.report`` v1, documented there); every string in it has
-passed through :class:`probes.redact.Redactor`.
+passed through :class:`probes.core.redact.Redactor`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from probes.redact import Redactor
-from probes.safefile import write_private
-from probes.session import Session
+from probes.core.redact import Redactor
+from probes.record.safefile import write_private
+from probes.record.session import Session
 from tui.report.document import build_document
 from tui.report.html import render_html
 from tui.report.markdown import render_markdown
@@ -54,7 +54,7 @@ def export(
 ) -> Path:
     """Write *session*'s report to *path* safely (0600, no symlinks, no overwrite
     unless *force*); the format defaults to the extension.  Raises
-    :class:`probes.safefile.OutputError` (one-line message) on a bad path.
+    :class:`probes.record.safefile.OutputError` (one-line message) on a bad path.
     For the TUI's export key."""
     text = render(session, fmt or format_for_path(str(path)), redactor)
     return write_private(path, text.encode("utf-8"), force=force)

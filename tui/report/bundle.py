@@ -4,7 +4,7 @@
 session journal, re-redacted line by line), ``context/*`` (resolv.conf, the
 hosts lines for the target, the route to it, listeners on its port, proxy
 variables — collected when the bundle is made) and ``manifest.json``.
-Every entry passes through the same :class:`~probes.redact.Redactor`.
+Every entry passes through the same :class:`~probes.core.redact.Redactor`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from probes.localcontext import ContextFile, collect
-from probes.redact import Redactor
-from probes.safefile import write_private
-from probes.session import Session
+from probes.core.redact import Redactor
+from probes.host.localcontext import ContextFile, collect
+from probes.record.safefile import write_private
+from probes.record.session import Session
 from tui.report import render_document
 from tui.report.document import build_document, iso
 

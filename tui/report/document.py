@@ -31,7 +31,7 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
                              "after": {...same...}, "resolved": [id], "new": [id]}
     }
 
-Everything in it has passed through :class:`probes.redact.Redactor`.
+Everything in it has passed through :class:`probes.core.redact.Redactor`.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from probes.plans import PROBES, SYMPTOMS
-from probes.redact import Redactor
-from probes.session import RunRecord, Session
+from probes.core.redact import Redactor
+from probes.record.session import RunRecord, Session
+from probes.run.plans import PROBES, SYMPTOMS
 from tui.report.facts import ms, probe_facts
 
 SCHEMA = "netmedic.report"

@@ -24,9 +24,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from probes.model import Diagnosis, Finding, ProbeResult
-from probes.plans import SYMPTOMS
-from probes.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
+from probes.core.model import Diagnosis, Finding, ProbeResult
+from probes.run.plans import SYMPTOMS
+from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
 from tui.messages import DiagnosisChanged, ProbeResultArrived, RunCompleted
 from tui.session import Session
 from tui.widgets.findings import FindingsList

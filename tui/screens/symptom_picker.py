@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from probes.plans import SYMPTOMS, Symptom
-from probes.target import Target
+from probes.core.target import Target
+from probes.run.plans import SYMPTOMS, Symptom
 
 if TYPE_CHECKING:
     from tui.app import NetmedicApp

@@ -13,9 +13,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 
-from probes.options import OptionError, parse_header_option, parse_origin
-from probes.plans import SYMPTOMS
-from probes.target import Target, TargetError, parse_target
+from probes.core.options import OptionError, parse_header_option, parse_origin
+from probes.core.target import Target, TargetError, parse_target
+from probes.run.plans import SYMPTOMS
 
 if TYPE_CHECKING:
     from tui.app import NetmedicApp

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from probes.model import Diagnosis, Finding
+from probes.core.model import Diagnosis, Finding
 from tui.widgets.plain import SEVERITY_ICON, SEVERITY_STYLE, plain
 
 

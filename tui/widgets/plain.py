@@ -7,8 +7,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from probes.model import Severity, Status
-from probes.sanitize import clean_text
+from probes.core.model import Severity, Status
+from probes.core.sanitize import clean_text
 
 STATUS_STYLE = {
     Status.OK: "green",

@@ -8,8 +8,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from probes.events import StepState
-from probes.model import Finding, NextStep
+from probes.core.events import StepState
+from probes.core.model import Finding, NextStep
 from tui.widgets.plain import plain
 
 MARK = {

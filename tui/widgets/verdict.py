@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from probes.model import Diagnosis, Finding
+from probes.core.model import Diagnosis, Finding
 from tui.widgets.plain import plain
 
 

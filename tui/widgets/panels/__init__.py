@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from probes.plans import PROBES
+from probes.run.plans import PROBES
 from tui.widgets.panels.base import GenericPanel, ProbePanel
 
 PANELS: dict[str, str] = {

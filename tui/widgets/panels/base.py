@@ -14,8 +14,8 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from probes.model import ProbeResult, Status, to_jsonable
-from probes.revive import ReviveError, revive
+from probes.core.model import ProbeResult, Status, to_jsonable
+from probes.record.revive import ReviveError, revive
 from tui.widgets.plain import STATUS_ICON, STATUS_STYLE, kv_text, ms, plain
 
 MAX_ITEMS = 8  # list items a generic panel shows before "… N more"

@@ -3,8 +3,8 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from probes.dns import DnsData
-from probes.model import ProbeResult
+from probes.core.model import ProbeResult
+from probes.net.dns import DnsData
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import grid, ms, plain
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from probes.http import HttpData, HttpTimings
-from probes.model import ProbeResult
+from probes.core.model import ProbeResult
+from probes.proto.http import HttpData, HttpTimings
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import plain
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from probes.local import Listener, LocalData, StateCount
-from probes.model import ProbeResult
+from probes.core.model import ProbeResult
+from probes.host.local import Listener, LocalData, StateCount
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import plain
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 
-from probes.model import ProbeResult
-from probes.route import RouteData
+from probes.core.model import ProbeResult
+from probes.path.route import RouteData
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import grid, plain
 

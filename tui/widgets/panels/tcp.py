@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 
-from probes.model import ProbeResult
-from probes.tcp import OPEN, REFUSED, TcpData
+from probes.core.model import ProbeResult
+from probes.net.tcp import OPEN, REFUSED, TcpData
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import grid, ms, plain
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from probes.certs import CertInfo
-from probes.model import ProbeResult
-from probes.tls import TlsData
+from probes.core.model import ProbeResult
+from probes.proto.certs import CertInfo
+from probes.proto.tls import TlsData
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import plain
 

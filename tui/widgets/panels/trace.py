@@ -4,8 +4,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from probes.model import ProbeResult
-from probes.trace import Hop, TraceData
+from probes.core.model import ProbeResult
+from probes.path.trace import Hop, TraceData
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import plain
 

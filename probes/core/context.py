@@ -1,0 +1,191 @@
+"""What every probe gets: the target, a small config, and shared resolution.
+
+Name resolution through the system resolver (``getaddrinfo``) happens once per
+run and is shared: the DNS probe reports it, TCP and the others connect to what
+it returned.  It runs on a daemon thread so a resolver that hangs can neither
+block the event loop nor keep the process alive after the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from probes.core.model import ProbeError
+from probes.core.target import Target
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeConfig:
+    timeout: float = 5.0  # per-probe deadline, seconds
+    resolv_conf: str = "/etc/resolv.conf"
+    hosts_file: str = "/etc/hosts"
+    dns_port: int = 53  # seam for tests that run resolvers on loopback high ports
+    ca_file: str | None = None
+    banner_wait: float = 0.6  # how long to listen for a server's first bytes
+    # Path probes (ping, trace, mtu).  A duration of None fits the work inside
+    # ``timeout`` (what ``check`` wants); 0 runs until cancelled (live panels).
+    ping_interval: float = 0.2
+    ping_count: int = 0  # 0: as many as the duration allows
+    ping_duration: float | None = None
+    ping_size: int = 84  # IP packet size, like ping's default 56 data bytes
+    trace_protocol: str = "icmp"  # icmp | udp | tcp (TCP goes to the target's port)
+    trace_interval: float = 0.25  # between rounds
+    trace_rounds: int = 0  # 0: as many as the duration allows
+    trace_duration: float | None = None
+    trace_max_ttl: int = 30
+    mtu_max: int = 0  # 0: the route's MTU
+    path_mode: str = "auto"  # auto | unprivileged (force the fallbacks, for tests)
+    tls_min_version: str = ""  # "TLSv1.3" to behave like a client that offers only 1.3
+    # Extra request headers (name, value), sent only to the target's origin.  Values
+    # are secrets until proven otherwise: never in repr, JSON or any output.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    origin: str = ""  # Origin for the CORS preflight and the WebSocket upgrade
+    cors_method: str = "GET"  # Access-Control-Request-Method of the preflight
+    # Proxy variables to use instead of os.environ (a seam for tests); None = environ.
+    proxy_env: tuple[tuple[str, str], ...] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What getaddrinfo answered for the target (or how it failed)."""
+
+    addresses: tuple[str, ...]
+    elapsed_s: float
+    error: ProbeError | None = None
+    canonical_name: str = ""
+
+
+async def run_in_daemon_thread(fn: Callable[[], T]) -> T:
+    """Run a blocking call on a daemon thread; cancellation abandons it safely."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(ok: bool, value: object) -> None:
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)  # type: ignore[arg-type]
+        else:
+            future.set_exception(value)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result: object = fn()
+            ok = True
+        except BaseException as exc:  # delivered to the awaiting coroutine
+            result, ok = exc, False
+        try:
+            loop.call_soon_threadsafe(deliver, ok, result)
+        except RuntimeError:  # loop already closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=work, name="netmedic-blocking", daemon=True).start()
+    return await future
+
+
+_GAI_ERRORS = {
+    socket.EAI_NONAME: ("EAI_NONAME", "the name does not resolve (unknown host)"),
+    socket.EAI_AGAIN: ("EAI_AGAIN", "temporary resolver failure (no answer or SERVFAIL)"),
+    socket.EAI_FAIL: ("EAI_FAIL", "non-recoverable resolver failure"),
+    getattr(socket, "EAI_NODATA", -5): ("EAI_NODATA", "the name has no address records"),
+    getattr(socket, "EAI_ADDRFAMILY", -9): (
+        "EAI_ADDRFAMILY",
+        "the name has no address of the asked family",
+    ),
+}
+
+
+async def system_resolve(target: Target, deadline: float) -> Resolution:
+    """getaddrinfo(target) with a deadline; failures come back as values."""
+    if target.is_ip:
+        host = f"{target.host}%{target.zone}" if target.zone else target.host
+        return Resolution(addresses=(host,), elapsed_s=0.0)
+    started = time.monotonic()
+
+    def lookup() -> list[tuple[int, str]]:
+        infos = socket.getaddrinfo(
+            target.host, target.port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_CANONNAME
+        )
+        return [(int(info[0]), str(info[4][0])) for info in infos]
+
+    try:
+        async with asyncio.timeout(deadline):
+            infos = await run_in_daemon_thread(lookup)
+    except TimeoutError:
+        elapsed = time.monotonic() - started
+        return Resolution(
+            (), elapsed, ProbeError("TIMEOUT", f"getaddrinfo gave no answer in {deadline:g}s")
+        )
+    except socket.gaierror as exc:
+        elapsed = time.monotonic() - started
+        name, text = _GAI_ERRORS.get(exc.errno, (f"EAI_{exc.errno}", str(exc.strerror)))
+        return Resolution((), elapsed, ProbeError(name, text, elapsed_s=elapsed))
+    except (OSError, UnicodeError) as exc:
+        elapsed = time.monotonic() - started
+        return Resolution((), elapsed, ProbeError(type(exc).__name__, str(exc)))
+    elapsed = time.monotonic() - started
+    seen: dict[str, None] = {}
+    for _family, addr in infos:
+        seen.setdefault(addr, None)
+    return Resolution(tuple(seen), elapsed)
+
+
+SystemResolver = Callable[[Target, float], Awaitable[Resolution]]
+
+
+@dataclass
+class ProbeContext:
+    target: Target
+    config: ProbeConfig = field(default_factory=ProbeConfig)
+    # Seam for tests: how the target's addresses are found (getaddrinfo by default).
+    system_resolver: SystemResolver = system_resolve
+    symptom: str = "auto"  # lets a probe decide whether it applies; never the verdict
+    _resolution: asyncio.Task[Resolution] | None = field(default=None, repr=False)
+    _shared: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+
+    async def resolution(self) -> Resolution:
+        """The shared getaddrinfo answer; the first caller starts it."""
+        if self._resolution is None:
+            self._resolution = asyncio.ensure_future(
+                self.system_resolver(self.target, self.config.timeout)
+            )
+        return await asyncio.shield(self._resolution)
+
+    def resolved(self) -> Resolution | None:
+        """The resolution if it has finished, without waiting."""
+        task = self._resolution
+        if task is None or not task.done() or task.cancelled() or task.exception():
+            return None
+        return task.result()
+
+    async def shared(self, name: str, factory: Callable[[], Awaitable[T]]) -> T:
+        """One object per run shared by probes (the packet engine); made by the first caller.
+
+        Objects with a ``close()`` method are closed by :meth:`close`.
+        """
+        future = self._shared.get(name)
+        if future is None:
+            future = asyncio.ensure_future(factory())
+            self._shared[name] = future
+        result: T = await asyncio.shield(future)
+        return result
+
+    def close(self) -> None:
+        if self._resolution is not None and not self._resolution.done():
+            self._resolution.cancel()
+        for future in self._shared.values():
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled() and future.exception() is None:
+                closer = getattr(future.result(), "close", None)
+                if callable(closer):
+                    closer()
+        self._shared.clear()

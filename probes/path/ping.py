@@ -1,0 +1,212 @@
+"""Ping as a stream: per-probe RTT or loss and running statistics, per address family.
+
+Raw ICMP echo when allowed; otherwise ICMP datagram sockets; otherwise a TCP
+connect to the target's port.  Snapshots are published at most every 100 ms;
+memory is constant (counters plus a ring of the last samples).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from probes.core.context import ProbeContext
+from probes.core.model import ProbeError, ProbeResult, Status
+from probes.path.packets import ERROR, REPLY, TIMEOUT, UNREACHABLE
+from probes.path.pathengine import (
+    ModeInfo,
+    Prober,
+    Reply,
+    family_of,
+    icmp_name,
+    open_prober,
+    paced_rounds,
+    pick_addresses,
+    reply_timeout,
+    send_window,
+    stream_snapshots,
+)
+from probes.path.pathstats import Ring, RttStats, RunningStats
+
+RECENT = 60  # samples kept for a sparkline; everything else is counters
+
+
+@dataclass(frozen=True, slots=True)
+class PingSample:
+    seq: int
+    outcome: str  # reply | timeout | unreachable | error ...
+    rtt_s: float | None
+    responder: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PingHost:
+    address: str
+    family: int  # 4 or 6
+    mode: str
+    stats: RttStats
+    recent: tuple[PingSample, ...]
+    median_s: float | None = None  # recent samples, once ARP/NDP resolution has settled
+    unreachable: str = ""  # "10.0.3.1: host unreachable" when a router said so
+    unreachable_count: int = 0
+    errors: int = 0
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PingData:
+    mode: str
+    privileged: bool
+    hint: str  # how to get the full mode, when a fallback ran
+    interval_s: float
+    size: int
+    hosts: tuple[PingHost, ...]
+
+
+class _Host:
+    def __init__(self, address: str, prober: Prober, interval: float = 0.2) -> None:
+        self.address = address
+        self.interval = interval
+        self.prober = prober
+        self.stats = RunningStats()
+        self.recent: Ring[PingSample] = Ring(RECENT)
+        self.unreachable = ""
+        self.unreachable_count = 0
+        self.errors = 0
+        self.last_error = ""
+
+    def record(self, seq: int, reply: Reply) -> None:
+        if reply.kind == ERROR:
+            self.errors += 1
+            self.last_error = reply.detail
+        rtt = reply.rtt_s if reply.kind == REPLY else None
+        self.stats.add(rtt)
+        if reply.kind == UNREACHABLE:
+            self.unreachable_count += 1
+            self.unreachable = f"{reply.responder}: {icmp_name(reply)}"
+        self.recent.append(PingSample(seq, reply.kind, rtt, reply.responder))
+
+    def snapshot(self) -> PingHost:
+        return PingHost(
+            self.address,
+            6 if ":" in self.address else 4,
+            self.prober.mode,
+            self.stats.snapshot(),
+            self.recent.items(),
+            _median(settled_rtts(self.recent.items(), self.interval)),
+            self.unreachable,
+            self.unreachable_count,
+            self.errors,
+            self.last_error,
+        )
+
+
+def settled_rtts(samples: tuple[PingSample, ...], interval: float) -> list[float]:
+    """RTTs after the start-up run of echoes held back by ARP/NDP resolution.
+
+    Packets queued while the neighbour is resolved leave together, so their
+    RTTs fall by one interval each (0.87, 0.67, 0.47 s at 0.2 s intervals):
+    that is a one-off wait for the first packet, not latency of the path.
+    """
+    answered = sorted((s.seq, s.rtt_s) for s in samples if s.rtt_s is not None)
+    held = -1
+    for i in range(len(answered) - 1):
+        (seq_a, rtt_a), (seq_b, rtt_b) = answered[i], answered[i + 1]
+        expected = interval * (seq_b - seq_a)
+        if abs((rtt_a - rtt_b) - expected) <= 0.25 * interval + 0.002 and rtt_b > 0.002:
+            held = i + 1
+        else:
+            break
+    return [rtt for _seq, rtt in answered[held + 1 :]]
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+async def _run_host(host: _Host, ctx: ProbeContext, wait: float, changed: asyncio.Event) -> None:
+    cfg = ctx.config
+    interval = max(0.001, cfg.ping_interval)
+    window = send_window(ctx, cfg.ping_duration, wait)
+
+    async def one(seq: int) -> None:
+        reply = await host.prober.probe(host.address, size=cfg.ping_size, timeout=wait)
+        host.record(seq, reply)
+        changed.set()
+
+    await paced_rounds(lambda seq: (one(seq),), interval, cfg.ping_count, window)
+
+
+async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+    started = time.monotonic()
+    resolution = await ctx.resolution()
+    addresses = pick_addresses(resolution.addresses)
+    if not addresses:
+        yield ProbeResult("ping", Status.SKIPPED, 0.0, "no address to ping")
+        return
+    hosts: list[_Host] = []
+    info = ModeInfo("none", False)
+    for address in addresses:
+        prober, info = await open_prober(ctx, "ping", family_of(address))
+        if prober is not None:
+            hosts.append(_Host(address, prober, ctx.config.ping_interval))
+    if not hosts:
+        yield ProbeResult("ping", Status.ERROR, 0.0, f"cannot ping: {info.hint}")
+        return
+    wait = reply_timeout(ctx)
+    changed = asyncio.Event()
+    runner = asyncio.gather(*(_run_host(h, ctx, wait, changed) for h in hosts))
+
+    def result(final: bool) -> ProbeResult:
+        return _result(hosts, ctx, info, time.monotonic() - started, final)
+
+    try:
+        async with contextlib.aclosing(stream_snapshots(runner, changed, result)) as snapshots:
+            async for snapshot in snapshots:
+                yield snapshot
+    finally:
+        for host in hosts:
+            host.prober.close()
+
+
+def _result(
+    hosts: list[_Host], ctx: ProbeContext, info: ModeInfo, elapsed: float, final: bool
+) -> ProbeResult:
+    snaps = tuple(h.snapshot() for h in hosts)
+    data = PingData(
+        snaps[0].mode,
+        info.privileged,
+        info.hint,
+        ctx.config.ping_interval,
+        ctx.config.ping_size,
+        snaps,
+    )
+    parts = []
+    for h in snaps:
+        s = h.stats
+        text = f"{h.address}: {s.received}/{s.sent} answered, {s.loss_pct:g}% loss"
+        if s.avg_s is not None:
+            text += f", avg {s.avg_s * 1000:.2f} ms"
+        if h.unreachable:
+            text += f" (unreachable from {h.unreachable})"
+        parts.append(text)
+    summary = "; ".join(parts) + f" [{data.mode}]"
+    dead = [h for h in snaps if h.stats.sent and not h.stats.received]
+    if not final or not dead:
+        return ProbeResult("ping", Status.OK, elapsed, summary, data, final=final)
+    first = dead[0]
+    if first.unreachable:
+        sender = first.unreachable.split(":", 1)[0]
+        err = ProbeError("UNREACHABLE", f"{first.unreachable}", answered_by=sender)
+    elif first.errors == first.stats.sent:
+        err = ProbeError("SEND_FAILED", first.last_error)
+    else:
+        err = ProbeError(TIMEOUT.upper(), f"no answer from {first.address}")
+    return ProbeResult("ping", Status.FAILED, elapsed, summary, data, err, final=True)

@@ -1,0 +1,278 @@
+"""Service-protocol probe: speak just enough Redis or PostgreSQL to know it answers.
+
+Redis: ``AUTH`` (when the URL carries credentials) and ``PING``; NOAUTH and
+WRONGPASS become auth findings.  PostgreSQL: an SSLRequest (does the server
+offer TLS?) and a StartupMessage (does it speak the protocol, which
+authentication does it ask for, or which error does it send: pg_hba, too many
+connections, starting up).  No password is ever sent to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from probes.core.context import ProbeContext
+from probes.core.model import ProbeError, ProbeResult, Status
+from probes.core.sanitize import clean_bytes, clean_text
+from probes.wire.banner import identify
+
+SERVICES = {"redis": "redis", "rediss": "redis", "postgres": "postgres", "postgresql": "postgres"}
+PORTS = {6379: "redis", 5432: "postgres"}
+OK, AUTH_REQUIRED, AUTH_FAILED, WRONG_PROTOCOL, TOO_MANY, UNAVAILABLE, FAILED, TIMEOUT = (
+    "ok",
+    "auth_required",
+    "auth_failed",
+    "wrong_protocol",
+    "too_many_connections",
+    "unavailable",
+    "failed",
+    "timeout",
+)
+_PG_AUTH = {
+    0: "none (trust)",
+    2: "Kerberos",
+    3: "cleartext password",
+    5: "MD5 password",
+    7: "GSSAPI",
+    9: "SSPI",
+    10: "SASL",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceData:
+    service: str  # redis | postgres
+    address: str
+    port: int
+    state: str  # ok | auth_required | auth_failed | wrong_protocol | too_many_connections | unavailable | failed | timeout
+    detail: str = ""
+    reply: str = ""  # the server's answer, sanitised
+    protocol_seen: str = ""  # for wrong_protocol: what the banner names
+    tls_offered: str = ""  # postgres: "yes" | "no" | "" (unknown)
+    auth_method: str = ""  # postgres: what the server asks for
+    sqlstate: str = ""
+    credentials_sent: bool = False
+
+
+def which(ctx: ProbeContext) -> str | None:
+    t = ctx.target
+    if t.scheme in SERVICES:
+        return SERVICES[t.scheme]
+    if t.scheme == "tcp":
+        return PORTS.get(t.port)
+    return None
+
+
+async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+    started = time.monotonic()
+    service = which(ctx)
+    if service is None:
+        yield ProbeResult(
+            "service",
+            Status.SKIPPED,
+            0.0,
+            "no service protocol known for this target (redis://, postgres://)",
+        )
+        return
+    resolution = await ctx.resolution()
+    if not resolution.addresses:
+        yield ProbeResult("service", Status.SKIPPED, time.monotonic() - started, "no address")
+        return
+    address = resolution.addresses[0]
+    deadline = started + ctx.config.timeout
+    try:
+        async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+            if service == "redis":
+                data = await _redis(ctx, address)
+            else:
+                data = await _postgres(ctx, address)
+    except TimeoutError:
+        data = ServiceData(
+            service, address, ctx.target.port, TIMEOUT, "no answer before the deadline"
+        )
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        data = ServiceData(
+            service,
+            address,
+            ctx.target.port,
+            FAILED,
+            clean_text(f"{type(exc).__name__}: {exc}", 200),
+        )
+    elapsed = time.monotonic() - started
+    summary = f"{service} {data.state}: {data.detail}"
+    if ctx.target.scheme == "tcp" and data.state == WRONG_PROTOCOL:
+        # The service was only guessed from the port number: another protocol is no fault.
+        yield ProbeResult(
+            "service", Status.SKIPPED, elapsed, f"port {ctx.target.port} is not {service}"
+        )
+        return
+    if data.state == OK:
+        yield ProbeResult("service", Status.OK, elapsed, summary, data)
+    else:
+        err = ProbeError(data.state.upper(), data.detail, elapsed_s=elapsed)
+        yield ProbeResult("service", Status.FAILED, elapsed, summary, data, err)
+
+
+def _resp(*parts: str) -> bytes:
+    out = f"*{len(parts)}\r\n".encode()
+    for p in parts:
+        b = p.encode()
+        out += b"$%d\r\n%s\r\n" % (len(b), b)
+    return out
+
+
+async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
+    t = ctx.target
+    ssl_ctx = None
+    if t.scheme == "rediss":
+        from probes.proto.tls import verify_context
+
+        ssl_ctx = verify_context(ctx.config.ca_file)
+    reader, writer = await asyncio.open_connection(
+        address, t.port, ssl=ssl_ctx, server_hostname=(t.sni or t.host) if ssl_ctx else None
+    )
+    creds = bool(t.password)
+    try:
+        if creds:
+            args = ("AUTH", t.username, t.password) if t.username else ("AUTH", t.password)
+            writer.write(_resp(*args))
+        writer.write(_resp("PING"))
+        await writer.drain()
+        first = await reader.readline()
+        auth_reply = b""
+        if creds:
+            auth_reply, first = first, await reader.readline()
+    finally:
+        writer.close()
+    base: dict[str, Any] = {
+        "service": "redis",
+        "address": address,
+        "port": t.port,
+        "credentials_sent": creds,
+    }
+    shown = clean_bytes((auth_reply + b" " + first).strip() if auth_reply else first.strip(), 160)
+    if auth_reply.startswith((b"-WRONGPASS", b"-ERR invalid", b"-ERR invalid password")):
+        return ServiceData(
+            **base, state=AUTH_FAILED, detail="AUTH was rejected (WRONGPASS)", reply=shown
+        )
+    if first.startswith(b"+PONG"):
+        return ServiceData(**base, state=OK, detail="PING answered +PONG", reply=shown)
+    if first.startswith(b"-NOAUTH"):
+        return ServiceData(
+            **base, state=AUTH_REQUIRED, detail="the server requires AUTH (NOAUTH)", reply=shown
+        )
+    if first.startswith((b"-WRONGPASS", b"-ERR invalid password")):
+        return ServiceData(
+            **base, state=AUTH_FAILED, detail="AUTH was rejected (WRONGPASS)", reply=shown
+        )
+    if first.startswith(b"-LOADING"):
+        return ServiceData(
+            **base, state=UNAVAILABLE, detail="Redis is loading its dataset", reply=shown
+        )
+    if first[:1] in (b"-", b"+", b":", b"$", b"*"):
+        return ServiceData(**base, state=FAILED, detail=f"PING answered {shown}", reply=shown)
+    proto = identify(first) or ""
+    return ServiceData(
+        **base,
+        state=WRONG_PROTOCOL,
+        detail=f"the port does not answer like Redis{f'; it speaks {proto}' if proto else ''}",
+        reply=shown,
+        protocol_seen=proto,
+    )
+
+
+async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
+    t = ctx.target
+    base: dict[str, Any] = {"service": "postgres", "address": address, "port": t.port}
+    reader, writer = await asyncio.open_connection(address, t.port)
+    try:
+        writer.write(struct.pack("!II", 8, 80877103))
+        await writer.drain()
+        answer = await reader.read(64)
+    finally:
+        writer.close()
+    if answer not in (b"S", b"N"):
+        proto = identify(answer) or ""
+        return ServiceData(
+            **base,
+            state=WRONG_PROTOCOL,
+            detail=f"the port does not answer like PostgreSQL{f'; it speaks {proto}' if proto else ''}",
+            reply=clean_bytes(answer, 120),
+            protocol_seen=proto,
+        )
+    tls = "yes" if answer == b"S" else "no"
+    user = t.username or "netmedic"
+    database = t.path.lstrip("/").split("?")[0] or "postgres"
+    params = (
+        b"".join(
+            k.encode() + b"\0" + v.encode() + b"\0"
+            for k, v in (("user", user), ("database", database), ("application_name", "netmedic"))
+        )
+        + b"\0"
+    )
+    startup = struct.pack("!II", 8 + len(params), 196608) + params
+    reader, writer = await asyncio.open_connection(address, t.port)
+    try:
+        writer.write(startup)
+        await writer.drain()
+        kind = await reader.readexactly(1)
+        length = struct.unpack("!I", await reader.readexactly(4))[0]
+        body = await reader.readexactly(min(max(length - 4, 0), 8192))
+        if kind == b"R":
+            writer.write(b"X\x00\x00\x00\x04")
+    finally:
+        writer.close()
+    base["tls_offered"] = tls
+    if kind == b"R" and len(body) >= 4:
+        code = struct.unpack("!I", body[:4])[0]
+        method = _PG_AUTH.get(code, f"method {code}")
+        if code == 10:
+            mechs = [m.decode("ascii", "replace") for m in body[4:].split(b"\0") if m]
+            method = f"SASL ({', '.join(mechs)})"
+        return ServiceData(
+            **base,
+            state=OK,
+            detail=f"PostgreSQL answers the startup for user {user}: authentication {method}; SSL {tls}",
+            auth_method=clean_text(method, 80),
+        )
+    if kind == b"E":
+        fields = {}
+        for part in body.split(b"\0"):
+            if part:
+                fields[chr(part[0])] = clean_bytes(part[1:], 200)
+        code = fields.get("C", "")
+        message = fields.get("M", "")
+        state = FAILED
+        if code.startswith("28") and not t.username:
+            return ServiceData(
+                **base,
+                state=OK,
+                detail=f"PostgreSQL answers; it rejected the placeholder user {user!r} "
+                f"(put your user in the URL to test it): {code}: {message}",
+                reply=message,
+                sqlstate=code,
+            )
+        if code.startswith("28"):
+            state = AUTH_FAILED
+        elif code == "53300":
+            state = TOO_MANY
+        elif code in ("57P03", "57P01"):
+            state = UNAVAILABLE
+        return ServiceData(
+            **base,
+            state=state,
+            detail=f"{code}: {message}",
+            reply=message,
+            sqlstate=code,
+        )
+    return ServiceData(
+        **base,
+        state=WRONG_PROTOCOL,
+        detail="unexpected answer to the startup message",
+        reply=clean_bytes(kind + body[:60], 120),
+    )

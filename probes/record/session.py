@@ -1,0 +1,471 @@
+"""Read a session journal back into a :class:`Session` (reports, ``--resume``).
+
+Loader API (what faces use)::
+
+    from probes.record.session import load_session, list_sessions, JournalError
+
+    session = load_session("latest")          # or an id, an id prefix, a path
+    session.target()                          # probes.core.target.Target (no credentials)
+    session.symptom                           # "tls"
+    session.latest                            # RunRecord of the last run (or None)
+    session.latest.probe_results()            # {probe: ProbeResult}, data as plain JSON
+    session.diagnosis()                       # probes.core.model.Diagnosis of the last run
+    session.step_states                       # {(finding_id, step_index): StepState}
+    session.notes                             # [Note(t, finding_id, text)]
+    session.next_run_number                   # pass to RetestStarted for a retest
+    journal = session.reopen_journal()        # a Journal (EventSink) appending to it
+
+Results data is probe-specific and stays plain JSON (``dict``) here; faces
+render the probes they know and the rest generically.
+
+A torn last line is ignored (``Session.torn_tail`` says so); any other
+unreadable line is skipped and counted in ``Session.skipped_lines``.  A journal
+written by a newer netmedic (``version`` above :data:`SCHEMA_VERSION`) raises
+:class:`JournalError` with one line saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probes.core.events import StepState
+from probes.core.model import (
+    Diagnosis,
+    Finding,
+    NextStep,
+    ProbeError,
+    ProbeResult,
+    Severity,
+    Status,
+)
+from probes.core.redact import Redactor
+from probes.core.target import Target
+from probes.record.journal import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    SUFFIX,
+    Journal,
+    JournalError,
+    sessions_dir,
+)
+
+MAX_JOURNAL_BYTES = 64 << 20
+
+__all__ = [
+    "JournalError",
+    "Note",
+    "RunRecord",
+    "Session",
+    "SessionSummary",
+    "StepMark",
+    "VerdictChange",
+    "diagnosis_from_json",
+    "find_session",
+    "journal_session",
+    "list_sessions",
+    "load_session",
+    "read_journal",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    t: float
+    finding_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepMark:
+    t: float
+    finding_id: str
+    step_index: int
+    state: StepState
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictChange:
+    t: float
+    run: int
+    before: str  # "" when there was no verdict yet
+    after: str
+
+
+@dataclass
+class RunRecord:
+    """One run of the probe plan (the first run, or a retest)."""
+
+    number: int
+    started_t: float
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # probe -> latest result
+    arrivals: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # final results
+    diagnosis_json: dict[str, Any] | None = None
+    finished: bool = False
+    duration_s: float | None = None
+
+    @property
+    def verdict(self) -> str:
+        return str((self.diagnosis_json or {}).get("verdict", "ok"))
+
+    def diagnosis(self) -> Diagnosis:
+        return diagnosis_from_json(self.diagnosis_json or {})
+
+    def probe_results(self) -> dict[str, ProbeResult]:
+        """Results as :class:`ProbeResult`; ``data`` stays a plain dict."""
+        return {name: result_from_json(raw) for name, raw in self.results.items()}
+
+
+@dataclass
+class Session:
+    path: Path
+    header: dict[str, Any]
+    runs: list[RunRecord] = field(default_factory=list)
+    steps: list[StepMark] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    verdict_changes: list[VerdictChange] = field(default_factory=list)
+    ended: bool = False
+    resumed: int = 0
+    last_seq: int = 0
+    last_t: float = 0.0
+    torn_tail: bool = False
+    skipped_lines: int = 0
+
+    @property
+    def id(self) -> str:
+        return str(self.header.get("id") or self.path.name.removesuffix(SUFFIX))
+
+    @property
+    def started_t(self) -> float:
+        return float(self.header.get("t", 0.0))
+
+    @property
+    def symptom(self) -> str:
+        return str(self.header.get("symptom", "auto"))
+
+    @property
+    def target_json(self) -> dict[str, Any]:
+        target = self.header.get("target")
+        return target if isinstance(target, dict) else {}
+
+    @property
+    def latest(self) -> RunRecord | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def diagnosed(self) -> RunRecord | None:
+        """The last run that reached a diagnosis (a retest cut short has none yet)."""
+        return next((r for r in reversed(self.runs) if r.diagnosis_json is not None), None)
+
+    @property
+    def verdict(self) -> str:
+        run = self.diagnosed
+        return run.verdict if run else "ok"
+
+    @property
+    def next_run_number(self) -> int:
+        return (self.runs[-1].number + 1) if self.runs else 1
+
+    @property
+    def step_states(self) -> dict[tuple[str, int], StepState]:
+        states: dict[tuple[str, int], StepState] = {}
+        for mark in self.steps:
+            states[(mark.finding_id, mark.step_index)] = mark.state
+        return states
+
+    def diagnosis(self) -> Diagnosis:
+        """The diagnosis of the last run that reached one."""
+        run = self.diagnosed
+        return run.diagnosis() if run else Diagnosis((), "ok")
+
+    def target(self) -> Target:
+        """The target as recorded (credentials were never journaled)."""
+        raw = self.target_json
+        path = str(raw.get("path") or "/")
+        fields: dict[str, Any] = {
+            "input": str(raw.get("input", "")),
+            "host": str(raw.get("host", "")),
+            "port": int(raw.get("port", 0) or 0),
+            "scheme": str(raw.get("scheme", "tcp")),
+            "path": path,
+            "host_unicode": str(raw.get("host_unicode", "")),
+            "ip_version": int(raw.get("ip_version", 0) or 0),
+            "zone": str(raw.get("zone", "")),
+            "port_explicit": bool(raw.get("port_explicit", False)),
+        }
+        return Target(**fields)
+
+    def reopen_journal(self, redactor: Redactor | None = None) -> Journal:
+        """A :class:`Journal` that appends to this session (for a resumed TUI)."""
+        run = self.latest.number if self.latest else 1
+        redactor = redactor or Redactor.for_target(self.target())
+        return Journal.reopen(self.path, last_seq=self.last_seq, run=run, redactor=redactor)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    id: str
+    path: Path
+    started_t: float
+    target: str
+    symptom: str
+    verdict: str
+    runs: int
+    ended: bool
+    error: str = ""  # set when the journal could not be read
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def read_journal(path: str | os.PathLike[str]) -> Session:
+    """Parse a journal file into a :class:`Session`."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_JOURNAL_BYTES + 1)
+    except IsADirectoryError:
+        raise JournalError(f"{p} is a directory, not a session journal") from None
+    except OSError as exc:
+        raise JournalError(f"cannot read {p}: {exc.strerror or exc}") from None
+    if len(data) > MAX_JOURNAL_BYTES:
+        raise JournalError(f"{p} is larger than {MAX_JOURNAL_BYTES >> 20} MiB; not a journal?")
+    return parse_journal(data, p)
+
+
+def journal_session(journal: Journal) -> Session:
+    """What *journal* holds so far, read back (file or in-memory alike)."""
+    try:
+        data = journal.contents()
+    except OSError as exc:
+        raise JournalError(f"cannot read {journal.path}: {exc.strerror or exc}") from None
+    return parse_journal(data, journal.path)
+
+
+def parse_journal(data: bytes, path: Path) -> Session:
+    lines = data.split(b"\n")
+    torn = bool(lines) and lines[-1] != b""  # no newline after the last record
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            if i == len(lines) - 1:
+                torn = True
+            elif i == 0:
+                raise JournalError(f"{path} is not a netmedic session journal") from None
+            else:
+                skipped += 1
+            continue
+        records.append(record)
+    if not records or records[0].get("type") != "session":
+        raise JournalError(f"{path} is not a netmedic session journal (no session header)")
+    header = records[0]
+    if header.get("schema") != SCHEMA:
+        raise JournalError(
+            f"{path} is not a netmedic session journal (schema {header.get('schema')!r})"
+        )
+    version = header.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise JournalError(f"{path} has an invalid journal version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"{path} was written by a newer netmedic (journal version {version}; "
+            f"this netmedic reads up to {SCHEMA_VERSION}): upgrade netmedic to read it"
+        )
+    session = Session(path=path, header=header, torn_tail=torn, skipped_lines=skipped)
+    session.last_t = session.started_t
+    for record in records[1:]:
+        try:
+            _apply(session, record)
+        except (KeyError, TypeError, ValueError):
+            session.skipped_lines += 1
+    return session
+
+
+def _run(session: Session, number: int, t: float) -> RunRecord:
+    if session.runs and session.runs[-1].number == number:
+        return session.runs[-1]
+    for run in session.runs:
+        if run.number == number:
+            return run
+    run = RunRecord(number=number, started_t=t)
+    session.runs.append(run)
+    return run
+
+
+def _apply(session: Session, record: dict[str, Any]) -> None:
+    kind = record.get("type")
+    t = float(record.get("t", session.last_t))
+    session.last_t = max(session.last_t, t)
+    seq = record.get("seq")
+    if isinstance(seq, int):
+        session.last_seq = max(session.last_seq, seq)
+    if kind == "probe":
+        run = _run(session, int(record.get("run", 1)), t)
+        result = record["result"]
+        if not isinstance(result, dict) or "probe" not in result:
+            raise ValueError("bad probe result")
+        run.results[str(result["probe"])] = result
+        if result.get("final", True):
+            run.arrivals.append((t, result))
+    elif kind in ("diagnosis", "finished"):
+        run = _run(session, int(record.get("run", 1)), t)
+        diagnosis = record["diagnosis"]
+        if not isinstance(diagnosis, dict):
+            raise ValueError("bad diagnosis")
+        before = _current_verdict(session)
+        run.diagnosis_json = diagnosis
+        after = str(diagnosis.get("verdict", "ok"))
+        if after != before and (before or after != "ok"):  # "" -> "ok" is no news
+            session.verdict_changes.append(VerdictChange(t, run.number, before, after))
+        if kind == "finished":
+            run.finished = True
+            run.duration_s = float(record.get("duration_s", 0.0))
+    elif kind == "retest":
+        _run(session, int(record["run"]), t)
+    elif kind == "step":
+        state = StepState(record["state"])
+        session.steps.append(
+            StepMark(t, str(record["finding_id"]), int(record["step_index"]), state)
+        )
+    elif kind == "note":
+        session.notes.append(Note(t, str(record.get("finding_id", "")), str(record["text"])))
+    elif kind == "resumed":
+        session.resumed += 1
+        session.ended = False
+    elif kind == "end":
+        session.ended = True
+    # unknown types: written by a compatible newer netmedic; ignore
+
+
+def _current_verdict(session: Session) -> str:
+    return session.verdict_changes[-1].after if session.verdict_changes else ""
+
+
+# -- rebuilding model objects ------------------------------------------------------------
+
+
+def diagnosis_from_json(raw: dict[str, Any]) -> Diagnosis:
+    findings = []
+    for f in raw.get("findings", ()):
+        try:
+            severity = Severity(f.get("severity", "info"))
+        except ValueError:
+            severity = Severity.INFO
+        findings.append(
+            Finding(
+                id=str(f.get("id", "")),
+                severity=severity,
+                title=str(f.get("title", "")),
+                evidence=tuple(str(e) for e in f.get("evidence", ())),
+                next_steps=tuple(
+                    NextStep(str(s.get("text", "")), s.get("command") or None)
+                    for s in f.get("next_steps", ())
+                ),
+                rank=int(f.get("rank", 0) or 0),
+            )
+        )
+    return Diagnosis(tuple(findings), str(raw.get("verdict", "ok")))
+
+
+def result_from_json(raw: dict[str, Any]) -> ProbeResult:
+    try:
+        status = Status(raw.get("status", "error"))
+    except ValueError:
+        status = Status.ERROR
+    err = raw.get("error")
+    error = (
+        ProbeError(
+            str(err.get("errno_name", "")),
+            str(err.get("explanation", "")),
+            str(err.get("answered_by", "")),
+            float(err.get("elapsed_s", 0.0) or 0.0),
+        )
+        if isinstance(err, dict)
+        else None
+    )
+    return ProbeResult(
+        probe=str(raw.get("probe", "")),
+        status=status,
+        duration_s=float(raw.get("duration_s", 0.0) or 0.0),
+        summary=str(raw.get("summary", "")),
+        data=raw.get("data"),
+        error=error,
+        final=bool(raw.get("final", True)),
+    )
+
+
+# -- finding and listing ---------------------------------------------------------------
+
+
+def _journals(directory: Path) -> Iterator[Path]:
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.endswith(SUFFIX) and entry.is_file() and not entry.is_symlink():
+            yield entry
+
+
+def find_session(ref: str | None = None, directory: Path | None = None) -> Path:
+    """Resolve ``None``/``"latest"``, a session id, an id prefix or a journal path."""
+    directory = sessions_dir() if directory is None else directory
+    if ref and (os.sep in ref or ref.endswith(SUFFIX) or os.path.exists(ref)):
+        return Path(ref)
+    journals = list(_journals(directory))
+    if not ref or ref == "latest":
+        if not journals:
+            raise JournalError(f"no saved sessions in {directory}")
+        return max(journals, key=lambda p: (p.name, p.stat().st_mtime))
+    exact = directory / f"{ref}{SUFFIX}"
+    if exact in journals:
+        return exact
+    matches = [p for p in journals if p.name.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise JournalError(f"no session {ref!r} in {directory} (see 'netmedic sessions')")
+    raise JournalError(f"{ref!r} matches {len(matches)} sessions; give more of the id")
+
+
+def load_session(ref: str | None = None, directory: Path | None = None) -> Session:
+    """Find (see :func:`find_session`) and read a session."""
+    return read_journal(find_session(ref, directory))
+
+
+def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
+    """Every saved session, oldest first; unreadable journals are listed with an error."""
+    directory = sessions_dir() if directory is None else directory
+    out: list[SessionSummary] = []
+    for path in _journals(directory):
+        sid = path.name.removesuffix(SUFFIX)
+        try:
+            s = read_journal(path)
+        except JournalError as exc:
+            out.append(SessionSummary(sid, path, 0.0, "", "", "", 0, False, str(exc)))
+            continue
+        out.append(
+            SessionSummary(
+                s.id,
+                path,
+                s.started_t,
+                str(s.target_json.get("input", "")),
+                s.symptom,
+                s.verdict,
+                len(s.runs),
+                s.ended,
+            )
+        )
+    out.sort(key=lambda x: x.path.name)  # ids start with the UTC start time
+    return out

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The test command (README): installs what the tests need on a fresh Debian
-# machine, then runs ruff, mypy and pytest.  Namespace-lab tests need root;
+# machine, then runs ruff, mypy, the import contracts and pytest.  Namespace-lab tests need root;
 # without it they skip with a reason.
 set -eu
 cd "$(dirname "$0")/.."
@@ -25,4 +25,5 @@ VENV="${NETMEDIC_TEST_VENV:-.venv}"
 "$VENV/bin/ruff" check probes tui tests
 "$VENV/bin/ruff" format --check probes tui tests
 "$VENV/bin/mypy"
+"$VENV/bin/lint-imports" --no-cache
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -11,7 +11,6 @@ import pytest
 
 from probes.core.events import NoteAdded, RetestStarted, StepMarked, StepState
 from probes.core.model import Diagnosis, Finding, NextStep, ProbeResult, Severity, Status
-from probes.core.redact import Redactor
 from probes.core.target import parse_target
 from probes.record.journal import Journal, JournalError, check_not_in_use, sessions_dir
 from probes.record.session import find_session, list_sessions, load_session, read_journal
@@ -33,7 +32,6 @@ def _journal(directory: Path, sid: str = "20260101-000000-aaaaaa") -> Journal:
         "refused",
         plan=("dns", "tcp"),
         directory=directory,
-        redactor=Redactor(),
         facts=FACTS,
         session_id=sid,
     )
@@ -181,7 +179,7 @@ def test_report_of_a_retest_cut_short_keeps_the_last_diagnosis(tmp_path: Path) -
     assert session.latest is not None and session.latest.number == 2
     assert session.verdict == "tcp.refused"
     assert session.diagnosis().verdict == "tcp.refused"
-    md = render(session, "md", Redactor())
+    md = render(session, "md")
     assert "**Verdict: `tcp.refused`**" in md and "partial: interrupted" in md
     assert "not closed (interrupted or still open)" in md
 

@@ -12,6 +12,7 @@ the support bundle (every entry, decompressed), ``sessions`` and error lines.
 from __future__ import annotations
 
 import io
+import json
 import socket
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -20,11 +21,13 @@ from pathlib import Path
 import pytest
 
 import probes.diagnosis.engine as engine
-from probes.core.context import ProbeContext
-from probes.core.model import Finding, NextStep, ProbeResult, Severity, Status
+from probes.core.context import ProbeConfig, ProbeContext
+from probes.core.model import Finding, NextStep, ProbeResult, Severity, Status, to_jsonable
 from probes.core.redact import Redactor, redact_text
+from probes.core.target import parse_target
 from probes.diagnosis.evidence import Evidence
 from probes.run.plans import PROBES, ProbeSpec
+from probes.run.runner import Run, run_to_end
 from tui.cli import main
 
 URL_PASS = "CanaryUrlPass41"
@@ -198,3 +201,30 @@ def test_redaction_keeps_what_is_not_secret() -> None:
         "token": "***",
         "headers": [["Cookie", "***"], ["Accept", "*/*"]],
     }
+
+
+async def test_nothing_downstream_of_the_run_sees_a_secret(
+    listener: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is the secrets boundary: every event it emits, every result it keeps
+    and its diagnosis are clean, so journal, check output, reports and the screen
+    (which receive only these) never hold a secret to leak."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setitem(
+        PROBES, "http", ProbeSpec("http", "HTTP", "tests.test_redaction_canary:_leaky_http")
+    )
+    monkeypatch.setattr(engine, "RULES", (*engine.RULES, _leaky_rule))
+    target = parse_target(
+        f"http://admin:{URL_PASS}@127.0.0.1:{listener}/health?token={QUERY_TOKEN}&sig={QUERY_SIG}"
+    )
+    seen: list[object] = []
+    run = Run(target, "auth", ProbeConfig(timeout=1.0), plan=("tcp", "http"), on_event=seen.append)
+    diagnosis = await run_to_end(run)
+
+    assert diagnosis.verdict == "http.unauthorized"  # the leaky rule saw the evidence
+    assert len(seen) >= 3
+    for event in seen:
+        _assert_clean(f"event {type(event).__name__}", json.dumps(to_jsonable(event)).encode())
+    _assert_clean("run.results", json.dumps(to_jsonable(run.results)).encode())
+    _assert_clean("run.diagnosis", json.dumps(to_jsonable(run.diagnosis)).encode())

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from probes.core.redact import Redactor
 from probes.record.session import read_journal
 from tests.data.make_session import FIXTURE
 from tui.report import render
@@ -24,7 +23,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 @pytest.mark.parametrize("fmt", ["md", "html", "json"])
 def test_golden(fmt: str) -> None:
-    text = render(read_journal(FIXTURE), fmt, Redactor())
+    text = render(read_journal(FIXTURE), fmt)
     path = GOLDEN / f"report.{fmt}"
     if os.environ.get("NETMEDIC_UPDATE_GOLDEN") == "1":
         path.write_text(text)

@@ -14,7 +14,7 @@ from probes.core.model import to_jsonable
 from probes.core.redact import Redactor
 from probes.core.target import parse_target
 from probes.record.revive import ReviveError, revive
-from tui.fake_engine import FakeNetwork
+from tests.fake_engine import FakeNetwork
 from tui.widgets.panels import PANELS, panel_class
 
 

@@ -38,22 +38,18 @@ if TYPE_CHECKING:
 
 THEMES = ("textual-dark", "textual-light")
 
-# Opens the journal of a new session: (target, symptom, plan, redactor) -> Journal.
-JournalFactory = Callable[[Target, str, tuple[str, ...], Redactor], Journal]
+# Opens the journal of a new session: (target, symptom, plan) -> Journal.
+JournalFactory = Callable[[Target, str, tuple[str, ...]], Journal]
 
 
-def memory_journal(
-    target: Target, symptom: str, plan: tuple[str, ...], redactor: Redactor
-) -> Journal:
+def memory_journal(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
     """Keep the session in memory only (tests; the default unless run_app says disk)."""
-    return Journal.in_memory(target, symptom, plan=plan, redactor=redactor)
+    return Journal.in_memory(target, symptom, plan=plan)
 
 
-def disk_journal(
-    target: Target, symptom: str, plan: tuple[str, ...], redactor: Redactor
-) -> Journal:
+def disk_journal(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
     """A journal file under the state directory, so a dropped link loses nothing."""
-    return Journal.create(target, symptom, plan=plan, redactor=redactor)
+    return Journal.create(target, symptom, plan=plan)
 
 
 class _TeeSink:
@@ -183,7 +179,7 @@ class NetmedicApp(App[int]):
 
         def open_journal() -> Journal:
             return self._fall_back_to_memory(
-                lambda: factory(target, symptom, plan, redactor), target, symptom, plan, redactor
+                lambda: factory(target, symptom, plan), target, symptom, plan
             )
 
         journal = self._writer(open_journal)
@@ -205,9 +201,7 @@ class NetmedicApp(App[int]):
         plan = tuple(str(p) for p in saved.header.get("plan", ())) or self.plan_for(saved.symptom)
 
         def open_journal() -> Journal:
-            return self._fall_back_to_memory(
-                lambda: saved.reopen_journal(redactor), target, saved.symptom, plan, redactor
-            )
+            return self._fall_back_to_memory(saved.reopen_journal, target, saved.symptom, plan)
 
         journal = self._writer(open_journal)
         session = Session.resume(
@@ -246,7 +240,6 @@ class NetmedicApp(App[int]):
         target: Target,
         symptom: str,
         plan: tuple[str, ...],
-        redactor: Redactor,
     ) -> Journal:
         """Runs on the journal thread: a state directory that cannot be written must
         not stop the troubleshooting, but the person is told it is not saved."""
@@ -264,7 +257,7 @@ class NetmedicApp(App[int]):
             if self._events_loop is not None:
                 with contextlib.suppress(RuntimeError):  # the app already ended
                     self._events_loop.call_soon_threadsafe(warn)
-            return Journal.in_memory(target, symptom, plan=plan, redactor=redactor)
+            return Journal.in_memory(target, symptom, plan=plan)
 
     def export(self, session: Session, fmt: str = "md") -> Path:
         """Write *session*'s report (md, html or json) into the export directory.

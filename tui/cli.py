@@ -23,8 +23,7 @@ from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
 
 if TYPE_CHECKING:
-    from probes.core.redact import Redactor
-    from probes.run.runner import Run
+    pass
 
 FORMATS = ("md", "html", "json")
 
@@ -210,7 +209,7 @@ def _check(ns: argparse.Namespace) -> int:
     target = _parse_target(ns.target)
     if ns.ca_file and not os.path.isfile(ns.ca_file):
         raise UsageError(f"--ca-file {ns.ca_file!r} is not a readable file")
-    from probes.core.options import OptionError, parse_header_option, parse_origin, run_redactor
+    from probes.core.options import OptionError, parse_header_option, parse_origin
 
     try:
         headers = tuple(parse_header_option(h, os.environ) for h in ns.header)
@@ -222,12 +221,11 @@ def _check(ns: argparse.Namespace) -> int:
             check_output_path(ns.report, ns.force)
         except OutputError as exc:
             raise UsageError(f"--report: {exc}") from None
-    redactor = run_redactor(target, headers, os.environ)
     config = ProbeConfig(timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin)
     run = Run(target, ns.symptom, config)
     journal: Journal | None = None
     try:
-        journal = Journal.create(target, ns.symptom, plan=run.probe_names, redactor=redactor)
+        journal = Journal.create(target, ns.symptom, plan=run.probe_names)
     except JournalError as exc:
         print(f"netmedic: warning: {exc}; this run is not saved", file=sys.stderr)
     if journal is not None:
@@ -248,9 +246,8 @@ def _check(ns: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     privileged = has_raw_socket()
-    view = _redacted_run(run, redactor)
     if ns.json:
-        doc = redactor.json(check_document(view, privileged, duration))
+        doc = check_document(run, privileged, duration)
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         import io
@@ -268,8 +265,8 @@ def _check(ns: argparse.Namespace) -> int:
             force_terminal=sys.stdout.isatty(),
             width=shutil.get_terminal_size().columns,
         )
-        print_check(view, privileged, duration, console)
-        sys.stdout.write(redactor.text(buffer.getvalue()))
+        print_check(run, privileged, duration, console)
+        sys.stdout.write(buffer.getvalue())
         if journal is not None:
             print(
                 f"session {journal.session_id} saved; "
@@ -279,42 +276,24 @@ def _check(ns: argparse.Namespace) -> int:
     if ns.report:
         if journal is None:
             raise UsageError("--report needs the session journal, which could not be written")
-        _write_report(journal.path, ns.report, None, ns.force, redactor)
+        _write_report(journal.path, ns.report, None, ns.force)
     return EXIT_FINDINGS if diagnosis.has_errors else EXIT_OK
 
 
-def _redacted_run(run: Run, redactor: Redactor) -> Run:
-    """A copy of *run* whose target, results and diagnosis are redacted (for output)."""
-    import dataclasses
-
-    target = dataclasses.replace(run.target, path=redactor.text(run.target.path))
-    return dataclasses.replace(
-        run,
-        target=redactor.obj(target),
-        results={k: redactor.obj(v) for k, v in run.results.items()},
-        diagnosis=redactor.obj(run.diagnosis),
-        addresses=run.addresses,
-        on_event=None,
-    )
-
-
-def _write_report(
-    journal_path: Path, output: str, fmt: str | None, force: bool, redactor: Redactor
-) -> None:
+def _write_report(journal_path: Path, output: str, fmt: str | None, force: bool) -> None:
     from probes.record.safefile import OutputError, write_private
     from probes.record.session import JournalError, read_journal
     from tui.report import format_for_path, render
 
     try:
         session = read_journal(journal_path)
-        text = render(session, fmt or format_for_path(output), redactor)
+        text = render(session, fmt or format_for_path(output))
         write_private(output, text.encode("utf-8"), force=force)
     except (OutputError, JournalError) as exc:
         raise UsageError(str(exc)) from None
 
 
 def _report(ns: argparse.Namespace) -> int:
-    from probes.core.redact import Redactor
     from probes.record.safefile import OutputError, check_output_path, write_private
     from probes.record.session import JournalError, load_session
     from tui.report import format_for_path, render
@@ -327,16 +306,15 @@ def _report(ns: argparse.Namespace) -> int:
         if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
             raise UsageError("-o and --bundle name the same file")
         session = load_session(ns.session)
-        redactor = Redactor.for_target(session.target())
         fmt = ns.format or (format_for_path(ns.output) if ns.output else "md")
         if ns.output:
-            write_private(ns.output, render(session, fmt, redactor).encode("utf-8"), ns.force)
+            write_private(ns.output, render(session, fmt).encode("utf-8"), ns.force)
             print(f"netmedic: wrote {ns.output}", file=sys.stderr)
         if ns.bundle:
-            write_private(ns.bundle, build_bundle(session, redactor), ns.force)
+            write_private(ns.bundle, build_bundle(session), ns.force)
             print(f"netmedic: wrote {ns.bundle}", file=sys.stderr)
         if not outputs:
-            sys.stdout.write(render(session, fmt, redactor))
+            sys.stdout.write(render(session, fmt))
     except (OutputError, JournalError) as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK
@@ -345,7 +323,6 @@ def _report(ns: argparse.Namespace) -> int:
 def _sessions() -> int:
     import datetime as dt
 
-    from probes.core.redact import Redactor
     from probes.record.journal import sessions_dir
     from probes.record.session import list_sessions
 
@@ -353,7 +330,6 @@ def _sessions() -> int:
     if not found:
         print(f"no saved sessions in {sessions_dir()}")
         return EXIT_OK
-    redactor = Redactor.for_target(None)
     rows = [("SESSION", "STARTED (UTC)", "TARGET", "SYMPTOM", "LAST VERDICT", "STATE")]
     for s in found:
         if s.error:
@@ -365,7 +341,7 @@ def _sessions() -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         line = "  ".join(f"{r[i]:<{widths[i]}}" for i in range(5)) + "  " + r[5]
-        print(_printable(redactor.text(line)))
+        print(_printable(line))
     return EXIT_OK
 
 

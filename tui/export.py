@@ -48,7 +48,7 @@ def export_report(session: Session, fmt: str, directory: Path) -> Path:
         if os.path.lexists(path):
             continue
         try:
-            return export(saved, path, fmt, redactor=journal.redactor)
+            return export(saved, path, fmt)
         except OutputError as exc:
             if os.path.lexists(path):  # created between the check and the write
                 continue

@@ -57,7 +57,9 @@ class Session:
     steps: dict[tuple[str, int], StepState] = field(default_factory=dict)
     notes: list[NoteAdded] = field(default_factory=list)
     config: ProbeConfig = field(default_factory=ProbeConfig)  # with origin/headers asked for
-    redactor: Redactor = field(default_factory=Redactor)  # for everything shown on screen
+    # The run's redactor: runs get it (the secrets boundary), and what the person
+    # types passes it before it is recorded.
+    redactor: Redactor = field(default_factory=Redactor)
     journal: JournalWriter | None = None
     restored: RestoredRun | None = None  # set when resumed from a journal
 
@@ -146,7 +148,7 @@ class Session:
         return self.steps.get((finding_id, index), StepState.TODO)
 
     def add_note(self, finding_id: str, text: str) -> NoteAdded:
-        note = NoteAdded(finding_id, text)
+        note = NoteAdded(finding_id, self.redactor.text(text))
         self.notes.append(note)
         self.sink.emit(note)
         return note

@@ -25,13 +25,22 @@ import functools
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-if TYPE_CHECKING:
-    from probes.core.target import Target
-
 REDACTED = "***"
+
+
+class HoldsCredentials(Protocol):
+    """What :meth:`Redactor.for_target` reads of a target (``probes.core.target.Target``)."""
+
+    @property
+    def password(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+
 T = TypeVar("T")
 
 _SECRET_HEADERS = frozenset(
@@ -50,7 +59,7 @@ _SECRET_HEADERS = frozenset(
     }
 )
 _SECRET_WORDS = re.compile(
-    r"(pass(word|wd)?|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|"
+    r"(passw(or)?d|passphrase|(^|[-_.])pass($|[-_.])|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|"
     r"^key$|_key$|-key$|^sig$|signature|session|credential|auth)",
     re.IGNORECASE,
 )
@@ -220,7 +229,7 @@ class Redactor:
 
     @classmethod
     def for_target(
-        cls, target: Target | None = None, env: Mapping[str, str] | None = None
+        cls, target: HoldsCredentials | None = None, env: Mapping[str, str] | None = None
     ) -> Redactor:
         """Know the secrets of *target* and of the environment (default ``os.environ``)."""
         env = os.environ if env is None else env

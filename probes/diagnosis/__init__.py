@@ -1,4 +1,7 @@
-"""Diagnosis: rules read the evidence and emit findings; the ranking names a verdict."""
+"""Rules that read the probe results and emit findings; ranking that names the verdict.
+
+Above the probe families (reads their result types); below run and record.
+"""
 
 from probes.diagnosis.engine import diagnose
 

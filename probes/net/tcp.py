@@ -10,49 +10,35 @@ On an open port we listen briefly for a greeting to name the protocol.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
-from probes.core.sanitize import clean_bytes
-from probes.wire.banner import NUDGE, identify
-from probes.wire.icmp_errors import IcmpReport, enable_recverr, read_icmp_error
-
-OPEN, REFUSED, FILTERED, UNREACHABLE, LOCAL_ERROR, ERROR = (
-    "open",
-    "refused",
-    "filtered",
-    "unreachable",
-    "local_error",
-    "error",
+from probes.wire.connect import (
+    ERROR,
+    FILTERED,
+    LOCAL_ERROR,
+    OPEN,
+    REFUSED,
+    UNREACHABLE,
+    TcpAttempt,
+    connect_once,
 )
-_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES, errno.EPERM, errno.EHOSTDOWN}
-_LOCAL = {errno.EADDRNOTAVAIL, errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.EADDRINUSE}
 
-
-@dataclass(frozen=True, slots=True)
-class TcpAttempt:
-    address: str
-    family: int  # 4 or 6
-    port: int
-    state: str  # open | refused | filtered | unreachable | local_error | error
-    elapsed_s: float
-    errno_name: str = ""
-    explanation: str = ""
-    icmp: IcmpReport | None = None
-    banner: str = ""  # first bytes the server sent, sanitised
-    protocol: str = ""  # protocol named from the banner
-    closed_by_peer: str = ""  # "reset" / "eof" when the server hung up at once
-    source: str = ""  # local address:port used
-
-    @property
-    def ok(self) -> bool:
-        return self.state == OPEN
+# The attempt's states and type are this probe's data vocabulary too.
+__all__ = [
+    "ERROR",
+    "FILTERED",
+    "LOCAL_ERROR",
+    "OPEN",
+    "REFUSED",
+    "UNREACHABLE",
+    "TcpAttempt",
+    "TcpData",
+    "probe_tcp",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,157 +85,6 @@ async def probe_tcp(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             first.elapsed_s,
         )
         yield ProbeResult("tcp", Status.FAILED, elapsed, summary, data, err)
-
-
-async def connect_once(address: str, port: int, timeout: float, banner_wait: float) -> TcpAttempt:
-    """One classified connect attempt to *address*:*port*."""
-    loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    version = 6 if family == socket.AF_INET6 else 4
-    started = time.monotonic()
-    try:
-        sockaddr = socket.getaddrinfo(
-            address, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
-        )[0][4]
-    except (socket.gaierror, UnicodeError) as exc:
-        return TcpAttempt(address, version, port, ERROR, 0.0, "EINVAL", f"bad address: {exc}")
-    try:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-    except OSError as exc:
-        return _local_failure(address, version, port, exc, 0.0)
-    with contextlib.closing(sock):
-        sock.setblocking(False)
-        enable_recverr(sock)
-        try:
-            async with asyncio.timeout(timeout):
-                await loop.sock_connect(sock, sockaddr)
-        except TimeoutError:
-            icmp = read_icmp_error(sock)
-            return TcpAttempt(
-                address,
-                version,
-                port,
-                FILTERED,
-                time.monotonic() - started,
-                "TIMEOUT",
-                f"no answer to the SYN within {timeout:g}s: dropped by a firewall, or the host is down",
-                icmp,
-            )
-        except OSError as exc:
-            return _classify_error(sock, address, version, port, exc, time.monotonic() - started)
-        elapsed = time.monotonic() - started
-        source = _sockname(sock)
-        banner, closed = await _read_banner(sock, banner_wait)
-        protocol = identify(banner) or ""
-        return TcpAttempt(
-            address,
-            version,
-            port,
-            OPEN,
-            elapsed,
-            banner=clean_bytes(banner, 120),
-            protocol=protocol,
-            closed_by_peer=closed,
-            source=source,
-            explanation=f"connected in {elapsed * 1000:.1f} ms",
-        )
-
-
-def _classify_error(
-    sock: socket.socket, address: str, version: int, port: int, exc: OSError, elapsed: float
-) -> TcpAttempt:
-    code = exc.errno or 0
-    name = errno.errorcode.get(code, f"errno {code}")
-    icmp = read_icmp_error(sock)
-    if code == errno.ECONNREFUSED and (icmp is None or icmp.code in (3, 4)):
-        who = f" (ICMP port unreachable from {icmp.sender})" if icmp else ""
-        return TcpAttempt(
-            address,
-            version,
-            port,
-            REFUSED,
-            elapsed,
-            name,
-            f"{address} answered the SYN with a reset{who}",
-            icmp,
-        )
-    if code in _UNREACHABLE or code == errno.ECONNREFUSED:
-        if icmp is not None:
-            text = f"{icmp.sender} answered ICMP {icmp.name} ({name})"
-        elif code in (errno.EACCES, errno.EPERM):
-            text = f"{name}: a local firewall rule (OUTPUT chain) refused the connection"
-        elif code == errno.ENETUNREACH:
-            text = f"{name}: this host has no route to {address}"
-        else:
-            text = f"{name}: {exc.strerror or 'unreachable'} (no router named itself)"
-        return TcpAttempt(address, version, port, UNREACHABLE, elapsed, name, text, icmp)
-    if code in _LOCAL:
-        return _local_failure(address, version, port, exc, elapsed)
-    if code == errno.ETIMEDOUT:
-        return TcpAttempt(
-            address,
-            version,
-            port,
-            FILTERED,
-            elapsed,
-            name,
-            "the kernel gave up retransmitting the SYN: dropped by a firewall, or the host is down",
-            icmp,
-        )
-    return TcpAttempt(address, version, port, ERROR, elapsed, name, str(exc.strerror or exc), icmp)
-
-
-def _local_failure(
-    address: str, version: int, port: int, exc: OSError, elapsed: float
-) -> TcpAttempt:
-    code = exc.errno or 0
-    name = errno.errorcode.get(code, f"errno {code}")
-    reasons = {
-        errno.EADDRNOTAVAIL: "no free local port or source address (ephemeral ports exhausted?)",
-        errno.EMFILE: "this process is out of file descriptors (ulimit -n)",
-        errno.ENFILE: "the system is out of file descriptors (fs.file-max)",
-        errno.ENOBUFS: "the kernel is out of socket buffers",
-        errno.EADDRINUSE: "the local address is in use",
-    }
-    text = reasons.get(code, str(exc.strerror or exc))
-    return TcpAttempt(address, version, port, LOCAL_ERROR, elapsed, name, text)
-
-
-async def _read_banner(sock: socket.socket, wait: float) -> tuple[bytes, str]:
-    """First bytes from the server; nudge a silent one once.  Returns (bytes, closed)."""
-    loop = asyncio.get_running_loop()
-    data, closed = await _recv_for(loop, sock, wait)
-    if data or closed or wait <= 0:
-        return data, closed
-    try:
-        await loop.sock_sendall(sock, NUDGE)
-    except OSError:
-        return b"", "reset"
-    data, _closed_after_nudge = await _recv_for(loop, sock, wait)
-    return data, ""
-
-
-async def _recv_for(
-    loop: asyncio.AbstractEventLoop, sock: socket.socket, wait: float
-) -> tuple[bytes, str]:
-    try:
-        async with asyncio.timeout(wait):
-            data = await loop.sock_recv(sock, 512)
-    except TimeoutError:
-        return b"", ""
-    except ConnectionResetError:
-        return b"", "reset"
-    except OSError:
-        return b"", "reset"
-    return (data, "") if data else (b"", "eof")
-
-
-def _sockname(sock: socket.socket) -> str:
-    try:
-        host, port = sock.getsockname()[:2]
-    except OSError:
-        return ""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _fmt(attempt: TcpAttempt) -> str:

@@ -203,7 +203,7 @@ def _result(data: HttpData, elapsed: float) -> ProbeResult:
 async def _name_peer(ctx: ProbeContext, data: HttpData, address: str, deadline: float) -> HttpData:
     from dataclasses import replace
 
-    from probes.net.tcp import connect_once
+    from probes.wire.connect import connect_once
 
     wait = min(ctx.config.banner_wait, max(0.05, (deadline - time.monotonic()) / 3))
     budget = max(0.1, deadline - time.monotonic() - 2 * wait)

@@ -153,7 +153,7 @@ async def probe_proxy(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
 
 
 async def _direct(ctx: ProbeContext, deadline: float) -> tuple[str, str]:
-    from probes.net.tcp import connect_once
+    from probes.wire.connect import connect_once
 
     resolution = await ctx.resolution()
     if not resolution.addresses:

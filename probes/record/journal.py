@@ -28,7 +28,8 @@ Every later line has ``type``, ``seq`` (1, 2, ...) and ``t`` (epoch seconds):
 ``end``        the session was closed cleanly
 =============  ==========================================================
 
-Everything written passes through :class:`probes.core.redact.Redactor`.  Readers
+Everything it receives is already redacted: the run (:mod:`probes.run.runner`) is
+the secrets boundary, and faces redact what a person types before emitting it.  Readers
 (:mod:`probes.record.session`) skip unknown event types, so adding one is compatible;
 changing the meaning of a field bumps ``version``.
 """
@@ -45,7 +46,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,6 @@ import platformdirs
 from probes import __version__
 from probes.core.events import NoteAdded, RetestStarted, StepMarked
 from probes.core.model import to_jsonable
-from probes.core.redact import Redactor
 from probes.core.target import Target
 from probes.record.safefile import FILE_MODE, OutputError, ensure_private_dir
 from probes.run.runner import DiagnosisUpdate, ProbeUpdate, RunFinished
@@ -131,7 +131,6 @@ class Journal:
 
     path: Path
     session_id: str
-    redactor: Redactor = field(default_factory=Redactor)
     clock: Callable[[], float] = time.time
     run: int = 1
     seq: int = 0
@@ -148,7 +147,6 @@ class Journal:
         *,
         plan: tuple[str, ...] = (),
         directory: Path | None = None,
-        redactor: Redactor | None = None,
         clock: Callable[[], float] = time.time,
         facts: dict[str, Any] | None = None,
         session_id: str | None = None,
@@ -167,7 +165,7 @@ class Journal:
             raise JournalError(
                 f"cannot create a session journal in {directory}: {_why(exc)}"
             ) from None
-        journal = cls(path, sid, redactor or Redactor.for_target(target), clock, _fd=fd)
+        journal = cls(path, sid, clock, _fd=fd)
         journal._write(_header(sid, now, target, symptom, plan, facts))
         if journal.error:
             journal.close()
@@ -187,7 +185,6 @@ class Journal:
         symptom: str,
         *,
         plan: tuple[str, ...] = (),
-        redactor: Redactor | None = None,
         clock: Callable[[], float] = time.time,
         facts: dict[str, Any] | None = None,
     ) -> Journal:
@@ -195,13 +192,7 @@ class Journal:
         for tests.  It reads back (:meth:`contents`) exactly like a file would."""
         now = clock()
         sid = new_session_id(now)
-        journal = cls(
-            Path(f"<memory:{sid}>"),
-            sid,
-            redactor or Redactor.for_target(target),
-            clock,
-            memory=[],
-        )
+        journal = cls(Path(f"<memory:{sid}>"), sid, clock, memory=[])
         journal._write(_header(sid, now, target, symptom, plan, facts))
         return journal
 
@@ -212,7 +203,6 @@ class Journal:
         *,
         last_seq: int,
         run: int,
-        redactor: Redactor | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Journal:
         """Append to an existing journal (``--resume``); writes a ``resumed`` event."""
@@ -226,7 +216,7 @@ class Journal:
             os.close(fd)
             raise JournalError(_IN_USE.format(path.name.removesuffix(SUFFIX))) from None
         session_id = path.name.removesuffix(SUFFIX)
-        journal = cls(path, session_id, redactor or Redactor(), clock, run, last_seq, _fd=fd)
+        journal = cls(path, session_id, clock, run, last_seq, _fd=fd)
         journal._repair_tail()
         journal._event("resumed", {})
         return journal
@@ -299,7 +289,7 @@ class Journal:
     def _write(self, record: dict[str, Any]) -> None:
         if self.error or not self.is_open:
             return
-        line = json.dumps(self.redactor.json(record), ensure_ascii=False, separators=(",", ":"))
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         data = (line + "\n").encode("utf-8")
         if self.memory is not None:
             self.memory.append(data)

@@ -43,7 +43,6 @@ from probes.core.model import (
     Severity,
     Status,
 )
-from probes.core.redact import Redactor
 from probes.core.target import Target
 from probes.record.journal import (
     SCHEMA,
@@ -199,11 +198,10 @@ class Session:
         }
         return Target(**fields)
 
-    def reopen_journal(self, redactor: Redactor | None = None) -> Journal:
+    def reopen_journal(self) -> Journal:
         """A :class:`Journal` that appends to this session (for a resumed TUI)."""
         run = self.latest.number if self.latest else 1
-        redactor = redactor or Redactor.for_target(self.target())
-        return Journal.reopen(self.path, last_seq=self.last_seq, run=run, redactor=redactor)
+        return Journal.reopen(self.path, last_seq=self.last_seq, run=run)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,20 +5,31 @@ and draw each event.  Every probe has a deadline; a probe that overruns it or
 raises becomes an ``error`` result (failure is data).  Leaving the iteration
 early, or cancelling the task that iterates, cancels every probe and waits for
 them to unwind, so nothing is left running.
+
+The run is the engine's secrets boundary: every result and diagnosis passes the
+run's :class:`~probes.core.redact.Redactor` exactly once, as it leaves the probe
+and before it is stored, diagnosed or emitted.  Journal, ``check`` output,
+reports and the screen only ever receive redacted data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from probes.core.context import ProbeConfig, ProbeContext, SystemResolver, system_resolve
 from probes.core.model import Diagnosis, ProbeError, ProbeResult, Status
+from probes.core.options import run_redactor
+from probes.core.redact import Redactor
 from probes.core.target import Target
 from probes.diagnosis import diagnose
 from probes.run.plans import PROBES, ProbeFn, ProbeSpec, plan_for
+
+T = TypeVar("T")
 
 # A probe gets the configured timeout plus this much to report what it saw.
 DEADLINE_GRACE_S = 1.0
@@ -57,6 +68,13 @@ class Run:
     addresses: tuple[str, ...] = ()  # what the target resolved to (system resolver)
     diagnosis: Diagnosis = field(default_factory=lambda: Diagnosis((), "ok"))
     on_event: Callable[[Event], None] | None = None
+    # The secrets boundary (see the module docstring); built from the target, the
+    # configured headers and the environment when not given.
+    redactor: Redactor | None = None
+
+    def __post_init__(self) -> None:
+        if self.redactor is None:
+            self.redactor = run_redactor(self.target, self.config.headers, os.environ)
 
     @property
     def probe_names(self) -> tuple[str, ...]:
@@ -78,10 +96,11 @@ class Run:
                 if item is None:
                     pending -= 1
                     continue
+                item = self._redacted(item)
                 self.results[item.probe] = item
                 yield self._emit(ProbeUpdate(item))
                 if item.final:
-                    new = diagnose(self.target, self.results, self.symptom)
+                    new = self._redacted(diagnose(self.target, self.results, self.symptom))
                     if new != self.diagnosis:
                         self.diagnosis = new
                         yield self._emit(DiagnosisUpdate(new))
@@ -94,6 +113,10 @@ class Run:
             if resolved is not None:
                 self.addresses = resolved.addresses
             ctx.close()
+
+    def _redacted(self, value: T) -> T:
+        assert self.redactor is not None  # set in __post_init__
+        return self.redactor.obj(value)
 
     def _emit(self, event: Event) -> Event:
         if self.on_event is not None:

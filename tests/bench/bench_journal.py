@@ -34,7 +34,7 @@ from probes.core.target import parse_target
 from probes.record.journal import Journal
 from probes.record.journal_writer import JournalWriter
 from probes.run.runner import ProbeUpdate
-from tui.fake_engine import FakeNetwork
+from tests.fake_engine import FakeNetwork
 
 TARGET = parse_target("db.internal:5432")
 T = TypeVar("T")

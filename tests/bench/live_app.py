@@ -12,8 +12,8 @@ from pathlib import Path
 
 from probes.core.context import ProbeConfig
 from probes.core.target import parse_target
+from tests.fake_engine import FakeNetwork
 from tui.app import NetmedicApp
-from tui.fake_engine import FakeNetwork
 
 
 def main() -> int:

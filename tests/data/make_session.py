@@ -15,7 +15,6 @@ from pathlib import Path
 
 from probes.core.events import NoteAdded, RetestStarted, StepMarked, StepState
 from probes.core.model import ProbeError, ProbeResult, Status
-from probes.core.redact import Redactor
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.net.tcp import TcpAttempt, TcpData
@@ -52,7 +51,6 @@ def build(directory: Path) -> Path:
         "refused",
         plan=("dns", "route", "tcp", "ping"),
         directory=directory,
-        redactor=Redactor(),
         clock=clock,
         facts=FACTS,
         session_id=SESSION_ID,

@@ -6,14 +6,13 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from probes.core.redact import Redactor
 from probes.core.target import Target, parse_target
 from probes.record.journal import Journal
 from probes.record.session import Session as SavedSession
 from probes.run.plans import SYMPTOM_IDS
 from tests.data.make_session import FACTS, SESSION_ID, T0
+from tests.fake_engine import FakeNetwork
 from tui.app import JournalFactory, NetmedicApp, memory_journal
-from tui.fake_engine import FakeNetwork
 
 
 class RecordingSink:
@@ -62,12 +61,11 @@ def disk_journals(directory: Path) -> JournalFactory:
     fixed id, clock and facts so screens that show them are reproducible: one
     session per directory."""
 
-    def factory(target: Target, symptom: str, plan: tuple[str, ...], redactor: Redactor) -> Journal:
+    def factory(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
         return Journal.create(
             target,
             symptom,
             plan=plan,
-            redactor=redactor,
             directory=directory,
             facts=FACTS,
             clock=lambda: T0,

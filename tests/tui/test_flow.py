@@ -12,8 +12,8 @@ from textual.widgets import Input, Static
 
 from probes.core.events import NoteAdded, RetestStarted, StepMarked, StepState
 from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
+from tests.fake_engine import FakeNetwork
 from tests.tui.helpers import RecordingSink, make_app, settle
-from tui.fake_engine import FakeNetwork
 from tui.messages import ProbeResultArrived, RunCompleted
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.symptom_picker import SymptomPickerScreen

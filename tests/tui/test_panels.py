@@ -10,7 +10,7 @@ from rich.console import Console
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeResult, Status
 from probes.core.target import parse_target
-from tui.fake_engine import FakeNetwork
+from tests.fake_engine import FakeNetwork
 from tui.widgets.panels import make_panel, panel_class
 from tui.widgets.panels.base import GenericPanel
 

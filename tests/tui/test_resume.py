@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from probes.core.events import StepState
-from probes.core.redact import Redactor
 from probes.record.journal import JournalError
 from probes.record.session import load_session
+from tests.fake_engine import FakeNetwork
 from tests.tui.helpers import disk_journals, make_app, settle
-from tui.fake_engine import FakeNetwork
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.steps import StepsChecklist
@@ -111,9 +110,7 @@ def test_exit_line_names_the_saved_session(
     from tui.app import _say_where_sessions_are
 
     factory = disk_journals(tmp_path)
-    writer = JournalWriter(
-        lambda: factory(parse_target("127.0.0.1:9"), "refused", ("tcp",), Redactor())
-    )
+    writer = JournalWriter(lambda: factory(parse_target("127.0.0.1:9"), "refused", ("tcp",)))
     writer.close()
     _say_where_sessions_are([writer])
     err = capsys.readouterr().err

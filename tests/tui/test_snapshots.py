@@ -17,9 +17,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from probes.record.session import load_session
+from tests.fake_engine import FakeNetwork
 from tests.tui.helpers import disk_journals, make_app, settle
 from tests.tui.test_resume import first_session
-from tui.fake_engine import FakeNetwork
 
 LONG_HOST = "payments-api-primary-read-replica.eu-west-1.internal.platform.corp.example.com:5432"
 SnapCompare = Any

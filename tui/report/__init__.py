@@ -1,8 +1,8 @@
 """Reports from a session journal: Markdown, HTML and JSON, and the support bundle.
 
 All three formats render one document (:func:`tui.report.document.build_document`,
-schema ``netmedic.report`` v1, documented there); every string in it has
-passed through :class:`probes.core.redact.Redactor`.
+schema ``netmedic.report`` v1, documented there).  A journal holds redacted data
+only (the run is the secrets boundary), so rendering adds no redaction pass.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from probes.core.redact import Redactor
 from probes.record.safefile import write_private
 from probes.record.session import Session
 from tui.report.document import build_document
@@ -32,10 +31,9 @@ def render_document(doc: dict[str, Any], fmt: str) -> str:
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def render(session: Session, fmt: str, redactor: Redactor | None = None) -> str:
+def render(session: Session, fmt: str) -> str:
     """The report of *session* in *fmt* (``md``, ``html`` or ``json``)."""
-    redactor = redactor or Redactor.for_target(None)
-    return redactor.known(render_document(build_document(session, redactor), fmt))
+    return render_document(build_document(session), fmt)
 
 
 def format_for_path(path: str, default: str = "md") -> str:
@@ -50,11 +48,10 @@ def export(
     path: str | Path,
     fmt: str | None = None,
     force: bool = False,
-    redactor: Redactor | None = None,
 ) -> Path:
     """Write *session*'s report to *path* safely (0600, no symlinks, no overwrite
     unless *force*); the format defaults to the extension.  Raises
     :class:`probes.record.safefile.OutputError` (one-line message) on a bad path.
     For the TUI's export key."""
-    text = render(session, fmt or format_for_path(str(path)), redactor)
+    text = render(session, fmt or format_for_path(str(path)))
     return write_private(path, text.encode("utf-8"), force=force)

@@ -1,10 +1,11 @@
 """The support bundle: one zip with everything a second pair of eyes needs.
 
 ``report.md``, ``report.html``, ``report.json``, ``journal.jsonl`` (the
-session journal, re-redacted line by line), ``context/*`` (resolv.conf, the
-hosts lines for the target, the route to it, listeners on its port, proxy
-variables — collected when the bundle is made) and ``manifest.json``.
-Every entry passes through the same :class:`~probes.core.redact.Redactor`.
+session journal as written: redacted when it was recorded), ``context/*``
+(resolv.conf, the hosts lines for the target, the route to it, listeners on its
+port, proxy variables — collected when the bundle is made) and ``manifest.json``.
+The context is fresh host data, not session data: it passes a
+:class:`~probes.core.redact.Redactor` as it is collected, as a run's results do.
 """
 
 from __future__ import annotations
@@ -27,32 +28,16 @@ BUNDLE_SCHEMA = "netmedic.bundle"
 BUNDLE_VERSION = 1
 
 
-def redact_journal(data: bytes, redactor: Redactor) -> bytes:
-    """Each JSON line redacted as JSON; a line that does not parse, as text."""
-    out: list[str] = []
-    for raw in data.decode("utf-8", "replace").split("\n"):
-        if not raw.strip():
-            out.append(raw)
-            continue
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            out.append(redactor.text(raw))
-            continue
-        out.append(json.dumps(redactor.json(record), ensure_ascii=False, separators=(",", ":")))
-    return "\n".join(out).encode("utf-8")
-
-
 def build_bundle(
     session: Session,
-    redactor: Redactor,
     context: Sequence[ContextFile] | None = None,
     now: float | None = None,
 ) -> bytes:
-    doc = build_document(session, redactor)
+    doc = build_document(session)
     if context is None:
         target = doc["target"]
         context = collect(str(target["host"]), target.get("port"), target.get("addresses") or ())
+    redactor = Redactor.for_target(None)
     entries: list[tuple[str, bytes]] = []
     for fmt in ("md", "html", "json"):
         entries.append((f"report.{fmt}", render_document(doc, fmt).encode("utf-8")))
@@ -60,7 +45,7 @@ def build_bundle(
         journal = session.path.read_bytes()
     except OSError as exc:
         journal = f"(cannot read the journal: {exc.strerror})\n".encode()
-    entries.append(("journal.jsonl", redact_journal(journal, redactor)))
+    entries.append(("journal.jsonl", journal))
     for item in context:
         entries.append((f"context/{item.name}", redactor.text(item.text).encode("utf-8")))
     manifest = {
@@ -78,11 +63,9 @@ def build_bundle(
             info = zipfile.ZipInfo(f"netmedic-{session.id}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o600 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, redactor.known(data.decode("utf-8", "replace")).encode("utf-8"))
+            zf.writestr(info, data)
     return buf.getvalue()
 
 
-def write_bundle(
-    session: Session, path: str | Path, redactor: Redactor, force: bool = False
-) -> Path:
-    return write_private(path, build_bundle(session, redactor), force=force)
+def write_bundle(session: Session, path: str | Path, force: bool = False) -> Path:
+    return write_private(path, build_bundle(session), force=force)

@@ -31,7 +31,7 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
                              "after": {...same...}, "resolved": [id], "new": [id]}
     }
 
-Everything in it has passed through :class:`probes.core.redact.Redactor`.
+Everything in it comes from the journal, which holds redacted data only.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from probes.core.redact import Redactor
 from probes.record.session import RunRecord, Session
 from probes.run.plans import PROBES, SYMPTOMS
 from tui.report.facts import ms, probe_facts
@@ -64,8 +63,7 @@ def iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def build_document(session: Session, redactor: Redactor | None = None) -> dict[str, Any]:
-    redactor = redactor or Redactor.for_target(None)
+def build_document(session: Session) -> dict[str, Any]:
     t0 = session.started_t
 
     def when(t: float) -> dict[str, Any]:
@@ -179,8 +177,7 @@ def build_document(session: Session, redactor: Redactor | None = None) -> dict[s
         "verdict_changes": changes,
         "before_after": _before_after(session),
     }
-    redacted: dict[str, Any] = redactor.json(doc)
-    return redacted
+    return doc
 
 
 def _step_text(session: Session, finding_id: str, index: int) -> str:

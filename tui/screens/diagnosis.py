@@ -13,7 +13,6 @@ import datetime as dt
 import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on, work
@@ -27,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from probes.core.model import Diagnosis, Finding, ProbeResult
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
+from tui.host import NetmedicHost, host
 from tui.messages import DiagnosisChanged, ProbeResultArrived, RunCompleted
 from tui.session import Session
 from tui.widgets.findings import FindingsList
@@ -36,9 +36,6 @@ from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import plain
 from tui.widgets.steps import StepsChecklist
 from tui.widgets.verdict import VerdictBanner
-
-if TYPE_CHECKING:
-    from tui.app import NetmedicApp
 
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
@@ -83,11 +80,8 @@ first.  Pick a finding, then walk its next steps.
         self._panels: dict[str, ProbePanel] = {}
 
     @property
-    def netmedic(self) -> NetmedicApp:
-        from tui.app import NetmedicApp
-
-        assert isinstance(self.app, NetmedicApp)
-        return self.app
+    def netmedic(self) -> NetmedicHost:
+        return host(self.app)
 
     # ---- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -113,7 +107,7 @@ first.  Pick a finding, then walk its next steps.
         label = next(s.label for s in SYMPTOMS if s.id == self.session.symptom)
         text = Text()
         text.append("netmedic ", style="bold")
-        text.append_text(plain(self.session.redactor.text(target.input)))
+        text.append_text(plain(target.input))
         if target.input != target.host_port:
             text.append_text(plain(f" → {target.host_port}", "dim"))
         text.append(f"  · {label}")
@@ -147,7 +141,7 @@ first.  Pick a finding, then walk its next steps.
         for name, result in restored.results.items():
             panel = self._panels.get(name)
             if panel is not None:
-                panel.show_result(self.session.redactor.obj(result))
+                panel.show_result(result)
         self.finished = True
         cut = "" if restored.finished else f"run {self.session.run_number} was cut off; "
         self._show_diagnosis(restored.diagnosis, f"Resumed: {cut}press r to retest")
@@ -193,6 +187,7 @@ first.  Pick a finding, then walk its next steps.
             plan=self._plan(),
             probe_overrides=dict(app.probe_overrides),
             on_event=self.session.sink.emit,
+            redactor=self.session.redactor,
         )
         number = self.session.start_run(run)
         self.finished = False
@@ -247,11 +242,10 @@ first.  Pick a finding, then walk its next steps.
         pending, self._pending = self._pending, {}
         for name, result in pending.items():
             panel = self._panels.get(name)
-            if panel is not None:  # remote text may carry secrets the probe sent
-                panel.show_result(self.session.redactor.obj(result))
+            if panel is not None:
+                panel.show_result(result)
 
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
-        diagnosis = self.session.redactor.obj(diagnosis)
         self.diagnosis = diagnosis
         session = self.session
         self.query_one(VerdictBanner).show_verdict(
@@ -291,7 +285,7 @@ first.  Pick a finding, then walk its next steps.
         notes = [n.text for n in self.session.notes if n.finding_id == finding.id]
         for note in notes:
             text.append("\n✎ " if text else "✎ ", style="italic")
-            text.append_text(plain(self.session.redactor.text(note), "italic"))
+            text.append_text(plain(note, "italic"))
         evidence.update(text)
         states = [self.session.step_state(finding.id, i) for i in range(len(finding.next_steps))]
         steps.show(finding, states)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,9 +12,7 @@ from textual.widgets.option_list import Option
 
 from probes.core.target import Target
 from probes.run.plans import SYMPTOMS, Symptom
-
-if TYPE_CHECKING:
-    from tui.app import NetmedicApp
+from tui.host import NetmedicHost, host
 
 
 class SymptomPickerScreen(Screen[None]):
@@ -38,11 +34,8 @@ decides the verdict either way.
         self.shown: list[Symptom] = list(SYMPTOMS)
 
     @property
-    def netmedic(self) -> NetmedicApp:
-        from tui.app import NetmedicApp
-
-        assert isinstance(self.app, NetmedicApp)
-        return self.app
+    def netmedic(self) -> NetmedicHost:
+        return host(self.app)
 
     def compose(self) -> ComposeResult:
         heading = "What goes wrong when you connect"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -16,9 +15,7 @@ from textual.widgets import Footer, Input, Label, OptionList, Static
 from probes.core.options import OptionError, parse_header_option, parse_origin
 from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOMS
-
-if TYPE_CHECKING:
-    from tui.app import NetmedicApp
+from tui.host import NetmedicHost, host
 
 NEEDS_ORIGIN = frozenset({"cors"})
 NEEDS_HEADER = frozenset({"auth", "proxy", "websocket", "cors"})
@@ -42,11 +39,8 @@ recent targets; **enter** there picks one.  **escape** goes back.
         self.target: Target | None = None
 
     @property
-    def netmedic(self) -> NetmedicApp:
-        from tui.app import NetmedicApp
-
-        assert isinstance(self.app, NetmedicApp)
-        return self.app
+    def netmedic(self) -> NetmedicHost:
+        return host(self.app)
 
     def compose(self) -> ComposeResult:
         label = next(s.label for s in SYMPTOMS if s.id == self.symptom)

@@ -1,9 +1,9 @@
 """Make SVG (and PNG, when cairosvg is installed) screenshots of every screen.
 
-    python -m tui.screenshots [OUTDIR]     (default: screenshots/)
+    python -m tests.screenshots [OUTDIR]     (default: screenshots/)
 
 The app runs headless against the deterministic fake engine
-(:mod:`tui.fake_engine`), so the pictures are reproducible.
+(:mod:`tests.fake_engine`), so the pictures are reproducible.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from probes.core.context import ProbeConfig
-from probes.core.redact import Redactor
 from probes.core.target import Target, parse_target
 from probes.record.journal import Journal
 from probes.record.session import load_session
+from tests.fake_engine import FakeNetwork
 from tui.app import NetmedicApp
-from tui.fake_engine import FakeNetwork
 
 Step = Callable[[Pilot[int], FakeNetwork], Awaitable[None]]
 
@@ -101,8 +100,8 @@ async def _resumed(outdir: Path, tmp: Path) -> Path:
     """A session whose link dropped after a step and a note, then ``--resume``."""
     sessions = tmp / "sessions"
 
-    def journal(target: Target, symptom: str, plan: tuple[str, ...], red: Redactor) -> Journal:
-        return Journal.create(target, symptom, plan=plan, redactor=red, directory=sessions)
+    def journal(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
+        return Journal.create(target, symptom, plan=plan, directory=sessions)
 
     def app(**kwargs: object) -> NetmedicApp:
         net = FakeNetwork()

@@ -232,7 +232,7 @@ def _check(ns: argparse.Namespace) -> int:
         run.on_event = journal.emit
     started = time.monotonic()
     try:
-        diagnosis = asyncio.run(run_to_end(run))
+        diagnosis = asyncio.run(run_to_end(run, settle=True))
     except BaseException:
         if journal is not None:
             journal.close(clean=False)

@@ -142,26 +142,49 @@ SystemResolver = Callable[[Target, float], Awaitable[Resolution]]
 
 
 @dataclass
+class _RunState:
+    """What every probe of one run shares, whatever config it was given."""
+
+    resolution: asyncio.Task[Resolution] | None = None
+    shared: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    # What the server's first bytes named (set by the runner when the TCP probe has
+    # heard them), so a protocol probe asked for by that evidence knows it applies.
+    heard_protocol: str = ""
+
+
+@dataclass
 class ProbeContext:
     target: Target
     config: ProbeConfig = field(default_factory=ProbeConfig)
     # Seam for tests: how the target's addresses are found (getaddrinfo by default).
     system_resolver: SystemResolver = system_resolve
     symptom: str = "auto"  # lets a probe decide whether it applies; never the verdict
-    _resolution: asyncio.Task[Resolution] | None = field(default=None, repr=False)
-    _shared: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+    _state: _RunState = field(default_factory=_RunState, repr=False)
+
+    def with_config(self, config: ProbeConfig) -> ProbeContext:
+        """The same run (shared resolution and packet engine) with another config:
+        a follow-up probe started late gets what is left of the run's time."""
+        return ProbeContext(self.target, config, self.system_resolver, self.symptom, self._state)
+
+    @property
+    def heard_protocol(self) -> str:
+        """The protocol the target's banner named ("HTTP", "Redis"...), or ""."""
+        return self._state.heard_protocol
+
+    def heard(self, protocol: str) -> None:
+        self._state.heard_protocol = protocol
 
     async def resolution(self) -> Resolution:
         """The shared getaddrinfo answer; the first caller starts it."""
-        if self._resolution is None:
-            self._resolution = asyncio.ensure_future(
+        if self._state.resolution is None:
+            self._state.resolution = asyncio.ensure_future(
                 self.system_resolver(self.target, self.config.timeout)
             )
-        return await asyncio.shield(self._resolution)
+        return await asyncio.shield(self._state.resolution)
 
     def resolved(self) -> Resolution | None:
         """The resolution if it has finished, without waiting."""
-        task = self._resolution
+        task = self._state.resolution
         if task is None or not task.done() or task.cancelled() or task.exception():
             return None
         return task.result()
@@ -171,21 +194,22 @@ class ProbeContext:
 
         Objects with a ``close()`` method are closed by :meth:`close`.
         """
-        future = self._shared.get(name)
+        future = self._state.shared.get(name)
         if future is None:
             future = asyncio.ensure_future(factory())
-            self._shared[name] = future
+            self._state.shared[name] = future
         result: T = await asyncio.shield(future)
         return result
 
     def close(self) -> None:
-        if self._resolution is not None and not self._resolution.done():
-            self._resolution.cancel()
-        for future in self._shared.values():
+        state = self._state
+        if state.resolution is not None and not state.resolution.done():
+            state.resolution.cancel()
+        for future in state.shared.values():
             if not future.done():
                 future.cancel()
             elif not future.cancelled() and future.exception() is None:
                 closer = getattr(future.result(), "close", None)
                 if callable(closer):
                     closer()
-        self._shared.clear()
+        state.shared.clear()

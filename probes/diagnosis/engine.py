@@ -18,6 +18,7 @@ from probes.diagnosis import (
     tls_rules,
     web_rules,
 )
+from probes.diagnosis.coverage import unexplained
 from probes.diagnosis.evidence import Evidence
 from probes.diagnosis.ranking import rank
 
@@ -38,10 +39,16 @@ RULES: tuple[Rule, ...] = (
 
 
 def diagnose(
-    target: Target, results: Mapping[str, ProbeResult], symptom: str = "auto"
+    target: Target,
+    results: Mapping[str, ProbeResult],
+    symptom: str = "auto",
+    pending: Iterable[str] = (),
 ) -> Diagnosis:
+    """Every rule over the evidence, ranked.  *pending* names probes of the run that
+    have not reported yet: while any has not, the verdict cannot be ``ok``."""
     evidence = Evidence(target, dict(results), symptom)
     findings: list[Finding] = []
     for rule in RULES:
         findings.extend(rule(evidence))
-    return rank(findings)
+    findings.extend(unexplained(evidence.results, findings))
+    return rank(findings, pending)

@@ -84,21 +84,40 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "path.icmp_limited",
     "tls.expiring_soon",
     "tls.cn_only",
+    # Last of all: a failure no rule explains, a check that could not finish.
+    "probe.unexplained",
+    "probe.incomplete",
 )
 _POSITION = {fid: i for i, fid in enumerate(CAUSAL_ORDER)}
 
+# Verdicts beyond finding ids (DESIGN.md): nothing wrong, or not an answer yet.
+OK = "ok"
+INCOMPLETE = "incomplete"
 
-def rank(findings: Iterable[Finding]) -> Diagnosis:
+
+def position(finding_id: str) -> int:
+    """Where *finding_id* stands in the causal order (unlisted ids after the listed)."""
+    return _POSITION.get(finding_id, len(_POSITION))
+
+
+def rank(findings: Iterable[Finding], pending: Iterable[str] = ()) -> Diagnosis:
+    """Findings from root cause to consequence, and the verdict.
+
+    The verdict is the first error or warning; ``incomplete`` when that is a probe that
+    could not finish, or when nothing is wrong so far but probes in *pending* have not
+    reported (``ok`` promises that every probe finished)."""
     unique: dict[str, Finding] = {}
     for finding in findings:
         unique.setdefault(finding.id, finding)  # first rule to speak about an id wins
     ordered = sorted(
         unique.values(),
-        key=lambda f: (f.severity.weight, _POSITION.get(f.id, len(_POSITION)), f.id),
+        key=lambda f: (f.severity.weight, position(f.id), f.id),
     )
     ranked = tuple(
         Finding(f.id, f.severity, f.title, f.evidence, f.next_steps, rank=i + 1)
         for i, f in enumerate(ordered)
     )
-    verdict = next((f.id for f in ranked if f.severity in (Severity.ERROR, Severity.WARNING)), "ok")
+    verdict = next((f.id for f in ranked if f.severity in (Severity.ERROR, Severity.WARNING)), OK)
+    if verdict == "probe.incomplete" or (verdict == OK and any(True for _ in pending)):
+        verdict = INCOMPLETE
     return Diagnosis(ranked, verdict)

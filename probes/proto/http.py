@@ -103,13 +103,14 @@ class HttpData:
         return next((v for k, v in self.headers if k == name.lower()), "")
 
 
-def url_for(target: Target) -> str | None:
-    """The URL to request, or None when the target is not HTTP-ish."""
+def url_for(target: Target, heard: str = "") -> str | None:
+    """The URL to request, or None when the target is not HTTP-ish.  *heard* is the
+    protocol the port's banner named: a bare host:port that answers in HTTP is HTTP."""
     scheme = {"ws": "http", "wss": "https"}.get(target.scheme, target.scheme)
     if scheme == "tcp":
         if target.port in HTTPS_PORTS:
             scheme = "https"
-        elif target.port in HTTP_PORTS:
+        elif target.port in HTTP_PORTS or heard == "HTTP":
             scheme = "http"
         else:
             return None
@@ -155,7 +156,7 @@ def request_headers(ctx: ProbeContext, url: str, origin: tuple[str, str, int]) -
 
 async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     started = time.monotonic()
-    url = url_for(ctx.target)
+    url = url_for(ctx.target, ctx.heard_protocol)
     if url is None:
         yield ProbeResult(
             "http",

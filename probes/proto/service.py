@@ -23,6 +23,8 @@ from probes.wire.banner import identify
 
 SERVICES = {"redis": "redis", "rediss": "redis", "postgres": "postgres", "postgresql": "postgres"}
 PORTS = {6379: "redis", 5432: "postgres"}
+# What a banner named (probes.wire.banner) -> the service that speaks it.
+HEARD = {"Redis": "redis", "PostgreSQL": "postgres"}
 OK, AUTH_REQUIRED, AUTH_FAILED, WRONG_PROTOCOL, TOO_MANY, UNAVAILABLE, FAILED, TIMEOUT = (
     "ok",
     "auth_required",
@@ -64,7 +66,7 @@ def which(ctx: ProbeContext) -> str | None:
     if t.scheme in SERVICES:
         return SERVICES[t.scheme]
     if t.scheme == "tcp":
-        return PORTS.get(t.port)
+        return PORTS.get(t.port) or HEARD.get(ctx.heard_protocol)
     return None
 
 

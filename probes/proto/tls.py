@@ -113,7 +113,9 @@ def applies(ctx: ProbeContext) -> str | None:
     t = ctx.target
     if t.tls or t.scheme in STARTTLS_SCHEMES:
         return None
-    if t.scheme == "tcp" and (t.port in TLS_PORTS or ctx.symptom == "tls"):
+    if t.scheme == "tcp" and (
+        t.port in TLS_PORTS or ctx.symptom == "tls" or ctx.heard_protocol.startswith("TLS")
+    ):
         return None
     return (
         f"{t.scheme}://{t.host_port} is not a TLS target "

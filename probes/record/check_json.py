@@ -34,6 +34,13 @@ def check_document(run: Run, privileged: bool, duration_s: float) -> dict[str, A
         ],
         "findings": [to_jsonable(f) for f in run.diagnosis.findings],
         "verdict": run.diagnosis.verdict,
+        # Why each probe ran: the first plan, then what the evidence asked for.
+        "plan": [{"probe": s.probe, "reason": s.reason} for s in run.steps if not s.trigger],
+        "followups": [
+            {"probe": s.probe, "reason": s.reason, "trigger": s.trigger, "after_s": s.at_s}
+            for s in run.follow_ups
+        ],
+        "cut_short": [{"probe": name, "reason": why} for name, why in run.cut_short.items()],
     }
 
 

@@ -24,6 +24,7 @@ Every later line has ``type``, ``seq`` (1, 2, ...) and ``t`` (epoch seconds):
 ``retest``     ``run`` (the run this retest starts)
 ``step``       ``finding_id``, ``step_index``, ``state`` (todo|done|did_not_help)
 ``note``       ``finding_id`` ("" for the whole session), ``text``
+``followup``   ``run``, ``probe``, ``reason``, ``trigger``, ``after_s``: evidence asked for a probe
 ``resumed``    a face reopened the session to continue it
 ``end``        the session was closed cleanly
 =============  ==========================================================
@@ -57,7 +58,7 @@ from probes.core.events import NoteAdded, RetestStarted, StepMarked
 from probes.core.model import to_jsonable
 from probes.core.target import Target
 from probes.record.safefile import FILE_MODE, OutputError, ensure_private_dir
-from probes.run.runner import DiagnosisUpdate, ProbeUpdate, RunFinished
+from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, RunFinished
 
 SCHEMA = "netmedic.journal"
 SCHEMA_VERSION = 1
@@ -235,6 +236,18 @@ class Journal:
                     "run": self.run,
                     "duration_s": round(event.duration_s, 6),
                     "diagnosis": to_jsonable(event.diagnosis),
+                },
+            )
+        elif isinstance(event, FollowUp):
+            step = event.step
+            self._event(
+                "followup",
+                {
+                    "run": self.run,
+                    "probe": step.probe,
+                    "reason": step.reason,
+                    "trigger": step.trigger,
+                    "after_s": step.at_s,
                 },
             )
         elif isinstance(event, RetestStarted):

@@ -15,9 +15,10 @@ reports and the screen only ever receive redacted data.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -27,12 +28,19 @@ from probes.core.options import run_redactor
 from probes.core.redact import Redactor
 from probes.core.target import Target
 from probes.diagnosis import diagnose
+from probes.diagnosis.coverage import CUT_SHORT, verdict_settled
+from probes.diagnosis.ranking import INCOMPLETE
+from probes.run.planner import PlanStep, follow_ups, heard_protocol, initial_plan, next_check_s
 from probes.run.plans import PROBES, ProbeFn, ProbeSpec, plan_for
 
 T = TypeVar("T")
 
 # A probe gets the configured timeout plus this much to report what it saw.
 DEADLINE_GRACE_S = 1.0
+# Follow-ups that fit in what is left of the run's time (headless), and the least
+# time any of them gets.
+FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu"})
+MIN_FOLLOW_UP_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +59,14 @@ class RunFinished:
     duration_s: float
 
 
-Event = ProbeUpdate | DiagnosisUpdate | RunFinished
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """The evidence asked for another probe; it starts now."""
+
+    step: PlanStep
+
+
+Event = ProbeUpdate | DiagnosisUpdate | RunFinished | FollowUp
 
 
 @dataclass
@@ -59,6 +74,8 @@ class Run:
     target: Target
     symptom: str = "auto"
     config: ProbeConfig = field(default_factory=ProbeConfig)
+    # An explicit list of probes (tests, a face's own plan); None: the planner decides
+    # from the symptom, the target and the environment.
     plan: Sequence[str] | None = None
     # Seam for tests: probe functions by name, overriding the registry.
     probe_overrides: dict[str, ProbeFn] = field(default_factory=dict)
@@ -66,53 +83,161 @@ class Run:
     started_at: float = field(default_factory=time.time)
     results: dict[str, ProbeResult] = field(default_factory=dict)
     addresses: tuple[str, ...] = ()  # what the target resolved to (system resolver)
-    diagnosis: Diagnosis = field(default_factory=lambda: Diagnosis((), "ok"))
+    diagnosis: Diagnosis = field(default_factory=lambda: Diagnosis((), INCOMPLETE))
     on_event: Callable[[Event], None] | None = None
     # The secrets boundary (see the module docstring); built from the target, the
     # configured headers and the environment when not given.
     redactor: Redactor | None = None
+    # Start the probes the evidence asks for (default: only when the planner chose the
+    # first probes; an explicit plan runs as given).
+    follow_evidence: bool | None = None
+    # Headless: stop probes that can no longer change the verdict (see coverage).
+    settle: bool = False
+    steps: list[PlanStep] = field(default_factory=list)  # every probe of the run, and why
+    cut_short: dict[str, str] = field(default_factory=dict)  # probe -> why it was stopped
 
     def __post_init__(self) -> None:
         if self.redactor is None:
             self.redactor = run_redactor(self.target, self.config.headers, os.environ)
+        if self.follow_evidence is None:
+            self.follow_evidence = self.plan is None
+        if not self.steps:
+            self.steps = self._first_steps()
+
+    def _first_steps(self) -> list[PlanStep]:
+        if self.plan is not None:
+            return [PlanStep(name, "asked for") for name in dict.fromkeys(self.plan)]
+        return initial_plan(
+            plan_for(self.symptom), self.symptom, self.target, self._env(), self._known()
+        )
+
+    def _env(self) -> Mapping[str, str]:
+        proxy_env = self.config.proxy_env
+        return dict(proxy_env) if proxy_env is not None else os.environ
+
+    def _known(self) -> tuple[str, ...]:
+        return (*PROBES, *self.probe_overrides)
 
     @property
     def probe_names(self) -> tuple[str, ...]:
-        return tuple(self.plan) if self.plan is not None else plan_for(self.symptom)
+        """Every probe of the run so far, in the order they were planned."""
+        return tuple(step.probe for step in self.steps)
+
+    @property
+    def follow_ups(self) -> list[PlanStep]:
+        return [step for step in self.steps if step.trigger]
 
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
         ctx = ProbeContext(self.target, self.config, self.system_resolver, self.symptom)
-        queue: asyncio.Queue[ProbeResult | None] = asyncio.Queue()
-        names = self.probe_names
-        tasks = [
-            asyncio.create_task(self._drive(name, ctx, queue), name=f"probe:{name}")
-            for name in names
-        ]
-        pending = len(tasks)
+        queue: asyncio.Queue[ProbeResult | str] = asyncio.Queue()
+        tasks: dict[str, asyncio.Task[None]] = {}  # the latest task of each probe
+        every: list[asyncio.Task[None]] = []
+
+        def launch(step: PlanStep) -> None:
+            probe_ctx = ctx if not step.trigger else self._follow_up_context(ctx, step, started)
+            task = asyncio.create_task(
+                self._drive(step.probe, probe_ctx, queue), name=f"probe:{step.probe}"
+            )
+            tasks[step.probe] = task
+            every.append(task)
+
+        for step in self.steps:
+            launch(step)
+        ended = 0
         try:
-            while pending:
-                item = await queue.get()
-                if item is None:
-                    pending -= 1
+            while ended < len(every):
+                wake = self._next_check(started)
+                try:
+                    item = await asyncio.wait_for(queue.get(), wake)
+                except TimeoutError:
+                    item = ""  # time for the time-based follow-ups
+                if isinstance(item, str):
+                    ended += bool(item)
+                else:
+                    item = self._redacted(item)
+                    self.results[item.probe] = item
+                    yield self._emit(ProbeUpdate(item))
+                    if not item.final:
+                        continue
+                for step in self._new_follow_ups(ctx, started):
+                    self.steps.append(step)
+                    self.results.pop(step.probe, None)  # a rerun replaces its skip
+                    launch(step)
+                    yield self._emit(FollowUp(step))
+                if isinstance(item, str):
                     continue
-                item = self._redacted(item)
-                self.results[item.probe] = item
-                yield self._emit(ProbeUpdate(item))
-                if item.final:
-                    new = self._redacted(diagnose(self.target, self.results, self.symptom))
-                    if new != self.diagnosis:
-                        self.diagnosis = new
-                        yield self._emit(DiagnosisUpdate(new))
+                pending = [name for name, task in tasks.items() if not self._finished(name)]
+                new = self._diagnose(pending)
+                if self.settle and pending and verdict_settled(new, self.results, pending):
+                    for name in pending:
+                        tasks[name].cancel()
+                        result = self._cut_short(name, new.verdict, started)
+                        self.results[name] = result
+                        yield self._emit(ProbeUpdate(result))
+                    new = self._diagnose([])
+                if new != self.diagnosis:
+                    self.diagnosis = new
+                    yield self._emit(DiagnosisUpdate(new))
             yield self._emit(RunFinished(self.diagnosis, time.monotonic() - started))
         finally:
-            for task in tasks:
+            for task in every:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*every, return_exceptions=True)
             resolved = ctx.resolved()
             if resolved is not None:
                 self.addresses = resolved.addresses
             ctx.close()
+
+    def _finished(self, name: str) -> bool:
+        result = self.results.get(name)
+        return result is not None and result.final
+
+    def _diagnose(self, pending: Sequence[str]) -> Diagnosis:
+        return self._redacted(diagnose(self.target, self.results, self.symptom, pending))
+
+    def _next_check(self, started: float) -> float | None:
+        if not self.follow_evidence:
+            return None
+        due = next_check_s(self.results, self.probe_names)
+        if due is None:
+            return None
+        return max(0.0, due - (time.monotonic() - started)) + 0.001
+
+    def _new_follow_ups(self, ctx: ProbeContext, started: float) -> list[PlanStep]:
+        if not self.follow_evidence:
+            return []
+        steps = follow_ups(
+            self.target,
+            self.results,
+            self.probe_names,
+            time.monotonic() - started,
+            self._known(),
+        )
+        protocol = heard_protocol(self.results)
+        if protocol and not ctx.heard_protocol:
+            ctx.heard(protocol)
+        return steps
+
+    def _follow_up_context(self, ctx: ProbeContext, step: PlanStep, started: float) -> ProbeContext:
+        """A probe added late fits in what is left of the run's time (headless), so a
+        timeout-class fault still answers within the configured timeout."""
+        if not self.settle or step.probe not in FIT_TO_RUN_TIME:
+            return ctx
+        left = self.config.timeout - (time.monotonic() - started)
+        return ctx.with_config(dataclasses.replace(self.config, timeout=max(MIN_FOLLOW_UP_S, left)))
+
+    def _cut_short(self, name: str, verdict: str, started: float) -> ProbeResult:
+        reason = f"the verdict {verdict} was settled; {name} could not change it"
+        self.cut_short[name] = reason
+        elapsed = time.monotonic() - started
+        return ProbeResult(
+            name,
+            Status.SKIPPED,
+            elapsed,
+            f"cut short: {reason}",
+            error=ProbeError(CUT_SHORT, reason, elapsed_s=elapsed),
+        )
 
     def _redacted(self, value: T) -> T:
         assert self.redactor is not None  # set in __post_init__
@@ -124,10 +249,10 @@ class Run:
         return event
 
     async def _drive(
-        self, name: str, ctx: ProbeContext, queue: asyncio.Queue[ProbeResult | None]
+        self, name: str, ctx: ProbeContext, queue: asyncio.Queue[ProbeResult | str]
     ) -> None:
         started = time.monotonic()
-        deadline = probe_deadline(PROBES.get(name), self.config)
+        deadline = probe_deadline(PROBES.get(name), ctx.config)
         last: ProbeResult | None = None
         try:
             fn = self.probe_overrides.get(name) or PROBES[name].load()
@@ -148,7 +273,7 @@ class Run:
         except Exception as exc:  # a probe bug must not take the run down
             queue.put_nowait(_error(name, started, type(exc).__name__, f"probe crashed: {exc}"))
         finally:
-            queue.put_nowait(None)
+            queue.put_nowait(name)
 
 
 def probe_deadline(spec: ProbeSpec | None, config: ProbeConfig) -> float | None:
@@ -172,8 +297,12 @@ def _error(name: str, started: float, code: str, text: str) -> ProbeResult:
     )
 
 
-async def run_to_end(run: Run) -> Diagnosis:
-    """Drive *run* to completion (for headless use) and return its diagnosis."""
+async def run_to_end(run: Run, settle: bool | None = None) -> Diagnosis:
+    """Drive *run* to completion (for headless use) and return its diagnosis.
+
+    ``settle=True`` stops probes that can no longer change the verdict."""
+    if settle is not None:
+        run.settle = settle
     async for _event in run.events():
         pass
     return run.diagnosis

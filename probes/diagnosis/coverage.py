@@ -1,0 +1,153 @@
+"""`ok` is a promise: every failed probe is explained, and a settled verdict is final.
+
+Two questions about a diagnosis that no single rule can answer:
+
+* **Is every failure explained?** A probe that ended ``failed`` or ``error`` must leave a
+  finding that explains it. When no rule spoke for it, :func:`unexplained` adds one
+  (``probe.unexplained`` for a failure no rule reads, ``probe.incomplete`` for a probe
+  that could not finish), so the run can never fall back to ``ok``.
+* **Can the verdict still change?** :func:`verdict_settled` says whether the probes still
+  running could produce a finding that outranks the verdict; when none can, headless
+  ``check`` stops them instead of waiting (a refused port on loopback does not need four
+  seconds of pings).
+
+Both read :data:`FINDS`: which finding ids each probe's evidence can lead to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
+from probes.diagnosis.ranking import CAUSAL_ORDER, position
+
+# Finding-id prefixes each probe's evidence can lead to (alone or with others).
+FINDS: dict[str, tuple[str, ...]] = {
+    "dns": ("dns.",),
+    "route": ("route.",),
+    "tcp": (
+        "tcp.",
+        "local.firewall_blocked",
+        "local.client_exhausted",
+        "path.unreachable",
+        "path.admin_prohibited",
+        "service.wrong_protocol",
+        "http.not_http",
+    ),
+    "ping": ("path.", "privilege."),
+    "trace": ("path.", "privilege."),
+    "mtu": ("path.mtu_blackhole", "path.", "privilege."),
+    "local": ("local.", "system.", "tcp.backlog_full"),
+    "firewall": ("local.firewall_blocked",),
+    "tls": ("tls.", "proxy.tls_intercepted", "tcp.reset_after_connect"),
+    "http": ("http.", "tcp.", "tls.", "proxy.", "dns."),
+    "proxy": ("proxy.",),
+    "ws": ("ws.", "http.", "tcp.reset_after_connect"),
+    "cors": ("cors.", "http."),
+    "service": ("service.", "tls.starttls_refused", "tls.", "tcp.reset_after_connect"),
+}
+
+UNEXPLAINED = "probe.unexplained"
+INCOMPLETE = "probe.incomplete"
+CUT_SHORT = "CUT_SHORT"  # errno_name of a probe stopped because the verdict was settled
+
+# An answer from the target itself (a SYN-ACK, or a RST it sent) rules these out for it.
+_ANSWERED_RULES_OUT = ("path.host_down", "path.unreachable", "path.admin_prohibited", "route.")
+
+
+def finds(probe: str) -> tuple[str, ...]:
+    return FINDS.get(probe, ("",))  # an unknown probe may lead anywhere
+
+
+def _matches(finding_id: str, prefixes: Iterable[str]) -> bool:
+    return any(finding_id.startswith(p) for p in prefixes)
+
+
+def unexplained(results: Mapping[str, ProbeResult], findings: Sequence[Finding]) -> list[Finding]:
+    """A finding for each final result that failed or errored with no finding explaining it."""
+    explaining = [f.id for f in findings if f.severity is not Severity.OK]
+    out: list[Finding] = []
+    for name, result in results.items():
+        if not result.final:
+            continue
+        if result.status is Status.ERROR:
+            out.append(_incomplete(name, result))
+        elif result.status is Status.FAILED and not any(
+            _matches(fid, finds(name)) for fid in explaining
+        ):
+            out.append(_unexplained(name, result))
+    return out
+
+
+def _error_line(result: ProbeResult) -> str:
+    err = result.error
+    if err is None:
+        return result.summary
+    who = f" (from {err.answered_by})" if err.answered_by else ""
+    return f"{err.errno_name}{who}: {err.explanation}"
+
+
+def _unexplained(name: str, result: ProbeResult) -> Finding:
+    return Finding(
+        UNEXPLAINED,
+        Severity.ERROR,
+        f"the {name} check failed and netmedic cannot say why",
+        (f"{name}: {result.summary}", _error_line(result)),
+        (),
+    )
+
+
+def _incomplete(name: str, result: ProbeResult) -> Finding:
+    err = result.error
+    if err is not None and err.errno_name == "DEADLINE":
+        why = "it did not finish in time (a busy machine, or a peer that never answers)"
+    elif err is not None and err.errno_name not in ("NO_RESULT", ""):
+        why = f"it stopped with an internal error ({err.errno_name})"
+    else:
+        why = "it ended without a result"
+    return Finding(
+        INCOMPLETE,
+        Severity.WARNING,
+        f"the {name} check could not finish: its evidence is missing, so this is not an all-clear",
+        (f"{name}: {result.summary}", f"{why}"),
+        (),
+    )
+
+
+def verdict_settled(
+    diagnosis: Diagnosis, results: Mapping[str, ProbeResult], pending: Iterable[str]
+) -> bool:
+    """True when no pending probe can produce a finding that outranks the verdict."""
+    verdict = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
+    if verdict is None or verdict.severity is not Severity.ERROR or verdict.id == UNEXPLAINED:
+        return False  # ok needs every probe; warnings and guesses may still be outranked
+    ruled_out = _ruled_out(results)
+    limit = position(verdict.id)
+    for probe in pending:
+        for prefix in finds(probe):
+            for fid in _ids_with_prefix(prefix):
+                if _matches(fid, ruled_out):
+                    continue
+                if position(fid) < limit:
+                    return False
+    return True
+
+
+def _ids_with_prefix(prefix: str) -> Iterable[str]:
+    return [fid for fid in CAUSAL_ORDER if fid.startswith(prefix)]
+
+
+def _ruled_out(results: Mapping[str, ProbeResult]) -> tuple[str, ...]:
+    """Finding ids the TCP answers rule out: when every attempt got an answer from the
+    target itself (a SYN-ACK or its own RST) it is up and routed; when every attempt was
+    refused that way, nothing on the path (an MTU black hole) explains the refusal."""
+    tcp = results.get("tcp")
+    attempts = getattr(tcp.data, "attempts", None) if tcp is not None else None
+    if not attempts:
+        return ()
+    own_reset = [a.state == "refused" and getattr(a, "icmp", None) is None for a in attempts]
+    if all(own_reset):
+        return (*_ANSWERED_RULES_OUT, "path.mtu_blackhole")
+    if all(a.state == "open" or reset for a, reset in zip(attempts, own_reset, strict=True)):
+        return _ANSWERED_RULES_OUT
+    return ()

@@ -29,7 +29,7 @@ def test_check_json_writes_a_journal_and_nothing_else(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     port = _free_port()
     report = tmp_path / "r.json"
-    # The "dns" plan (dns, route, tcp) keeps local-socket evidence out of this test.
+    # The "dns" runbook is dns, route, tcp; a loopback target adds the local sockets.
     code = main(
         [
             "check",
@@ -38,7 +38,7 @@ def test_check_json_writes_a_journal_and_nothing_else(
             "dns",
             "--json",
             "--timeout",
-            "1",
+            "3",  # the local-sockets walk must finish even on a loaded machine
             "--report",
             str(report),
         ]
@@ -46,22 +46,29 @@ def test_check_json_writes_a_journal_and_nothing_else(
     out, err = capsys.readouterr()
     assert code == 1 and err == ""
     doc = json.loads(out)
-    assert doc["schema"] == "netmedic.check/1" and doc["verdict"] == "tcp.refused"
+    assert doc["schema"] == "netmedic.check/1" and doc["verdict"] == "local.not_listening"
     (summary,) = list_sessions()
-    assert summary.verdict == "tcp.refused" and summary.ended and summary.symptom == "dns"
+    assert summary.verdict == "local.not_listening" and summary.ended and summary.symptom == "dns"
     session = load_session(summary.id)
     assert session.header["netmedic_version"] and "privileged" in session.header
-    assert session.latest is not None and set(session.latest.results) == {"dns", "route", "tcp"}
+    assert session.latest is not None and set(session.latest.results) == {
+        "dns",
+        "route",
+        "tcp",
+        "local",
+    }
     written = json.loads(report.read_text())
-    assert written["schema"] == "netmedic.report" and written["verdict"]["id"] == "tcp.refused"
+    assert (
+        written["schema"] == "netmedic.report" and written["verdict"]["id"] == "local.not_listening"
+    )
 
     assert main(["sessions"]) == 0
     out, _ = capsys.readouterr()
-    assert summary.id in out and "tcp.refused" in out and f"127.0.0.1:{port}" in out
+    assert summary.id in out and "local.not_listening" in out and f"127.0.0.1:{port}" in out
 
     assert main(["report", summary.id[:10]]) == 0
     out, _ = capsys.readouterr()
-    assert out.startswith("# netmedic report") and "tcp.refused" in out
+    assert out.startswith("# netmedic report") and "local.not_listening" in out
 
 
 def test_check_human_names_the_session_on_stderr(
@@ -80,10 +87,10 @@ def test_unwritable_state_dir_warns_and_goes_on(
     blocker = tmp_path / "state"
     blocker.write_text("a file where the state dir should be")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
-    args = ["check", f"127.0.0.1:{_free_port()}", "--symptom", "dns", "--json", "--timeout", "1"]
+    args = ["check", f"127.0.0.1:{_free_port()}", "--symptom", "dns", "--json", "--timeout", "3"]
     assert main(args) == 1
     out, err = capsys.readouterr()
-    assert json.loads(out)["verdict"] == "tcp.refused"
+    assert json.loads(out)["verdict"] == "local.not_listening"
     assert err.startswith("netmedic: warning: cannot create a session journal")
     assert err.count("\n") == 1
 

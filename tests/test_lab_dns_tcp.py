@@ -90,7 +90,7 @@ def probe(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_healthy_listener_is_ok(topo: Topology) -> None:
     doc = check(topo, "api.lab:8080")
-    assert doc["verdict"] == "ok"
+    assert doc["verdict"] == "ok", [(f["id"], f["evidence"]) for f in doc["findings"]]
     assert doc["target"]["addresses"] == ["fd00:2::2", "10.2.0.2"] or set(
         doc["target"]["addresses"]
     ) == {"fd00:2::2", "10.2.0.2"}

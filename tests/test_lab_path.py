@@ -77,6 +77,13 @@ def test_check_json_clean_path_refused_port_stays_refused(chain: Chain) -> None:
     doc = json.loads(done.stdout)
     assert doc["verdict"] == "tcp.refused"
     assert not [i for i in ids(doc) if i.startswith("path.") and i != "path.ok"]
+    # The server's own RST settles the verdict: the path probes are stopped, not awaited.
+    assert {c["probe"] for c in doc["cut_short"]} >= {"ping", "trace", "mtu"}
+
+
+def test_the_path_probes_measure_a_clean_chain(chain: Chain) -> None:
+    doc = run(chain, f"{C.SERVER_V4}:22", "ping,trace,mtu")
+    assert not [i for i in ids(doc) if i.startswith("path.") and i != "path.ok"]
     trace = probe(doc, "trace")["data"]
     assert trace["reached"] and trace["mode"] == "raw-icmp"
     assert hop_addresses(doc) == C.HOPS_V4

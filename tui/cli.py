@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     pass
 
 FORMATS = ("md", "html", "json")
+EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SUBCOMMANDS = ("check", "symptoms", "report", "sessions")
@@ -133,6 +135,23 @@ def build_tui_parser() -> _Parser:
         help="reopen the latest (or the named) saved session",
     )
     return parser
+
+
+def console_main() -> int:
+    """The ``netmedic`` command: :func:`main`, then an exit that never aborts.
+
+    A probe cut short can leave a blocking call (an import, a resolver lookup) on a
+    daemon thread; the interpreter killing it at exit can abort the process (SIGABRT).
+    Wait briefly for those threads; if one is still stuck, leave without finalising."""
+    code = main()
+    from probes.core.context import join_blocking_threads
+
+    if not join_blocking_threads(EXIT_GRACE_S):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -376,4 +395,4 @@ def _tui(target: Target | None, symptom: str | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -12,6 +12,7 @@ import asyncio
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -87,8 +88,25 @@ async def run_in_daemon_thread(fn: Callable[[], T]) -> T:
         except RuntimeError:  # loop already closed: nobody is waiting any more
             pass
 
-    threading.Thread(target=work, name="netmedic-blocking", daemon=True).start()
+    thread = threading.Thread(target=work, name="netmedic-blocking", daemon=True)
+    _BLOCKING.add(thread)
+    thread.start()
     return await future
+
+
+# Threads started by run_in_daemon_thread that may still run (a probe that was
+# cancelled leaves its blocking call behind).  Killing a daemon thread at interpreter
+# exit can abort the process (a thread inside an import or a native library), so a
+# face waits for them before it exits: see join_blocking_threads.
+_BLOCKING: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def join_blocking_threads(timeout: float) -> bool:
+    """Wait up to *timeout* seconds for every blocking-call thread; True when none is left."""
+    deadline = time.monotonic() + timeout
+    for thread in list(_BLOCKING):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in list(_BLOCKING))
 
 
 _GAI_ERRORS = {

@@ -66,6 +66,18 @@ FINDS: dict[str, tuple[str, ...]] = {
     "service": ("service.", "tls.starttls_refused", "tls.", "tcp.reset_after_connect"),
 }
 
+# A failure is also explained by a problem further down: a TLS handshake that fails
+# because the host is down needs no finding of its own.
+_BELOW_TRANSPORT = ("dns.", "route.", "path.", "local.", "system.")
+_BELOW_APPLICATION = (*_BELOW_TRANSPORT, "tcp.", "proxy.")
+BELOW: dict[str, tuple[str, ...]] = {
+    "tcp": _BELOW_TRANSPORT,
+    "ping": ("route.", "dns.", "path."),
+    "trace": ("route.", "dns.", "path."),
+    "mtu": ("route.", "dns.", "path."),
+    **{name: _BELOW_APPLICATION for name in ("tls", "http", "proxy", "ws", "cors", "service")},
+}
+
 UNEXPLAINED = "probe.unexplained"
 INCOMPLETE = "probe.incomplete"
 CUT_SHORT = "CUT_SHORT"  # errno_name of a probe stopped because the verdict was settled
@@ -84,17 +96,21 @@ def _matches(finding_id: str, prefixes: Iterable[str]) -> bool:
 
 def unexplained(results: Mapping[str, ProbeResult], findings: Sequence[Finding]) -> list[Finding]:
     """A finding for each final result that failed or errored with no finding explaining it."""
-    explaining = [f.id for f in findings if f.severity is not Severity.OK]
+    # The probe's own layer may explain it at any level (ICMP silence is info); a
+    # problem further down explains it only when it is a problem (error or warning).
+    noted = [f.id for f in findings if f.severity is not Severity.OK]
+    problems = [f.id for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)]
     out: list[Finding] = []
     for name, result in results.items():
         if not result.final:
             continue
         if result.status is Status.ERROR:
             out.append(_incomplete(name, result))
-        elif result.status is Status.FAILED and not any(
-            _matches(fid, finds(name)) for fid in explaining
-        ):
-            out.append(_unexplained(name, result))
+        elif result.status is Status.FAILED:
+            own = any(_matches(fid, finds(name)) for fid in noted)
+            below = any(_matches(fid, BELOW.get(name, ())) for fid in problems)
+            if not (own or below):
+                out.append(_unexplained(name, result))
     return out
 
 

@@ -32,6 +32,7 @@ from probes.diagnosis.coverage import CUT_SHORT, verdict_settled
 from probes.diagnosis.ranking import INCOMPLETE
 from probes.run.planner import PlanStep, follow_ups, heard_protocol, initial_plan, next_check_s
 from probes.run.plans import PROBES, ProbeFn, ProbeSpec, plan_for
+from probes.run.starvation import StarvationClock
 
 T = TypeVar("T")
 
@@ -41,6 +42,9 @@ DEADLINE_GRACE_S = 1.0
 # time any of them gets.
 FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu"})
 MIN_FOLLOW_UP_S = 1.0
+# A starved process (no CPU for its ready work) gets its deadlines extended by the
+# time it waited, up to this many times the configured timeout.
+STARVED_GRACE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,9 @@ class Run:
     # Headless: stop probes that can no longer change the verdict (see coverage).
     settle: bool = False
     steps: list[PlanStep] = field(default_factory=list)  # every probe of the run, and why
+    _clock: StarvationClock = field(
+        default_factory=lambda: StarvationClock(0.0), init=False, repr=False
+    )
     cut_short: dict[str, str] = field(default_factory=dict)  # probe -> why it was stopped
 
     def __post_init__(self) -> None:
@@ -130,6 +137,8 @@ class Run:
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
         ctx = ProbeContext(self.target, self.config, self.system_resolver, self.symptom)
+        self._clock = StarvationClock(max_extension_s=self.config.timeout * STARVED_GRACE)
+        self._clock.start()
         queue: asyncio.Queue[ProbeResult | str] = asyncio.Queue()
         tasks: dict[str, asyncio.Task[None]] = {}  # the latest task of each probe
         every: list[asyncio.Task[None]] = []
@@ -184,6 +193,7 @@ class Run:
             for task in every:
                 task.cancel()
             await asyncio.gather(*every, return_exceptions=True)
+            await self._clock.stop()
             resolved = ctx.resolved()
             if resolved is not None:
                 self.addresses = resolved.addresses
@@ -256,7 +266,7 @@ class Run:
         last: ProbeResult | None = None
         try:
             fn = self.probe_overrides.get(name) or PROBES[name].load()
-            async with asyncio.timeout(deadline):
+            async with self._clock.deadline(deadline):
                 async for result in fn(ctx):
                     last = result
                     queue.put_nowait(result)

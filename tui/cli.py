@@ -337,7 +337,7 @@ def _sessions() -> int:
             continue
         when = dt.datetime.fromtimestamp(s.started_t, dt.UTC).strftime("%Y-%m-%d %H:%M")
         state = "closed" if s.ended else "interrupted"
-        rows.append((s.id, when, s.target, s.symptom, s.verdict, state))
+        rows.append((s.id, when, s.target, s.symptom, s.verdict_text or s.verdict, state))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         line = "  ".join(f"{r[i]:<{widths[i]}}" for i in range(5)) + "  " + r[5]

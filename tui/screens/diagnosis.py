@@ -24,11 +24,12 @@ from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from probes.core.model import Diagnosis, Finding, ProbeResult
+from probes.record.session import INCOMPLETE
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
 from tui.messages import DiagnosisChanged, ProbeResultArrived, RunCompleted
-from tui.session import Session
+from tui.session import RestoredRun, Session
 from tui.widgets.findings import FindingsList
 from tui.widgets.modals import CopyScreen, NoteScreen
 from tui.widgets.panels import make_panel
@@ -77,6 +78,7 @@ first.  Pick a finding, then walk its next steps.
         self.diagnosis = Diagnosis((), "ok")
         self.finished = False
         self._pending: dict[str, ProbeResult] = {}
+        self._answered: set[str] = set()  # probes of the current run with a final result
         self._panels: dict[str, ProbePanel] = {}
 
     @property
@@ -135,16 +137,23 @@ first.  Pick a finding, then walk its next steps.
             self.session.journal.close(wait=False)
 
     def _show_restored(self) -> None:
-        """A resumed session: the last run's evidence and verdict, as journaled."""
+        """A resumed session: the last run's evidence and verdict, as journaled.
+        A run cut short is told as incomplete, with the findings of the last run that
+        finished (where the marks and notes were made) or the partial ones."""
         restored = self.session.restored
         assert restored is not None
-        for name, result in restored.results.items():
-            panel = self._panels.get(name)
-            if panel is not None:
-                panel.show_result(result)
+        cut = not restored.finished
+        for name, panel in self._panels.items():
+            result = restored.results.get(name)
+            if result is not None:
+                panel.show_result(result, cut_short=cut)
+            elif cut:
+                panel.show_not_finished()
         self.finished = True
-        cut = "" if restored.finished else f"run {self.session.run_number} was cut off; "
-        self._show_diagnosis(restored.diagnosis, f"Resumed: {cut}press r to retest")
+        if cut:
+            self._show_incomplete(restored)
+        else:
+            self._show_diagnosis(restored.diagnosis, "Resumed: press r to retest")
         if restored.focus:  # where the person left off
             findings = self.query_one(FindingsList)
             findings.highlight_id(restored.focus)
@@ -155,6 +164,31 @@ first.  Pick a finding, then walk its next steps.
             title="Resumed",
             markup=False,
         )
+
+    def _show_incomplete(self, restored: RestoredRun) -> None:
+        diagnosis = restored.diagnosis
+        if restored.findings_partial:
+            source = f"the findings below are partial (run {restored.findings_run})"
+            so_far = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
+        elif restored.findings_run:
+            source = (
+                f"the findings below are from run {restored.findings_run}, the last that finished"
+            )
+            so_far = None
+        else:
+            source = "no finding yet"
+            so_far = None
+        self.diagnosis = diagnosis
+        self.query_one(VerdictBanner).show_incomplete(
+            restored.verdict_text,
+            f"run {restored.cut_run} was cut short; {source}",
+            so_far,
+            "Resumed: press r to run the plan again",
+        )
+        findings = self.query_one(FindingsList)
+        findings.partial = restored.findings_partial
+        findings.show(diagnosis)
+        self._show_finding(findings.highlighted_finding)
 
     def apply_width(self, width: int) -> None:
         """Below NARROW_BELOW columns for the body (help panel open, small terminal),
@@ -191,10 +225,17 @@ first.  Pick a finding, then walk its next steps.
         )
         number = self.session.start_run(run)
         self.finished = False
+        self._answered = set()
+        self.query_one(FindingsList).partial = False
         self.started_at = app.clock()
-        self.query_one(VerdictBanner).show_running(number, self._last_verdict())
+        self.query_one(VerdictBanner).show_running(number, self._last_verdict(), self._progress())
         self.query_one("#target-line", Static).update(self._target_line())
         self.run_probes(run, number)
+
+    def _progress(self) -> tuple[int, int]:
+        """(probes with a final result, probes of the run) for the current run."""
+        planned = len(dict.fromkeys([*self._plan(), *self._answered]))
+        return len(self._answered), planned
 
     def _last_verdict(self) -> str | None:
         return self.session.history[-1].verdict if self.session.history else None
@@ -219,6 +260,8 @@ first.  Pick a finding, then walk its next steps.
     def on_probe_result_arrived(self, message: ProbeResultArrived) -> None:
         if message.run_number == self.session.run_number:
             self._pending[message.result.probe] = message.result
+            if message.result.final:
+                self._answered.add(message.result.probe)
 
     def on_diagnosis_changed(self, message: DiagnosisChanged) -> None:
         if message.run_number == self.session.run_number:
@@ -248,15 +291,26 @@ first.  Pick a finding, then walk its next steps.
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
         session = self.session
-        self.query_one(VerdictBanner).show_verdict(
-            diagnosis,
-            self.finished,
-            session.run_number,
-            session.previous_verdict if self.finished else None,
-            session.changes() if self.finished else ((), ()),
-            footnote,
-        )
+        banner = self.query_one(VerdictBanner)
         findings = self.query_one(FindingsList)
+        if self.finished and diagnosis.verdict == INCOMPLETE:
+            done, planned = self._progress()
+            banner.show_incomplete(
+                f"{INCOMPLETE} ({done} of {planned} probes finished)",
+                "the run was cut short; the findings below are partial",
+                footnote="press r to run the plan again",
+            )
+            findings.partial = True
+        else:
+            banner.show_verdict(
+                diagnosis,
+                self.finished,
+                session.run_number,
+                session.previous_verdict if self.finished else None,
+                session.changes() if self.finished else ((), ()),
+                footnote,
+                progress=None if self.finished else self._progress(),
+            )
         findings.show(diagnosis)
         self._show_finding(findings.highlighted_finding)
 

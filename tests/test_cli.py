@@ -141,7 +141,7 @@ def test_credentials_never_printed() -> None:
 def test_help_tells_how_to_start_the_tui_and_resume() -> None:
     done = netmedic("--help")
     assert done.returncode == 0
-    for said in ("--resume", "open the TUI", "netmedic demo", "netmedic TARGET"):
+    for said in ("--resume", "open the TUI", "netmedic TARGET"):
         assert said in done.stdout
 
 

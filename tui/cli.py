@@ -36,8 +36,6 @@ the TUI (keyboard-first, works at 80x24 over SSH):
   netmedic                              open the TUI at the symptom picker
   netmedic TARGET [--symptom ID]        open the TUI on TARGET (and symptom)
   netmedic --resume [ID]                reopen the latest (or the named) saved session
-  netmedic demo                         local broken services to try it on (no root,
-                                        no network); 'netmedic demo --check' self-tests
 
 TARGET is host:port, [v6]:port or a URL (scheme://host[:port]/path); a URL's
 scheme gives the default port.  Sessions are saved as they happen: see

@@ -30,6 +30,7 @@ from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
 from tui.messages import DiagnosisChanged, ProbeResultArrived, RunCompleted
 from tui.session import RestoredRun, Session
+from tui.widgets.evidence import EvidenceView
 from tui.widgets.findings import FindingsList
 from tui.widgets.modals import CopyScreen, NoteScreen
 from tui.widgets.panels import make_panel
@@ -57,18 +58,26 @@ class DiagnosisScreen(Screen[None]):
 Probe panels fill in as the plan runs; the findings list the likely root cause
 first.  Pick a finding, then walk its next steps.
 
+- **tab** / **shift+tab** move between panels, findings, evidence and steps,
+- **z** zooms the focused part to the whole screen (**z** or **escape** again: back),
+- **n** adds a note to the selected finding (from anywhere on this screen),
 - **r** retests (runs the plan again and shows what changed),
 - **e** exports the report (Markdown; HTML and JSON are in the command palette),
 - **v** switches probes/findings on a narrow terminal,
-- **escape** goes back to the symptoms.
+- **escape** goes back to the symptoms, **q** quits,
+- **ctrl+p** opens the command palette (export as HTML or JSON, theme, ...).
 """
     BINDINGS = [
         Binding("r", "retest", "Retest", id="diag.retest", tooltip="Run the probes again"),
         Binding(
             "e", "export('md')", "Export", id="diag.export", tooltip="Write the report (Markdown)"
         ),
-        Binding("v", "toggle_view", "View", id="diag.view", tooltip="Switch view"),
-        Binding("escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms"),
+        Binding("n", "note", "Note", id="diag.note", tooltip="Add a note to the selected finding"),
+        Binding("v", "toggle_view", "View", id="diag.view", tooltip="Probes or findings"),
+        Binding("z", "zoom", "Zoom", id="diag.zoom", tooltip="Focused part full screen, or back"),
+        Binding(
+            "escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms", show=False
+        ),
     ]
 
     def __init__(self, session: Session, plan: tuple[str, ...] | None = None) -> None:
@@ -79,6 +88,7 @@ first.  Pick a finding, then walk its next steps.
         self.finished = False
         self._pending: dict[str, ProbeResult] = {}
         self._answered: set[str] = set()  # probes of the current run with a final result
+        self._view_chosen = False  # the person pressed v during this run: leave the view be
         self._panels: dict[str, ProbePanel] = {}
 
     @property
@@ -97,9 +107,12 @@ first.  Pick a finding, then walk its next steps.
                     yield panel
             with Vertical(id="side"):
                 yield FindingsList()
-                yield Static("", id="evidence", markup=False)
+                with EvidenceView():
+                    yield Static("", id="evidence", markup=False)
                 yield StepsChecklist()
-        yield Footer(compact=True)
+        # 80 columns hold the focused part's keys, this screen's, quit and help; the
+        # command palette (ctrl+p) is named in the F1 help instead.
+        yield Footer(compact=True, show_command_palette=False)
 
     def _plan(self) -> tuple[str, ...]:
         return self.plan or self.netmedic.plan_for(self.session.symptom)
@@ -203,6 +216,7 @@ first.  Pick a finding, then walk its next steps.
         return action != "toggle_view" or self.has_class("-narrow")
 
     def action_toggle_view(self) -> None:
+        self._view_chosen = True
         self.toggle_class("-show-probes")
         if self.has_class("-show-probes") and self.has_class("-narrow"):
             first = next(iter(self._panels.values()), None)
@@ -225,6 +239,8 @@ first.  Pick a finding, then walk its next steps.
         )
         number = self.session.start_run(run)
         self.finished = False
+        self._view_chosen = False
+        self.add_class("-show-probes")  # narrow: watch the probes while they run
         self._answered = set()
         self.query_one(FindingsList).partial = False
         self.started_at = app.clock()
@@ -272,6 +288,10 @@ first.  Pick a finding, then walk its next steps.
             return
         self.finished = True
         self._flush()
+        if not self._view_chosen and self.has_class("-show-probes"):
+            self.remove_class("-show-probes")  # narrow: the findings, now that there are some
+            if self.has_class("-narrow") and isinstance(self.focused, ProbePanel):
+                self.query_one(StepsChecklist).focus()
         self.session.finish_run(message.diagnosis, message.duration_s)
         self._show_diagnosis(message.diagnosis)
         moved = self.session.previous_verdict
@@ -356,10 +376,12 @@ first.  Pick a finding, then walk its next steps.
         self.app.copy_to_clipboard(event.command)
         self.app.push_screen(CopyScreen(event.command, blink=self.netmedic.blink))
 
-    @on(StepsChecklist.NoteRequested)
-    def _note(self, event: StepsChecklist.NoteRequested) -> None:
-        finding = event.checklist.finding
+    def action_note(self) -> None:
+        """A note on the selected finding, whatever has focus; the text goes to the
+        note dialog's field, never to this screen's keys."""
+        finding = self.query_one(FindingsList).highlighted_finding
         if finding is None:
+            self.notify("No finding to note yet: wait for the first findings.", markup=False)
             return
 
         def save(text: str | None) -> None:
@@ -386,7 +408,16 @@ first.  Pick a finding, then walk its next steps.
         self.last_export: Path = path
         self.notify(f"Report written to {path}", title="Export", markup=False)
 
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is None or not self.maximize(self.focused, container=False):
+            self.notify("Nothing to zoom here: tab to a panel, the findings or the steps.")
+
     def action_back(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
         self.app.pop_screen()
 
     def palette_commands(self) -> Iterator[SystemCommand]:

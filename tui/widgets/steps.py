@@ -22,12 +22,11 @@ MARK = {
 class StepsChecklist(OptionList):
     HELP = """\
 ## Next steps
-The selected finding's next steps, as a checklist.
+The selected finding's steps, as a checklist.
 
-- **space** marks a step done (again to clear), **x** marks it "didn't help".
-- **c** copies the step's command to the clipboard (OSC 52, works over SSH) and
-  shows it selected, so it can also be copied by hand.
-- **n** adds a note to the finding (the screen's key: it works from anywhere).
+- **space** done (again: clear), **x** didn't help
+- **c** copies its command (OSC 52, works over SSH)
+- **n** notes the finding, **z** zooms
 """
     BINDINGS = [
         Binding("space", "mark('done')", "Done", id="steps.done", tooltip="Mark the step done"),

@@ -136,3 +136,46 @@ def test_credentials_never_printed() -> None:
         assert "CanaryPw123" not in done.stdout + done.stderr
         assert "CanaryTok9" not in done.stdout + done.stderr
         assert "alice" not in done.stdout + done.stderr
+
+
+def test_help_tells_how_to_start_the_tui_and_resume() -> None:
+    done = netmedic("--help")
+    assert done.returncode == 0
+    for said in ("--resume", "open the TUI", "netmedic TARGET"):
+        assert said in done.stdout
+
+
+def test_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    """``netmedic sessions | head -1``: the reader goes away; no traceback, no
+    "internal error", the status a shell gives a tool killed by SIGPIPE."""
+    import os
+
+    from probes.core.target import parse_target
+    from probes.record.journal import Journal
+    from tests.data.make_session import FACTS
+
+    sessions = tmp_path / "netmedic" / "sessions"
+    for i in range(3):
+        Journal.create(
+            parse_target(f"127.0.0.1:{1000 + i}"), "auto", directory=sessions, facts=FACTS
+        ).close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "sessions"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) == 141
+    assert err == b""
+
+
+def test_a_bare_host_is_refused_with_a_hint() -> None:
+    """README: a bare host names no service; say what to write instead."""
+    done = netmedic("check", "127.0.0.1")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no port given" in done.stderr and "host:port" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

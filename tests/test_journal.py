@@ -167,7 +167,7 @@ def test_fixture_is_reproducible(tmp_path: Path) -> None:
     assert read_journal(FIXTURE).id == SESSION_ID
 
 
-def test_report_of_a_retest_cut_short_keeps_the_last_diagnosis(tmp_path: Path) -> None:
+def test_report_of_a_retest_cut_short_is_incomplete(tmp_path: Path) -> None:
     from tui.report import render
 
     journal = _journal(tmp_path)
@@ -177,10 +177,14 @@ def test_report_of_a_retest_cut_short_keeps_the_last_diagnosis(tmp_path: Path) -
     journal.close(clean=False)
     session = read_journal(journal.path)
     assert session.latest is not None and session.latest.number == 2
-    assert session.verdict == "tcp.refused"
+    assert session.verdict == "incomplete" and not session.complete
+    assert session.last_complete is not None and session.last_complete.number == 1
+    # The findings shown are the last diagnosis, told as coming from run 1.
     assert session.diagnosis().verdict == "tcp.refused"
     md = render(session, "md")
-    assert "**Verdict: `tcp.refused`**" in md and "partial: interrupted" in md
+    assert "**Verdict: incomplete (0 of 2 probes finished)**" in md
+    assert "Findings of run 1 (the last run that finished)" in md
+    assert "partial: interrupted" in md
     assert "not closed (interrupted or still open)" in md
 
 

@@ -67,8 +67,16 @@ class NetmedicApp(App[int]):
     TITLE = "netmedic"
     CSS_PATH = ["styles/app.tcss", "styles/screens.tcss", "styles/panels.tcss"]
     BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit netmedic (saved as it goes)"),
         Binding("f1", "toggle_help", "Help", id="app.help", tooltip="Help for the focused part"),
-        Binding("f2", "toggle_theme", "Theme", id="app.theme", tooltip="Light or dark theme"),
+        Binding(
+            "f2",
+            "toggle_theme",
+            "Theme",
+            id="app.theme",
+            tooltip="Light or dark theme",
+            show=False,
+        ),
     ]
 
     def __init__(

@@ -47,7 +47,23 @@ def print_check(
     console.print(head)
 
     verdict = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
-    if verdict is None:
+    if verdict is None and diagnosis.verdict == "incomplete":
+        done = sum(1 for r in run.results.values() if r.final)
+        planned = len(dict.fromkeys([*run.probe_names, *run.results]))
+        console.print(
+            Panel(
+                Text(
+                    "The run was cut short: the verdict so far is not an answer. "
+                    "The findings below are partial.",
+                    style="bold yellow",
+                ),
+                title=f"Verdict: incomplete ({done} of {planned} probes finished)",
+                border_style="yellow",
+            )
+        )
+    elif verdict is None and diagnosis.verdict != "ok":
+        console.print(Panel(Text(diagnosis.verdict), title=f"Verdict: {diagnosis.verdict}"))
+    elif verdict is None:
         console.print(
             Panel(
                 Text("No problem found: every probe passed.", style="bold green"),

@@ -33,6 +33,17 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SUBCOMMANDS = ("check", "symptoms", "report", "sessions")
 
 
+TUI_USAGE = """\
+the TUI (keyboard-first, works at 80x24 over SSH):
+  netmedic                              open the TUI at the symptom picker
+  netmedic TARGET [--symptom ID]        open the TUI on TARGET (and symptom)
+  netmedic --resume [ID]                reopen the latest (or the named) saved session
+
+TARGET is host:port, [v6]:port or a URL (scheme://host[:port]/path); a URL's
+scheme gives the default port.  Sessions are saved as they happen: see
+'netmedic sessions' and 'netmedic report'."""
+
+
 class UsageError(Exception):
     """Bad command-line input: reported as one line, exit status 2."""
 
@@ -69,12 +80,16 @@ def build_parser() -> _Parser:
     parser = _Parser(
         prog="netmedic",
         description="Troubleshoot a connection problem: live probes and a diagnosis.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=TUI_USAGE,
     )
     parser.add_argument("--version", action="version", version=f"netmedic {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     check = sub.add_parser("check", help="probe a target headless and print the diagnosis")
-    check.add_argument("target", help="host:port, [v6]:port or a URL")
+    check.add_argument(
+        "target", help="host:port, [v6]:port or a URL (a URL's scheme gives the port)"
+    )
     check.add_argument(
         "--symptom", type=_symptom, default="auto", help="symptom id (default: auto)"
     )
@@ -157,13 +172,17 @@ def console_main() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's exit
+        return code
     except UsageError as exc:
         print(f"netmedic: error: {_redact_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("netmedic: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     except Exception as exc:  # one line, never a traceback
         if os.environ.get("NETMEDIC_DEBUG") == "1":
             raise
@@ -172,6 +191,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``netmedic sessions | head -1``): stop quietly,
+    as Unix tools do, with the status a shell reports for SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 128 + 13  # SIGPIPE
 
 
 def _redact_line(text: str) -> str:
@@ -356,7 +387,7 @@ def _sessions() -> int:
             continue
         when = dt.datetime.fromtimestamp(s.started_t, dt.UTC).strftime("%Y-%m-%d %H:%M")
         state = "closed" if s.ended else "interrupted"
-        rows.append((s.id, when, s.target, s.symptom, s.verdict, state))
+        rows.append((s.id, when, s.target, s.symptom, s.verdict_text or s.verdict, state))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         line = "  ".join(f"{r[i]:<{widths[i]}}" for i in range(5)) + "  " + r[5]

@@ -41,8 +41,12 @@ class RestoredRun:
     started_at: str  # ISO time the session began
     results: dict[str, ProbeResult]
     diagnosis: Diagnosis
-    finished: bool  # False when the link dropped mid-run
+    finished: bool  # False when the link dropped mid-run (or the run was cut short)
     focus: str = ""  # the finding the person last marked a step of or noted
+    verdict_text: str = ""  # "incomplete (3 of 8 probes finished)" when cut short
+    findings_run: int = 0  # the run the findings come from
+    findings_partial: bool = False  # they come from a run that did not finish
+    cut_run: int = 0  # the number of the run that was cut short (0: none)
 
 
 @dataclass
@@ -88,7 +92,7 @@ class Session:
         latest = saved.latest
         session.run_number = latest.number if latest else 0
         for run in saved.runs:
-            if run.finished and run.diagnosis_json is not None:
+            if run.complete:  # before/after comparisons use finished runs only
                 ids = tuple(f.id for f in run.diagnosis().findings)
                 session.history.append(
                     RunRecord(run.number, run.verdict, run.duration_s or 0.0, ids)
@@ -99,13 +103,18 @@ class Session:
             [(m.t, m.finding_id) for m in saved.steps]
             + [(n.t, n.finding_id) for n in saved.notes if n.finding_id]
         )
+        source = saved.findings_run
         session.restored = RestoredRun(
             saved.id,
             str(saved.header.get("started_at", "")),
             latest.probe_results() if latest else {},
             saved.diagnosis(),
-            latest.finished if latest else False,
+            saved.complete,
             worked_on[-1][1] if worked_on else "",
+            verdict_text=saved.verdict_text,
+            findings_run=source.number if source else 0,
+            findings_partial=source is not None and not source.complete,
+            cut_run=0 if saved.complete else (latest.number if latest else 1),
         )
         return session
 
@@ -118,6 +127,8 @@ class Session:
         return self.run_number
 
     def finish_run(self, diagnosis: Diagnosis, duration_s: float) -> None:
+        if diagnosis.verdict == "incomplete":
+            return  # a run cut short is no "after": comparisons use finished runs only
         ids = tuple(f.id for f in diagnosis.findings)
         self.history.append(RunRecord(self.run_number, diagnosis.verdict, duration_s, ids))
 

@@ -129,8 +129,8 @@ def _forwarded(data: LocalData, port: int, answered: tuple[str, ...]) -> Finding
         "the connection is forwarded (DNAT: docker, kube-proxy, a port-forward rule)",
         (
             f"the TCP probe connected to {', '.join(answered)} on port {port}",
-            f"no listening socket accepts on it ({data.listeners_total} listeners, read via "
-            f"{data.source})",
+            f"no listening socket accepts on it ({data.listeners_total} "
+            f"listener{'' if data.listeners_total == 1 else 's'}, read via {data.source})",
         ),
         (
             NextStep(
@@ -167,7 +167,8 @@ def not_listening(ev: Evidence) -> Iterator[Finding]:
         return
     evidence = [
         f"{', '.join(view.local_addresses)} is this host; no TCP socket listens on port {port} "
-        f"(of {data.listeners_total} listening sockets, read via {data.source})"
+        f"(of {data.listeners_total} listening socket{'' if data.listeners_total == 1 else 's'}, "
+        f"read via {data.source})"
     ]
     for x in view.listeners:  # UDP only, since no TCP listener is on the port
         evidence.append(f"UDP {x.endpoint} is bound by {_owner(data, x)}: it speaks UDP, not TCP")

@@ -9,7 +9,8 @@ Loader API (what faces use)::
     session.symptom                           # "tls"
     session.latest                            # RunRecord of the last run (or None)
     session.latest.probe_results()            # {probe: ProbeResult}, data as plain JSON
-    session.diagnosis()                       # probes.core.model.Diagnosis of the last run
+    session.verdict, session.verdict_text     # "incomplete", "incomplete (3 of 8 probes finished)"
+    session.diagnosis()                       # Diagnosis of session.findings_run
     session.step_states                       # {(finding_id, step_index): StepState}
     session.notes                             # [Note(t, finding_id, text)]
     session.next_run_number                   # pass to RetestStarted for a retest
@@ -54,8 +55,10 @@ from probes.record.journal import (
 )
 
 MAX_JOURNAL_BYTES = 64 << 20
+INCOMPLETE = "incomplete"  # DESIGN.md: a run cut short; the verdict so far is not an answer
 
 __all__ = [
+    "INCOMPLETE",
     "JournalError",
     "Note",
     "RunRecord",
@@ -97,7 +100,11 @@ class VerdictChange:
 
 @dataclass
 class RunRecord:
-    """One run of the probe plan (the first run, or a retest)."""
+    """One run of the probe plan (the first run, or a retest).
+
+    A run is *complete* only when its ``finished`` event was journaled (and the
+    runner did not itself call it incomplete); otherwise its verdict is
+    ``incomplete``, whatever its diagnosis said so far."""
 
     number: int
     started_t: float
@@ -106,10 +113,40 @@ class RunRecord:
     diagnosis_json: dict[str, Any] | None = None
     finished: bool = False
     duration_s: float | None = None
+    finished_t: float | None = None
+    plan: tuple[str, ...] = ()  # the probes the session planned (from the header)
+
+    @property
+    def verdict_so_far(self) -> str:
+        """The diagnosis' verdict as journaled ("" before any diagnosis)."""
+        if self.diagnosis_json is None:
+            return ""
+        return str(self.diagnosis_json.get("verdict", "ok"))
+
+    @property
+    def complete(self) -> bool:
+        return self.finished and self.verdict_so_far not in ("", INCOMPLETE)
 
     @property
     def verdict(self) -> str:
-        return str((self.diagnosis_json or {}).get("verdict", "ok"))
+        return self.verdict_so_far if self.complete else INCOMPLETE
+
+    @property
+    def probes_finished(self) -> int:
+        """Probes with a final result (partial results are not answers)."""
+        return sum(1 for r in self.results.values() if r.get("final", True))
+
+    @property
+    def probes_planned(self) -> int:
+        """The plan, plus any probe that reported without being in it (follow-ups)."""
+        return len(dict.fromkeys([*self.plan, *self.results]))
+
+    @property
+    def verdict_text(self) -> str:
+        """``tls.expired``, or ``incomplete (3 of 8 probes finished)``."""
+        if self.complete:
+            return self.verdict
+        return f"{INCOMPLETE} ({self.probes_finished} of {self.probes_planned} probes finished)"
 
     def diagnosis(self) -> Diagnosis:
         return diagnosis_from_json(self.diagnosis_json or {})
@@ -156,14 +193,45 @@ class Session:
         return self.runs[-1] if self.runs else None
 
     @property
+    def plan(self) -> tuple[str, ...]:
+        return tuple(str(p) for p in self.header.get("plan") or ())
+
+    @property
     def diagnosed(self) -> RunRecord | None:
         """The last run that reached a diagnosis (a retest cut short has none yet)."""
         return next((r for r in reversed(self.runs) if r.diagnosis_json is not None), None)
 
     @property
+    def last_complete(self) -> RunRecord | None:
+        """The last run that finished: the only kind before/after comparisons use."""
+        return next((r for r in reversed(self.runs) if r.complete), None)
+
+    @property
+    def findings_run(self) -> RunRecord | None:
+        """The run whose findings a face shows: the last run when it finished; after a
+        run cut short, the last run that finished (where the person's marks and notes
+        were made), else the cut run's partial findings."""
+        latest = self.latest
+        if latest is not None and latest.complete:
+            return latest
+        return self.last_complete or self.diagnosed
+
+    @property
+    def complete(self) -> bool:
+        """The last run finished (a session with no run at all is not complete)."""
+        return self.latest is not None and self.latest.complete
+
+    @property
     def verdict(self) -> str:
-        run = self.diagnosed
-        return run.verdict if run else "ok"
+        """The last run's verdict: ``incomplete`` when it was cut short."""
+        return self.latest.verdict if self.latest else INCOMPLETE
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict as told to a person: ``incomplete (N of M probes finished)``."""
+        if self.latest is None:
+            return f"{INCOMPLETE} (0 of {len(self.plan)} probes finished)"
+        return self.latest.verdict_text
 
     @property
     def next_run_number(self) -> int:
@@ -177,9 +245,9 @@ class Session:
         return states
 
     def diagnosis(self) -> Diagnosis:
-        """The diagnosis of the last run that reached one."""
-        run = self.diagnosed
-        return run.diagnosis() if run else Diagnosis((), "ok")
+        """The findings of :attr:`findings_run` (its verdict as that run journaled it)."""
+        run = self.findings_run
+        return run.diagnosis() if run else Diagnosis((), INCOMPLETE)
 
     def target(self) -> Target:
         """The target as recorded (credentials were never journaled)."""
@@ -215,6 +283,7 @@ class SessionSummary:
     runs: int
     ended: bool
     error: str = ""  # set when the journal could not be read
+    verdict_text: str = ""  # "incomplete (3 of 8 probes finished)" for a run cut short
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -287,7 +356,30 @@ def parse_journal(data: bytes, path: Path) -> Session:
             _apply(session, record)
         except (KeyError, TypeError, ValueError):
             session.skipped_lines += 1
+    plan = session.plan
+    for run in session.runs:
+        run.plan = plan
+    session.verdict_changes = _verdict_changes(session)
     return session
+
+
+def _verdict_changes(session: Session) -> list[VerdictChange]:
+    """Run by run: each run's outcome (``incomplete`` for one cut short), when it moved.
+
+    Verdicts seen mid-run are not outcomes and are not listed."""
+    changes: list[VerdictChange] = []
+    before = ""
+    for run in session.runs:
+        after = run.verdict
+        if after == before:
+            continue
+        if run.complete:
+            t = run.finished_t if run.finished_t is not None else run.started_t
+        else:
+            t = max([run.started_t, *(t for t, _ in run.arrivals)])
+        changes.append(VerdictChange(t, run.number, before, after))
+        before = after
+    return changes
 
 
 def _run(session: Session, number: int, t: float) -> RunRecord:
@@ -321,13 +413,10 @@ def _apply(session: Session, record: dict[str, Any]) -> None:
         diagnosis = record["diagnosis"]
         if not isinstance(diagnosis, dict):
             raise ValueError("bad diagnosis")
-        before = _current_verdict(session)
         run.diagnosis_json = diagnosis
-        after = str(diagnosis.get("verdict", "ok"))
-        if after != before and (before or after != "ok"):  # "" -> "ok" is no news
-            session.verdict_changes.append(VerdictChange(t, run.number, before, after))
         if kind == "finished":
             run.finished = True
+            run.finished_t = t
             run.duration_s = float(record.get("duration_s", 0.0))
     elif kind == "retest":
         _run(session, int(record["run"]), t)
@@ -344,10 +433,6 @@ def _apply(session: Session, record: dict[str, Any]) -> None:
     elif kind == "end":
         session.ended = True
     # unknown types: written by a compatible newer netmedic; ignore
-
-
-def _current_verdict(session: Session) -> str:
-    return session.verdict_changes[-1].after if session.verdict_changes else ""
 
 
 # -- rebuilding model objects ------------------------------------------------------------
@@ -463,6 +548,7 @@ def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
                 s.verdict,
                 len(s.runs),
                 s.ended,
+                verdict_text=s.verdict_text,
             )
         )
     out.sort(key=lambda x: x.path.name)  # ids start with the UTC start time

@@ -118,3 +118,39 @@ def test_exit_line_names_the_saved_session(
         f"netmedic: session {SESSION_ID} saved: 'netmedic report' exports it, "
         "'netmedic --resume' reopens it\n"
     )
+
+
+async def test_resume_after_a_retest_cut_short_is_incomplete_with_marks_and_notes(
+    tmp_path: Path,
+) -> None:
+    from tests.test_cli_incomplete import cut_retest_journal
+    from tui.widgets.findings import FindingsList
+
+    sessions = tmp_path / "sessions"
+    sessions.mkdir(mode=0o700)
+    cut_retest_journal(sessions)
+    app = make_app(
+        tmp_path,
+        network=FakeNetwork(),
+        journal_factory=disk_journals(sessions),
+        resume=load_session(None, sessions),
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DiagnosisScreen)
+        banner = screen.query_one(VerdictBanner)
+        text = str(banner.render())
+        assert "incomplete (1 of 3 probes finished)" in text
+        assert "ok" not in text.split() and banner.has_class("-incomplete")
+        # Marks and notes made before the drop are there at once, before any retest.
+        findings = screen.query_one(FindingsList)
+        assert [f.id for f in findings.findings] == ["http.timeout"]
+        assert screen.session.step_state("http.timeout", 0) is StepState.DONE
+        assert "restarted the app server" in str(screen.query_one("#evidence").render())
+        http = screen.query_one("#panel-http", ProbePanel)
+        assert http.has_class("-cut") and not http.has_class("-ok")
+        assert "cut short" in str(http.border_title)
+        tcp = screen.query_one("#panel-tcp", ProbePanel)
+        assert "did not finish" in str(tcp.border_title)
+        assert screen.session.history and screen.session.history[-1].verdict == "http.timeout"

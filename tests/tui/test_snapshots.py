@@ -137,6 +137,37 @@ def test_help_and_light_theme(snap_compare: SnapCompare, tmp_path: Path) -> None
     assert snap_compare(app, run_before=before, terminal_size=(120, 40))
 
 
+def test_help_at_80x24(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """F1 at 80 columns: the help text wraps whole; the key table scrolls."""
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("f1")
+
+    app = make_app(tmp_path, "127.0.0.1:5432", "refused")
+    assert snap_compare(app, run_before=before, terminal_size=(80, 24))
+
+
+def test_resumed_after_a_cut_retest(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """The link dropped during a retest: incomplete, marks and notes there at once."""
+    from probes.record.session import load_session
+    from tests.test_cli_incomplete import cut_retest_journal
+    from tests.tui.helpers import disk_journals
+
+    sessions = tmp_path / "sessions"
+    sessions.mkdir(mode=0o700)
+    cut_retest_journal(sessions)
+    saved = load_session(None, sessions)
+    app = make_app(tmp_path, journal_factory=disk_journals(sessions), resume=saved)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=before, terminal_size=(80, 24))
+
+
 def test_diagnosis_engine_failure(
     snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,23 +12,32 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
                    "timezone", "utc_offset_s"},
       "target":   {"input", "host", "host_unicode", "port", "scheme", "path", "addresses": [..]},
       "symptom":  {"id", "label"},
-      "verdict":  {"id", "severity", "title"},           # id "ok" when nothing is wrong
-      "findings": [{"id", "severity", "title", "rank", "evidence": [str],
+      "verdict":  {"id", "text", "severity", "title", "complete",
+                   # when the last run was cut short: id "incomplete", text
+                   # "incomplete (N of M probes finished)", and:
+                   "so_far", "probes_finished", "probes_planned"},
+                                                          # id "ok" when nothing is wrong
+      "findings_from": null | {"run", "complete"},       # the run the findings come from
+      "findings": [{"id", "severity", "title", "rank", "partial", "evidence": [str],
                     "next_steps": [{"index", "text", "command" | null,
                                     "state": "todo" | "done" | "did_not_help"}],
                     "notes": [str]}],                      # of the last run
       "steps_marked": [{"at", "offset_s", "finding_id", "step_index", "text", "state"}],
       "notes":    [{"at", "offset_s", "finding_id", "text"}],   # finding_id "" = session
-      "runs":     [{"number", "started_at", "duration_s" | null, "finished", "verdict",
+      "runs":     [{"number", "started_at", "duration_s" | null, "finished", "complete",
+                    "verdict", "verdict_text", "verdict_so_far", "probes_finished",
+                    "probes_planned",
                     "probes": [{"probe", "title", "status", "duration_s", "summary",
                                 "error": {"errno_name", "explanation", "answered_by",
                                           "elapsed_s"} | null,
                                 "facts": [[label, value]], "data": {...probe-specific}}]}],
       "timeline": [{"at", "offset_s", "run", "kind", "text"}],
-                    # kind: start | probe | verdict | retest | step | note | finished | end
+                    # kind: start | probe | verdict | retest | step | note | finished
+                    #       | incomplete | end
       "verdict_changes": [{"at", "offset_s", "run", "from", "to"}],
       "before_after": null | {"before": {"run", "verdict", "findings": [{"id","severity","title"}]},
                              "after": {...same...}, "resolved": [id], "new": [id]}
+                    # compares finished runs only: a run cut short resolves nothing
     }
 
 Everything in it comes from the journal, which holds redacted data only.
@@ -39,7 +48,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from probes.record.session import RunRecord, Session
+from probes.record.session import INCOMPLETE, RunRecord, Session
 from probes.run.plans import PROBES, SYMPTOMS
 from tui.report.facts import ms, probe_facts
 
@@ -71,7 +80,7 @@ def build_document(session: Session) -> dict[str, Any]:
 
     header = session.header
     latest = session.latest
-    diagnosed = session.diagnosed
+    diagnosed = session.findings_run
     diagnosis = diagnosed.diagnosis_json if diagnosed and diagnosed.diagnosis_json else {}
     findings_raw = list(diagnosis.get("findings") or ())
     states = session.step_states
@@ -101,18 +110,10 @@ def build_document(session: Session) -> dict[str, Any]:
                 "notes": notes_by_finding.get(fid, []),
             }
         )
-    verdict_id = str(diagnosis.get("verdict", "ok")) if diagnosis else "ok"
-    verdict_finding = next((f for f in findings if f["id"] == verdict_id), None)
-    verdict = {
-        "id": verdict_id,
-        "severity": verdict_finding["severity"] if verdict_finding else "ok",
-        "title": verdict_finding["title"]
-        if verdict_finding
-        else (
-            "No problem found: every probe passed." if diagnosed else "No probe has finished yet."
-        ),
-    }
-
+    partial = diagnosed is not None and not diagnosed.complete
+    for finding in findings:
+        finding["partial"] = partial
+    verdict = _verdict(session, findings)
     steps_marked = []
     for mark in session.steps:
         steps_marked.append(
@@ -169,6 +170,9 @@ def build_document(session: Session) -> dict[str, Any]:
         "target": doc_target,
         "symptom": {"id": session.symptom, "label": _SYMPTOM_LABELS.get(session.symptom, "")},
         "verdict": verdict,
+        "findings_from": {"run": diagnosed.number, "complete": diagnosed.complete}
+        if diagnosed
+        else None,
         "findings": findings,
         "steps_marked": steps_marked,
         "notes": notes,
@@ -178,6 +182,46 @@ def build_document(session: Session) -> dict[str, Any]:
         "before_after": _before_after(session),
     }
     return doc
+
+
+def _verdict(session: Session, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The session's verdict: the last run's, or ``incomplete`` when it was cut short."""
+    latest = session.latest
+    if latest is not None and latest.complete:
+        found = next((f for f in findings if f["id"] == latest.verdict), None)
+        if found is not None:
+            title = found["title"]
+        elif latest.verdict == "ok":
+            title = "No problem found: every probe passed."
+        else:
+            title = f"Verdict {latest.verdict}."
+        return {
+            "id": latest.verdict,
+            "text": latest.verdict,
+            "severity": found["severity"] if found else "ok" if latest.verdict == "ok" else "info",
+            "title": title,
+            "complete": True,
+        }
+    so_far = latest.verdict_so_far if latest else ""
+    finished = latest.probes_finished if latest else 0
+    planned = latest.probes_planned if latest else len(session.plan)
+    number = latest.number if latest else 1
+    title = (
+        f"Run {number} was cut short: {finished} of {planned} probes finished, "
+        "so the verdict so far is not an answer. Run the check again (or retest) to finish it."
+    )
+    if so_far and so_far not in ("ok", INCOMPLETE):
+        title += f" Seen so far: {so_far}."
+    return {
+        "id": INCOMPLETE,
+        "text": session.verdict_text,
+        "severity": "warning",
+        "title": title,
+        "complete": False,
+        "so_far": so_far,
+        "probes_finished": finished,
+        "probes_planned": planned,
+    }
 
 
 def _step_text(session: Session, finding_id: str, index: int) -> str:
@@ -236,7 +280,12 @@ def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
         "offset_s": round(max(0.0, run.started_t - t0), 3),
         "duration_s": run.duration_s,
         "finished": run.finished,
+        "complete": run.complete,
         "verdict": run.verdict,
+        "verdict_text": run.verdict_text,
+        "verdict_so_far": run.verdict_so_far,
+        "probes_finished": run.probes_finished,
+        "probes_planned": run.probes_planned,
         "probes": probes,
     }
 
@@ -274,7 +323,10 @@ def _timeline(session: Session, when: Any) -> list[dict[str, Any]]:
         about = f" on {note.finding_id}" if note.finding_id else ""
         add(note.t, _run_at(session, note.t), "note", f"note{about}: {note.text}")
     for run in session.runs:
-        if run.finished and run.duration_s is not None:
+        if not run.complete:
+            last = max([run.started_t, *(t for t, _ in run.arrivals)])
+            add(last, run.number, "incomplete", f"run {run.number} cut short: {run.verdict_text}")
+        elif run.duration_s is not None:
             end_t = max([t for t, _ in run.arrivals] or [run.started_t])
             add(
                 end_t,
@@ -297,7 +349,7 @@ def _run_at(session: Session, t: float) -> int:
 
 
 def _before_after(session: Session) -> dict[str, Any] | None:
-    finished = [r for r in session.runs if r.diagnosis_json is not None]
+    finished = [r for r in session.runs if r.complete]  # a run cut short proves nothing
     if len(finished) < 2:
         return None
     first, last = finished[0], finished[-1]

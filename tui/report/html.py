@@ -88,7 +88,10 @@ def render_html(doc: dict[str, Any]) -> str:
 
     sev = verdict["severity"] if verdict["id"] != "ok" else "ok"
     add(f'<div class="verdict sev-{e(sev)}">')
-    add(f"<strong>Verdict: <code>{e(verdict['id'])}</code></strong> {_badge(sev)}")
+    if verdict.get("complete", True):
+        add(f"<strong>Verdict: <code>{e(verdict['id'])}</code></strong> {_badge(sev)}")
+    else:
+        add(f"<strong>Verdict: {e(verdict['text'])}</strong> {_badge(sev)}")
     add(f"<div>{e(verdict['title'])}</div>")
     add("</div>")
 
@@ -139,14 +142,22 @@ def render_html(doc: dict[str, Any]) -> str:
         if ba["new"]:
             add("<p>New: " + ", ".join(f"<code>{e(i)}</code>" for i in ba["new"]) + "</p>")
 
-    add("<h2>Findings</h2>")
+    source = doc.get("findings_from")
+    if source and not source["complete"]:
+        add("<h2>Findings so far (partial)</h2>")
+        add(f"<p>Run {e(source['run'])} did not finish: these findings are not a verdict.</p>")
+    elif source and not verdict.get("complete", True):
+        add(f"<h2>Findings of run {e(source['run'])} (the last run that finished)</h2>")
+    else:
+        add("<h2>Findings</h2>")
     if not doc["findings"]:
-        add("<p>No findings.</p>")
+        add("<p>No findings.</p>" if verdict.get("complete", True) else "<p>No findings yet.</p>")
     for f in doc["findings"]:
         add(f'<section class="finding sev-{e(f["severity"])}">')
+        partial = " " + _badge("partial") if f.get("partial") else ""
         add(
             f"<h3>{e(f['rank'])}. <code>{e(f['id'])}</code> {_badge(f['severity'])} "
-            f"{e(f['title'])}</h3>"
+            f"{e(f['title'])}{partial}</h3>"
         )
         if f["evidence"]:
             add("<p><strong>Evidence</strong></p><ul>")
@@ -200,11 +211,18 @@ def render_html(doc: dict[str, Any]) -> str:
     for run in doc["runs"]:
         title = "Probes" if len(doc["runs"]) == 1 else f"Probes, run {run['number']}"
         add(f"<h2>{e(title)}</h2>")
-        status = "finished" if run["finished"] else "did not finish"
-        add(
-            f'<p class="muted">Started {e(run["started_at"])}, {e(status)}; verdict '
-            f"<code>{e(run['verdict'])}</code>.</p>"
-        )
+        if run.get("complete", run["finished"]):
+            add(
+                f'<p class="muted">Started {e(run["started_at"])}, finished; verdict '
+                f"<code>{e(run['verdict'])}</code>.</p>"
+            )
+        else:
+            so_far = run.get("verdict_so_far") or ""
+            seen = f" (seen so far: <code>{e(so_far)}</code>)" if so_far else ""
+            add(
+                f'<p class="muted">Started {e(run["started_at"])}, did not finish; verdict '
+                f"{e(run.get('verdict_text') or run['verdict'])}{seen}.</p>"
+            )
         for p in run["probes"]:
             took = f"{float(p['duration_s'] or 0) * 1000:.0f} ms"
             if not p.get("final", True):

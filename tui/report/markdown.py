@@ -69,6 +69,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     add("")
     if verdict["id"] == "ok":
         add(f"**Verdict: ok** — {esc(verdict['title'])}")
+    elif not verdict.get("complete", True):
+        add(f"**Verdict: {esc(verdict['text'])}** ({_sev('warning')}) — {esc(verdict['title'])}")
     else:
         add(
             f"**Verdict: {code(verdict['id'])}** ({_sev(verdict['severity'])}) — {esc(verdict['title'])}"
@@ -115,13 +117,24 @@ def render_markdown(doc: dict[str, Any]) -> str:
             add(f"- New: {', '.join(code(i) for i in ba['new'])}")
         add("")
 
-    add("## Findings")
-    add("")
+    source = doc.get("findings_from")
+    if source and not source["complete"]:
+        add("## Findings so far (partial)")
+        add("")
+        add(f"Run {source['run']} did not finish: these findings are not a verdict.")
+        add("")
+    elif source and not verdict.get("complete", True):
+        add(f"## Findings of run {source['run']} (the last run that finished)")
+        add("")
+    else:
+        add("## Findings")
+        add("")
     if not doc["findings"]:
-        add("No findings.")
+        add("No findings." if verdict.get("complete", True) else "No findings yet.")
         add("")
     for f in doc["findings"]:
-        add(f"### {f['rank']}. {code(f['id'])} — {esc(f['title'])}")
+        partial = " (partial)" if f.get("partial") else ""
+        add(f"### {f['rank']}. {code(f['id'])} — {esc(f['title'])}{partial}")
         add("")
         add(f"Severity: {_sev(f['severity'])}")
         add("")
@@ -191,8 +204,15 @@ def render_markdown(doc: dict[str, Any]) -> str:
         title = "Probes" if len(doc["runs"]) == 1 else f"Probes, run {run['number']}"
         add(f"## {title}")
         add("")
-        status = "finished" if run["finished"] else "did not finish"
-        add(f"Started {esc(run['started_at'])}, {status}; verdict {code(run['verdict'])}.")
+        if run.get("complete", run["finished"]):
+            add(f"Started {esc(run['started_at'])}, finished; verdict {code(run['verdict'])}.")
+        else:
+            so_far = run.get("verdict_so_far") or ""
+            seen = f" (seen so far: {code(so_far)})" if so_far else ""
+            add(
+                f"Started {esc(run['started_at'])}, did not finish; verdict "
+                f"{esc(run.get('verdict_text') or run['verdict'])}{seen}."
+            )
         add("")
         for p in run["probes"]:
             took = f"{float(p['duration_s'] or 0) * 1000:.0f} ms"

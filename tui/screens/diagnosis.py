@@ -24,11 +24,13 @@ from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from probes.core.model import Diagnosis, Finding, ProbeResult
+from probes.record.session import INCOMPLETE
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
 from tui.messages import DiagnosisChanged, ProbeResultArrived, RunCompleted
-from tui.session import Session
+from tui.session import RestoredRun, Session
+from tui.widgets.evidence import EvidenceView
 from tui.widgets.findings import FindingsList
 from tui.widgets.modals import CopyScreen, NoteScreen
 from tui.widgets.panels import make_panel
@@ -56,18 +58,26 @@ class DiagnosisScreen(Screen[None]):
 Probe panels fill in as the plan runs; the findings list the likely root cause
 first.  Pick a finding, then walk its next steps.
 
+- **tab** / **shift+tab** move between panels, findings, evidence and steps,
+- **z** zooms the focused part to the whole screen (**z** or **escape** again: back),
+- **n** adds a note to the selected finding (from anywhere on this screen),
 - **r** retests (runs the plan again and shows what changed),
 - **e** exports the report (Markdown; HTML and JSON are in the command palette),
 - **v** switches probes/findings on a narrow terminal,
-- **escape** goes back to the symptoms.
+- **escape** goes back to the symptoms, **q** quits,
+- **ctrl+p** opens the command palette (export as HTML or JSON, theme, ...).
 """
     BINDINGS = [
         Binding("r", "retest", "Retest", id="diag.retest", tooltip="Run the probes again"),
         Binding(
             "e", "export('md')", "Export", id="diag.export", tooltip="Write the report (Markdown)"
         ),
-        Binding("v", "toggle_view", "View", id="diag.view", tooltip="Switch view"),
-        Binding("escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms"),
+        Binding("n", "note", "Note", id="diag.note", tooltip="Add a note to the selected finding"),
+        Binding("v", "toggle_view", "View", id="diag.view", tooltip="Probes or findings"),
+        Binding("z", "zoom", "Zoom", id="diag.zoom", tooltip="Focused part full screen, or back"),
+        Binding(
+            "escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms", show=False
+        ),
     ]
 
     def __init__(self, session: Session, plan: tuple[str, ...] | None = None) -> None:
@@ -77,6 +87,8 @@ first.  Pick a finding, then walk its next steps.
         self.diagnosis = Diagnosis((), "ok")
         self.finished = False
         self._pending: dict[str, ProbeResult] = {}
+        self._answered: set[str] = set()  # probes of the current run with a final result
+        self._view_chosen = False  # the person pressed v during this run: leave the view be
         self._panels: dict[str, ProbePanel] = {}
 
     @property
@@ -95,9 +107,12 @@ first.  Pick a finding, then walk its next steps.
                     yield panel
             with Vertical(id="side"):
                 yield FindingsList()
-                yield Static("", id="evidence", markup=False)
+                with EvidenceView():
+                    yield Static("", id="evidence", markup=False)
                 yield StepsChecklist()
-        yield Footer(compact=True)
+        # 80 columns hold the focused part's keys, this screen's, quit and help; the
+        # command palette (ctrl+p) is named in the F1 help instead.
+        yield Footer(compact=True, show_command_palette=False)
 
     def _plan(self) -> tuple[str, ...]:
         return self.plan or self.netmedic.plan_for(self.session.symptom)
@@ -135,16 +150,23 @@ first.  Pick a finding, then walk its next steps.
             self.session.journal.close(wait=False)
 
     def _show_restored(self) -> None:
-        """A resumed session: the last run's evidence and verdict, as journaled."""
+        """A resumed session: the last run's evidence and verdict, as journaled.
+        A run cut short is told as incomplete, with the findings of the last run that
+        finished (where the marks and notes were made) or the partial ones."""
         restored = self.session.restored
         assert restored is not None
-        for name, result in restored.results.items():
-            panel = self._panels.get(name)
-            if panel is not None:
-                panel.show_result(result)
+        cut = not restored.finished
+        for name, panel in self._panels.items():
+            result = restored.results.get(name)
+            if result is not None:
+                panel.show_result(result, cut_short=cut)
+            elif cut:
+                panel.show_not_finished()
         self.finished = True
-        cut = "" if restored.finished else f"run {self.session.run_number} was cut off; "
-        self._show_diagnosis(restored.diagnosis, f"Resumed: {cut}press r to retest")
+        if cut:
+            self._show_incomplete(restored)
+        else:
+            self._show_diagnosis(restored.diagnosis, "Resumed: press r to retest")
         if restored.focus:  # where the person left off
             findings = self.query_one(FindingsList)
             findings.highlight_id(restored.focus)
@@ -155,6 +177,31 @@ first.  Pick a finding, then walk its next steps.
             title="Resumed",
             markup=False,
         )
+
+    def _show_incomplete(self, restored: RestoredRun) -> None:
+        diagnosis = restored.diagnosis
+        if restored.findings_partial:
+            source = f"the findings below are partial (run {restored.findings_run})"
+            so_far = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
+        elif restored.findings_run:
+            source = (
+                f"the findings below are from run {restored.findings_run}, the last that finished"
+            )
+            so_far = None
+        else:
+            source = "no finding yet"
+            so_far = None
+        self.diagnosis = diagnosis
+        self.query_one(VerdictBanner).show_incomplete(
+            restored.verdict_text,
+            f"run {restored.cut_run} was cut short; {source}",
+            so_far,
+            "Resumed: press r to run the plan again",
+        )
+        findings = self.query_one(FindingsList)
+        findings.partial = restored.findings_partial
+        findings.show(diagnosis)
+        self._show_finding(findings.highlighted_finding)
 
     def apply_width(self, width: int) -> None:
         """Below NARROW_BELOW columns for the body (help panel open, small terminal),
@@ -169,6 +216,7 @@ first.  Pick a finding, then walk its next steps.
         return action != "toggle_view" or self.has_class("-narrow")
 
     def action_toggle_view(self) -> None:
+        self._view_chosen = True
         self.toggle_class("-show-probes")
         if self.has_class("-show-probes") and self.has_class("-narrow"):
             first = next(iter(self._panels.values()), None)
@@ -191,10 +239,19 @@ first.  Pick a finding, then walk its next steps.
         )
         number = self.session.start_run(run)
         self.finished = False
+        self._view_chosen = False
+        self.add_class("-show-probes")  # narrow: watch the probes while they run
+        self._answered = set()
+        self.query_one(FindingsList).partial = False
         self.started_at = app.clock()
-        self.query_one(VerdictBanner).show_running(number, self._last_verdict())
+        self.query_one(VerdictBanner).show_running(number, self._last_verdict(), self._progress())
         self.query_one("#target-line", Static).update(self._target_line())
         self.run_probes(run, number)
+
+    def _progress(self) -> tuple[int, int]:
+        """(probes with a final result, probes of the run) for the current run."""
+        planned = len(dict.fromkeys([*self._plan(), *self._answered]))
+        return len(self._answered), planned
 
     def _last_verdict(self) -> str | None:
         return self.session.history[-1].verdict if self.session.history else None
@@ -219,6 +276,8 @@ first.  Pick a finding, then walk its next steps.
     def on_probe_result_arrived(self, message: ProbeResultArrived) -> None:
         if message.run_number == self.session.run_number:
             self._pending[message.result.probe] = message.result
+            if message.result.final:
+                self._answered.add(message.result.probe)
 
     def on_diagnosis_changed(self, message: DiagnosisChanged) -> None:
         if message.run_number == self.session.run_number:
@@ -229,6 +288,10 @@ first.  Pick a finding, then walk its next steps.
             return
         self.finished = True
         self._flush()
+        if not self._view_chosen and self.has_class("-show-probes"):
+            self.remove_class("-show-probes")  # narrow: the findings, now that there are some
+            if self.has_class("-narrow") and isinstance(self.focused, ProbePanel):
+                self.query_one(StepsChecklist).focus()
         self.session.finish_run(message.diagnosis, message.duration_s)
         self._show_diagnosis(message.diagnosis)
         moved = self.session.previous_verdict
@@ -248,15 +311,26 @@ first.  Pick a finding, then walk its next steps.
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
         session = self.session
-        self.query_one(VerdictBanner).show_verdict(
-            diagnosis,
-            self.finished,
-            session.run_number,
-            session.previous_verdict if self.finished else None,
-            session.changes() if self.finished else ((), ()),
-            footnote,
-        )
+        banner = self.query_one(VerdictBanner)
         findings = self.query_one(FindingsList)
+        if self.finished and diagnosis.verdict == INCOMPLETE:
+            done, planned = self._progress()
+            banner.show_incomplete(
+                f"{INCOMPLETE} ({done} of {planned} probes finished)",
+                "the run was cut short; the findings below are partial",
+                footnote="press r to run the plan again",
+            )
+            findings.partial = True
+        else:
+            banner.show_verdict(
+                diagnosis,
+                self.finished,
+                session.run_number,
+                session.previous_verdict if self.finished else None,
+                session.changes() if self.finished else ((), ()),
+                footnote,
+                progress=None if self.finished else self._progress(),
+            )
         findings.show(diagnosis)
         self._show_finding(findings.highlighted_finding)
 
@@ -302,10 +376,12 @@ first.  Pick a finding, then walk its next steps.
         self.app.copy_to_clipboard(event.command)
         self.app.push_screen(CopyScreen(event.command, blink=self.netmedic.blink))
 
-    @on(StepsChecklist.NoteRequested)
-    def _note(self, event: StepsChecklist.NoteRequested) -> None:
-        finding = event.checklist.finding
+    def action_note(self) -> None:
+        """A note on the selected finding, whatever has focus; the text goes to the
+        note dialog's field, never to this screen's keys."""
+        finding = self.query_one(FindingsList).highlighted_finding
         if finding is None:
+            self.notify("No finding to note yet: wait for the first findings.", markup=False)
             return
 
         def save(text: str | None) -> None:
@@ -332,7 +408,16 @@ first.  Pick a finding, then walk its next steps.
         self.last_export: Path = path
         self.notify(f"Report written to {path}", title="Export", markup=False)
 
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is None or not self.maximize(self.focused, container=False):
+            self.notify("Nothing to zoom here: tab to a panel, the findings or the steps.")
+
     def action_back(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
         self.app.pop_screen()
 
     def palette_commands(self) -> Iterator[SystemCommand]:

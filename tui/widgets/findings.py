@@ -21,12 +21,16 @@ below it.
     def __init__(self) -> None:
         super().__init__(id="findings", markup=False)
         self.findings: tuple[Finding, ...] = ()
+        self.partial = False  # from a run that did not finish: not a verdict
+        self._shown_partial = False
         self.border_title = "Findings"
 
     def show(self, diagnosis: Diagnosis) -> None:
+        self.border_title = "Findings so far (partial)" if self.partial else "Findings"
         ordered = sorted(diagnosis.findings, key=lambda f: (f.id != diagnosis.verdict, f.rank))
-        if tuple(ordered) == self.findings:
+        if tuple(ordered) == self.findings and self._shown_partial == self.partial:
             return
+        self._shown_partial = self.partial
         # Follow the verdict while the person is on it; keep their own pick otherwise.
         current = self.highlighted_finding
         on_top = current is None or current.id == self.findings[0].id
@@ -34,7 +38,7 @@ below it.
         self.findings = tuple(ordered)
         self.clear_options()
         self.add_options(
-            Option(self._prompt(f, f.id == diagnosis.verdict), id=f"f{i}")
+            Option(self._prompt(f, f.id == diagnosis.verdict, self.partial), id=f"f{i}")
             for i, f in enumerate(ordered)
         )
         index = next((i for i, f in enumerate(ordered) if keep and f.id == keep.id), 0)
@@ -54,12 +58,12 @@ below it.
         return self.findings[self.highlighted]
 
     @staticmethod
-    def _prompt(finding: Finding, verdict: bool) -> Text:
+    def _prompt(finding: Finding, verdict: bool, partial: bool = False) -> Text:
         text = Text()
         text.append(f"{SEVERITY_ICON[finding.severity]} ", style=SEVERITY_STYLE[finding.severity])
         text.append(finding.id, style="bold" if verdict else "")
         if verdict:
-            text.append(" (verdict)", style="italic")
+            text.append(" (so far)" if partial else " (verdict)", style="italic")
         text.append(" ")
         text.append_text(plain(finding.title, "dim"))
         text.no_wrap = True

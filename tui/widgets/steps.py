@@ -22,12 +22,11 @@ MARK = {
 class StepsChecklist(OptionList):
     HELP = """\
 ## Next steps
-The selected finding's next steps, as a checklist.
+The selected finding's steps, as a checklist.
 
-- **space** marks a step done (again to clear), **x** marks it "didn't help".
-- **c** copies the step's command to the clipboard (OSC 52, works over SSH) and
-  shows it selected, so it can also be copied by hand.
-- **n** adds a note to the finding.
+- **space** done (again: clear), **x** didn't help
+- **c** copies its command (OSC 52, works over SSH)
+- **n** notes the finding, **z** zooms
 """
     BINDINGS = [
         Binding("space", "mark('done')", "Done", id="steps.done", tooltip="Mark the step done"),
@@ -37,9 +36,9 @@ The selected finding's next steps, as a checklist.
             "No help",
             id="steps.no_help",
             tooltip="Mark: did not help",
+            show=False,  # 80 columns: in the F1 help, not the footer
         ),
         Binding("c", "copy", "Copy", id="steps.copy", tooltip="Copy the step's command"),
-        Binding("n", "note", "Note", id="steps.note", tooltip="Add a note to this finding"),
     ]
 
     class Marked(Message):
@@ -58,15 +57,6 @@ The selected finding's next steps, as a checklist.
             super().__init__()
             self.checklist = checklist
             self.command = command
-
-        @property
-        def control(self) -> StepsChecklist:
-            return self.checklist
-
-    class NoteRequested(Message):
-        def __init__(self, checklist: StepsChecklist) -> None:
-            super().__init__()
-            self.checklist = checklist
 
         @property
         def control(self) -> StepsChecklist:
@@ -126,18 +116,17 @@ The selected finding's next steps, as a checklist.
 
     def action_mark(self, state: str) -> None:
         current = self._current()
-        if current is not None:
-            self.post_message(self.Marked(self, current[0], StepState(state)))
+        if current is None:
+            self.notify("No step to mark: pick a finding with next steps first.", markup=False)
+            return
+        self.post_message(self.Marked(self, current[0], StepState(state)))
 
     def action_copy(self) -> None:
         current = self._current()
         if current is None:
+            self.notify("No step selected to copy a command from.", markup=False)
             return
         if current[1].command:
             self.post_message(self.CopyRequested(self, current[1].command))
         else:
             self.notify("This step has no command to copy.", severity="warning")
-
-    def action_note(self) -> None:
-        if self.finding is not None:
-            self.post_message(self.NoteRequested(self))

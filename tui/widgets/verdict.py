@@ -13,11 +13,33 @@ class VerdictBanner(Static):
     def __init__(self) -> None:
         super().__init__(id="verdict", classes="-running", markup=False)
 
-    def show_running(self, run_number: int, previous: str | None) -> None:
+    def show_running(
+        self, run_number: int, previous: str | None, progress: tuple[int, int] | None = None
+    ) -> None:
         text = Text("⟳ probing…", style="bold")
+        if progress is not None:
+            text.append(f" {progress[0]} of {progress[1]} probes finished")
         if previous is not None:
             text.append(f"  (run {run_number}; last verdict {previous})")
         self._set("-running", text)
+
+    def show_incomplete(
+        self,
+        verdict_text: str,
+        detail: str,
+        so_far: Finding | None = None,
+        footnote: str = "",
+    ) -> None:
+        """A run cut short: never green, never a verdict."""
+        text = Text(f"◐ {verdict_text}", style="bold")
+        text.append(f": {detail}")
+        if so_far is not None:
+            text.append("\nSeen so far (not a verdict): ", style="italic")
+            text.append(so_far.id)
+        if footnote:
+            text.append("\n")
+            text.append(footnote, style="italic")
+        self._set("-incomplete", text)
 
     def show_verdict(
         self,
@@ -27,14 +49,24 @@ class VerdictBanner(Static):
         previous: str | None,
         changes: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
         footnote: str = "",
+        progress: tuple[int, int] | None = None,
     ) -> None:
         verdict: Finding | None = next(
             (f for f in diagnosis.findings if f.id == diagnosis.verdict), None
         )
-        if verdict is None:
+        if verdict is None and diagnosis.verdict == "incomplete":
+            text = Text("◐ incomplete", style="bold")
+            text.append(": the run was cut short; the verdict so far is not an answer")
+            state = "-incomplete"
+        elif verdict is None:
             text = Text("✔ ok", style="bold")
-            text.append(": no problem found" + ("" if finished else " so far (still probing)"))
-            state = "-ok" if finished else "-running"
+            if finished:
+                text.append(": no problem found")
+                state = "-ok"
+            else:  # nothing wrong yet is not "ok": say how far the run is
+                text = Text("⟳ probing…", style="bold")
+                text.append(" nothing wrong so far")
+                state = "-running"
         else:
             text = Text(f"✘ {verdict.id}", style="bold")
             text.append(": ")
@@ -42,6 +74,8 @@ class VerdictBanner(Static):
             if not finished:
                 text.append(" (still probing)", style="italic")
             state = "-error" if verdict.severity.value == "error" else "-warning"
+        if not finished and progress is not None:
+            text.append(f" · {progress[0]} of {progress[1]} probes finished")
         if finished and previous is not None:
             text.append("\n")
             if previous == diagnosis.verdict:
@@ -68,6 +102,6 @@ class VerdictBanner(Static):
         self._set("-warning", text)
 
     def _set(self, state: str, text: Text) -> None:
-        for cls in ("-running", "-ok", "-error", "-warning"):
+        for cls in ("-running", "-ok", "-error", "-warning", "-incomplete"):
             self.set_class(cls == state, cls)
         self.update(text)

@@ -142,26 +142,45 @@ The border says the probe's status and how long it took.
         except ReviveError:
             return result
 
-    def show_result(self, result: ProbeResult) -> None:
+    def show_result(self, result: ProbeResult, cut_short: bool = False) -> None:
+        """Draw *result*.  A partial result is not a status yet: it is drawn as
+        "running" (or "cut short" for a run that ended before the probe did),
+        never with the green of a finished one."""
         result = self.typed(result)
         self.result = result
+        final = result.final
         for status in Status:
-            self.set_class(result.status is status, f"-{status.value}")
+            self.set_class(final and result.status is status, f"-{status.value}")
         self.remove_class("-pending")
-        self.set_class(not result.final, "-live")
+        self.set_class(not final and not cut_short, "-live")
+        self.set_class(not final and cut_short, "-cut")
         # A live result keeps a stable title: retitling repaints the whole panel.
-        state = f"{result.status.value} · {ms(result.duration_s)}" if result.final else "live"
+        if final:
+            icon, style = STATUS_ICON[result.status], STATUS_STYLE[result.status]
+            state = f"{result.status.value} · {ms(result.duration_s)}"
+        elif cut_short:
+            icon, style, state = "◐", "bold", "cut short: partial"
+        else:
+            icon, style, state = "⟳", "bold", "running"
         key = f"{state}|{result.status.value}"
         if key != self._title_key:
             title = Text(f"{self.title} ")
-            title.append(STATUS_ICON[result.status], style=STATUS_STYLE[result.status])
+            title.append(icon, style=style)
             title.append(f" {state}")
             self.border_title = title
             self._title_key = key
         self.update(self._render_all(result))
 
+    def show_not_finished(self) -> None:
+        """The run ended before this probe reported anything."""
+        self.remove_class("-pending")
+        self.add_class("-cut")
+        self.border_title = Text(f"{self.title} · did not finish")
+        self._title_key = "cut"
+        self.update(Text("no result: the run was cut short before this probe answered"))
+
     def _render_all(self, result: ProbeResult) -> RenderableType:
-        summary = plain(result.summary, STATUS_STYLE[result.status])
+        summary = plain(result.summary, STATUS_STYLE[result.status] if result.final else "")
         if self.has_class("-folded"):
             return summary
         parts: list[RenderableType] = [summary]

@@ -127,8 +127,9 @@ class Run:
 
     @property
     def probe_names(self) -> tuple[str, ...]:
-        """Every probe of the run so far, in the order they were planned."""
-        return tuple(step.probe for step in self.steps)
+        """Every probe of the run so far, in the order they were planned (once each,
+        though a probe that skipped before the evidence named its protocol runs again)."""
+        return tuple(dict.fromkeys(step.probe for step in self.steps))
 
     @property
     def follow_ups(self) -> list[PlanStep]:

@@ -222,7 +222,19 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
     host, port = ev.target.host, ev.target.port
     lines = (f"GET {data.url}{data.via}: {data.detail}", timing_line(data.timings))
     if data.state == TLS_ERROR or data.phase == "tls":
-        if ev.data("tls", TlsData) is None:  # no TLS probe ran to explain it
+        if ev.data("tls", TlsData) is None and data.peer_protocol:
+            yield Finding(
+                "tls.not_tls",
+                Severity.ERROR,
+                f"port {port} on {host} does not speak TLS: it speaks {data.peer_protocol}",
+                (*lines, f"server answer: {data.peer_banner}"),
+                (
+                    NextStep(
+                        "Use the plaintext scheme (http:// instead of https://), or the port where TLS is served"
+                    ),
+                ),
+            )
+        elif ev.data("tls", TlsData) is None:  # no TLS probe ran to explain it
             yield Finding(
                 "tls.handshake_failed",
                 Severity.ERROR,

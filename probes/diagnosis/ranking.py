@@ -53,9 +53,16 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "proxy.tls_intercepted",
     "tls.protocol_mismatch",
     "tls.no_shared_cipher",
+    # One certificate can have several problems (tls_rules reports each).  The
+    # verdict is the most actionable: a name mismatch first (the client reaches
+    # the wrong server or virtual host, or the wrong certificate is installed:
+    # renewing or trusting that certificate fixes nothing), then its dates
+    # (every client fails, trusting it or not, and the fix is to reissue), then
+    # trust (self-signed / unknown root / missing intermediate: clients that pin
+    # or carry the CA work, so that is the narrower problem).
+    "tls.hostname_mismatch",
     "tls.expired",
     "tls.not_yet_valid",
-    "tls.hostname_mismatch",
     "tls.self_signed",
     "tls.untrusted_root",
     "tls.incomplete_chain",

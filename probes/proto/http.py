@@ -24,6 +24,7 @@ all, and one that is HTTP but malformed (the defect is named from the raw bytes)
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -241,7 +242,7 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             return
         dns_s, address = resolution.elapsed_s, resolution.addresses[0]
     deadline = started + ctx.config.timeout
-    data = await fetch(ctx, url, deadline, dns_s)
+    data = await _fetch_or_sniff(ctx, url, address, deadline, dns_s)
     if address and not data.hops:
         data = await _explain(ctx, data, url, address, deadline)
     elapsed = time.monotonic() - started
@@ -253,6 +254,46 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     yield _result(data, elapsed)
+
+
+async def _fetch_or_sniff(
+    ctx: ProbeContext, url: str, address: str, deadline: float, dns_s: float
+) -> HttpData:
+    """The request; for https, a TLS handshake that stays silent gets a plain look at
+    the port beside it, so a plaintext server is "not TLS" at once, not at the deadline."""
+    import asyncio
+
+    from probes.proto.httpraw import raw_response
+    from probes.proto.tls import SNIFF_AFTER_S
+    from probes.wire.banner import identify
+
+    task = asyncio.ensure_future(fetch(ctx, url, deadline, dns_s))
+    if not address or urlsplit(url).scheme != "https":
+        return await task
+    done, _ = await asyncio.wait({task}, timeout=SNIFF_AFTER_S)
+    if done:
+        return task.result()
+    left = max(0.1, deadline - time.monotonic())
+    target = ctx.target
+    raw = await raw_response(
+        address, target.port, "/", False, target.sni or target.host, min(2.0, left)
+    )
+    protocol = identify(raw) or ("" if not raw else "an unknown plaintext protocol")
+    if task.done() or not raw or protocol.startswith("TLS"):
+        return await task
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    detail = f"the port does not speak TLS: a plain request is answered in {protocol}"
+    return HttpData(
+        shown_url(url),
+        "GET",
+        TLS_ERROR,
+        phase="tls",
+        detail=detail,
+        peer_protocol=protocol,
+        peer_banner=clean_bytes(raw, 120),
+    )
 
 
 def _result(data: HttpData, elapsed: float) -> ProbeResult:

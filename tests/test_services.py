@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from probes.core.model import Severity
 from probes.proto.service import ServiceData
 from probes.proto.tls import TlsData
-from tests.probe_helpers import evidence, run
+from tests.probe_helpers import evidence, finding, run
 from tests.servers.base import ServerThread
 from tests.servers.httpserver import ssh
 from tests.servers.pki import Pki
@@ -130,3 +131,54 @@ def test_postgres_placeholder_user_rejection_is_not_a_fault(pg_port: int) -> Non
     assert diagnosis.verdict == "ok"
     assert the_run.results["service"].status == "ok"
     assert "placeholder user" in the_run.results["service"].data.detail
+
+
+@pytest.fixture(scope="module")
+def plain_pg_port(pki: Pki) -> Iterator[int]:
+    """A healthy PostgreSQL with ssl = off."""
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    leaf = pki.leaf()
+    chain = b"".join(p.bytes() for p in leaf.cert_chain_pems)
+    with postgres_server(chain, leaf.private_key_pem.bytes(), ssl=False) as port:
+        yield port
+
+
+def test_sslmode_disable_against_plaintext_postgres_is_ok(plain_pg_port: int) -> None:
+    the_run, diagnosis = run(
+        f"postgres://app@127.0.0.1:{plain_pg_port}/appdb?sslmode=disable",
+        ("tls", "service"),
+        "auto",
+    )
+    assert diagnosis.verdict == "ok", [f.id for f in diagnosis.findings]
+    assert the_run.results["tls"].status == "skipped"
+    assert "sslmode=disable" in the_run.results["tls"].summary
+
+
+def test_sslmode_require_against_plaintext_postgres_is_an_error(plain_pg_port: int) -> None:
+    _, diagnosis = run(
+        f"postgres://app@127.0.0.1:{plain_pg_port}/appdb?sslmode=require",
+        ("tls", "service"),
+        "auto",
+    )
+    assert diagnosis.verdict == "tls.starttls_refused"
+
+
+def test_sslmode_prefer_pg_hba_rejection_outranks_no_tls(plain_pg_port: int) -> None:
+    _, diagnosis = run(
+        f"postgres://blocked@127.0.0.1:{plain_pg_port}/x?sslmode=prefer", ("tls", "service"), "auto"
+    )
+    assert diagnosis.verdict == "service.auth_failed", [f.id for f in diagnosis.findings]
+    text = evidence(diagnosis, "service.auth_failed")
+    assert "SQLSTATE 28000" in text and "pg_hba.conf" in text
+    assert finding(diagnosis, "tls.starttls_refused").severity is Severity.WARNING
+
+
+def test_prefer_uses_tls_for_the_startup_when_offered(pg_port: int) -> None:
+    the_run, diagnosis = run(
+        f"postgres://app@127.0.0.1:{pg_port}/appdb?sslmode=prefer", ("service",), "auth"
+    )
+    assert diagnosis.verdict == "ok"
+    data = the_run.results["service"].data
+    assert isinstance(data, ServiceData) and data.tls_offered == "yes" and data.sslmode == "prefer"

@@ -39,7 +39,8 @@ def _client(ev: Evidence, data: ServiceData) -> str:
         tls = " --tls" if t.scheme == "rediss" else ""
         return f"redis-cli -h {q(t.host)} -p {t.port}{tls} --askpass PING"
     user = t.username or "postgres"
-    return f"psql {q(f'host={t.host} port={t.port} user={user} sslmode=prefer')} -c 'select 1'"
+    mode = data.sslmode or "prefer"
+    return f"psql {q(f'host={t.host} port={t.port} user={user} sslmode={mode}')} -c 'select 1'"
 
 
 def service_findings(ev: Evidence) -> Iterator[Finding]:

@@ -57,6 +57,7 @@ class ServiceData:
     auth_method: str = ""  # postgres: what the server asks for
     sqlstate: str = ""
     credentials_sent: bool = False
+    sslmode: str = ""  # postgres: the URL's sslmode ("" = not given)
 
 
 def which(ctx: ProbeContext) -> str | None:
@@ -116,6 +117,29 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     else:
         err = ProbeError(data.state.upper(), data.detail, elapsed_s=elapsed)
         yield ProbeResult("service", Status.FAILED, elapsed, summary, data, err)
+
+
+async def _pg_startup(
+    t: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[bytes, bytes]:
+    """Send the StartupMessage; (message type, body) of the first answer."""
+    user = t.username or "netmedic"
+    database = t.path.lstrip("/").split("?")[0] or "postgres"
+    params = (
+        b"".join(
+            k.encode() + b"\0" + v.encode() + b"\0"
+            for k, v in (("user", user), ("database", database), ("application_name", "netmedic"))
+        )
+        + b"\0"
+    )
+    writer.write(struct.pack("!II", 8 + len(params), 196608) + params)
+    await writer.drain()
+    kind = await reader.readexactly(1)
+    length = struct.unpack("!I", await reader.readexactly(4))[0]
+    body = await reader.readexactly(min(max(length - 4, 0), 8192))
+    if kind == b"R":
+        writer.write(b"X\x00\x00\x00\x04")
+    return kind, body
 
 
 def _resp(*parts: str) -> bytes:
@@ -187,47 +211,44 @@ async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
 
 
 async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
+    """SSLRequest (unless sslmode=disable), TLS when offered, then the StartupMessage,
+    on one connection as libpq does."""
+    import ssl
+
+    from probes.proto.tls import pg_sslmode
+
     t = ctx.target
+    mode = pg_sslmode(t)
     base: dict[str, Any] = {"service": "postgres", "address": address, "port": t.port}
     reader, writer = await asyncio.open_connection(address, t.port)
     try:
-        writer.write(struct.pack("!II", 8, 80877103))
-        await writer.drain()
-        answer = await reader.read(64)
+        tls = ""
+        if mode != "disable":
+            writer.write(struct.pack("!II", 8, 80877103))
+            await writer.drain()
+            answer = await reader.read(64)
+            if answer not in (b"S", b"N"):
+                proto = identify(answer) or ""
+                return ServiceData(
+                    **base,
+                    state=WRONG_PROTOCOL,
+                    detail=f"the port does not answer like PostgreSQL{f'; it speaks {proto}' if proto else ''}",
+                    reply=clean_bytes(answer, 120),
+                    protocol_seen=proto,
+                )
+            tls = "yes" if answer == b"S" else "no"
+            if answer == b"S":  # what libpq does: the startup goes inside TLS (not verified here)
+                plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                plain.check_hostname = False
+                plain.verify_mode = ssl.CERT_NONE
+                await writer.start_tls(plain, server_hostname=t.sni)
+        kind, body = await _pg_startup(t, reader, writer)
     finally:
         writer.close()
-    if answer not in (b"S", b"N"):
-        proto = identify(answer) or ""
-        return ServiceData(
-            **base,
-            state=WRONG_PROTOCOL,
-            detail=f"the port does not answer like PostgreSQL{f'; it speaks {proto}' if proto else ''}",
-            reply=clean_bytes(answer, 120),
-            protocol_seen=proto,
-        )
-    tls = "yes" if answer == b"S" else "no"
     user = t.username or "netmedic"
-    database = t.path.lstrip("/").split("?")[0] or "postgres"
-    params = (
-        b"".join(
-            k.encode() + b"\0" + v.encode() + b"\0"
-            for k, v in (("user", user), ("database", database), ("application_name", "netmedic"))
-        )
-        + b"\0"
-    )
-    startup = struct.pack("!II", 8 + len(params), 196608) + params
-    reader, writer = await asyncio.open_connection(address, t.port)
-    try:
-        writer.write(startup)
-        await writer.drain()
-        kind = await reader.readexactly(1)
-        length = struct.unpack("!I", await reader.readexactly(4))[0]
-        body = await reader.readexactly(min(max(length - 4, 0), 8192))
-        if kind == b"R":
-            writer.write(b"X\x00\x00\x00\x04")
-    finally:
-        writer.close()
+    base["sslmode"] = mode
     base["tls_offered"] = tls
+    tls = tls or "not asked (sslmode=disable)"
     if kind == b"R" and len(body) >= 4:
         code = struct.unpack("!I", body[:4])[0]
         method = _PG_AUTH.get(code, f"method {code}")
@@ -266,7 +287,7 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
         return ServiceData(
             **base,
             state=state,
-            detail=f"{code}: {message}",
+            detail=f"SQLSTATE {code}: {message}",
             reply=message,
             sqlstate=code,
         )

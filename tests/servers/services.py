@@ -93,8 +93,8 @@ def postgres_unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def postgres_server(cert_pem: bytes, key_pem: bytes) -> Iterator[int]:
-    """A fresh cluster with SSL on, SCRAM for 'app', and a reject line for 'blocked'."""
+def postgres_server(cert_pem: bytes, key_pem: bytes, ssl: bool = True) -> Iterator[int]:
+    """A fresh cluster with SSL on (or off), SCRAM for 'app', and a reject line for 'blocked'."""
     import pwd
 
     binary = _pg_bin()
@@ -137,7 +137,7 @@ def postgres_server(cert_pem: bytes, key_pem: bytes) -> Iterator[int]:
             path.chmod(0o600)
         proc = subprocess.Popen(
             [*as_postgres, str(binary / "postgres"), "-D", str(data), "-p", str(port),
-             "-k", str(workdir), "-c", "listen_addresses=127.0.0.1", "-c", "ssl=on",
+             "-k", str(workdir), "-c", "listen_addresses=127.0.0.1", "-c", f"ssl={'on' if ssl else 'off'}",
              "-c", "fsync=off"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

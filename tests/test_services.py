@@ -182,3 +182,64 @@ def test_prefer_uses_tls_for_the_startup_when_offered(pg_port: int) -> None:
     assert diagnosis.verdict == "ok"
     data = the_run.results["service"].data
     assert isinstance(data, ServiceData) and data.tls_offered == "yes" and data.sslmode == "prefer"
+
+
+def test_redis_at_maxclients_is_too_many_connections() -> None:
+    import socket
+    import time
+
+    reason = redis_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with redis_server(maxclients=1) as port:
+        held = None
+        for _ in range(50):  # the start-up check's connection may still count: retry
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"PING\r\n")
+            if sock.recv(64).startswith(b"+PONG"):
+                held = sock  # the one allowed client
+                break
+            sock.close()
+            time.sleep(0.05)
+        assert held is not None
+        with held:
+            _, diagnosis = run(f"redis://127.0.0.1:{port}", ("service",), "too-many-connections")
+    assert diagnosis.verdict == "service.too_many_connections"
+    assert "max number of clients reached" in evidence(diagnosis, "service.too_many_connections")
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict", "words"),
+    [
+        (b"-LOADING Redis is loading the dataset in memory\r\n", "service.unavailable", "loading"),
+        (
+            b"-READONLY You can't write against a read only replica.\r\n",
+            "service.unavailable",
+            "read-only",
+        ),
+        (
+            b"-MISCONF Redis is configured to save RDB snapshots\r\n",
+            "service.unavailable",
+            "MISCONF",
+        ),
+        (
+            b"-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+            "service.unavailable",
+            "maxmemory",
+        ),
+        (b"-NOAUTH Authentication required.\r\n", "service.auth_required", "NOAUTH"),
+        (b"-WRONGPASS invalid username-password pair\r\n", "service.auth_failed", "WRONGPASS"),
+        (b"-ERR max number of clients reached\r\n", "service.too_many_connections", "max number"),
+    ],
+)
+def test_redis_error_replies(reply: bytes, verdict: str, words: str) -> None:
+    from tests.servers.services import redis_standin
+
+    st = ServerThread()
+    try:
+        port = st.serve(redis_standin(reply))
+        _, diagnosis = run(f"redis://:pw@127.0.0.1:{port}", ("service",), "service-down")
+    finally:
+        st.close()
+    assert diagnosis.verdict == verdict
+    assert words in evidence(diagnosis, verdict)

@@ -161,42 +161,75 @@ async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
         address, t.port, ssl=ssl_ctx, server_hostname=(t.sni or t.host) if ssl_ctx else None
     )
     creds = bool(t.password)
-    try:
-        if creds:
-            args = ("AUTH", t.username, t.password) if t.username else ("AUTH", t.password)
-            writer.write(_resp(*args))
-        writer.write(_resp("PING"))
-        await writer.drain()
-        first = await reader.readline()
-        auth_reply = b""
-        if creds:
-            auth_reply, first = first, await reader.readline()
-    finally:
-        writer.close()
     base: dict[str, Any] = {
         "service": "redis",
         "address": address,
         "port": t.port,
         "credentials_sent": creds,
     }
+    try:
+        # Redis speaks first only to refuse ("-ERR max number of clients reached"):
+        # listen briefly before sending; the same read then takes the first reply.
+        pending = asyncio.ensure_future(reader.readline())
+        done, _ = await asyncio.wait({pending}, timeout=0.1)
+        if done:
+            return _redis_answer(base, pending.result(), b"")
+        try:
+            if creds:
+                args = ("AUTH", t.username, t.password) if t.username else ("AUTH", t.password)
+                writer.write(_resp(*args))
+            writer.write(_resp("PING"))
+            await writer.drain()
+            first = await pending
+        finally:
+            pending.cancel()
+        auth_reply = b""
+        if creds and first:
+            auth_reply, first = first, await reader.readline()
+    finally:
+        writer.close()
+    return _redis_answer(base, first, auth_reply)
+
+
+# Redis error replies that say the server cannot serve now (prefix → why).
+_REDIS_UNAVAILABLE = (
+    (b"-LOADING", "Redis is loading its dataset into memory"),
+    (b"-READONLY", "this Redis is a read-only replica"),
+    (b"-MISCONF", "Redis cannot save to disk and refuses writes (stop-writes-on-bgsave-error)"),
+    (b"-OOM", "Redis is at its maxmemory limit"),
+    (b"-MASTERDOWN", "the replica has lost its master"),
+    (b"-BUSY", "Redis is busy running a script"),
+)
+
+
+def _redis_answer(base: dict[str, Any], first: bytes, auth_reply: bytes) -> ServiceData:
+    """Classify Redis's answers (the AUTH reply first, then PING's); the server's words kept."""
     shown = clean_bytes((auth_reply + b" " + first).strip() if auth_reply else first.strip(), 160)
-    if auth_reply.startswith((b"-WRONGPASS", b"-ERR invalid", b"-ERR invalid password")):
-        return ServiceData(
-            **base, state=AUTH_FAILED, detail="AUTH was rejected (WRONGPASS)", reply=shown
-        )
+    for line in (auth_reply, first):
+        upper = line.upper()
+        if upper.startswith(b"-ERR MAX NUMBER OF CLIENTS"):
+            return ServiceData(
+                **base,
+                state=TOO_MANY,
+                detail="Redis refuses new clients: it is at its maxclients limit",
+                reply=shown,
+            )
+        if upper.startswith(b"-NOAUTH"):
+            return ServiceData(
+                **base, state=AUTH_REQUIRED, detail="the server requires AUTH (NOAUTH)", reply=shown
+            )
+        if upper.startswith(b"-WRONGPASS") or upper.startswith(b"-ERR INVALID"):
+            return ServiceData(
+                **base, state=AUTH_FAILED, detail="AUTH was rejected (WRONGPASS)", reply=shown
+            )
+        for prefix, why in _REDIS_UNAVAILABLE:
+            if upper.startswith(prefix):
+                return ServiceData(**base, state=UNAVAILABLE, detail=why, reply=shown)
     if first.startswith(b"+PONG"):
         return ServiceData(**base, state=OK, detail="PING answered +PONG", reply=shown)
-    if first.startswith(b"-NOAUTH"):
+    if not first:
         return ServiceData(
-            **base, state=AUTH_REQUIRED, detail="the server requires AUTH (NOAUTH)", reply=shown
-        )
-    if first.startswith((b"-WRONGPASS", b"-ERR invalid password")):
-        return ServiceData(
-            **base, state=AUTH_FAILED, detail="AUTH was rejected (WRONGPASS)", reply=shown
-        )
-    if first.startswith(b"-LOADING"):
-        return ServiceData(
-            **base, state=UNAVAILABLE, detail="Redis is loading its dataset", reply=shown
+            **base, state=FAILED, detail="the server closed the connection without answering PING"
         )
     if first[:1] in (b"-", b"+", b":", b"$", b"*"):
         return ServiceData(**base, state=FAILED, detail=f"PING answered {shown}", reply=shown)

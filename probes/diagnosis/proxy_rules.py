@@ -103,6 +103,11 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
     if data is None:
         return
     lines = tuple(_lines(data, ev))
+    http = ev.data("http", HttpData)
+    if http is not None and http.proxy:
+        lines += (
+            f"the HTTP probe's GET {http.url} via proxy {http.proxy}: {http.detail or http.state}",
+        )
     url = shown_url(ev.target.url())  # never the raw query (it may carry a token)
     if data.state == AUTH_REQUIRED:
         realm = data.proxy_authenticate or "(no Proxy-Authenticate header)"
@@ -191,4 +196,4 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
         )
 
 
-RULES = (http_through_proxy, proxy_findings)
+RULES = (proxy_findings, http_through_proxy)  # the proxy probe's finding says more

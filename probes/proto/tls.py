@@ -73,6 +73,7 @@ CERT_PROBLEMS = (
 # How long a handshake may stay silent before a plain look at the port (is it
 # HTTP or another plaintext protocol?) runs beside it.
 SNIFF_AFTER_S = 0.5
+DIRECT_LOOK_S = 2.0  # through a proxy: how long the direct look at the certificate may take
 Connector = Callable[[float], socket.socket]  # deadline → a connected socket (a proxy tunnel)
 
 
@@ -267,13 +268,15 @@ async def _through_proxy(ctx: ProbeContext, proxy: ProxyChoice, deadline: float)
     resolution = await ctx.resolution()
     if not resolution.addresses or time.monotonic() >= deadline:
         return data
+    # The direct path is often firewalled where a proxy is used: do not wait long.
+    direct_deadline = min(deadline, time.monotonic() + DIRECT_LOOK_S)
     direct = await run_in_daemon_thread(
         lambda: handshake(
             resolution.addresses[0],
             ctx.target.port,
             ctx.target.host,
             _plain_context(),
-            deadline,
+            direct_deadline,
             STARTTLS_SCHEMES.get(ctx.target.scheme, ""),
         )
     )

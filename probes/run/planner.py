@@ -95,6 +95,8 @@ def initial_plan(
         add("proxy", f"{proxy} applies to this target")
         if target.scheme in ("http", "https", "ws", "wss"):
             add("http", f"requests to the target go through {proxy}")
+        if target.scheme in ("https", "wss"):
+            add("tls", f"compare the certificate seen through {proxy} with the site's own")
     return list(steps.values())
 
 
@@ -115,6 +117,9 @@ def follow_ups(
             return
         steps[name] = PlanStep(name, reason, trigger, round(elapsed_s, 3))
 
+    http = results.get("http")
+    if http is not None and http.final and getattr(http.data, "state", "") == "tls_error":
+        add("tls", "the HTTP exchange failed in TLS: read the whole chain", "http")
     tcp = results.get("tcp")
     if tcp is not None and tcp.final:
         for state, address, protocol in _attempts(tcp):

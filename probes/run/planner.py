@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from probes.core.events import PlanStep
 from probes.core.model import ProbeResult
 from probes.core.target import Target
 
@@ -52,16 +52,6 @@ SCHEME_PROBES: dict[str, tuple[str, ...]] = {
 }
 
 _PATH = ("ping", "trace")
-
-
-@dataclass(frozen=True, slots=True)
-class PlanStep:
-    """One probe of a run and the reason it runs."""
-
-    probe: str
-    reason: str
-    trigger: str = ""  # "" in the first plan; else the probe whose evidence asked for it
-    at_s: float = 0.0  # seconds into the run when it was added
 
 
 def initial_plan(

@@ -48,6 +48,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from probes.core.sanitize import clean_tree
 from probes.record.session import INCOMPLETE, RunRecord, Session
 from probes.run.plans import PROBES, SYMPTOMS
 from tui.report.facts import ms, probe_facts
@@ -69,7 +70,10 @@ def utc_offset(seconds: Any) -> str:
 
 
 def iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):  # a forged time: no date to show
+        return "?"
 
 
 def build_document(session: Session) -> dict[str, Any]:
@@ -181,7 +185,10 @@ def build_document(session: Session) -> dict[str, Any]:
         "verdict_changes": changes,
         "before_after": _before_after(session),
     }
-    return doc
+    # The journal may come from anyone (a bundle sent by a colleague, a shared state
+    # dir): every format renders this document, so nothing unsafe gets past here.
+    cleaned: dict[str, Any] = clean_tree(doc)
+    return cleaned
 
 
 def _verdict(session: Session, findings: list[dict[str, Any]]) -> dict[str, Any]:
@@ -270,7 +277,7 @@ def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
                 "summary": str(raw.get("summary", "")),
                 "final": bool(raw.get("final", True)),
                 "error": raw.get("error"),
-                "facts": [list(row) for row in probe_facts(probe, data)],
+                "facts": [list(row) for row in _facts(probe, data)],
                 "data": data if isinstance(data, dict) else {},
             }
         )
@@ -288,6 +295,13 @@ def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
         "probes_planned": run.probes_planned,
         "probes": probes,
     }
+
+
+def _facts(probe: str, data: Any) -> list[tuple[str, str]]:
+    try:
+        return probe_facts(probe, data)
+    except (RecursionError, ArithmeticError, LookupError, TypeError, ValueError):
+        return []  # data no netmedic wrote: the report shows the rest
 
 
 def _timeline(session: Session, when: Any) -> list[dict[str, Any]]:

@@ -244,16 +244,23 @@ def _step_text(session: Session, finding_id: str, index: int) -> str:
 def _addresses(run: RunRecord | None) -> list[str]:
     if run is None:
         return []
-    dns = (run.results.get("dns") or {}).get("data") or {}
-    system = dns.get("system") or {}
-    if system.get("addresses"):
-        return [str(a) for a in system["addresses"]]
+    dns = _dict(_dict(run.results.get("dns")).get("data"))
+    found = _dict(dns.get("system")).get("addresses")
+    if isinstance(found, list) and found:
+        return [str(a) for a in found]
     for probe, key in (("tcp", "attempts"), ("route", "routes")):
-        items = ((run.results.get(probe) or {}).get("data") or {}).get(key) or ()
-        found = [str(i.get("address")) for i in items if isinstance(i, dict) and i.get("address")]
-        if found:
-            return list(dict.fromkeys(found))
+        items = _dict(_dict(run.results.get(probe)).get("data")).get(key)
+        if not isinstance(items, list):
+            continue
+        seen = [str(i.get("address")) for i in items if isinstance(i, dict) and i.get("address")]
+        if seen:
+            return list(dict.fromkeys(seen))
     return []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A journal's value where a record is expected: anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
 
 
 def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:

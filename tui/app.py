@@ -315,6 +315,13 @@ class NetmedicApp(App[int]):
 
 def run_app(target: Target | None, symptom: str | None, session: SavedSession | None = None) -> int:
     """The real app: sessions are journaled to disk and a hang-up flushes them."""
+    if not terminal_attached():
+        print(
+            "netmedic: the TUI needs a terminal (stdin and stdout are not one); "
+            "use 'netmedic check TARGET' for plain output",
+            file=sys.stderr,
+        )
+        return 2
     if symptom is not None and symptom not in PLANS:
         symptom = None
     app = NetmedicApp(
@@ -328,6 +335,15 @@ def run_app(target: Target | None, symptom: str | None, session: SavedSession | 
     if not hung_up:
         _say_where_sessions_are(app.journals)
     return app.return_code or 0
+
+
+def terminal_attached() -> bool:
+    """Both stdin and stdout are a terminal: without one the TUI would write escape
+    codes into a file and wait forever for keys."""
+    try:
+        return os.isatty(sys.stdin.fileno()) and os.isatty(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # closed or replaced streams
+        return False
 
 
 def _say_where_sessions_are(writers: list[JournalWriter]) -> None:

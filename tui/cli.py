@@ -171,6 +171,7 @@ def console_main() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    _tolerate_narrow_encodings()
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's exit
@@ -191,6 +192,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _tolerate_narrow_encodings() -> None:
+    """``PYTHONIOENCODING=ascii`` or a C locale: what the stream cannot encode is
+    written as ``\\u2014``-style escapes instead of failing with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and not _speaks_unicode(stream):
+            with contextlib.suppress(OSError, ValueError):
+                reconfigure(errors="backslashreplace")
+
+
+def _speaks_unicode(stream: object) -> bool:
+    encoding = str(getattr(stream, "encoding", "") or "").lower().replace("_", "-")
+    return encoding in ("utf-8", "utf8", "utf-16", "utf-32")
 
 
 def _reader_went_away() -> int:
@@ -257,8 +273,8 @@ def _check(ns: argparse.Namespace) -> int:
     from probes.run.runner import Run, run_to_end
 
     target = _parse_target(ns.target)
-    if ns.ca_file and not os.path.isfile(ns.ca_file):
-        raise UsageError(f"--ca-file {ns.ca_file!r} is not a readable file")
+    if ns.ca_file:
+        _check_ca_file(ns.ca_file)
     from probes.core.options import OptionError, parse_header_option, parse_origin
 
     try:
@@ -271,6 +287,7 @@ def _check(ns: argparse.Namespace) -> int:
             check_output_path(ns.report, ns.force)
         except OutputError as exc:
             raise UsageError(f"--report: {exc}") from None
+        _report_format(ns.report, None, "--report")
     config = ProbeConfig(timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin)
     run = Run(target, ns.symptom, config)
     journal: Journal | None = None
@@ -298,7 +315,8 @@ def _check(ns: argparse.Namespace) -> int:
     privileged = has_raw_socket()
     if ns.json:
         doc = check_document(run, privileged, duration)
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        ascii_only = not _speaks_unicode(sys.stdout)  # escapes keep the JSON valid
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=ascii_only) + "\n")
     else:
         import io
         import shutil
@@ -330,14 +348,54 @@ def _check(ns: argparse.Namespace) -> int:
     return EXIT_FINDINGS if diagnosis.has_errors else EXIT_OK
 
 
+def _check_ca_file(path: str) -> None:
+    """``--ca-file`` must hold at least one PEM certificate: else every TLS failure
+    would be blamed on the server."""
+    import ssl
+    import stat
+
+    shown = _printable(repr(path))
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise UsageError(f"--ca-file {shown}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"--ca-file {shown} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"--ca-file {shown} is not readable")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=path)
+    except (ssl.SSLError, OSError, ValueError):
+        raise UsageError(f"--ca-file {shown} holds no PEM certificate") from None
+    if not context.cert_store_stats().get("x509", 0):
+        raise UsageError(f"--ca-file {shown} holds no PEM certificate")
+
+
+def _report_format(path: str, fmt: str | None, option: str) -> str:
+    """The format for an output file: *fmt* when given, else from the extension; an
+    unknown extension is refused rather than filled with another format."""
+    from tui.report import EXTENSIONS, format_for_path
+
+    if fmt:
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix and suffix not in EXTENSIONS:
+        known = ", ".join(sorted(EXTENSIONS))
+        raise UsageError(
+            f"{option} {_printable(path)}: unknown extension {_printable(suffix)} (use {known})"
+        )
+    return format_for_path(path)
+
+
 def _write_report(journal_path: Path, output: str, fmt: str | None, force: bool) -> None:
     from probes.record.safefile import OutputError, write_private
     from probes.record.session import JournalError, read_journal
-    from tui.report import format_for_path, render
+    from tui.report import render
 
     try:
         session = read_journal(journal_path)
-        text = render(session, fmt or format_for_path(output))
+        text = render(session, _report_format(output, fmt, "--report"))
         write_private(output, text.encode("utf-8"), force=force)
     except (OutputError, JournalError) as exc:
         raise UsageError(str(exc)) from None
@@ -346,7 +404,7 @@ def _write_report(journal_path: Path, output: str, fmt: str | None, force: bool)
 def _report(ns: argparse.Namespace) -> int:
     from probes.record.safefile import OutputError, check_output_path, write_private
     from probes.record.session import JournalError, load_session
-    from tui.report import format_for_path, render
+    from tui.report import render
     from tui.report.bundle import build_bundle
 
     try:
@@ -355,8 +413,8 @@ def _report(ns: argparse.Namespace) -> int:
             check_output_path(path, ns.force)
         if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
             raise UsageError("-o and --bundle name the same file")
+        fmt = _report_format(ns.output, ns.format, "-o") if ns.output else ns.format or "md"
         session = load_session(ns.session)
-        fmt = ns.format or (format_for_path(ns.output) if ns.output else "md")
         if ns.output:
             write_private(ns.output, render(session, fmt).encode("utf-8"), ns.force)
             print(f"netmedic: wrote {ns.output}", file=sys.stderr)
@@ -364,7 +422,10 @@ def _report(ns: argparse.Namespace) -> int:
             write_private(ns.bundle, build_bundle(session), ns.force)
             print(f"netmedic: wrote {ns.bundle}", file=sys.stderr)
         if not outputs:
-            sys.stdout.write(render(session, fmt))
+            text = render(session, fmt)
+            if fmt == "json" and not _speaks_unicode(sys.stdout):
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=True) + "\n"
+            sys.stdout.write(text)
     except (OutputError, JournalError) as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK
@@ -374,9 +435,12 @@ def _sessions() -> int:
     import datetime as dt
 
     from probes.record.journal import sessions_dir
-    from probes.record.session import list_sessions
+    from probes.record.session import JournalError, list_sessions
 
-    found = list_sessions()
+    try:
+        found = list_sessions()
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
     if not found:
         print(f"no saved sessions in {sessions_dir()}")
         return EXIT_OK

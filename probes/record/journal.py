@@ -45,6 +45,7 @@ import json
 import os
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +76,53 @@ SUFFIX = ".jsonl"
 def sessions_dir() -> Path:
     """Where journals live: ``$XDG_STATE_HOME/netmedic/sessions`` on Linux."""
     return platformdirs.user_state_path("netmedic", appauthor=False) / "sessions"
+
+
+def state_root() -> Path:
+    """``$XDG_STATE_HOME`` (or ``~/.local/state``): where the trusted chain starts."""
+    return platformdirs.user_state_path(appauthor=False)
+
+
+def check_state_dir(directory: Path) -> None:
+    """Refuse a state directory someone else could tamper with, as ssh does.
+
+    Every existing directory from the state root (``$XDG_STATE_HOME``) down to
+    *directory* — or *directory* alone when it lies elsewhere — must be a real
+    directory owned by this user (or root) and not writable by group or others.
+    Otherwise another user could plant a journal for us to list and report, or move
+    ours away (``sudo -E`` keeps the invoking user's ``XDG_STATE_HOME``).  Raises
+    :class:`UnsafeStateDir`."""
+    root = state_root()
+    try:
+        relative = directory.relative_to(root)
+        chain = [root, *(root / Path(*relative.parts[: i + 1]) for i in range(len(relative.parts)))]
+    except ValueError:
+        chain = [directory]
+    uid = os.getuid()
+    for path in chain:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise UnsafeStateDir(f"cannot check {path}: {exc.strerror or exc}") from None
+        if stat.S_ISLNK(st.st_mode) and path == root:
+            try:
+                st = os.stat(path)  # $XDG_STATE_HOME itself may be a link the user made
+            except OSError as exc:
+                raise UnsafeStateDir(f"cannot check {path}: {exc.strerror or exc}") from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnsafeStateDir(f"{path} is not a directory")
+        if st.st_uid not in (uid, 0):
+            raise UnsafeStateDir(
+                f"{path} belongs to uid {st.st_uid}, not to you (uid {uid}); "
+                "refusing to keep sessions there (is XDG_STATE_HOME another user's?)"
+            )
+        if st.st_mode & 0o022:
+            raise UnsafeStateDir(
+                f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                "refusing to keep sessions there"
+            )
 
 
 def new_session_id(now: float | None = None) -> str:
@@ -128,6 +176,10 @@ class JournalError(Exception):
     """A journal cannot be created, written or read; ``str()`` is one line."""
 
 
+class UnsafeStateDir(JournalError):
+    """The state directory could be changed by another user (see :func:`check_state_dir`)."""
+
+
 @dataclass
 class Journal:
     """An :class:`~probes.core.events.EventSink` that appends events to a journal file.
@@ -164,19 +216,22 @@ class Journal:
         sid = session_id or new_session_id(now)
         path = directory / f"{sid}{SUFFIX}"
         try:
+            check_state_dir(directory)
             ensure_private_dir(directory)
+            check_state_dir(directory)  # what mkdir found or made
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
             fd = os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
             os.fchmod(fd, FILE_MODE)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else has it
-        except (OSError, OutputError) as exc:
-            raise JournalError(
-                f"cannot create a session journal in {directory}: {_why(exc)}"
-            ) from None
+        except (OSError, OutputError, JournalError) as exc:
+            kind = UnsafeStateDir if isinstance(exc, UnsafeStateDir) else JournalError
+            raise kind(f"cannot create a session journal in {directory}: {_why(exc)}") from None
         journal = cls(path, sid, clock, _fd=fd)
         journal._write(_header(sid, now, target, symptom, plan, facts))
-        if journal.error:
-            journal.close()
+        if journal.error:  # a full disk: leave no empty journal behind
+            journal.close(clean=False)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
             raise JournalError(f"cannot write the session journal {path}: {journal.error}")
         with contextlib.suppress(OSError):
             dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)

@@ -27,8 +27,12 @@ written by a newer netmedic (``version`` above :data:`SCHEMA_VERSION`) raises
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +48,7 @@ from probes.core.model import (
     Severity,
     Status,
 )
+from probes.core.sanitize import clean_text, clean_tree
 from probes.core.target import Target
 from probes.record.journal import (
     SCHEMA,
@@ -51,10 +56,20 @@ from probes.record.journal import (
     SUFFIX,
     Journal,
     JournalError,
+    check_state_dir,
     sessions_dir,
 )
 
+# Bounds on what a journal can make a reader do: anything beyond them was not written
+# by netmedic (a forged or corrupt file) and is skipped, never kept.
 MAX_JOURNAL_BYTES = 64 << 20
+MAX_LINE_BYTES = 4 << 20  # one event; a probe result is a few KiB
+MAX_RUNS = 200
+MAX_PROBES_PER_RUN = 64
+MAX_ARRIVALS_PER_RUN = 512
+MAX_MARKS = 2000  # steps marked, notes
+MAX_T = 253402300799.0  # 9999-12-31: later "times" are forged or corrupt
+_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 INCOMPLETE = "incomplete"  # DESIGN.md: a run cut short; the verdict so far is not an answer
 
 __all__ = [
@@ -173,11 +188,12 @@ class Session:
 
     @property
     def id(self) -> str:
-        return str(self.header.get("id") or self.path.name.removesuffix(SUFFIX))
+        """The session id: safe as a file or zip entry name (a forged one is not used)."""
+        return safe_session_id(self.header.get("id"), self.path)
 
     @property
     def started_t(self) -> float:
-        return float(self.header.get("t", 0.0))
+        return finite_time(self.header.get("t"), 0.0)
 
     @property
     def symptom(self) -> str:
@@ -256,11 +272,11 @@ class Session:
         fields: dict[str, Any] = {
             "input": str(raw.get("input", "")),
             "host": str(raw.get("host", "")),
-            "port": int(raw.get("port", 0) or 0),
+            "port": _small_int(raw.get("port")),
             "scheme": str(raw.get("scheme", "tcp")),
             "path": path,
             "host_unicode": str(raw.get("host_unicode", "")),
-            "ip_version": int(raw.get("ip_version", 0) or 0),
+            "ip_version": _small_int(raw.get("ip_version")),
             "zone": str(raw.get("zone", "")),
             "port_explicit": bool(raw.get("port_explicit", False)),
         }
@@ -290,18 +306,37 @@ class SessionSummary:
 
 
 def read_journal(path: str | os.PathLike[str]) -> Session:
-    """Parse a journal file into a :class:`Session`."""
+    """Parse a journal file into a :class:`Session`, streaming it line by line.
+
+    Only a regular file is read (a FIFO or a device would block or never end); a
+    symbolic link named explicitly is followed, as ``cat`` would.  Memory stays
+    bounded whatever the file holds (see the ``MAX_*`` limits)."""
     p = Path(path)
+    with open_journal_file(p) as fh:
+        return parse_lines(fh, p)
+
+
+def open_journal_file(p: Path) -> io.BufferedReader:
+    """Open *p* for reading if it is a regular file of a sane size (never blocks)."""
     try:
-        with open(p, "rb") as fh:
-            data = fh.read(MAX_JOURNAL_BYTES + 1)
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except IsADirectoryError:
         raise JournalError(f"{p} is a directory, not a session journal") from None
     except OSError as exc:
         raise JournalError(f"cannot read {p}: {exc.strerror or exc}") from None
-    if len(data) > MAX_JOURNAL_BYTES:
-        raise JournalError(f"{p} is larger than {MAX_JOURNAL_BYTES >> 20} MiB; not a journal?")
-    return parse_journal(data, p)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise JournalError(f"{p} is a directory, not a session journal")
+        if not stat.S_ISREG(st.st_mode):
+            raise JournalError(f"{p} is not a regular file (a FIFO, socket or device?)")
+        if st.st_size > MAX_JOURNAL_BYTES:
+            raise JournalError(f"{p} is larger than {MAX_JOURNAL_BYTES >> 20} MiB; not a journal?")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def journal_session(journal: Journal) -> Session:
@@ -314,53 +349,136 @@ def journal_session(journal: Journal) -> Session:
 
 
 def parse_journal(data: bytes, path: Path) -> Session:
-    lines = data.split(b"\n")
-    torn = bool(lines) and lines[-1] != b""  # no newline after the last record
-    records: list[dict[str, Any]] = []
-    skipped = 0
-    for i, line in enumerate(lines):
-        if not line.strip():
+    return parse_lines(io.BytesIO(data), path)
+
+
+def _lines(fh: io.BufferedIOBase) -> Iterator[tuple[bytes | None, bool]]:
+    """``(line, has_newline)``; ``line`` is None for one longer than MAX_LINE_BYTES
+    (its bytes are read and dropped, never kept)."""
+    while True:
+        line = fh.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = fh.readline(1 << 20)
+            yield None, bool(line)
             continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            if i == len(lines) - 1:
-                torn = True
-            elif i == 0:
-                raise JournalError(f"{path} is not a netmedic session journal") from None
+        yield line, line.endswith(b"\n")
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def parse_lines(fh: io.BufferedIOBase, path: Path) -> Session:
+    """Build a :class:`Session` from journal lines, keeping only what is bounded."""
+    session: Session | None = None
+    first = True
+    skipped = 0
+    torn = False
+    for line, has_newline in _lines(fh):
+        if line is not None and not line.strip():
+            continue
+        record = None if line is None else _record(line)
+        if record is None:
+            if not has_newline:
+                torn = True  # the last line, cut off mid-write
+            elif first:
+                raise JournalError(f"{path} is not a netmedic session journal")
             else:
                 skipped += 1
             continue
-        records.append(record)
-    if not records or records[0].get("type") != "session":
-        raise JournalError(f"{path} is not a netmedic session journal (no session header)")
-    header = records[0]
-    if header.get("schema") != SCHEMA:
-        raise JournalError(
-            f"{path} is not a netmedic session journal (schema {header.get('schema')!r})"
-        )
-    version = header.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise JournalError(f"{path} has an invalid journal version {version!r}")
-    if version > SCHEMA_VERSION:
-        raise JournalError(
-            f"{path} was written by a newer netmedic (journal version {version}; "
-            f"this netmedic reads up to {SCHEMA_VERSION}): upgrade netmedic to read it"
-        )
-    session = Session(path=path, header=header, torn_tail=torn, skipped_lines=skipped)
-    session.last_t = session.started_t
-    for record in records[1:]:
+        if first:
+            session = _session_from_header(record, path)
+            first = False
+            continue
+        assert session is not None
+        if not has_newline:
+            torn = True  # complete JSON but no newline: still the last write, keep it
         try:
-            _apply(session, record)
-        except (KeyError, TypeError, ValueError):
-            session.skipped_lines += 1
+            _apply(session, clean_tree(record))
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            skipped += 1
+    if session is None:
+        raise JournalError(f"{path} is not a netmedic session journal (no session header)")
+    session.torn_tail = torn
+    session.skipped_lines = skipped
     plan = session.plan
     for run in session.runs:
         run.plan = plan
     session.verdict_changes = _verdict_changes(session)
     return session
+
+
+def _session_from_header(record: dict[str, Any], path: Path) -> Session:
+    if record.get("type") != "session":
+        raise JournalError(f"{path} is not a netmedic session journal (no session header)")
+    if record.get("schema") != SCHEMA:
+        schema = clean_text(repr(record.get("schema")), 80)
+        raise JournalError(f"{path} is not a netmedic session journal (schema {schema})")
+    version = record.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise JournalError(f"{path} has an invalid journal version {clean_text(repr(version), 40)}")
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"{path} was written by a newer netmedic (journal version {version}; "
+            f"this netmedic reads up to {SCHEMA_VERSION}): upgrade netmedic to read it"
+        )
+    header = clean_tree(record)
+    header["t"] = finite_time(header.get("t"), 0.0)
+    if not isinstance(header.get("plan"), list):
+        header["plan"] = []
+    header["plan"] = [str(p) for p in header["plan"][:MAX_PROBES_PER_RUN]]
+    if not isinstance(header.get("target"), dict):
+        header["target"] = {}
+    session = Session(path=path, header=header)
+    session.last_t = session.started_t
+    return session
+
+
+def finite_time(value: Any, default: float) -> float:
+    """An epoch time from a journal: a number between 1970 and 9999, else *default*."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    t = float(value)
+    return t if math.isfinite(t) and 0.0 <= t <= MAX_T else default
+
+
+def _duration(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    d = float(value)
+    return d if math.isfinite(d) and 0.0 <= d <= MAX_T else None
+
+
+def _small_int(value: Any, default: int = 0) -> int:
+    """An int field of a forged journal: anything odd becomes *default*."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value if abs(value) < 1 << 31 else default
+    if isinstance(value, float) and math.isfinite(value) and abs(value) < 1 << 31:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
+        return int(value)
+    return default
+
+
+def safe_session_id(value: Any, path: Path) -> str:
+    """The header's id when it is a plain name, else the file's name (also checked)."""
+    for candidate in (value, path.name.removesuffix(SUFFIX)):
+        if (
+            isinstance(candidate, str)
+            and _SESSION_ID.fullmatch(candidate)
+            and ".." not in candidate
+        ):
+            return candidate
+    return "unnamed-session"
 
 
 def _verdict_changes(session: Session) -> list[VerdictChange]:
@@ -388,6 +506,8 @@ def _run(session: Session, number: int, t: float) -> RunRecord:
     for run in session.runs:
         if run.number == number:
             return run
+    if len(session.runs) >= MAX_RUNS:
+        raise ValueError("too many runs")
     run = RunRecord(number=number, started_t=t)
     session.runs.append(run)
     return run
@@ -395,37 +515,39 @@ def _run(session: Session, number: int, t: float) -> RunRecord:
 
 def _apply(session: Session, record: dict[str, Any]) -> None:
     kind = record.get("type")
-    t = float(record.get("t", session.last_t))
+    t = finite_time(record.get("t"), session.last_t)
     session.last_t = max(session.last_t, t)
     seq = record.get("seq")
-    if isinstance(seq, int):
+    if isinstance(seq, int) and not isinstance(seq, bool) and 0 < seq < 1 << 53:
         session.last_seq = max(session.last_seq, seq)
     if kind == "probe":
-        run = _run(session, int(record.get("run", 1)), t)
-        result = record["result"]
-        if not isinstance(result, dict) or "probe" not in result:
-            raise ValueError("bad probe result")
-        run.results[str(result["probe"])] = result
-        if result.get("final", True):
+        result = _result_json(record["result"])
+        run = _run(session, _small_int(record.get("run"), 1), t)
+        name = result["probe"]
+        if name not in run.results and len(run.results) >= MAX_PROBES_PER_RUN:
+            raise ValueError("too many probes")
+        run.results[name] = result
+        if result["final"] and len(run.arrivals) < MAX_ARRIVALS_PER_RUN:
             run.arrivals.append((t, result))
     elif kind in ("diagnosis", "finished"):
-        run = _run(session, int(record.get("run", 1)), t)
-        diagnosis = record["diagnosis"]
-        if not isinstance(diagnosis, dict):
-            raise ValueError("bad diagnosis")
+        diagnosis = _diagnosis_json(record["diagnosis"])
+        run = _run(session, _small_int(record.get("run"), 1), t)
         run.diagnosis_json = diagnosis
         if kind == "finished":
             run.finished = True
             run.finished_t = t
-            run.duration_s = float(record.get("duration_s", 0.0))
+            run.duration_s = _duration(record.get("duration_s")) or 0.0
     elif kind == "retest":
-        _run(session, int(record["run"]), t)
+        _run(session, _small_int(record["run"], 1), t)
     elif kind == "step":
         state = StepState(record["state"])
-        session.steps.append(
-            StepMark(t, str(record["finding_id"]), int(record["step_index"]), state)
-        )
+        index = _small_int(record["step_index"], -1)
+        if index < 0 or len(session.steps) >= MAX_MARKS:
+            raise ValueError("bad step mark")
+        session.steps.append(StepMark(t, str(record["finding_id"]), index, state))
     elif kind == "note":
+        if len(session.notes) >= MAX_MARKS:
+            raise ValueError("too many notes")
         session.notes.append(Note(t, str(record.get("finding_id", "")), str(record["text"])))
     elif kind == "resumed":
         session.resumed += 1
@@ -433,6 +555,66 @@ def _apply(session: Session, record: dict[str, Any]) -> None:
     elif kind == "end":
         session.ended = True
     # unknown types: written by a compatible newer netmedic; ignore
+
+
+def _result_json(raw: Any) -> dict[str, Any]:
+    """A probe result with its common fields of the right types (``data`` as is)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("probe"), str) or not raw["probe"]:
+        raise ValueError("bad probe result")
+    err = raw.get("error")
+    error = None
+    if isinstance(err, dict):
+        error = {
+            "errno_name": str(err.get("errno_name", "")),
+            "explanation": str(err.get("explanation", "")),
+            "answered_by": str(err.get("answered_by", "")),
+            "elapsed_s": _duration(err.get("elapsed_s")) or 0.0,
+        }
+    data = raw.get("data")
+    return {
+        **raw,
+        "probe": raw["probe"],
+        "status": str(raw.get("status", "error")),
+        "duration_s": _duration(raw.get("duration_s")) or 0.0,
+        "summary": str(raw.get("summary", "")),
+        "final": bool(raw.get("final", True)),
+        "error": error,
+        "data": data if isinstance(data, dict) else None,
+    }
+
+
+def _diagnosis_json(raw: Any) -> dict[str, Any]:
+    """Findings and verdict with the shapes every face expects; odd entries dropped."""
+    if not isinstance(raw, dict):
+        raise ValueError("bad diagnosis")
+    findings = []
+    for f in raw.get("findings") or ():
+        if not isinstance(f, dict):
+            continue
+        evidence = f.get("evidence")
+        steps = f.get("next_steps")
+        findings.append(
+            {
+                **f,
+                "id": str(f.get("id", "")),
+                "severity": str(f.get("severity", "info")),
+                "title": str(f.get("title", "")),
+                "rank": _small_int(f.get("rank")),
+                "evidence": [str(e) for e in evidence] if isinstance(evidence, list) else [],
+                "next_steps": [
+                    {"text": str(s.get("text", "")), "command": _command(s.get("command"))}
+                    for s in (steps if isinstance(steps, list) else ())
+                    if isinstance(s, dict)
+                ],
+            }
+        )
+    if not isinstance(raw.get("findings") or [], list):
+        findings = []
+    return {**raw, "findings": findings, "verdict": str(raw.get("verdict", "ok"))}
+
+
+def _command(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 # -- rebuilding model objects ------------------------------------------------------------
@@ -455,7 +637,7 @@ def diagnosis_from_json(raw: dict[str, Any]) -> Diagnosis:
                     NextStep(str(s.get("text", "")), s.get("command") or None)
                     for s in f.get("next_steps", ())
                 ),
-                rank=int(f.get("rank", 0) or 0),
+                rank=_small_int(f.get("rank")),
             )
         )
     return Diagnosis(tuple(findings), str(raw.get("verdict", "ok")))
@@ -472,7 +654,7 @@ def result_from_json(raw: dict[str, Any]) -> ProbeResult:
             str(err.get("errno_name", "")),
             str(err.get("explanation", "")),
             str(err.get("answered_by", "")),
-            float(err.get("elapsed_s", 0.0) or 0.0),
+            _duration(err.get("elapsed_s")) or 0.0,
         )
         if isinstance(err, dict)
         else None
@@ -480,7 +662,7 @@ def result_from_json(raw: dict[str, Any]) -> ProbeResult:
     return ProbeResult(
         probe=str(raw.get("probe", "")),
         status=status,
-        duration_s=float(raw.get("duration_s", 0.0) or 0.0),
+        duration_s=_duration(raw.get("duration_s")) or 0.0,
         summary=str(raw.get("summary", "")),
         data=raw.get("data"),
         error=error,
@@ -492,13 +674,26 @@ def result_from_json(raw: dict[str, Any]) -> ProbeResult:
 
 
 def _journals(directory: Path) -> Iterator[Path]:
+    """The journals in *directory* that this user may trust: regular files (not
+    symlinks) owned by this user and writable by nobody else.  An empty file (a
+    journal whose first write failed) holds nothing and is not listed."""
     try:
         entries = sorted(directory.iterdir())
     except OSError:
         return
+    uid = os.getuid()
     for entry in entries:
-        if entry.name.endswith(SUFFIX) and entry.is_file() and not entry.is_symlink():
-            yield entry
+        if not entry.name.endswith(SUFFIX):
+            continue
+        try:
+            st = os.lstat(entry)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != uid or st.st_mode & 0o022:
+            continue
+        if st.st_size == 0:
+            continue
+        yield entry
 
 
 def find_session(ref: str | None = None, directory: Path | None = None) -> Path:
@@ -506,6 +701,7 @@ def find_session(ref: str | None = None, directory: Path | None = None) -> Path:
     directory = sessions_dir() if directory is None else directory
     if ref and (os.sep in ref or ref.endswith(SUFFIX) or os.path.exists(ref)):
         return Path(ref)
+    check_state_dir(directory)
     journals = list(_journals(directory))
     if not ref or ref == "latest":
         if not journals:
@@ -530,6 +726,7 @@ def load_session(ref: str | None = None, directory: Path | None = None) -> Sessi
 def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
     """Every saved session, oldest first; unreadable journals are listed with an error."""
     directory = sessions_dir() if directory is None else directory
+    check_state_dir(directory)
     out: list[SessionSummary] = []
     for path in _journals(directory):
         sid = path.name.removesuffix(SUFFIX)

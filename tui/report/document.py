@@ -48,6 +48,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from probes.core.sanitize import clean_tree
 from probes.record.session import INCOMPLETE, RunRecord, Session
 from probes.run.plans import PROBES, SYMPTOMS
 from tui.report.facts import ms, probe_facts
@@ -69,7 +70,10 @@ def utc_offset(seconds: Any) -> str:
 
 
 def iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):  # a forged time: no date to show
+        return "?"
 
 
 def build_document(session: Session) -> dict[str, Any]:
@@ -181,7 +185,10 @@ def build_document(session: Session) -> dict[str, Any]:
         "verdict_changes": changes,
         "before_after": _before_after(session),
     }
-    return doc
+    # The journal may come from anyone (a bundle sent by a colleague, a shared state
+    # dir): every format renders this document, so nothing unsafe gets past here.
+    cleaned: dict[str, Any] = clean_tree(doc)
+    return cleaned
 
 
 def _verdict(session: Session, findings: list[dict[str, Any]]) -> dict[str, Any]:
@@ -237,16 +244,23 @@ def _step_text(session: Session, finding_id: str, index: int) -> str:
 def _addresses(run: RunRecord | None) -> list[str]:
     if run is None:
         return []
-    dns = (run.results.get("dns") or {}).get("data") or {}
-    system = dns.get("system") or {}
-    if system.get("addresses"):
-        return [str(a) for a in system["addresses"]]
+    dns = _dict(_dict(run.results.get("dns")).get("data"))
+    found = _dict(dns.get("system")).get("addresses")
+    if isinstance(found, list) and found:
+        return [str(a) for a in found]
     for probe, key in (("tcp", "attempts"), ("route", "routes")):
-        items = ((run.results.get(probe) or {}).get("data") or {}).get(key) or ()
-        found = [str(i.get("address")) for i in items if isinstance(i, dict) and i.get("address")]
-        if found:
-            return list(dict.fromkeys(found))
+        items = _dict(_dict(run.results.get(probe)).get("data")).get(key)
+        if not isinstance(items, list):
+            continue
+        seen = [str(i.get("address")) for i in items if isinstance(i, dict) and i.get("address")]
+        if seen:
+            return list(dict.fromkeys(seen))
     return []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A journal's value where a record is expected: anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
 
 
 def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
@@ -270,7 +284,7 @@ def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
                 "summary": str(raw.get("summary", "")),
                 "final": bool(raw.get("final", True)),
                 "error": raw.get("error"),
-                "facts": [list(row) for row in probe_facts(probe, data)],
+                "facts": [list(row) for row in _facts(probe, data)],
                 "data": data if isinstance(data, dict) else {},
             }
         )
@@ -288,6 +302,13 @@ def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
         "probes_planned": run.probes_planned,
         "probes": probes,
     }
+
+
+def _facts(probe: str, data: Any) -> list[tuple[str, str]]:
+    try:
+        return probe_facts(probe, data)
+    except (RecursionError, ArithmeticError, LookupError, TypeError, ValueError):
+        return []  # data no netmedic wrote: the report shows the rest
 
 
 def _timeline(session: Session, when: Any) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 
 from probes.core.options import OptionError, parse_header_option, parse_origin
+from probes.core.redact import Redactor
 from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOMS
 from tui.host import NetmedicHost, host
@@ -88,8 +89,8 @@ recent targets; **enter** there picks one.  **escape** goes back.
             return
         try:
             self.target = parse_target(event.value)
-        except TargetError as exc:
-            error.update(Text(f"✘ {exc}"))
+        except TargetError as exc:  # it may quote what was typed: mask a URL password
+            error.update(Text(f"✘ {Redactor.for_target(None).text(str(exc))}"))
             error.add_class("-error")
             return
         error.remove_class("-error")

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from probes.core.context import ProbeContext
+from probes.core.context import ProbeContext, run_in_daemon_thread
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.redact import REDACTED, is_secret_name, redact_url_credentials
 from probes.core.sanitize import clean_bytes, clean_text
@@ -208,6 +209,9 @@ def request_headers(ctx: ProbeContext, url: str, origin: tuple[str, str, int]) -
 async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     from probes.proto.proxy import proxy_env, proxy_for
 
+    # httpx takes a while to import (seconds on a loaded machine): off the event loop,
+    # and before the clock starts, so the import never eats the request's deadline.
+    await run_in_daemon_thread(lambda: importlib.import_module("httpx"))
     started = time.monotonic()
     url = url_for(ctx.target, ctx.heard_protocol)
     if url is None:

@@ -58,3 +58,29 @@ def finding(doc: dict[str, Any], fid: str) -> dict[str, Any]:
         if f["id"] == fid:
             return f
     raise AssertionError(f"no {fid} in {ids(doc)}")
+
+
+UNPRIVILEGED = (
+    "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+    "--bounding-set=-all", "--",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("privileged", [True, False])
+def test_trace_silence_is_not_loss(topo: Topology, privileged: bool) -> None:
+    # The server's kernel rate-limits ICMP port unreachable (1/s, burst 6, its
+    # default): most UDP trace probes to the destination go unanswered, while
+    # every ping is answered.
+    prefix = () if privileged else UNPRIVILEGED
+    config: dict[str, Any] = {"trace_protocol": "udp", "trace_rounds": 20, "trace_interval": 0.05}
+    config |= {"ping_count": 12, "ping_interval": 0.05, "ping_duration": 0, "trace_duration": 0}
+    mode = {} if privileged else {"path_mode": "unprivileged"}
+    doc = run(topo.lab, topo.client, "10.2.0.2:8080", "ping,trace", prefix, **config, **mode)
+    trace = probe(doc, "trace")["data"]
+    assert trace["mode"] == ("raw-udp" if privileged else "udp-recverr")
+    assert trace["reached"] and trace["hops"][-1]["loss_pct"] > 20, trace["hops"]
+    ping = probe(doc, "ping")["data"]["hosts"][0]["stats"]
+    assert ping["received"] == ping["sent"] > 0
+    assert "path.loss" not in ids(doc)
+    assert finding(doc, "path.icmp_limited")["severity"] == "info"
+    assert doc["verdict"] == "ok"

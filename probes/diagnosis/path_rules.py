@@ -190,6 +190,12 @@ def _limited_hops(t: TraceData, threshold: float) -> list[Hop]:
 
 
 def loss(ev: Evidence) -> Iterator[Finding]:
+    """Loss comes from ping-style evidence only (echoes and their answers, one for one).
+
+    A traceroute's unanswered probes are not loss by themselves: routers and the
+    destination rate-limit the ICMP errors a trace depends on (time exceeded,
+    port unreachable).  The trace only says *where* loss that ping saw starts.
+    """
     ping = ev.data("ping", PingData)
     trace = ev.data("trace", TraceData)
     threshold = LOSS_PCT
@@ -199,15 +205,15 @@ def loss(ev: Evidence) -> Iterator[Finding]:
             lost = h.stats.sent - h.stats.received
             if h.stats.received and lost >= 2 and h.stats.loss_pct >= threshold:
                 lossy.append(h)
-    start = _loss_start(trace, threshold) if trace and trace.reached else None
-    dest = trace.hops[-1] if trace and trace.reached and trace.hops else None
-    if not lossy and start is None:
+    if not lossy or ping is None:
         return
-    evidence = [_ping_line(h) for h in ping.hosts] if ping else []
+    located = trace is not None and trace.reached and trace.address == lossy[0].address
+    start = _loss_start(trace, threshold) if trace is not None and located else None
+    evidence = [_ping_line(h) for h in ping.hosts]
     evidence += _trace_lines(trace) if trace else []
-    worst = max([h.stats.loss_pct for h in lossy] + [dest.loss_pct if dest else 0.0])
+    worst = max(h.stats.loss_pct for h in lossy)
     severity = Severity.ERROR if worst >= 50 else Severity.WARNING
-    address = lossy[0].address if lossy else (trace.address if trace else "")
+    address = lossy[0].address
     where = ""
     steps = []
     if start is not None and trace is not None:
@@ -234,25 +240,48 @@ def loss(ev: Evidence) -> Iterator[Finding]:
     )
 
 
+def _ping_clean(ev: Evidence, address: str) -> bool:
+    """True when ping to *address* lost nothing that matters (or ping did not run)."""
+    ping = ev.data("ping", PingData)
+    hosts = [h for h in ping.hosts if h.address == address] if ping else []
+    return all(h.stats.received and h.stats.loss_pct < LOSS_PCT for h in hosts)
+
+
 def rate_limited(ev: Evidence) -> Iterator[Finding]:
     trace = ev.data("trace", TraceData)
     if trace is None or not trace.reached:
         return
     limited = _limited_hops(trace, LOSS_PCT)
     silent = [h for h in trace.hops if h.status == SILENT]
-    if not limited and not silent:
+    dest = trace.hops[-1] if trace.hops else None
+    quiet_dest = (
+        dest is not None
+        and dest.sent >= MIN_SAMPLES
+        and dest.loss_pct >= LOSS_PCT
+        and _ping_clean(ev, trace.address)
+    )
+    if not limited and not silent and not quiet_dest:
         return
     names = [f"hop {h.ttl} ({h.address or 'silent'})" for h in (*silent, *limited)]
+    if quiet_dest and dest is not None:
+        names.append(f"the destination {dest.address}")
+    reason = (
+        "ping shows no loss" if quiet_dest else "later hops show no loss"
+    ) + ", so this is not packet loss"
+    evidence = list(_trace_lines(trace))
+    ping = ev.data("ping", PingData)
+    evidence += [_ping_line(h) for h in ping.hosts] if ping else []
     yield Finding(
         "path.icmp_limited",
         Severity.INFO,
         f"{', '.join(names)} "
         + ("hides or rate-limits its" if len(names) == 1 else "hide or rate-limit their")
-        + " ICMP answers; later hops show no loss, so this is not packet loss",
-        tuple(_trace_lines(trace)),
+        + f" ICMP answers to traceroute probes; {reason}",
+        tuple(evidence),
         (
             NextStep(
-                "Judge loss by the destination and the hops after it, not by one router's answers"
+                "Judge loss by ping to the destination, not by one router's (or the "
+                "destination's) rate-limited ICMP errors"
             ),
         ),
     )

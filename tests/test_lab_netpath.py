@@ -84,3 +84,27 @@ def test_trace_silence_is_not_loss(topo: Topology, privileged: bool) -> None:
     assert "path.loss" not in ids(doc)
     assert finding(doc, "path.icmp_limited")["severity"] == "info"
     assert doc["verdict"] == "ok"
+
+
+def test_icmp_errors_do_not_outweigh_a_connection_that_works(rules: Topology) -> None:
+    # The router rejects ping and traceroute with "admin prohibited" but lets TCP through.
+    rules.set_router_rules(
+        "meta l4proto { icmp, udp } ip daddr 10.2.0.2 reject with icmpx type admin-prohibited"
+    )
+    doc = run(rules.lab, rules.client, "10.2.0.2:8080", "tcp,ping,trace")
+    assert probe(doc, "tcp")["status"] == "ok"
+    prohibited = finding(doc, "path.admin_prohibited")
+    assert prohibited["severity"] == "info"
+    assert "TCP connection to 10.2.0.2:8080 succeeded" in prohibited["title"]
+    assert "path.host_down" not in ids(doc)
+    assert not doc["verdict"].startswith("path.")
+
+
+def test_dual_stack_with_broken_ipv6_is_ipv6_broken(rules: Topology) -> None:
+    rules.lab.write_etc(rules.client, "hosts", "10.2.0.2 dual.lab\nfd00:2::2 dual.lab\n")
+    rules.set_router_rules("ip6 daddr fd00:2::2 drop")
+    doc = run(rules.lab, rules.client, "dual.lab:8080", "tcp,ping,trace")
+    assert doc["verdict"] == "tcp.ipv6_broken"
+    for fid in ("path.host_down", "path.unreachable"):
+        assert all(f["severity"] == "info" for f in doc["findings"] if f["id"] == fid)
+    assert "ping fd00:2::2: 0/" in "\n".join(finding(doc, "tcp.ipv6_broken")["evidence"])

@@ -7,15 +7,17 @@ starts at hop N and carries on to the end is real, and N is where it starts.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.net.tcp import OPEN, REFUSED, TcpData
+from probes.net.tcp import OPEN, REFUSED, TcpAttempt, TcpData
 from probes.path.mtu import MtuData
 from probes.path.ping import PingData, PingHost
 from probes.path.route import RouteData
 from probes.path.trace import DESTINATION, SILENT, UNREACH, Hop, TraceData
+from probes.proto.tls import TlsData
 
 MIN_SAMPLES = 3  # per hop, before its loss means anything
 LOSS_PCT = 5.0  # loss at or above this is worth a finding (with at least two lost)
@@ -25,6 +27,58 @@ LATENCY_S = 0.15  # median RTT at or above this is worth a warning
 def _unrouted(ev: Evidence) -> set[str]:
     route = ev.data("route", RouteData)
     return {r.address for r in route.routes if not r.routable} if route else set()
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a.split("%", 1)[0]) == ipaddress.ip_address(b.split("%", 1)[0])
+    except ValueError:
+        return a == b
+
+
+def _tcp_where(a: TcpAttempt) -> str:
+    return f"[{a.address}]:{a.port}" if a.family == 6 else f"{a.address}:{a.port}"
+
+
+def answered_directly(ev: Evidence, address: str) -> str:
+    """Stronger evidence that *address* itself answered in this run ("" when none).
+
+    A completed TCP connect, a reset sent by the address itself, or a TLS
+    handshake outweigh an ICMP error (or silence) about ping/trace packets.
+    """
+    tcp = ev.data("tcp", TcpData)
+    for a in tcp.attempts if tcp else ():
+        if not _same(a.address, address):
+            continue
+        if a.state == OPEN:
+            return f"a TCP connection to {_tcp_where(a)} succeeded in {ms(a.elapsed_s)}"
+        if a.state == REFUSED and (a.icmp is None or _same(a.icmp.sender, address)):
+            return f"{address} itself answered a TCP SYN to port {a.port} with a reset"
+    tls = ev.data("tls", TlsData)
+    if tls and _same(tls.address, address) and (tls.state == "ok" or tls.chain):
+        return f"a TLS handshake with {address} completed (it sent its certificate)"
+    return ""
+
+
+def ipv6_only_failure(ev: Evidence, address: str) -> bool:
+    """True when *address* is the IPv6 side of a dual-stack name whose IPv4 works
+    over TCP while every IPv6 connect fails: tcp.ipv6_broken explains it all."""
+    tcp = ev.data("tcp", TcpData)
+    if tcp is None or ev.target.is_ip or ":" not in address:
+        return False
+    v4_open = any(a.family == 4 and a.state == OPEN for a in tcp.attempts)
+    v6 = [a for a in tcp.attempts if a.family == 6]
+    return v4_open and bool(v6) and all(a.state != OPEN for a in v6)
+
+
+def _demoted(finding: Finding, why: str) -> Finding:
+    return Finding(
+        finding.id,
+        Severity.INFO,
+        f"{finding.title} — but {why}",
+        (*finding.evidence, f"not the cause: {why}"),
+        finding.next_steps,
+    )
 
 
 def _ping_line(h: PingHost) -> str:
@@ -91,7 +145,7 @@ def unreachable(ev: Evidence) -> Iterator[Finding]:
         if admin
         else f"router {router} says {address} is unreachable ({what})"
     )
-    yield Finding(
+    found = Finding(
         fid,
         Severity.ERROR,
         title,
@@ -108,6 +162,16 @@ def unreachable(ev: Evidence) -> Iterator[Finding]:
             ),
         ),
     )
+    direct = answered_directly(ev, address)
+    if direct:
+        found = _demoted(
+            found,
+            f"{direct}: the ICMP error is about {'ping/trace' if ping and trace else 'probe'} "
+            "packets only (a filter for ICMP/UDP), not about the connection",
+        )
+    elif ipv6_only_failure(ev, address):
+        found = _demoted(found, "IPv4 works and only IPv6 fails (see tcp.ipv6_broken)")
+    yield found
 
 
 def host_down(ev: Evidence) -> Iterator[Finding]:
@@ -121,15 +185,15 @@ def host_down(ev: Evidence) -> Iterator[Finding]:
         s = host.stats
         if host.address in skip or s.received or not s.sent or host.unreachable or host.errors:
             continue
-        answered_tcp = [
-            a
-            for a in (tcp.attempts if tcp else ())
-            if a.address == host.address and a.state in (OPEN, REFUSED)
-        ]
-        if answered_tcp:
-            continue  # the host is up and answers TCP: ICMP is filtered, not a dead host
         if trace and trace.address == host.address and trace.reached:
             continue
+        if answered_directly(ev, host.address):
+            continue  # it answered TCP or TLS: ICMP is filtered, not a dead host
+        if any(
+            _same(a.address, host.address) and a.icmp is not None
+            for a in (tcp.attempts if tcp else ())
+        ):
+            continue  # a router answered the SYN with ICMP: tcp_rules names it
         evidence = [_ping_line(host)]
         if trace and trace.address == host.address:
             evidence += _trace_lines(trace)
@@ -158,7 +222,10 @@ def host_down(ev: Evidence) -> Iterator[Finding]:
                     f"ip route get {q(host.address)}",
                 ),
             )
-        yield Finding("path.host_down", Severity.ERROR, title, tuple(evidence), tuple(steps))
+        found = Finding("path.host_down", Severity.ERROR, title, tuple(evidence), tuple(steps))
+        if ipv6_only_failure(ev, host.address):
+            found = _demoted(found, "IPv4 works and only IPv6 fails (see tcp.ipv6_broken)")
+        yield found
 
 
 def _loss_start(t: TraceData, threshold: float) -> int | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
 from probes.net.tcp import FILTERED, LOCAL_ERROR, OPEN, REFUSED, UNREACHABLE, TcpAttempt, TcpData
+from probes.path.ping import PingData
 from probes.path.route import RouteData
 
 
@@ -190,11 +191,17 @@ def connect_failures(ev: Evidence) -> Iterator[Finding]:
 def _ipv6_broken(ev: Evidence, opened: list[TcpAttempt], v6_failed: list[TcpAttempt]) -> Finding:
     port = ev.target.port
     a = v6_failed[0]
+    evidence = [_line(x) for x in (*v6_failed, *opened)]
+    ping = ev.data("ping", PingData)
+    for h in ping.hosts if ping else ():
+        s = h.stats
+        line = f"ping {h.address}: {s.received}/{s.sent} answered"
+        evidence.append(line + (f"; unreachable from {h.unreachable}" if h.unreachable else ""))
     return Finding(
         "tcp.ipv6_broken",
         Severity.ERROR,
         f"{ev.target.host} has IPv6 and IPv4 addresses; IPv6 fails ({a.state}) while IPv4 works",
-        tuple(_line(x) for x in (*v6_failed, *opened)),
+        tuple(evidence),
         (
             NextStep("Confirm over IPv6", f"nc -6 -zv -w 3 {q(a.address)} {port}"),
             NextStep("Check this host's IPv6 route", f"ip -6 route get {q(a.address)}"),

@@ -108,3 +108,24 @@ def test_dual_stack_with_broken_ipv6_is_ipv6_broken(rules: Topology) -> None:
     for fid in ("path.host_down", "path.unreachable"):
         assert all(f["severity"] == "info" for f in doc["findings"] if f["id"] == fid)
     assert "ping fd00:2::2: 0/" in "\n".join(finding(doc, "tcp.ipv6_broken")["evidence"])
+
+
+@pytest.mark.parametrize(
+    ("address", "router"), [("10.2.0.99", "10.1.0.1"), ("10.1.0.99", "10.1.0.2")]
+)
+def test_absent_host_on_a_connected_subnet_is_unreachable_with_ping_and_trace(
+    lab: Lab, address: str, router: str
+) -> None:
+    """Nobody answers ARP for the address on the router's subnet (or this host's
+    own): after ~3 s the kernel says EHOSTUNREACH.  Ping and traceroute run at the
+    same time and used to flood the neighbour queue and spend the router's ICMP
+    rate limit, so the connect only saw a timeout ("filtered")."""
+    topo = build(lab)  # a fresh router: its ICMP rate-limit budget is untouched
+    doc = run(lab, topo.client, f"{address}:5001", "tcp,ping,trace", timeout=5)
+    attempt = probe(doc, "tcp")["data"]["attempts"][0]
+    assert (attempt["state"], attempt["errno_name"]) == ("unreachable", "EHOSTUNREACH"), attempt
+    assert doc["verdict"] == "path.unreachable"
+    unreachable = finding(doc, "path.unreachable")
+    assert router in unreachable["title"]
+    assert "EHOSTUNREACH" in "\n".join(unreachable["evidence"])
+    assert "path.host_down" not in ids(doc) and "tcp.filtered" not in ids(doc)

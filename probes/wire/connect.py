@@ -77,6 +77,11 @@ async def connect_once(address: str, port: int, timeout: float, banner_wait: flo
                 await loop.sock_connect(sock, sockaddr)
         except TimeoutError:
             icmp = read_icmp_error(sock)
+            if icmp is not None:
+                # The kernel heard an ICMP error about our SYN but kept trying (a
+                # soft error: it came while the socket was busy, or for a
+                # retransmission): report what the kernel heard, not a timeout.
+                return _icmp_failure(address, version, port, icmp, time.monotonic() - started)
             return TcpAttempt(
                 address,
                 version,
@@ -149,6 +154,17 @@ def _classify_error(
             icmp,
         )
     return TcpAttempt(address, version, port, ERROR, elapsed, name, str(exc.strerror or exc), icmp)
+
+
+def _icmp_failure(
+    address: str, version: int, port: int, icmp: IcmpReport, elapsed: float
+) -> TcpAttempt:
+    name = icmp.errno_name or "EHOSTUNREACH"
+    if name == "ECONNREFUSED":
+        text = f"{address} answered the SYN with ICMP port unreachable from {icmp.sender}"
+        return TcpAttempt(address, version, port, REFUSED, elapsed, name, text, icmp)
+    text = f"{icmp.sender} answered ICMP {icmp.name} ({name})"
+    return TcpAttempt(address, version, port, UNREACHABLE, elapsed, name, text, icmp)
 
 
 def _local_failure(

@@ -6,7 +6,16 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.net.tcp import FILTERED, LOCAL_ERROR, OPEN, REFUSED, UNREACHABLE, TcpAttempt, TcpData
+from probes.net.tcp import (
+    FILTERED,
+    LOCAL_ERROR,
+    OPEN,
+    REFUSED,
+    UNREACHABLE,
+    TcpAttempt,
+    TcpData,
+    hung_up,
+)
 from probes.path.ping import PingData
 from probes.path.route import RouteData
 
@@ -212,26 +221,48 @@ def _ipv6_broken(ev: Evidence, opened: list[TcpAttempt], v6_failed: list[TcpAtte
     )
 
 
+def _hangup_line(a: TcpAttempt) -> str:
+    line = f"{_where(a)}: connected in {ms(a.elapsed_s)}"
+    if a.closed_by_peer:
+        how = "reset (RST)" if a.closed_by_peer == "reset" else "closed (FIN)"
+        after = f" {ms(a.closed_after_s)} later" if a.closed_after_s else " at once"
+        line += f", then the server {how} it{after}, before we sent anything"
+    else:
+        line += ", and the connection stayed open"
+    if a.repeats:
+        line += f"; {len(a.repeats)} more quick connects: {', '.join(a.repeats)}"
+    return line
+
+
 def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None:
         return
-    dropped = [a for a in data.attempts if a.state == OPEN and a.closed_by_peer]
+    dropped = [a for a in data.attempts if a.state == OPEN and hung_up(a)]
     if not dropped:
         return
     a = dropped[0]
-    how = "reset" if a.closed_by_peer == "reset" else "closed"
+    outcomes = [a.closed_by_peer or "ok", *a.repeats]
+    bad = sum(o in ("reset", "eof") for o in outcomes)
+    how = "resets" if "reset" in outcomes else "closes"
+    if bad == len(outcomes):
+        title = f"{_where(a)} accepts every connection and {how} it at once"
+        severity = Severity.ERROR
+    else:
+        title = (
+            f"{_where(a)} {how} {bad} of {len(outcomes)} connections right after accepting "
+            "them (intermittent)"
+        )
+        severity = Severity.WARNING
     yield Finding(
         "tcp.reset_after_connect",
-        Severity.ERROR,
-        f"{_where(a)} accepts the connection and {how} it at once",
-        tuple(
-            f"{_where(x)}: connected in {ms(x.elapsed_s)}, then {x.closed_by_peer} before any data"
-            for x in dropped
-        ),
+        severity,
+        title,
+        tuple(_hangup_line(x) for x in dropped),
         (
             NextStep(
-                "Check the service's connection limit and its logs (max connections, tcp wrappers, IP allow lists)"
+                "Check the service's connection limit and its logs (max connections, worker "
+                "pool, tcp wrappers, IP allow lists)"
             ),
             NextStep(
                 "See whether the server expects TLS or another protocol",
@@ -239,6 +270,10 @@ def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
             ),
             NextStep(
                 "Count connections on the server's port", f"ss -tan 'sport = :{a.port}' | wc -l"
+            ),
+            NextStep(
+                "Watch the resets on the wire",
+                f"tcpdump -ni any 'tcp port {a.port} and tcp[tcpflags] & (tcp-rst|tcp-fin) != 0'",
             ),
         ),
     )
@@ -248,7 +283,7 @@ def connect_ok(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None or not data.attempts or any(a.state != OPEN for a in data.attempts):
         return
-    if any(a.closed_by_peer for a in data.attempts):
+    if any(hung_up(a) for a in data.attempts):
         return
     evidence = []
     for a in data.attempts:

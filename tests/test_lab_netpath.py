@@ -129,3 +129,50 @@ def test_absent_host_on_a_connected_subnet_is_unreachable_with_ping_and_trace(
     assert router in unreachable["title"]
     assert "EHOSTUNREACH" in "\n".join(unreachable["evidence"])
     assert "path.host_down" not in ids(doc) and "tcp.filtered" not in ids(doc)
+
+
+def local_rules(topo: Topology, rule: str) -> None:
+    topo.lab.nft(
+        topo.client,
+        "table inet localfw {\n chain output {\n"
+        "  type filter hook output priority 0; policy accept;\n"
+        "  ct state established,related accept\n"
+        f"  {rule}\n }}\n}}\n",
+    )
+
+
+@pytest.fixture
+def own_firewall(topo: Topology) -> Iterator[Topology]:
+    yield topo
+    topo.lab.run(topo.client, ["nft", "delete", "table", "inet", "localfw"])
+
+
+@pytest.mark.parametrize(
+    ("rule", "verdict"),
+    [
+        ("ip daddr 10.2.0.2 tcp dport 8080 counter drop", "drop"),
+        ("tcp dport { 8080, 9000 } reject with icmpx type admin-prohibited", "reject"),
+    ],
+)
+def test_this_hosts_own_firewall_is_named(own_firewall: Topology, rule: str, verdict: str) -> None:
+    topo = own_firewall
+    local_rules(topo, rule)
+    doc = run(topo.lab, topo.client, "10.2.0.2:8080", "tcp,ping,firewall")
+    assert doc["verdict"] == "local.firewall_blocked"
+    blocked = finding(doc, "local.firewall_blocked")
+    assert f"own firewall {verdict}s connections to 10.2.0.2:8080" in blocked["title"]
+    assert "table inet localfw, chain output, handle" in blocked["title"]
+    assert rule.split(" counter")[0].split(" reject")[0] in blocked["title"]
+    commands = [s["command"] for s in blocked["next_steps"]]
+    assert "nft -a list chain inet localfw output" in commands
+    # The remote is no longer blamed, nor a "firewall at" this host's own address.
+    assert not {"tcp.filtered", "path.admin_prohibited", "tcp.refused"} & set(ids(doc))
+    fw = probe(doc, "firewall")
+    assert fw["status"] == "failed" and fw["data"]["rules"][0]["verdict"] == verdict
+
+
+def test_own_firewall_rules_for_other_traffic_are_not_blamed(own_firewall: Topology) -> None:
+    local_rules(own_firewall, "ip daddr 10.2.0.2 tcp dport 5432 drop")
+    doc = run(own_firewall.lab, own_firewall.client, "10.2.0.2:8080", "tcp,firewall")
+    assert probe(doc, "firewall")["status"] == "ok"
+    assert doc["verdict"] == "ok"

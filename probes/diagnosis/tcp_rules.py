@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
+from probes.host.firewall import FirewallData, FirewallRule
 from probes.net.tcp import (
     FILTERED,
     LOCAL_ERROR,
@@ -39,13 +41,71 @@ def _unrouted(ev: Evidence) -> set[str]:
     return {r.address for r in route.routes if not r.routable} if route else set()
 
 
+def _firewall_rules(ev: Evidence) -> dict[str, list[FirewallRule]]:
+    """This host's output rules that drop/reject the target, by address."""
+    data = ev.data("firewall", FirewallData)
+    out: dict[str, list[FirewallRule]] = {}
+    for rule in data.rules if data else ():
+        out.setdefault(rule.address, []).append(rule)
+    return out
+
+
+def _norm(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address.split("%", 1)[0]))
+    except ValueError:
+        return address
+
+
+def local_firewall(ev: Evidence) -> Iterator[Finding]:
+    """A failed connect plus a rule on this host that blocks it: the rule is the cause."""
+    data = ev.data("tcp", TcpData)
+    rules = _firewall_rules(ev)
+    if data is None or not rules:
+        return
+    blocked = [a for a in data.attempts if a.state != OPEN and _norm(a.address) in rules]
+    if not blocked:
+        return
+    a = blocked[0]
+    rule = rules[_norm(a.address)][0]
+    maybe = "" if rule.certain else " (if its other conditions match this traffic)"
+    evidence = [_line(x) for x in data.attempts]
+    for x in blocked:
+        for r in rules[_norm(x.address)]:
+            evidence.append(f"{r.where}: {r.text}")
+    steps = [
+        NextStep(f"Inspect the rule ({rule.where})", rule.inspect_command),
+        NextStep(
+            f"If the rule is not meant for {_where(a)}, change or delete it "
+            "(or add an accept rule before it), then try again"
+        ),
+    ]
+    if rule.backend == "nft":
+        steps.append(NextStep("See every rule on this host's output path", "nft -a list ruleset"))
+    yield Finding(
+        "local.firewall_blocked",
+        Severity.ERROR,
+        f"this host's own firewall {rule.verdict}s connections to {_where(a)}{maybe}: "
+        f"{rule.where}: {rule.text}",
+        tuple(evidence),
+        tuple(steps),
+    )
+
+
 def connect_failures(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None:
         return
     attempts = list(data.attempts)
     opened = [a for a in attempts if a.state == OPEN]
-    failed = [a for a in attempts if a.state != OPEN and a.address not in _unrouted(ev)]
+    locally_blocked = set(_firewall_rules(ev))
+    failed = [
+        a
+        for a in attempts
+        if a.state != OPEN
+        and a.address not in _unrouted(ev)
+        and _norm(a.address) not in locally_blocked
+    ]
     if not failed:
         return
     v4_ok = any(a.family == 4 for a in opened)
@@ -301,4 +361,4 @@ def connect_ok(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-RULES = (connect_failures, hangup_after_connect, connect_ok)
+RULES = (local_firewall, connect_failures, hangup_after_connect, connect_ok)

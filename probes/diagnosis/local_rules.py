@@ -713,10 +713,10 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
     if causes:
         k = causes[0]
         scope = "its memory cgroup limit" if k.cgroup_limit else "the machine's memory"
-        limit = f" ({k.limit_kb // 1024} MiB)" if k.limit_kb else ""
+        limit = f" (limit {k.limit_kb // 1024} MiB)" if k.limit_kb else ""
         evidence = [
             f"{k.name} (pid {k.pid}) was killed {_age(k.age_s)} ago with SIGKILL (exit code 137): "
-            f"{scope}{limit} ran out"
+            f"{scope} ran out{limit}"
             + (f", anon RSS {k.anon_rss_kb // 1024} MiB" if k.anon_rss_kb else ""),
         ]
         if k.memcg:

@@ -228,6 +228,89 @@ def host_down(ev: Evidence) -> Iterator[Finding]:
         yield found
 
 
+def send_failed(ev: Evidence) -> Iterator[Finding]:
+    """Ping, trace or MTU probes this host could not send (not a path problem)."""
+    skip = _unrouted(ev)
+    lines = []
+    for name in ("ping", "trace", "mtu"):
+        result = ev.results.get(name)
+        if result is None or not result.final or result.error is None:
+            continue
+        if result.error.errno_name == "SEND_FAILED":
+            address = getattr(result.data, "address", "")
+            if address in skip:
+                continue
+            lines.append(f"{name}: {result.error.explanation}")
+    if not lines:
+        return
+    local_rule = any("EPERM" in x or "EACCES" in x for x in lines)
+    yield Finding(
+        "path.send_failed",
+        Severity.WARNING,
+        "this host could not send the path probes' packets"
+        + (" (EPERM: a firewall rule on this host's output path?)" if local_rule else ""),
+        tuple(lines),
+        (
+            NextStep("List this host's output firewall rules", "nft -a list ruleset"),
+            NextStep("See the route the kernel picks", "ip route get <address>"),
+        ),
+    )
+
+
+def silent_destination(ev: Evidence) -> Iterator[Finding]:
+    """Ping, trace or MTU probes the destination never answered, read against the
+    rest of the evidence: ICMP filtering when the host answers otherwise, a host
+    that answers nothing when no ping says more."""
+    ping = ev.data("ping", PingData)
+    trace = ev.data("trace", TraceData)
+    mtu = ev.data("mtu", MtuData)
+    silent: list[tuple[str, str]] = []  # (address, what went unanswered)
+    for h in ping.hosts if ping else ():
+        if h.stats.sent and not h.stats.received and not h.unreachable and not h.errors:
+            silent.append((h.address, f"{h.stats.sent} pings"))
+    if trace and not trace.reached:
+        stop = trace.hops[trace.stopped_at - 1] if trace.stopped_at else None
+        if stop is None or stop.status != UNREACH:
+            silent.append((trace.address, f"traceroute ({trace.stop_reason})"))
+    if mtu and mtu.path_mtu is None:
+        silent.append((mtu.address, "echo requests with DF set (path MTU)"))
+    if not silent:
+        return
+    skip = _unrouted(ev)
+    pinged = {h.address for h in ping.hosts if h.stats.received} if ping else set()
+    for address, what in silent:
+        if address in skip:
+            continue
+        direct = answered_directly(ev, address)
+        if direct or address in pinged:
+            why = direct or f"{address} answers ping"
+            yield Finding(
+                "path.icmp_limited",
+                Severity.INFO,
+                f"{address} does not answer {what}, but {why}: those probes are filtered "
+                "or rate-limited, the host is up",
+                (f"unanswered: {what}", f"answered: {why}"),
+                (
+                    NextStep(
+                        "Judge reachability by the connection to the service, not by ICMP/UDP probes"
+                    ),
+                ),
+            )
+            return
+        if ping is None and not ipv6_only_failure(ev, address):
+            yield Finding(
+                "path.host_down",
+                Severity.WARNING,
+                f"{address} answers nothing this check sent ({what})",
+                (f"unanswered: {what}",),
+                (
+                    NextStep("Check whether the host answers ping", f"ping -c 3 {q(address)}"),
+                    NextStep("Check the host is up (console, hypervisor, cloud status page)"),
+                ),
+            )
+            return
+
+
 def _loss_start(t: TraceData, threshold: float) -> int | None:
     """The first hop from which every later hop (and the destination) loses packets."""
     hops = [h for h in t.hops if h.sent >= MIN_SAMPLES]
@@ -445,7 +528,12 @@ def no_raw_socket(ev: Evidence) -> Iterator[Finding]:
             modes.append(f"{name}: ran in {data.mode} mode")
     for name in ("ping", "trace", "mtu"):
         result = ev.results.get(name)
-        if result and result.final and result.data is None and "raw sockets" in result.summary:
+        if (
+            result
+            and result.final
+            and result.data is None
+            and ("raw sockets" in result.summary or result.summary.startswith("cannot "))
+        ):
             modes.append(f"{name}: {result.summary}")
     if not modes:
         return
@@ -482,4 +570,15 @@ def path_ok(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-RULES = (unreachable, host_down, mtu_blackhole, loss, rate_limited, latency, no_raw_socket, path_ok)
+RULES = (
+    unreachable,
+    host_down,
+    send_failed,
+    silent_destination,
+    mtu_blackhole,
+    loss,
+    rate_limited,
+    latency,
+    no_raw_socket,
+    path_ok,
+)

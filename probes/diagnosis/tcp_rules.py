@@ -9,6 +9,7 @@ from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
 from probes.host.firewall import FirewallData, FirewallRule
 from probes.net.tcp import (
+    ERROR,
     FILTERED,
     LOCAL_ERROR,
     OPEN,
@@ -57,14 +58,43 @@ def _norm(address: str) -> str:
         return address
 
 
+def _rule_without_failure(
+    data: TcpData | None, rules: dict[str, list[FirewallRule]]
+) -> Iterator[Finding]:
+    """A rule that seems to block the target while no connect failed (or none ran)."""
+    rule = next(iter(rules.values()))[0]
+    opened = [a for a in data.attempts if a.state == OPEN] if data else []
+    evidence = [f"{rule.where}: {rule.text}", *(_line(a) for a in opened)]
+    if opened:
+        title = (
+            f"this host's firewall has a rule that looks like it {rule.verdict}s TCP to "
+            f"{rule.address}, yet the connection works (the rule's other conditions do not match)"
+        )
+        severity = Severity.INFO
+    else:
+        title = f"this host's own firewall {rule.verdict}s TCP to {rule.address}: {rule.text}"
+        severity = Severity.WARNING
+    yield Finding(
+        "local.firewall_blocked",
+        severity,
+        title,
+        tuple(evidence),
+        (NextStep(f"Inspect the rule ({rule.where})", rule.inspect_command),),
+    )
+
+
 def local_firewall(ev: Evidence) -> Iterator[Finding]:
     """A failed connect plus a rule on this host that blocks it: the rule is the cause."""
     data = ev.data("tcp", TcpData)
     rules = _firewall_rules(ev)
-    if data is None or not rules:
+    if not rules:
+        return
+    if data is None:
+        yield from _rule_without_failure(None, rules)
         return
     blocked = [a for a in data.attempts if a.state != OPEN and _norm(a.address) in rules]
     if not blocked:
+        yield from _rule_without_failure(data, rules)
         return
     a = blocked[0]
     rule = rules[_norm(a.address)][0]
@@ -133,6 +163,7 @@ def connect_failures(ev: Evidence) -> Iterator[Finding]:
     ]
     filtered = [a for a in failed if a.state == FILTERED]
     local = [a for a in failed if a.state == LOCAL_ERROR]
+    other = [a for a in failed if a.state == ERROR]
 
     if admin:
         a = admin[0]
@@ -240,6 +271,18 @@ def connect_failures(ev: Evidence) -> Iterator[Finding]:
                     "nft list ruleset",
                 ),
                 NextStep("Check security groups / cloud firewalls between here and the server"),
+            ),
+        )
+    if other:
+        a = other[0]
+        yield Finding(
+            "tcp.connect_error",
+            severity,
+            f"connecting to {_where(a)} failed with {a.errno_name or 'an error'}: {a.explanation}",
+            context,
+            (
+                NextStep("Try the same connect by hand", f"nc -vz -w 3 {q(a.address)} {port}"),
+                NextStep("Look for the errno in this host's kernel log", "dmesg -T | tail -n 50"),
             ),
         )
     if local:

@@ -420,13 +420,14 @@ def rate_limited(ev: Evidence) -> Iterator[Finding]:
     ) + ", so this is not packet loss"
     evidence = list(_trace_lines(trace))
     ping = ev.data("ping", PingData)
-    evidence += [_ping_line(h) for h in ping.hosts] if ping else []
+    if quiet_dest and ping:
+        evidence += [_ping_line(h) for h in ping.hosts]
     yield Finding(
         "path.icmp_limited",
         Severity.INFO,
         f"{', '.join(names)} "
         + ("hides or rate-limits its" if len(names) == 1 else "hide or rate-limit their")
-        + f" ICMP answers to traceroute probes; {reason}",
+        + f" ICMP answers{' to traceroute probes' if quiet_dest else ''}; {reason}",
         tuple(evidence),
         (
             NextStep(

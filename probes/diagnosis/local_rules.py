@@ -24,6 +24,9 @@ FD_WARN, FD_ERROR = 0.80, 0.95
 EPHEMERAL_WARN, EPHEMERAL_ERROR = 0.80, 0.95
 BACKLOG_WARN = 0.80
 OOM_RECENT_S = 24 * 3600
+# A kill this recent, of a process that fits the port, with nothing listening
+# now, is the cause (the verdict); older or unrelated kills are context (info).
+OOM_CAUSE_S = 3600
 
 # Where a service's bind address is set, for the loopback-only fix.
 BIND_HINTS: dict[str, str] = {
@@ -670,6 +673,10 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
     serving = view.serving if view.local else ()
     names = set(view.expected_names)
     units: set[str] = set()
+    for pid in view.lookalikes:
+        proc = data.process(pid)
+        if proc and proc.unit:
+            units.add(proc.unit)
     for x in serving:
         for pid in x.pids[:1]:
             proc = data.process(pid)
@@ -702,21 +709,20 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
             )
         return
     matching = [k for k in oom.kills if name_matches(k.name, names) or (k.unit and k.unit in units)]
-    if matching:
-        k = matching[0]
-        down = view.local and not serving
+    down = view.local and not serving
+    causes = [k for k in matching if down and k.age_s <= OOM_CAUSE_S]
+    if causes:
+        k = causes[0]
         scope = "its memory cgroup limit" if k.cgroup_limit else "the machine's memory"
+        limit = f" (limit {k.limit_kb // 1024} MiB)" if k.limit_kb else ""
         evidence = [
-            f"{k.name} (pid {k.pid}) killed {_age(k.age_s)} ago: {scope} ran out"
+            f"{k.name} (pid {k.pid}) was killed {_age(k.age_s)} ago with SIGKILL (exit code 137): "
+            f"{scope} ran out{limit}"
             + (f", anon RSS {k.anon_rss_kb // 1024} MiB" if k.anon_rss_kb else ""),
         ]
         if k.memcg:
             evidence.append(f"cgroup: {k.memcg}")
-        evidence.append(
-            f"nothing listens on port {view.port} now"
-            if down
-            else f"port {view.port} is served again (restarted since)"
-        )
+        evidence.append(f"nothing listens on port {view.port} now")
         if len(matching) > 1:
             evidence.append(f"{len(matching)} such kills in the kernel log")
         evidence.append(_memory_line(data))
@@ -729,14 +735,34 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
             NextStep(
                 f"Give {k.name} more memory or make it use less (its cache/pool/worker settings)"
                 + ("; raise the cgroup limit" if k.cgroup_limit else "")
+                + ", then start it again"
             )
         )
         yield Finding(
             "system.oom_killed",
-            Severity.ERROR if down else Severity.WARNING,
-            f"the kernel OOM-killed {k.name} (pid {k.pid}) {_age(k.age_s)} ago",
+            Severity.ERROR,
+            f"the kernel OOM-killed {k.name} (pid {k.pid}) {_age(k.age_s)} ago"
+            + (f" at its {k.limit_kb // 1024} MiB cgroup limit" if k.limit_kb else ""),
             tuple(evidence),
             tuple(steps),
+        )
+        return
+    if matching:
+        # It fits the service's name, but the port is served (or the kill is old):
+        # it explains nothing this run saw.
+        k = matching[0]
+        now = (
+            f"port {view.port} is served now (pid {', '.join(map(str, serving[0].pids[:3]))})"
+            if serving
+            else f"nothing listens on port {view.port}, but the kill is {_age(k.age_s)} old"
+        )
+        yield Finding(
+            "system.oom_killed",
+            Severity.INFO,
+            f"the kernel OOM-killed {k.name} (pid {k.pid}) {_age(k.age_s)} ago; "
+            "it explains nothing this check saw",
+            (f"{k.name} (pid {k.pid}) killed {_age(k.age_s)} ago", now, _memory_line(data)),
+            tuple(log_steps),
         )
         return
     recent = [k for k in oom.kills if k.age_s <= OOM_RECENT_S]

@@ -7,15 +7,17 @@ starts at hop N and carries on to the end is real, and N is where it starts.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.net.tcp import OPEN, REFUSED, TcpData
+from probes.net.tcp import OPEN, REFUSED, TcpAttempt, TcpData
 from probes.path.mtu import MtuData
 from probes.path.ping import PingData, PingHost
 from probes.path.route import RouteData
 from probes.path.trace import DESTINATION, SILENT, UNREACH, Hop, TraceData
+from probes.proto.tls import TlsData
 
 MIN_SAMPLES = 3  # per hop, before its loss means anything
 LOSS_PCT = 5.0  # loss at or above this is worth a finding (with at least two lost)
@@ -25,6 +27,58 @@ LATENCY_S = 0.15  # median RTT at or above this is worth a warning
 def _unrouted(ev: Evidence) -> set[str]:
     route = ev.data("route", RouteData)
     return {r.address for r in route.routes if not r.routable} if route else set()
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a.split("%", 1)[0]) == ipaddress.ip_address(b.split("%", 1)[0])
+    except ValueError:
+        return a == b
+
+
+def _tcp_where(a: TcpAttempt) -> str:
+    return f"[{a.address}]:{a.port}" if a.family == 6 else f"{a.address}:{a.port}"
+
+
+def answered_directly(ev: Evidence, address: str) -> str:
+    """Stronger evidence that *address* itself answered in this run ("" when none).
+
+    A completed TCP connect, a reset sent by the address itself, or a TLS
+    handshake outweigh an ICMP error (or silence) about ping/trace packets.
+    """
+    tcp = ev.data("tcp", TcpData)
+    for a in tcp.attempts if tcp else ():
+        if not _same(a.address, address):
+            continue
+        if a.state == OPEN:
+            return f"a TCP connection to {_tcp_where(a)} succeeded in {ms(a.elapsed_s)}"
+        if a.state == REFUSED and (a.icmp is None or _same(a.icmp.sender, address)):
+            return f"{address} itself answered a TCP SYN to port {a.port} with a reset"
+    tls = ev.data("tls", TlsData)
+    if tls and _same(tls.address, address) and (tls.state == "ok" or tls.chain):
+        return f"a TLS handshake with {address} completed (it sent its certificate)"
+    return ""
+
+
+def ipv6_only_failure(ev: Evidence, address: str) -> bool:
+    """True when *address* is the IPv6 side of a dual-stack name whose IPv4 works
+    over TCP while every IPv6 connect fails: tcp.ipv6_broken explains it all."""
+    tcp = ev.data("tcp", TcpData)
+    if tcp is None or ev.target.is_ip or ":" not in address:
+        return False
+    v4_open = any(a.family == 4 and a.state == OPEN for a in tcp.attempts)
+    v6 = [a for a in tcp.attempts if a.family == 6]
+    return v4_open and bool(v6) and all(a.state != OPEN for a in v6)
+
+
+def _demoted(finding: Finding, why: str) -> Finding:
+    return Finding(
+        finding.id,
+        Severity.INFO,
+        f"{finding.title} — but {why}",
+        (*finding.evidence, f"not the cause: {why}"),
+        finding.next_steps,
+    )
 
 
 def _ping_line(h: PingHost) -> str:
@@ -91,7 +145,7 @@ def unreachable(ev: Evidence) -> Iterator[Finding]:
         if admin
         else f"router {router} says {address} is unreachable ({what})"
     )
-    yield Finding(
+    found = Finding(
         fid,
         Severity.ERROR,
         title,
@@ -108,6 +162,16 @@ def unreachable(ev: Evidence) -> Iterator[Finding]:
             ),
         ),
     )
+    direct = answered_directly(ev, address)
+    if direct:
+        found = _demoted(
+            found,
+            f"{direct}: the ICMP error is about {'ping/trace' if ping and trace else 'probe'} "
+            "packets only (a filter for ICMP/UDP), not about the connection",
+        )
+    elif ipv6_only_failure(ev, address):
+        found = _demoted(found, "IPv4 works and only IPv6 fails (see tcp.ipv6_broken)")
+    yield found
 
 
 def host_down(ev: Evidence) -> Iterator[Finding]:
@@ -121,15 +185,15 @@ def host_down(ev: Evidence) -> Iterator[Finding]:
         s = host.stats
         if host.address in skip or s.received or not s.sent or host.unreachable or host.errors:
             continue
-        answered_tcp = [
-            a
-            for a in (tcp.attempts if tcp else ())
-            if a.address == host.address and a.state in (OPEN, REFUSED)
-        ]
-        if answered_tcp:
-            continue  # the host is up and answers TCP: ICMP is filtered, not a dead host
         if trace and trace.address == host.address and trace.reached:
             continue
+        if answered_directly(ev, host.address):
+            continue  # it answered TCP or TLS: ICMP is filtered, not a dead host
+        if any(
+            _same(a.address, host.address) and a.icmp is not None
+            for a in (tcp.attempts if tcp else ())
+        ):
+            continue  # a router answered the SYN with ICMP: tcp_rules names it
         evidence = [_ping_line(host)]
         if trace and trace.address == host.address:
             evidence += _trace_lines(trace)
@@ -158,7 +222,93 @@ def host_down(ev: Evidence) -> Iterator[Finding]:
                     f"ip route get {q(host.address)}",
                 ),
             )
-        yield Finding("path.host_down", Severity.ERROR, title, tuple(evidence), tuple(steps))
+        found = Finding("path.host_down", Severity.ERROR, title, tuple(evidence), tuple(steps))
+        if ipv6_only_failure(ev, host.address):
+            found = _demoted(found, "IPv4 works and only IPv6 fails (see tcp.ipv6_broken)")
+        yield found
+
+
+def send_failed(ev: Evidence) -> Iterator[Finding]:
+    """Ping, trace or MTU probes this host could not send (not a path problem)."""
+    skip = _unrouted(ev)
+    lines = []
+    for name in ("ping", "trace", "mtu"):
+        result = ev.results.get(name)
+        if result is None or not result.final or result.error is None:
+            continue
+        if result.error.errno_name == "SEND_FAILED":
+            address = getattr(result.data, "address", "")
+            if address in skip:
+                continue
+            lines.append(f"{name}: {result.error.explanation}")
+    if not lines:
+        return
+    local_rule = any("EPERM" in x or "EACCES" in x for x in lines)
+    yield Finding(
+        "path.send_failed",
+        Severity.WARNING,
+        "this host could not send the path probes' packets"
+        + (" (EPERM: a firewall rule on this host's output path?)" if local_rule else ""),
+        tuple(lines),
+        (
+            NextStep("List this host's output firewall rules", "nft -a list ruleset"),
+            NextStep("See the route the kernel picks", "ip route get <address>"),
+        ),
+    )
+
+
+def silent_destination(ev: Evidence) -> Iterator[Finding]:
+    """Ping, trace or MTU probes the destination never answered, read against the
+    rest of the evidence: ICMP filtering when the host answers otherwise, a host
+    that answers nothing when no ping says more."""
+    ping = ev.data("ping", PingData)
+    trace = ev.data("trace", TraceData)
+    mtu = ev.data("mtu", MtuData)
+    silent: list[tuple[str, str]] = []  # (address, what went unanswered)
+    for h in ping.hosts if ping else ():
+        if h.stats.sent and not h.stats.received and not h.unreachable and not h.errors:
+            silent.append((h.address, f"{h.stats.sent} pings"))
+    if trace and not trace.reached:
+        stop = trace.hops[trace.stopped_at - 1] if trace.stopped_at else None
+        if stop is None or stop.status != UNREACH:
+            silent.append((trace.address, f"traceroute ({trace.stop_reason})"))
+    if mtu and mtu.path_mtu is None:
+        silent.append((mtu.address, "echo requests with DF set (path MTU)"))
+    if not silent:
+        return
+    skip = _unrouted(ev)
+    pinged = {h.address for h in ping.hosts if h.stats.received} if ping else set()
+    for address, what in silent:
+        if address in skip:
+            continue
+        direct = answered_directly(ev, address)
+        if direct or address in pinged:
+            why = direct or f"{address} answers ping"
+            yield Finding(
+                "path.icmp_limited",
+                Severity.INFO,
+                f"{address} does not answer {what}, but {why}: those probes are filtered "
+                "or rate-limited, the host is up",
+                (f"unanswered: {what}", f"answered: {why}"),
+                (
+                    NextStep(
+                        "Judge reachability by the connection to the service, not by ICMP/UDP probes"
+                    ),
+                ),
+            )
+            return
+        if ping is None and not ipv6_only_failure(ev, address):
+            yield Finding(
+                "path.host_down",
+                Severity.WARNING,
+                f"{address} answers nothing this check sent ({what})",
+                (f"unanswered: {what}",),
+                (
+                    NextStep("Check whether the host answers ping", f"ping -c 3 {q(address)}"),
+                    NextStep("Check the host is up (console, hypervisor, cloud status page)"),
+                ),
+            )
+            return
 
 
 def _loss_start(t: TraceData, threshold: float) -> int | None:
@@ -190,6 +340,12 @@ def _limited_hops(t: TraceData, threshold: float) -> list[Hop]:
 
 
 def loss(ev: Evidence) -> Iterator[Finding]:
+    """Loss comes from ping-style evidence only (echoes and their answers, one for one).
+
+    A traceroute's unanswered probes are not loss by themselves: routers and the
+    destination rate-limit the ICMP errors a trace depends on (time exceeded,
+    port unreachable).  The trace only says *where* loss that ping saw starts.
+    """
     ping = ev.data("ping", PingData)
     trace = ev.data("trace", TraceData)
     threshold = LOSS_PCT
@@ -199,15 +355,15 @@ def loss(ev: Evidence) -> Iterator[Finding]:
             lost = h.stats.sent - h.stats.received
             if h.stats.received and lost >= 2 and h.stats.loss_pct >= threshold:
                 lossy.append(h)
-    start = _loss_start(trace, threshold) if trace and trace.reached else None
-    dest = trace.hops[-1] if trace and trace.reached and trace.hops else None
-    if not lossy and start is None:
+    if not lossy or ping is None:
         return
-    evidence = [_ping_line(h) for h in ping.hosts] if ping else []
+    located = trace is not None and trace.reached and trace.address == lossy[0].address
+    start = _loss_start(trace, threshold) if trace is not None and located else None
+    evidence = [_ping_line(h) for h in ping.hosts]
     evidence += _trace_lines(trace) if trace else []
-    worst = max([h.stats.loss_pct for h in lossy] + [dest.loss_pct if dest else 0.0])
+    worst = max(h.stats.loss_pct for h in lossy)
     severity = Severity.ERROR if worst >= 50 else Severity.WARNING
-    address = lossy[0].address if lossy else (trace.address if trace else "")
+    address = lossy[0].address
     where = ""
     steps = []
     if start is not None and trace is not None:
@@ -234,25 +390,49 @@ def loss(ev: Evidence) -> Iterator[Finding]:
     )
 
 
+def _ping_clean(ev: Evidence, address: str) -> bool:
+    """True when ping to *address* lost nothing that matters (or ping did not run)."""
+    ping = ev.data("ping", PingData)
+    hosts = [h for h in ping.hosts if h.address == address] if ping else []
+    return all(h.stats.received and h.stats.loss_pct < LOSS_PCT for h in hosts)
+
+
 def rate_limited(ev: Evidence) -> Iterator[Finding]:
     trace = ev.data("trace", TraceData)
     if trace is None or not trace.reached:
         return
     limited = _limited_hops(trace, LOSS_PCT)
     silent = [h for h in trace.hops if h.status == SILENT]
-    if not limited and not silent:
+    dest = trace.hops[-1] if trace.hops else None
+    quiet_dest = (
+        dest is not None
+        and dest.sent >= MIN_SAMPLES
+        and dest.loss_pct >= LOSS_PCT
+        and _ping_clean(ev, trace.address)
+    )
+    if not limited and not silent and not quiet_dest:
         return
     names = [f"hop {h.ttl} ({h.address or 'silent'})" for h in (*silent, *limited)]
+    if quiet_dest and dest is not None:
+        names.append(f"the destination {dest.address}")
+    reason = (
+        "ping shows no loss" if quiet_dest else "later hops show no loss"
+    ) + ", so this is not packet loss"
+    evidence = list(_trace_lines(trace))
+    ping = ev.data("ping", PingData)
+    if quiet_dest and ping:
+        evidence += [_ping_line(h) for h in ping.hosts]
     yield Finding(
         "path.icmp_limited",
         Severity.INFO,
         f"{', '.join(names)} "
         + ("hides or rate-limits its" if len(names) == 1 else "hide or rate-limit their")
-        + " ICMP answers; later hops show no loss, so this is not packet loss",
-        tuple(_trace_lines(trace)),
+        + f" ICMP answers{' to traceroute probes' if quiet_dest else ''}; {reason}",
+        tuple(evidence),
         (
             NextStep(
-                "Judge loss by the destination and the hops after it, not by one router's answers"
+                "Judge loss by ping to the destination, not by one router's (or the "
+                "destination's) rate-limited ICMP errors"
             ),
         ),
     )
@@ -349,7 +529,12 @@ def no_raw_socket(ev: Evidence) -> Iterator[Finding]:
             modes.append(f"{name}: ran in {data.mode} mode")
     for name in ("ping", "trace", "mtu"):
         result = ev.results.get(name)
-        if result and result.final and result.data is None and "raw sockets" in result.summary:
+        if (
+            result
+            and result.final
+            and result.data is None
+            and ("raw sockets" in result.summary or result.summary.startswith("cannot "))
+        ):
             modes.append(f"{name}: {result.summary}")
     if not modes:
         return
@@ -386,4 +571,15 @@ def path_ok(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-RULES = (unreachable, host_down, mtu_blackhole, loss, rate_limited, latency, no_raw_socket, path_ok)
+RULES = (
+    unreachable,
+    host_down,
+    send_failed,
+    silent_destination,
+    mtu_blackhole,
+    loss,
+    rate_limited,
+    latency,
+    no_raw_socket,
+    path_ok,
+)

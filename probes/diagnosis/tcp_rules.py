@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.net.tcp import FILTERED, LOCAL_ERROR, OPEN, REFUSED, UNREACHABLE, TcpAttempt, TcpData
+from probes.host.firewall import FirewallData, FirewallRule
+from probes.net.tcp import (
+    ERROR,
+    FILTERED,
+    LOCAL_ERROR,
+    OPEN,
+    REFUSED,
+    UNREACHABLE,
+    TcpAttempt,
+    TcpData,
+    hung_up,
+)
+from probes.path.ping import PingData
 from probes.path.route import RouteData
 
 
@@ -29,13 +42,100 @@ def _unrouted(ev: Evidence) -> set[str]:
     return {r.address for r in route.routes if not r.routable} if route else set()
 
 
+def _firewall_rules(ev: Evidence) -> dict[str, list[FirewallRule]]:
+    """This host's output rules that drop/reject the target, by address."""
+    data = ev.data("firewall", FirewallData)
+    out: dict[str, list[FirewallRule]] = {}
+    for rule in data.rules if data else ():
+        out.setdefault(rule.address, []).append(rule)
+    return out
+
+
+def _norm(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address.split("%", 1)[0]))
+    except ValueError:
+        return address
+
+
+def _rule_without_failure(
+    data: TcpData | None, rules: dict[str, list[FirewallRule]]
+) -> Iterator[Finding]:
+    """A rule that seems to block the target while no connect failed (or none ran)."""
+    rule = next(iter(rules.values()))[0]
+    opened = [a for a in data.attempts if a.state == OPEN] if data else []
+    evidence = [f"{rule.where}: {rule.text}", *(_line(a) for a in opened)]
+    if opened:
+        title = (
+            f"this host's firewall has a rule that looks like it {rule.verdict}s TCP to "
+            f"{rule.address}, yet the connection works (the rule's other conditions do not match)"
+        )
+        severity = Severity.INFO
+    else:
+        title = f"this host's own firewall {rule.verdict}s TCP to {rule.address}: {rule.text}"
+        severity = Severity.WARNING
+    yield Finding(
+        "local.firewall_blocked",
+        severity,
+        title,
+        tuple(evidence),
+        (NextStep(f"Inspect the rule ({rule.where})", rule.inspect_command),),
+    )
+
+
+def local_firewall(ev: Evidence) -> Iterator[Finding]:
+    """A failed connect plus a rule on this host that blocks it: the rule is the cause."""
+    data = ev.data("tcp", TcpData)
+    rules = _firewall_rules(ev)
+    if not rules:
+        return
+    if data is None:
+        yield from _rule_without_failure(None, rules)
+        return
+    blocked = [a for a in data.attempts if a.state != OPEN and _norm(a.address) in rules]
+    if not blocked:
+        yield from _rule_without_failure(data, rules)
+        return
+    a = blocked[0]
+    rule = rules[_norm(a.address)][0]
+    maybe = "" if rule.certain else " (if its other conditions match this traffic)"
+    evidence = [_line(x) for x in data.attempts]
+    for x in blocked:
+        for r in rules[_norm(x.address)]:
+            evidence.append(f"{r.where}: {r.text}")
+    steps = [
+        NextStep(f"Inspect the rule ({rule.where})", rule.inspect_command),
+        NextStep(
+            f"If the rule is not meant for {_where(a)}, change or delete it "
+            "(or add an accept rule before it), then try again"
+        ),
+    ]
+    if rule.backend == "nft":
+        steps.append(NextStep("See every rule on this host's output path", "nft -a list ruleset"))
+    yield Finding(
+        "local.firewall_blocked",
+        Severity.ERROR,
+        f"this host's own firewall {rule.verdict}s connections to {_where(a)}{maybe}: "
+        f"{rule.where}: {rule.text}",
+        tuple(evidence),
+        tuple(steps),
+    )
+
+
 def connect_failures(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None:
         return
     attempts = list(data.attempts)
     opened = [a for a in attempts if a.state == OPEN]
-    failed = [a for a in attempts if a.state != OPEN and a.address not in _unrouted(ev)]
+    locally_blocked = set(_firewall_rules(ev))
+    failed = [
+        a
+        for a in attempts
+        if a.state != OPEN
+        and a.address not in _unrouted(ev)
+        and _norm(a.address) not in locally_blocked
+    ]
     if not failed:
         return
     v4_ok = any(a.family == 4 for a in opened)
@@ -63,6 +163,7 @@ def connect_failures(ev: Evidence) -> Iterator[Finding]:
     ]
     filtered = [a for a in failed if a.state == FILTERED]
     local = [a for a in failed if a.state == LOCAL_ERROR]
+    other = [a for a in failed if a.state == ERROR]
 
     if admin:
         a = admin[0]
@@ -172,6 +273,18 @@ def connect_failures(ev: Evidence) -> Iterator[Finding]:
                 NextStep("Check security groups / cloud firewalls between here and the server"),
             ),
         )
+    if other:
+        a = other[0]
+        yield Finding(
+            "tcp.connect_error",
+            severity,
+            f"connecting to {_where(a)} failed with {a.errno_name or 'an error'}: {a.explanation}",
+            context,
+            (
+                NextStep("Try the same connect by hand", f"nc -vz -w 3 {q(a.address)} {port}"),
+                NextStep("Look for the errno in this host's kernel log", "dmesg -T | tail -n 50"),
+            ),
+        )
     if local:
         a = local[0]
         yield Finding(
@@ -190,11 +303,17 @@ def connect_failures(ev: Evidence) -> Iterator[Finding]:
 def _ipv6_broken(ev: Evidence, opened: list[TcpAttempt], v6_failed: list[TcpAttempt]) -> Finding:
     port = ev.target.port
     a = v6_failed[0]
+    evidence = [_line(x) for x in (*v6_failed, *opened)]
+    ping = ev.data("ping", PingData)
+    for h in ping.hosts if ping else ():
+        s = h.stats
+        line = f"ping {h.address}: {s.received}/{s.sent} answered"
+        evidence.append(line + (f"; unreachable from {h.unreachable}" if h.unreachable else ""))
     return Finding(
         "tcp.ipv6_broken",
         Severity.ERROR,
         f"{ev.target.host} has IPv6 and IPv4 addresses; IPv6 fails ({a.state}) while IPv4 works",
-        tuple(_line(x) for x in (*v6_failed, *opened)),
+        tuple(evidence),
         (
             NextStep("Confirm over IPv6", f"nc -6 -zv -w 3 {q(a.address)} {port}"),
             NextStep("Check this host's IPv6 route", f"ip -6 route get {q(a.address)}"),
@@ -205,26 +324,48 @@ def _ipv6_broken(ev: Evidence, opened: list[TcpAttempt], v6_failed: list[TcpAtte
     )
 
 
+def _hangup_line(a: TcpAttempt) -> str:
+    line = f"{_where(a)}: connected in {ms(a.elapsed_s)}"
+    if a.closed_by_peer:
+        how = "reset (RST)" if a.closed_by_peer == "reset" else "closed (FIN)"
+        after = f" {ms(a.closed_after_s)} later" if a.closed_after_s else " at once"
+        line += f", then the server {how} it{after}, before we sent anything"
+    else:
+        line += ", and the connection stayed open"
+    if a.repeats:
+        line += f"; {len(a.repeats)} more quick connects: {', '.join(a.repeats)}"
+    return line
+
+
 def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None:
         return
-    dropped = [a for a in data.attempts if a.state == OPEN and a.closed_by_peer]
+    dropped = [a for a in data.attempts if a.state == OPEN and hung_up(a)]
     if not dropped:
         return
     a = dropped[0]
-    how = "reset" if a.closed_by_peer == "reset" else "closed"
+    outcomes = [a.closed_by_peer or "ok", *a.repeats]
+    bad = sum(o in ("reset", "eof") for o in outcomes)
+    how = "resets" if "reset" in outcomes else "closes"
+    if bad == len(outcomes):
+        title = f"{_where(a)} accepts every connection and {how} it at once"
+        severity = Severity.ERROR
+    else:
+        title = (
+            f"{_where(a)} {how} {bad} of {len(outcomes)} connections right after accepting "
+            "them (intermittent)"
+        )
+        severity = Severity.WARNING
     yield Finding(
         "tcp.reset_after_connect",
-        Severity.ERROR,
-        f"{_where(a)} accepts the connection and {how} it at once",
-        tuple(
-            f"{_where(x)}: connected in {ms(x.elapsed_s)}, then {x.closed_by_peer} before any data"
-            for x in dropped
-        ),
+        severity,
+        title,
+        tuple(_hangup_line(x) for x in dropped),
         (
             NextStep(
-                "Check the service's connection limit and its logs (max connections, tcp wrappers, IP allow lists)"
+                "Check the service's connection limit and its logs (max connections, worker "
+                "pool, tcp wrappers, IP allow lists)"
             ),
             NextStep(
                 "See whether the server expects TLS or another protocol",
@@ -232,6 +373,10 @@ def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
             ),
             NextStep(
                 "Count connections on the server's port", f"ss -tan 'sport = :{a.port}' | wc -l"
+            ),
+            NextStep(
+                "Watch the resets on the wire",
+                f"tcpdump -ni any 'tcp port {a.port} and tcp[tcpflags] & (tcp-rst|tcp-fin) != 0'",
             ),
         ),
     )
@@ -241,7 +386,7 @@ def connect_ok(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None or not data.attempts or any(a.state != OPEN for a in data.attempts):
         return
-    if any(a.closed_by_peer for a in data.attempts):
+    if any(hung_up(a) for a in data.attempts):
         return
     evidence = []
     for a in data.attempts:
@@ -259,4 +404,4 @@ def connect_ok(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-RULES = (connect_failures, hangup_after_connect, connect_ok)
+RULES = (local_firewall, connect_failures, hangup_after_connect, connect_ok)

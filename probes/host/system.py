@@ -22,6 +22,8 @@ _KILLED = re.compile(
 _OOM_KILL = re.compile(
     r"oom-kill:.*?task_memcg=(?P<memcg>[^,]*),task=(?P<name>[^,]*),pid=(?P<pid>\d+)"
 )
+# The cgroup's usage and limit, logged just before the kill (cgroup v1 and v2).
+_LIMIT = re.compile(r"^memory: usage (?P<usage>\d+)kB, limit (?P<limit>\d+)kB")
 _UNIT = re.compile(r"([A-Za-z0-9:_.@\\-]+\.service)")
 
 
@@ -35,6 +37,7 @@ class OomKill:
     uid: int = -1
     memcg: str = ""  # the victim's memory cgroup path
     unit: str = ""  # systemd unit from that path
+    limit_kb: int = 0  # the memory cgroup's limit when it ran out (0: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,7 @@ def read_oom(kmsg: str = "/dev/kmsg", proc: str = "/proc") -> OomReport:
                 break
             if not chunk:
                 break
-            if b"ill" in chunk:  # "Killed process" / "oom-kill"
+            if b"ill" in chunk or b"memory: usage" in chunk:  # kills and cgroup limits
                 records.append(chunk.decode("utf-8", errors="replace"))
     finally:
         os.close(fd)
@@ -194,6 +197,7 @@ def parse_oom_records(records: list[str], now_monotonic: float) -> tuple[OomKill
     """OOM kills from ``/dev/kmsg`` records (``prio,seq,usec,flags;message``)."""
     memcgs: dict[int, str] = {}
     kills: list[OomKill] = []
+    limit_kb = 0  # the last "memory: usage ..., limit ..." line before a kill
     for record in records:
         head, _, message = record.partition(";")
         message = message.split("\n", 1)[0]
@@ -202,6 +206,10 @@ def parse_oom_records(records: list[str], now_monotonic: float) -> tuple[OomKill
             usec = int(fields[2])
         except (IndexError, ValueError):
             usec = 0
+        limited = _LIMIT.search(message)
+        if limited:
+            limit_kb = int(limited.group("limit"))
+            continue
         tagged = _OOM_KILL.search(message)
         if tagged:
             memcgs[int(tagged.group("pid"))] = tagged.group("memcg")
@@ -222,7 +230,9 @@ def parse_oom_records(records: list[str], now_monotonic: float) -> tuple[OomKill
                 uid=int(match.group("uid")) if match.group("uid") else -1,
                 memcg=clean_text(memcg, 160),
                 unit=unit[-1] if unit else "",
+                limit_kb=limit_kb if match.group("scope").startswith("Memory cgroup") else 0,
             )
         )
+        limit_kb = 0
     kills.reverse()
     return tuple(kills[:20])

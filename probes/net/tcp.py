@@ -10,6 +10,7 @@ On an open port we listen briefly for a greeting to name the protocol.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,7 +26,16 @@ from probes.wire.connect import (
     UNREACHABLE,
     TcpAttempt,
     connect_once,
+    quick_connect,
 )
+
+# A server that drops only some connections (every other one, when a worker
+# pool is exhausted...) passes a single connect.  So an open port gets this many
+# more quick connects, one after the other, each watched briefly for an
+# immediate reset or close: cheap (a few ms on a healthy server, bounded by
+# QUICK_WAIT_S each) and bounded, and they send nothing.
+QUICK_REPEATS = 2
+QUICK_WAIT_S = 0.15
 
 # The attempt's states and type are this probe's data vocabulary too.
 __all__ = [
@@ -37,6 +47,7 @@ __all__ = [
     "UNREACHABLE",
     "TcpAttempt",
     "TcpData",
+    "hung_up",
     "probe_tcp",
 ]
 
@@ -64,18 +75,19 @@ async def probe_tcp(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     port = ctx.target.port
     timeout = ctx.config.timeout
     attempts = await asyncio.gather(
-        *(
-            connect_once(addr, port, timeout, ctx.config.banner_wait)
-            for addr in resolution.addresses
-        )
+        *(_attempt(addr, port, timeout, ctx.config.banner_wait) for addr in resolution.addresses)
     )
     data = TcpData(port, tuple(attempts))
     elapsed = time.monotonic() - started
-    opened = data.by_state(OPEN)
-    parts = [f"{_fmt(a)} {a.state}" for a in attempts]
+    parts = [_describe(a) for a in attempts]
     summary = "; ".join(parts)
-    if opened and len(opened) == len(attempts):
+    if all(a.ok and not hung_up(a) for a in attempts):
         yield ProbeResult("tcp", Status.OK, elapsed, summary, data)
+    elif all(a.ok for a in attempts):
+        first = next(a for a in attempts if hung_up(a))
+        code = "ECONNRESET" if "reset" in (first.closed_by_peer, *first.repeats) else "EOF"
+        err = ProbeError(code, _describe(first), elapsed_s=first.elapsed_s)
+        yield ProbeResult("tcp", Status.FAILED, elapsed, summary, data, err)
     else:
         first = next(a for a in attempts if not a.ok)
         err = ProbeError(
@@ -85,6 +97,31 @@ async def probe_tcp(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             first.elapsed_s,
         )
         yield ProbeResult("tcp", Status.FAILED, elapsed, summary, data, err)
+
+
+async def _attempt(address: str, port: int, timeout: float, banner_wait: float) -> TcpAttempt:
+    first = await connect_once(address, port, timeout, banner_wait)
+    if first.state != OPEN:
+        return first
+    repeats = []
+    for _ in range(QUICK_REPEATS):
+        repeats.append(await quick_connect(address, port, timeout, QUICK_WAIT_S))
+    return dataclasses.replace(first, repeats=tuple(repeats))
+
+
+def hung_up(attempt: TcpAttempt) -> bool:
+    """The server accepted a connection and then reset or closed it at once."""
+    return bool(attempt.closed_by_peer) or any(r in ("reset", "eof") for r in attempt.repeats)
+
+
+def _describe(a: TcpAttempt) -> str:
+    text = f"{_fmt(a)} {a.state}"
+    if a.closed_by_peer:
+        text += f", then {a.closed_by_peer} at once"
+    dropped = sum(r in ("reset", "eof") for r in a.repeats)
+    if dropped:
+        text += f"; {dropped} of {len(a.repeats)} more connects dropped at once"
+    return text
 
 
 def _fmt(attempt: TcpAttempt) -> str:

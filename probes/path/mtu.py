@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ BATCH = 24  # sizes per round
 COPIES = 2
 MAX_ROUNDS = 5
 KEEP = 64  # probes kept in the result
+# The largest packet the IP headers can describe: IPv4's total length and IPv6's
+# payload length are 16-bit fields (jumbograms aside).  Loopback's MTU is 65536.
+MAX_IP_PACKET = {4: 65535, 6: 65535 + 40}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +63,29 @@ async def interface_mtu(address: str) -> int:
     Not the route's MTU: that includes what PMTU discovery learnt, and we want
     to measure the path, not repeat the cache.
     """
-    details = await _ip_route_get(address)
+    return _interface(address, await _ip_route_get(address))[1]
+
+
+def _interface(address: str, details: dict[str, str]) -> tuple[str, int]:
+    """(device, MTU) of the route towards *address*; the device may be unknown ("")."""
     dev = details.get("dev", "")
     if dev and "/" not in dev:
         mtu = _sysfs_mtu(dev)
         if mtu:
-            return mtu
+            return dev, mtu
     try:
-        return route_mtu(address)
+        return dev, route_mtu(address)
     except OSError:
-        return 1500
+        return dev, 1500
+
+
+def stays_on_host(address: str, device: str, route_type: str = "") -> bool:
+    """True when packets to *address* never leave this host (loopback, own address)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return ip.is_loopback or device == "lo" or route_type == "local"
 
 
 def _sysfs_mtu(dev: str) -> int:
@@ -120,7 +137,16 @@ async def probe_mtu(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     try:
-        local = await interface_mtu(address)
+        details = await _ip_route_get(address)
+        device, local = _interface(address, details)
+        if stays_on_host(address, device, details.get("type", "")):
+            text = (
+                f"skipped: loopback — packets to {address} never leave this host "
+                f"(interface {device or 'lo'}, MTU {local}), so there is no path MTU to measure"
+            )
+            yield ProbeResult("mtu", Status.SKIPPED, time.monotonic() - started, text)
+            return
+        local = min(local, MAX_IP_PACKET[6 if v6 else 4])
         hi = min(local, ctx.config.mtu_max) if ctx.config.mtu_max else local
         floor = 1280 if v6 else 576
         low = min(floor, hi)

@@ -104,6 +104,39 @@ class Prober(Protocol):
 
     def close(self) -> None: ...
 
+    def late_unreachable(self, dst: str) -> Reply | None:
+        """An ICMP unreachable about a probe to *dst* that came after its timeout."""
+        ...
+
+
+# How long a timed-out probe can still be matched to a late ICMP error: a router
+# sends "host unreachable" only once neighbour (ARP/NDP) resolution fails, ~3 s on.
+LATE_WINDOW_S = 8.0
+
+
+class LateErrors:
+    """Timed-out probes, and the unreachable errors that arrive for them late."""
+
+    def __init__(self) -> None:
+        self._expired: dict[Any, tuple[float, str]] = {}  # key -> (sent, dst)
+        self.by_dst: dict[str, Reply] = {}
+
+    def expire(self, key: Any, sent: float, dst: str) -> None:
+        now = time.monotonic()
+        if len(self._expired) > 512:
+            old = [k for k, (t, _d) in self._expired.items() if now - t > LATE_WINDOW_S]
+            for k in old:
+                del self._expired[k]
+        self._expired[key] = (sent, dst)
+
+    def match(self, key: Any, reply_of: Callable[[float, str], Reply | None]) -> None:
+        entry = self._expired.pop(key, None)
+        if entry is None or time.monotonic() - entry[0] > LATE_WINDOW_S:
+            return
+        reply = reply_of(*entry)
+        if reply is not None and reply.kind == UNREACHABLE:
+            self.by_dst.setdefault(entry[1], reply)
+
 
 async def stream_snapshots(
     runner: asyncio.Future[Any],
@@ -338,6 +371,7 @@ class RawEngine:
         self._socks: dict[tuple[int, str], socket.socket] = {}
         self._sources: dict[str, str] = {}
         self._sockaddrs: dict[str, Any] = {}
+        self.late = LateErrors()
         self._sock(socket.AF_INET, ICMP)  # fail now (PermissionError) when not allowed
 
     @classmethod
@@ -402,10 +436,17 @@ class RawEngine:
             parsed = None
         if parsed is None:  # not about our probes, or unreadable: ignored
             return
-        pending = self._pending.get((parsed.proto, parsed.key))
-        if pending is None or pending.future.done():
-            return
         if parsed.proto == ICMP and parsed.ident != self.ident:
+            return
+        pending = self._pending.get((parsed.proto, parsed.key))
+        if pending is None:
+            p = parsed
+            self.late.match(
+                (p.proto, p.key),
+                lambda sent, dst: _reply(p, max(0.0, when - sent)) if _norm(p.dst) == dst else None,
+            )
+            return
+        if pending.future.done():
             return
         if parsed.proto in (UDP, TCP) and parsed.ident != pending.sport:
             return
@@ -472,6 +513,7 @@ class RawEngine:
                 async with asyncio.timeout(timeout):
                     parsed, when = await future
             except TimeoutError:
+                self.late.expire((proto, key), sent, _norm(dst))
                 return Reply(TIMEOUT, rtt_s=timeout)
             return _reply(parsed, max(0.0, when - sent))
         finally:
@@ -562,6 +604,9 @@ class RawProber:
     def close(self) -> None:  # the engine belongs to the run
         pass
 
+    def late_unreachable(self, dst: str) -> Reply | None:
+        return self.engine.late.by_dst.get(_norm(dst))
+
 
 # -- unprivileged probers -----------------------------------------------------
 
@@ -581,7 +626,11 @@ class _DgramProber:
         enable_recverr(self.sock)
         self._pending: dict[int, tuple[asyncio.Future[Reply], float, str]] = {}
         self._next = random.randrange(1, 0xFFFE)
+        self.late = LateErrors()
         self._loop.add_reader(self.sock.fileno(), self._readable)
+
+    def late_unreachable(self, dst: str) -> Reply | None:
+        return self.late.by_dst.get(_norm(dst))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -621,7 +670,10 @@ class _DgramProber:
         if seq is None:
             return
         entry = self._pending.get(seq)
-        if entry is None or entry[0].done():
+        if entry is None:
+            self.late.match(seq, reply_of)
+            return
+        if entry[0].done():
             return
         future, sent, dst = entry
         reply = reply_of(sent, dst)
@@ -682,6 +734,7 @@ class _DgramProber:
                 async with asyncio.timeout(timeout):
                     return await future
             except TimeoutError:
+                self.late.expire(seq, sent, _norm(dst))
                 return Reply(TIMEOUT, rtt_s=timeout)
         finally:
             self._pending.pop(seq, None)
@@ -827,6 +880,9 @@ class TcpConnectProber:
 
     def close(self) -> None:
         pass
+
+    def late_unreachable(self, dst: str) -> Reply | None:
+        return None
 
 
 # -- choosing a prober --------------------------------------------------------

@@ -90,6 +90,11 @@ class _Host:
         self.recent.append(PingSample(seq, reply.kind, rtt, reply.responder))
 
     def snapshot(self) -> PingHost:
+        late_of = getattr(self.prober, "late_unreachable", None)  # test fakes may lack it
+        late = late_of(self.address) if late_of else None
+        if late is not None and not self.unreachable:
+            self.unreachable = f"{late.responder}: {icmp_name(late)} (after {late.rtt_s:.1f} s)"
+            self.unreachable_count += 1
         return PingHost(
             self.address,
             6 if ":" in self.address else 4,

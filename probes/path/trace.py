@@ -43,6 +43,19 @@ from probes.path.pathengine import (
 from probes.path.pathstats import RunningStats
 
 MAX_RESPONDERS = 8
+# Rounds after the first probe at most this many TTLs past the farthest hop that
+# answered, with a full sweep now and then (to find hops past a silent stretch).
+# Probes past an unresolved next hop wait in its neighbour (ARP/NDP) queue; a
+# full sweep every round floods that queue, evicting the TCP probe's SYN, and
+# spends the router's ICMP rate limit, so the "host unreachable" that would have
+# named the router never reaches the connect.
+PROBE_AHEAD = 3
+FULL_SWEEP_EVERY = 8
+# While the destination has not answered, a router that already answered is
+# asked again at most this often: routers rate-limit ICMP errors (Linux: 1/s
+# after a burst of 6 per source), and that budget must stay for the "host
+# unreachable" about our TCP SYN, which names the router where the path stops.
+STOPPED_HOP_INTERVAL_S = 1.0
 
 OK, DESTINATION, SILENT, UNREACH = "ok", "destination", "silent", "unreachable"
 
@@ -120,10 +133,27 @@ class _Trace:
         self.unreach_ttl: int | None = None
         self.rounds = 0
         self.errors: list[str] = []
+        self.last_sent: dict[int, float] = {}
 
     @property
     def limit(self) -> int:
         return min(self.dest_ttl or self.max_ttl, self.unreach_ttl or self.max_ttl)
+
+    def round_ttls(self, n: int, now: float) -> list[int]:
+        """The TTLs to probe in round *n* (0-based)."""
+        top = self.limit
+        if n % FULL_SWEEP_EVERY:
+            farthest = max((t for t, h in self.hops.items() if h.stats.received), default=0)
+            top = min(top, farthest + PROBE_AHEAD)
+        ttls = []
+        for ttl in range(1, top + 1):
+            answered = bool(self.hops[ttl].stats.received)
+            recent = now - self.last_sent.get(ttl, -1e9) < STOPPED_HOP_INTERVAL_S
+            if self.dest_ttl is None and answered and recent:
+                continue
+            self.last_sent[ttl] = now
+            ttls.append(ttl)
+        return ttls
 
     def record(self, ttl: int, reply: Reply) -> None:
         self.hops[ttl].record(reply)
@@ -201,7 +231,8 @@ async def _rounds(trace: _Trace, ctx: ProbeContext, wait: float, changed: asynci
 
     def launch(n: int) -> list[Coroutine[Any, Any, None]]:
         trace.rounds = n + 1
-        return [one(ttl) for ttl in range(1, trace.limit + 1)]  # the limit shrinks as hops answer
+        # The limit shrinks as hops answer.
+        return [one(ttl) for ttl in trace.round_ttls(n, time.monotonic())]
 
     await paced_rounds(launch, interval, cfg.trace_rounds, window)
 

@@ -71,6 +71,7 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("trace", "Traceroute", "probes.path.trace:probe_trace", "trace_duration"),
         ProbeSpec("mtu", "Path MTU", "probes.path.mtu:probe_mtu"),
         ProbeSpec("local", "Local sockets", "probes.host.local:probe_local"),
+        ProbeSpec("firewall", "Local firewall", "probes.host.firewall:probe_firewall"),
         ProbeSpec("tls", "TLS certificate", "probes.proto.tls:probe_tls"),
         ProbeSpec("http", "HTTP", "probes.proto.http:probe_http"),
         ProbeSpec("proxy", "Proxy", "probes.proto.proxy:probe_proxy"),

@@ -30,6 +30,8 @@ OPEN, REFUSED, FILTERED, UNREACHABLE, LOCAL_ERROR, ERROR = (
     "error",
 )
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES, errno.EPERM, errno.EHOSTDOWN}
+# The handshake completed and the peer reset before connect() returned to us.
+_RESET_AT_ONCE = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE}
 _LOCAL = {errno.EADDRNOTAVAIL, errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.EADDRINUSE}
 
 
@@ -47,6 +49,11 @@ class TcpAttempt:
     protocol: str = ""  # protocol named from the banner
     closed_by_peer: str = ""  # "reset" / "eof" when the server hung up at once
     source: str = ""  # local address:port used
+    closed_after_s: float = 0.0  # from the completed connect to the hang-up
+    # Outcomes of the extra quick connects the TCP probe makes to an open port
+    # ("ok", "reset", "eof", or a failed state): catches a server that drops
+    # only some connections.
+    repeats: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -77,6 +84,11 @@ async def connect_once(address: str, port: int, timeout: float, banner_wait: flo
                 await loop.sock_connect(sock, sockaddr)
         except TimeoutError:
             icmp = read_icmp_error(sock)
+            if icmp is not None:
+                # The kernel heard an ICMP error about our SYN but kept trying (a
+                # soft error: it came while the socket was busy, or for a
+                # retransmission): report what the kernel heard, not a timeout.
+                return _icmp_failure(address, version, port, icmp, time.monotonic() - started)
             return TcpAttempt(
                 address,
                 version,
@@ -92,19 +104,55 @@ async def connect_once(address: str, port: int, timeout: float, banner_wait: flo
         elapsed = time.monotonic() - started
         source = _sockname(sock)
         banner, closed = await _read_banner(sock, banner_wait)
+        closed_after = time.monotonic() - started - elapsed if closed else 0.0
         protocol = identify(banner) or ""
+        text = f"connected in {elapsed * 1000:.1f} ms"
+        if closed:
+            how = "reset" if closed == "reset" else "closed (FIN)"
+            text += f", then the server {how} it {closed_after * 1000:.0f} ms later, before we sent anything"
         return TcpAttempt(
             address,
             version,
             port,
             OPEN,
             elapsed,
+            "ECONNRESET" if closed == "reset" else "",
+            text,
             banner=clean_bytes(banner, 120),
             protocol=protocol,
             closed_by_peer=closed,
             source=source,
-            explanation=f"connected in {elapsed * 1000:.1f} ms",
+            closed_after_s=closed_after,
         )
+
+
+async def quick_connect(address: str, port: int, timeout: float, wait: float) -> str:
+    """Connect once more and watch *wait* seconds for the server hanging up at once.
+
+    Returns "ok" (still open, or it sent data), "reset", "eof", or the state of
+    a connect that failed.  Sends nothing."""
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        sockaddr = socket.getaddrinfo(
+            address, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
+        )[0][4]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return ERROR
+    with contextlib.closing(sock):
+        sock.setblocking(False)
+        try:
+            async with asyncio.timeout(timeout):
+                await loop.sock_connect(sock, sockaddr)
+        except TimeoutError:
+            return FILTERED
+        except ConnectionRefusedError:
+            return REFUSED
+        except OSError as exc:
+            return "reset" if exc.errno in _RESET_AT_ONCE else ERROR
+        _data, closed = await _recv_for(loop, sock, wait)
+        return closed or "ok"
 
 
 def _classify_error(
@@ -113,6 +161,19 @@ def _classify_error(
     code = exc.errno or 0
     name = errno.errorcode.get(code, f"errno {code}")
     icmp = read_icmp_error(sock)
+    if code in _RESET_AT_ONCE:
+        return TcpAttempt(
+            address,
+            version,
+            port,
+            OPEN,
+            elapsed,
+            name,
+            f"the server accepted the connection and reset it at once ({name}), "
+            "before we sent anything",
+            icmp,
+            closed_by_peer="reset",
+        )
     if code == errno.ECONNREFUSED and (icmp is None or icmp.code in (3, 4)):
         who = f" (ICMP port unreachable from {icmp.sender})" if icmp else ""
         return TcpAttempt(
@@ -149,6 +210,17 @@ def _classify_error(
             icmp,
         )
     return TcpAttempt(address, version, port, ERROR, elapsed, name, str(exc.strerror or exc), icmp)
+
+
+def _icmp_failure(
+    address: str, version: int, port: int, icmp: IcmpReport, elapsed: float
+) -> TcpAttempt:
+    name = icmp.errno_name or "EHOSTUNREACH"
+    if name == "ECONNREFUSED":
+        text = f"{address} answered the SYN with ICMP port unreachable from {icmp.sender}"
+        return TcpAttempt(address, version, port, REFUSED, elapsed, name, text, icmp)
+    text = f"{icmp.sender} answered ICMP {icmp.name} ({name})"
+    return TcpAttempt(address, version, port, UNREACHABLE, elapsed, name, text, icmp)
 
 
 def _local_failure(

@@ -8,6 +8,7 @@ code and the address of the router that sent it, which is how we can say
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import struct
@@ -64,6 +65,7 @@ class IcmpReport:
     code: int
     name: str
     sender: str  # the router or host that sent the ICMP message
+    errno_name: str = ""  # what the kernel made of it (EHOSTUNREACH...)
 
     @property
     def admin_prohibited(self) -> bool:
@@ -107,7 +109,7 @@ def read_icmp_error(sock: socket.socket) -> IcmpReport | None:
 def parse_extended_err(payload: bytes) -> IcmpReport | None:
     if len(payload) < _EXT_ERR.size:
         return None
-    _errno, origin, icmp_type, code, _pad, _info, _data = _EXT_ERR.unpack_from(payload)
+    err, origin, icmp_type, code, _pad, _info, _data = _EXT_ERR.unpack_from(payload)
     if origin not in (SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6):
         return None
     version = 4 if origin == SO_EE_ORIGIN_ICMP else 6
@@ -116,7 +118,7 @@ def parse_extended_err(payload: bytes) -> IcmpReport | None:
         name = ICMP4_UNREACH.get(code, f"code {code}") if icmp_type == 3 else f"type {icmp_type}"
     else:
         name = ICMP6_UNREACH.get(code, f"code {code}") if icmp_type == 1 else f"type {icmp_type}"
-    return IcmpReport(version, icmp_type, code, name, sender)
+    return IcmpReport(version, icmp_type, code, name, sender, errno.errorcode.get(err, ""))
 
 
 def _offender(raw: bytes) -> str:

@@ -98,6 +98,8 @@ DESIGN: dict[str, str] = {
 }
 
 PROPOSED: dict[str, str] = {
+    "tcp.connect_error": "the connect failed with an errno no other tcp id describes (the errno is shown)",
+    "path.send_failed": "this host could not send the ping/trace/MTU packets (errno shown; EPERM: its own firewall)",
     "http.invalid_response": "the server speaks HTTP but its response breaks the protocol (the evidence names the defect)",
     "http.request_failed": "the HTTP request cannot be made for a reason no other id names (unusable redirect URL, unsupported scheme)",
     "proxy.failed": "the proxy is reached but the request through it fails for a reason other than auth or reaching the site",

@@ -51,11 +51,13 @@ def test_check_json_writes_a_journal_and_nothing_else(
     assert summary.verdict == "local.not_listening" and summary.ended and summary.symptom == "dns"
     session = load_session(summary.id)
     assert session.header["netmedic_version"] and "privileged" in session.header
+    # The refused connect asks for this host's firewall rules (a follow-up).
     assert session.latest is not None and set(session.latest.results) == {
         "dns",
         "route",
         "tcp",
         "local",
+        "firewall",
     }
     written = json.loads(report.read_text())
     assert (

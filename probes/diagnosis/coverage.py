@@ -85,7 +85,13 @@ INCOMPLETE = "probe.incomplete"
 CUT_SHORT = "CUT_SHORT"  # errno_name of a probe stopped because the verdict was settled
 
 # An answer from the target itself (a SYN-ACK, or a RST it sent) rules these out for it.
-_ANSWERED_RULES_OUT = ("path.host_down", "path.unreachable", "path.admin_prohibited", "route.")
+_ANSWERED_RULES_OUT = (
+    "path.host_down",
+    "path.unreachable",
+    "path.admin_prohibited",
+    "path.send_failed",
+    "route.",
+)
 
 
 def finds(probe: str) -> tuple[str, ...]:

@@ -122,7 +122,9 @@ class DemoLab:
                 "http-503",
                 "HTTP 503 Service Unavailable with Retry-After",
                 f"http://{at}{busy}/health",
-                "service-down",
+                # "the server answers, but refuses the request"; this runbook has
+                # the HTTP probe in the TUI too, which runs the runbook as given
+                "auth",
                 "http.unavailable",
             ),
             DemoCase(
@@ -169,11 +171,11 @@ class DemoLab:
         if is_loopback(other):
             # No non-loopback address here: the listener is on another local
             # address, not "loopback only" as seen from a real interface.
-            title = f"Listens on {LOOPBACK} only; clients use {other}"
+            title = f"Bound to {LOOPBACK} only; clients use {other}"
             return DemoCase(
                 "bound-elsewhere", title, f"{host}:{port}", "refused", "local.bound_elsewhere"
             )
-        title = f"Listens on {LOOPBACK} only; clients use this host's {other}"
+        title = f"Bound to {LOOPBACK} only; clients use this host's {other}"
         return DemoCase("loopback-only", title, f"{host}:{port}", "refused", "local.loopback_only")
 
     async def _serve(self, handler: h.Handler, ssl_ctx: ssl.SSLContext | None = None) -> int:

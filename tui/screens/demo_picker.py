@@ -30,7 +30,15 @@ Each line is a real server on this machine's loopback with one fault.
     BINDINGS = [
         Binding("down", "move(1)", "Down", show=False, id="demo.down"),
         Binding("up", "move(-1)", "Up", show=False, id="demo.up"),
-        Binding("enter", "choose", "Diagnose", id="demo.choose", tooltip="Diagnose this service"),
+        # priority: the list's own enter would hide this one from the footer
+        Binding(
+            "enter",
+            "choose",
+            "Diagnose",
+            id="demo.choose",
+            tooltip="Diagnose this service",
+            priority=True,
+        ),
     ]
 
     def __init__(self, cases: Sequence[DemoCase]) -> None:
@@ -76,11 +84,11 @@ Each line is a real server on this machine's loopback with one fault.
         detail.append(case.target)
         detail.append("  symptom ", style="dim")
         detail.append(case.symptom)
+        detail.append("\nshould find ", style="dim")
+        detail.append(case.expected, style="bold")
         if case.origin:
             detail.append("  origin ", style="dim")
             detail.append(case.origin)
-        detail.append("\nshould find ", style="dim")
-        detail.append(case.expected, style="bold")
         self.query_one("#demo-detail", Static).update(detail)
 
     def action_move(self, delta: int) -> None:

@@ -165,10 +165,23 @@ class NetmedicApp(App[int]):
         self.exit(return_code=128 + sig)
 
     # ---- flow -------------------------------------------------------------------
-    def plan_for(self, symptom: str) -> tuple[str, ...]:
+    def first_plan(self, target: Target, symptom: str) -> tuple[str, ...]:
+        """The probes a diagnosis starts with: the planner's choice from the symptom, the
+        target and the environment (or the plan a test gave for the symptom)."""
         if symptom in self.plans:
             return tuple(self.plans[symptom])
-        return plan_for(symptom)
+        from probes.run.planner import initial_plan
+        from probes.run.plans import PROBES
+
+        proxy_env = self.config.proxy_env
+        env = dict(proxy_env) if proxy_env is not None else os.environ
+        known = (*PROBES, *self.probe_overrides)
+        steps = initial_plan(plan_for(symptom), symptom, target, env, known)
+        return tuple(step.probe for step in steps)
+
+    def follows_evidence(self, symptom: str) -> bool:
+        """Whether runs add the probes the evidence asks for (not when a test fixed the plan)."""
+        return symptom not in self.plans
 
     def symptom_chosen(self, symptom: str, target: Target | None) -> None:
         if target is not None:
@@ -191,7 +204,7 @@ class NetmedicApp(App[int]):
                 config, origin=origin or config.origin, headers=config.headers + headers
             )
         redactor = self._redactor(target, config)
-        plan = self.plan_for(symptom)
+        plan = self.first_plan(target, symptom)
         factory = self.journal_factory
 
         def open_journal() -> Journal:
@@ -215,7 +228,9 @@ class NetmedicApp(App[int]):
         """Reopen a saved session: its evidence, findings and checklist, ready to retest."""
         target = saved.target()
         redactor = self._redactor(target, self.config)
-        plan = tuple(str(p) for p in saved.header.get("plan", ())) or self.plan_for(saved.symptom)
+        plan = tuple(str(p) for p in saved.header.get("plan", ())) or self.first_plan(
+            target, saved.symptom
+        )
 
         def open_journal() -> Journal:
             return self._fall_back_to_memory(saved.reopen_journal, target, saved.symptom, plan)

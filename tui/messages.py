@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from probes.core.events import PlanStep
 from probes.core.model import Diagnosis, ProbeResult
 
 
@@ -14,6 +15,15 @@ class ProbeResultArrived(Message):
         super().__init__()
         self.run_number = run_number
         self.result = result
+
+
+class ProbeAdded(Message):
+    """The evidence asked for another probe: it needs a panel."""
+
+    def __init__(self, run_number: int, step: PlanStep) -> None:
+        super().__init__()
+        self.run_number = run_number
+        self.step = step
 
 
 class DiagnosisChanged(Message):

@@ -26,9 +26,9 @@ from textual.worker import Worker, WorkerState
 from probes.core.model import Diagnosis, Finding, ProbeResult
 from probes.record.session import INCOMPLETE
 from probes.run.plans import SYMPTOMS
-from probes.run.runner import DiagnosisUpdate, ProbeUpdate, Run, RunFinished
+from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
-from tui.messages import DiagnosisChanged, ProbeResultArrived, RunCompleted
+from tui.messages import DiagnosisChanged, ProbeAdded, ProbeResultArrived, RunCompleted
 from tui.session import RestoredRun, Session
 from tui.widgets.evidence import EvidenceView
 from tui.widgets.findings import FindingsList
@@ -115,7 +115,7 @@ first.  Pick a finding, then walk its next steps.
         yield Footer(compact=True, show_command_palette=False)
 
     def _plan(self) -> tuple[str, ...]:
-        return self.plan or self.netmedic.plan_for(self.session.symptom)
+        return self.plan or self.netmedic.first_plan(self.session.target, self.session.symptom)
 
     def _target_line(self) -> Text:
         target = self.session.target
@@ -228,11 +228,14 @@ first.  Pick a finding, then walk its next steps.
     # ---- running --------------------------------------------------------------------
     def start_run(self) -> None:
         app = self.netmedic
+        follow = app.follows_evidence(self.session.symptom)
         run = Run(
             self.session.target,
             self.session.symptom,
             self.session.config,
-            plan=self._plan(),
+            # The planner decides (and says why) unless the plan is fixed: resumed or a test's.
+            plan=None if follow and self.plan is None else self._plan(),
+            follow_evidence=follow,
             probe_overrides=dict(app.probe_overrides),
             on_event=self.session.sink.emit,
             redactor=self.session.redactor,
@@ -250,7 +253,7 @@ first.  Pick a finding, then walk its next steps.
 
     def _progress(self) -> tuple[int, int]:
         """(probes with a final result, probes of the run) for the current run."""
-        planned = len(dict.fromkeys([*self._plan(), *self._answered]))
+        planned = len(dict.fromkeys([*self._plan(), *self._panels, *self._answered]))
         return len(self._answered), planned
 
     def _last_verdict(self) -> str | None:
@@ -263,6 +266,8 @@ first.  Pick a finding, then walk its next steps.
                 self.post_message(ProbeResultArrived(number, event.result))
             elif isinstance(event, DiagnosisUpdate):
                 self.post_message(DiagnosisChanged(number, event.diagnosis))
+            elif isinstance(event, FollowUp):
+                self.post_message(ProbeAdded(number, event.step))
             elif isinstance(event, RunFinished):
                 duration = self.netmedic.clock() - self.started_at
                 self.post_message(RunCompleted(number, event.diagnosis, duration))
@@ -278,6 +283,15 @@ first.  Pick a finding, then walk its next steps.
             self._pending[message.result.probe] = message.result
             if message.result.final:
                 self._answered.add(message.result.probe)
+
+    def on_probe_added(self, message: ProbeAdded) -> None:
+        name = message.step.probe
+        if message.run_number != self.session.run_number or name in self._panels:
+            return
+        panel = make_panel(name)
+        panel.tooltip = f"added: {message.step.reason}"
+        self._panels[name] = panel
+        self.query_one("#probes", VerticalScroll).mount(panel)
 
     def on_diagnosis_changed(self, message: DiagnosisChanged) -> None:
         if message.run_number == self.session.run_number:

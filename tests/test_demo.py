@@ -38,11 +38,6 @@ ADDR = "10.9.7.1"  # the namespace's own non-loopback address
 # Cases whose verdict is wrong because of an engine bug: the expected verdict stays
 # honest, the test is marked xfail until the engine is fixed.
 ENGINE_BUGS = {
-    "tls-expired": "engine: an expired self-signed leaf is reported only as tls.self_signed "
-    "(the first OpenSSL error, code 18); tls.expired is never emitted although the leaf's "
-    "notAfter is in the evidence and tls.expired ranks first",
-    "slow-first-byte": "engine: no rule emits http.slow_response; a 3.5 s first byte over a "
-    "0.1 ms path is diagnosed ok",
     "reset": "engine race: when the RST after accept arrives before the event loop reads "
     "SO_ERROR, probes/wire/connect classifies the connect as ECONNRESET 'error' "
     "(probe.unexplained) instead of open + closed_by_peer=reset",

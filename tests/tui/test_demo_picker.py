@@ -32,7 +32,7 @@ FIXED_CASES = (
     DemoCase("tls-wrong-name", "HTTPS certificate made out for another name",
              "https://127.0.0.1:40004/", "tls", "tls.hostname_mismatch"),
     DemoCase("http-503", "HTTP 503 Service Unavailable with Retry-After",
-             "http://127.0.0.1:40005/health", "auth", "http.unavailable"),
+             "http://127.0.0.1:40005/health", "service-down", "http.unavailable"),
     DemoCase("slow-first-byte", "Fast network, 3.5 s before the first byte",
              "http://127.0.0.1:40006/report", "slow", "http.slow_response"),
     DemoCase("reset", "Accepts the connection, then resets it",

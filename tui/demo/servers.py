@@ -122,9 +122,7 @@ class DemoLab:
                 "http-503",
                 "HTTP 503 Service Unavailable with Retry-After",
                 f"http://{at}{busy}/health",
-                # "the server answers, but refuses the request"; this runbook has
-                # the HTTP probe in the TUI too, which runs the runbook as given
-                "auth",
+                "service-down",
                 "http.unavailable",
             ),
             DemoCase(

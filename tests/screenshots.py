@@ -1,9 +1,12 @@
-"""Make SVG (and PNG, when cairosvg is installed) screenshots of every screen.
+"""Make SVG (and PNG, when cairosvg is installed) screenshots of the real app.
 
     python -m tests.screenshots [OUTDIR]     (default: screenshots/)
 
-The app runs headless against the deterministic fake engine
-(:mod:`tests.fake_engine`), so the pictures are reproducible.
+Every diagnosis shown is real: the app runs headless with the real probes
+against the ``netmedic demo`` servers on loopback (:class:`tui.demo.servers.DemoLab`),
+so a picture can only show what the product really does.  The app's clock is
+fixed (no elapsed times on screen); ports are the kernel's and probe timings are
+measured, so those few figures differ from one run to the next.
 """
 
 from __future__ import annotations
@@ -13,118 +16,116 @@ import importlib
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual.pilot import Pilot
 
 from probes.core.context import ProbeConfig
-from probes.core.target import Target, parse_target
+from probes.core.target import Target
 from probes.record.journal import Journal
 from probes.record.session import load_session
-from tests.fake_engine import FakeNetwork
 from tui.app import NetmedicApp
+from tui.demo.addresses import SECOND_LOOPBACK
+from tui.demo.servers import DemoLab
 
-Step = Callable[[Pilot[int], FakeNetwork], Awaitable[None]]
+Step = Callable[[Pilot[int]], Awaitable[None]]
 
 
-async def _settle(pilot: Pilot[int], _net: FakeNetwork) -> None:
+async def _settle(pilot: Pilot[int]) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
 
-async def _type_cert(pilot: Pilot[int], _net: FakeNetwork) -> None:
+async def _type_cert(pilot: Pilot[int]) -> None:
     await pilot.press(*"cert")
 
 
-async def _bad_target(pilot: Pilot[int], _net: FakeNetwork) -> None:
+async def _bad_target(pilot: Pilot[int]) -> None:
     await pilot.press("enter", *"db.internal:99999")
 
 
-async def _retest_green(pilot: Pilot[int], net: FakeNetwork) -> None:
-    await _settle(pilot, net)
-    await pilot.press("space")
-    net.listening = True
-    await pilot.press("r")
-    await _settle(pilot, net)
+def _diagnose(case_id: str, *then: str) -> Step:
+    """Pick *case_id* in the demo picker, wait for its diagnosis, press *then*."""
+
+    async def step(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, NetmedicApp)
+        index = [c.id for c in app.demo_cases].index(case_id)
+        await pilot.press(*["down"] * index, "enter")
+        await _settle(pilot)
+        if then:
+            await pilot.press(*then)
+            await pilot.pause()
+
+    return step
 
 
-async def _copy(pilot: Pilot[int], net: FakeNetwork) -> None:
-    await _settle(pilot, net)
-    await pilot.press("c")
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    size: tuple[int, int]
+    step: Step
+    demo: bool = True  # start at the demo picker (else the symptom picker)
 
 
-SHOTS: list[tuple[str, str | None, str | None, tuple[int, int], Step, dict[str, object]]] = [
-    ("01-symptom-picker", None, None, (80, 24), _settle, {}),
-    ("02-symptom-filter", None, None, (80, 24), _type_cert, {}),
-    ("03-target-error", None, None, (80, 24), _bad_target, {}),
-    ("04-diagnosis-refused-80x24", "127.0.0.1:5432", "refused", (80, 24), _settle, {}),
-    ("05-diagnosis-live-120x40", "db.internal:5432", "refused", (120, 40), _settle, {"live": True}),
-    ("06-retest-green-120x40", "127.0.0.1:5432", "refused", (120, 40), _retest_green, {}),
-    ("07-dns-nxdomain-120x40", "db.internl:5432", "dns", (120, 40), _settle, {"nxdomain": True}),
-    ("08-copy-command", "127.0.0.1:5432", "refused", (80, 24), _copy, {}),
-]
+SHOTS = (
+    Shot("01-symptom-picker", (80, 24), _settle, demo=False),
+    Shot("02-symptom-filter", (80, 24), _type_cert, demo=False),
+    Shot("03-target-error", (80, 24), _bad_target, demo=False),
+    Shot("04-demo-picker", (80, 24), _settle),
+    Shot("05-tls-wrong-name-120x40", (120, 40), _diagnose("tls-wrong-name")),
+    Shot("06-http-503-80x24", (80, 24), _diagnose("http-503")),
+    Shot("07-cors-no-origin-120x40", (120, 40), _diagnose("cors-no-origin")),
+    Shot("08-copy-command", (80, 24), _diagnose("tls-wrong-name", "down", "c")),
+)
+
+
+def _app(lab: DemoLab, tmp: Path, demo: bool, **kwargs: object) -> NetmedicApp:
+    return NetmedicApp(
+        config=ProbeConfig(ca_file=lab.ca_file),
+        demo=lab.cases if demo else None,
+        clock=lambda: 0.0,
+        recent_path=tmp / "recent.json",
+        export_dir=tmp,
+        blink=False,
+        privileged=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 async def shoot(outdir: Path) -> list[Path]:
     written = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, target, symptom, size, step, opts in SHOTS:
-            net = FakeNetwork(nxdomain=bool(opts.get("nxdomain")))
-            plans = (
-                {"refused": ("dns", "route", "tcp", "ping", "trace")} if opts.get("live") else None
-            )
-            app = NetmedicApp(
-                parse_target(target) if target else None,
-                symptom,
-                config=ProbeConfig(),
-                probe_overrides=net.overrides(),
-                plans=plans,
-                clock=lambda: 0.0,
-                recent_path=Path(tmp) / "recent.json",
-                export_dir=Path(tmp),
-                blink=False,
-                privileged=True,
-            )
-            async with app.run_test(size=size) as pilot:
-                await step(pilot, net)
+    # 127.0.0.2 as the "other" local address: no address of this machine in a picture.
+    with tempfile.TemporaryDirectory() as tmp, DemoLab(other_address=SECOND_LOOPBACK) as lab:
+        for shot in SHOTS:
+            app = _app(lab, Path(tmp), shot.demo)
+            async with app.run_test(size=shot.size) as pilot:
+                await shot.step(pilot)
                 await pilot.pause()
-                path = outdir / f"{name}.svg"
-                path.write_text(app.export_screenshot(title=f"netmedic — {name[3:]}"))
+                path = outdir / f"{shot.name}.svg"
+                path.write_text(app.export_screenshot(title=f"netmedic — {shot.name[3:]}"))
                 written.append(path)
-        written.append(await _resumed(outdir, Path(tmp)))
+        written.append(await _resumed(outdir, Path(tmp), lab))
     return written
 
 
-async def _resumed(outdir: Path, tmp: Path) -> Path:
-    """A session whose link dropped after a step and a note, then ``--resume``."""
+async def _resumed(outdir: Path, tmp: Path, lab: DemoLab) -> Path:
+    """A real session (the demo's 503) with a step marked and a note, then ``--resume``."""
     sessions = tmp / "sessions"
 
     def journal(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
         return Journal.create(target, symptom, plan=plan, directory=sessions)
 
-    def app(**kwargs: object) -> NetmedicApp:
-        net = FakeNetwork()
-        return NetmedicApp(
-            probe_overrides=net.overrides(),
-            plans={"refused": ("dns", "route", "tcp")},
-            clock=lambda: 0.0,
-            recent_path=tmp / "recent.json",
-            export_dir=tmp,
-            blink=False,
-            privileged=True,
-            journal_factory=journal,
-            **kwargs,  # type: ignore[arg-type]
-        )
-
-    first = app(target=parse_target("db.internal:5432"), symptom="refused")
+    first = _app(lab, tmp, True, journal_factory=journal)
     async with first.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot, FakeNetwork())
-        await pilot.press("space", "n", *"postgres stopped after the 03:00 upgrade", "enter")
+        await _diagnose("http-503")(pilot)
+        await pilot.press("space", "n", *"503 since the deploy at 03:00; Retry-After 30", "enter")
         await pilot.pause()
-    second = app(resume=load_session(None, sessions))
+    second = _app(lab, tmp, False, journal_factory=journal, resume=load_session(None, sessions))
     async with second.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot, FakeNetwork())
+        await _settle(pilot)
         path = outdir / "09-resumed-120x40.svg"
         path.write_text(second.export_screenshot(title="netmedic — resumed-120x40"))
     return path

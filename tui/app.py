@@ -32,6 +32,8 @@ from tui.session import Session
 if TYPE_CHECKING:
     from probes.record.journal_writer import JournalWriter
     from probes.record.session import Session as SavedSession
+    from tui.demo.cases import DemoCase
+    from tui.demo.servers import DemoLab
 
 # The diagnosis screen, runner and exporter are imported when first needed, so
 # the symptom picker's first frame does not pay for dnspython and the rules.
@@ -96,8 +98,10 @@ class NetmedicApp(App[int]):
         journal_factory: JournalFactory = memory_journal,
         resume: SavedSession | None = None,
         handle_hangup: bool = False,
+        demo: Sequence[DemoCase] | None = None,
     ) -> None:
         super().__init__()
+        self.demo_cases = tuple(demo or ())
         self.initial_target = target
         self.initial_symptom = symptom
         self.config = config or ProbeConfig()
@@ -130,7 +134,12 @@ class NetmedicApp(App[int]):
         if self.handle_hangup:
             for sig in (signal.SIGHUP, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._hang_up, sig)
-        self.push_screen(SymptomPickerScreen(self.initial_target))
+        if self.demo_cases:
+            from tui.screens.demo_picker import DemoPickerScreen
+
+            self.push_screen(DemoPickerScreen(self.demo_cases))
+        else:
+            self.push_screen(SymptomPickerScreen(self.initial_target))
         if self.resume_from is not None:
             self.resume_diagnosis(self.resume_from)
         elif self.initial_target is not None and self.initial_symptom is not None:
@@ -316,12 +325,7 @@ class NetmedicApp(App[int]):
 def run_app(target: Target | None, symptom: str | None, session: SavedSession | None = None) -> int:
     """The real app: sessions are journaled to disk and a hang-up flushes them."""
     if not terminal_attached():
-        print(
-            "netmedic: the TUI needs a terminal (stdin and stdout are not one); "
-            "use 'netmedic check TARGET' for plain output",
-            file=sys.stderr,
-        )
-        return 2
+        return _no_terminal("use 'netmedic check TARGET' for plain output")
     if symptom is not None and symptom not in PLANS:
         symptom = None
     app = NetmedicApp(
@@ -337,6 +341,14 @@ def run_app(target: Target | None, symptom: str | None, session: SavedSession | 
     return app.return_code or 0
 
 
+def _no_terminal(hint: str) -> int:
+    print(
+        f"netmedic: the TUI needs a terminal (stdin and stdout are not one); {hint}",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def terminal_attached() -> bool:
     """Both stdin and stdout are a terminal: without one the TUI would write escape
     codes into a file and wait forever for keys."""
@@ -344,6 +356,21 @@ def terminal_attached() -> bool:
         return os.isatty(sys.stdin.fileno()) and os.isatty(sys.stdout.fileno())
     except (AttributeError, OSError, ValueError):  # closed or replaced streams
         return False
+
+
+def run_demo(lab: DemoLab) -> int:
+    """``netmedic demo``: the picker of *lab*'s broken services.  Demo sessions are
+    kept in memory (export still works); the caller stops the servers."""
+    if not terminal_attached():
+        return _no_terminal("use 'netmedic demo --check' for plain output")
+    app = NetmedicApp(
+        config=ProbeConfig(ca_file=lab.ca_file or None),
+        demo=lab.cases,
+        journal_factory=memory_journal,
+        handle_hangup=True,
+    )
+    app.run()
+    return app.return_code or 0
 
 
 def _say_where_sessions_are(writers: list[JournalWriter]) -> None:

@@ -24,13 +24,13 @@ from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
 
 if TYPE_CHECKING:
-    pass
+    from tui.demo.servers import DemoLab
 
 FORMATS = ("md", "html", "json")
 EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-SUBCOMMANDS = ("check", "symptoms", "report", "sessions")
+SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "demo")
 
 
 TUI_USAGE = """\
@@ -38,6 +38,7 @@ the TUI (keyboard-first, works at 80x24 over SSH):
   netmedic                              open the TUI at the symptom picker
   netmedic TARGET [--symptom ID]        open the TUI on TARGET (and symptom)
   netmedic --resume [ID]                reopen the latest (or the named) saved session
+  netmedic demo                         broken services on loopback to diagnose (try this first)
 
 TARGET is host:port, [v6]:port or a URL (scheme://host[:port]/path); a URL's
 scheme gives the default port.  Sessions are saved as they happen: see
@@ -133,6 +134,18 @@ def build_parser() -> _Parser:
     report.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     sub.add_parser("sessions", help="list saved sessions")
+
+    demo = sub.add_parser(
+        "demo",
+        help="start broken services on loopback and diagnose them in the TUI (no root, no network)",
+    )
+    demo.add_argument(
+        "--check",
+        action="store_true",
+        help="self-test: check every service and print expected vs actual verdict "
+        "(exit 0 only when all match)",
+    )
+    demo.add_argument("--json", action="store_true", help="with --check: print one JSON object")
     return parser
 
 
@@ -239,6 +252,8 @@ def _dispatch(args: list[str]) -> int:
             return _report(ns)
         if ns.command == "sessions":
             return _sessions()
+        if ns.command == "demo":
+            return _demo(ns)
         build_parser().print_help()
         return EXIT_OK
     ns = build_tui_parser().parse_args(args)
@@ -463,6 +478,44 @@ def _printable(text: str) -> str:
     from probes.core.sanitize import clean_text
 
     return clean_text(text, 1000)
+
+
+def _demo(ns: argparse.Namespace) -> int:
+    if ns.json and not ns.check:
+        raise UsageError("--json goes with --check (netmedic demo --check --json)")
+    from tui.demo.servers import DemoLab
+
+    with DemoLab() as lab:  # every server stops, and the certificates go, on the way out
+        if ns.check:
+            return _demo_check(lab, ns.json)
+        from tui.app import run_demo
+
+        return run_demo(lab)
+
+
+def _demo_check(lab: DemoLab, as_json: bool) -> int:
+    from tui.demo.selftest import check_all, document
+
+    started = time.monotonic()
+    results = asyncio.run(check_all(lab.cases, lab.ca_file))
+    duration = time.monotonic() - started
+    if as_json:
+        sys.stdout.write(json.dumps(document(results, duration), indent=2) + "\n")
+    else:
+        import shutil
+
+        from rich.console import Console
+
+        from tui.demo.table import print_results
+
+        console = Console(
+            highlight=False,
+            soft_wrap=False,
+            force_terminal=sys.stdout.isatty(),
+            width=shutil.get_terminal_size().columns if sys.stdout.isatty() else 100,
+        )
+        print_results(results, duration, console)
+    return EXIT_OK if all(r.matched for r in results) else EXIT_FINDINGS
 
 
 def _resume(ref: str) -> int:

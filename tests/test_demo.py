@@ -35,13 +35,6 @@ from tui.demo.table import print_results
 
 ADDR = "10.9.7.1"  # the namespace's own non-loopback address
 
-# Cases whose verdict is wrong because of an engine bug: the expected verdict stays
-# honest, the test is marked xfail until the engine is fixed.
-ENGINE_BUGS = {
-    "reset": "engine race: when the RST after accept arrives before the event loop reads "
-    "SO_ERROR, probes/wire/connect classifies the connect as ECONNRESET 'error' "
-    "(probe.unexplained) instead of open + closed_by_peer=reset",
-}
 CASE_IDS = (
     "refused",
     "loopback-only",
@@ -106,8 +99,6 @@ def test_demo_case_gets_its_verdict(
     cases = {c["id"]: c for c in doc["cases"]}
     if case_id not in cases:
         pytest.skip(f"{case_id} is not part of this setup (it depends on the other address)")
-    if case_id in ENGINE_BUGS:
-        request.applymarker(pytest.mark.xfail(reason=ENGINE_BUGS[case_id], strict=False))
     case = cases[case_id]
     assert case["actual"] == case["expected"], case
 

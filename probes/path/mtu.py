@@ -24,6 +24,8 @@ from probes.path.packets import ERROR, FRAG_NEEDED, REPLY
 from probes.path.pathengine import ModeInfo, Prober, Reply, family_of, open_prober, route_mtu
 from probes.path.route import _ip_route_get
 
+# Time for a neighbour resolution on the path to finish before the first round is retried.
+NEIGHBOUR_SETTLE_S = 0.3
 BATCH = 24  # sizes per round
 COPIES = 2
 MAX_ROUNDS = 5
@@ -180,8 +182,14 @@ async def probe_mtu(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
                     lost.add(size)
 
         # The first round decides whether anything gets through at all: more copies.
+        # Sent together with ping's and trace's first packets, they can all be queued
+        # behind a neighbour (ARP/ND) resolution on the way and dropped from its short
+        # queue: silence then means "not yet", so the first round is tried once more.
         first = sorted({low, hi})
         absorb(first, await _round(prober, address, first, wait, copies=2 * COPIES))
+        if not ok_sizes:
+            await asyncio.sleep(NEIGHBOUR_SETTLE_S)
+            absorb(first, await _round(prober, address, first, wait, copies=2 * COPIES))
         rounds = 1
         while rounds < MAX_ROUNDS and ok_sizes:
             lo = max(ok_sizes)

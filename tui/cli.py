@@ -68,6 +68,16 @@ def _timeout(text: str) -> float:
     return value
 
 
+def _hold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is outside 1..3600 seconds")
+    return value
+
+
 def _symptom(text: str) -> str:
     if text not in SYMPTOM_IDS:
         raise argparse.ArgumentTypeError(
@@ -111,6 +121,13 @@ def build_parser() -> _Parser:
         "(sent only to the target's origin, redacted everywhere)",
     )
     check.add_argument("--origin", metavar="URL", help="Origin for the CORS preflight")
+    check.add_argument(
+        "--hold",
+        type=_hold,
+        default=None,
+        metavar="SECONDS",
+        help="keep a WebSocket open this long after the upgrade (catches idle timeouts)",
+    )
     check.add_argument(
         "--report",
         metavar="FILE",
@@ -271,7 +288,9 @@ def _check(ns: argparse.Namespace) -> int:
             check_output_path(ns.report, ns.force)
         except OutputError as exc:
             raise UsageError(f"--report: {exc}") from None
-    config = ProbeConfig(timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin)
+    config = ProbeConfig(
+        timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin, ws_hold=ns.hold
+    )
     run = Run(target, ns.symptom, config)
     journal: Journal | None = None
     try:

@@ -13,7 +13,7 @@ import asyncio
 import struct
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from probes.core.context import ProbeContext
@@ -60,6 +60,16 @@ class ServiceData:
     sqlstate: str = ""
     credentials_sent: bool = False
     sslmode: str = ""  # postgres: the URL's sslmode ("" = not given)
+    # What the service says about itself when asked (Redis INFO; PostgreSQL settings
+    # with credentials): (name, value), sanitised.
+    info: tuple[tuple[str, str], ...] = ()
+
+    def field(self, name: str) -> str:
+        return next((v for k, v in self.info if k == name), "")
+
+    def number(self, name: str) -> int:
+        value = self.field(name)
+        return int(value) if value.isdigit() else -1
 
 
 def which(ctx: ProbeContext) -> str | None:
@@ -188,9 +198,54 @@ async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
         auth_reply = b""
         if creds and first:
             auth_reply, first = first, await reader.readline()
+        answer = _redis_answer(base, first, auth_reply)
+        if answer.state == OK:
+            answer = replace(answer, info=await _redis_info(reader, writer))
     finally:
         writer.close()
-    return _redis_answer(base, first, auth_reply)
+    return answer
+
+
+# INFO fields that say a limit is reached (probes.diagnosis.service_rules reads them).
+REDIS_INFO_FIELDS = (
+    "redis_version",
+    "role",
+    "master_host",
+    "master_port",
+    "master_link_status",
+    "connected_clients",
+    "maxclients",
+    "blocked_clients",
+    "rejected_connections",
+    "used_memory",
+    "maxmemory",
+    "maxmemory_policy",
+    "loading",
+    "rdb_last_bgsave_status",
+    "aof_enabled",
+    "aof_last_write_status",
+    "aof_last_bgrewrite_status",
+)
+
+
+async def _redis_info(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[tuple[str, str], ...]:
+    """What INFO allows: the fields of REDIS_INFO_FIELDS (empty when INFO is refused
+    or renamed away)."""
+    writer.write(_resp("INFO"))
+    await writer.drain()
+    head = await reader.readline()
+    if not head.startswith(b"$") or not head[1:].strip().isdigit():
+        return (("info_refused", clean_bytes(head.strip(), 120)),)
+    size = int(head[1:].strip())
+    body = await reader.readexactly(min(size + 2, 256 * 1024))
+    fields: dict[str, str] = {}
+    for line in body.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name in REDIS_INFO_FIELDS:
+            fields[name] = clean_text(value.strip(), 80)
+    return tuple((name, fields[name]) for name in REDIS_INFO_FIELDS if name in fields)
 
 
 # Redis error replies that say the server cannot serve now (prefix → why).

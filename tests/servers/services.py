@@ -165,3 +165,38 @@ def redis_standin(reply: bytes) -> Any:
             await writer.drain()
 
     return handle
+
+
+def resp_server(
+    info: dict[str, str] | None = None, greeting: bytes = b"", silent: bool = False
+) -> Any:
+    """A RESP (Redis protocol) stand-in: PING → +PONG, INFO → *info* as a bulk string.
+    *greeting* is sent on connect and the connection closed (Redis at maxclients says
+    "-ERR max number of clients reached" this way); *silent* never answers."""
+    import asyncio
+
+    fields = {"redis_version": "7.2.4", "role": "master", **(info or {})}
+    text = "# Server\r\n" + "".join(f"{k}:{v}\r\n" for k, v in fields.items())
+    bulk = b"$%d\r\n%s\r\n" % (len(text.encode()), text.encode())
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if greeting:
+            writer.write(greeting)
+            await writer.drain()
+            return
+        while True:
+            head = await asyncio.wait_for(reader.readline(), 10)
+            if not head:
+                return
+            if silent:
+                continue
+            if not head.startswith(b"*"):
+                continue
+            parts = []
+            for _ in range(int(head[1:])):
+                await reader.readline()  # $len
+                parts.append((await reader.readline()).strip().upper())
+            writer.write(bulk if parts[:1] == [b"INFO"] else b"+PONG\r\n")
+            await writer.drain()
+
+    return handle

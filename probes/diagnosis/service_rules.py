@@ -10,6 +10,7 @@ from probes.proto.service import (
     AUTH_FAILED,
     AUTH_REQUIRED,
     FAILED,
+    NO_DATABASE,
     OK,
     TIMEOUT,
     TOO_MANY,
@@ -29,6 +30,8 @@ def _lines(data: ServiceData) -> list[str]:
         )
     if data.auth_method:
         lines.append(f"authentication asked for: {data.auth_method}")
+    if data.sqlstate:
+        lines.append(f"SQLSTATE {data.sqlstate}: {data.reply}")
     lines.append(
         "credentials were sent (hidden)" if data.credentials_sent else "no credentials were sent"
     )
@@ -42,7 +45,25 @@ def _client(ev: Evidence, data: ServiceData) -> str:
         return f"redis-cli -h {q(t.host)} -p {t.port}{tls} --askpass PING"
     user = t.username or "postgres"
     mode = data.sslmode or "prefer"
-    return f"psql {q(f'host={t.host} port={t.port} user={user} sslmode={mode}')} -c 'select 1'"
+    database = t.path.lstrip("/").split("?")[0] or "postgres"
+    conninfo = f"host={t.host} port={t.port} dbname={database} user={user} sslmode={mode}"
+    return f"psql {q(conninfo)} -c 'select 1'"
+
+
+def _pg_auth_step(data: ServiceData) -> str:
+    """What to fix, from the server's own message (28000 covers several causes)."""
+    said = data.reply.lower()
+    if "pg_hba" in said:
+        return "pg_hba.conf has no line that lets this host, user, database and SSL mode in (or a reject line matches): add one, then reload (SELECT pg_reload_conf())"
+    if "does not exist" in said:
+        return (
+            "The role does not exist on this server: check the user name, or CREATE ROLE ... LOGIN"
+        )
+    if "password" in said:
+        return "The password is wrong (or expired: VALID UNTIL): check the one the client uses"
+    return (
+        "Check pg_hba.conf for a line matching this host, user, database and SSL mode, then reload"
+    )
 
 
 def service_findings(ev: Evidence) -> Iterator[Finding]:
@@ -76,7 +97,7 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
                 NextStep(
                     "Check the user and password the client uses"
                     if data.service == "redis"
-                    else "Check pg_hba.conf for a line matching this host, user, database and SSL mode, then reload"
+                    else _pg_auth_step(data)
                 ),
                 NextStep("Check by hand", _client(ev, data)),
             ),
@@ -93,6 +114,25 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
                     f"Check the port in the client's configuration ({name} usually listens on {6379 if data.service == 'redis' else 5432})"
                 ),
                 NextStep("See what listens there", f"nc -v {q(ev.target.host)} {ev.target.port}"),
+            ),
+        )
+    elif data.state == NO_DATABASE:
+        yield Finding(
+            "service.no_database",
+            Severity.ERROR,
+            f"{name} on {where} answers, but the database does not exist: {data.reply}",
+            lines,
+            (
+                NextStep("Check the database name in the client's URL or configuration"),
+                NextStep(
+                    "List the databases there",
+                    "psql "
+                    + q(
+                        f"host={ev.target.host} port={ev.target.port} dbname=postgres "
+                        f"user={ev.target.username or 'postgres'}"
+                    )
+                    + " -l",
+                ),
             ),
         )
     elif data.state == TOO_MANY:

@@ -3,8 +3,12 @@
 Redis: ``AUTH`` (when the URL carries credentials) and ``PING``; NOAUTH and
 WRONGPASS become auth findings.  PostgreSQL: an SSLRequest (does the server
 offer TLS?) and a StartupMessage (does it speak the protocol, which
-authentication does it ask for, or which error does it send: pg_hba, too many
-connections, starting up).  No password is ever sent to PostgreSQL.
+authentication does it ask for, or which error does it send: its SQLSTATE and
+message for every startup failure).  Only when the URL carries a password does
+netmedic log in (cleartext, MD5 or SCRAM-SHA-256, :mod:`probes.proto.pgwire`) and read
+the server's limits: ``ssl``, max_connections against the connections in use,
+recovery.  Redis: after PING, what ``INFO`` allows (clients, memory, role,
+persistence).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ SERVICES = {"redis": "redis", "rediss": "redis", "postgres": "postgres", "postgr
 PORTS = {6379: "redis", 5432: "postgres"}
 # What a banner named (probes.wire.banner) -> the service that speaks it.
 HEARD = {"Redis": "redis", "PostgreSQL": "postgres"}
+NO_DATABASE = "no_database"
 OK, AUTH_REQUIRED, AUTH_FAILED, WRONG_PROTOCOL, TOO_MANY, UNAVAILABLE, FAILED, TIMEOUT = (
     "ok",
     "auth_required",
@@ -149,9 +154,42 @@ async def _pg_startup(
     kind = await reader.readexactly(1)
     length = struct.unpack("!I", await reader.readexactly(4))[0]
     body = await reader.readexactly(min(max(length - 4, 0), 8192))
-    if kind == b"R":
-        writer.write(b"X\x00\x00\x00\x04")
     return kind, body
+
+
+# With credentials: what the server says about its limits (SHOW ssl and friends).
+PG_LIMITS_SQL = (
+    "SELECT current_setting('ssl'), current_setting('max_connections'), "
+    "current_setting('superuser_reserved_connections'), "
+    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
+    "pg_is_in_recovery(), current_setting('server_version')"
+)
+PG_LIMIT_FIELDS = (
+    "ssl",
+    "max_connections",
+    "superuser_reserved_connections",
+    "connections",
+    "in_recovery",
+    "server_version",
+)
+
+
+async def _pg_session(
+    t: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes
+) -> tuple[tuple[str, str], ...] | dict[str, str]:
+    """Log in with the URL's credentials and read the limits: the info pairs, or the
+    server's error fields when it refuses."""
+    from probes.proto.pgwire import PgError, authenticate, query_row
+
+    code = struct.unpack("!I", body[:4])[0]
+    try:
+        await authenticate(reader, writer, code, body[4:], t.username, t.password)
+        row = await query_row(reader, writer, PG_LIMITS_SQL)
+    except PgError as exc:
+        return exc.fields
+    except ValueError as exc:
+        return (("login", clean_text(f"not attempted: {exc}", 120)),)
+    return tuple(zip(PG_LIMIT_FIELDS, row, strict=False))
 
 
 def _resp(*parts: str) -> bytes:
@@ -333,6 +371,14 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
                 plain.verify_mode = ssl.CERT_NONE
                 await writer.start_tls(plain, server_hostname=t.sni)
         kind, body = await _pg_startup(t, reader, writer)
+        session: tuple[tuple[str, str], ...] | dict[str, str] = ()
+        if kind == b"R" and len(body) >= 4 and t.username and (t.password or body[:4] == bytes(4)):
+            session = await _pg_session(t, reader, writer, body)
+        if isinstance(session, dict):  # the login was refused: classify that answer
+            kind, fields = b"E", session
+        else:
+            fields = {}
+        writer.write(b"X\x00\x00\x00\x04")
     finally:
         writer.close()
     user = t.username or "netmedic"
@@ -345,17 +391,27 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
         if code == 10:
             mechs = [m.decode("ascii", "replace") for m in body[4:].split(b"\0") if m]
             method = f"SASL ({', '.join(mechs)})"
+        logged_in = ""
+        if session:
+            logged_in = (
+                f"; logged in as {user}"
+                if not dict(session).get("login")
+                else f"; login {dict(session)['login']}"
+            )
         return ServiceData(
             **base,
             state=OK,
-            detail=f"PostgreSQL answers the startup for user {user}: authentication {method}; SSL {tls}",
+            detail=f"PostgreSQL answers the startup for user {user}: authentication {method}; SSL {tls}{logged_in}",
             auth_method=clean_text(method, 80),
+            credentials_sent=bool(t.password),
+            info=session if isinstance(session, tuple) else (),
         )
     if kind == b"E":
-        fields = {}
-        for part in body.split(b"\0"):
-            if part:
-                fields[chr(part[0])] = clean_bytes(part[1:], 200)
+        if not fields:
+            from probes.proto.pgwire import error_fields
+
+            fields = error_fields(body)
+        base["credentials_sent"] = bool(t.password)
         code = fields.get("C", "")
         message = fields.get("M", "")
         state = FAILED
@@ -370,9 +426,11 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
             )
         if code.startswith("28"):
             state = AUTH_FAILED
+        elif code == "3D000":
+            state = NO_DATABASE
         elif code == "53300":
             state = TOO_MANY
-        elif code in ("57P03", "57P01"):
+        elif code.startswith("57P"):  # starting up, shutting down, in recovery, admin shutdown
             state = UNAVAILABLE
         return ServiceData(
             **base,

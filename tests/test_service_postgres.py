@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,35 @@ def test_missing_database_after_login(st: ServerThread) -> None:
     f = finding(diagnosis, "service.no_database")
     listing = next(s.command for s in f.next_steps if s.command)
     assert shlex.split(listing)[-1] == "-l" and "dbname=postgres" in listing
+
+
+def test_real_postgres_scram_login_reads_ssl_and_connections(tmp_path: Path) -> None:
+    from tests.servers.pki import Pki
+    from tests.servers.services import postgres_server, postgres_unavailable
+
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    pki = Pki(tmp_path)
+    leaf = pki.leaf()
+    chain = b"".join(p.bytes() for p in leaf.cert_chain_pems)
+    sql = (
+        "SET password_encryption = 'scram-sha-256';\n\n"
+        "CREATE ROLE app LOGIN PASSWORD 'app-pw-9';\n\n"
+        "CREATE DATABASE appdb OWNER app;\n\n"
+    )
+    with postgres_server(chain, leaf.private_key_pem.bytes(), setup_sql=sql) as port:
+        the_run, diagnosis = run(
+            f"postgres://app:app-pw-9@127.0.0.1:{port}/appdb?sslmode=require", ("service",), "auth"
+        )
+        _, wrong = run(f"postgres://app:nope@127.0.0.1:{port}/appdb", ("service",), "auth")
+        _, missing = run(f"postgres://app:app-pw-9@127.0.0.1:{port}/nodb", ("service",), "auth")
+    assert diagnosis.verdict == "ok", [f.title for f in diagnosis.findings]
+    data = the_run.results["service"].data
+    assert isinstance(data, ServiceData) and data.field("ssl") == "on"
+    assert int(data.field("connections")) >= 1 and data.field("in_recovery") == "f"
+    assert "logged in as app" in evidence(diagnosis, "service.ok")
+    assert wrong.verdict == "service.auth_failed"
+    assert "28P01" in evidence(wrong, "service.auth_failed")
+    assert missing.verdict == "service.no_database"
+    assert "3D000" in evidence(missing, "service.no_database")

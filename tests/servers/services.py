@@ -98,8 +98,11 @@ def postgres_unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def postgres_server(cert_pem: bytes, key_pem: bytes, ssl: bool = True) -> Iterator[int]:
-    """A fresh cluster with SSL on (or off), SCRAM for 'app', and a reject line for 'blocked'."""
+def postgres_server(
+    cert_pem: bytes, key_pem: bytes, ssl: bool = True, setup_sql: str = ""
+) -> Iterator[int]:
+    """A fresh cluster with SSL on (or off), SCRAM for 'app', and a reject line for 'blocked'.
+    *setup_sql* runs first in single-user mode (CREATE ROLE ..., one statement a line)."""
     import pwd
 
     binary = _pg_bin()
@@ -135,6 +138,11 @@ def postgres_server(cert_pem: bytes, key_pem: bytes, ssl: bool = True) -> Iterat
             "host all netmedic 127.0.0.1/32 reject\n"
             "host all all 127.0.0.1/32 scram-sha-256\n"
         )
+        if setup_sql:
+            subprocess.run(
+                [*as_postgres, str(binary / "postgres"), "--single", "-D", str(data), "-j", "postgres"],
+                input=setup_sql.encode(), check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
         for name, content in (("server.crt", cert_pem), ("server.key", key_pem)):
             path = data / name
             path.write_bytes(content)

@@ -124,3 +124,27 @@ def test_error_body_excerpt_is_capped() -> None:
     text = excerpt(b'{"error": {"message": "' + b"x" * 5000 + b'"}}', "application/json")
     assert len(text) == EXCERPT_CAP
     assert excerpt(b"<html><title>Access denied</title><body>...</body></html>") == "Access denied"
+
+
+def test_cors_without_origin_tries_dev_origins_as_labelled_guesses(st: ServerThread) -> None:
+    from tests.servers.httpserver import cors
+
+    port = st.serve(cors("http://localhost:5173", "GET"))
+    doc, out, _ = check_cli(f"http://127.0.0.1:{port}/api", "--symptom", "cors")
+    assert "origin.netmedic.invalid" not in out
+    f = next(f for f in doc["findings"] if f["id"] == "cors.origin_needed")
+    text = "\n".join([f["title"], *f["evidence"]])
+    assert "guesses" in text and "http://localhost:5173: allowed" in text
+    assert "http://localhost:3000: refused" in text
+    assert f["severity"] == "info"
+    retry = next(s["command"] for s in f["next_steps"] if s["command"])
+    assert shlex.split(retry)[-2:] == ["--origin", "https://app.example.com"]
+
+
+def test_cors_without_origin_none_allowed_is_a_warning(st: ServerThread) -> None:
+    from tests.servers.httpserver import cors
+
+    port = st.serve(cors("https://prod.example.com", "GET"))
+    _, diagnosis = run(f"http://127.0.0.1:{port}/api", ("cors",), "cors")
+    assert diagnosis.verdict == "cors.origin_needed"
+    assert "none of the common dev origins" in finding(diagnosis, "cors.origin_needed").title

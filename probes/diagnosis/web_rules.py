@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.proto.cors import CorsData
+from probes.proto.cors import GUESSED, CorsData
 from probes.proto.ws import BAD_ACCEPT, CLOSED, DROPPED, OK, PONG_WAIT_S, REJECTED, WsData
 from probes.proto.wsframes import CLOSE_CODES
 
@@ -215,8 +215,9 @@ def cors_findings(ev: Evidence) -> Iterator[Finding]:
         f"Access-Control-Allow-Methods: {data.allow_methods or '(missing)'}",
         f"Access-Control-Allow-Headers: {data.allow_headers or '(missing)'}",
     ]
-    if not data.origin_given:
-        lines.append("no --origin given: a placeholder origin was used; pass the page's origin")
+    if data.state == GUESSED:
+        yield _origin_needed(ev, data)
+        return
     if data.state == "ok":
         yield Finding(
             "cors.ok",
@@ -259,6 +260,41 @@ def cors_findings(ev: Evidence) -> Iterator[Finding]:
                 f"Allow the origin {data.origin} (and the method/headers above) in the server's CORS configuration; the preflight must answer 2xx"
             ),
             NextStep("Repeat the preflight by hand", curl),
+        ),
+    )
+
+
+def _origin_needed(ev: Evidence, data: CorsData) -> Finding:
+    """No --origin: the verdict needs the page's origin; the dev origins are guesses."""
+    allowed = [o for o, problem in data.guesses if not problem]
+    lines = [
+        "no --origin given: the page's origin decides CORS, and only you know it",
+        f"OPTIONS {data.url} from common local dev origins (guesses, not your page):",
+        *(f"  {o}: {'allowed' if not p else 'refused — ' + p}" for o, p in data.guesses),
+        f"Access-Control-Allow-Origin (last answer): {data.allow_origin or '(missing)'}",
+        f"Access-Control-Allow-Methods: {data.allow_methods or '(missing)'}",
+    ]
+    any_origin = data.allow_origin == "*"
+    title = (
+        f"{data.url} allows any origin (*); give --origin to check your page's"
+        if any_origin
+        else f"{data.url}: CORS can only be judged for your page's origin; "
+        + (
+            f"of the dev-origin guesses it allows {', '.join(allowed)}"
+            if allowed
+            else "it allows none of the common dev origins"
+        )
+    )
+    return Finding(
+        "cors.origin_needed",
+        Severity.INFO if allowed else Severity.WARNING,
+        title,
+        tuple(lines),
+        (
+            NextStep(
+                "Check again with the origin of the page that makes the request (scheme://host:port as the browser shows it)",
+                f"netmedic check {q(ev.target.input)} --symptom cors --origin {q('https://app.example.com')}",
+            ),
         ),
     )
 

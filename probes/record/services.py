@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from probes.core.profiles import KINDS
+from probes.core.profiles import KINDS, kind_for
 from probes.core.target import TargetError, parse_target
 
 FILE_NAME = "services.toml"
@@ -55,7 +55,8 @@ class SavedService:
     def check_url(self) -> str:
         """What ``check @name`` probes: the URL, with the health path when it has none."""
         target = parse_target(self.url)
-        health = self.health or (KINDS[self.kind].health if self.kind in KINDS else "")
+        kind = kind_for(target, self.kind)  # named, or suggested by the port
+        health = self.health or (kind.health if kind is not None else "")
         if health and target.path in ("", "/") and target.scheme in ("http", "https"):
             return self.url.rstrip("/") + health
         return self.url

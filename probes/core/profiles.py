@@ -26,15 +26,6 @@ class AuthConvention:
     variable: str  # the environment variable suggested to hold the header's value
     why: str  # how netmedic knows (shown as evidence)
 
-    @property
-    def value_hint(self) -> str:
-        """What the variable must hold, for a person."""
-        if self.scheme == "Basic":
-            return "Basic <base64 of user:password>"
-        if self.scheme:
-            return f"{self.scheme} <token>"
-        return "<the API key>"
-
 
 @dataclass(frozen=True, slots=True)
 class ProfileKind:

@@ -242,8 +242,13 @@ def _unauthorized(ev: Evidence, data: HttpData, lines: tuple[str, ...]) -> Findi
     export = f'export {var}="{convention.scheme} ${{{var}_TOKEN}}"' if convention.scheme else ""
     steps = [
         NextStep(
-            f"Send the key the way this API wants it: '{convention.header}: {convention.value_hint}' "
-            f"({convention.why}); check that it is current"
+            f"Send the key the way this API wants it: in the {convention.header} header"
+            + (
+                f", {convention.scheme} scheme"
+                if convention.scheme
+                else ", the key alone as its value"
+            )
+            + f" ({convention.why}); check that it is current"
         ),
     ]
     if export:

@@ -24,6 +24,9 @@ def _private_state_dir(
     """Session journals from tests (``netmedic check`` writes one) never land in
     the real ``~/.local/state``; subprocesses inherit the variable."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    # Nor are the person's saved services (services.toml) read by a test.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("NETMEDIC_CONFIG_DIR", raising=False)
 
 
 @pytest.fixture

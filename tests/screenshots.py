@@ -108,7 +108,66 @@ async def shoot(outdir: Path) -> list[Path]:
                 path.write_text(app.export_screenshot(title=f"netmedic — {shot.name[3:]}"))
                 written.append(path)
         written.append(await _resumed(outdir, Path(tmp), lab))
+        written += await _saved_service(outdir, Path(tmp))
     return written
+
+
+async def _saved_service(outdir: Path, tmp: Path) -> list[Path]:
+    """A saved service (services.toml) picked in the TUI: a Qdrant-style API on
+    loopback refusing the key (real HTTP probe against the stand-in)."""
+    import os
+
+    from tests.servers.apis import qdrant
+
+    server = await asyncio.start_server(qdrant("the-right-key"), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = tmp / "config"
+    config.mkdir(exist_ok=True)
+    (config / "services.toml").write_text(
+        "[services.vectors]\n"
+        f'url = "http://127.0.0.1:{port}"\n'
+        'kind = "qdrant"\n'
+        'headers = { "api-key" = "$QDRANT_API_KEY" }\n'
+        'symptom = "auth"\n'
+        'description = "the search index"\n'
+    )
+    saved = {k: os.environ.get(k) for k in ("NETMEDIC_CONFIG_DIR", "QDRANT_API_KEY")}
+    os.environ.update(NETMEDIC_CONFIG_DIR=str(config), QDRANT_API_KEY="an-old-key")
+    paths = []
+    try:
+        app = NetmedicApp(
+            None,
+            None,
+            config=ProbeConfig(proxy_env=()),
+            plans={"auth": ("http",)},
+            clock=lambda: 0.0,
+            recent_path=tmp / "recent.json",
+            export_dir=tmp,
+            blink=False,
+            privileged=True,
+        )
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            path = outdir / "10-saved-services-picker.svg"
+            path.write_text(app.export_screenshot(title="netmedic — saved services"))
+            paths.append(path)
+            listing = app.screen.query_one("#saved-list")
+            listing.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            path = outdir / "11-saved-service-diagnosis-120x40.svg"
+            path.write_text(app.export_screenshot(title="netmedic — @vectors"))
+            paths.append(path)
+    finally:
+        server.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return paths
 
 
 async def _resumed(outdir: Path, tmp: Path, lab: DemoLab) -> Path:

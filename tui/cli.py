@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -24,13 +25,14 @@ from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
 
 if TYPE_CHECKING:
+    from probes.record.services import SavedService
     from tui.demo.servers import DemoLab
 
 FORMATS = ("md", "html", "json")
 EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "demo")
+SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "services", "demo")
 
 
 TUI_USAGE = """\
@@ -69,6 +71,16 @@ def _timeout(text: str) -> float:
     return value
 
 
+def _hold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is outside 1..3600 seconds")
+    return value
+
+
 def _symptom(text: str) -> str:
     if text not in SYMPTOM_IDS:
         raise argparse.ArgumentTypeError(
@@ -89,10 +101,15 @@ def build_parser() -> _Parser:
 
     check = sub.add_parser("check", help="probe a target headless and print the diagnosis")
     check.add_argument(
-        "target", help="host:port, [v6]:port or a URL (a URL's scheme gives the port)"
+        "target",
+        help="host:port, [v6]:port, a URL (a URL's scheme gives the port), "
+        "or @NAME of a saved service ('netmedic services')",
     )
     check.add_argument(
-        "--symptom", type=_symptom, default="auto", help="symptom id (default: auto)"
+        "--symptom",
+        type=_symptom,
+        default=None,
+        help="symptom id (default: the saved service's, else auto)",
     )
     check.add_argument(
         "--json", action="store_true", help="print one JSON object (netmedic.check/1)"
@@ -112,6 +129,13 @@ def build_parser() -> _Parser:
         "(sent only to the target's origin, redacted everywhere)",
     )
     check.add_argument("--origin", metavar="URL", help="Origin for the CORS preflight")
+    check.add_argument(
+        "--hold",
+        type=_hold,
+        default=None,
+        metavar="SECONDS",
+        help="keep a WebSocket open this long after the upgrade (catches idle timeouts)",
+    )
     check.add_argument(
         "--report",
         metavar="FILE",
@@ -146,6 +170,7 @@ def build_parser() -> _Parser:
         "(exit 0 only when all match)",
     )
     demo.add_argument("--json", action="store_true", help="with --check: print one JSON object")
+    sub.add_parser("services", help="list saved services (services.toml) and built-in profiles")
     return parser
 
 
@@ -254,6 +279,8 @@ def _dispatch(args: list[str]) -> int:
             return _sessions()
         if ns.command == "demo":
             return _demo(ns)
+        if ns.command == "services":
+            return _services()
         build_parser().print_help()
         return EXIT_OK
     ns = build_tui_parser().parse_args(args)
@@ -287,6 +314,7 @@ def _check(ns: argparse.Namespace) -> int:
     from probes.record.safefile import OutputError, check_output_path
     from probes.run.runner import Run, run_to_end
 
+    saved = _saved_service(ns)
     target = _parse_target(ns.target)
     if ns.ca_file:
         _check_ca_file(ns.ca_file)
@@ -303,7 +331,11 @@ def _check(ns: argparse.Namespace) -> int:
         except OutputError as exc:
             raise UsageError(f"--report: {exc}") from None
         _report_format(ns.report, None, "--report")
-    config = ProbeConfig(timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin)
+    config = ProbeConfig(
+        timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin, ws_hold=ns.hold
+    )
+    if saved is not None:
+        config = dataclasses.replace(config, service_kind=saved.kind, expect_status=saved.expect)
     run = Run(target, ns.symptom, config)
     journal: Journal | None = None
     try:
@@ -401,6 +433,72 @@ def _report_format(path: str, fmt: str | None, option: str) -> str:
             f"{option} {_printable(path)}: unknown extension {_printable(suffix)} (use {known})"
         )
     return format_for_path(path)
+
+
+def _saved_service(ns: argparse.Namespace) -> SavedService | None:
+    """``check @NAME``: the saved service's URL, headers and symptom go into *ns*
+    (an explicit --symptom or --header still counts); None for a plain target."""
+    from probes.record.services import ServicesError, find_service
+
+    if not ns.target.startswith("@"):
+        ns.symptom = ns.symptom or "auto"
+        return None
+    try:
+        saved = find_service(ns.target[1:])
+        url = saved.check_url
+    except (ServicesError, TargetError) as exc:
+        raise UsageError(str(exc)) from None
+    for name, var in saved.headers:
+        if var not in os.environ:
+            raise UsageError(
+                f"saved service @{saved.name} sends {name} from ${var}, which is not set"
+            )
+    ns.target = url
+    ns.header = [*saved.header_options(), *ns.header]
+    ns.symptom = ns.symptom or saved.symptom or "auto"
+    return saved
+
+
+def _services() -> int:
+    from probes.core.profiles import KINDS
+    from probes.record.services import ServicesError, load_services, services_path
+
+    path = services_path()
+    try:
+        saved = load_services(path)
+    except ServicesError as exc:
+        raise UsageError(str(exc)) from None
+    if not saved:
+        print(f"no saved services in {path}; an example:\n")
+        from probes.record.services import SAMPLE
+
+        print(SAMPLE)
+    else:
+        print(f"saved services ({path}):")
+        for s in saved:
+            headers = ", ".join(
+                f"{h} from ${v}{'' if v in os.environ else ' (not set)'}" for h, v in s.headers
+            )
+            extra = [
+                f"kind {s.kind}" if s.kind else "",
+                f"symptom {s.symptom}" if s.symptom else "",
+                f"expects {s.expect}" if s.expect else "",
+                headers,
+            ]
+            print(_printable(f"  @{s.name:<14} {s.check_url}  " + "; ".join(e for e in extra if e)))
+            if s.description:
+                print(_printable(f"  {'':<15} {s.description}"))
+    print('\nbuilt-in profiles (applied from the port, or kind = "..."):')
+    for kind in KINDS.values():
+        ports = ", ".join(f":{p}" for p in kind.ports) or "any port"
+        auth = (
+            f"; key in {kind.auth.header}" + (f" ({kind.auth.scheme})" if kind.auth.scheme else "")
+            if kind.auth
+            else ""
+        )
+        health = f"; health {kind.health}" if kind.health else ""
+        print(f"  {kind.name:<11} {kind.label} ({ports}{health}{auth})")
+    return EXIT_OK
 
 
 def _write_report(journal_path: Path, output: str, fmt: str | None, force: bool) -> None:

@@ -52,6 +52,13 @@ class ProbeConfig:
     cors_method: str = "GET"  # Access-Control-Request-Method of the preflight
     # Proxy variables to use instead of os.environ (a seam for tests); None = environ.
     proxy_env: tuple[tuple[str, str], ...] | None = field(default=None, repr=False)
+    # A saved service's profile kind ("qdrant", "openai"...; probes.core.profiles) and
+    # the status its health path should answer (0: any 2xx/3xx).
+    service_kind: str = ""
+    expect_status: int = 0
+    # WebSocket: keep the socket open this long after the upgrade (idle timeouts);
+    # None: only the brief look for a close frame and one ping.
+    ws_hold: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

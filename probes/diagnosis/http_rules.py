@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
+from probes.core.profiles import AuthConvention, auth_convention
 from probes.diagnosis.evidence import Evidence, q
 from probes.proto.http import (
     CLOSED,
@@ -47,6 +48,8 @@ def _evidence(data: HttpData) -> list[str]:
             line += f" → Location: {hop.location}"
         lines.append(line)
     lines += [f"{name}: {value}" for name, value in data.headers if name != "location"]
+    if data.body_excerpt:
+        lines.append(f"the server says: {data.body_excerpt}")
     if data.sent_headers:
         lines.append(f"sent custom headers: {', '.join(data.sent_headers)} (values hidden)")
     lines.append(timing_line(data.timings))
@@ -90,38 +93,42 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
         return
     code = data.status
     fid, severity = _STATUS.get(code, ("", Severity.OK))
-    if code == 401:
-        challenge = data.header("www-authenticate")
-        sent = (
-            "credentials were sent"
-            if data.sent_headers or ev.target.has_credentials
-            else "no credentials were sent"
-        )
+    if data.expected_status and code == data.expected_status:
         yield Finding(
-            fid,
-            severity,
-            f"{host} wants authentication (401){': ' + challenge if challenge else ''}",
-            (*lines, f"{sent}; challenge: {challenge or '(no WWW-Authenticate header)'}"),
-            (
-                NextStep(
-                    "Send the credentials the challenge asks for (scheme and realm above); check they are current"
-                ),
-                NextStep(
-                    "Retry with an API key from the environment",
-                    f"netmedic check {q(ev.target.input)} --header 'Authorization: $API_TOKEN'",
-                ),
-                NextStep("See the exchange", _curl(ev, data)),
-            ),
+            "http.ok",
+            Severity.OK,
+            f"{data.url} answers {code} {data.reason}, as the saved service expects",
+            lines,
         )
-    elif code == 403:
+        return
+    if data.expected_status and code < 400:
         yield Finding(
-            fid,
-            severity,
-            f"{host} refuses the request (403 Forbidden)",
+            "http.unexpected_status",
+            Severity.WARNING,
+            f"{data.url} answers {code} {data.reason}; the saved service expects {data.expected_status}",
             lines,
             (
                 NextStep(
-                    "The credentials are known but lack permission, or an allow list (IP, WAF) blocks this client: check the server's access log for this request"
+                    "The health path answers, but not as expected: check the path and the service's state"
+                ),
+                NextStep("See the exchange", f"curl -sv {q(data.url)}"),
+            ),
+        )
+        return
+    if code == 401:
+        yield _unauthorized(ev, data, lines)
+    elif code == 403:
+        said = f": {data.body_excerpt}" if data.body_excerpt else ""
+        yield Finding(
+            fid,
+            severity,
+            f"{host} refuses the request (403 Forbidden){said}",
+            lines,
+            (
+                NextStep(
+                    "The server's own words above say why"
+                    if said
+                    else "The credentials are known but lack permission, or an allow list (IP, WAF) blocks this client: check the server's access log for this request"
                 ),
                 NextStep("See the exchange and the body's reason", f"curl -sv {q(data.url)}"),
             ),
@@ -193,7 +200,8 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
         yield Finding(
             "http.client_error",
             Severity.WARNING,
-            f"{host} answers {code} {data.reason} for {data.url}",
+            f"{host} answers {code} {data.reason} for {data.url}"
+            + (f": {data.body_excerpt}" if data.body_excerpt else ""),
             lines,
             (
                 NextStep(
@@ -209,6 +217,68 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             f"{data.url} answers {code} {data.reason} ({data.http_version})",
             lines,
         )
+
+
+def retry_command(ev: Evidence, convention: AuthConvention) -> str:
+    """``netmedic check`` again with the key's header; pastes as is (every value quoted)."""
+    target = ev.target.input
+    return (
+        f"netmedic check {q(target)} --header {q(f'{convention.header}: ${convention.variable}')}"
+    )
+
+
+def _unauthorized(ev: Evidence, data: HttpData, lines: tuple[str, ...]) -> Finding:
+    challenge = data.header("www-authenticate")
+    convention = auth_convention(challenge, data.body_excerpt, ev.target, data.service_kind)
+    sent = (
+        f"credentials were sent ({', '.join(data.sent_headers) or 'URL user:password'}; values hidden)"
+        if data.sent_headers or ev.target.has_credentials
+        else "no credentials were sent"
+    )
+    said = f": {data.body_excerpt}" if data.body_excerpt else ""
+    if challenge:
+        said = f": {challenge}" + (f" ({data.body_excerpt})" if data.body_excerpt else "")
+    var = convention.variable  # one of ours: [A-Z_]+, safe inside double quotes
+    export = f'export {var}="{convention.scheme} ${{{var}_TOKEN}}"' if convention.scheme else ""
+    steps = [
+        NextStep(
+            f"Send the key the way this API wants it: in the {convention.header} header"
+            + (
+                f", {convention.scheme} scheme"
+                if convention.scheme
+                else ", the key alone as its value"
+            )
+            + f" ({convention.why}); check that it is current"
+        ),
+    ]
+    if export:
+        steps.append(
+            NextStep(
+                f"Put the whole header value in {convention.variable} (the token itself in "
+                f"{convention.variable}_TOKEN)",
+                export,
+            )
+        )
+    steps += [
+        NextStep(
+            f"Retry with the key from the environment variable {convention.variable}",
+            retry_command(ev, convention),
+        ),
+        NextStep("See the exchange", _curl(ev, data)),
+    ]
+    return Finding(
+        "http.unauthorized",
+        Severity.ERROR,
+        f"{ev.target.host} wants authentication (401){said}",
+        (
+            *lines,
+            f"{sent}; challenge: {challenge or '(no WWW-Authenticate header)'}",
+            f"the API key convention: {convention.header}"
+            + (f" ({convention.scheme})" if convention.scheme else "")
+            + f" — {convention.why}",
+        ),
+        tuple(steps),
+    )
 
 
 def exchange_failures(ev: Evidence) -> Iterator[Finding]:

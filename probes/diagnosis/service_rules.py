@@ -10,6 +10,7 @@ from probes.proto.service import (
     AUTH_FAILED,
     AUTH_REQUIRED,
     FAILED,
+    NO_DATABASE,
     OK,
     TIMEOUT,
     TOO_MANY,
@@ -29,6 +30,8 @@ def _lines(data: ServiceData) -> list[str]:
         )
     if data.auth_method:
         lines.append(f"authentication asked for: {data.auth_method}")
+    if data.sqlstate:
+        lines.append(f"SQLSTATE {data.sqlstate}: {data.reply}")
     lines.append(
         "credentials were sent (hidden)" if data.credentials_sent else "no credentials were sent"
     )
@@ -42,7 +45,25 @@ def _client(ev: Evidence, data: ServiceData) -> str:
         return f"redis-cli -h {q(t.host)} -p {t.port}{tls} --askpass PING"
     user = t.username or "postgres"
     mode = data.sslmode or "prefer"
-    return f"psql {q(f'host={t.host} port={t.port} user={user} sslmode={mode}')} -c 'select 1'"
+    database = t.path.lstrip("/").split("?")[0] or "postgres"
+    conninfo = f"host={t.host} port={t.port} dbname={database} user={user} sslmode={mode}"
+    return f"psql {q(conninfo)} -c 'select 1'"
+
+
+def _pg_auth_step(data: ServiceData) -> str:
+    """What to fix, from the server's own message (28000 covers several causes)."""
+    said = data.reply.lower()
+    if "pg_hba" in said:
+        return "pg_hba.conf has no line that lets this host, user, database and SSL mode in (or a reject line matches): add one, then reload (SELECT pg_reload_conf())"
+    if "does not exist" in said:
+        return (
+            "The role does not exist on this server: check the user name, or CREATE ROLE ... LOGIN"
+        )
+    if "password" in said:
+        return "The password is wrong (or expired: VALID UNTIL): check the one the client uses"
+    return (
+        "Check pg_hba.conf for a line matching this host, user, database and SSL mode, then reload"
+    )
 
 
 def service_findings(ev: Evidence) -> Iterator[Finding]:
@@ -53,7 +74,8 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
     name = "Redis" if data.service == "redis" else "PostgreSQL"
     where = f"{ev.target.host}:{ev.target.port}"
     if data.state == OK:
-        yield Finding("service.ok", Severity.OK, f"{name} answers on {where}", lines)
+        said = tuple(f"{k}: {v}" for k, v in data.info)
+        yield Finding("service.ok", Severity.OK, f"{name} answers on {where}", (*lines, *said))
     elif data.state == AUTH_REQUIRED:
         yield Finding(
             "service.auth_required",
@@ -75,7 +97,7 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
                 NextStep(
                     "Check the user and password the client uses"
                     if data.service == "redis"
-                    else "Check pg_hba.conf for a line matching this host, user, database and SSL mode, then reload"
+                    else _pg_auth_step(data)
                 ),
                 NextStep("Check by hand", _client(ev, data)),
             ),
@@ -92,6 +114,25 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
                     f"Check the port in the client's configuration ({name} usually listens on {6379 if data.service == 'redis' else 5432})"
                 ),
                 NextStep("See what listens there", f"nc -v {q(ev.target.host)} {ev.target.port}"),
+            ),
+        )
+    elif data.state == NO_DATABASE:
+        yield Finding(
+            "service.no_database",
+            Severity.ERROR,
+            f"{name} on {where} answers, but the database does not exist: {data.reply}",
+            lines,
+            (
+                NextStep("Check the database name in the client's URL or configuration"),
+                NextStep(
+                    "List the databases there",
+                    "psql "
+                    + q(
+                        f"host={ev.target.host} port={ev.target.port} dbname=postgres "
+                        f"user={ev.target.username or 'postgres'}"
+                    )
+                    + " -l",
+                ),
             ),
         )
     elif data.state == TOO_MANY:
@@ -167,4 +208,134 @@ def _failed(
     )
 
 
-RULES = (service_findings,)
+NEAR = 0.9  # a limit is "near" at 90 % of it
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1048576:.1f} MiB"
+
+
+def service_limits(ev: Evidence) -> Iterator[Finding]:
+    """What the service says about itself (Redis INFO, PostgreSQL settings): each limit
+    reached or near becomes a finding with its numbers."""
+    data = ev.data("service", ServiceData)
+    if data is None or data.state != OK or not data.info:
+        return
+    name = "Redis" if data.service == "redis" else "PostgreSQL"
+    where = f"{ev.target.host}:{ev.target.port}"
+    lines = tuple(f"{k}: {v}" for k, v in data.info)
+    yield from _connections(data, name, where, lines)
+    if data.service == "redis":
+        yield from _redis_memory(data, where, lines)
+        yield from _redis_persistence(data, where, lines)
+    yield from _replica(data, name, where, lines)
+
+
+def _connections(
+    data: ServiceData, name: str, where: str, lines: tuple[str, ...]
+) -> Iterator[Finding]:
+    if data.service == "redis":
+        used, limit = data.number("connected_clients"), data.number("maxclients")
+        what = "connected_clients / maxclients"
+        look = NextStep("See who holds the connections", "redis-cli CLIENT LIST")
+    else:
+        used, limit = data.number("connections"), data.number("max_connections")
+        reserved = max(0, data.number("superuser_reserved_connections"))
+        limit = limit - reserved if limit > reserved else limit
+        what = "connections in pg_stat_activity / max_connections minus superuser_reserved"
+        look = NextStep(
+            "See who holds the connections",
+            "psql -c 'select usename, application_name, client_addr, state, count(*) "
+            "from pg_stat_activity group by 1, 2, 3, 4 order by 5 desc'",
+        )
+    if used < 0 or limit <= 0 or used < NEAR * limit:
+        return
+    at = used >= limit
+    yield Finding(
+        "service.connections_near_limit",
+        Severity.WARNING,
+        f"{name} on {where} {'is at' if at else 'is near'} its connection limit: "
+        f"{used} of {limit} in use",
+        (f"{what}: {used} / {limit} ({used * 100 // limit} %)", *lines),
+        (
+            look,
+            NextStep(
+                "Close idle clients, fix a client that leaks connections, use a pool, or raise the limit"
+            ),
+        ),
+    )
+
+
+def _redis_memory(data: ServiceData, where: str, lines: tuple[str, ...]) -> Iterator[Finding]:
+    used, limit = data.number("used_memory"), data.number("maxmemory")
+    policy = data.field("maxmemory_policy") or "noeviction"
+    if used < 0 or limit <= 0 or used < 0.95 * limit:
+        return
+    refuses = policy == "noeviction"
+    yield Finding(
+        "service.memory_full",
+        Severity.ERROR if refuses else Severity.WARNING,
+        f"Redis on {where} is at its maxmemory: {_mib(used)} of {_mib(limit)}"
+        + (
+            " — writes fail with -OOM (maxmemory-policy noeviction)"
+            if refuses
+            else f" — keys are being evicted ({policy})"
+        ),
+        (f"used_memory / maxmemory: {used} / {limit} bytes ({used * 100 // limit} %)", *lines),
+        (
+            NextStep("See what uses the memory", "redis-cli --bigkeys"),
+            NextStep(
+                "Raise maxmemory (CONFIG SET maxmemory), set TTLs, or choose an eviction policy (allkeys-lru) if this is a cache"
+            ),
+        ),
+    )
+
+
+def _redis_persistence(data: ServiceData, where: str, lines: tuple[str, ...]) -> Iterator[Finding]:
+    failed = [
+        f"{k}: err"
+        for k in ("rdb_last_bgsave_status", "aof_last_write_status", "aof_last_bgrewrite_status")
+        if data.field(k) == "err"
+    ]
+    if not failed:
+        return
+    yield Finding(
+        "service.persistence_failed",
+        Severity.ERROR,
+        f"Redis on {where} cannot save to disk ({', '.join(failed)}): writes are refused "
+        "with -MISCONF while stop-writes-on-bgsave-error is on",
+        lines,
+        (
+            NextStep(
+                "Read why the save failed (disk full, permissions)", "redis-cli INFO persistence"
+            ),
+            NextStep("Check the space where Redis writes its dump", "redis-cli CONFIG GET dir"),
+        ),
+    )
+
+
+def _replica(data: ServiceData, name: str, where: str, lines: tuple[str, ...]) -> Iterator[Finding]:
+    if data.service == "redis" and data.field("role") in ("slave", "replica"):
+        master = f"{data.field('master_host')}:{data.field('master_port')}"
+        link = data.field("master_link_status") or "unknown"
+        yield Finding(
+            "service.read_only",
+            Severity.WARNING,
+            f"Redis on {where} is a read-only replica of {master} (link {link}): writes get -READONLY",
+            lines,
+            (
+                NextStep("Point writers at the master (or use Sentinel/Cluster discovery)"),
+                NextStep("See the replication state", "redis-cli INFO replication"),
+            ),
+        )
+    elif data.service == "postgres" and data.field("in_recovery") == "t":
+        yield Finding(
+            "service.read_only",
+            Severity.WARNING,
+            f"PostgreSQL on {where} is a standby in recovery: it serves reads only",
+            lines,
+            (NextStep("Point writers at the primary"),),
+        )
+
+
+RULES = (service_findings, service_limits)

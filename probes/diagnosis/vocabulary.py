@@ -105,6 +105,16 @@ PROPOSED: dict[str, str] = {
     "proxy.failed": "the proxy is reached but the request through it fails for a reason other than auth or reaching the site",
     "probe.unexplained": "a probe failed in a way no rule explains (its error is the evidence)",
     "probe.incomplete": "a probe could not finish (deadline, crash): its evidence is missing",
+    "http.unexpected_status": "a saved service's health path answers, but not the status the profile expects",
+    "ws.closed_after_upgrade": "the WebSocket upgrade succeeds (101) and the server closes it at once (close code and reason)",
+    "ws.idle_timeout": "an open WebSocket is cut after some time without traffic (--hold): an intermediary's idle timeout",
+    "ws.no_pong": "the WebSocket upgrades but a ping gets no pong",
+    "cors.origin_needed": "no --origin given: CORS can only be judged for the page's origin; common dev origins tried as guesses",
+    "service.no_database": "the service answers but the database named does not exist (PostgreSQL 3D000)",
+    "service.memory_full": "the service is at its memory limit (Redis used_memory at maxmemory): writes fail with OOM or keys are evicted",
+    "service.persistence_failed": "the service cannot save to disk (Redis rdb/aof errors): writes refused (MISCONF)",
+    "service.read_only": "the service is a read-only replica or standby: writes are refused there",
+    "service.connections_near_limit": "the service's connections in use are at or near its limit (numbers from INFO / pg_stat_activity)",
 }
 
 VOCABULARY: dict[str, str] = {**DESIGN, **PROPOSED}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
-from probes.diagnosis.evidence import Evidence, q
-from probes.proto.cors import CorsData
-from probes.proto.ws import BAD_ACCEPT, OK, REJECTED, WsData
+from probes.diagnosis.evidence import Evidence, ms, q
+from probes.proto.cors import GUESSED, CorsData
+from probes.proto.ws import BAD_ACCEPT, CLOSED, DROPPED, OK, PONG_WAIT_S, REJECTED, WsData
+from probes.proto.wsframes import CLOSE_CODES
 
 _WS_CAUSES = {
     400: "the upgrade headers did not arrive: a reverse proxy is not forwarding Upgrade/Connection, or this path is not a WebSocket endpoint",
@@ -31,7 +32,26 @@ def ws_findings(ev: Evidence) -> Iterator[Finding]:
     lines += [f"{k}: {v}" for k, v in data.headers]
     if data.origin:
         lines.append(f"Origin sent: {data.origin}")
+    if data.body_excerpt:
+        lines.append(f"the server says: {data.body_excerpt}")
+    lines += _after_upgrade(data)
+    if data.state in (CLOSED, DROPPED):
+        yield _ws_closed(ev, data, lines)
+        return
     if data.state == OK:
+        if data.pong_s < 0:
+            yield Finding(
+                "ws.no_pong",
+                Severity.WARNING,
+                f"{data.url} upgrades, but does not answer a ping within {PONG_WAIT_S:g} s",
+                tuple(lines),
+                (
+                    NextStep(
+                        "The server (or a proxy between) does not answer WebSocket pings: clients that use pings as a keep-alive will time out"
+                    ),
+                ),
+            )
+            return
         yield Finding(
             "ws.ok", Severity.OK, f"{data.url} upgrades to a WebSocket (101)", tuple(lines)
         )
@@ -46,11 +66,16 @@ def ws_findings(ev: Evidence) -> Iterator[Finding]:
             data.status, "the server answered the upgrade with an ordinary HTTP response"
         )
     )
+    if "rate limit" in data.body_excerpt.lower() or data.header("retry-after"):
+        cause = (
+            "the server rate-limits this client (its own words above); wait and retry less often"
+        )
     http_url = data.url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+    said = f": {data.body_excerpt}" if data.body_excerpt else ""
     yield Finding(
         "ws.upgrade_rejected",
         Severity.ERROR,
-        f"the WebSocket upgrade to {data.url} is answered {data.status or 'without'} {data.reason}, not 101".replace(
+        f"the WebSocket upgrade to {data.url} is answered {data.status or 'without'} {data.reason}, not 101{said}".replace(
             "  ", " "
         ),
         (*lines, f"likely cause: {cause}"),
@@ -65,6 +90,80 @@ def ws_findings(ev: Evidence) -> Iterator[Finding]:
             NextStep(
                 "Check the path and the allowed origins in the application's WebSocket configuration"
             ),
+        ),
+    )
+
+
+def _after_upgrade(data: WsData) -> list[str]:
+    lines = []
+    if data.state in (OK, CLOSED, DROPPED):
+        lines.append(
+            f"ping → pong in {ms(data.pong_s)}"
+            if data.pong_s >= 0
+            else "ping sent: no pong" + (" (closed first)" if data.state != OK else "")
+        )
+    if data.state in (CLOSED, DROPPED):
+        meaning = CLOSE_CODES.get(
+            data.close_code, "application-defined" if data.close_code >= 4000 else ""
+        )
+        frame = (
+            "close frame"
+            if data.close_code != 1006
+            else "no close frame (the TCP connection ended)"
+        )
+        lines.append(
+            f"closed {data.closed_after_s:.2f} s after the 101: {frame}, code {data.close_code}"
+            + (f" ({meaning})" if meaning else "")
+            + (f", reason: {data.close_reason}" if data.close_reason else "")
+        )
+    if data.hold_s:
+        lines.append(f"--hold {data.hold_s:g} s: the socket was kept open without sending anything")
+    if data.messages:
+        lines.append(f"the server sent {data.messages} message(s) while watched")
+    return lines
+
+
+def _ws_closed(ev: Evidence, data: WsData, lines: list[str]) -> Finding:
+    """101, then the server (or something between) ends the WebSocket."""
+    reason = f' "{data.close_reason}"' if data.close_reason else ""
+    code = f"{data.close_code}{reason}"
+    again = f"netmedic check {q(ev.target.input)} --symptom websocket"
+    if data.state == DROPPED:
+        return Finding(
+            "ws.idle_timeout",
+            Severity.ERROR,
+            f"the WebSocket to {data.url} is cut after {data.closed_after_s:.0f} s without traffic ({code})",
+            tuple(lines),
+            (
+                NextStep(
+                    "An idle timeout between client and server (a load balancer, a reverse proxy, NAT) cuts quiet connections: raise it (nginx proxy_read_timeout, AWS ALB idle timeout) or send pings more often than it"
+                ),
+                NextStep(
+                    "Find the cut-off: hold the socket open longer or shorter",
+                    f"{again} --hold {max(1, round(data.closed_after_s)) + 5}",
+                ),
+            ),
+        )
+    auth = data.close_code == 1008 or any(
+        w in data.close_reason.lower() for w in ("auth", "key", "token", "denied", "forbidden")
+    )
+    return Finding(
+        "ws.closed_after_upgrade",
+        Severity.ERROR,
+        f"{data.url} accepts the WebSocket upgrade, then closes it at once: {code}",
+        tuple(lines),
+        (
+            NextStep(
+                "The server refuses this client after the upgrade: check the key or token the tunnel sends (header or query parameter) and its permissions"
+                if auth
+                else "The application ends the session right away: its log says why (close code above)"
+            ),
+            NextStep(
+                "Retry with the key from the environment",
+                f"{again} --header {q('Authorization: $API_AUTHORIZATION')}",
+            )
+            if auth
+            else NextStep("Watch it again", again),
         ),
     )
 
@@ -116,8 +215,9 @@ def cors_findings(ev: Evidence) -> Iterator[Finding]:
         f"Access-Control-Allow-Methods: {data.allow_methods or '(missing)'}",
         f"Access-Control-Allow-Headers: {data.allow_headers or '(missing)'}",
     ]
-    if not data.origin_given:
-        lines.append("no --origin given: a placeholder origin was used; pass the page's origin")
+    if data.state == GUESSED:
+        yield _origin_needed(ev, data)
+        return
     if data.state == "ok":
         yield Finding(
             "cors.ok",
@@ -160,6 +260,41 @@ def cors_findings(ev: Evidence) -> Iterator[Finding]:
                 f"Allow the origin {data.origin} (and the method/headers above) in the server's CORS configuration; the preflight must answer 2xx"
             ),
             NextStep("Repeat the preflight by hand", curl),
+        ),
+    )
+
+
+def _origin_needed(ev: Evidence, data: CorsData) -> Finding:
+    """No --origin: the verdict needs the page's origin; the dev origins are guesses."""
+    allowed = [o for o, problem in data.guesses if not problem]
+    lines = [
+        "no --origin given: the page's origin decides CORS, and only you know it",
+        f"OPTIONS {data.url} from common local dev origins (guesses, not your page):",
+        *(f"  {o}: {'allowed' if not p else 'refused — ' + p}" for o, p in data.guesses),
+        f"Access-Control-Allow-Origin (last answer): {data.allow_origin or '(missing)'}",
+        f"Access-Control-Allow-Methods: {data.allow_methods or '(missing)'}",
+    ]
+    any_origin = data.allow_origin == "*"
+    title = (
+        f"{data.url} allows any origin (*); give --origin to check your page's"
+        if any_origin
+        else f"{data.url}: CORS can only be judged for your page's origin; "
+        + (
+            f"of the dev-origin guesses it allows {', '.join(allowed)}"
+            if allowed
+            else "it allows none of the common dev origins"
+        )
+    )
+    return Finding(
+        "cors.origin_needed",
+        Severity.INFO if allowed else Severity.WARNING,
+        title,
+        tuple(lines),
+        (
+            NextStep(
+                "Check again with the origin of the page that makes the request (scheme://host:port as the browser shows it)",
+                f"netmedic check {q(ev.target.input)} --symptom cors --origin {q('https://app.example.com')}",
+            ),
         ),
     )
 

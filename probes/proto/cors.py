@@ -16,7 +16,15 @@ from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_text
 
-DEFAULT_ORIGIN = "https://origin.netmedic.invalid"
+# Without --origin, the page's origin is unknown: these common local development
+# origins are tried, and reported as labelled guesses, never as the answer.
+DEV_ORIGINS = (
+    "http://localhost:3000",  # React, Next.js
+    "http://localhost:5173",  # Vite
+    "http://localhost:8080",  # Vue CLI, webpack dev server
+    "http://localhost:4200",  # Angular
+)
+GUESSED = "guessed"  # state: no origin given, the dev origins were tried
 SIMPLE_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
@@ -27,7 +35,7 @@ class CorsData:
     origin_given: bool
     method: str
     request_headers: tuple[str, ...]
-    state: str  # ok | rejected | failed
+    state: str  # ok | rejected | failed | guessed (no --origin: DEV_ORIGINS tried)
     status: int = 0
     allow_origin: str = ""
     allow_methods: str = ""
@@ -35,6 +43,8 @@ class CorsData:
     allow_credentials: str = ""
     problems: tuple[str, ...] = ()
     detail: str = ""
+    # guessed: (origin, "" when allowed, else the first problem) for each DEV_ORIGINS entry
+    guesses: tuple[tuple[str, str], ...] = ()
 
 
 def check_preflight(
@@ -86,19 +96,16 @@ async def probe_cors(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
 
     from probes.proto.tls import verify_context
 
-    origin = ctx.config.origin or DEFAULT_ORIGIN
+    origin = ctx.config.origin
     method = ctx.config.cors_method.upper()
     requested = tuple(name.lower() for name, _ in ctx.config.headers)
     base: dict[str, Any] = {
         "url": shown_url(url),
         "origin": origin,
-        "origin_given": bool(ctx.config.origin),
+        "origin_given": bool(origin),
         "method": method,
         "request_headers": requested,
     }
-    headers = {"Origin": origin, "Access-Control-Request-Method": method, "User-Agent": "netmedic"}
-    if requested:
-        headers["Access-Control-Request-Headers"] = ",".join(requested)
     remaining = max(0.1, started + ctx.config.timeout - time.monotonic())
     try:
         async with (
@@ -107,7 +114,10 @@ async def probe_cors(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
                 trust_env=False, verify=verify_context(ctx.config.ca_file), timeout=remaining
             ) as client,
         ):
-            response = await client.options(url, headers=headers)
+            if origin:
+                data = await _preflight(client, url, base, origin)
+            else:
+                data = await _guesses(client, url, base)
     except (TimeoutError, httpx.HTTPError, OSError, ValueError) as exc:
         detail = clean_text(f"{type(exc).__name__}: {exc}", 200)
         data = CorsData(**base, state="failed", detail=detail)
@@ -121,6 +131,34 @@ async def probe_cors(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             ProbeError("PREFLIGHT_FAILED", detail, elapsed_s=elapsed),
         )
         return
+    elapsed = time.monotonic() - started
+    if data.state == GUESSED:
+        allowed = [o for o, problem in data.guesses if not problem]
+        summary = (
+            "no --origin: "
+            + (f"allowed for {', '.join(allowed)}" if allowed else "no dev origin allowed")
+            + " (guesses)"
+        )
+        yield ProbeResult("cors", Status.OK, elapsed, summary, data)
+    elif data.problems:
+        yield ProbeResult(
+            "cors",
+            Status.FAILED,
+            elapsed,
+            "; ".join(data.problems),
+            data,
+            ProbeError("PREFLIGHT_REJECTED", data.problems[0], elapsed_s=elapsed),
+        )
+    else:
+        yield ProbeResult("cors", Status.OK, elapsed, f"preflight from {origin} allowed", data)
+
+
+async def _preflight(client: Any, url: str, base: dict[str, Any], origin: str) -> CorsData:
+    method, requested = base["method"], base["request_headers"]
+    headers = {"Origin": origin, "Access-Control-Request-Method": method, "User-Agent": "netmedic"}
+    if requested:
+        headers["Access-Control-Request-Headers"] = ",".join(requested)
+    response = await client.options(url, headers=headers)
 
     def h(name: str) -> str:
         return clean_text(response.headers.get(name, ""), 200)
@@ -131,8 +169,8 @@ async def probe_cors(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     problems = check_preflight(
         response.status_code, origin, method, requested, allow_origin, allow_methods, allow_headers
     )
-    data = CorsData(
-        **base,
+    return CorsData(
+        **{**base, "origin": origin},
         state="rejected" if problems else "ok",
         status=response.status_code,
         allow_origin=allow_origin,
@@ -141,15 +179,13 @@ async def probe_cors(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         allow_credentials=h("access-control-allow-credentials"),
         problems=problems,
     )
-    elapsed = time.monotonic() - started
-    if problems:
-        yield ProbeResult(
-            "cors",
-            Status.FAILED,
-            elapsed,
-            "; ".join(problems),
-            data,
-            ProbeError("PREFLIGHT_REJECTED", problems[0], elapsed_s=elapsed),
-        )
-    else:
-        yield ProbeResult("cors", Status.OK, elapsed, f"preflight from {origin} allowed", data)
+
+
+async def _guesses(client: Any, url: str, base: dict[str, Any]) -> CorsData:
+    """No origin given: try the usual local development origins, as labelled guesses."""
+    from dataclasses import replace
+
+    results = [await _preflight(client, url, base, origin) for origin in DEV_ORIGINS]
+    guesses = tuple((r.origin, r.problems[0] if r.problems else "") for r in results)
+    last = results[-1]
+    return replace(last, origin="", state=GUESSED, problems=(), guesses=guesses)

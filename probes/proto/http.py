@@ -37,9 +37,11 @@ from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.redact import REDACTED, is_secret_name, redact_url_credentials
 from probes.core.sanitize import clean_bytes, clean_text
 from probes.core.target import Target
+from probes.proto.errbody import READ_CAP, excerpt
 from probes.proto.proxy import ProxyChoice
 
-HTTP_PORTS = frozenset({80, 81, 3000, 5000, 8000, 8008, 8080, 8081, 8888, 9000, 9090, 9200})
+# 6333: Qdrant's HTTP API (probes.core.profiles)
+HTTP_PORTS = frozenset({80, 81, 3000, 5000, 6333, 8000, 8008, 8080, 8081, 8888, 9000, 9090, 9200})
 HTTPS_PORTS = frozenset({443, 4443, 6443, 8443, 9443})
 MAX_REDIRECTS = 10
 BODY_CAP = 64 * 1024
@@ -145,6 +147,9 @@ class HttpData:
     hangup_when: str = ""  # reset/closed: "before the request" | "after the request"
     defect: str = ""  # invalid_response: what is wrong with the response
     failed_url: str = ""  # the URL whose request failed (a redirect target when hops exist)
+    body_excerpt: str = ""  # an error response's own message (>= 400), sanitised, capped
+    expected_status: int = 0  # what a saved service's health path should answer (0: any < 400)
+    service_kind: str = ""  # a saved service's profile kind (probes.core.profiles)
 
     @property
     def via(self) -> str:
@@ -250,6 +255,10 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     data = await _fetch_or_sniff(ctx, url, address, deadline, dns_s)
     if address and not data.hops:
         data = await _explain(ctx, data, url, address, deadline)
+    if ctx.config.expect_status or ctx.config.service_kind:
+        data = _with(
+            data, expected_status=ctx.config.expect_status, service_kind=ctx.config.service_kind
+        )
     elapsed = time.monotonic() - started
     if ctx.target.scheme == "tcp" and data.state in (NOT_HTTP, RESET, CLOSED):
         # HTTP was only guessed from the port number: another protocol there is no fault.
@@ -309,7 +318,8 @@ def _result(data: HttpData, elapsed: float) -> ProbeResult:
             + (f" after {len(data.hops) - 1} redirect(s)" if len(data.hops) > 1 else "")
             + data.via
         )
-        status = Status.OK if data.status < 400 and not data.redirect_loop else Status.FAILED
+        good = data.status == data.expected_status if data.expected_status else data.status < 400
+        status = Status.OK if good and not data.redirect_loop else Status.FAILED
         return ProbeResult("http", status, elapsed, summary, data)
     summary = f"{data.state}: {data.detail}{data.via}"
     err = ProbeError(data.state.upper(), data.detail, elapsed_s=elapsed)
@@ -468,8 +478,11 @@ async def fetch(ctx: ProbeContext, url: str, deadline: float, dns_s: float) -> H
                     "GET", hop.url, headers=headers, extensions={"trace": hop.trace}
                 ) as response:
                     body_bytes = 0
-                    async for chunk in response.aiter_raw():
+                    head = b""
+                    async for chunk in response.aiter_bytes():
                         body_bytes += len(chunk)
+                        if len(head) < READ_CAP:
+                            head += chunk[: READ_CAP - len(head)]
                         if body_bytes >= BODY_CAP:
                             break
                     total = time.monotonic() - hop.trace.t0
@@ -489,6 +502,11 @@ async def fetch(ctx: ProbeContext, url: str, deadline: float, dns_s: float) -> H
                         hops.pop()
                         return _proxy_answer(fail, state, response, hop.proxy)
                 done = _done(url, response, hops, hop, total, dns_s, body_bytes, sent)
+                if response.status_code >= 400:
+                    done = _with(
+                        done,
+                        body_excerpt=excerpt(head, response.headers.get("content-type", "")),
+                    )
                 if response.is_redirect and location:
                     nxt = urljoin(hop.url, location)
                     if nxt in seen or len(hops) > MAX_REDIRECTS:

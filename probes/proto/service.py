@@ -3,8 +3,12 @@
 Redis: ``AUTH`` (when the URL carries credentials) and ``PING``; NOAUTH and
 WRONGPASS become auth findings.  PostgreSQL: an SSLRequest (does the server
 offer TLS?) and a StartupMessage (does it speak the protocol, which
-authentication does it ask for, or which error does it send: pg_hba, too many
-connections, starting up).  No password is ever sent to PostgreSQL.
+authentication does it ask for, or which error does it send: its SQLSTATE and
+message for every startup failure).  Only when the URL carries a password does
+netmedic log in (cleartext, MD5 or SCRAM-SHA-256, :mod:`probes.proto.pgwire`) and read
+the server's limits: ``ssl``, max_connections against the connections in use,
+recovery.  Redis: after PING, what ``INFO`` allows (clients, memory, role,
+persistence).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import struct
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from probes.core.context import ProbeContext
@@ -25,6 +29,7 @@ SERVICES = {"redis": "redis", "rediss": "redis", "postgres": "postgres", "postgr
 PORTS = {6379: "redis", 5432: "postgres"}
 # What a banner named (probes.wire.banner) -> the service that speaks it.
 HEARD = {"Redis": "redis", "PostgreSQL": "postgres"}
+NO_DATABASE = "no_database"
 OK, AUTH_REQUIRED, AUTH_FAILED, WRONG_PROTOCOL, TOO_MANY, UNAVAILABLE, FAILED, TIMEOUT = (
     "ok",
     "auth_required",
@@ -60,6 +65,16 @@ class ServiceData:
     sqlstate: str = ""
     credentials_sent: bool = False
     sslmode: str = ""  # postgres: the URL's sslmode ("" = not given)
+    # What the service says about itself when asked (Redis INFO; PostgreSQL settings
+    # with credentials): (name, value), sanitised.
+    info: tuple[tuple[str, str], ...] = ()
+
+    def field(self, name: str) -> str:
+        return next((v for k, v in self.info if k == name), "")
+
+    def number(self, name: str) -> int:
+        value = self.field(name)
+        return int(value) if value.isdigit() else -1
 
 
 def which(ctx: ProbeContext) -> str | None:
@@ -139,9 +154,42 @@ async def _pg_startup(
     kind = await reader.readexactly(1)
     length = struct.unpack("!I", await reader.readexactly(4))[0]
     body = await reader.readexactly(min(max(length - 4, 0), 8192))
-    if kind == b"R":
-        writer.write(b"X\x00\x00\x00\x04")
     return kind, body
+
+
+# With credentials: what the server says about its limits (SHOW ssl and friends).
+PG_LIMITS_SQL = (
+    "SELECT current_setting('ssl'), current_setting('max_connections'), "
+    "current_setting('superuser_reserved_connections'), "
+    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
+    "pg_is_in_recovery(), current_setting('server_version')"
+)
+PG_LIMIT_FIELDS = (
+    "ssl",
+    "max_connections",
+    "superuser_reserved_connections",
+    "connections",
+    "in_recovery",
+    "server_version",
+)
+
+
+async def _pg_session(
+    t: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes
+) -> tuple[tuple[str, str], ...] | dict[str, str]:
+    """Log in with the URL's credentials and read the limits: the info pairs, or the
+    server's error fields when it refuses."""
+    from probes.proto.pgwire import PgError, authenticate, query_row
+
+    code = struct.unpack("!I", body[:4])[0]
+    try:
+        await authenticate(reader, writer, code, body[4:], t.username, t.password)
+        row = await query_row(reader, writer, PG_LIMITS_SQL)
+    except PgError as exc:
+        return exc.fields
+    except ValueError as exc:
+        return (("login", clean_text(f"not attempted: {exc}", 120)),)
+    return tuple(zip(PG_LIMIT_FIELDS, row, strict=False))
 
 
 def _resp(*parts: str) -> bytes:
@@ -188,9 +236,54 @@ async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
         auth_reply = b""
         if creds and first:
             auth_reply, first = first, await reader.readline()
+        answer = _redis_answer(base, first, auth_reply)
+        if answer.state == OK:
+            answer = replace(answer, info=await _redis_info(reader, writer))
     finally:
         writer.close()
-    return _redis_answer(base, first, auth_reply)
+    return answer
+
+
+# INFO fields that say a limit is reached (probes.diagnosis.service_rules reads them).
+REDIS_INFO_FIELDS = (
+    "redis_version",
+    "role",
+    "master_host",
+    "master_port",
+    "master_link_status",
+    "connected_clients",
+    "maxclients",
+    "blocked_clients",
+    "rejected_connections",
+    "used_memory",
+    "maxmemory",
+    "maxmemory_policy",
+    "loading",
+    "rdb_last_bgsave_status",
+    "aof_enabled",
+    "aof_last_write_status",
+    "aof_last_bgrewrite_status",
+)
+
+
+async def _redis_info(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[tuple[str, str], ...]:
+    """What INFO allows: the fields of REDIS_INFO_FIELDS (empty when INFO is refused
+    or renamed away)."""
+    writer.write(_resp("INFO"))
+    await writer.drain()
+    head = await reader.readline()
+    if not head.startswith(b"$") or not head[1:].strip().isdigit():
+        return (("info_refused", clean_bytes(head.strip(), 120)),)
+    size = int(head[1:].strip())
+    body = await reader.readexactly(min(size + 2, 256 * 1024))
+    fields: dict[str, str] = {}
+    for line in body.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name in REDIS_INFO_FIELDS:
+            fields[name] = clean_text(value.strip(), 80)
+    return tuple((name, fields[name]) for name in REDIS_INFO_FIELDS if name in fields)
 
 
 # Redis error replies that say the server cannot serve now (prefix → why).
@@ -278,6 +371,14 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
                 plain.verify_mode = ssl.CERT_NONE
                 await writer.start_tls(plain, server_hostname=t.sni)
         kind, body = await _pg_startup(t, reader, writer)
+        session: tuple[tuple[str, str], ...] | dict[str, str] = ()
+        if kind == b"R" and len(body) >= 4 and t.username and (t.password or body[:4] == bytes(4)):
+            session = await _pg_session(t, reader, writer, body)
+        if isinstance(session, dict):  # the login was refused: classify that answer
+            kind, fields = b"E", session
+        else:
+            fields = {}
+        writer.write(b"X\x00\x00\x00\x04")
     finally:
         writer.close()
     user = t.username or "netmedic"
@@ -290,17 +391,27 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
         if code == 10:
             mechs = [m.decode("ascii", "replace") for m in body[4:].split(b"\0") if m]
             method = f"SASL ({', '.join(mechs)})"
+        logged_in = ""
+        if session:
+            logged_in = (
+                f"; logged in as {user}"
+                if not dict(session).get("login")
+                else f"; login {dict(session)['login']}"
+            )
         return ServiceData(
             **base,
             state=OK,
-            detail=f"PostgreSQL answers the startup for user {user}: authentication {method}; SSL {tls}",
+            detail=f"PostgreSQL answers the startup for user {user}: authentication {method}; SSL {tls}{logged_in}",
             auth_method=clean_text(method, 80),
+            credentials_sent=bool(t.password),
+            info=session if isinstance(session, tuple) else (),
         )
     if kind == b"E":
-        fields = {}
-        for part in body.split(b"\0"):
-            if part:
-                fields[chr(part[0])] = clean_bytes(part[1:], 200)
+        if not fields:
+            from probes.proto.pgwire import error_fields
+
+            fields = error_fields(body)
+        base["credentials_sent"] = bool(t.password)
         code = fields.get("C", "")
         message = fields.get("M", "")
         state = FAILED
@@ -315,9 +426,11 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
             )
         if code.startswith("28"):
             state = AUTH_FAILED
+        elif code == "3D000":
+            state = NO_DATABASE
         elif code == "53300":
             state = TOO_MANY
-        elif code in ("57P03", "57P01"):
+        elif code.startswith("57P"):  # starting up, shutting down, in recovery, admin shutdown
             state = UNAVAILABLE
         return ServiceData(
             **base,

@@ -75,7 +75,7 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("tls", "TLS certificate", "probes.proto.tls:probe_tls"),
         ProbeSpec("http", "HTTP", "probes.proto.http:probe_http"),
         ProbeSpec("proxy", "Proxy", "probes.proto.proxy:probe_proxy"),
-        ProbeSpec("ws", "WebSocket upgrade", "probes.proto.ws:probe_ws"),
+        ProbeSpec("ws", "WebSocket upgrade", "probes.proto.ws:probe_ws", "ws_hold"),
         ProbeSpec("cors", "CORS preflight", "probes.proto.cors:probe_cors"),
         ProbeSpec("service", "Service protocol", "probes.proto.service:probe_service"),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 
 from tests.servers.base import Handler, read_head, response
 
@@ -93,17 +92,10 @@ def proxy(user: str, password: str) -> Handler:
 
 
 async def websocket(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    _, _, headers = parse_head(await read_head(reader))
-    key = headers.get("sec-websocket-key", "")
-    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-    writer.write(
-        (
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
-        ).encode()
-    )
-    await writer.drain()
-    await asyncio.wait_for(reader.read(1024), 5)
+    """101 and a real WebSocket after it (pings answered): tests.servers.wsserver."""
+    from tests.servers.wsserver import echo
+
+    await echo()(reader, writer)
 
 
 def cors(allowed_origin: str, allowed_methods: str = "GET", allowed_headers: str = "") -> Handler:

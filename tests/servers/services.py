@@ -98,8 +98,11 @@ def postgres_unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def postgres_server(cert_pem: bytes, key_pem: bytes, ssl: bool = True) -> Iterator[int]:
-    """A fresh cluster with SSL on (or off), SCRAM for 'app', and a reject line for 'blocked'."""
+def postgres_server(
+    cert_pem: bytes, key_pem: bytes, ssl: bool = True, setup_sql: str = ""
+) -> Iterator[int]:
+    """A fresh cluster with SSL on (or off), SCRAM for 'app', and a reject line for 'blocked'.
+    *setup_sql* runs first in single-user mode (CREATE ROLE ..., one statement a line)."""
     import pwd
 
     binary = _pg_bin()
@@ -135,6 +138,11 @@ def postgres_server(cert_pem: bytes, key_pem: bytes, ssl: bool = True) -> Iterat
             "host all netmedic 127.0.0.1/32 reject\n"
             "host all all 127.0.0.1/32 scram-sha-256\n"
         )
+        if setup_sql:
+            subprocess.run(
+                [*as_postgres, str(binary / "postgres"), "--single", "-D", str(data), "-j", "postgres"],
+                input=setup_sql.encode(), check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
         for name, content in (("server.crt", cert_pem), ("server.key", key_pem)):
             path = data / name
             path.write_bytes(content)
@@ -162,6 +170,41 @@ def redis_standin(reply: bytes) -> Any:
         while data := await asyncio.wait_for(reader.read(4096), 5):
             commands = data.count(b"\r\n*") + data.startswith(b"*")
             writer.write(reply * max(1, commands))
+            await writer.drain()
+
+    return handle
+
+
+def resp_server(
+    info: dict[str, str] | None = None, greeting: bytes = b"", silent: bool = False
+) -> Any:
+    """A RESP (Redis protocol) stand-in: PING → +PONG, INFO → *info* as a bulk string.
+    *greeting* is sent on connect and the connection closed (Redis at maxclients says
+    "-ERR max number of clients reached" this way); *silent* never answers."""
+    import asyncio
+
+    fields = {"redis_version": "7.2.4", "role": "master", **(info or {})}
+    text = "# Server\r\n" + "".join(f"{k}:{v}\r\n" for k, v in fields.items())
+    bulk = b"$%d\r\n%s\r\n" % (len(text.encode()), text.encode())
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if greeting:
+            writer.write(greeting)
+            await writer.drain()
+            return
+        while True:
+            head = await asyncio.wait_for(reader.readline(), 10)
+            if not head:
+                return
+            if silent:
+                continue
+            if not head.startswith(b"*"):
+                continue
+            parts = []
+            for _ in range(int(head[1:])):
+                await reader.readline()  # $len
+                parts.append((await reader.readline()).strip().upper())
+            writer.write(bulk if parts[:1] == [b"INFO"] else b"+PONG\r\n")
             await writer.drain()
 
     return handle

@@ -54,6 +54,7 @@ class TlsServer:
                 buf += chunk
             if b"upgrade: websocket" in buf.lower():
                 tls.sendall(_ws_accept(buf))
+                _ws_echo(tls)
                 return
             tls.sendall(response(200, "OK", {"Server": "lab-tls"}, self.body))
 
@@ -104,3 +105,28 @@ def _ws_accept(head: bytes) -> bytes:
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
     ).encode()
+
+
+def _ws_echo(tls: ssl.SSLSocket) -> None:
+    """After the 101: answer pings with pongs until the client closes (a real WebSocket)."""
+    import struct
+
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = tls.recv(n - len(data))
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+        return data
+
+    while True:
+        first, second = exactly(2)
+        mask = exactly(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(exactly(second & 0x7F)))
+        opcode = first & 0x0F
+        if opcode == 0x9:
+            tls.sendall(struct.pack("!BB", 0x8A, len(payload)) + payload)
+        elif opcode == 0x8:
+            tls.sendall(struct.pack("!BB", 0x88, len(payload[:2])) + payload[:2])
+            return

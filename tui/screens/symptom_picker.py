@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 from probes.core.target import Target
 from probes.run.plans import SYMPTOMS, Symptom
 from tui.host import NetmedicHost, host
+from tui.widgets.saved_services import SavedServices
 
 
 class SymptomPickerScreen(Screen[None]):
@@ -45,6 +46,8 @@ decides the verdict either way.
         field = Input(placeholder="Type to filter symptoms…", id="symptom-filter")
         field.cursor_blink = self.netmedic.blink
         yield field
+        if self.target is None:
+            yield SavedServices(id="saved-services")
         yield OptionList(*self._options(SYMPTOMS), id="symptoms", markup=False)
         yield Footer(compact=True)
 
@@ -101,3 +104,23 @@ decides the verdict either way.
         option = options.get_option_at_index(options.highlighted)
         if option.id:
             self.netmedic.symptom_chosen(option.id, self.target)
+
+    @on(SavedServices.Chosen)
+    def _saved_chosen(self, event: SavedServices.Chosen) -> None:
+        """A saved service: its URL, headers (from the environment) and usual symptom."""
+        import os
+
+        from probes.core.options import OptionError, parse_header_option
+        from probes.core.target import TargetError, parse_target
+
+        service = event.service
+        try:
+            target = parse_target(service.check_url)
+            headers = tuple(
+                parse_header_option(h, os.environ, f"@{service.name}")
+                for h in service.header_options()
+            )
+        except (OptionError, TargetError) as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.netmedic.start_diagnosis(target, service.symptom or "auto", headers=headers)

@@ -53,6 +53,7 @@ from probes.record.journal import (
     JournalError,
     sessions_dir,
 )
+from probes.triage.pasted import PastedError
 
 MAX_JOURNAL_BYTES = 64 << 20
 INCOMPLETE = "incomplete"  # DESIGN.md: a run cut short; the verdict so far is not an answer
@@ -191,6 +192,11 @@ class Session:
     @property
     def latest(self) -> RunRecord | None:
         return self.runs[-1] if self.runs else None
+
+    @property
+    def pasted_error(self) -> PastedError | None:
+        """The error the person brought, as the header kept it (redacted)."""
+        return PastedError.from_json(self.header.get("error"))
 
     @property
     def plan(self) -> tuple[str, ...]:

@@ -97,5 +97,10 @@ def line_around(text: str, start: int, end: int, limit: int = LINE_LIMIT) -> str
     if len(line) <= limit:
         return line
     at = max(0, start - line_start - lead - limit // 3)
+    if at:  # start at a word, not in the middle of one
+        space = line.find(" ", at)
+        at = space + 1 if 0 <= space < start - line_start - lead else at
     cut = line[at : at + limit - 2]
-    return ("…" if at else "") + cut + ("…" if at + limit - 2 < len(line) else "")
+    if at + limit - 2 < len(line) and " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return ("…" if at else "") + cut + ("…" if at + len(cut) < len(line) else "")

@@ -9,13 +9,14 @@ a session only through :func:`keep_error`, with the run's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from probes.core.redact import Redactor
+from probes.core.redact import REDACTED, Redactor, is_secret_name
 from probes.core.sanitize import clean_text
 from probes.triage.naming import NamedTarget, name_target
-from probes.triage.reading import Reading, read_error
+from probes.triage.reading import Reading, line_around, read_error
 
 MAX_CHARS = 16_000  # kept from the end: the error that counts is the last one
 MAX_LINES = 200
@@ -46,6 +47,17 @@ class PastedError:
         lines = [ln.strip() for ln in self.text.splitlines() if ln.strip()]
         return lines[-1][:200] if lines else ""
 
+    def said_within(self, limit: int) -> str:
+        """:attr:`said` cut to *limit* characters around its telling words."""
+        said = self.said
+        if len(said) <= limit:
+            return said
+        reading = read_error(said)
+        if not reading.ranked:
+            return said[: limit - 1] + "…"
+        best = max(reading.ranked[0].hits, key=lambda h: (h.weight, h.start))
+        return line_around(said, best.start, best.end, limit)
+
     def to_json(self) -> dict[str, str]:
         return {"text": self.text, "line": self.line, "symptom": self.symptom}
 
@@ -72,9 +84,27 @@ def clean_lines(raw: str) -> str:
     return "\n".join(lines[-MAX_LINES:])
 
 
+# ``'api_key': 'v'`` / ``"password": "v"`` / ``{"token": v}``: code and logs quote
+# secrets as dict or JSON pairs, which the shapes of free text do not cover.
+_QUOTED_PAIR = re.compile(
+    r"""(?P<q>["'])(?P<name>[A-Za-z0-9_.-]{1,64})(?P=q)\s*[:=]\s*"""
+    r"""(?:"(?P<v1>[^"\n]{1,512})"|'(?P<v2>[^'\n]{1,512})'|(?P<v3>[^\s,;}\]\)"']{1,512}))"""
+)
+
+
+def redact_pasted(text: str, redactor: Redactor) -> str:
+    """Pasted text through *redactor*, which first learns the values of secret-named
+    quoted pairs (so it scrubs them here and from everything else the run emits)."""
+    for m in _QUOTED_PAIR.finditer(text):
+        value = m.group("v1") or m.group("v2") or m.group("v3") or ""
+        if is_secret_name(m.group("name")) and value != REDACTED:
+            redactor.add(value)
+    return redactor.text(text)
+
+
 def keep_error(raw: str, redactor: Redactor) -> PastedError:
     """*raw* as a session may keep it: cleaned, passed through *redactor*, read."""
-    text = redactor.text(clean_lines(raw))
+    text = redact_pasted(clean_lines(raw), redactor)
     reading = read_error(text)
     return PastedError(text, reading.line, reading.symptom)
 

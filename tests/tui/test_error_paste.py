@@ -43,7 +43,8 @@ async def test_pasted_traceback_fills_symptom_and_target(tmp_path: Path) -> None
         field.post_message(events.Paste(TRACEBACK))
         await pilot.pause()
         # Every line was kept (Input alone keeps the first), the secret never shown.
-        assert "Connection refused" in field.value and "Traceback" in field.value
+        assert "Connection refused" in field.value and field.value.startswith("Traceback")
+        assert field.value.count("Traceback") == 1
         assert "PasteCanary77abc" not in field.value
         options = picker.query_one("#symptoms", OptionList)
         first = options.get_option_at_index(0)
@@ -68,7 +69,7 @@ async def test_pasted_traceback_fills_symptom_and_target(tmp_path: Path) -> None
         assert screen.session.error is not None
         said = str(screen.query_one("#app-said", Static).render())
         assert said.startswith("your app said: ") and "Connection refused" in said
-        assert "; netmedic sees: " in said and "still probing" not in said
+        assert ";\nnetmedic sees: " in said and "still probing" not in said
         assert screen.diagnosis.verdict == "tcp.refused"
         assert "PasteCanary77abc" not in app.export_screenshot()
         journal = screen.session.journal

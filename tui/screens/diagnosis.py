@@ -367,9 +367,11 @@ first.  Pick a finding, then walk its next steps.
             seen = "an incomplete run: the verdict so far is not an answer"
         else:
             seen = "no problem found: every probe passed"
+        # Two lines, each cut to the width: at 80 columns the verdict must stay in view.
         text = Text("your app said: ", style="bold")
-        text.append_text(plain(error.said, "italic"))
-        text.append("; netmedic sees: ", style="bold")
+        width = max(20, (self.size.width or self.app.size.width) - 18)
+        text.append_text(plain(error.said_within(width), "italic"))
+        text.append(";\nnetmedic sees: ", style="bold")
         text.append_text(plain(seen))
         self.query_one("#app-said", Static).update(text)
 

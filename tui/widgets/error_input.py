@@ -11,7 +11,7 @@ from textual import events
 from textual.widgets import Input
 
 from probes.core.redact import Redactor
-from probes.triage.pasted import clean_lines
+from probes.triage.pasted import clean_lines, redact_pasted
 
 LINE_MARK = " ⏎ "
 
@@ -28,9 +28,10 @@ class ErrorInput(Input):
 
     def _on_paste(self, event: events.Paste) -> None:
         event.stop()
+        event.prevent_default()  # Input's own handler would insert the first line again
         if not event.text:
             return
-        text = Redactor.for_target(None).text(clean_lines(event.text))
+        text = redact_pasted(clean_lines(event.text), Redactor.for_target(None))
         self.pasted = True
         line = text.replace("\n", LINE_MARK)
         selection = self.selection

@@ -34,10 +34,11 @@ def ports() -> Iterator[dict[str, int]]:
     st.close()
 
 
-def _env(ports: dict[str, int]) -> dict[str, str]:
+def _env(ports: dict[str, int], **extra: str) -> dict[str, str]:
     return clean_env(
         NM_API_KEY=HEADER_SECRET,
         HTTP_PROXY=f"http://carol:{PROXY_PASS}@127.0.0.1:{ports['proxy']}",
+        **extra,
     )
 
 
@@ -54,20 +55,33 @@ def _args(ports: dict[str, int]) -> list[str]:
 
 
 def test_canaries_never_appear_in_json(ports: dict[str, int]) -> None:
+    # The proxy applies: the HTTP request goes through it, as a client's would, and
+    # the proxy rejects carol's password.
     doc, stdout, stderr = check_cli(*_args(ports), env=_env(ports))
     for canary in CANARIES:
         assert canary not in stdout and canary not in stderr
     assert doc["verdict"] == "proxy.auth_required"
-    ids = [f["id"] for f in doc["findings"]]
-    assert "http.unauthorized" in ids
     proxy = next(f for f in doc["findings"] if f["id"] == "proxy.auth_required")
     assert "credentials were sent and rejected" in proxy["evidence"]
+    assert any("via proxy http://***@127.0.0.1" in line for line in proxy["evidence"])
     assert any("carol:***@" in line or "***@" in line for line in proxy["evidence"])
+    http = next(p for p in doc["probes"] if p["probe"] == "http")
+    assert http["data"]["proxy"] == f"http://***@127.0.0.1:{ports['proxy']}"
+    assert doc["target"]["input"].startswith("http://***@127.0.0.1")
+
+
+def test_canaries_never_appear_in_json_when_the_site_reflects_them(
+    ports: dict[str, int],
+) -> None:
+    # NO_PROXY: the request goes straight to the site, which echoes the secret header.
+    doc, stdout, stderr = check_cli(*_args(ports), env=_env(ports, NO_PROXY="127.0.0.1"))
+    for canary in CANARIES:
+        assert canary not in stdout and canary not in stderr
+    assert doc["verdict"] == "http.unauthorized"
     unauthorized = next(f for f in doc["findings"] if f["id"] == "http.unauthorized")
     text = "\n".join(unauthorized["evidence"])
     assert 'got="***"' in text  # the reflected secret was scrubbed, the rest kept
     assert "X-Api-Key (values hidden)" in text
-    assert doc["target"]["input"].startswith("http://***@127.0.0.1")
 
 
 def test_canaries_never_appear_in_rich_output(ports: dict[str, int]) -> None:

@@ -11,6 +11,7 @@ from probes.proto.http import HttpData
 from tests.probe_helpers import evidence, finding, run
 from tests.servers import httpserver as H
 from tests.servers.base import ServerThread, close_at_once, http_ok
+from tests.servers.services import free_port
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,14 @@ def ports() -> Iterator[dict[str, int]]:
         "close": close_at_once,
         "drip": H.drip,
         "ssh": H.ssh,
+        "close_now": H.close_before_request,
+        "rst_now": H.reset_at_once,
+        "rst_late": H.reset_after_request,
+        "nul_header": H.raw_answer(
+            b"HTTP/1.1 200 OK\r\nX-Trace: a\x00b\r\nContent-Length: 0\r\n\r\n"
+        ),
+        "bad_status": H.raw_answer(b"HTTP/1.1 OK\r\nContent-Length: 0\r\n\r\n"),
+        "redirect_refused": H.redirect_to(f"http://127.0.0.1:{free_port()}/gone"),
     }
     yield {name: st.serve(h) for name, h in handlers.items()}
     st.close()
@@ -63,7 +72,17 @@ def test_ok_with_timings(ports: dict[str, int]) -> None:
         ("503", "http.unavailable", "Retry-After: 30"),
         ("504", "http.gateway_timeout", "edge-proxy"),
         ("loop", "http.redirect_loop", "Location: http://127.0.0.1"),
-        ("close", "http.empty_reply", "without answering"),
+        ("close", "tcp.reset_after_connect", "closes it after the request"),
+        (
+            "close_now",
+            "tcp.reset_after_connect",
+            "before the request",
+        ),  # FIN, or RST once our request hits the closed socket
+        ("rst_now", "tcp.reset_after_connect", "reset (RST) before the request"),
+        ("rst_late", "tcp.reset_after_connect", "resets it after the request"),
+        ("nul_header", "http.invalid_response", "NUL byte"),
+        ("bad_status", "http.invalid_response", "malformed status line"),
+        ("redirect_refused", "http.redirect_broken", "connection refused"),
         ("ssh", "http.not_http", "speaks SSH"),
     ],
 )
@@ -106,3 +125,43 @@ def test_custom_header_goes_to_origin_only(ports: dict[str, int]) -> None:
     assert same["api-key"] == "s3cret-value" and same["Authorization"].startswith("Basic ")
     assert "api-key" not in other and "Authorization" not in other
     assert "api-key" not in downgraded
+
+
+def test_http_empty_reply_is_gone() -> None:
+    from probes.diagnosis.ranking import CAUSAL_ORDER
+
+    assert "http.empty_reply" not in CAUSAL_ORDER
+
+
+def test_a_server_that_resets_every_other_connection_is_not_ok() -> None:
+    st = ServerThread()
+    try:
+        port = st.serve(H.every_other_reset())
+        # The probe's request is connection 0, which is reset; the follow-up
+        # connection that looks again is a good one and must not hide it.
+        the_run, diagnosis = run(f"http://127.0.0.1:{port}/", ("http",), "intermittent")
+    finally:
+        st.close()
+    data = the_run.results["http"].data
+    assert isinstance(data, HttpData) and data.state == "reset"
+    assert diagnosis.verdict == "tcp.reset_after_connect"
+    assert "reset (RST)" in evidence(diagnosis, "tcp.reset_after_connect")
+
+
+def test_slow_first_byte_is_a_warning_with_both_numbers() -> None:
+    st = ServerThread()
+    try:
+        port = st.serve(H.slow_first_byte(3.5))
+        the_run, diagnosis = run(f"http://127.0.0.1:{port}/", ("tcp", "http"), "slow", timeout=5.0)
+    finally:
+        st.close()
+    assert diagnosis.verdict == "http.slow_response", [f.id for f in diagnosis.findings]
+    text = evidence(diagnosis, "http.slow_response")
+    assert "server think time" in text and "network round trip" in text
+    data = the_run.results["http"].data
+    assert isinstance(data, HttpData) and data.timings.think_s >= 3.0
+
+
+def test_fast_server_is_not_slow(ports: dict[str, int]) -> None:
+    _, diagnosis, _ = http_check(ports["ok"])
+    assert all(f.id != "http.slow_response" for f in diagnosis.findings)  # type: ignore[attr-defined]

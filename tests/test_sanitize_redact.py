@@ -63,3 +63,16 @@ def test_learning_a_secret_never_disturbs_a_scrub_in_progress() -> None:
     scrubber.add("a-much-longer-second-secret")
     assert walking == ["first-secret-1"]
     assert scrubber("x first-secret-1 a-much-longer-second-secret") == "x *** ***"
+
+
+def test_a_suggested_command_keeps_its_placeholder_and_its_quotes() -> None:
+    """`--header 'Authorization: $API_TOKEN'` is a command to paste, not a secret; a real
+    value in a quoted header is masked without eating the closing quote or what follows."""
+    from probes.core.redact import Redactor
+
+    command = "netmedic check api:6333 --header 'Authorization: $API_TOKEN'"
+    assert Redactor().text(command) == command
+    assert Redactor().text("-H 'api-key: ${QDRANT_KEY}'") == "-H 'api-key: ${QDRANT_KEY}'"
+    curl = "curl -H 'Authorization: Bearer abc123xyz987' https://api/v1"
+    assert Redactor().text(curl) == "curl -H 'Authorization: ***' https://api/v1"
+    assert Redactor().text('{"Authorization": "Bearer abc123xyz987"}') == '{"Authorization": "***"}'

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from probes.core.model import Severity
 from probes.proto.service import ServiceData
 from probes.proto.tls import TlsData
-from tests.probe_helpers import evidence, run
+from tests.probe_helpers import evidence, finding, run
 from tests.servers.base import ServerThread
 from tests.servers.httpserver import ssh
 from tests.servers.pki import Pki
@@ -130,3 +131,115 @@ def test_postgres_placeholder_user_rejection_is_not_a_fault(pg_port: int) -> Non
     assert diagnosis.verdict == "ok"
     assert the_run.results["service"].status == "ok"
     assert "placeholder user" in the_run.results["service"].data.detail
+
+
+@pytest.fixture(scope="module")
+def plain_pg_port(pki: Pki) -> Iterator[int]:
+    """A healthy PostgreSQL with ssl = off."""
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    leaf = pki.leaf()
+    chain = b"".join(p.bytes() for p in leaf.cert_chain_pems)
+    with postgres_server(chain, leaf.private_key_pem.bytes(), ssl=False) as port:
+        yield port
+
+
+def test_sslmode_disable_against_plaintext_postgres_is_ok(plain_pg_port: int) -> None:
+    the_run, diagnosis = run(
+        f"postgres://app@127.0.0.1:{plain_pg_port}/appdb?sslmode=disable",
+        ("tls", "service"),
+        "auto",
+    )
+    assert diagnosis.verdict == "ok", [f.id for f in diagnosis.findings]
+    assert the_run.results["tls"].status == "skipped"
+    assert "sslmode=disable" in the_run.results["tls"].summary
+
+
+def test_sslmode_require_against_plaintext_postgres_is_an_error(plain_pg_port: int) -> None:
+    _, diagnosis = run(
+        f"postgres://app@127.0.0.1:{plain_pg_port}/appdb?sslmode=require",
+        ("tls", "service"),
+        "auto",
+    )
+    assert diagnosis.verdict == "tls.starttls_refused"
+
+
+def test_sslmode_prefer_pg_hba_rejection_outranks_no_tls(plain_pg_port: int) -> None:
+    _, diagnosis = run(
+        f"postgres://blocked@127.0.0.1:{plain_pg_port}/x?sslmode=prefer", ("tls", "service"), "auto"
+    )
+    assert diagnosis.verdict == "service.auth_failed", [f.id for f in diagnosis.findings]
+    text = evidence(diagnosis, "service.auth_failed")
+    assert "SQLSTATE 28000" in text and "pg_hba.conf" in text
+    assert finding(diagnosis, "tls.starttls_refused").severity is Severity.WARNING
+
+
+def test_prefer_uses_tls_for_the_startup_when_offered(pg_port: int) -> None:
+    the_run, diagnosis = run(
+        f"postgres://app@127.0.0.1:{pg_port}/appdb?sslmode=prefer", ("service",), "auth"
+    )
+    assert diagnosis.verdict == "ok"
+    data = the_run.results["service"].data
+    assert isinstance(data, ServiceData) and data.tls_offered == "yes" and data.sslmode == "prefer"
+
+
+def test_redis_at_maxclients_is_too_many_connections() -> None:
+    import socket
+    import time
+
+    reason = redis_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with redis_server(maxclients=1) as port:
+        held = None
+        for _ in range(50):  # the start-up check's connection may still count: retry
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"PING\r\n")
+            if sock.recv(64).startswith(b"+PONG"):
+                held = sock  # the one allowed client
+                break
+            sock.close()
+            time.sleep(0.05)
+        assert held is not None
+        with held:
+            _, diagnosis = run(f"redis://127.0.0.1:{port}", ("service",), "too-many-connections")
+    assert diagnosis.verdict == "service.too_many_connections"
+    assert "max number of clients reached" in evidence(diagnosis, "service.too_many_connections")
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict", "words"),
+    [
+        (b"-LOADING Redis is loading the dataset in memory\r\n", "service.unavailable", "loading"),
+        (
+            b"-READONLY You can't write against a read only replica.\r\n",
+            "service.unavailable",
+            "read-only",
+        ),
+        (
+            b"-MISCONF Redis is configured to save RDB snapshots\r\n",
+            "service.unavailable",
+            "MISCONF",
+        ),
+        (
+            b"-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+            "service.unavailable",
+            "maxmemory",
+        ),
+        (b"-NOAUTH Authentication required.\r\n", "service.auth_required", "NOAUTH"),
+        (b"-WRONGPASS invalid username-password pair\r\n", "service.auth_failed", "WRONGPASS"),
+        (b"-ERR max number of clients reached\r\n", "service.too_many_connections", "max number"),
+    ],
+)
+def test_redis_error_replies(reply: bytes, verdict: str, words: str) -> None:
+    from tests.servers.services import redis_standin
+
+    st = ServerThread()
+    try:
+        port = st.serve(redis_standin(reply))
+        _, diagnosis = run(f"redis://:pw@127.0.0.1:{port}", ("service",), "service-down")
+    finally:
+        st.close()
+    assert diagnosis.verdict == verdict
+    assert words in evidence(diagnosis, verdict)

@@ -101,6 +101,24 @@ def print_check(
         for finding in others:
             console.print(_finding_panel(finding))
     console.print(_probe_table(run))
+    why = _plan_changes(run)
+    if why.plain:
+        console.print(why)
+
+
+def _plan_changes(run: Run) -> Text:
+    """What the evidence changed in the plan: probes it added, probes it made moot."""
+    text = Text()
+    for step in run.follow_ups:
+        text.append("+ ", style="bold cyan")
+        text.append(f"{step.probe}", style="bold")
+        text.append(f" after {step.at_s:.2f}s: {step.reason}\n")
+    for name, reason in run.cut_short.items():
+        text.append("- ", style="bold dim")
+        text.append(name, style="bold")
+        text.append(f" cut short: {reason}\n", style="dim")
+    text.rstrip()
+    return text
 
 
 def _said_text(error: PastedError, seen: str) -> Text:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from probes.core.events import PlanStep
 from probes.core.model import Diagnosis, ProbeResult
-from probes.run.planner import PlanStep
 
 
 class ProbeResultArrived(Message):

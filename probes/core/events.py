@@ -1,8 +1,8 @@
-"""Session events beyond probe results: what the person does.
+"""Session events: what a run does and what the person does.
 
-The runner emits :mod:`probes.run.runner` events (probe updates, diagnosis changes,
-run finished).  The faces add these when a person marks a step, types a note or
-asks for a retest.  A journal (or any other recorder) implements
+The runner (:mod:`probes.run.runner`) emits the run's events (a probe reported, the
+diagnosis changed, the evidence asked for a probe, the run finished).  The faces add
+the person's when they mark a step, type a note or ask for a retest.  A journal (or any other recorder) implements
 :class:`EventSink` and receives both kinds, so the TUI, ``check`` and reports
 share one record of a session.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Protocol
+
+from probes.core.model import Diagnosis, ProbeResult
 
 
 class StepState(enum.StrEnum):
@@ -45,3 +47,42 @@ class EventSink(Protocol):
 class NullSink:
     def emit(self, event: object) -> None:
         pass
+
+
+# -- the run's events ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    """One probe of a run and the reason it runs."""
+
+    probe: str
+    reason: str
+    trigger: str = ""  # "" in the first plan; else the probe whose evidence asked for it
+    at_s: float = 0.0  # seconds into the run when it was added
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeUpdate:
+    result: ProbeResult
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisUpdate:
+    diagnosis: Diagnosis
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    diagnosis: Diagnosis
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """The evidence asked for another probe; it starts now."""
+
+    step: PlanStep
+
+
+Event = ProbeUpdate | DiagnosisUpdate | RunFinished | FollowUp

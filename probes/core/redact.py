@@ -71,7 +71,8 @@ _ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)(?P<eq>\s*=\s*)(?P<value>[^\
 _HEADER_LINE = re.compile(
     r"(?P<name>\b(?:proxy-authorization|authorization|set-cookie|cookie|x-api-key|api-key|apikey|"
     r"x-auth-token|x-access-token|private-token|x-amz-security-token)\b)"
-    r"(?P<sep>[\"']?\s*:\s*)(?P<value>[^\r\n]+)",
+    # The value runs to the end of the line, or is quoted (a shell -H '...', JSON).
+    r"(?P<sep>[\"']?\s*:\s*)(?P<value>\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\r\n'\"]+)",
     re.IGNORECASE,
 )
 # Credentials after an auth scheme (not a challenge's ``realm="..."`` parameters).
@@ -143,19 +144,25 @@ def _may_hold_a_shape(text: str) -> bool:
     return "bearer" in lowered or "basic" in lowered
 
 
+# ``$API_TOKEN`` / ``${API_TOKEN}``: a placeholder in a suggested command, not a secret.
+_ENV_PLACEHOLDER = re.compile(r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def _mask_header_value(m: re.Match[str]) -> str:
+    value = m.group("value")
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    inner = value[1:-1] if quote else value
+    if inner.strip().startswith(REDACTED) or _ENV_PLACEHOLDER.match(inner.strip()):
+        return m.group(0)
+    return f"{m.group('name')}{m.group('sep')}{quote}{REDACTED}{quote}"
+
+
 def redact_text(text: str) -> str:
     """Remove secrets recognisable by shape or name from free text."""
     if not text or not _may_hold_a_shape(text):
         return text
     text = redact_url_credentials(text)
-    text = _HEADER_LINE.sub(
-        lambda m: (
-            m.group(0)
-            if m.group("value").startswith(REDACTED)
-            else f"{m.group('name')}{m.group('sep')}{REDACTED}"
-        ),
-        text,
-    )
+    text = _HEADER_LINE.sub(_mask_header_value, text)
     for m in reversed(list(_auth_credentials(text))):
         text = f"{text[: m.start('cred')]}{REDACTED}{text[m.end('cred') :]}"
 
@@ -302,8 +309,8 @@ class Redactor:
         return self._scrubber.known(text)
 
     def _learned(self, value: str) -> None:
-        # Learned values must look like secrets, not like "true" or "none".
-        if len(value) >= MIN_LEARNED_LEN:
+        # Learned values must look like secrets, not like "true", "none" or "$API_TOKEN".
+        if len(value) >= MIN_LEARNED_LEN and not _ENV_PLACEHOLDER.match(value):
             self.add(value)
 
     def json(self, value: Any) -> Any:

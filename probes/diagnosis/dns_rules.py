@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
@@ -31,7 +32,50 @@ def _line(a: ResolverAnswer) -> str:
 
 
 def name_failure(ev: Evidence) -> Iterator[Finding]:
-    """The system resolver found no address: say which way DNS failed."""
+    """The system resolver found no address: say which way DNS failed.
+
+    When the target is reached through a proxy, the proxy resolves the name, not
+    this host: a local failure is then context (info), and the proxy's own
+    findings (or the site's answer through it) carry the verdict.
+    """
+    proxied = _proxy_resolves(ev)
+    for finding in _name_failure(ev):
+        if proxied and finding.severity in (Severity.ERROR, Severity.WARNING):
+            finding = replace(
+                finding,
+                severity=Severity.INFO,
+                title=f"{finding.title} (here; the proxy resolves it for clients)",
+                evidence=(*finding.evidence, proxied),
+            )
+        yield finding
+
+
+def _proxy_resolves(ev: Evidence) -> str:
+    """Why local DNS does not matter for this target ("" when it does)."""
+    from probes.proto.http import HttpData
+    from probes.proto.proxy import ProxyData
+
+    http = ev.data("http", HttpData)
+    if http is not None and http.proxy:
+        outcome = (
+            f"answered {http.status} {http.reason}"
+            if http.state == "ok"
+            else f"failed ({http.state}: {http.detail})"
+        )
+        return (
+            f"clients reach {ev.target.host} via proxy {http.proxy} ({http.proxy_variable}), "
+            f"which resolves the name itself: the request through it {outcome}"
+        )
+    proxy = ev.data("proxy", ProxyData)
+    if proxy is not None and proxy.applies and proxy.state != "not_probed":
+        return (
+            f"clients reach {ev.target.host} via proxy {proxy.proxy} ({proxy.variable}), "
+            f"which resolves the name itself: {proxy.method or 'the request'} through it → {proxy.state}"
+        )
+    return ""
+
+
+def _name_failure(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("dns", DnsData)
     if data is None or data.system.addresses:
         return

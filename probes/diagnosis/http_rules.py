@@ -6,7 +6,19 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
-from probes.proto.http import EMPTY_REPLY, NOT_HTTP, OK, TIMEOUT, TLS_ERROR, HttpData, HttpTimings
+from probes.proto.http import (
+    CLOSED,
+    CONNECT_ERROR,
+    FAILED,
+    INVALID_RESPONSE,
+    NOT_HTTP,
+    OK,
+    RESET,
+    TIMEOUT,
+    TLS_ERROR,
+    HttpData,
+    HttpTimings,
+)
 from probes.proto.tls import TlsData
 
 
@@ -21,6 +33,12 @@ def timing_line(t: HttpTimings) -> str:
     )
 
 
+def via_line(data: HttpData) -> list[str]:
+    if not data.proxy:
+        return []
+    return [f"the request went via proxy {data.proxy} ({data.proxy_variable})"]
+
+
 def _evidence(data: HttpData) -> list[str]:
     lines = []
     for hop in data.hops:
@@ -32,7 +50,7 @@ def _evidence(data: HttpData) -> list[str]:
     if data.sent_headers:
         lines.append(f"sent custom headers: {', '.join(data.sent_headers)} (values hidden)")
     lines.append(timing_line(data.timings))
-    return lines
+    return [*lines, *via_line(data)]
 
 
 def _curl(ev: Evidence, data: HttpData, extra: str = "") -> str:
@@ -194,13 +212,29 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
 
 
 def exchange_failures(ev: Evidence) -> Iterator[Finding]:
+    """The exchange ended without a usable response: say how."""
     data = ev.data("http", HttpData)
-    if data is None or data.state == OK:
+    if data is None or data.state == OK or data.state.startswith("proxy_"):
+        return  # proxy failures: proxy_rules
+    if data.hops:
+        yield from _redirect_broken(ev, data)
         return
     host, port = ev.target.host, ev.target.port
-    lines = (f"GET {data.url}: {data.detail}", timing_line(data.timings))
+    lines = (f"GET {data.url}{data.via}: {data.detail}", timing_line(data.timings))
     if data.state == TLS_ERROR or data.phase == "tls":
-        if ev.data("tls", TlsData) is None:  # no TLS probe ran to explain it
+        if ev.data("tls", TlsData) is None and data.peer_protocol:
+            yield Finding(
+                "tls.not_tls",
+                Severity.ERROR,
+                f"port {port} on {host} does not speak TLS: it speaks {data.peer_protocol}",
+                (*lines, f"server answer: {data.peer_banner}"),
+                (
+                    NextStep(
+                        "Use the plaintext scheme (http:// instead of https://), or the port where TLS is served"
+                    ),
+                ),
+            )
+        elif ev.data("tls", TlsData) is None:  # no TLS probe ran to explain it
             yield Finding(
                 "tls.handshake_failed",
                 Severity.ERROR,
@@ -214,7 +248,9 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
                 ),
             )
         return  # the TLS probe's finding explains it
-    if data.state == TIMEOUT and data.phase != "connect":
+    if data.state == TIMEOUT and data.phase == "connect":
+        yield _connect_failure(ev, data, "tcp.filtered", lines)
+    elif data.state == TIMEOUT:
         yield Finding(
             "http.timeout",
             Severity.ERROR,
@@ -252,19 +288,140 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
                 NextStep("See what the port says", f"nc -v {q(host)} {port}"),
             ),
         )
-    elif data.state == EMPTY_REPLY:
+    elif data.state == INVALID_RESPONSE:
         yield Finding(
-            "http.empty_reply",
+            "http.invalid_response",
             Severity.ERROR,
-            f"{host} closes the connection without answering the request",
-            lines,
+            f"{host} answers HTTP, but its response breaks the protocol: {data.defect}",
+            (*lines, f"defect: {data.defect}", "clients (curl, browsers, proxies) reject it"),
             (
-                NextStep("See it happen", f"curl -sv {q(data.url)}"),
+                NextStep("See the raw response", f"curl -sv --raw -o /dev/null {q(data.url)}"),
                 NextStep(
-                    "The server crashed on the request or rejects this client (TLS expected? wrong virtual host? limits): check its logs"
+                    "Fix the application or the proxy that writes this header (a value with a NUL or line break usually comes from unescaped data)"
                 ),
             ),
         )
+    elif data.state in (RESET, CLOSED):
+        how = "resets" if data.state == RESET else "closes"
+        when = data.hangup_when or "after the request"
+        yield Finding(
+            "tcp.reset_after_connect",
+            Severity.ERROR,
+            f"{host}:{port} accepts the connection and {how} it {when}, without a response",
+            (
+                *lines,
+                f"{'reset (RST)' if data.state == RESET else 'closed (FIN)'} {when}"
+                + (
+                    " — it hangs up at once, without reading anything"
+                    if when.startswith("before")
+                    else ""
+                ),
+            ),
+            (
+                NextStep("See it happen", f"curl -sv {q(data.url)}"),
+                NextStep(
+                    "The server crashed on the request, or rejects this client (connection limit, allow list, TLS expected, wrong virtual host): check its logs"
+                ),
+                NextStep(
+                    "Count connections on the server's port", f"ss -tan 'sport = :{port}' | wc -l"
+                ),
+            ),
+        )
+    elif data.state == CONNECT_ERROR:
+        refused = "refused" in data.detail.lower()
+        yield _connect_failure(ev, data, "tcp.refused" if refused else "tcp.filtered", lines)
+    elif data.state == FAILED:
+        yield Finding(
+            "http.request_failed",
+            Severity.ERROR,
+            f"the request to {data.url} cannot be made: {data.detail}",
+            lines,
+            (NextStep("See it happen", f"curl -sv {q(data.url)}"),),
+        )
 
 
-RULES = (status_findings, exchange_failures)
+def _connect_failure(ev: Evidence, data: HttpData, fid: str, lines: tuple[str, ...]) -> Finding:
+    """The HTTP connect failed (the TCP probe, when it ran, says the same with more detail)."""
+    what = "refuses the connection" if fid == "tcp.refused" else "does not answer the connection"
+    return Finding(
+        fid,
+        Severity.ERROR,
+        f"{ev.target.host_port} {what}",
+        lines,
+        (NextStep("Check the port", f"nc -zv -w 3 {q(ev.target.host)} {ev.target.port}"),),
+    )
+
+
+def _redirect_broken(ev: Evidence, data: HttpData) -> Iterator[Finding]:
+    last = data.hops[-1]
+    why = data.detail or data.state
+    if data.state in (RESET, CLOSED):
+        why = f"{'reset' if data.state == RESET else 'closed'} {data.hangup_when}: {why}"
+    yield Finding(
+        "http.redirect_broken",
+        Severity.ERROR,
+        f"the redirect from {last.url} to {data.failed_url or last.location} fails: {why}",
+        (
+            *_evidence(data),
+            f"hop {len(data.hops) + 1}: GET {data.failed_url or last.location}{data.via} → {data.state}: {why}",
+        ),
+        (
+            NextStep(
+                "Fix the Location the server sends (a name only resolvable inside, a port that is closed, a wrong scheme)"
+            ),
+            NextStep("Follow the chain by hand", f"curl -sIL --max-redirs 10 {q(data.url)}"),
+        ),
+    )
+
+
+# Slow first byte: the server's own think time (request sent → first byte) is
+# "slow" above an absolute floor and when it dwarfs the network round trip
+# (the TCP connect time of the same request, or the TCP probe's / ping's RTT):
+# then the network is not the reason.  1 s and 10x keep ordinary API latencies
+# (tens of ms over a ms-RTT LAN) and slow links (300 ms RTT, 1 s TTFB) quiet.
+SLOW_THINK_S = 1.0
+SLOW_RATIO = 10.0
+
+
+def slow_first_byte(ev: Evidence) -> Iterator[Finding]:
+    data = ev.data("http", HttpData)
+    if data is None or data.state != OK:
+        return
+    t = data.timings
+    think = t.think_s
+    rtt = _path_rtt(ev, t)
+    if think < SLOW_THINK_S or rtt < 0 or think < SLOW_RATIO * rtt:
+        return
+    yield Finding(
+        "http.slow_response",
+        Severity.WARNING,
+        f"{ev.target.host} takes {think:.2f} s to send its first byte; the network round trip is {rtt * 1000:.1f} ms",
+        (
+            f"server think time (request sent → first byte): {think * 1000:.0f} ms",
+            f"network round trip (TCP connect): {rtt * 1000:.1f} ms — {think / max(rtt, 1e-6):.0f}x less",
+            *_evidence(data),
+        ),
+        (
+            NextStep(
+                "The time is spent in the server, not on the network: check the application's slow-request log, its database queries and upstream calls"
+            ),
+            NextStep(
+                "Time it yourself",
+                f"curl -s -o /dev/null -w 'connect %{{time_connect}} first byte %{{time_starttransfer}}\\n' {q(data.url)}",
+            ),
+        ),
+    )
+
+
+def _path_rtt(ev: Evidence, t: HttpTimings) -> float:
+    """The network round trip seen in this run: the request's own TCP connect, else -1."""
+    from probes.net.tcp import TcpData
+
+    seen = [t.connect_s] if t.connect_s >= 0 else []
+    tcp = ev.data("tcp", TcpData)
+    if tcp is not None:
+        seen += [a.elapsed_s for a in tcp.attempts if a.ok]
+    return min(seen) if seen else -1.0
+
+
+RULES = (status_findings, exchange_failures, slow_first_byte)

@@ -6,8 +6,15 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
-from probes.proto.http import shown_url
-from probes.proto.proxy import AUTH_REQUIRED, UNREACHABLE, UPSTREAM_FAILED, ProxyData
+from probes.proto.http import (
+    PROXY_AUTH_REQUIRED,
+    PROXY_FAILED,
+    PROXY_UNREACHABLE,
+    PROXY_UPSTREAM_FAILED,
+    HttpData,
+    shown_url,
+)
+from probes.proto.proxy import AUTH_REQUIRED, FAILED, UNREACHABLE, UPSTREAM_FAILED, ProxyData
 
 
 def _lines(data: ProxyData, ev: Evidence) -> list[str]:
@@ -41,11 +48,66 @@ def _proxy_host(data: ProxyData) -> str:
         return data.proxy
 
 
+_HTTP_PROXY_IDS = {
+    PROXY_UNREACHABLE: "proxy.unreachable",
+    PROXY_AUTH_REQUIRED: "proxy.auth_required",
+    PROXY_UPSTREAM_FAILED: "proxy.upstream_failed",
+    PROXY_FAILED: "proxy.failed",
+}
+
+
+def http_through_proxy(ev: Evidence) -> Iterator[Finding]:
+    """The HTTP request went through the environment's proxy, and the proxy failed it."""
+    data = ev.data("http", HttpData)
+    if data is None or data.state not in _HTTP_PROXY_IDS:
+        return
+    fid = _HTTP_PROXY_IDS[data.state]
+    target = ev.target.host_port
+    via = f"GET {data.failed_url or data.url} via proxy {data.proxy} ({data.proxy_variable})"
+    lines = (f"{via}: {data.detail}", f"the proxy applies to {target}: clients use it too")
+    bypass = NextStep(
+        f"If {ev.target.host} is reachable directly, bypass the proxy for it",
+        f"export NO_PROXY={q(ev.target.host)}",
+    )
+    titles = {
+        "proxy.unreachable": f"the configured proxy {data.proxy} cannot be reached",
+        "proxy.auth_required": f"the proxy {data.proxy} wants authentication (407)",
+        "proxy.upstream_failed": f"the proxy {data.proxy} cannot reach {target}",
+        "proxy.failed": f"the proxy {data.proxy} fails the request to {target}",
+    }
+    steps = {
+        "proxy.unreachable": (
+            NextStep("Check that the proxy is up and the address is right", "env | grep -i _proxy"),
+        ),
+        "proxy.auth_required": (
+            NextStep(
+                f"Put the proxy credentials in {data.proxy_variable} (user:password@host:port)"
+            ),
+        ),
+        "proxy.upstream_failed": (
+            NextStep(
+                "The proxy's own network, DNS or ACL blocks the site: ask its owner, or check its access log"
+            ),
+        ),
+        "proxy.failed": (
+            NextStep(
+                "The proxy refuses this site or port (policy, CONNECT allowed only to 443) or is not an HTTP proxy: check its configuration and access log"
+            ),
+        ),
+    }
+    yield Finding(fid, Severity.ERROR, titles[fid], lines, (*steps[fid], bypass))
+
+
 def proxy_findings(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("proxy", ProxyData)
     if data is None:
         return
     lines = tuple(_lines(data, ev))
+    http = ev.data("http", HttpData)
+    if http is not None and http.proxy:
+        lines += (
+            f"the HTTP probe's GET {http.url} via proxy {http.proxy}: {http.detail or http.state}",
+        )
     url = shown_url(ev.target.url())  # never the raw query (it may carry a token)
     if data.state == AUTH_REQUIRED:
         realm = data.proxy_authenticate or "(no Proxy-Authenticate header)"
@@ -107,6 +169,19 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
                 ),
             ),
         )
+    elif data.state == FAILED:
+        yield Finding(
+            "proxy.failed",
+            Severity.ERROR,
+            f"the proxy {data.proxy} fails the request to {ev.target.host_port}: {data.detail}",
+            (*lines, data.detail),
+            (
+                NextStep(
+                    "The proxy refuses this site or port (policy, CONNECT allowed only to 443), hangs up, or is not an HTTP proxy: check its configuration and access log"
+                ),
+                NextStep("Repeat it by hand", f"curl -sv -o /dev/null -x {q(data.proxy)} {q(url)}"),
+            ),
+        )
     elif data.settings:
         yield Finding(
             "proxy.settings",
@@ -121,4 +196,4 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
         )
 
 
-RULES = (proxy_findings,)
+RULES = (proxy_findings, http_through_proxy)  # the proxy probe's finding says more

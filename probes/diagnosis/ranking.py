@@ -28,6 +28,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "proxy.unreachable",
     "proxy.auth_required",
     "proxy.upstream_failed",
+    "proxy.failed",
     "path.admin_prohibited",
     "path.unreachable",
     "path.host_down",
@@ -52,9 +53,16 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "proxy.tls_intercepted",
     "tls.protocol_mismatch",
     "tls.no_shared_cipher",
+    # One certificate can have several problems (tls_rules reports each).  The
+    # verdict is the most actionable: a name mismatch first (the client reaches
+    # the wrong server or virtual host, or the wrong certificate is installed:
+    # renewing or trusting that certificate fixes nothing), then its dates
+    # (every client fails, trusting it or not, and the fix is to reissue), then
+    # trust (self-signed / unknown root / missing intermediate: clients that pin
+    # or carry the CA work, so that is the narrower problem).
+    "tls.hostname_mismatch",
     "tls.expired",
     "tls.not_yet_valid",
-    "tls.hostname_mismatch",
     "tls.self_signed",
     "tls.untrusted_root",
     "tls.incomplete_chain",
@@ -62,8 +70,9 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "tls.handshake_failed",
     "http.not_http",
     "service.wrong_protocol",
+    "http.invalid_response",
     "http.timeout",
-    "http.empty_reply",
+    "http.redirect_broken",
     "http.redirect_loop",
     "http.bad_gateway",
     "http.gateway_timeout",
@@ -73,6 +82,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "http.unauthorized",
     "http.forbidden",
     "http.client_error",
+    "http.request_failed",
     "service.unavailable",
     "service.too_many_connections",
     "service.auth_required",
@@ -81,6 +91,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "cors.preflight_rejected",
     "path.loss",
     "path.latency",
+    "http.slow_response",
     "path.icmp_limited",
     "tls.expiring_soon",
     "tls.cn_only",

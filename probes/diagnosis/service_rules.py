@@ -9,7 +9,9 @@ from probes.diagnosis.evidence import Evidence, q
 from probes.proto.service import (
     AUTH_FAILED,
     AUTH_REQUIRED,
+    FAILED,
     OK,
+    TIMEOUT,
     TOO_MANY,
     UNAVAILABLE,
     WRONG_PROTOCOL,
@@ -39,7 +41,8 @@ def _client(ev: Evidence, data: ServiceData) -> str:
         tls = " --tls" if t.scheme == "rediss" else ""
         return f"redis-cli -h {q(t.host)} -p {t.port}{tls} --askpass PING"
     user = t.username or "postgres"
-    return f"psql {q(f'host={t.host} port={t.port} user={user} sslmode=prefer')} -c 'select 1'"
+    mode = data.sslmode or "prefer"
+    return f"psql {q(f'host={t.host} port={t.port} user={user} sslmode={mode}')} -c 'select 1'"
 
 
 def service_findings(ev: Evidence) -> Iterator[Finding]:
@@ -95,24 +98,73 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
         yield Finding(
             "service.too_many_connections",
             Severity.ERROR,
-            f"{name} on {where} refuses new connections: too many clients",
+            f"{name} on {where} refuses new connections: too many clients ({data.reply or data.detail})",
             lines,
             (
-                NextStep(
+                NextStep("See who holds the connections", "redis-cli INFO clients")
+                if data.service == "redis"
+                else NextStep(
                     "See who holds the connections",
                     "psql -c 'select usename, application_name, client_addr, state from pg_stat_activity'",
                 ),
-                NextStep("Use a pooler (pgbouncer) or raise max_connections"),
+                NextStep(
+                    "Close idle clients or raise maxclients (CONFIG GET maxclients; check ulimit -n too)"
+                    if data.service == "redis"
+                    else "Use a pooler (pgbouncer) or raise max_connections"
+                ),
             ),
         )
     elif data.state == UNAVAILABLE:
         yield Finding(
             "service.unavailable",
             Severity.ERROR,
-            f"{name} on {where} is not accepting work yet: {data.detail}",
+            f"{name} on {where} cannot serve now: {data.detail}"
+            + (f" ({data.reply})" if data.reply else ""),
             lines,
-            (NextStep("Wait for start-up to finish, or check the service log"),),
+            (
+                NextStep(
+                    "Wait for start-up to finish, or check the service log and state",
+                    "redis-cli INFO persistence" if data.service == "redis" else None,
+                ),
+            ),
         )
+    elif data.state in (FAILED, TIMEOUT):
+        yield _failed(ev, data, name, where, lines)
+
+
+def _failed(
+    ev: Evidence, data: ServiceData, name: str, where: str, lines: tuple[str, ...]
+) -> Finding:
+    """The exchange broke off: say how (refused, reset, silent, or an odd answer)."""
+    detail = data.detail.lower()
+    if "refused" in detail:
+        return Finding(
+            "tcp.refused",
+            Severity.ERROR,
+            f"{where} refuses the connection: nothing listens there",
+            lines,
+            (NextStep("See what listens", f"ss -ltnp 'sport = :{ev.target.port}'"),),
+        )
+    if "reset" in detail or "closed the connection" in detail or "incompleteread" in detail:
+        return Finding(
+            "tcp.reset_after_connect",
+            Severity.ERROR,
+            f"{where} accepts the connection and drops it without a {name} answer",
+            lines,
+            (NextStep("Check the service's log and its connection limits"),),
+        )
+    why = (
+        "does not answer its protocol in time"
+        if data.state == TIMEOUT
+        else f"answers in a way it should not: {data.detail}"
+    )
+    return Finding(
+        "service.unavailable",
+        Severity.ERROR,
+        f"{name} on {where} {why}",
+        lines,
+        (NextStep("Check by hand", _client(ev, data)), NextStep("Check the service's log")),
+    )
 
 
 RULES = (service_findings,)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
 from probes.proto.certs import CertInfo, hostname_matches, interceptor_name
-from probes.proto.tls import OK, TlsData
+from probes.proto.tls import CERT_PROBLEMS, OK, UNREACHABLE, TlsData
 
 EXPIRY_WARNING_DAYS = 30
 REVOCATION_NOTE = "revocation (OCSP/CRL) was not checked"
@@ -65,17 +66,13 @@ def _age(days: float) -> str:
     return f"{abs(days) * 24:.1f} hours"
 
 
-def tls_failures(ev: Evidence) -> Iterator[Finding]:
-    data = ev.data("tls", TlsData)
-    if data is None or not data.failure:
-        return
+def _failure(ev: Evidence, data: TlsData, fid: str, chain: list[str]) -> Finding:
+    """The finding for one failure class *fid* of the TLS probe."""
     host = ev.target.host
     leaf = data.leaf
-    chain = _chain_lines(data)
     s_client = NextStep("See what the server sends", _s_client(ev, data))
-    fid = data.failure
     if fid == "tls.expired" and leaf is not None:
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"the certificate for {host} expired {_age(-leaf.days_left)} ago ({leaf.not_after[:10]})",
@@ -93,7 +90,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
     elif fid == "tls.not_yet_valid" and leaf is not None:
         start = dt.datetime.fromisoformat(leaf.not_before)
         ahead = (start - dt.datetime.now(dt.UTC)).total_seconds() / 86400
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"the certificate for {host} is not valid until {leaf.not_before[:16]} UTC",
@@ -121,7 +118,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
             lines.append(
                 f"{wild[0]} covers exactly one label: it does not match {host} (more than one label to the left)"
             )
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"the certificate does not cover {host}",
@@ -137,7 +134,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
             ),
         )
     elif fid == "tls.self_signed" and leaf is not None:
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"{host} presents a self-signed certificate ({leaf.subject})",
@@ -156,7 +153,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
         root = top.subject if top.self_issued else top.issuer
         product = interceptor_name(root)
         if fid == "proxy.tls_intercepted":
-            yield Finding(
+            return Finding(
                 fid,
                 Severity.ERROR,
                 f"the certificate seen for {host} was issued by an intercepting proxy ({product or root})",
@@ -172,8 +169,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
                     ),
                 ),
             )
-            return
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"the certificate for {host} chains to a root this host does not trust: {root}",
@@ -191,7 +187,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
             ),
         )
     elif fid == "tls.incomplete_chain" and leaf is not None:
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"{host} sends its certificate without the intermediate ({leaf.issuer})",
@@ -214,7 +210,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
     elif fid == "tls.protocol_mismatch":
         offered = ", ".join(data.offered_versions) or "?"
         accepted = ", ".join(data.accepted_versions) or "none of TLS 1.0–1.3"
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"{host} and this client have no TLS version in common",
@@ -237,7 +233,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
             ),
         )
     elif fid == "tls.no_shared_cipher":
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"{host} and this client have no cipher suite in common",
@@ -258,7 +254,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
             ),
         )
     elif fid == "tls.client_cert_required":
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"{host} requires a client certificate (mutual TLS)",
@@ -285,7 +281,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
     elif fid == "tls.not_tls":
         spoken = data.peer_protocol or "not TLS"
         banner = f" (it sent: {data.peer_banner})" if data.peer_banner else ""
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"port {ev.target.port} on {host} does not speak TLS: it speaks {spoken}",
@@ -298,7 +294,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
             ),
         )
     elif fid == "tls.handshake_timeout":
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"{host}:{ev.target.port} accepts the connection but never answers the TLS handshake",
@@ -318,7 +314,7 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
             ),
         )
     elif fid == "tls.starttls_refused":
-        yield Finding(
+        return Finding(
             fid,
             Severity.ERROR,
             f"{host}:{ev.target.port} does not upgrade to TLS ({data.starttls})",
@@ -332,14 +328,132 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
                 NextStep("Test the upgrade by hand", _s_client(ev, data)),
             ),
         )
-    else:  # tls.handshake_failed, or a class whose certificate could not be captured
-        yield Finding(
-            fid,
-            Severity.ERROR,
-            f"the TLS handshake with {host} fails: {data.detail}",
-            tuple(chain),
-            (s_client,),
-        )
+    return Finding(  # tls.handshake_failed, or a class whose certificate could not be captured
+        fid,
+        Severity.ERROR,
+        f"the TLS handshake with {host} fails: {data.detail}",
+        tuple(chain),
+        (s_client,),
+    )
+
+
+_PROBLEM_NAMES = {
+    "tls.expired": "expired",
+    "tls.not_yet_valid": "not yet valid",
+    "tls.hostname_mismatch": "issued for another name",
+    "tls.self_signed": "self-signed",
+    "tls.untrusted_root": "untrusted root",
+    "tls.incomplete_chain": "incomplete chain",
+    "proxy.tls_intercepted": "re-signed by an intercepting proxy",
+}
+
+
+def tls_failures(ev: Evidence) -> Iterator[Finding]:
+    """One finding per problem of the chain (the handshake stops at the first)."""
+    data = ev.data("tls", TlsData)
+    if data is None:
+        return
+    if not data.failure:
+        if data.state == UNREACHABLE:
+            yield _unreachable(ev, data)
+        return
+    if data.failure in _PROXY_FAILURES:
+        yield _proxy_failure(ev, data)
+        return
+    chain = _chain_lines(data)
+    if data.intercepted:
+        chain = [*_interception_lines(data), *chain]
+    problems = data.problems or (data.failure,)
+    if len(problems) > 1:
+        names = ", ".join(_PROBLEM_NAMES.get(p, p) for p in problems)
+        chain = [f"every problem of this certificate: {names}", *chain]
+    for fid in problems:
+        finding = _failure(ev, data, fid, chain)
+        severity = _pg_severity(data, fid)
+        if severity is not finding.severity:
+            finding = replace(
+                finding,
+                severity=severity,
+                title=f"{finding.title} ({_pg_note(data)})",
+            )
+        yield finding
+
+
+def _pg_note(data: TlsData) -> str:
+    mode = data.sslmode or "prefer, libpq's default"
+    if data.failure == "tls.starttls_refused":
+        return f"sslmode={mode}: the client falls back to an unencrypted connection"
+    return f"sslmode={mode}: the client does not check this"
+
+
+def _pg_severity(data: TlsData, fid: str) -> Severity:
+    """libpq's sslmode decides what a client tolerates.
+
+    allow/prefer (and no sslmode: libpq's default is prefer) fall back to plaintext
+    when the server has no TLS, and none but verify-ca/verify-full check the
+    certificate; verify-ca does not check the name.  When the URL gives no sslmode
+    the client is unknown (JDBC, Go and others verify), so certificate problems
+    stay errors there.
+    """
+    mode = data.sslmode
+    if data.starttls != "postgres":
+        return Severity.ERROR
+    if fid == "tls.starttls_refused":
+        return Severity.WARNING if mode in ("", "allow", "prefer") else Severity.ERROR
+    if fid in CERT_PROBLEMS:
+        if mode in ("allow", "prefer", "require"):
+            return Severity.WARNING
+        if mode == "verify-ca" and fid == "tls.hostname_mismatch":
+            return Severity.WARNING
+    return Severity.ERROR
+
+
+_PROXY_FAILURES = {
+    "proxy.unreachable": "cannot be reached",
+    "proxy.auth_required": "wants authentication (407)",
+    "proxy.upstream_failed": "cannot reach the site",
+    "proxy.failed": "refuses the tunnel",
+}
+
+
+def _proxy_failure(ev: Evidence, data: TlsData) -> Finding:
+    return Finding(
+        data.failure,
+        Severity.ERROR,
+        f"the proxy {data.proxy} {_PROXY_FAILURES[data.failure]}: no TLS to {ev.target.host_port} through it",
+        (f"CONNECT {ev.target.host_port} via proxy {data.proxy}: {data.detail}",),
+        (
+            NextStep("See which proxy settings are in effect", "env | grep -i _proxy"),
+            NextStep(
+                f"If {ev.target.host} is reachable directly, bypass the proxy for it",
+                f"export NO_PROXY={q(ev.target.host)}",
+            ),
+        ),
+    )
+
+
+def _interception_lines(data: TlsData) -> list[str]:
+    leaf, direct = data.leaf, data.direct_leaf
+    if leaf is None or direct is None:
+        return []
+    return [
+        f"through proxy {data.proxy}: issuer {leaf.issuer}; key SHA-256 {leaf.spki_sha256 or '?'}",
+        f"direct: issuer {direct.issuer}; key SHA-256 {direct.spki_sha256 or '?'}",
+        "the proxy presents its own certificate for the site (TLS interception)",
+    ]
+
+
+def _unreachable(ev: Evidence, data: TlsData) -> Finding:
+    refused = "REFUSED" in data.detail.upper()
+    fid = "tcp.refused" if refused else "tcp.filtered"
+    what = "refuses the connection" if refused else "does not answer the connection"
+    return Finding(
+        fid,
+        Severity.ERROR,
+        f"{ev.target.host_port} {what}: no TLS handshake was possible",
+        (f"connect to {data.address}:{data.port}: {data.detail}",),
+        (NextStep("Check the port", f"nc -zv -w 3 {q(ev.target.host)} {ev.target.port}"),),
+    )
 
 
 def certificate_warnings(ev: Evidence) -> Iterator[Finding]:
@@ -366,12 +480,14 @@ def certificate_warnings(ev: Evidence) -> Iterator[Finding]:
         )
     top = data.chain[-1]
     product = interceptor_name(top.issuer) or interceptor_name(top.subject)
+    if data.intercepted and not product:
+        product = f"the proxy {data.proxy}"
     if product:
         yield Finding(
             "proxy.tls_intercepted",
             Severity.WARNING,
             f"TLS to {host} is intercepted by {product}; this host trusts its CA",
-            (f"issuer of the top certificate: {top.issuer}", *chain),
+            (f"issuer of the top certificate: {top.issuer}", *_interception_lines(data), *chain),
             (
                 NextStep(
                     "Clients that do not trust this CA (containers, language runtimes with their own store) will fail: give them the CA, or exempt the host from inspection"

@@ -98,6 +98,9 @@ DESIGN: dict[str, str] = {
 }
 
 PROPOSED: dict[str, str] = {
+    "http.invalid_response": "the server speaks HTTP but its response breaks the protocol (the evidence names the defect)",
+    "http.request_failed": "the HTTP request cannot be made for a reason no other id names (unusable redirect URL, unsupported scheme)",
+    "proxy.failed": "the proxy is reached but the request through it fails for a reason other than auth or reaching the site",
     "probe.unexplained": "a probe failed in a way no rule explains (its error is the evidence)",
     "probe.incomplete": "a probe could not finish (deadline, crash): its evidence is missing",
 }

@@ -37,7 +37,8 @@ def ws_findings(ev: Evidence) -> Iterator[Finding]:
         )
         return
     if data.state not in (REJECTED, BAD_ACCEPT):
-        return  # connect/TLS/timeout failures are explained by the tcp, tls and http probes
+        yield _ws_broken(ev, data, lines)
+        return
     cause = (
         "101 came back without a valid Sec-WebSocket-Accept: a proxy or a non-WebSocket server answered"
         if data.state == BAD_ACCEPT
@@ -63,6 +64,37 @@ def ws_findings(ev: Evidence) -> Iterator[Finding]:
             ),
             NextStep(
                 "Check the path and the allowed origins in the application's WebSocket configuration"
+            ),
+        ),
+    )
+
+
+def _ws_broken(ev: Evidence, data: WsData, lines: list[str]) -> Finding:
+    """The upgrade never got an HTTP answer: the same words the tcp/tls/http rules use
+    (the first rule to name an id wins, so a TCP or TLS probe's version is kept)."""
+    detail = data.detail.lower()
+    where = ev.target.host_port
+    if "refused" in detail:
+        fid, title = "tcp.refused", f"{where} refuses the connection: nothing listens there"
+    elif "closed the connection" in detail or "reset" in detail:
+        fid, title = (
+            "tcp.reset_after_connect",
+            f"{where} drops the connection without answering the upgrade",
+        )
+    elif "ssl" in detail or "certificate" in detail or "ca file" in detail:
+        fid, title = "tls.handshake_failed", f"the TLS connection to {where} fails: {data.detail}"
+    else:
+        fid = "ws.upgrade_rejected"
+        title = f"the WebSocket upgrade to {data.url} gets no usable answer: {data.detail}"
+    return Finding(
+        fid,
+        Severity.ERROR,
+        title,
+        tuple(lines),
+        (
+            NextStep(
+                "See it happen",
+                f"curl -si --http1.1 -H 'Connection: Upgrade' -H 'Upgrade: websocket' {q(data.url.replace('wss://', 'https://', 1).replace('ws://', 'http://', 1))}",
             ),
         ),
     )
@@ -95,6 +127,18 @@ def cors_findings(ev: Evidence) -> Iterator[Finding]:
         )
         return
     if data.state != "rejected":
+        yield Finding(
+            "cors.preflight_rejected",
+            Severity.ERROR,
+            f"the CORS preflight to {data.url} fails: {data.detail}",
+            tuple(lines),
+            (
+                NextStep(
+                    "Repeat the preflight by hand",
+                    f"curl -si -X OPTIONS -H {q('Origin: ' + data.origin)} {q(data.url)}",
+                ),
+            ),
+        )
         return
     curl = (
         f"curl -si -X OPTIONS -H {q('Origin: ' + data.origin)} "

@@ -57,6 +57,7 @@ class CertInfo:
     sha256: str  # colon-separated hex
     is_ca: bool
     self_issued: bool  # subject == issuer
+    spki_sha256: str = ""  # SHA-256 of the public key (SubjectPublicKeyInfo), colon hex
 
     @property
     def has_san(self) -> bool:
@@ -124,7 +125,22 @@ def parse_der(der: bytes, now: dt.datetime | None = None) -> CertInfo | None:
         sha256=":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256())),
         is_ca=is_ca,
         self_issued=cert.subject == cert.issuer,
+        spki_sha256=_spki_hash(cert),
     )
+
+
+def _spki_hash(cert: Any) -> str:
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        spki = cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except (ValueError, TypeError):
+        return ""
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(spki).digest())
 
 
 def _name(name: Any) -> str:

@@ -8,15 +8,25 @@ server dripping a byte a second still ends on time.
 
 Custom headers (``--header``) and URL credentials are sent only to the
 target's own origin, never to a redirect elsewhere, and never reported: the
-data records header names only.  Proxy variables are ignored here
-(``trust_env=False``); the proxy probe compares the direct and proxied paths.
+data records header names only.
+
+The request goes through the environment's proxy exactly when a client would
+(``HTTP(S)_PROXY``/``ALL_PROXY``/``NO_PROXY``, see :func:`probes.proto.proxy.proxy_for`,
+chosen again for every redirect hop): absolute-URI ``GET`` for http, ``CONNECT``
+for https.  The data says which proxy was used (never its credentials).
+
+How a failed exchange ended is told apart: the proxy failing (unreachable, 407,
+cannot reach the site), the server resetting or closing the connection (and
+whether before or after it read the request), a response that is not HTTP at
+all, and one that is HTTP but malformed (the defect is named from the raw bytes).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -24,8 +34,9 @@ from urllib.parse import urljoin, urlsplit
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.redact import REDACTED, is_secret_name, redact_url_credentials
-from probes.core.sanitize import clean_text
+from probes.core.sanitize import clean_bytes, clean_text
 from probes.core.target import Target
+from probes.proto.proxy import ProxyChoice
 
 HTTP_PORTS = frozenset({80, 81, 3000, 5000, 8000, 8008, 8080, 8081, 8888, 9000, 9090, 9200})
 HTTPS_PORTS = frozenset({443, 4443, 6443, 8443, 9443})
@@ -49,14 +60,36 @@ EXPLAINING_HEADERS = (
 )
 
 # states
-OK, FAILED, TIMEOUT, NOT_HTTP, EMPTY_REPLY, TLS_ERROR, CONNECT_ERROR = (
+OK, FAILED, TIMEOUT, NOT_HTTP, INVALID_RESPONSE, RESET, CLOSED, TLS_ERROR, CONNECT_ERROR = (
     "ok",
-    "failed",
+    "failed",  # the request could not be made (a bad redirect URL, an unsupported scheme)
     "timeout",
-    "not_http",
-    "empty_reply",
+    "not_http",  # the answer is not HTTP at all
+    "invalid_response",  # HTTP, but malformed: clients reject it
+    "reset",  # the server reset the connection (RST) without a response
+    "closed",  # the server closed the connection (FIN) without a response
     "tls_error",
     "connect_error",
+)
+PROXY_UNREACHABLE, PROXY_AUTH_REQUIRED, PROXY_UPSTREAM_FAILED, PROXY_FAILED = (
+    "proxy_unreachable",
+    "proxy_auth_required",
+    "proxy_upstream_failed",
+    "proxy_failed",  # the proxy refuses the tunnel or hangs up without an answer
+)
+FAILURE_STATES = (
+    FAILED,
+    TIMEOUT,
+    NOT_HTTP,
+    INVALID_RESPONSE,
+    RESET,
+    CLOSED,
+    TLS_ERROR,
+    CONNECT_ERROR,
+    PROXY_UNREACHABLE,
+    PROXY_AUTH_REQUIRED,
+    PROXY_UPSTREAM_FAILED,
+    PROXY_FAILED,
 )
 
 
@@ -78,13 +111,21 @@ class HttpTimings:
     tls_s: float = -1.0
     ttfb_s: float = -1.0
     total_s: float = -1.0
+    sent_s: float = -1.0  # the request was sent (the server's think time starts here)
+
+    @property
+    def think_s(self) -> float:
+        """From the request sent to the first byte of the response; -1 when unknown."""
+        if self.ttfb_s < 0 or self.sent_s < 0:
+            return -1.0
+        return max(0.0, self.ttfb_s - self.sent_s)
 
 
 @dataclass(frozen=True, slots=True)
 class HttpData:
     url: str
     method: str
-    state: str  # ok | timeout | not_http | empty_reply | tls_error | connect_error | failed
+    state: str  # ok or one of FAILURE_STATES
     status: int = 0
     reason: str = ""
     http_version: str = ""
@@ -98,6 +139,16 @@ class HttpData:
     peer_protocol: str = ""  # when the port is not HTTP: the protocol its banner names
     peer_banner: str = ""
     sent_headers: tuple[str, ...] = ()  # names of the custom headers sent (values never)
+    proxy: str = ""  # the proxy the request went through (no credentials); "" = direct
+    proxy_variable: str = ""  # the variable that chose it
+    hangup_when: str = ""  # reset/closed: "before the request" | "after the request"
+    defect: str = ""  # invalid_response: what is wrong with the response
+    failed_url: str = ""  # the URL whose request failed (a redirect target when hops exist)
+
+    @property
+    def via(self) -> str:
+        """ " via proxy X" for titles and evidence, or ""."""
+        return f" via proxy {self.proxy}" if self.proxy else ""
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers if k == name.lower()), "")
@@ -155,6 +206,8 @@ def request_headers(ctx: ProbeContext, url: str, origin: tuple[str, str, int]) -
 
 
 async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+    from probes.proto.proxy import proxy_env, proxy_for
+
     started = time.monotonic()
     url = url_for(ctx.target, ctx.heard_protocol)
     if url is None:
@@ -166,18 +219,35 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             "(use an http:// or https:// URL)",
         )
         return
-    resolution = await ctx.resolution()
-    if not resolution.addresses:
+    proxy = proxy_for(ctx.target, proxy_env(ctx))
+    if proxy is not None and proxy.scheme not in ("http", "https"):
         yield ProbeResult(
-            "http", Status.SKIPPED, time.monotonic() - started, "no address (name did not resolve)"
+            "http",
+            Status.SKIPPED,
+            0.0,
+            f"clients use the {proxy.scheme} proxy {proxy.shown} ({proxy.variable}) here, "
+            "which this probe does not speak",
         )
         return
+    dns_s = -1.0
+    address = ""
+    if proxy is None:  # through a proxy, the proxy resolves the name
+        resolution = await ctx.resolution()
+        if not resolution.addresses:
+            yield ProbeResult(
+                "http",
+                Status.SKIPPED,
+                time.monotonic() - started,
+                "no address (name did not resolve)",
+            )
+            return
+        dns_s, address = resolution.elapsed_s, resolution.addresses[0]
     deadline = started + ctx.config.timeout
-    data = await fetch(ctx, url, deadline, resolution.elapsed_s)
-    if data.state in (NOT_HTTP, EMPTY_REPLY) and urlsplit(url).scheme == "http":
-        data = await _name_peer(ctx, data, resolution.addresses[0], deadline)
+    data = await _fetch_or_sniff(ctx, url, address, deadline, dns_s)
+    if address and not data.hops:
+        data = await _explain(ctx, data, url, address, deadline)
     elapsed = time.monotonic() - started
-    if ctx.target.scheme == "tcp" and data.state in (NOT_HTTP, EMPTY_REPLY):
+    if ctx.target.scheme == "tcp" and data.state in (NOT_HTTP, RESET, CLOSED):
         # HTTP was only guessed from the port number: another protocol there is no fault.
         spoken = f"it speaks {data.peer_protocol}" if data.peer_protocol else data.detail
         yield ProbeResult(
@@ -187,72 +257,176 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     yield _result(data, elapsed)
 
 
+async def _fetch_or_sniff(
+    ctx: ProbeContext, url: str, address: str, deadline: float, dns_s: float
+) -> HttpData:
+    """The request; for https, a TLS handshake that stays silent gets a plain look at
+    the port beside it, so a plaintext server is "not TLS" at once, not at the deadline."""
+    import asyncio
+
+    from probes.proto.httpraw import raw_response
+    from probes.proto.tls import SNIFF_AFTER_S
+    from probes.wire.banner import identify
+
+    task = asyncio.ensure_future(fetch(ctx, url, deadline, dns_s))
+    if not address or urlsplit(url).scheme != "https":
+        return await task
+    done, _ = await asyncio.wait({task}, timeout=SNIFF_AFTER_S)
+    if done:
+        return task.result()
+    left = max(0.1, deadline - time.monotonic())
+    target = ctx.target
+    raw = await raw_response(
+        address, target.port, "/", False, target.sni or target.host, min(2.0, left)
+    )
+    protocol = identify(raw) or ("" if not raw else "an unknown plaintext protocol")
+    if task.done() or not raw or protocol.startswith("TLS"):
+        return await task
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    detail = f"the port does not speak TLS: a plain request is answered in {protocol}"
+    return HttpData(
+        shown_url(url),
+        "GET",
+        TLS_ERROR,
+        phase="tls",
+        detail=detail,
+        peer_protocol=protocol,
+        peer_banner=clean_bytes(raw, 120),
+    )
+
+
 def _result(data: HttpData, elapsed: float) -> ProbeResult:
     if data.state == OK:
         t = data.timings
         summary = (
             f"{data.status} {data.reason} ({data.http_version}) in {t.total_s * 1000:.0f} ms"
             + (f" after {len(data.hops) - 1} redirect(s)" if len(data.hops) > 1 else "")
+            + data.via
         )
         status = Status.OK if data.status < 400 and not data.redirect_loop else Status.FAILED
         return ProbeResult("http", status, elapsed, summary, data)
-    summary = f"{data.state}: {data.detail}"
+    summary = f"{data.state}: {data.detail}{data.via}"
     err = ProbeError(data.state.upper(), data.detail, elapsed_s=elapsed)
     return ProbeResult("http", Status.FAILED, elapsed, summary, data, err)
 
 
-async def _name_peer(ctx: ProbeContext, data: HttpData, address: str, deadline: float) -> HttpData:
+async def _explain(
+    ctx: ProbeContext, data: HttpData, url: str, address: str, deadline: float
+) -> HttpData:
+    """Look again, by hand, at an exchange the client library could not read."""
     from dataclasses import replace
 
+    from probes.proto.httpraw import raw_response, response_defect, starts_like_http
+    from probes.wire.banner import identify
     from probes.wire.connect import connect_once
 
-    wait = min(ctx.config.banner_wait, max(0.05, (deadline - time.monotonic()) / 3))
-    budget = max(0.1, deadline - time.monotonic() - 2 * wait)
-    attempt = await connect_once(address, ctx.target.port, budget, wait)
-    if attempt.protocol and attempt.protocol != "HTTP":
-        return replace(
-            data, state=NOT_HTTP, peer_protocol=attempt.protocol, peer_banner=attempt.banner
+    secure = urlsplit(url).scheme == "https"
+    left = max(0.1, deadline - time.monotonic())
+    if data.state == NOT_HTTP:
+        target = ctx.target
+        raw = await raw_response(
+            address, target.port, target.path, secure, target.sni or target.host, left / 2
         )
+        if starts_like_http(raw):
+            defect = response_defect(raw) or f"the HTTP client rejects it: {data.detail}"
+            return replace(data, state=INVALID_RESPONSE, defect=defect)
+        if raw:
+            protocol = identify(raw) or ""
+            return replace(data, peer_protocol=protocol, peer_banner=clean_bytes(raw, 120))
+    if data.state == CONNECT_ERROR:
+        # anyio reports a connection reset straight after the handshake as a
+        # failed connect: one classified connect says what really happened.
+        attempt = await connect_once(address, ctx.target.port, left, 0.2)
+        if attempt.errno_name == "ECONNRESET" or (attempt.ok and attempt.closed_by_peer):
+            state = CLOSED if attempt.closed_by_peer == "eof" else RESET
+            return replace(data, state=state, hangup_when="before the request")
+        if attempt.state == "refused":
+            return replace(
+                data, detail=f"connection refused: nothing listens there ({data.detail})"
+            )
+        return data
+    if data.state in (NOT_HTTP, RESET, CLOSED) and not secure:
+        # Does the server hang up at once, before it could read any request?
+        wait = min(ctx.config.banner_wait, max(0.05, (deadline - time.monotonic()) / 3))
+        budget = max(0.1, deadline - time.monotonic() - 2 * wait)
+        attempt = await connect_once(address, ctx.target.port, budget, wait)
+        if attempt.protocol and attempt.protocol != "HTTP":
+            return replace(
+                data, state=NOT_HTTP, peer_protocol=attempt.protocol, peer_banner=attempt.banner
+            )
+        if data.state == NOT_HTTP:
+            return data
+        if attempt.closed_by_peer or attempt.errno_name == "ECONNRESET":
+            return replace(data, hangup_when="before the request")
     return data
 
 
 class _Trace:
-    """Timestamps of httpcore's trace events for one request."""
+    """httpcore's trace events for one request, in order (a CONNECT repeats names)."""
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
-        self.events: dict[str, float] = {}
+        self.events: list[tuple[str, float]] = []
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
-        self.events.setdefault(name, time.monotonic() - self.t0)
+        self.events.append((name, time.monotonic() - self.t0))
 
-    def at(self, *names: str) -> float:
-        for name in names:
-            if name in self.events:
-                return self.events[name]
-        return -1.0
+    def first(self, *suffixes: str) -> float:
+        return next((t for n, t in self.events if n.endswith(suffixes)), -1.0)
+
+    def last(self, *suffixes: str) -> float:
+        return next((t for n, t in reversed(self.events) if n.endswith(suffixes)), -1.0)
+
+    def seen(self, suffix: str) -> bool:
+        return any(n.endswith(suffix) for n, _ in self.events)
+
+    @property
+    def tunnelled(self) -> bool:
+        """A proxy accepted the CONNECT (TLS to the site started through it)."""
+        return self.seen("proxy.start_tls.started")
+
+    @property
+    def request_sent(self) -> bool:
+        return self.last("send_request_headers.complete") > self.last("start_tls.complete")
 
     def phase(self) -> str:
-        ev = self.events
-        if any(k.endswith("receive_response_headers.complete") for k in ev):
-            return "body"
-        if any(k.endswith("send_request_headers.started") for k in ev):
-            return "headers"
-        if "connection.start_tls.started" in ev and "connection.start_tls.complete" not in ev:
-            return "tls"
-        if "connection.connect_tcp.complete" in ev:
-            return "request"
-        return "connect"
+        """How far the exchange got: connect | tls | request | headers | body."""
+        phase = "connect"
+        for name, _ in self.events:
+            if name.endswith("connect_tcp.complete") or name.endswith("start_tls.complete"):
+                phase = "request"
+            elif name.endswith("start_tls.started"):
+                phase = "tls"
+            elif name.endswith("send_request_headers.started"):
+                phase = "headers"
+            elif name.endswith("receive_response_headers.complete"):
+                phase = "body"
+        return phase
+
+
+@dataclass
+class _Hop:
+    """What a failure needs to know about the request that failed."""
+
+    url: str
+    proxy: ProxyChoice | None
+    trace: _Trace
 
 
 async def fetch(ctx: ProbeContext, url: str, deadline: float, dns_s: float) -> HttpData:
     import asyncio
+    from contextlib import AsyncExitStack
 
     import httpx
 
+    from probes.core.target import TargetError, parse_target
+    from probes.proto.proxy import answer_state, proxy_env, proxy_for
     from probes.proto.tls import verify_context
 
     origin = origin_of(url)
+    env = proxy_env(ctx)
     try:
         verify = verify_context(ctx.config.ca_file)
     except (OSError, ValueError) as exc:
@@ -260,81 +434,208 @@ async def fetch(ctx: ProbeContext, url: str, deadline: float, dns_s: float) -> H
     sent = tuple(name for name, _ in ctx.config.headers)
     hops: list[HttpHop] = []
     seen: set[str] = set()
-    trace = _Trace()
+    hop = _Hop(url, proxy_for(ctx.target, env), _Trace())
     body_bytes = 0
-    current = url
     remaining = max(0.1, deadline - time.monotonic())
     timeout = httpx.Timeout(remaining)
+    clients: dict[str, httpx.AsyncClient] = {}
+
+    def fail(state: str, detail: str, phase: str = "") -> HttpData:
+        return _failed(url, state, phase or hop.trace.phase(), detail, hops, hop, dns_s, sent)
+
     try:
-        async with (
-            asyncio.timeout(remaining),
-            httpx.AsyncClient(
-                trust_env=False, http2=True, verify=verify, timeout=timeout, follow_redirects=False
-            ) as client,
-        ):
+        async with asyncio.timeout(remaining), AsyncExitStack() as stack:
             while True:
-                seen.add(current)
-                trace = _Trace()
-                headers = request_headers(ctx, current, origin)
-                async with client.stream(
-                    "GET", current, headers=headers, extensions={"trace": trace}
+                seen.add(hop.url)
+                key = hop.proxy.http_url if hop.proxy is not None else ""
+                if key not in clients:
+                    clients[key] = await stack.enter_async_context(
+                        httpx.AsyncClient(
+                            trust_env=False,
+                            http2=True,
+                            verify=verify,
+                            timeout=timeout,
+                            follow_redirects=False,
+                            proxy=key or None,
+                        )
+                    )
+                headers = request_headers(ctx, hop.url, origin)
+                async with clients[key].stream(
+                    "GET", hop.url, headers=headers, extensions={"trace": hop.trace}
                 ) as response:
                     body_bytes = 0
                     async for chunk in response.aiter_raw():
                         body_bytes += len(chunk)
                         if body_bytes >= BODY_CAP:
                             break
-                    total = time.monotonic() - trace.t0
+                    total = time.monotonic() - hop.trace.t0
                 location = response.headers.get("location", "")
-                hop = HttpHop(
-                    shown_url(current),
-                    response.status_code,
-                    clean_text(response.reason_phrase, 80),
-                    response.http_version,
-                    shown_url(urljoin(current, location)) if location else "",
+                hops.append(
+                    HttpHop(
+                        shown_url(hop.url),
+                        response.status_code,
+                        clean_text(response.reason_phrase, 80),
+                        response.http_version,
+                        shown_url(urljoin(hop.url, location)) if location else "",
+                    )
                 )
-                hops.append(hop)
+                if hop.proxy is not None and hop.proxy.scheme in ("http", "https"):
+                    state = answer_state("GET", response.status_code, response.headers.get)
+                    if state != "ok":
+                        hops.pop()
+                        return _proxy_answer(fail, state, response, hop.proxy)
+                done = _done(url, response, hops, hop, total, dns_s, body_bytes, sent)
                 if response.is_redirect and location:
-                    nxt = urljoin(current, location)
+                    nxt = urljoin(hop.url, location)
                     if nxt in seen or len(hops) > MAX_REDIRECTS:
-                        return _done(
-                            url, response, hops, trace, total, dns_s, body_bytes, sent, loop=True
+                        return _with(done, redirect_loop=True)
+                    try:
+                        nxt_proxy = proxy_for(parse_target(nxt), env)
+                    except TargetError as exc:
+                        hop = _Hop(nxt, None, _Trace())
+                        return fail(FAILED, f"the redirect target is not a usable URL: {exc}")
+                    hop = _Hop(nxt, nxt_proxy, _Trace())
+                    if nxt_proxy is not None and nxt_proxy.scheme not in ("http", "https"):
+                        return fail(
+                            FAILED,
+                            f"it would go through the {nxt_proxy.scheme} proxy {nxt_proxy.shown}, which this probe does not speak",
                         )
-                    current = nxt
                     continue
-                return _done(url, response, hops, trace, total, dns_s, body_bytes, sent)
+                return done
     except TimeoutError:
-        phase = trace.phase()
-        return _failed(
-            url,
-            TIMEOUT,
-            phase,
-            _timeout_detail(phase, body_bytes, remaining),
-            hops,
-            trace,
-            dns_s,
-            sent,
-        )
+        return _timeout(fail, hop, body_bytes, remaining, "")
     except httpx.TimeoutException as exc:
-        phase = trace.phase()
-        detail = _timeout_detail(phase, body_bytes, remaining) + f" ({type(exc).__name__})"
-        return _failed(url, TIMEOUT, phase, detail, hops, trace, dns_s, sent)
-    except httpx.RemoteProtocolError as exc:
+        return _timeout(fail, hop, body_bytes, remaining, type(exc).__name__)
+    except httpx.ProxyError as exc:  # the CONNECT was answered, but not with 2xx
         text = clean_text(str(exc), 160)
-        if "without sending a response" in text or "disconnected" in text.lower():
-            return _failed(url, EMPTY_REPLY, trace.phase(), text, hops, trace, dns_s, sent)
-        return _failed(url, NOT_HTTP, trace.phase(), text, hops, trace, dns_s, sent)
-    except (httpx.ConnectError, httpx.ReadError, httpx.WriteError, OSError) as exc:
-        text = clean_text(str(exc) or type(exc).__name__, 160)
-        lowered = text.lower()
-        if "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
-            return _failed(url, TLS_ERROR, "tls", text, hops, trace, dns_s, sent)
-        if trace.phase() in ("connect",):
-            return _failed(url, CONNECT_ERROR, "connect", text, hops, trace, dns_s, sent)
-        return _failed(url, EMPTY_REPLY, trace.phase(), text, hops, trace, dns_s, sent)
-    except (httpx.HTTPError, ValueError) as exc:
-        text = clean_text(str(exc) or type(exc).__name__, 160)
-        return _failed(url, FAILED, trace.phase(), text, hops, trace, dns_s, sent)
+        code = int(text.split()[0]) if text[:3].isdigit() else 0
+        state = answer_state("CONNECT", code, lambda _name: "")
+        return fail(_PROXY_STATES.get(state, PROXY_FAILED), f"CONNECT answered {text}")
+    except (httpx.HTTPError, OSError) as exc:
+        return fail(*_classify(exc, hop))
+    except ValueError as exc:
+        return fail(FAILED, clean_text(str(exc) or type(exc).__name__, 160))
+
+
+_PROXY_STATES = {
+    "auth_required": PROXY_AUTH_REQUIRED,
+    "upstream_failed": PROXY_UPSTREAM_FAILED,
+    "failed": PROXY_FAILED,
+}
+
+
+def _proxy_answer(
+    fail: Callable[..., HttpData], state: str, response: Any, proxy: ProxyChoice
+) -> HttpData:
+    from dataclasses import replace
+
+    challenge = clean_text(response.headers.get("proxy-authenticate", ""), 200)
+    detail = f"the proxy answered {response.status_code} {clean_text(response.reason_phrase, 80)}"
+    if challenge:
+        detail += f" (Proxy-Authenticate: {challenge})"
+    why = response.headers.get("proxy-status") or response.headers.get("x-squid-error")
+    if why:
+        detail += f" ({clean_text(why, 160)})"
+    data = fail(_PROXY_STATES.get(state, PROXY_FAILED), detail, "headers")
+    return replace(data, status=response.status_code, reason=clean_text(response.reason_phrase, 80))
+
+
+def _timeout(
+    fail: Callable[..., HttpData], hop: _Hop, body_bytes: int, limit: float, kind: str
+) -> HttpData:
+    trace = hop.trace
+    phase = trace.phase()
+    if hop.proxy is not None and phase == "connect":
+        return fail(
+            PROXY_UNREACHABLE,
+            f"the proxy {hop.proxy.shown} did not accept a connection within {limit:.1f}s",
+        )
+    if hop.proxy is not None and hop.url.startswith("https:") and not trace.tunnelled:
+        return fail(
+            PROXY_FAILED,
+            f"the proxy {hop.proxy.shown} did not answer the CONNECT within {limit:.1f}s",
+        )
+    detail = _timeout_detail(phase, body_bytes, limit) + (f" ({kind})" if kind else "")
+    return fail(TIMEOUT, detail, phase)
+
+
+def _classify(exc: BaseException, hop: _Hop) -> tuple[str, str]:
+    """(state, detail) for an exchange that ended with *exc*."""
+    import httpx
+
+    trace = hop.trace
+    text = clean_text(str(exc) or type(exc).__name__, 160)
+    lowered = text.lower()
+    proxy = hop.proxy.shown if hop.proxy is not None else ""
+    reset = _was_reset(exc)
+    if proxy and trace.phase() == "connect":
+        return PROXY_UNREACHABLE, f"cannot connect to the proxy {proxy}: {text}"
+    if proxy and hop.url.startswith("https:") and not trace.tunnelled:
+        return PROXY_FAILED, f"the proxy {proxy} hung up on the CONNECT: {text}"
+    if isinstance(exc, httpx.RemoteProtocolError) and not _hangup_text(lowered):
+        return NOT_HTTP, text  # refined from the raw bytes (probe_http)
+    if "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
+        return TLS_ERROR, text
+    if trace.phase() == "connect":
+        if reset:  # the handshake completed and the RST came at once
+            return RESET, _root_text(exc) or text
+        return CONNECT_ERROR, _connect_detail(_root_text(exc) or text)
+    if proxy and not hop.url.startswith("https:"):
+        how = "reset" if reset else "closed"
+        return (
+            PROXY_FAILED,
+            f"the proxy {proxy} {how} the connection without an answer: {text}",
+        )
+    return (RESET, text) if reset else (CLOSED, text)
+
+
+def _hangup_text(lowered: str) -> bool:
+    return any(
+        s in lowered
+        for s in ("without sending a response", "disconnected", "peer closed", "connection reset")
+    )
+
+
+def _was_reset(exc: BaseException | None) -> bool:
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ConnectionResetError | BrokenPipeError):
+            return True
+        if isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
+            return True
+        if "reset by peer" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _root_text(exc: BaseException | None) -> str:
+    """The innermost OS error behind *exc* (anyio hides it behind "All connection attempts failed")."""
+    import errno
+
+    found = ""
+    for _ in range(8):
+        if exc is None:
+            break
+        if isinstance(exc, OSError) and exc.errno is not None:
+            name = errno.errorcode.get(exc.errno, "") if exc.errno > 0 else ""
+            found = clean_text(f"{name + ': ' if name else ''}{exc.strerror or exc}", 160)
+        exc = exc.__cause__ or exc.__context__
+    return found
+
+
+def _connect_detail(text: str) -> str:
+    lowered = text.lower()
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return f"the name does not resolve ({text})"
+    if "temporary failure in name resolution" in lowered:
+        return f"the name cannot be resolved now ({text})"
+    if "refused" in lowered:
+        return f"connection refused: nothing listens there ({text})"
+    return text
 
 
 def _timeout_detail(phase: str, body_bytes: int, limit: float) -> str:
@@ -350,25 +651,31 @@ def _timeout_detail(phase: str, body_bytes: int, limit: float) -> str:
 def _timings(trace: _Trace, dns_s: float, total: float) -> HttpTimings:
     return HttpTimings(
         dns_s=dns_s,
-        connect_s=trace.at("connection.connect_tcp.complete"),
-        tls_s=trace.at("connection.start_tls.complete"),
-        ttfb_s=trace.at(
-            "http11.receive_response_headers.complete", "http2.receive_response_headers.complete"
-        ),
+        connect_s=trace.first("connection.connect_tcp.complete"),
+        tls_s=trace.first("start_tls.complete"),
+        ttfb_s=trace.last("receive_response_headers.complete"),
         total_s=total,
+        sent_s=max(
+            trace.last("send_request_headers.complete"), trace.last("send_request_body.complete")
+        ),
     )
+
+
+def _with(data: HttpData, **changes: Any) -> HttpData:
+    from dataclasses import replace
+
+    return replace(data, **changes)
 
 
 def _done(
     url: str,
     response: Any,
     hops: list[HttpHop],
-    trace: _Trace,
+    hop: _Hop,
     total: float,
     dns_s: float,
     body_bytes: int,
     sent: tuple[str, ...],
-    loop: bool = False,
 ) -> HttpData:
     headers = tuple(
         (name, clean_text(response.headers.get(name), 200))
@@ -384,10 +691,11 @@ def _done(
         http_version=response.http_version,
         headers=headers,
         hops=tuple(hops),
-        redirect_loop=loop,
-        timings=_timings(trace, dns_s, total),
+        timings=_timings(hop.trace, dns_s, total),
         body_bytes=body_bytes,
         sent_headers=sent,
+        proxy=hop.proxy.shown if hop.proxy is not None else "",
+        proxy_variable=hop.proxy.variable if hop.proxy is not None else "",
     )
 
 
@@ -397,17 +705,24 @@ def _failed(
     phase: str,
     detail: str,
     hops: list[HttpHop],
-    trace: _Trace,
+    hop: _Hop,
     dns_s: float,
     sent: tuple[str, ...],
 ) -> HttpData:
+    when = ""
+    if state in (RESET, CLOSED):
+        when = "after the request" if hop.trace.request_sent else "before the request"
     return HttpData(
         url=shown_url(url),
         method="GET",
         state=state,
         hops=tuple(hops),
-        timings=_timings(trace, dns_s, time.monotonic() - trace.t0),
+        timings=_timings(hop.trace, dns_s, time.monotonic() - hop.trace.t0),
         phase=phase,
         detail=detail,
         sent_headers=sent,
+        hangup_when=when,
+        failed_url=shown_url(hop.url),
+        proxy=hop.proxy.shown if hop.proxy is not None else "",
+        proxy_variable=hop.proxy.variable if hop.proxy is not None else "",
     )

@@ -15,8 +15,8 @@ import base64
 import ipaddress
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
 from probes.core.context import ProbeContext
@@ -56,10 +56,6 @@ class ProxyData:
     direct_detail: str = ""
 
 
-def _env(ctx: ProbeContext) -> Mapping[str, str]:
-    return dict(ctx.config.proxy_env) if ctx.config.proxy_env is not None else os.environ
-
-
 def redact_proxy(value: str) -> str:
     """A proxy setting without its password, with or without a scheme (``user:pw@host:3128``)."""
     if "://" in value or "@" not in value:
@@ -71,8 +67,43 @@ def settings(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((var, redact_proxy(env[var])) for var in PROXY_VARS if env.get(var))
 
 
+@dataclass(frozen=True, slots=True)
+class ProxyChoice:
+    """The proxy a client would use for one URL."""
+
+    variable: str  # the variable that selects it (https_proxy, ALL_PROXY...)
+    url: str = field(repr=False)  # as configured, credentials included: never shown
+    shown: str = ""  # the URL without credentials
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url if "://" in self.url else f"http://{self.url}").scheme.lower()
+
+    @property
+    def http_url(self) -> str:
+        """The URL with a scheme (a bare ``host:port`` means an HTTP proxy)."""
+        return self.url if "://" in self.url else f"http://{self.url}"
+
+
+def proxy_env(ctx: ProbeContext) -> Mapping[str, str]:
+    """The proxy variables of this run (the config seam, else the environment)."""
+    return dict(ctx.config.proxy_env) if ctx.config.proxy_env is not None else os.environ
+
+
+def proxy_for(target: Target, env: Mapping[str, str]) -> ProxyChoice | None:
+    """The proxy a client (curl, httpx, requests) would use for *target*; None = direct."""
+    var, value = select_proxy(target, env)
+    if not var or no_proxy_match(target, env):
+        return None
+    return ProxyChoice(var, value, redact_proxy(value))
+
+
 def select_proxy(target: Target, env: Mapping[str, str]) -> tuple[str, str]:
-    """(variable, value) of the proxy a client would use for *target*, or ("", "")."""
+    """(variable, value) of the proxy a client would use for *target*, or ("", "").
+
+    Lower-case variables first (curl, httpx, requests); ``https_proxy`` for TLS
+    targets, ``http_proxy`` for plain ones, ``all_proxy`` for both.
+    """
     secure = target.scheme in ("https", "wss", "tls") or (
         target.scheme == "tcp" and target.port == 443
     )
@@ -83,25 +114,40 @@ def select_proxy(target: Target, env: Mapping[str, str]) -> tuple[str, str]:
         return "", ""
     names = ("https_proxy", "HTTPS_PROXY") if secure else ("http_proxy", "HTTP_PROXY")
     for var in (*names, "all_proxy", "ALL_PROXY"):
-        if env.get(var):
-            return var, env[var]
+        if env.get(var, "").strip():
+            return var, env[var].strip()
     return "", ""
 
 
+def _no_proxy_entry(entry: str) -> tuple[str, str]:
+    """(host or network, port) of one NO_PROXY entry: ``host``, ``host:port``,
+    ``[v6]``, ``[v6]:port``, ``v6``, ``10.0.0.0/8``."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else ""
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, port
+    return entry, ""  # a name, an IPv4 address or network, or a bare IPv6 address
+
+
 def no_proxy_match(target: Target, env: Mapping[str, str]) -> str:
-    """The NO_PROXY entry that bypasses the proxy for *target*, or ""."""
-    raw = env.get("no_proxy") or env.get("NO_PROXY") or ""
-    host = target.host.lower()
-    for entry in raw.replace(" ", ",").split(","):
+    """The NO_PROXY entry that bypasses the proxy for *target*, or "".
+
+    curl/httpx semantics: ``*`` matches everything; a name matches itself and
+    its subdomains (a leading ``.`` or ``*.`` is ignored); an IP address or
+    CIDR network matches address targets inside it (names are not resolved
+    for this, as no client does); ``:port`` restricts an entry to that port.
+    """
+    raw = env.get("no_proxy") if env.get("no_proxy") is not None else env.get("NO_PROXY")
+    host = target.host.lower().rstrip(".")
+    for entry in (raw or "").replace(" ", ",").split(","):
         entry = entry.strip().lower()
         if not entry:
             continue
         if entry == "*":
             return entry
-        name, port = entry, ""
-        if entry.count(":") == 1 and not entry.startswith("["):
-            name, _, port = entry.partition(":")
-        name = name.strip("[]")
+        name, port = _no_proxy_entry(entry)
         if port and port != str(target.port):
             continue
         if target.is_ip:
@@ -111,7 +157,7 @@ def no_proxy_match(target: Target, env: Mapping[str, str]) -> str:
             except ValueError:
                 pass
             continue
-        bare = name.lstrip("*").lstrip(".")
+        bare = name.removeprefix("*").lstrip(".").rstrip(".")
         if bare and (host == bare or host.endswith("." + bare)):
             return entry
     return ""
@@ -119,7 +165,7 @@ def no_proxy_match(target: Target, env: Mapping[str, str]) -> str:
 
 async def probe_proxy(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     started = time.monotonic()
-    env = _env(ctx)
+    env = proxy_env(ctx)
     target = ctx.target
     found = settings(env)
     var, value = select_proxy(target, env)
@@ -147,6 +193,8 @@ async def probe_proxy(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     )
     if data.state == OK:
         yield ProbeResult("proxy", Status.OK, elapsed, summary, data)
+    elif data.state == NOT_PROBED:
+        yield ProbeResult("proxy", Status.SKIPPED, elapsed, f"{summary}: {data.detail}", data)
     else:
         err = ProbeError(data.state.upper(), data.detail, answered_by=shown, elapsed_s=elapsed)
         yield ProbeResult("proxy", Status.FAILED, elapsed, summary, data, err)
@@ -247,8 +295,25 @@ async def _through(
         proxy_authenticate=response.get("proxy-authenticate"),
         via=response.get("via"),
     )
+    state = answer_state(method, status, response.get)
+    return replace(common, state=state, detail=f"{status} {reason}")
+
+
+def answer_state(method: str, status: int, header: Callable[[str], str]) -> str:
+    """What a proxy's answer means: ok | auth_required | upstream_failed | failed.
+
+    A CONNECT must be answered 2xx; 502/503/504 say the proxy could not reach
+    the site, anything else is a refusal (ACL, policy).  Through a forwarding
+    proxy (absolute-URI GET) the status is usually the site's own: a 502/503/504
+    is the proxy's only when its error page says so (``Proxy-Status``, RFC 9209,
+    or Squid's ``X-Squid-Error``).
+    """
     if status == 407:
-        return replace(common, state=AUTH_REQUIRED, detail=f"{status} {reason}")
-    if status in (502, 503, 504):
-        return replace(common, state=UPSTREAM_FAILED, detail=f"{status} {reason}")
-    return replace(common, state=OK, detail=f"{status} {reason}")
+        return AUTH_REQUIRED
+    if method == "CONNECT":
+        if 200 <= status < 300:
+            return OK
+        return UPSTREAM_FAILED if status in (502, 503, 504) else FAILED
+    if status in (502, 503, 504) and (header("proxy-status") or header("x-squid-error")):
+        return UPSTREAM_FAILED
+    return OK

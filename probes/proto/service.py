@@ -59,6 +59,7 @@ class ServiceData:
     auth_method: str = ""  # postgres: what the server asks for
     sqlstate: str = ""
     credentials_sent: bool = False
+    sslmode: str = ""  # postgres: the URL's sslmode ("" = not given)
 
 
 def which(ctx: ProbeContext) -> str | None:
@@ -120,6 +121,29 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         yield ProbeResult("service", Status.FAILED, elapsed, summary, data, err)
 
 
+async def _pg_startup(
+    t: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[bytes, bytes]:
+    """Send the StartupMessage; (message type, body) of the first answer."""
+    user = t.username or "netmedic"
+    database = t.path.lstrip("/").split("?")[0] or "postgres"
+    params = (
+        b"".join(
+            k.encode() + b"\0" + v.encode() + b"\0"
+            for k, v in (("user", user), ("database", database), ("application_name", "netmedic"))
+        )
+        + b"\0"
+    )
+    writer.write(struct.pack("!II", 8 + len(params), 196608) + params)
+    await writer.drain()
+    kind = await reader.readexactly(1)
+    length = struct.unpack("!I", await reader.readexactly(4))[0]
+    body = await reader.readexactly(min(max(length - 4, 0), 8192))
+    if kind == b"R":
+        writer.write(b"X\x00\x00\x00\x04")
+    return kind, body
+
+
 def _resp(*parts: str) -> bytes:
     out = f"*{len(parts)}\r\n".encode()
     for p in parts:
@@ -139,42 +163,75 @@ async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
         address, t.port, ssl=ssl_ctx, server_hostname=(t.sni or t.host) if ssl_ctx else None
     )
     creds = bool(t.password)
-    try:
-        if creds:
-            args = ("AUTH", t.username, t.password) if t.username else ("AUTH", t.password)
-            writer.write(_resp(*args))
-        writer.write(_resp("PING"))
-        await writer.drain()
-        first = await reader.readline()
-        auth_reply = b""
-        if creds:
-            auth_reply, first = first, await reader.readline()
-    finally:
-        writer.close()
     base: dict[str, Any] = {
         "service": "redis",
         "address": address,
         "port": t.port,
         "credentials_sent": creds,
     }
+    try:
+        # Redis speaks first only to refuse ("-ERR max number of clients reached"):
+        # listen briefly before sending; the same read then takes the first reply.
+        pending = asyncio.ensure_future(reader.readline())
+        done, _ = await asyncio.wait({pending}, timeout=0.1)
+        if done:
+            return _redis_answer(base, pending.result(), b"")
+        try:
+            if creds:
+                args = ("AUTH", t.username, t.password) if t.username else ("AUTH", t.password)
+                writer.write(_resp(*args))
+            writer.write(_resp("PING"))
+            await writer.drain()
+            first = await pending
+        finally:
+            pending.cancel()
+        auth_reply = b""
+        if creds and first:
+            auth_reply, first = first, await reader.readline()
+    finally:
+        writer.close()
+    return _redis_answer(base, first, auth_reply)
+
+
+# Redis error replies that say the server cannot serve now (prefix → why).
+_REDIS_UNAVAILABLE = (
+    (b"-LOADING", "Redis is loading its dataset into memory"),
+    (b"-READONLY", "this Redis is a read-only replica"),
+    (b"-MISCONF", "Redis cannot save to disk and refuses writes (stop-writes-on-bgsave-error)"),
+    (b"-OOM", "Redis is at its maxmemory limit"),
+    (b"-MASTERDOWN", "the replica has lost its master"),
+    (b"-BUSY", "Redis is busy running a script"),
+)
+
+
+def _redis_answer(base: dict[str, Any], first: bytes, auth_reply: bytes) -> ServiceData:
+    """Classify Redis's answers (the AUTH reply first, then PING's); the server's words kept."""
     shown = clean_bytes((auth_reply + b" " + first).strip() if auth_reply else first.strip(), 160)
-    if auth_reply.startswith((b"-WRONGPASS", b"-ERR invalid", b"-ERR invalid password")):
-        return ServiceData(
-            **base, state=AUTH_FAILED, detail="AUTH was rejected (WRONGPASS)", reply=shown
-        )
+    for line in (auth_reply, first):
+        upper = line.upper()
+        if upper.startswith(b"-ERR MAX NUMBER OF CLIENTS"):
+            return ServiceData(
+                **base,
+                state=TOO_MANY,
+                detail="Redis refuses new clients: it is at its maxclients limit",
+                reply=shown,
+            )
+        if upper.startswith(b"-NOAUTH"):
+            return ServiceData(
+                **base, state=AUTH_REQUIRED, detail="the server requires AUTH (NOAUTH)", reply=shown
+            )
+        if upper.startswith(b"-WRONGPASS") or upper.startswith(b"-ERR INVALID"):
+            return ServiceData(
+                **base, state=AUTH_FAILED, detail="AUTH was rejected (WRONGPASS)", reply=shown
+            )
+        for prefix, why in _REDIS_UNAVAILABLE:
+            if upper.startswith(prefix):
+                return ServiceData(**base, state=UNAVAILABLE, detail=why, reply=shown)
     if first.startswith(b"+PONG"):
         return ServiceData(**base, state=OK, detail="PING answered +PONG", reply=shown)
-    if first.startswith(b"-NOAUTH"):
+    if not first:
         return ServiceData(
-            **base, state=AUTH_REQUIRED, detail="the server requires AUTH (NOAUTH)", reply=shown
-        )
-    if first.startswith((b"-WRONGPASS", b"-ERR invalid password")):
-        return ServiceData(
-            **base, state=AUTH_FAILED, detail="AUTH was rejected (WRONGPASS)", reply=shown
-        )
-    if first.startswith(b"-LOADING"):
-        return ServiceData(
-            **base, state=UNAVAILABLE, detail="Redis is loading its dataset", reply=shown
+            **base, state=FAILED, detail="the server closed the connection without answering PING"
         )
     if first[:1] in (b"-", b"+", b":", b"$", b"*"):
         return ServiceData(**base, state=FAILED, detail=f"PING answered {shown}", reply=shown)
@@ -189,47 +246,44 @@ async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
 
 
 async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
+    """SSLRequest (unless sslmode=disable), TLS when offered, then the StartupMessage,
+    on one connection as libpq does."""
+    import ssl
+
+    from probes.proto.tls import pg_sslmode
+
     t = ctx.target
+    mode = pg_sslmode(t)
     base: dict[str, Any] = {"service": "postgres", "address": address, "port": t.port}
     reader, writer = await asyncio.open_connection(address, t.port)
     try:
-        writer.write(struct.pack("!II", 8, 80877103))
-        await writer.drain()
-        answer = await reader.read(64)
+        tls = ""
+        if mode != "disable":
+            writer.write(struct.pack("!II", 8, 80877103))
+            await writer.drain()
+            answer = await reader.read(64)
+            if answer not in (b"S", b"N"):
+                proto = identify(answer) or ""
+                return ServiceData(
+                    **base,
+                    state=WRONG_PROTOCOL,
+                    detail=f"the port does not answer like PostgreSQL{f'; it speaks {proto}' if proto else ''}",
+                    reply=clean_bytes(answer, 120),
+                    protocol_seen=proto,
+                )
+            tls = "yes" if answer == b"S" else "no"
+            if answer == b"S":  # what libpq does: the startup goes inside TLS (not verified here)
+                plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                plain.check_hostname = False
+                plain.verify_mode = ssl.CERT_NONE
+                await writer.start_tls(plain, server_hostname=t.sni)
+        kind, body = await _pg_startup(t, reader, writer)
     finally:
         writer.close()
-    if answer not in (b"S", b"N"):
-        proto = identify(answer) or ""
-        return ServiceData(
-            **base,
-            state=WRONG_PROTOCOL,
-            detail=f"the port does not answer like PostgreSQL{f'; it speaks {proto}' if proto else ''}",
-            reply=clean_bytes(answer, 120),
-            protocol_seen=proto,
-        )
-    tls = "yes" if answer == b"S" else "no"
     user = t.username or "netmedic"
-    database = t.path.lstrip("/").split("?")[0] or "postgres"
-    params = (
-        b"".join(
-            k.encode() + b"\0" + v.encode() + b"\0"
-            for k, v in (("user", user), ("database", database), ("application_name", "netmedic"))
-        )
-        + b"\0"
-    )
-    startup = struct.pack("!II", 8 + len(params), 196608) + params
-    reader, writer = await asyncio.open_connection(address, t.port)
-    try:
-        writer.write(startup)
-        await writer.drain()
-        kind = await reader.readexactly(1)
-        length = struct.unpack("!I", await reader.readexactly(4))[0]
-        body = await reader.readexactly(min(max(length - 4, 0), 8192))
-        if kind == b"R":
-            writer.write(b"X\x00\x00\x00\x04")
-    finally:
-        writer.close()
+    base["sslmode"] = mode
     base["tls_offered"] = tls
+    tls = tls or "not asked (sslmode=disable)"
     if kind == b"R" and len(body) >= 4:
         code = struct.unpack("!I", body[:4])[0]
         method = _PG_AUTH.get(code, f"method {code}")
@@ -268,7 +322,7 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
         return ServiceData(
             **base,
             state=state,
-            detail=f"{code}: {message}",
+            detail=f"SQLSTATE {code}: {message}",
             reply=message,
             sqlstate=code,
         )

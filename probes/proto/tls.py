@@ -24,18 +24,21 @@ import ssl
 import struct
 import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from probes.core.context import ProbeContext, run_in_daemon_thread
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_bytes, clean_text
+from probes.core.target import Target
 from probes.proto.certs import CertInfo, parse_der
+from probes.proto.proxy import ProxyChoice
 from probes.wire.banner import identify
 
 TLS_PORTS = frozenset({443, 465, 636, 853, 993, 995, 2376, 4443, 5986, 6443, 8443, 9443})
 STARTTLS_SCHEMES = {"postgres": "postgres", "postgresql": "postgres", "smtp": "smtp"}
+PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _VERSION_ENUM = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -56,6 +59,22 @@ _CLIENT_CERT_REASONS = ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "PEER_DID_NOT
 
 # Outcome states of the probe (``TlsData.failure`` holds the finding id).
 OK, FAILED, TIMEOUT, UNREACHABLE = "ok", "failed", "timeout", "unreachable"
+STATES = (OK, FAILED, TIMEOUT, UNREACHABLE)
+# The certificate problems that one chain can have at once.
+CERT_PROBLEMS = (
+    "tls.hostname_mismatch",
+    "tls.expired",
+    "tls.not_yet_valid",
+    "tls.self_signed",
+    "tls.untrusted_root",
+    "tls.incomplete_chain",
+    "proxy.tls_intercepted",
+)
+# How long a handshake may stay silent before a plain look at the port (is it
+# HTTP or another plaintext protocol?) runs beside it.
+SNIFF_AFTER_S = 0.5
+DIRECT_LOOK_S = 2.0  # through a proxy: how long the direct look at the certificate may take
+Connector = Callable[[float], socket.socket]  # deadline → a connected socket (a proxy tunnel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +103,13 @@ class TlsData:
     handshake_s: float = 0.0
     trust_store: str = "system"
     revocation_checked: bool = False
+    # Every problem of the chain (finding ids, the handshake's own failure first):
+    # OpenSSL stops at the first, the chain read without verification shows the rest.
+    problems: tuple[str, ...] = ()
+    proxy: str = ""  # the handshake went through this proxy's CONNECT (no credentials)
+    direct_leaf: CertInfo | None = None  # the leaf seen without the proxy, when it differs
+    intercepted: bool = False  # through the proxy, another issuer signs the certificate
+    sslmode: str = ""  # postgres: the URL's sslmode ("" = not given; libpq's default is prefer)
 
     @property
     def leaf(self) -> CertInfo | None:
@@ -111,6 +137,8 @@ class _Outcome:
 def applies(ctx: ProbeContext) -> str | None:
     """None when TLS applies to the target, else the reason to skip."""
     t = ctx.target
+    if pg_sslmode(t) == "disable":
+        return "sslmode=disable: the client does not use TLS with this server"
     if t.tls or t.scheme in STARTTLS_SCHEMES:
         return None
     if t.scheme == "tcp" and (
@@ -124,26 +152,40 @@ def applies(ctx: ProbeContext) -> str | None:
 
 
 async def probe_tls(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+    from dataclasses import replace
+
+    from probes.proto.proxy import proxy_env, proxy_for
+
     started = time.monotonic()
     reason = applies(ctx)
     if reason is not None:
         yield ProbeResult("tls", Status.SKIPPED, 0.0, reason)
         return
-    resolution = await ctx.resolution()
-    if not resolution.addresses:
-        yield ProbeResult(
-            "tls", Status.SKIPPED, time.monotonic() - started, "no address (name did not resolve)"
-        )
-        return
     deadline = started + ctx.config.timeout
-    data: TlsData | None = None
-    for address in resolution.addresses:  # the first address that accepts a connection
-        data = await run_in_daemon_thread(lambda a=address: inspect(ctx, a, deadline))  # type: ignore[misc]
-        if data is None or data.state != UNREACHABLE or time.monotonic() >= deadline:
-            break
-    assert data is not None
-    if data.failure == "tls.not_tls" and not data.peer_protocol:
+    proxy = proxy_for(ctx.target, proxy_env(ctx))
+    if proxy is not None and proxy.scheme == "http":
+        # Clients reach the site through the proxy: so does the handshake.
+        data = await _through_proxy(ctx, proxy, deadline)
+    else:
+        resolution = await ctx.resolution()
+        if not resolution.addresses:
+            yield ProbeResult(
+                "tls",
+                Status.SKIPPED,
+                time.monotonic() - started,
+                "no address (name did not resolve)",
+            )
+            return
+        found: TlsData | None = None
+        for address in resolution.addresses:  # the first address that accepts a connection
+            found = await _inspect_or_sniff(ctx, address, deadline)
+            if found.state != UNREACHABLE or time.monotonic() >= deadline:
+                break
+        assert found is not None
+        data = found
+    if data.failure == "tls.not_tls" and not data.peer_protocol and not data.proxy:
         data = await _name_peer(data, ctx, deadline)
+    data = replace(data, sslmode=pg_sslmode(ctx.target))
     elapsed = time.monotonic() - started
     guessed = ctx.target.scheme == "tcp" and ctx.symptom != "tls"
     if guessed and data.failure == "tls.not_tls":
@@ -154,6 +196,111 @@ async def probe_tls(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     yield _result(data, elapsed)
+
+
+def pg_sslmode(target: Target) -> str:
+    """The ``sslmode`` of a PostgreSQL URL ("" when not given or not PostgreSQL)."""
+    from urllib.parse import parse_qsl
+
+    if STARTTLS_SCHEMES.get(target.scheme) != "postgres":
+        return ""
+    query = target.path.partition("?")[2]
+    modes = [v.lower() for k, v in parse_qsl(query) if k.lower() == "sslmode"]
+    return modes[-1] if modes and modes[-1] in PG_SSLMODES else ""
+
+
+async def _inspect_or_sniff(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
+    """The handshake; if it stays silent, a plain look at the port runs beside it, and a
+    port that answers HTTP (or any plaintext protocol) is not TLS at once."""
+    import asyncio
+
+    from probes.proto.httpraw import raw_response
+
+    holder: list[socket.socket] = []
+    task = asyncio.ensure_future(
+        run_in_daemon_thread(lambda: inspect(ctx, address, deadline, holder=holder))
+    )
+    if STARTTLS_SCHEMES.get(ctx.target.scheme):
+        return await task
+    done, _ = await asyncio.wait({task}, timeout=SNIFF_AFTER_S)
+    if done:
+        return task.result()
+    left = max(0.1, deadline - time.monotonic())
+    raw = await raw_response(
+        address, ctx.target.port, "/", False, ctx.target.sni or ctx.target.host, min(2.0, left)
+    )
+    protocol = identify(raw) or ("" if not raw else "an unknown plaintext protocol")
+    if task.done() or not raw or protocol.startswith("TLS"):
+        return await task
+    for sock in holder:  # abandon the handshake: the port is not TLS
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    task.cancel()
+    return TlsData(
+        address=address,
+        port=ctx.target.port,
+        server_name=ctx.target.sni or "",
+        starttls="",
+        state=FAILED,
+        failure="tls.not_tls",
+        detail=f"no answer to the ClientHello; a plain request is answered in {protocol}",
+        peer_protocol=protocol,
+        peer_banner=clean_bytes(raw, 120),
+    )
+
+
+async def _through_proxy(ctx: ProbeContext, proxy: ProxyChoice, deadline: float) -> TlsData:
+    """The handshake inside a CONNECT tunnel, then (when the direct path works) the
+    certificate seen directly: another issuer through the proxy is interception."""
+    from dataclasses import replace
+
+    from probes.proto.tunnel import open_tunnel
+
+    authority = ctx.target.host_port
+
+    def connector(limit: float) -> socket.socket:
+        return open_tunnel(proxy, authority, limit)
+
+    data = await run_in_daemon_thread(
+        lambda: inspect(ctx, proxy.shown, deadline, connector=connector)
+    )
+    data = replace(data, address=f"{authority} via proxy {proxy.shown}", proxy=proxy.shown)
+    if not data.chain:
+        return data
+    resolution = await ctx.resolution()
+    if not resolution.addresses or time.monotonic() >= deadline:
+        return data
+    # The direct path is often firewalled where a proxy is used: do not wait long.
+    direct_deadline = min(deadline, time.monotonic() + DIRECT_LOOK_S)
+    direct = await run_in_daemon_thread(
+        lambda: handshake(
+            resolution.addresses[0],
+            ctx.target.port,
+            ctx.target.host,
+            _plain_context(),
+            direct_deadline,
+            STARTTLS_SCHEMES.get(ctx.target.scheme, ""),
+        )
+    )
+    direct_chain = _parse_chain(direct.chain) if direct.ok else ()
+    return compare_direct(data, direct_chain[0] if direct_chain else None)
+
+
+def compare_direct(data: TlsData, direct: CertInfo | None) -> TlsData:
+    """Mark interception: the leaf through the proxy has another issuer than the direct one."""
+    from dataclasses import replace
+
+    leaf = data.leaf
+    if leaf is None or direct is None or leaf.issuer == direct.issuer:
+        return data
+    data = replace(data, direct_leaf=direct, intercepted=True)
+    if data.verified:
+        return data  # this host trusts the interceptor's CA: a warning (tls_rules)
+    problems = (
+        "proxy.tls_intercepted",
+        *(p for p in data.problems if p != "proxy.tls_intercepted"),
+    )
+    return replace(data, failure="proxy.tls_intercepted", problems=problems)
 
 
 def _result(data: TlsData, elapsed: float) -> ProbeResult:
@@ -205,7 +352,13 @@ def _plain_context(permissive: bool = False) -> ssl.SSLContext:
     return ctx
 
 
-def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
+def inspect(
+    ctx: ProbeContext,
+    address: str,
+    deadline: float,
+    connector: Connector | None = None,
+    holder: list[socket.socket] | None = None,
+) -> TlsData:
     """Handshake, capture, classify.  Never raises for network failures."""
     target = ctx.target
     starttls = STARTTLS_SCHEMES.get(target.scheme, "")
@@ -232,11 +385,28 @@ def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
     if alpn:
         vctx.set_alpn_protocols(alpn)
 
-    first = handshake(address, target.port, server_name, vctx, deadline, starttls, read_check=True)
+    def shake(context: ssl.SSLContext, read_check: bool = False) -> _Outcome:
+        return handshake(
+            address,
+            target.port,
+            server_name,
+            context,
+            deadline,
+            starttls,
+            read_check,
+            connector,
+            holder,
+        )
+
+    first = shake(vctx, read_check=True)
     base["handshake_s"] = first.elapsed
     base["client_cert_requested"] = first.cert_request
     base["alerts"] = tuple(first.alerts)
     if first.stage == "connect":
+        from probes.proto.tunnel import TunnelError
+
+        if isinstance(first.exc, TunnelError):
+            return TlsData(**base, state=FAILED, failure=first.exc.finding, detail=first.exc.detail)
         return TlsData(**base, state=UNREACHABLE, detail=_describe(first.exc))
     if first.starttls_refused:
         return TlsData(
@@ -286,14 +456,16 @@ def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
             verified=True,
         )
     if isinstance(err, ssl.SSLCertVerificationError):
-        second = handshake(address, target.port, server_name, _plain_context(), deadline, starttls)
+        second = shake(_plain_context())
         chain = _parse_chain(second.chain)
         code = int(err.verify_code or 0)
         message = clean_text(str(err.verify_message or ""), 160)
+        failure = classify_verify(code, chain, target.host)
         return TlsData(
             **base,
             state=FAILED,
-            failure=classify_verify(code, chain, target.host),
+            failure=failure,
+            problems=chain_problems(failure, chain, target.host),
             detail=message,
             verify_code=code,
             verify_message=message,
@@ -309,7 +481,7 @@ def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
     if any(r in reason for r in _NOT_TLS_REASONS):
         return TlsData(**base, state=FAILED, failure="tls.not_tls", detail=detail)
     if any(r in reason for r in _VERSION_REASONS):
-        accepted = probe_versions(address, target.port, server_name, deadline, starttls)
+        accepted = probe_versions(address, target.port, server_name, deadline, starttls, connector)
         return TlsData(
             **base,
             state=FAILED,
@@ -318,9 +490,7 @@ def inspect(ctx: ProbeContext, address: str, deadline: float) -> TlsData:
             accepted_versions=accepted,
         )
     if any(r in reason for r in _CIPHER_REASONS):
-        loose = handshake(
-            address, target.port, server_name, _plain_context(True), deadline, starttls
-        )
+        loose = shake(_plain_context(True))
         if loose.ok:
             failure = "tls.no_shared_cipher"
             if loose.protocol and loose.protocol not in offered:
@@ -364,6 +534,34 @@ def _client_cert_failure(outcome: _Outcome) -> bool:
     return outcome.cert_request and any(r in reason for r in ("HANDSHAKE_FAILURE", "ALERT"))
 
 
+def chain_problems(failure: str, chain: tuple[CertInfo, ...], host: str) -> tuple[str, ...]:
+    """Every problem of *chain* for *host*, *failure* (what OpenSSL stopped at) first.
+
+    OpenSSL checks trust first, then validity dates, then the name, and reports
+    only the first failure: a self-signed certificate hides that it is also
+    expired and issued for another name.  The dates and names are read here.
+    """
+    import datetime as dt
+
+    from probes.proto.certs import hostname_matches, wildcard_match
+
+    problems = [failure] if failure else []
+    leaf = chain[0] if chain else None
+    if leaf is None:
+        return tuple(problems)
+    now = dt.datetime.now(dt.UTC)
+    if dt.datetime.fromisoformat(leaf.not_after) < now:
+        problems.append("tls.expired")
+    if dt.datetime.fromisoformat(leaf.not_before) > now:
+        problems.append("tls.not_yet_valid")
+    named = hostname_matches(host, leaf) or (
+        not leaf.has_san and wildcard_match(leaf.common_name.lower(), host.lower())
+    )
+    if not named:
+        problems.append("tls.hostname_mismatch")
+    return tuple(dict.fromkeys(problems))
+
+
 def classify_verify(code: int, chain: tuple[CertInfo, ...], host: str) -> str:
     """The finding id for an OpenSSL verification error code."""
     from probes.proto.certs import interceptor_name
@@ -394,7 +592,12 @@ def classify_verify(code: int, chain: tuple[CertInfo, ...], host: str) -> str:
 
 
 def probe_versions(
-    address: str, port: int, server_name: str, deadline: float, starttls: str
+    address: str,
+    port: int,
+    server_name: str,
+    deadline: float,
+    starttls: str,
+    connector: Connector | None = None,
 ) -> tuple[str, ...]:
     accepted: list[str] = []
     for version in VERSIONS:
@@ -408,7 +611,9 @@ def probe_versions(
                 ctx.maximum_version = _VERSION_ENUM[version]
         except (ValueError, ssl.SSLError):
             continue
-        outcome = handshake(address, port, server_name, ctx, deadline, starttls)
+        outcome = handshake(
+            address, port, server_name, ctx, deadline, starttls, connector=connector
+        )
         if outcome.ok:
             accepted.append(version)
     return tuple(accepted)
@@ -422,7 +627,11 @@ def handshake(
     deadline: float,
     starttls: str = "",
     read_check: bool = False,
+    connector: Connector | None = None,
+    holder: list[socket.socket] | None = None,
 ) -> _Outcome:
+    """One handshake; *connector* opens the connection (a proxy tunnel) instead of
+    a direct connect, and *holder* receives the socket so another thread can abort it."""
     out = _Outcome()
 
     def on_message(
@@ -441,14 +650,17 @@ def handshake(
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     out.stage = "connect"
     try:
-        raw = socket.socket(family, socket.SOCK_STREAM)
+        raw = connector(deadline) if connector else socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
         out.exc = exc
         return out
+    if holder is not None:
+        holder.append(raw)
     with contextlib.closing(raw):
         try:
             raw.settimeout(_left(deadline))
-            raw.connect((address, port))
+            if connector is None:
+                raw.connect((address, port))
             if starttls:
                 out.stage = "starttls"
                 raw.settimeout(_left(deadline))

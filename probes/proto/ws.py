@@ -22,6 +22,7 @@ from probes.proto.httphead import NotHttp, exchange, parse_head
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OK, REJECTED, BAD_ACCEPT, TIMEOUT, FAILED = "ok", "rejected", "bad_accept", "timeout", "failed"
+NO_ADDRESS = "the name does not resolve"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,9 @@ async def probe_ws(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     url, secure = which
     data = await upgrade(ctx, url, secure, started + ctx.config.timeout)
     elapsed = time.monotonic() - started
+    if data.detail == NO_ADDRESS:  # the DNS probe explains it, as for the HTTP and TLS probes
+        yield ProbeResult("ws", Status.SKIPPED, elapsed, "no address (name did not resolve)")
+        return
     if data.state == OK:
         yield ProbeResult("ws", Status.OK, elapsed, f"101 Switching Protocols from {url}", data)
         return
@@ -116,7 +120,7 @@ async def upgrade(ctx: ProbeContext, url: str, secure: bool, deadline: float) ->
             )
     resolution = await ctx.resolution()
     if not resolution.addresses:
-        return WsData(shown, FAILED, detail="the name does not resolve", origin=ctx.config.origin)
+        return WsData(shown, FAILED, detail=NO_ADDRESS, origin=ctx.config.origin)
     try:
         async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
             reader, writer = await asyncio.open_connection(

@@ -57,11 +57,18 @@ from typing import Any
 import platformdirs
 
 from probes import __version__
-from probes.core.events import NoteAdded, RetestStarted, StepMarked
+from probes.core.events import (
+    DiagnosisUpdate,
+    FollowUp,
+    NoteAdded,
+    ProbeUpdate,
+    RetestStarted,
+    RunFinished,
+    StepMarked,
+)
 from probes.core.model import to_jsonable
 from probes.core.target import Target
 from probes.record.safefile import FILE_MODE, OutputError, ensure_private_dir
-from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, RunFinished
 from probes.triage.pasted import PastedError
 
 SCHEMA = "netmedic.journal"

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from probes.core.events import PlanStep
 from probes.core.model import ProbeResult
 from probes.core.target import Target
 
@@ -52,16 +52,6 @@ SCHEME_PROBES: dict[str, tuple[str, ...]] = {
 }
 
 _PATH = ("ping", "trace")
-
-
-@dataclass(frozen=True, slots=True)
-class PlanStep:
-    """One probe of a run and the reason it runs."""
-
-    probe: str
-    reason: str
-    trigger: str = ""  # "" in the first plan; else the probe whose evidence asked for it
-    at_s: float = 0.0  # seconds into the run when it was added
 
 
 def initial_plan(
@@ -95,6 +85,8 @@ def initial_plan(
         add("proxy", f"{proxy} applies to this target")
         if target.scheme in ("http", "https", "ws", "wss"):
             add("http", f"requests to the target go through {proxy}")
+        if target.scheme in ("https", "wss"):
+            add("tls", f"compare the certificate seen through {proxy} with the site's own")
     return list(steps.values())
 
 
@@ -115,6 +107,9 @@ def follow_ups(
             return
         steps[name] = PlanStep(name, reason, trigger, round(elapsed_s, 3))
 
+    http = results.get("http")
+    if http is not None and http.final and getattr(http.data, "state", "") == "tls_error":
+        add("tls", "the HTTP exchange failed in TLS: read the whole chain", "http")
     tcp = results.get("tcp")
     if tcp is not None and tcp.final:
         for state, address, protocol in _attempts(tcp):

@@ -23,6 +23,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from probes.core.context import ProbeConfig, ProbeContext, SystemResolver, system_resolve
+from probes.core.events import (
+    DiagnosisUpdate,
+    Event,
+    FollowUp,
+    PlanStep,
+    ProbeUpdate,
+    RunFinished,
+)
 from probes.core.model import Diagnosis, ProbeError, ProbeResult, Status
 from probes.core.options import run_redactor
 from probes.core.redact import Redactor
@@ -30,11 +38,23 @@ from probes.core.target import Target
 from probes.diagnosis import diagnose
 from probes.diagnosis.coverage import CUT_SHORT, verdict_settled
 from probes.diagnosis.ranking import INCOMPLETE
-from probes.run.planner import PlanStep, follow_ups, heard_protocol, initial_plan, next_check_s
+from probes.run.planner import follow_ups, heard_protocol, initial_plan, next_check_s
 from probes.run.plans import PROBES, ProbeFn, ProbeSpec, plan_for
 from probes.run.starvation import StarvationClock
 
 T = TypeVar("T")
+
+# The run's events live in probes.core.events (records read them without the runner).
+__all__ = [
+    "DiagnosisUpdate",
+    "Event",
+    "FollowUp",
+    "ProbeUpdate",
+    "Run",
+    "RunFinished",
+    "probe_deadline",
+    "run_to_end",
+]
 
 # A probe gets the configured timeout plus this much to report what it saw.
 DEADLINE_GRACE_S = 1.0
@@ -45,32 +65,6 @@ MIN_FOLLOW_UP_S = 1.0
 # A starved process (no CPU for its ready work) gets its deadlines extended by the
 # time it waited, up to this many times the configured timeout.
 STARVED_GRACE = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeUpdate:
-    result: ProbeResult
-
-
-@dataclass(frozen=True, slots=True)
-class DiagnosisUpdate:
-    diagnosis: Diagnosis
-
-
-@dataclass(frozen=True, slots=True)
-class RunFinished:
-    diagnosis: Diagnosis
-    duration_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """The evidence asked for another probe; it starts now."""
-
-    step: PlanStep
-
-
-Event = ProbeUpdate | DiagnosisUpdate | RunFinished | FollowUp
 
 
 @dataclass
@@ -127,8 +121,9 @@ class Run:
 
     @property
     def probe_names(self) -> tuple[str, ...]:
-        """Every probe of the run so far, in the order they were planned."""
-        return tuple(step.probe for step in self.steps)
+        """Every probe of the run so far, in the order they were planned (once each,
+        though a probe that skipped before the evidence named its protocol runs again)."""
+        return tuple(dict.fromkeys(step.probe for step in self.steps))
 
     @property
     def follow_ups(self) -> list[PlanStep]:

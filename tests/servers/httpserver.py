@@ -120,3 +120,68 @@ def cors(allowed_origin: str, allowed_methods: str = "GET", allowed_headers: str
         await writer.drain()
 
     return handle
+
+
+def _rst(writer: asyncio.StreamWriter) -> None:
+    """Close with a reset (RST) instead of a FIN: SO_LINGER 0, then abort."""
+    import socket
+    import struct
+
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def reset_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    _rst(writer)
+
+
+async def close_before_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+async def reset_after_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_head(reader)
+    _rst(writer)
+
+
+def every_other_reset() -> Handler:
+    """Reset connections 0, 2, 4...; answer 200 on 1, 3, 5... (a flapping backend)."""
+    count = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count
+        mine, count = count, count + 1
+        if mine % 2 == 0:
+            _rst(writer)
+            return
+        await read_head(reader)
+        writer.write(response(200, "OK", {"Server": "lab"}, b"ok\n"))
+        await writer.drain()
+
+    return handle
+
+
+def raw_answer(head: bytes) -> Handler:
+    """Answer every request with *head* as is (malformed responses)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        writer.write(head)
+        await writer.drain()
+
+    return handle
+
+
+def redirect_to(location: str) -> Handler:
+    return status(302, "Found", {"Location": location})
+
+
+def slow_first_byte(delay: float) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        await asyncio.sleep(delay)
+        writer.write(response(200, "OK", {"Server": "lab"}, b"ok\n"))
+        await writer.drain()
+
+    return handle

@@ -63,11 +63,26 @@ class Pki:
         issuer_key = serialization.load_pem_private_key(self.root.private_key_pem.bytes(), None)
         return self._context("cn", cn, issuer_cert.subject, issuer_key, san=False)
 
-    def self_signed_context(self, cn: str = "localhost") -> ssl.SSLContext:
-        return self._context("self", cn, None, None, san=True)
+    def self_signed_context(
+        self,
+        cn: str = "localhost",
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+        names: tuple[str, ...] = (),
+    ) -> ssl.SSLContext:
+        """A self-signed leaf; *names* replace the SANs (default: *cn* and 127.0.0.1)."""
+        return self._context("self", cn, None, None, True, not_before, not_after, names)
 
     def _context(
-        self, stem: str, cn: str, issuer: x509.Name | None, issuer_key: object, san: bool
+        self,
+        stem: str,
+        cn: str,
+        issuer: x509.Name | None,
+        issuer_key: object,
+        san: bool,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+        names: tuple[str, ...] = (),
     ) -> ssl.SSLContext:
         import ipaddress
 
@@ -79,17 +94,17 @@ class Pki:
             .issuer_name(issuer or subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - DAY)
-            .not_valid_after(NOW + 300 * DAY)
+            .not_valid_before(not_before or NOW - DAY)
+            .not_valid_after(not_after or NOW + 300 * DAY)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         )
         if san:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName(cn), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-                ),
-                critical=False,
+            alt: list[x509.GeneralName] = (
+                [x509.DNSName(n) for n in names]
+                if names
+                else [x509.DNSName(cn), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
             )
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
         cert = builder.sign(issuer_key or key, hashes.SHA256())  # type: ignore[arg-type]
         cpath, kpath = self.dir / f"{stem}.pem", self.dir / f"{stem}.key"
         cpath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

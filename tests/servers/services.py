@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -50,7 +51,9 @@ def redis_unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def redis_server(password: str = "", tls: tuple[str, str, str] | None = None) -> Iterator[int]:
+def redis_server(
+    password: str = "", tls: tuple[str, str, str] | None = None, maxclients: int = 0
+) -> Iterator[int]:
     """redis-server on 127.0.0.1; *tls* = (cert, key, ca) serves TLS only."""
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="netmedic-redis-")
@@ -64,6 +67,8 @@ def redis_server(password: str = "", tls: tuple[str, str, str] | None = None) ->
         args += ["--port", str(port)]
     if password:
         args += ["--requirepass", password]
+    if maxclients:
+        args += ["--maxclients", str(maxclients)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port, proc)
@@ -93,8 +98,8 @@ def postgres_unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def postgres_server(cert_pem: bytes, key_pem: bytes) -> Iterator[int]:
-    """A fresh cluster with SSL on, SCRAM for 'app', and a reject line for 'blocked'."""
+def postgres_server(cert_pem: bytes, key_pem: bytes, ssl: bool = True) -> Iterator[int]:
+    """A fresh cluster with SSL on (or off), SCRAM for 'app', and a reject line for 'blocked'."""
     import pwd
 
     binary = _pg_bin()
@@ -137,7 +142,7 @@ def postgres_server(cert_pem: bytes, key_pem: bytes) -> Iterator[int]:
             path.chmod(0o600)
         proc = subprocess.Popen(
             [*as_postgres, str(binary / "postgres"), "-D", str(data), "-p", str(port),
-             "-k", str(workdir), "-c", "listen_addresses=127.0.0.1", "-c", "ssl=on",
+             "-k", str(workdir), "-c", "listen_addresses=127.0.0.1", "-c", f"ssl={'on' if ssl else 'off'}",
              "-c", "fsync=off"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -147,3 +152,16 @@ def postgres_server(cert_pem: bytes, key_pem: bytes) -> Iterator[int]:
         if proc is not None:
             _stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def redis_standin(reply: bytes) -> Any:
+    """A Redis stand-in (for ServerThread) that answers every command with *reply*."""
+    import asyncio
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await asyncio.wait_for(reader.read(4096), 5):
+            commands = data.count(b"\r\n*") + data.startswith(b"*")
+            writer.write(reply * max(1, commands))
+            await writer.drain()
+
+    return handle

@@ -1,5 +1,7 @@
 """Canary: plant secrets everywhere, run sessions through every output, grep every byte.
 
+One more source since issue 17: the error a person pastes (``check --error``).
+
 Secrets go into the target URL (user:password, secret query parameters), into
 environment variables (``*_TOKEN``, ``*PASSWORD*``, ``*SECRET*``, ``*_KEY``, a
 proxy URL with a password), and — through a stand-in HTTP probe and rule — into
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -228,3 +231,54 @@ async def test_nothing_downstream_of_the_run_sees_a_secret(
         _assert_clean(f"event {type(event).__name__}", json.dumps(to_jsonable(event)).encode())
     _assert_clean("run.results", json.dumps(to_jsonable(run.results)).encode())
     _assert_clean("run.diagnosis", json.dumps(to_jsonable(run.diagnosis)).encode())
+
+
+# One more source: the error a person pastes (``check --error``; the TUI's picker is
+# covered in tests/tui/test_error_paste.py).  Tracebacks quote tokens in URLs, in
+# headers and in dict literals.
+PASTE_CANARIES = ["CanaryPasteBearer61", "CanaryPasteKey62", "CanaryPastePw63", "CanaryPasteTok64"]
+PASTED = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/app/client.py", line 12, in <module>\n'
+    "    requests.get(url, headers={'Authorization': 'Bearer CanaryPasteBearer61'},\n"
+    "                 params={'api_key': 'CanaryPasteKey62'})\n"
+    "redis.exceptions.ConnectionError: redis://:CanaryPastePw63@127.0.0.1:{port}/0 "
+    "GET /x?access_token=CanaryPasteTok64 -> Error 111 connecting to 127.0.0.1:{port}. "
+    "Connection refused.\n"
+)
+
+
+def test_no_pasted_secret_reaches_any_output(
+    tmp_path: Path, listener: int, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    pasted = PASTED.replace("{port}", str(listener))
+    outputs: dict[str, bytes] = {}
+
+    def run(label: str, *argv: str) -> int:
+        code = main(list(argv))
+        captured = capsysbinary.readouterr()
+        outputs[f"{label} stdout"], outputs[f"{label} stderr"] = captured.out, captured.err
+        return code
+
+    run("check --json", "check", "--error", pasted, "--json", "--timeout", "1",
+        "--report", str(out / "check.md"))  # fmt: skip
+    assert b"your app said" in outputs["check --json stdout"]
+    run("check human", "check", "--error", pasted, "--timeout", "1")
+    assert b"your app said" in outputs["check human stdout"]
+    for fmt in ("md", "html", "json"):
+        assert run(f"report {fmt}", "report", "latest", "--format", fmt) == 0
+        assert b"Your app said" in outputs[f"report {fmt} stdout"] or fmt == "json"
+    assert run("bundle", "report", "latest", "--bundle", str(out / "bundle.zip")) == 0
+    assert run("no host", "check", "--error", "Authorization: Bearer CanaryPasteBearer61") == 2
+    journals = list(Path(os.environ["XDG_STATE_HOME"]).rglob("*.jsonl"))
+    assert len(journals) == 2
+    for path in [*journals, *out.iterdir()]:
+        outputs[str(path)] = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO((out / "bundle.zip").read_bytes())) as zf:
+        for name in zf.namelist():
+            outputs[f"bundle:{name}"] = zf.read(name)
+    for label, data in outputs.items():
+        for canary in PASTE_CANARIES:
+            assert canary.encode() not in data, f"{canary} leaked into {label}"

@@ -32,6 +32,7 @@ from tui.session import Session
 if TYPE_CHECKING:
     from probes.record.journal_writer import JournalWriter
     from probes.record.session import Session as SavedSession
+    from probes.triage.pasted import PastedError
     from tui.demo.cases import DemoCase
     from tui.demo.servers import DemoLab
 
@@ -40,18 +41,22 @@ if TYPE_CHECKING:
 
 THEMES = ("textual-dark", "textual-light")
 
-# Opens the journal of a new session: (target, symptom, plan) -> Journal.
-JournalFactory = Callable[[Target, str, tuple[str, ...]], Journal]
+# Opens the journal of a new session: (target, symptom, plan, pasted error) -> Journal.
+JournalFactory = Callable[[Target, str, tuple[str, ...], "PastedError | None"], Journal]
 
 
-def memory_journal(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
+def memory_journal(
+    target: Target, symptom: str, plan: tuple[str, ...], error: PastedError | None = None
+) -> Journal:
     """Keep the session in memory only (tests; the default unless run_app says disk)."""
-    return Journal.in_memory(target, symptom, plan=plan)
+    return Journal.in_memory(target, symptom, plan=plan, error=error)
 
 
-def disk_journal(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
+def disk_journal(
+    target: Target, symptom: str, plan: tuple[str, ...], error: PastedError | None = None
+) -> Journal:
     """A journal file under the state directory, so a dropped link loses nothing."""
-    return Journal.create(target, symptom, plan=plan)
+    return Journal.create(target, symptom, plan=plan, error=error)
 
 
 class _TeeSink:
@@ -183,11 +188,13 @@ class NetmedicApp(App[int]):
         """Whether runs add the probes the evidence asks for (not when a test fixed the plan)."""
         return symptom not in self.plans
 
-    def symptom_chosen(self, symptom: str, target: Target | None) -> None:
+    def symptom_chosen(self, symptom: str, target: Target | None, error_text: str = "") -> None:
+        """The picker chose; a target given on the command line wins over the error's."""
         if target is not None:
-            self.start_diagnosis(target, symptom)
+            self.start_diagnosis(target, symptom, error_text=error_text)
         else:
-            self.push_screen(TargetEntryScreen(symptom, recent.load_recent(self.recent_path)))
+            recent_targets = recent.load_recent(self.recent_path)
+            self.push_screen(TargetEntryScreen(symptom, recent_targets, error_text))
 
     def start_diagnosis(
         self,
@@ -196,6 +203,7 @@ class NetmedicApp(App[int]):
         *,
         origin: str = "",
         headers: tuple[tuple[str, str], ...] = (),
+        error_text: str = "",
     ) -> None:
         recent.remember(self.recent_path, target.input)
         config = self.config
@@ -204,12 +212,17 @@ class NetmedicApp(App[int]):
                 config, origin=origin or config.origin, headers=config.headers + headers
             )
         redactor = self._redactor(target, config)
+        error = None
+        if error_text:
+            from probes.triage.pasted import keep_error
+
+            error = keep_error(error_text, redactor)  # the run's redactor: the boundary
         plan = self.first_plan(target, symptom)
         factory = self.journal_factory
 
         def open_journal() -> Journal:
             return self._fall_back_to_memory(
-                lambda: factory(target, symptom, plan), target, symptom, plan
+                lambda: factory(target, symptom, plan, error), target, symptom, plan, error
             )
 
         journal = self._writer(open_journal)
@@ -221,6 +234,7 @@ class NetmedicApp(App[int]):
             config=config,
             redactor=redactor,
             journal=journal,
+            error=error,
         )
         self._push_diagnosis(session)
 
@@ -233,7 +247,9 @@ class NetmedicApp(App[int]):
         )
 
         def open_journal() -> Journal:
-            return self._fall_back_to_memory(saved.reopen_journal, target, saved.symptom, plan)
+            return self._fall_back_to_memory(
+                saved.reopen_journal, target, saved.symptom, plan, saved.pasted_error
+            )
 
         journal = self._writer(open_journal)
         session = Session.resume(
@@ -272,6 +288,7 @@ class NetmedicApp(App[int]):
         target: Target,
         symptom: str,
         plan: tuple[str, ...],
+        error: PastedError | None = None,
     ) -> Journal:
         """Runs on the journal thread: a state directory that cannot be written must
         not stop the troubleshooting, but the person is told it is not saved."""
@@ -289,7 +306,7 @@ class NetmedicApp(App[int]):
             if self._events_loop is not None:
                 with contextlib.suppress(RuntimeError):  # the app already ended
                     self._events_loop.call_soon_threadsafe(warn)
-            return Journal.in_memory(target, symptom, plan=plan)
+            return Journal.in_memory(target, symptom, plan=plan, error=error)
 
     def export(self, session: Session, fmt: str = "md") -> Path:
         """Write *session*'s report (md, html or json) into the export directory.

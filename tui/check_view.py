@@ -14,6 +14,7 @@ from rich.text import Text
 
 from probes.core.model import Finding, ProbeResult, Severity, Status
 from probes.run.runner import Run
+from probes.triage.pasted import PastedError, said_line
 
 SEVERITY_STYLE = {
     Severity.ERROR: "bold red",
@@ -29,8 +30,27 @@ STATUS_STYLE = {
 }
 
 
+def sees(run: Run) -> str:
+    """What netmedic sees, in the words of the verdict (for "your app said ...")."""
+    diagnosis = run.diagnosis
+    verdict = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
+    if verdict is not None:
+        return verdict.title
+    if diagnosis.verdict == "ok":
+        return "no problem found: every probe passed"
+    return f"{diagnosis.verdict}: the run was cut short, the verdict so far is not an answer"
+
+
+def said(error: PastedError, run: Run) -> str:
+    return said_line(error, sees(run))
+
+
 def print_check(
-    run: Run, privileged: bool, duration_s: float, console: Console | None = None
+    run: Run,
+    privileged: bool,
+    duration_s: float,
+    console: Console | None = None,
+    error: PastedError | None = None,
 ) -> None:
     console = console or Console(highlight=False, soft_wrap=False)
     diagnosis = run.diagnosis
@@ -45,6 +65,8 @@ def print_check(
     head.append(f"\nSymptom {run.symptom}   probes {duration_s:.2f}s   ")
     head.append("privileged" if privileged else "unprivileged", style="dim")
     console.print(head)
+    if error is not None:
+        console.print(_said_text(error, sees(run)))
 
     verdict = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
     if verdict is None and diagnosis.verdict == "incomplete":
@@ -96,6 +118,16 @@ def _plan_changes(run: Run) -> Text:
         text.append(name, style="bold")
         text.append(f" cut short: {reason}\n", style="dim")
     text.rstrip()
+    return text
+
+
+def _said_text(error: PastedError, seen: str) -> Text:
+    """``your app said: ...; netmedic sees: ...`` with the two voices told apart."""
+    text = Text()
+    text.append("your app said: ", style="bold")
+    text.append(error.said, style="yellow")
+    text.append("; netmedic sees: ", style="bold")
+    text.append(seen)
     return text
 
 

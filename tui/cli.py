@@ -26,6 +26,7 @@ from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
 
 if TYPE_CHECKING:
     from probes.record.services import SavedService
+    from probes.triage.pasted import PastedError
     from tui.demo.servers import DemoLab
 
 FORMATS = ("md", "html", "json")
@@ -102,14 +103,22 @@ def build_parser() -> _Parser:
     check = sub.add_parser("check", help="probe a target headless and print the diagnosis")
     check.add_argument(
         "target",
+        nargs="?",
         help="host:port, [v6]:port, a URL (a URL's scheme gives the port), "
-        "or @NAME of a saved service ('netmedic services')",
+        "or @NAME of a saved service ('netmedic services'); optional with --error "
+        "when the error names the host",
     )
     check.add_argument(
         "--symptom",
         type=_symptom,
         default=None,
-        help="symptom id (default: the saved service's, else auto)",
+        help="symptom id (default: the saved service's, or the one --error names, else auto)",
+    )
+    check.add_argument(
+        "--error",
+        metavar="TEXT|-",
+        help="the error your app printed ('-' reads it from stdin): picks the symptom and, "
+        "without TARGET, the target; kept (redacted) with the diagnosis",
     )
     check.add_argument(
         "--json", action="store_true", help="print one JSON object (netmedic.check/1)"
@@ -299,6 +308,53 @@ def _parse_target(text: str) -> Target:
         raise UsageError(f"bad target: {exc}") from None
 
 
+def _pasted_error(arg: str) -> PastedError:
+    """``--error TEXT`` or ``--error -`` (stdin), cleaned and redacted by shape and by
+    the environment's secrets; the run's redactor passes it again."""
+    from probes.core.redact import Redactor
+    from probes.triage.pasted import keep_error
+
+    raw = _read_stdin() if arg == "-" else arg
+    if not raw.strip():
+        raise UsageError(
+            "--error: the error text is empty" + (" (nothing on stdin)" if arg == "-" else "")
+        )
+    return keep_error(raw, Redactor.for_target(None))
+
+
+def _read_stdin() -> str:
+    """All of stdin up to a bound, keeping its end (where the error that counts is)."""
+    from probes.triage.pasted import MAX_CHARS, MAX_STDIN_BYTES
+
+    keep = MAX_CHARS * 4  # bytes: room for multi-byte characters
+    tail = b""
+    total = 0
+    while total < MAX_STDIN_BYTES:
+        chunk = sys.stdin.buffer.read(min(65536, MAX_STDIN_BYTES - total))
+        if not chunk:
+            break
+        total += len(chunk)
+        tail = (tail + chunk)[-keep:]
+    return tail.decode("utf-8", errors="replace")
+
+
+def _check_target(text: str | None, pasted: PastedError | None) -> Target:
+    """TARGET when given (it wins); else the one the error names, never a guessed host."""
+    if text:
+        return _parse_target(text)
+    if pasted is None:
+        raise UsageError("check needs a TARGET (or --error TEXT naming one)")
+    from probes.triage.naming import missing_reason
+
+    named = pasted.named()
+    target = named.target() if named is not None else None
+    if target is None:
+        raise UsageError(
+            f"{missing_reason(named)}; give the target too: netmedic check HOST:PORT --error ..."
+        )
+    return target
+
+
 def _symptoms() -> int:
     width = max(len(s.id) for s in SYMPTOMS)
     for s in SYMPTOMS:
@@ -314,8 +370,10 @@ def _check(ns: argparse.Namespace) -> int:
     from probes.record.safefile import OutputError, check_output_path
     from probes.run.runner import Run, run_to_end
 
+    pasted = _pasted_error(ns.error) if ns.error is not None else None
     saved = _saved_service(ns)
-    target = _parse_target(ns.target)
+    target = _check_target(ns.target, pasted)
+    symptom = ns.symptom or (pasted.symptom if pasted is not None else "") or "auto"
     if ns.ca_file:
         _check_ca_file(ns.ca_file)
     from probes.core.options import OptionError, parse_header_option, parse_origin
@@ -325,6 +383,11 @@ def _check(ns: argparse.Namespace) -> int:
         origin = parse_origin(ns.origin) if ns.origin else ""
     except OptionError as exc:
         raise UsageError(str(exc)) from None
+    if not origin and not ns.target and pasted is not None:
+        named = pasted.named()  # a browser's CORS message names the page's origin
+        if named is not None and named.origin:
+            with contextlib.suppress(OptionError):
+                origin = parse_origin(named.origin)
     if ns.report:
         try:
             check_output_path(ns.report, ns.force)
@@ -336,10 +399,16 @@ def _check(ns: argparse.Namespace) -> int:
     )
     if saved is not None:
         config = dataclasses.replace(config, service_kind=saved.kind, expect_status=saved.expect)
-    run = Run(target, ns.symptom, config)
+    run = Run(target, symptom, config)
+    error: PastedError | None = None
+    if pasted is not None:
+        from probes.triage.pasted import keep_error
+
+        assert run.redactor is not None
+        error = keep_error(pasted.text, run.redactor)  # the run is the secrets boundary
     journal: Journal | None = None
     try:
-        journal = Journal.create(target, ns.symptom, plan=run.probe_names)
+        journal = Journal.create(target, symptom, plan=run.probe_names, error=error)
     except JournalError as exc:
         print(f"netmedic: warning: {exc}; this run is not saved", file=sys.stderr)
     if journal is not None:
@@ -362,6 +431,10 @@ def _check(ns: argparse.Namespace) -> int:
     privileged = has_raw_socket()
     if ns.json:
         doc = check_document(run, privileged, duration)
+        if error is not None:
+            from tui.check_view import said
+
+            doc["error"] = {**error.to_json(), "said": said(error, run)}
         ascii_only = not _speaks_unicode(sys.stdout)  # escapes keep the JSON valid
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=ascii_only) + "\n")
     else:
@@ -380,7 +453,7 @@ def _check(ns: argparse.Namespace) -> int:
             force_terminal=sys.stdout.isatty(),
             width=shutil.get_terminal_size().columns,
         )
-        print_check(run, privileged, duration, console)
+        print_check(run, privileged, duration, console, error=error)
         sys.stdout.write(buffer.getvalue())
         if journal is not None:
             print(
@@ -440,8 +513,7 @@ def _saved_service(ns: argparse.Namespace) -> SavedService | None:
     (an explicit --symptom or --header still counts); None for a plain target."""
     from probes.record.services import ServicesError, find_service
 
-    if not ns.target.startswith("@"):
-        ns.symptom = ns.symptom or "auto"
+    if not ns.target or not ns.target.startswith("@"):
         return None
     try:
         saved = find_service(ns.target[1:])

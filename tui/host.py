@@ -33,7 +33,7 @@ class NetmedicHost(Protocol):
 
     def follows_evidence(self, symptom: str) -> bool: ...
 
-    def symptom_chosen(self, symptom: str, target: Target | None) -> None: ...
+    def symptom_chosen(self, symptom: str, target: Target | None, error_text: str = "") -> None: ...
 
     def start_diagnosis(
         self,
@@ -42,6 +42,7 @@ class NetmedicHost(Protocol):
         *,
         origin: str = "",
         headers: tuple[tuple[str, str], ...] = (),
+        error_text: str = "",
     ) -> None: ...
 
     def export(self, session: Session, fmt: str = "md") -> Path: ...

@@ -18,6 +18,7 @@ from probes.core.events import EventSink, NoteAdded, NullSink, RetestStarted, St
 from probes.core.model import Diagnosis, ProbeResult
 from probes.core.redact import Redactor
 from probes.core.target import Target
+from probes.triage.pasted import PastedError
 
 if TYPE_CHECKING:
     from probes.record.journal_writer import JournalWriter
@@ -66,6 +67,7 @@ class Session:
     redactor: Redactor = field(default_factory=Redactor)
     journal: JournalWriter | None = None
     restored: RestoredRun | None = None  # set when resumed from a journal
+    error: PastedError | None = None  # what the app said, as the person pasted it (redacted)
 
     @classmethod
     def resume(
@@ -88,6 +90,7 @@ class Session:
             config=config,
             redactor=redactor or Redactor.for_target(target),
             journal=journal,
+            error=saved.pasted_error,
         )
         latest = saved.latest
         session.run_number = latest.number if latest else 0

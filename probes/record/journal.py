@@ -15,6 +15,9 @@ Line 1 is the header::
      "privileged": false, "privilege_mode": "unprivileged",
      "netmedic_version": "0.1.0", "timezone": "CET", "utc_offset_s": 3600}
 
+plus ``"error": {"text", "line", "symptom"}`` when the session started from an error
+the person pasted (:class:`probes.triage.pasted.PastedError`, already redacted).
+
 Every later line has ``type``, ``seq`` (1, 2, ...) and ``t`` (epoch seconds):
 
 =============  ==========================================================
@@ -67,6 +70,7 @@ from probes.core.events import (
 from probes.core.model import to_jsonable
 from probes.core.target import Target
 from probes.record.safefile import FILE_MODE, OutputError, ensure_private_dir
+from probes.triage.pasted import PastedError
 
 SCHEMA = "netmedic.journal"
 SCHEMA_VERSION = 1
@@ -210,6 +214,7 @@ class Journal:
         clock: Callable[[], float] = time.time,
         facts: dict[str, Any] | None = None,
         session_id: str | None = None,
+        error: PastedError | None = None,
     ) -> Journal:
         directory = sessions_dir() if directory is None else directory
         now = clock()
@@ -227,7 +232,7 @@ class Journal:
             kind = UnsafeStateDir if isinstance(exc, UnsafeStateDir) else JournalError
             raise kind(f"cannot create a session journal in {directory}: {_why(exc)}") from None
         journal = cls(path, sid, clock, _fd=fd)
-        journal._write(_header(sid, now, target, symptom, plan, facts))
+        journal._write(_header(sid, now, target, symptom, plan, facts, error))
         if journal.error:  # a full disk: leave no empty journal behind
             journal.close(clean=False)
             with contextlib.suppress(OSError):
@@ -250,13 +255,14 @@ class Journal:
         plan: tuple[str, ...] = (),
         clock: Callable[[], float] = time.time,
         facts: dict[str, Any] | None = None,
+        error: PastedError | None = None,
     ) -> Journal:
         """A journal kept in memory: for when the state directory is unusable, and
         for tests.  It reads back (:meth:`contents`) exactly like a file would."""
         now = clock()
         sid = new_session_id(now)
         journal = cls(Path(f"<memory:{sid}>"), sid, clock, memory=[])
-        journal._write(_header(sid, now, target, symptom, plan, facts))
+        journal._write(_header(sid, now, target, symptom, plan, facts, error))
         return journal
 
     @classmethod
@@ -421,8 +427,9 @@ def _header(
     symptom: str,
     plan: tuple[str, ...],
     facts: dict[str, Any] | None,
+    error: PastedError | None = None,
 ) -> dict[str, Any]:
-    return {
+    header = {
         "type": "session",
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
@@ -434,6 +441,9 @@ def _header(
         "plan": list(plan),
         **(facts if facts is not None else environment_facts()),
     }
+    if error is not None:
+        header["error"] = error.to_json()
+    return header
 
 
 def _why(exc: BaseException) -> str:

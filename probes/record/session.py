@@ -59,6 +59,7 @@ from probes.record.journal import (
     check_state_dir,
     sessions_dir,
 )
+from probes.triage.pasted import PastedError
 
 # Bounds on what a journal can make a reader do: anything beyond them was not written
 # by netmedic (a forged or corrupt file) and is skipped, never kept.
@@ -207,6 +208,11 @@ class Session:
     @property
     def latest(self) -> RunRecord | None:
         return self.runs[-1] if self.runs else None
+
+    @property
+    def pasted_error(self) -> PastedError | None:
+        """The error the person brought, as the header kept it (redacted)."""
+        return PastedError.from_json(self.header.get("error"))
 
     @property
     def plan(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from probes.core.target import Target, parse_target
 from probes.record.journal import Journal
 from probes.record.session import Session as SavedSession
 from probes.run.plans import SYMPTOM_IDS
+from probes.triage.pasted import PastedError
 from tests.data.make_session import FACTS, SESSION_ID, T0
 from tests.fake_engine import FakeNetwork
 from tui.app import JournalFactory, NetmedicApp, memory_journal
@@ -61,11 +62,14 @@ def disk_journals(directory: Path) -> JournalFactory:
     fixed id, clock and facts so screens that show them are reproducible: one
     session per directory."""
 
-    def factory(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
+    def factory(
+        target: Target, symptom: str, plan: tuple[str, ...], error: PastedError | None = None
+    ) -> Journal:
         return Journal.create(
             target,
             symptom,
             plan=plan,
+            error=error,
             directory=directory,
             facts=FACTS,
             clock=lambda: T0,

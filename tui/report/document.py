@@ -35,6 +35,9 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
                     # kind: start | probe | verdict | retest | step | note | finished
                     #       | incomplete | end
       "verdict_changes": [{"at", "offset_s", "run", "from", "to"}],
+      "error": {"text", "line", "symptom", "said"},   # only when the person pasted the
+                    # app's error: redacted text, its telling line, and "your app said:
+                    # <line>; netmedic sees: <verdict title>"
       "before_after": null | {"before": {"run", "verdict", "findings": [{"id","severity","title"}]},
                              "after": {...same...}, "resolved": [id], "new": [id]}
                     # compares finished runs only: a run cut short resolves nothing
@@ -51,6 +54,7 @@ from typing import Any
 from probes.core.sanitize import clean_tree
 from probes.record.session import INCOMPLETE, RunRecord, Session
 from probes.run.plans import PROBES, SYMPTOMS
+from probes.triage.pasted import said_line
 from tui.report.facts import ms, probe_facts
 
 SCHEMA = "netmedic.report"
@@ -185,6 +189,9 @@ def build_document(session: Session) -> dict[str, Any]:
         "verdict_changes": changes,
         "before_after": _before_after(session),
     }
+    error = session.pasted_error
+    if error is not None:
+        doc["error"] = {**error.to_json(), "said": said_line(error, verdict["title"])}
     # The journal may come from anyone (a bundle sent by a colleague, a shared state
     # dir): every format renders this document, so nothing unsafe gets past here.
     cleaned: dict[str, Any] = clean_tree(doc)

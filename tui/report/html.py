@@ -124,6 +124,13 @@ def render_html(doc: dict[str, Any]) -> str:
             "mid-write); it was ignored.</p>"
         )
 
+    error = doc.get("error")
+    if error:
+        add("<h2>Your app said</h2>")
+        add(f"<blockquote><code>{e(error.get('line') or '')}</code></blockquote>")
+        add(f"<p><strong>netmedic sees:</strong> {e(verdict['title'])}</p>")
+        add(f"<p>The error as pasted (redacted):</p><pre>{e(error.get('text', ''))}</pre>")
+
     ba = doc.get("before_after")
     if ba:
         add("<h2>Before and after the retest</h2>")

@@ -57,6 +57,28 @@ def _offset(seconds: Any) -> str:
         return ""
 
 
+def _app_said(error: dict[str, Any], verdict: dict[str, Any]) -> list[str]:
+    """The error the person brought, tied to the verdict; the whole text in a fence
+    that no backtick run in it can close."""
+    text = str(error.get("text", ""))
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [
+        "## Your app said",
+        "",
+        f"> {esc(error.get('line') or (text.splitlines() or [''])[-1])}",
+        "",
+        f"**netmedic sees:** {esc(verdict['title'])}",
+        "",
+        "The error as pasted (redacted):",
+        "",
+        f"{fence}text",
+        *text.splitlines(),
+        fence,
+        "",
+    ]
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     out: list[str] = []
     add = out.append
@@ -103,6 +125,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
             "> The journal's last line was cut off (the session was killed mid-write); it was ignored."
         )
     add("")
+
+    if doc.get("error"):
+        out.extend(_app_said(doc["error"], verdict))
 
     ba = doc.get("before_after")
     if ba:

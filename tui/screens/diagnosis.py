@@ -99,6 +99,8 @@ first.  Pick a finding, then walk its next steps.
     def compose(self) -> ComposeResult:
         yield Static(self._target_line(), id="target-line", markup=False)
         yield VerdictBanner()
+        if self.session.error is not None:
+            yield Static("", id="app-said", markup=False)
         with Body(id="body"):
             with VerticalScroll(id="probes"):
                 for name in self._plan():
@@ -202,6 +204,7 @@ first.  Pick a finding, then walk its next steps.
         findings.partial = restored.findings_partial
         findings.show(diagnosis)
         self._show_finding(findings.highlighted_finding)
+        self._show_said(Diagnosis((), INCOMPLETE))
 
     def apply_width(self, width: int) -> None:
         """Below NARROW_BELOW columns for the body (help panel open, small terminal),
@@ -248,6 +251,7 @@ first.  Pick a finding, then walk its next steps.
         self.query_one(FindingsList).partial = False
         self.started_at = app.clock()
         self.query_one(VerdictBanner).show_running(number, self._last_verdict(), self._progress())
+        self._show_said(Diagnosis((), INCOMPLETE))
         self.query_one("#target-line", Static).update(self._target_line())
         self.run_probes(run, number)
 
@@ -347,6 +351,29 @@ first.  Pick a finding, then walk its next steps.
             )
         findings.show(diagnosis)
         self._show_finding(findings.highlighted_finding)
+        self._show_said(diagnosis)
+
+    def _show_said(self, diagnosis: Diagnosis) -> None:
+        """``your app said: ...; netmedic sees: ...`` — the error tied to the verdict."""
+        error = self.session.error
+        if error is None:
+            return
+        verdict = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
+        if verdict is not None:
+            seen = verdict.title + ("" if self.finished else " (still probing)")
+        elif not self.finished:
+            seen = "still probing…"
+        elif diagnosis.verdict == INCOMPLETE:
+            seen = "an incomplete run: the verdict so far is not an answer"
+        else:
+            seen = "no problem found: every probe passed"
+        # Two lines, each cut to the width: at 80 columns the verdict must stay in view.
+        text = Text("your app said: ", style="bold")
+        width = max(20, (self.size.width or self.app.size.width) - 18)
+        text.append_text(plain(error.said_within(width), "italic"))
+        text.append(";\nnetmedic sees: ", style="bold")
+        text.append_text(plain(seen))
+        self.query_one("#app-said", Static).update(text)
 
     # ---- findings and steps ---------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#findings")

@@ -16,6 +16,7 @@ from probes.core.options import OptionError, parse_header_option, parse_origin
 from probes.core.redact import Redactor
 from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOMS
+from probes.triage.naming import missing_reason, name_target
 from tui.host import NetmedicHost, host
 
 NEEDS_ORIGIN = frozenset({"cors"})
@@ -33,11 +34,13 @@ recent targets; **enter** there picks one.  **escape** goes back.
         Binding("escape", "back", "Back", id="target.back", tooltip="Back to the symptoms"),
     ]
 
-    def __init__(self, symptom: str, recent: list[str]) -> None:
+    def __init__(self, symptom: str, recent: list[str], error_text: str = "") -> None:
         super().__init__(id="target-entry")
         self.symptom = symptom
         self.recent = recent
         self.target: Target | None = None
+        self.error_text = error_text  # the app's error, from the picker (already redacted)
+        self.named = name_target(error_text) if error_text else None
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -50,6 +53,8 @@ recent targets; **enter** there picks one.  **escape** goes back.
             yield Label("Target", classes="field-label")
             yield self._input("target", "host:port, [v6]:port or URL")
             yield Static("", id="target-error", markup=False)
+            if self.error_text:
+                yield Static(self._from_error(), id="target-from-error", markup=False)
             yield Static(
                 "e.g. db.internal:5432 · https://api.example.com/health · [fd00::5]:6333",
                 id="target-hint",
@@ -76,8 +81,23 @@ recent targets; **enter** there picks one.  **escape** goes back.
         field.cursor_blink = self.netmedic.blink
         return field
 
+    def _from_error(self) -> Text:
+        """Where the prefilled target comes from, or what the error leaves out."""
+        named = self.named
+        if named is not None and named.target() is not None:
+            text = Text("from your error: ", style="italic")
+            text.append(named.field_text)
+            return text.append(" (enter to confirm, or edit it)", style="italic")
+        return Text(f"{missing_reason(named)}: type the target", style="italic")
+
     def on_mount(self) -> None:
-        self.query_one("#target", Input).focus()
+        field = self.query_one("#target", Input)
+        field.focus()
+        named = self.named
+        if named is not None:  # a host without a port is typed up to the colon
+            field.value = named.field_text if named.target() is not None else f"{named.host}:"
+            if named.origin and self.query("#origin"):
+                self.query_one("#origin", Input).value = named.origin
 
     @on(Input.Changed, "#target")
     def _validate(self, event: Input.Changed) -> None:
@@ -128,7 +148,9 @@ recent targets; **enter** there picks one.  **escape** goes back.
             error.update(Text(f"✘ {exc}"))
             error.add_class("-error")
             return
-        self.netmedic.start_diagnosis(self.target, self.symptom, origin=origin, headers=headers)
+        self.netmedic.start_diagnosis(
+            self.target, self.symptom, origin=origin, headers=headers, error_text=self.error_text
+        )
 
     def _value(self, selector: str) -> str:
         found = self.query(selector)

@@ -99,6 +99,7 @@ class FindingChanged:
     at_s: float  # seconds into the run
     window: int = 0
     evidence: tuple[str, ...] = ()
+    first: bool = False  # already there when the evidence first answered (no news)
 
 
 Event = ProbeUpdate | DiagnosisUpdate | RunFinished | FollowUp | FindingChanged

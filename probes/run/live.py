@@ -28,6 +28,7 @@ from probes.core.model import Diagnosis, ProbeResult, Severity
 DIAGNOSE_EVERY_S = 1.0
 CHECKPOINT_EVERY_S = 60.0
 RAISED, CLEARED = "raised", "cleared"
+MAX_EPISODES = 200
 _WORTH = (Severity.WARNING, Severity.ERROR)
 
 
@@ -71,6 +72,7 @@ class FindingTimeline:
     def __init__(self) -> None:
         self.episodes: list[Episode] = []
         self._open: dict[str, int] = {}  # finding id -> index of its open episode
+        self._started = False
 
     @property
     def cleared(self) -> list[Episode]:
@@ -78,6 +80,7 @@ class FindingTimeline:
 
     def update(self, diagnosis: Diagnosis, at_s: float, window: int = 0) -> list[FindingChanged]:
         now = {f.id: f for f in diagnosis.findings if f.severity in _WORTH}
+        first, self._started = not self._started, True
         changes: list[FindingChanged] = []
         for fid, index in list(self._open.items()):
             if fid in now:
@@ -95,5 +98,11 @@ class FindingTimeline:
             sev = finding.severity.value
             self._open[fid] = len(self.episodes)
             self.episodes.append(Episode(fid, finding.title, sev, at_s, None, evidence))
-            changes.append(FindingChanged(fid, RAISED, sev, finding.title, at_s, window, evidence))
+            changes.append(
+                FindingChanged(fid, RAISED, sev, finding.title, at_s, window, evidence, first)
+            )
+        del self.episodes[:-MAX_EPISODES]  # a flapping finding must not grow memory
+        self._open = {
+            e.finding_id: i for i, e in enumerate(self.episodes) if e.cleared_at_s is None
+        }
         return changes

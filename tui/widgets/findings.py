@@ -23,14 +23,19 @@ below it.
         self.findings: tuple[Finding, ...] = ()
         self.partial = False  # from a run that did not finish: not a verdict
         self._shown_partial = False
+        # A live run's findings that came and went: "path.loss cleared at 12:03:04".
+        self.cleared: tuple[str, ...] = ()
+        self._shown_cleared: tuple[str, ...] = ()
         self.border_title = "Findings"
 
     def show(self, diagnosis: Diagnosis) -> None:
         self.border_title = "Findings so far (partial)" if self.partial else "Findings"
         ordered = sorted(diagnosis.findings, key=lambda f: (f.id != diagnosis.verdict, f.rank))
-        if tuple(ordered) == self.findings and self._shown_partial == self.partial:
+        same = tuple(ordered) == self.findings and self._shown_cleared == self.cleared
+        if same and self._shown_partial == self.partial:
             return
         self._shown_partial = self.partial
+        self._shown_cleared = self.cleared
         # Follow the verdict while the person is on it; keep their own pick otherwise.
         current = self.highlighted_finding
         on_top = current is None or current.id == self.findings[0].id
@@ -40,6 +45,10 @@ below it.
         self.add_options(
             Option(self._prompt(f, f.id == diagnosis.verdict, self.partial), id=f"f{i}")
             for i, f in enumerate(ordered)
+        )
+        self.add_options(
+            Option(plain(f"✓ {line}", "dim"), id=f"c{i}", disabled=True)
+            for i, line in enumerate(self.cleared)
         )
         index = next((i for i, f in enumerate(ordered) if keep and f.id == keep.id), 0)
         if ordered:

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from probes import __version__
 from probes.core.target import Target, TargetError, parse_target
@@ -30,7 +30,7 @@ FORMATS = ("md", "html", "json")
 EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-SUBCOMMANDS = ("check", "symptoms", "report", "sessions")
+SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "watch")
 
 
 TUI_USAGE = """\
@@ -133,7 +133,20 @@ def build_parser() -> _Parser:
     report.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     sub.add_parser("sessions", help="list saved sessions")
+    _add_watch(sub)
     return parser
+
+
+def _add_watch(sub: Any) -> None:
+    from tui.watch import add_watch_parser
+
+    add_watch_parser(sub, "host:port, [v6]:port or a URL", _symptom)
+
+
+def _watch(ns: argparse.Namespace) -> int:
+    from tui.watch import run_watch
+
+    return run_watch(_parse_target(ns.target), ns)
 
 
 def build_tui_parser() -> _Parser:
@@ -239,6 +252,8 @@ def _dispatch(args: list[str]) -> int:
             return _report(ns)
         if ns.command == "sessions":
             return _sessions()
+        if ns.command == "watch":
+            return _watch(ns)
         build_parser().print_help()
         return EXIT_OK
     ns = build_tui_parser().parse_args(args)

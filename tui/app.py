@@ -20,6 +20,7 @@ from textual.screen import Screen
 
 from probes.core.context import ProbeConfig
 from probes.core.events import EventSink, NullSink
+from probes.core.live import PaceClock
 from probes.core.redact import Redactor
 from probes.core.target import Target
 from probes.record.journal import Journal, JournalError
@@ -104,6 +105,9 @@ class NetmedicApp(App[int]):
         resume: SavedSession | None = None,
         handle_hangup: bool = False,
         demo: Sequence[DemoCase] | None = None,
+        live: bool = True,
+        live_interval: float = 1.0,
+        pace_clock: PaceClock | None = None,
     ) -> None:
         super().__init__()
         self.demo_cases = tuple(demo or ())
@@ -121,6 +125,11 @@ class NetmedicApp(App[int]):
         self.journal_factory = journal_factory
         self.resume_from = resume
         self.handle_hangup = handle_hangup
+        # The diagnosis screen keeps ping, trace and the sampler running (live), one
+        # round per live_interval, paced by pace_clock (a seam for tests).
+        self.live = live
+        self.live_interval = live_interval
+        self.pace_clock = pace_clock
         self.journals: list[JournalWriter] = []
         self._events_loop: asyncio.AbstractEventLoop | None = None
 

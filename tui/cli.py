@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from probes import __version__
 from probes.core.target import Target, TargetError, parse_target
@@ -33,7 +33,7 @@ FORMATS = ("md", "html", "json")
 EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "services", "demo")
+SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "services", "demo", "watch")
 
 
 TUI_USAGE = """\
@@ -180,7 +180,20 @@ def build_parser() -> _Parser:
     )
     demo.add_argument("--json", action="store_true", help="with --check: print one JSON object")
     sub.add_parser("services", help="list saved services (services.toml) and built-in profiles")
+    _add_watch(sub)
     return parser
+
+
+def _add_watch(sub: Any) -> None:
+    from tui.watch import add_watch_parser
+
+    add_watch_parser(sub, "host:port, [v6]:port or a URL", _symptom)
+
+
+def _watch(ns: argparse.Namespace) -> int:
+    from tui.watch import run_watch
+
+    return run_watch(_parse_target(ns.target), ns)
 
 
 def build_tui_parser() -> _Parser:
@@ -290,6 +303,8 @@ def _dispatch(args: list[str]) -> int:
             return _demo(ns)
         if ns.command == "services":
             return _services()
+        if ns.command == "watch":
+            return _watch(ns)
         build_parser().print_help()
         return EXIT_OK
     ns = build_tui_parser().parse_args(args)

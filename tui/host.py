@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 if TYPE_CHECKING:
     from textual.app import App
 
+    from probes.core.live import PaceClock
     from probes.core.target import Target
     from probes.run.plans import ProbeFn
     from tui.session import Session
@@ -25,6 +26,9 @@ class NetmedicHost(Protocol):
     blink: bool
     clock: Callable[[], float]
     probe_overrides: Mapping[str, ProbeFn]
+    live: bool
+    live_interval: float
+    pace_clock: PaceClock | None
 
     @property
     def privileged(self) -> bool: ...

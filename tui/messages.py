@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from probes.core.events import PlanStep
+from probes.core.events import FindingChanged, PlanStep
 from probes.core.model import Diagnosis, ProbeResult
 
 
@@ -39,3 +39,12 @@ class RunCompleted(Message):
         self.run_number = run_number
         self.diagnosis = diagnosis
         self.duration_s = duration_s
+
+
+class FindingMoved(Message):
+    """A live run raised or cleared a finding."""
+
+    def __init__(self, run_number: int, change: FindingChanged) -> None:
+        super().__init__()
+        self.run_number = run_number
+        self.change = change

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from probes.core.live import LiveControl
 from probes.core.model import ProbeError
 from probes.core.target import Target
 
@@ -42,6 +43,17 @@ class ProbeConfig:
     trace_rounds: int = 0  # 0: as many as the duration allows
     trace_duration: float | None = None
     trace_max_ttl: int = 30
+    # Live runs: rounds in the rolling window that findings read (60 at 1 Hz: the last
+    # minute), and reverse DNS of trace hops in the background (off for headless runs:
+    # it asks the configured resolvers about every router).
+    live_window: int = 60
+    resolve_names: bool = False
+    # Connection sampler: one connection (and request) every interval; duration as for
+    # ping (None: fit in the timeout, 0: until cancelled); burst: N connections at once.
+    sample_interval: float = 1.0
+    sample_duration: float | None = None
+    sample_count: int = 0
+    burst: int = 0
     mtu_max: int = 0  # 0: the route's MTU
     path_mode: str = "auto"  # auto | unprivileged (force the fallbacks, for tests)
     tls_min_version: str = ""  # "TLSv1.3" to behave like a client that offers only 1.3
@@ -175,6 +187,8 @@ class _RunState:
     # What the server's first bytes named (set by the runner when the TCP probe has
     # heard them), so a protocol probe asked for by that evidence knows it applies.
     heard_protocol: str = ""
+    # A live run's pause switch and pacing clock (None: a headless, bounded run).
+    live: LiveControl | None = None
 
 
 @dataclass
@@ -198,6 +212,14 @@ class ProbeContext:
 
     def heard(self, protocol: str) -> None:
         self._state.heard_protocol = protocol
+
+    @property
+    def live(self) -> LiveControl | None:
+        """Set for a live run: streaming probes pause with it and pace by its clock."""
+        return self._state.live
+
+    def go_live(self, control: LiveControl) -> None:
+        self._state.live = control
 
     async def resolution(self) -> Resolution:
         """The shared getaddrinfo answer; the first caller starts it."""

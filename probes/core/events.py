@@ -85,4 +85,21 @@ class FollowUp:
     step: PlanStep
 
 
-Event = ProbeUpdate | DiagnosisUpdate | RunFinished | FollowUp
+@dataclass(frozen=True, slots=True)
+class FindingChanged:
+    """A live run's finding was raised or cleared (journaled: the story with times).
+
+    ``window`` is how many rounds of the streaming probes the findings read when it
+    changed (0 for a bounded run): loss "seen in the last 60 rounds"."""
+
+    finding_id: str
+    change: str  # raised | cleared
+    severity: str
+    title: str
+    at_s: float  # seconds into the run
+    window: int = 0
+    evidence: tuple[str, ...] = ()
+    first: bool = False  # already there when the evidence first answered (no news)
+
+
+Event = ProbeUpdate | DiagnosisUpdate | RunFinished | FollowUp | FindingChanged

@@ -58,6 +58,7 @@ FINDS: dict[str, tuple[str, ...]] = {
         "privilege.",
     ),
     "mtu": ("path.mtu_blackhole", "path.send_failed", "privilege."),
+    "connections": ("tcp.reset_after_connect",),
     "local": ("local.", "system.", "tcp.backlog_full"),
     "firewall": ("local.firewall_blocked",),
     "tls": ("tls.", "proxy.tls_intercepted", "tcp.reset_after_connect"),

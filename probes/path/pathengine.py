@@ -40,6 +40,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from probes.core.context import ProbeContext, run_in_daemon_thread
+from probes.core.live import LiveControl
 from probes.core.model import ProbeResult
 from probes.core.privileges import has_raw_socket
 from probes.path.packets import (
@@ -165,24 +166,40 @@ async def paced_rounds(
     interval: float,
     count: int,
     window: float | None,
+    live: LiveControl | None = None,
 ) -> None:
     """Start round *n*'s probes (``launch(n)``) every *interval* seconds on a fixed
     schedule — a slow round does not push the next one back — until *count*
     rounds (0: no limit) or the send *window* is used up; then wait for the
-    replies still outstanding.  Cancelling cancels every probe in flight."""
+    replies still outstanding.  Cancelling cancels every probe in flight.
+
+    In a live run (*live*) rounds wait while it is paused, the schedule restarts
+    from the moment it resumes, and time is *live*'s clock (a seam for tests)."""
     inflight: set[asyncio.Task[None]] = set()
-    started = time.monotonic()
+    clock = live.clock if live is not None else None
+    now = clock.now if clock is not None else time.monotonic
+    started = now()
+    resumes = live.resumed_count if live is not None else 0
     n = 0
     try:
         while not (count and n >= count) and not (
             window is not None and n and n * interval > window
         ):
+            if live is not None:
+                await live.wait_open()
+                if live.resumed_count != resumes:  # after a pause: no catch-up burst
+                    resumes = live.resumed_count
+                    started = now() - n * interval
             for probe in launch(n):
                 task = asyncio.create_task(probe)
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
             n += 1
-            await asyncio.sleep(max(0.0, started + n * interval - time.monotonic()))
+            delay = max(0.0, started + n * interval - now())
+            if clock is not None:
+                await clock.sleep(delay)
+            else:
+                await asyncio.sleep(delay)
         if inflight:
             await asyncio.gather(*inflight)
     finally:

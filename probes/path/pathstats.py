@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -103,3 +104,16 @@ class Ring(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+# A live run's streaming probe counts as answered once it has this many rounds: its
+# first complete window (see docs/architecture.md, "Live runs").
+FIRST_WINDOW = 10
+
+
+def window_stats(rtts: Sequence[float | None]) -> RttStats:
+    """The statistics of a bounded window of outcomes (None: lost), oldest first."""
+    stats = RunningStats()
+    for rtt in rtts:
+        stats.add(rtt)
+    return stats.snapshot()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from probes.path.pathengine import (
     send_window,
     stream_snapshots,
 )
-from probes.path.pathstats import Ring, RttStats, RunningStats
+from probes.path.pathstats import FIRST_WINDOW, Ring, RttStats, RunningStats, window_stats
 
 RECENT = 60  # samples kept for a sparkline; everything else is counters
 
@@ -64,15 +65,35 @@ class PingData:
     interval_s: float
     size: int
     hosts: tuple[PingHost, ...]
+    window: int = 0  # rounds a live run's findings read (0: the whole run)
+
+    @property
+    def window_complete(self) -> bool:
+        """A live run counts ping as answered once every address has its first window."""
+        return all(h.stats.sent >= FIRST_WINDOW for h in self.hosts)
+
+    def windowed(self) -> PingData:
+        """The same data with each address's statistics over its latest window only,
+        so loss that stops clears from the findings once the window has moved past it."""
+        if not self.window:
+            return self
+        hosts = []
+        for h in self.hosts:
+            recent = h.recent[-self.window :]
+            stats = window_stats([s.rtt_s for s in recent])
+            hosts.append(dataclasses.replace(h, stats=stats, recent=recent))
+        return dataclasses.replace(self, hosts=tuple(hosts))
 
 
 class _Host:
-    def __init__(self, address: str, prober: Prober, interval: float = 0.2) -> None:
+    def __init__(
+        self, address: str, prober: Prober, interval: float = 0.2, keep: int = RECENT
+    ) -> None:
         self.address = address
         self.interval = interval
         self.prober = prober
         self.stats = RunningStats()
-        self.recent: Ring[PingSample] = Ring(RECENT)
+        self.recent: Ring[PingSample] = Ring(max(RECENT, keep))
         self.unreachable = ""
         self.unreachable_count = 0
         self.errors = 0
@@ -146,7 +167,7 @@ async def _run_host(host: _Host, ctx: ProbeContext, wait: float, changed: asynci
         host.record(seq, reply)
         changed.set()
 
-    await paced_rounds(lambda seq: (one(seq),), interval, cfg.ping_count, window)
+    await paced_rounds(lambda seq: (one(seq),), interval, cfg.ping_count, window, ctx.live)
 
 
 async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
@@ -161,7 +182,8 @@ async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     for address in addresses:
         prober, info = await open_prober(ctx, "ping", family_of(address))
         if prober is not None:
-            hosts.append(_Host(address, prober, ctx.config.ping_interval))
+            keep = ctx.config.live_window if ctx.live else RECENT
+            hosts.append(_Host(address, prober, ctx.config.ping_interval, keep))
     if not hosts:
         yield ProbeResult("ping", Status.ERROR, 0.0, f"cannot ping: {info.hint}")
         return
@@ -192,6 +214,7 @@ def _result(
         ctx.config.ping_interval,
         ctx.config.ping_size,
         snaps,
+        max(1, ctx.config.live_window) if ctx.live else 0,
     )
     parts = []
     for h in snaps:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ from probes.path.pathengine import (
     send_window,
     stream_snapshots,
 )
-from probes.path.pathstats import RunningStats
+from probes.path.pathstats import FIRST_WINDOW, Ring, RunningStats, window_stats
+from probes.path.rdns import ReverseNames
 
 MAX_RESPONDERS = 8
 # Rounds after the first probe at most this many TTLs past the farthest hop that
@@ -64,6 +66,7 @@ OK, DESTINATION, SILENT, UNREACH = "ok", "destination", "silent", "unreachable"
 class Responder:
     address: str
     count: int
+    name: str = ""  # reverse DNS, resolved in the background (live runs); sanitised
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,9 @@ class Hop:
     worst_s: float | None
     stdev_s: float | None
     note: str = ""  # "host unreachable", "fragmentation needed"...
+    # Live runs: the latest outcomes (RTT, None when lost), oldest first, for a
+    # sparkline and the rolling window the findings read.
+    recent: tuple[float | None, ...] = ()
 
     @property
     def address(self) -> str:
@@ -99,12 +105,44 @@ class TraceData:
     stopped_at: int  # ttl of the last hop that answered when the path stops (0: none)
     stop_reason: str
     hops: tuple[Hop, ...]
+    window: int = 0  # rounds a live run's findings read (0: the whole run)
+
+    @property
+    def window_complete(self) -> bool:
+        """A live run counts the trace as answered after its first window of rounds."""
+        return self.rounds >= FIRST_WINDOW
+
+    def windowed(self) -> TraceData:
+        """The same data with each hop's statistics over its latest window only."""
+        if not self.window:
+            return self
+        return dataclasses.replace(self, hops=tuple(_windowed(h, self.window) for h in self.hops))
+
+
+def _windowed(hop: Hop, window: int) -> Hop:
+    recent = hop.recent[-window:]
+    if not recent:
+        return hop
+    s = window_stats(recent)
+    return dataclasses.replace(
+        hop,
+        sent=s.sent,
+        received=s.received,
+        loss_pct=s.loss_pct,
+        last_s=s.last_s,
+        avg_s=s.avg_s,
+        best_s=s.min_s,
+        worst_s=s.max_s,
+        stdev_s=s.mdev_s,
+        recent=recent,
+    )
 
 
 class _HopState:
-    def __init__(self, ttl: int) -> None:
+    def __init__(self, ttl: int, keep: int) -> None:
         self.ttl = ttl
         self.stats = RunningStats()
+        self.recent: Ring[float | None] = Ring(max(1, keep))
         self.responders: dict[str, int] = {}
         self.kinds: dict[str, int] = {}
         self.note = ""
@@ -114,6 +152,7 @@ class _HopState:
             return  # not sent: neither an answer nor a loss
         answered = reply.kind in (REPLY, TIME_EXCEEDED, UNREACHABLE, FRAG_NEEDED)
         self.stats.add(reply.rtt_s if answered else None)
+        self.recent.append(reply.rtt_s if answered else None)
         if not answered:
             return
         self.kinds[reply.kind] = self.kinds.get(reply.kind, 0) + 1
@@ -124,11 +163,13 @@ class _HopState:
 
 
 class _Trace:
-    def __init__(self, address: str, prober: Prober, max_ttl: int) -> None:
+    def __init__(self, address: str, prober: Prober, max_ttl: int, keep: int = 0) -> None:
         self.address = address
         self.prober = prober
         self.max_ttl = max_ttl
-        self.hops = {ttl: _HopState(ttl) for ttl in range(1, max_ttl + 1)}
+        self.keep = keep  # outcomes kept per hop (live runs); 0: none shown
+        self.hops = {ttl: _HopState(ttl, keep) for ttl in range(1, max_ttl + 1)}
+        self.names = ReverseNames()
         self.dest_ttl: int | None = None
         self.unreach_ttl: int | None = None
         self.rounds = 0
@@ -201,7 +242,8 @@ class _Trace:
         else:
             status = OK
         responders = tuple(
-            Responder(a, c) for a, c in sorted(h.responders.items(), key=lambda kv: -kv[1])
+            Responder(a, c, self.names.get(a))
+            for a, c in sorted(h.responders.items(), key=lambda kv: -kv[1])
         )
         return Hop(
             ttl,
@@ -216,6 +258,7 @@ class _Trace:
             s.max_s,
             s.mdev_s,
             h.note,
+            h.recent.items() if self.keep else (),
         )
 
 
@@ -227,6 +270,8 @@ async def _rounds(trace: _Trace, ctx: ProbeContext, wait: float, changed: asynci
     async def one(ttl: int) -> None:
         reply = await trace.prober.probe(trace.address, ttl=ttl, timeout=wait)
         trace.record(ttl, reply)
+        if cfg.resolve_names and reply.responder:
+            trace.names.ask(reply.responder, changed)
         changed.set()
 
     def launch(n: int) -> list[Coroutine[Any, Any, None]]:
@@ -234,7 +279,10 @@ async def _rounds(trace: _Trace, ctx: ProbeContext, wait: float, changed: asynci
         # The limit shrinks as hops answer.
         return [one(ttl) for ttl in trace.round_ttls(n, time.monotonic())]
 
-    await paced_rounds(launch, interval, cfg.trace_rounds, window)
+    try:
+        await paced_rounds(launch, interval, cfg.trace_rounds, window, ctx.live)
+    finally:
+        trace.names.close()
 
 
 async def probe_trace(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
@@ -251,7 +299,8 @@ async def probe_trace(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return
     ran = info.mode.removeprefix("raw-") if info.privileged else UDP
     port = ctx.target.port if ran == TCP else getattr(prober, "dport", getattr(prober, "port", 0))
-    trace = _Trace(address, prober, max(1, min(64, ctx.config.trace_max_ttl)))
+    keep = max(1, ctx.config.live_window) if ctx.live else 0
+    trace = _Trace(address, prober, max(1, min(64, ctx.config.trace_max_ttl)), keep)
     wait = reply_timeout(ctx)
     changed = asyncio.Event()
     runner = asyncio.ensure_future(_rounds(trace, ctx, wait, changed))
@@ -270,6 +319,7 @@ async def probe_trace(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             stopped,
             reason,
             hops,
+            keep,
         )
         elapsed = time.monotonic() - started
         path = " ".join(h.address or "*" for h in hops)

@@ -28,6 +28,8 @@ Every later line has ``type``, ``seq`` (1, 2, ...) and ``t`` (epoch seconds):
 ``step``       ``finding_id``, ``step_index``, ``state`` (todo|done|did_not_help)
 ``note``       ``finding_id`` ("" for the whole session), ``text``
 ``followup``   ``run``, ``probe``, ``reason``, ``trigger``, ``after_s``: evidence asked for a probe
+``finding``    ``run``, ``finding_id``, ``change`` (raised|cleared), ``severity``, ``title``,
+               ``at_s``, ``window``, ``evidence``: a live run's finding came or went
 ``resumed``    a face reopened the session to continue it
 ``end``        the session was closed cleanly
 =============  ==========================================================
@@ -60,6 +62,7 @@ import platformdirs
 from probes import __version__
 from probes.core.events import (
     DiagnosisUpdate,
+    FindingChanged,
     FollowUp,
     NoteAdded,
     ProbeUpdate,
@@ -318,6 +321,8 @@ class Journal:
                     "after_s": step.at_s,
                 },
             )
+        elif isinstance(event, FindingChanged):
+            self._event("finding", {"run": self.run, **to_jsonable(event)})
         elif isinstance(event, RetestStarted):
             self.run = event.run_number
             self._event("retest", {"run": event.run_number})

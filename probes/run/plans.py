@@ -78,6 +78,13 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("ws", "WebSocket upgrade", "probes.proto.ws:probe_ws", "ws_hold"),
         ProbeSpec("cors", "CORS preflight", "probes.proto.cors:probe_cors"),
         ProbeSpec("service", "Service protocol", "probes.proto.service:probe_service"),
+        # Live runs and `watch` only (no symptom's plan names it: `check` stays as it is).
+        ProbeSpec(
+            "connections",
+            "Connections",
+            "probes.proto.sampler:probe_connections",
+            "sample_duration",
+        ),
     )
 }
 

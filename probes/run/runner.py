@@ -26,11 +26,13 @@ from probes.core.context import ProbeConfig, ProbeContext, SystemResolver, syste
 from probes.core.events import (
     DiagnosisUpdate,
     Event,
+    FindingChanged,
     FollowUp,
     PlanStep,
     ProbeUpdate,
     RunFinished,
 )
+from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, ProbeError, ProbeResult, Status
 from probes.core.options import run_redactor
 from probes.core.redact import Redactor
@@ -38,6 +40,14 @@ from probes.core.target import Target
 from probes.diagnosis import diagnose
 from probes.diagnosis.coverage import CUT_SHORT, verdict_settled
 from probes.diagnosis.ranking import INCOMPLETE
+from probes.run.live import (
+    CHECKPOINT_EVERY_S,
+    DIAGNOSE_EVERY_S,
+    FindingTimeline,
+    window_complete,
+    window_of,
+    windowed,
+)
 from probes.run.planner import follow_ups, heard_protocol, initial_plan, next_check_s
 from probes.run.plans import PROBES, ProbeFn, ProbeSpec, plan_for
 from probes.run.starvation import StarvationClock
@@ -48,6 +58,7 @@ T = TypeVar("T")
 __all__ = [
     "DiagnosisUpdate",
     "Event",
+    "FindingChanged",
     "FollowUp",
     "ProbeUpdate",
     "Run",
@@ -96,6 +107,12 @@ class Run:
         default_factory=lambda: StarvationClock(0.0), init=False, repr=False
     )
     cut_short: dict[str, str] = field(default_factory=dict)  # probe -> why it was stopped
+    # A live run (probes/run/live.py): streaming probes run until cancelled, paused
+    # and paced by this control; findings read their rolling windows and are raised
+    # and cleared as the evidence moves.  None: a bounded run (``check``).
+    live: LiveControl | None = None
+    timeline: FindingTimeline = field(default_factory=FindingTimeline)
+    _live_marks: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.redactor is None:
@@ -134,6 +151,9 @@ class Run:
         ctx = ProbeContext(self.target, self.config, self.system_resolver, self.symptom)
         self._clock = StarvationClock(max_extension_s=self.config.timeout * STARVED_GRACE)
         self._clock.start()
+        if self.live is not None:
+            ctx.go_live(self.live)
+            self._live_marks = {}
         queue: asyncio.Queue[ProbeResult | str] = asyncio.Queue()
         tasks: dict[str, asyncio.Task[None]] = {}  # the latest task of each probe
         every: list[asyncio.Task[None]] = []
@@ -161,8 +181,11 @@ class Run:
                 else:
                     item = self._redacted(item)
                     self.results[item.probe] = item
-                    yield self._emit(ProbeUpdate(item))
+                    yield self._emit(ProbeUpdate(item), self._journal_update(item, started))
                     if not item.final:
+                        if self.live is not None:
+                            async for event in self._live_diagnosis(tasks, started):
+                                yield event
                         continue
                 for step in self._new_follow_ups(ctx, started):
                     self.steps.append(step)
@@ -172,6 +195,10 @@ class Run:
                 if isinstance(item, str):
                     continue
                 pending = [name for name, task in tasks.items() if not self._finished(name)]
+                if self.live is not None:
+                    async for event in self._live_diagnosis(tasks, started, force=True):
+                        yield event
+                    continue
                 new = self._diagnose(pending)
                 if self.settle and pending and verdict_settled(new, self.results, pending):
                     for name in pending:
@@ -248,10 +275,51 @@ class Run:
         assert self.redactor is not None  # set in __post_init__
         return self.redactor.obj(value)
 
-    def _emit(self, event: Event) -> Event:
-        if self.on_event is not None:
+    def _emit(self, event: Event, record: bool = True) -> Event:
+        """Hand *event* to the sink (the journal) when *record*; the face gets all."""
+        if record and self.on_event is not None:
             self.on_event(event)
         return event
+
+    # ---- live runs ------------------------------------------------------------------
+    def _journal_update(self, result: ProbeResult, started: float) -> bool:
+        """Bounded runs journal every update; live runs journal changes, not packets:
+        final results, the first complete window, then a checkpoint now and then."""
+        if self.live is None or result.final:
+            return True
+        now = self.live.clock.now()
+        last = self._live_marks.get(f"journal:{result.probe}")
+        first_window = window_complete(result) and last is None
+        if first_window or (last is not None and now - last >= CHECKPOINT_EVERY_S):
+            self._live_marks[f"journal:{result.probe}"] = now
+            return True
+        return False
+
+    async def _live_diagnosis(
+        self, tasks: Mapping[str, asyncio.Task[None]], started: float, force: bool = False
+    ) -> AsyncIterator[Event]:
+        """Re-diagnose the accumulated evidence (debounced, off the event loop's thread)
+        and tell what changed: the diagnosis to the face, and to the journal only when
+        its verdict or findings changed; each finding raised or cleared."""
+        assert self.live is not None
+        now = self.live.clock.now()
+        if not force and now - self._live_marks.get("diagnosed", -1e18) < DIAGNOSE_EVERY_S:
+            return
+        self._live_marks["diagnosed"] = now
+        pending = [n for n in tasks if not window_complete(self.results.get(n))]
+        view = {name: windowed(result) for name, result in self.results.items()}
+        new = self._redacted(
+            await asyncio.to_thread(diagnose, self.target, view, self.symptom, pending)
+        )
+        if new != self.diagnosis:
+            shape = _shape(new) != _shape(self.diagnosis)
+            self.diagnosis = new
+            yield self._emit(DiagnosisUpdate(new), record=shape)
+        if pending:  # a finding "cleared" before the first window is no story yet
+            return
+        at_s = time.monotonic() - started
+        for change in self.timeline.update(new, at_s, window_of(self.results)):
+            yield self._emit(change)
 
     async def _drive(
         self, name: str, ctx: ProbeContext, queue: asyncio.Queue[ProbeResult | str]
@@ -279,6 +347,11 @@ class Run:
             queue.put_nowait(_error(name, started, type(exc).__name__, f"probe crashed: {exc}"))
         finally:
             queue.put_nowait(name)
+
+
+def _shape(diagnosis: Diagnosis) -> tuple[object, ...]:
+    """What a journal records of a live diagnosis: verdict and findings, not numbers."""
+    return (diagnosis.verdict, tuple((f.id, f.severity) for f in diagnosis.findings))
 
 
 def probe_deadline(spec: ProbeSpec | None, config: ProbeConfig) -> float | None:

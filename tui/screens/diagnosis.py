@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,12 +24,21 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
+from probes.core.events import FindingChanged
+from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, Finding, ProbeResult
 from probes.record.session import INCOMPLETE
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
-from tui.messages import DiagnosisChanged, ProbeAdded, ProbeResultArrived, RunCompleted
+from tui.live_status import live_config, live_status
+from tui.messages import (
+    DiagnosisChanged,
+    FindingMoved,
+    ProbeAdded,
+    ProbeResultArrived,
+    RunCompleted,
+)
 from tui.session import RestoredRun, Session
 from tui.widgets.evidence import EvidenceView
 from tui.widgets.findings import FindingsList
@@ -39,6 +49,7 @@ from tui.widgets.plain import plain
 from tui.widgets.steps import StepsChecklist
 from tui.widgets.verdict import VerdictBanner
 
+MAX_CLEARED_SHOWN = 20
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
 
@@ -63,6 +74,7 @@ first.  Pick a finding, then walk its next steps.
 - **n** adds a note to the selected finding (from anywhere on this screen),
 - **r** retests (runs the plan again and shows what changed),
 - **e** exports the report (Markdown; HTML and JSON are in the command palette),
+- **p** pauses the live probes (ping, trace, connections), **p** again resumes,
 - **v** switches probes/findings on a narrow terminal,
 - **escape** goes back to the symptoms, **q** quits,
 - **ctrl+p** opens the command palette (export as HTML or JSON, theme, ...).
@@ -73,6 +85,8 @@ first.  Pick a finding, then walk its next steps.
             "e", "export('md')", "Export", id="diag.export", tooltip="Write the report (Markdown)"
         ),
         Binding("n", "note", "Note", id="diag.note", tooltip="Add a note to the selected finding"),
+        Binding("p", "pause", "Pause", id="diag.pause", tooltip="Pause the live probes"),
+        Binding("p", "resume", "Resume", id="diag.resume", tooltip="Resume the live probes"),
         Binding("v", "toggle_view", "View", id="diag.view", tooltip="Probes or findings"),
         Binding("z", "zoom", "Zoom", id="diag.zoom", tooltip="Focused part full screen, or back"),
         Binding(
@@ -90,6 +104,9 @@ first.  Pick a finding, then walk its next steps.
         self._answered: set[str] = set()  # probes of the current run with a final result
         self._view_chosen = False  # the person pressed v during this run: leave the view be
         self._panels: dict[str, ProbePanel] = {}
+        self._live: LiveControl | None = None  # the current run's pause switch
+        self._run_wall = time.time()  # when the current run started (for "cleared at")
+        self._status = ""
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -98,6 +115,7 @@ first.  Pick a finding, then walk its next steps.
     # ---- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(self._target_line(), id="target-line", markup=False)
+        yield Static("", id="live-status", markup=False, classes="-empty")
         yield VerdictBanner()
         if self.session.error is not None:
             yield Static("", id="app-said", markup=False)
@@ -216,7 +234,15 @@ first.  Pick a finding, then walk its next steps.
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Both views are on screen when wide: hide the key there.
-        return action != "toggle_view" or self.has_class("-narrow")
+        if action == "toggle_view":
+            return self.has_class("-narrow")
+        # One p key: "Pause" while live probes run, "Resume" while they are paused.
+        if action in ("pause", "resume"):
+            live = self._live
+            if live is None or self.finished:
+                return False
+            return live.paused == (action == "resume")
+        return True
 
     def action_toggle_view(self) -> None:
         self._view_chosen = True
@@ -232,17 +258,22 @@ first.  Pick a finding, then walk its next steps.
     def start_run(self) -> None:
         app = self.netmedic
         follow = app.follows_evidence(self.session.symptom)
+        self._live = LiveControl(app.pace_clock) if app.live else None
         run = Run(
             self.session.target,
             self.session.symptom,
-            self.session.config,
+            live_config(self.session.config, app.live_interval)
+            if app.live
+            else self.session.config,
             # The planner decides (and says why) unless the plan is fixed: resumed or a test's.
             plan=None if follow and self.plan is None else self._plan(),
             follow_evidence=follow,
             probe_overrides=dict(app.probe_overrides),
             on_event=self.session.sink.emit,
             redactor=self.session.redactor,
+            live=self._live,
         )
+        self._run_wall = time.time()
         number = self.session.start_run(run)
         self.finished = False
         self._view_chosen = False
@@ -272,6 +303,8 @@ first.  Pick a finding, then walk its next steps.
                 self.post_message(DiagnosisChanged(number, event.diagnosis))
             elif isinstance(event, FollowUp):
                 self.post_message(ProbeAdded(number, event.step))
+            elif isinstance(event, FindingChanged):
+                self.post_message(FindingMoved(number, event))
             elif isinstance(event, RunFinished):
                 duration = self.netmedic.clock() - self.started_at
                 self.post_message(RunCompleted(number, event.diagnosis, duration))
@@ -279,6 +312,8 @@ first.  Pick a finding, then walk its next steps.
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self._live = None  # nothing left to pause
+            self.refresh_bindings()
             self.netmedic.show_error(event.worker.error)
             self.query_one(VerdictBanner).show_failed(event.worker.error)
 
@@ -296,6 +331,25 @@ first.  Pick a finding, then walk its next steps.
         panel.tooltip = f"added: {message.step.reason}"
         self._panels[name] = panel
         self.query_one("#probes", VerticalScroll).mount(panel)
+
+    def on_finding_moved(self, message: FindingMoved) -> None:
+        if message.run_number != self.session.run_number:
+            return
+        change = message.change
+        when = _clock_time(self._run_wall + change.at_s)
+        if change.change == "cleared":
+            line = f"{change.finding_id} cleared at {when}: {change.title}"
+            findings = self.query_one(FindingsList)
+            findings.cleared = (*findings.cleared, line)[-MAX_CLEARED_SHOWN:]
+            findings.show(self.diagnosis)
+            self.notify(line, title="Cleared", markup=False)
+        elif not change.first:
+            self.notify(
+                f"{change.finding_id} raised at {when}: {change.title}",
+                title="Raised",
+                severity="warning",
+                markup=False,
+            )
 
     def on_diagnosis_changed(self, message: DiagnosisChanged) -> None:
         if message.run_number == self.session.run_number:
@@ -325,6 +379,17 @@ first.  Pick a finding, then walk its next steps.
             panel = self._panels.get(name)
             if panel is not None:
                 panel.show_result(result)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """What is running and what has answered; never "live" when nothing answered."""
+        results = {n: p.result for n, p in self._panels.items() if p.result is not None}
+        text = live_status(results, self._live, self.finished)
+        if text != self._status:
+            self._status = text
+            status = self.query_one("#live-status", Static)
+            status.update(text)
+            status.set_class(not text, "-empty")
 
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
@@ -434,6 +499,18 @@ first.  Pick a finding, then walk its next steps.
         self.app.push_screen(NoteScreen(finding.id, blink=self.netmedic.blink), save)
 
     # ---- actions ------------------------------------------------------------------------
+    def action_pause(self) -> None:
+        if self._live is not None:
+            self._live.pause()
+            self.refresh_bindings()
+            self._show_status()
+
+    def action_resume(self) -> None:
+        if self._live is not None:
+            self._live.resume()
+            self.refresh_bindings()
+            self._show_status()
+
     def action_retest(self) -> None:
         self.start_run()
 
@@ -472,6 +549,10 @@ first.  Pick a finding, then walk its next steps.
         yield SystemCommand(
             "view: probes / findings", "Switch view on a narrow terminal", self.action_toggle_view
         )
+
+
+def _clock_time(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch).strftime("%H:%M:%S")
 
 
 def _local_time(iso: str) -> str:

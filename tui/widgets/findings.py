@@ -23,14 +23,25 @@ below it.
         self.findings: tuple[Finding, ...] = ()
         self.partial = False  # from a run that did not finish: not a verdict
         self._shown_partial = False
+        # A live run's findings that came and went: "path.loss cleared at 12:03:04".
+        self.cleared: tuple[str, ...] = ()
+        self._shown_cleared: tuple[str, ...] = ()
+        self._verdict = ""
         self.border_title = "Findings"
 
     def show(self, diagnosis: Diagnosis) -> None:
         self.border_title = "Findings so far (partial)" if self.partial else "Findings"
         ordered = sorted(diagnosis.findings, key=lambda f: (f.id != diagnosis.verdict, f.rank))
-        if tuple(ordered) == self.findings and self._shown_partial == self.partial:
+        # A live run re-diagnoses every second: numbers in the evidence move, the
+        # list does not.  Repaint only when a line of it would change.
+        key = [(f.id, f.severity, f.title, f.id == diagnosis.verdict) for f in ordered]
+        same = key == self._key(self.findings) and self._shown_cleared == self.cleared
+        if same and self._shown_partial == self.partial:
+            self.findings = tuple(ordered)
             return
         self._shown_partial = self.partial
+        self._shown_cleared = self.cleared
+        self._verdict = diagnosis.verdict
         # Follow the verdict while the person is on it; keep their own pick otherwise.
         current = self.highlighted_finding
         on_top = current is None or current.id == self.findings[0].id
@@ -41,9 +52,17 @@ below it.
             Option(self._prompt(f, f.id == diagnosis.verdict, self.partial), id=f"f{i}")
             for i, f in enumerate(ordered)
         )
+        self.add_options(
+            Option(plain(f"✓ {line}", "dim"), id=f"c{i}", disabled=True)
+            for i, line in enumerate(self.cleared)
+        )
         index = next((i for i, f in enumerate(ordered) if keep and f.id == keep.id), 0)
         if ordered:
             self.highlighted = index
+
+    def _key(self, findings: tuple[Finding, ...]) -> list[tuple[object, ...]]:
+        verdict = self._verdict
+        return [(f.id, f.severity, f.title, f.id == verdict) for f in findings]
 
     def highlight_id(self, finding_id: str) -> None:
         """Move the highlight to *finding_id*, if it is listed."""

@@ -21,6 +21,22 @@ COLUMNS = (
     ("wrst", 4),
     ("sd", 4),
 )
+SPARK_WIDTH = 12  # RTT history per hop (live runs), newest right
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def hop_spark(recent: tuple[float | None, ...], width: int = SPARK_WIDTH) -> Text:
+    """A hop's latest outcomes: bars scaled to its worst RTT, a cross for no answer."""
+    shown = recent[-width:]
+    got = [r for r in shown if r is not None]
+    top = max(got) if got else 0.0
+    chars = []
+    for rtt in shown:
+        if rtt is None:
+            chars.append("×")
+        else:
+            chars.append(BARS[min(len(BARS) - 1, int(rtt / top * (len(BARS) - 1))) if top else 0])
+    return Text("".join(chars), style="cyan")
 
 
 def _num(value: float | None) -> Text:
@@ -30,12 +46,17 @@ def _num(value: float | None) -> Text:
     return Text(f"{msec:.1f}" if msec < 100 else f"{msec:.0f}", justify="right")
 
 
+def _who(address: str, name: str) -> str:
+    return f"{name} ({address})" if name else address
+
+
 def _host(hop: Hop) -> Text:
     if not hop.responders:
-        return Text("???", style="dim")
-    host = plain(hop.responders[0].address, "green" if hop.status == "destination" else "")
+        return Text("??? (silent: no ICMP, not loss)", style="dim")
+    first = hop.responders[0]
+    host = plain(_who(first.address, first.name), "green" if hop.status == "destination" else "")
     if len(hop.responders) > 1:
-        host.append(f" +{len(hop.responders) - 1}", style="cyan")
+        host.append(f" +{len(hop.responders) - 1} ECMP", style="cyan")
     if hop.note:
         host.append_text(plain(f" {hop.note}", "bold red"))
     return host
@@ -71,6 +92,9 @@ says whether the destination was reached or where the path stops.
                 no_wrap=True,
                 overflow="ellipsis",
             )
+        live = any(h.recent for h in data.hops)
+        if live:
+            table.add_column(Text("history", style="bold"), no_wrap=True, overflow="crop")
         hops = data.hops
         limited: list[str] = []
         for i, hop in enumerate(hops):
@@ -82,17 +106,25 @@ says whether the destination was reached or where the path stops.
                 loss_style = "bold red"
             else:
                 loss_style = "dim" if hop.loss_pct else ""
-            table.add_row(
+            silent = not hop.received and hop.sent
+            cells = [
                 Text(str(hop.ttl), justify="right"),
                 _host(hop),
-                Text(f"{hop.loss_pct:.0f}", style=loss_style, justify="right"),
+                Text("—" if silent else f"{hop.loss_pct:.0f}", style=loss_style, justify="right"),
                 Text(str(hop.sent), justify="right"),
                 _num(hop.last_s),
                 _num(hop.avg_s),
                 _num(hop.best_s),
                 _num(hop.worst_s),
                 _num(hop.stdev_s),
-            )
+            ]
+            if live:
+                cells.append(hop_spark(hop.recent))
+            table.add_row(*cells)
+            for other in hop.responders[1:]:  # ECMP: every address that answers this hop
+                extra = [Text(""), plain(f"  {_who(other.address, other.name)}", "cyan")]
+                extra += [Text("") for _ in range(len(cells) - 2)]
+                table.add_row(*extra)
         parts: list[RenderableType] = [head]
         if data.hint:
             parts.append(plain(data.hint, "dim italic"))

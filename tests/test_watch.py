@@ -1,0 +1,118 @@
+"""`netmedic watch` against a loopback server that resets every other connection."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def resetting_server() -> Iterator[int]:
+    """Accepts; every other connection is reset, the others get HTTP 200."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    stop = threading.Event()
+
+    def serve() -> None:
+        served = 0
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            served += 1
+            with conn:
+                if served % 2 == 0:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    continue
+                conn.settimeout(1.0)
+                try:
+                    conn.recv(1024)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    listener.close()
+
+
+def test_watch_json_lines_carry_the_reset_rate(resetting_server: int, tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "watch",
+            "--json",
+            "--interval",
+            "0.2",
+            "--count",
+            "20",
+            "--",
+            f"http://127.0.0.1:{resetting_server}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    ticks = [d for d in lines if "interval" in d and "connections" in d]
+    assert len(ticks) == 20 and "summary" in lines[-1]
+    last = ticks[-1]["connections"]
+    assert last["sent"] >= 10
+    assert 35 <= last["rates"].get("reset", 0) <= 65
+    assert any(f["id"] == "tcp.reset_after_connect" for t in ticks for f in t["findings_raised"])
+    journals = list((tmp_path / "state").rglob("*.jsonl"))
+    assert journals and b'"type":"finding"' in journals[0].read_bytes()
+
+
+def test_watch_exits_1_when_a_threshold_is_crossed(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "watch",
+            "--interval",
+            "0.2",
+            "--count",
+            "30",
+            "--max-rtt",
+            "0.000001",
+            "--",
+            f"127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "CROSSED rtt" in out.stdout
+    assert "watched 127.0.0.1" in out.stdout.splitlines()[-1]

@@ -1,0 +1,96 @@
+"""The live diagnosis screen: many 1 Hz rounds on a fake clock through the real ping
+and trace probes (a scripted path behind them): rolling stats, pause/resume, and a
+finding raised then cleared with "cleared at"."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from probes.core.context import ProbeConfig
+from probes.core.target import parse_target
+from probes.path.ping import PingData
+from probes.path.trace import TraceData
+from probes.run.plans import SYMPTOM_IDS
+from tests.live_fakes import FakePath, SteppingClock, install
+from tui.app import NetmedicApp
+from tui.screens.diagnosis import DiagnosisScreen
+from tui.widgets.findings import FindingsList
+
+
+async def _until(pilot: object, check: Callable[[], bool], tries: int = 400) -> None:
+    for _ in range(tries):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+@pytest.mark.asyncio
+async def test_live_panels_pause_and_finding_raised_then_cleared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = FakePath(hops=4, ecmp_hop=2)
+    install(monkeypatch, path)
+    clock = SteppingClock()
+    app = NetmedicApp(
+        parse_target("192.0.2.10:443"),
+        "intermittent",
+        config=ProbeConfig(timeout=2.0, trace_max_ttl=8, live_window=20),
+        plans={s: ("ping", "trace") for s in SYMPTOM_IDS},
+        recent_path=tmp_path / "recent.json",
+        export_dir=tmp_path,
+        blink=False,
+        privileged=True,
+        pace_clock=clock,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, DiagnosisScreen)
+
+        def rounds() -> int:
+            result = screen._panels["ping"].result
+            data = result.data if result else None
+            return data.hosts[0].stats.sent if isinstance(data, PingData) else 0
+
+        async def step(n: int) -> None:
+            for _ in range(n):
+                target = rounds() + 1
+                clock.advance(1.0)
+                await _until(pilot, lambda t=target: rounds() >= t)  # type: ignore[misc]
+
+        await _until(pilot, lambda: clock.sleepers > 0)
+        await step(25)
+        await pilot.pause(0.3)
+        status = str(screen.query_one("#live-status").render())
+        assert "● live" in status and "trace: 4/4 hops answering" in status
+        trace = screen._panels["trace"].result
+        assert trace is not None and isinstance(trace.data, TraceData)
+        assert len(trace.data.hops[1].responders) == 2  # ECMP shown
+        assert not trace.final  # still running after 25 rounds
+
+        path.loss_from = 3
+        await step(25)
+        await _until(pilot, lambda: "path.loss" in [f.id for f in screen.diagnosis.findings])
+
+        path.loss_from = 0
+        await step(25)
+        findings = screen.query_one(FindingsList)
+        await _until(pilot, lambda: any("path.loss cleared at" in c for c in findings.cleared))
+        assert "path.loss" not in [f.id for f in screen.diagnosis.findings]
+
+        # p pauses: time passes, no round is sent; p again resumes.
+        await pilot.press("p")
+        await pilot.pause(0.3)
+        assert "paused" in str(screen.query_one("#live-status").render())
+        sent = path.sent
+        for _ in range(5):
+            clock.advance(1.0)
+            await pilot.pause(0.05)
+        assert path.sent == sent
+        await pilot.press("p")
+        await step(2)
+        assert path.sent > sent

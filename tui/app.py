@@ -190,7 +190,7 @@ class NetmedicApp(App[int]):
         proxy_env = self.config.proxy_env
         env = dict(proxy_env) if proxy_env is not None else os.environ
         known = (*PROBES, *self.probe_overrides)
-        steps = initial_plan(plan_for(symptom), symptom, target, env, known)
+        steps = initial_plan(plan_for(symptom), symptom, target, env, known, live=self.live)
         return tuple(step.probe for step in steps)
 
     def follows_evidence(self, symptom: str) -> bool:

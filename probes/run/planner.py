@@ -52,6 +52,8 @@ SCHEME_PROBES: dict[str, tuple[str, ...]] = {
 }
 
 _PATH = ("ping", "trace")
+# Symptoms a live run answers by sampling connections, not only packets.
+SAMPLED_SYMPTOMS = ("intermittent", "too-many-connections")
 
 
 def initial_plan(
@@ -60,8 +62,11 @@ def initial_plan(
     target: Target,
     env: Mapping[str, str],
     known: Sequence[str] = (),
+    live: bool = False,
 ) -> list[PlanStep]:
     """The probes to start with: the symptom's, plus what the target and environment name.
+    A *live* run (the TUI, ``watch``) that chases drops or connection limits also samples
+    connections over time: packets can be fine while connections fail.
 
     *known* limits the plan to registered probe names (all names when empty).
     """
@@ -80,6 +85,8 @@ def initial_plan(
         add(name, f"the target is a {target.scheme}:// URL")
     if loopback:
         add("local", "the target is this host (loopback)")
+    if live and symptom in SAMPLED_SYMPTOMS:
+        add("connections", f"'{symptom}' shows over time: open a connection every interval")
     proxy = applicable_proxy(target, env)
     if proxy:
         add("proxy", f"{proxy} applies to this target")

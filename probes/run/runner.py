@@ -126,7 +126,12 @@ class Run:
         if self.plan is not None:
             return [PlanStep(name, "asked for") for name in dict.fromkeys(self.plan)]
         return initial_plan(
-            plan_for(self.symptom), self.symptom, self.target, self._env(), self._known()
+            plan_for(self.symptom),
+            self.symptom,
+            self.target,
+            self._env(),
+            self._known(),
+            live=self.live is not None,
         )
 
     def _env(self) -> Mapping[str, str]:

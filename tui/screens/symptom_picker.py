@@ -41,6 +41,10 @@ one: the evidence decides the verdict either way.
         Binding("down", "move(1)", "Down", show=False, id="picker.down"),
         Binding("up", "move(-1)", "Up", show=False, id="picker.up"),
         Binding("enter", "choose", "Choose", id="picker.choose", tooltip="Choose the symptom"),
+        # The field takes every printable key (q too), so ctrl+q quits here: show it.
+        Binding(
+            "ctrl+q", "app.quit", "Quit", id="picker.quit", tooltip="Quit netmedic", priority=True
+        ),
     ]
 
     def __init__(self, target: Target | None = None) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -30,6 +29,7 @@ import psutil
 
 from probes.core.context import ProbeContext, run_in_daemon_thread
 from probes.core.model import ProbeError, ProbeResult, Status
+from probes.core.programs import find_program
 from probes.host import sockdiag
 from probes.host.procinfo import OwnerMap, ProcessInfo, map_owners, process_info
 from probes.host.sockdiag import CLOSE, CLOSE_WAIT, LISTEN, STATE_NAMES, TIME_WAIT, Sock
@@ -609,11 +609,11 @@ def _endpoint(addr: str, port: int) -> str:
 def available_tools() -> tuple[str, ...]:
     """Service managers whose commands make sense here (read-only queries)."""
     tools = []
-    if shutil.which("systemctl") and os.path.isdir("/run/systemd/system"):
+    if find_program("systemctl") and os.path.isdir("/run/systemd/system"):
         tools.append("systemd")
-    if shutil.which("docker"):
+    if find_program("docker"):
         tools.append("docker")
-    if shutil.which("kubectl"):
+    if find_program("kubectl"):
         tools.append("kubectl")
     return tuple(tools)
 

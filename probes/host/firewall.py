@@ -18,6 +18,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -51,10 +52,11 @@ class FirewallRule:
 
     @property
     def inspect_command(self) -> str:
+        # Table and chain names come from the ruleset: quoted like any other value.
         if self.backend == "nft":
-            return f"nft -a list chain {self.family} {self.table} {self.chain}"
+            return shlex.join(["nft", "-a", "list", "chain", self.family, self.table, self.chain])
         tool = "ip6tables" if self.backend == "ip6tables" else "iptables"
-        return f"{tool} -t {self.table} -L {self.chain} -n -v --line-numbers"
+        return shlex.join([tool, "-t", self.table, "-L", self.chain, "-n", "-v", "--line-numbers"])
 
     @property
     def where(self) -> str:

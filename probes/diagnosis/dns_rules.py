@@ -263,7 +263,7 @@ def resolvers_disagree(ev: Evidence) -> Iterator[Finding]:
             tuple(_line(a) for a in answers),
             (
                 *tuple(
-                    NextStep(f"Query {s} directly", f"dig @{q(s)} {q(data.name)} {rdtype}")
+                    NextStep(f"Query {s} directly", f"dig @{q(s)} {q(data.name)} {q(rdtype)}")
                     for s in servers[:3]
                 ),
                 NextStep(
@@ -293,7 +293,7 @@ def partial_failures(ev: Evidence) -> Iterator[Finding]:
         (
             NextStep(
                 "Query the failing resolver directly",
-                f"dig @{q(worst.server)} {q(data.name)} {worst.rdtype}",
+                f"dig @{q(worst.server)} {q(data.name)} {q(worst.rdtype)}",
             ),
             NextStep(
                 "Remove or fix the failing nameserver in /etc/resolv.conf: each client waits for it"

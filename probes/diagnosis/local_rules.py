@@ -89,9 +89,10 @@ def _service_steps(data: LocalData, proc: ProcessInfo | None) -> list[NextStep]:
     if proc.container and "docker" in data.tools:
         return [
             NextStep(
-                f"See the container {proc.name} runs in", f"docker ps --filter id={proc.container}"
+                f"See the container {proc.name} runs in",
+                f"docker ps --filter id={q(proc.container)}",
             ),
-            NextStep("Read its recent log", f"docker logs --tail 50 {proc.container}"),
+            NextStep("Read its recent log", f"docker logs --tail 50 {q(proc.container)}"),
         ]
     if proc.kubernetes and "kubectl" in data.tools:
         return [
@@ -439,7 +440,7 @@ def _limit_steps(data: LocalData, proc: ProcessInfo) -> list[NextStep]:
         return [
             NextStep(
                 "See the container's ulimits (raise with --ulimit nofile=...)",
-                f"docker inspect --format '{{{{.HostConfig.Ulimits}}}}' {proc.container}",
+                f"docker inspect --format '{{{{.HostConfig.Ulimits}}}}' {q(proc.container)}",
             )
         ]
     return [

@@ -43,9 +43,9 @@ def _proxy_host(data: ProxyData) -> str:
     url = data.proxy if "://" in data.proxy else f"http://{data.proxy}"
     try:
         parts = urlsplit(url)
-        return f"{parts.hostname} {parts.port or 80}"
-    except ValueError:
-        return data.proxy
+        return f"{q(parts.hostname or '')} {parts.port or 80}"
+    except ValueError:  # a port that is not a number: show the value, quoted
+        return q(data.proxy)
 
 
 _HTTP_PROXY_IDS = {

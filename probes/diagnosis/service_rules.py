@@ -38,6 +38,14 @@ def _lines(data: ServiceData) -> list[str]:
     return lines
 
 
+def _conninfo_value(value: object) -> str:
+    """A libpq connection-string value: a space or quote in it cannot add a keyword."""
+    text = str(value)
+    if text and all(c.isalnum() or c in "._-:" for c in text):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _client(ev: Evidence, data: ServiceData) -> str:
     t = ev.target
     if data.service == "redis":
@@ -46,7 +54,16 @@ def _client(ev: Evidence, data: ServiceData) -> str:
     user = t.username or "postgres"
     mode = data.sslmode or "prefer"
     database = t.path.lstrip("/").split("?")[0] or "postgres"
-    conninfo = f"host={t.host} port={t.port} dbname={database} user={user} sslmode={mode}"
+    conninfo = " ".join(
+        f"{key}={_conninfo_value(value)}"
+        for key, value in (
+            ("host", t.host),
+            ("port", t.port),
+            ("dbname", database),
+            ("user", user),
+            ("sslmode", mode),
+        )
+    )
     return f"psql {q(conninfo)} -c 'select 1'"
 
 
@@ -128,8 +145,8 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
                     "List the databases there",
                     "psql "
                     + q(
-                        f"host={ev.target.host} port={ev.target.port} dbname=postgres "
-                        f"user={ev.target.username or 'postgres'}"
+                        f"host={_conninfo_value(ev.target.host)} port={ev.target.port} "
+                        f"dbname=postgres user={_conninfo_value(ev.target.username or 'postgres')}"
                     )
                     + " -l",
                 ),

@@ -56,7 +56,7 @@ def _s_client(ev: Evidence, data: TlsData, extra: str = "") -> str:
     if data.server_name:
         cmd += f" -servername {q(data.server_name)}"
     if data.starttls:
-        cmd += f" -starttls {data.starttls}"
+        cmd += f" -starttls {q(data.starttls)}"
     return f"{cmd}{extra} -showcerts </dev/null"
 
 

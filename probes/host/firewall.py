@@ -18,18 +18,17 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
+from probes.core.programs import find_program, safe_env
 from probes.core.sanitize import clean_text
 
-_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
-_SAFE_ENV = {"PATH": ":".join(_DIRS), "LC_ALL": "C"}
 _OUTPUT_HOOKS = ("output", "postrouting")
 _MAX_DEPTH = 16  # jumps followed from a base chain
 RUN_TIMEOUT_S = 3.0
@@ -53,10 +52,11 @@ class FirewallRule:
 
     @property
     def inspect_command(self) -> str:
+        # Table and chain names come from the ruleset: quoted like any other value.
         if self.backend == "nft":
-            return f"nft -a list chain {self.family} {self.table} {self.chain}"
+            return shlex.join(["nft", "-a", "list", "chain", self.family, self.table, self.chain])
         tool = "ip6tables" if self.backend == "ip6tables" else "iptables"
-        return f"{tool} -t {self.table} -L {self.chain} -n -v --line-numbers"
+        return shlex.join([tool, "-t", self.table, "-L", self.chain, "-n", "-v", "--line-numbers"])
 
     @property
     def where(self) -> str:
@@ -79,11 +79,7 @@ class FirewallData:
 
 def find_tool(name: str) -> str | None:
     """*name* by absolute path from the system directories only."""
-    for folder in _DIRS:
-        path = Path(folder) / name
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    return None
+    return find_program(name)
 
 
 async def run_tool(args: list[str], timeout: float = RUN_TIMEOUT_S) -> tuple[int, str, str]:
@@ -93,7 +89,7 @@ async def run_tool(args: list[str], timeout: float = RUN_TIMEOUT_S) -> tuple[int
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_SAFE_ENV,
+        env=safe_env(),
     )
     try:
         async with asyncio.timeout(timeout):

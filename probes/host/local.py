@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -30,6 +29,7 @@ import psutil
 
 from probes.core.context import ProbeContext, run_in_daemon_thread
 from probes.core.model import ProbeError, ProbeResult, Status
+from probes.core.programs import find_program
 from probes.host import sockdiag
 from probes.host.procinfo import OwnerMap, ProcessInfo, map_owners, process_info
 from probes.host.sockdiag import CLOSE, CLOSE_WAIT, LISTEN, STATE_NAMES, TIME_WAIT, Sock
@@ -385,6 +385,7 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         for pid, name in owners.names.items()
         if expected and name_matches(name, expected) and _same_netns(pid)
     )
+    nearby = _nearby(listeners, port, set(lookalikes))
     interesting: dict[int, None] = {}
     for x in listeners:
         if x.port == port:
@@ -392,18 +393,24 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
     interesting.update(dict.fromkeys(pid for pid, _ in close_wait_owners.most_common(5)))
     interesting.update(dict.fromkeys(client_pids[:5]))
     interesting.update(dict.fromkeys(lookalikes[:5]))
+    for x in nearby:
+        interesting.update(dict.fromkeys(x.pids[:1]))
+    # Only these show their command line: another service's may carry its password.
+    relevant = set(interesting)
     for x in listeners:
         interesting.update(dict.fromkeys(x.pids[:1]))
         if len(interesting) >= 64:
             break
-    processes = tuple(process_info(pid, owners.fd_counts.get(pid)) for pid in interesting)
+    processes = tuple(
+        process_info(pid, owners.fd_counts.get(pid), with_cmdline=pid in relevant)
+        for pid in interesting
+    )
     names = {p.pid: p.name for p in processes}
 
     on_port = tuple(x for x in listeners if x.port == port)
     tcp_on_port = [x for x in on_port if x.proto == "tcp"]
     local_targets = tuple(a for a in _ordered(addresses) if _is_local(a, local_addrs))
     accepted = tuple(a for a in _ordered(addresses) if any(x.accepts(a) for x in tcp_on_port))
-    nearby = _nearby(listeners, port, set(lookalikes))
     server = (
         _port_load(port, port_states, port_totals, target_peers) if port in port_totals else None
     )
@@ -609,11 +616,11 @@ def _endpoint(addr: str, port: int) -> str:
 def available_tools() -> tuple[str, ...]:
     """Service managers whose commands make sense here (read-only queries)."""
     tools = []
-    if shutil.which("systemctl") and os.path.isdir("/run/systemd/system"):
+    if find_program("systemctl") and os.path.isdir("/run/systemd/system"):
         tools.append("systemd")
-    if shutil.which("docker"):
+    if find_program("docker"):
         tools.append("docker")
-    if shutil.which("kubectl"):
+    if find_program("kubectl"):
         tools.append("kubectl")
     return tuple(tools)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import shlex
-import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from probes.core.programs import find_program, safe_env
 from probes.core.redact import PROXY_VARIABLES, redact_env
 
 COMMAND_TIMEOUT_S = 3.0
@@ -32,7 +32,7 @@ class ContextFile:
 def run_command(argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
     """``$ argv`` followed by its output, or why it could not run."""
     shown = "$ " + shlex.join(argv)
-    exe = shutil.which(argv[0])
+    exe = find_program(argv[0])
     if exe is None:
         return f"{shown}\n({argv[0]} is not installed)\n"
     try:
@@ -42,7 +42,7 @@ def run_command(argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "LC_ALL": "C"},
+            env=safe_env(),
         )
     except subprocess.TimeoutExpired:
         return f"{shown}\n(no answer within {timeout:g}s)\n"

@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psutil
 
-from probes.core.redact import redact_url_credentials
+from probes.core.redact import REDACTED, is_secret_name, redact_text
 from probes.core.sanitize import clean_text
 
 _CONTAINER = re.compile(r"(?:docker[-/]|cri-containerd-|crio-|libpod-)([0-9a-f]{12,64})")
 _UNIT = re.compile(r"/([A-Za-z0-9:_.@\\-]+\.service)(?:/|$)")
-_SECRET_ARG = re.compile(
-    r"(?i)(--?[a-z0-9_-]*(?:pass(?:word|wd)?|secret|token|api[-_]?key)[a-z0-9_-]*[= ])(\S+)"
-)
+# A long option whose name says it holds a secret (``--requirepass``, ``--api-key``).
+_SECRET_FLAG = re.compile(r"(?i)pass|pwd|secret|token|key|auth|cred")
+# Short options that take a password in common tools: ``-p`` (mysql, redis-cli
+# and any script's "-p PASSWORD"), ``-a`` (redis-cli), ``-w`` (ldapsearch).  A port
+# given as ``-p 8080`` is masked too: a hidden port costs less than a leaked password.
+_SECRET_SHORT = frozenset("paw")
+MASK = REDACTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +117,14 @@ def _comm(proc: str, pid: int) -> str:
         return ""
 
 
-def process_info(pid: int, open_files: int | None = None, proc: str = "/proc") -> ProcessInfo:
-    """What netmedic can learn about *pid* without failing."""
+def process_info(
+    pid: int, open_files: int | None = None, proc: str = "/proc", *, with_cmdline: bool = True
+) -> ProcessInfo:
+    """What netmedic can learn about *pid* without failing.
+
+    *with_cmdline* False leaves the command line out: only the processes that
+    matter to the target show theirs (another service's may hold its password).
+    """
     name, user, cmdline = _comm(proc, pid), "", ""
     try:
         p = psutil.Process(pid)
@@ -128,7 +138,7 @@ def process_info(pid: int, open_files: int | None = None, proc: str = "/proc") -
             except (psutil.Error, KeyError):
                 user = ""
             try:
-                cmdline = " ".join(p.cmdline())
+                cmdline = " ".join(redact_argv(p.cmdline())) if with_cmdline else ""
             except psutil.Error:
                 cmdline = ""
     except psutil.Error:
@@ -144,7 +154,7 @@ def process_info(pid: int, open_files: int | None = None, proc: str = "/proc") -
         pid=pid,
         name=clean_text(name, 64),
         user=clean_text(user, 64),
-        cmdline=clean_text(redact_cmdline(cmdline), 240),
+        cmdline=clean_text(cmdline, 240),
         open_files=open_files,
         fd_limit=soft,
         fd_limit_hard=hard,
@@ -155,8 +165,52 @@ def process_info(pid: int, open_files: int | None = None, proc: str = "/proc") -
 
 
 def redact_cmdline(cmdline: str) -> str:
-    """Mask ``--password=x`` style arguments and URL credentials."""
-    return _SECRET_ARG.sub(lambda m: f"{m.group(1)}***", redact_url_credentials(cmdline))
+    """:func:`redact_argv` over a command line split at spaces."""
+    return " ".join(redact_argv(cmdline.split(" ")))
+
+
+def _is_option(arg: str) -> bool:
+    return len(arg) > 1 and arg[0] == "-" and not arg[1:2].isdigit()
+
+
+def _secret_option(arg: str) -> bool:
+    if arg.startswith("--"):
+        name = arg[2:].split("=", 1)[0]
+        return bool(_SECRET_FLAG.search(name)) or is_secret_name(name)
+    return arg[1] in _SECRET_SHORT
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A process's arguments with every secret masked.
+
+    The value of a secret-looking option (``--requirepass X``, ``--token=X``,
+    ``-p X``, ``-pX``) is masked, and so is every argument after it except the
+    names of later options: which later arguments are values cannot be known
+    without the program's own parser.  URL passwords and ``NAME=secret``
+    assignments are masked anywhere.
+    """
+    out: list[str] = []
+    masking = False  # a secret option was seen: values from here on are hidden
+    value_next = False  # the previous argument was a secret option without its value
+    for arg in argv:
+        if value_next:
+            out.append(MASK)
+            value_next = False
+        elif _is_option(arg) and _secret_option(arg):
+            masking = True
+            if arg.startswith("--"):
+                name, eq, _value = arg.partition("=")
+                value_next = not eq
+                out.append(f"{name}={MASK}" if eq else name)
+            else:
+                value_next = len(arg) == 2
+                out.append(arg if value_next else f"{arg[:2]}{MASK}")
+        elif masking:
+            name, eq, _value = arg.partition("=")
+            out.append((f"{name}={MASK}" if eq else arg) if _is_option(arg) else MASK)
+        else:
+            out.append(redact_text(arg))
+    return out
 
 
 def read_fd_limits(pid: int | str, proc: str = "/proc") -> tuple[int, int]:

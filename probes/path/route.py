@@ -12,7 +12,6 @@ import asyncio
 import errno
 import ipaddress
 import json
-import shutil
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
+from probes.core.programs import find_program, safe_env
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ def _kernel_lookup(address: str) -> tuple[bool, str, str, str]:
 
 
 async def _ip_route_get(address: str) -> dict[str, str]:
-    ip = shutil.which("ip")
+    ip = find_program("ip")
     if ip is None:
         return {}
     try:
@@ -112,6 +112,8 @@ async def _ip_route_get(address: str) -> dict[str, str]:
             operand,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=safe_env(),
         )
         try:
             async with asyncio.timeout(2.0):

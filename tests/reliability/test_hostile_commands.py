@@ -180,21 +180,47 @@ def test_every_rule_quotes_hostile_evidence() -> None:
     assert len(with_values) >= 9, sorted(with_values)
 
 
-@pytest.mark.parametrize(
-    "proxy", ["http://x;id>pwn7;:3128", "http://x$(id):3128", "http://`id`/", "x;id"]
-)
-def test_the_proxy_step_of_issue_18(proxy: str) -> None:
+def _proxy_commands(proxy: str, state: str) -> list[str]:
     from probes.diagnosis import proxy_rules
     from probes.proto.proxy import ProxyData
 
-    for state in _constants(ProxyData):
-        data = build(ProxyData, choice={"state": state})
-        data = dataclasses.replace(data, proxy=proxy)
-        ev = Evidence(TARGET, {"proxy": _result("proxy", data)})
-        for rule in proxy_rules.RULES:
-            for finding in rule(ev):
-                for step in finding.next_steps:
-                    if step.command:
-                        assert_safe(step.command.replace(proxy, HOSTILE), finding.id)
-                        words = shlex.split(step.command)
-                        assert "id" not in words and "pwn7" not in words, step.command
+    data = ProxyData(
+        (("HTTPS_PROXY", proxy),), True, "HTTPS_PROXY", proxy, state=state,
+        detail="connection refused", method="CONNECT",
+    )  # fmt: skip
+    ev = Evidence(parse_target("https://api.example.test/"), {"proxy": _result("proxy", data)})
+    return [
+        step.command
+        for rule in proxy_rules.RULES
+        for finding in rule(ev)
+        for step in finding.next_steps
+        if step.command
+    ]
+
+
+def _shell_words(command: str) -> list[str]:
+    """Words as a shell reads them: ; | & < > ( ) end a word unless quoted."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    return list(lexer)
+
+
+_OPERATORS = {";", "|", "&", ">", "<", "(", ")", ";;", "&&", "||", ">>"}
+
+
+@pytest.mark.parametrize(
+    "proxy", ["http://x;id>pwn7;:3128", "http://x$(id):3128", "http://`id`/", "x;id"]
+)
+@pytest.mark.parametrize("state", ["unreachable", "auth_required", "upstream_failed", "failed"])
+def test_the_proxy_step_of_issue_18(proxy: str, state: str) -> None:
+    """HTTPS_PROXY='http://x;id>pwn7;:3128' once made the step `nc -zv x;id>pwn7; 3128`:
+    pasted, it ran `id` as root.  The hostile proxy adds no shell operator and no word
+    of its own to any command (compared with the same step for a clean proxy)."""
+    hostile = _proxy_commands(proxy, state)
+    clean = _proxy_commands("http://proxy.example:3128", state)
+    assert hostile and len(hostile) == len(clean)
+    for bad, good in zip(hostile, clean, strict=True):
+        words = _shell_words(bad)
+        assert "id" not in words and "pwn7" not in words, bad
+        operators = [w for w in words if w in _OPERATORS]
+        assert operators == [w for w in _shell_words(good) if w in _OPERATORS], bad

@@ -18,6 +18,7 @@ server has tens of thousands of sockets: they are counted, never listed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import os
 import shutil
@@ -31,6 +32,16 @@ import psutil
 from probes.core.context import ProbeContext, run_in_daemon_thread
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.host import sockdiag
+from probes.host.owner import (
+    Container,
+    ContainerIndex,
+    Forward,
+    UnitFile,
+    name_containers,
+    read_containers,
+    read_forwards,
+    units_for_port,
+)
 from probes.host.procinfo import OwnerMap, ProcessInfo, map_owners, process_info
 from probes.host.sockdiag import CLOSE, CLOSE_WAIT, LISTEN, STATE_NAMES, TIME_WAIT, Sock
 from probes.host.system import (
@@ -245,6 +256,11 @@ class LocalData:
     tools: tuple[str, ...]  # systemd / docker / kubectl when usable here
     hostname: str
     collect_s: float
+    # What should serve the port when nothing does (probes.host.owner):
+    units: tuple[UnitFile, ...] = ()  # unit files that name the port
+    forwards: tuple[Forward, ...] = ()  # DNAT rules for the port (root only)
+    containers: tuple[Container, ...] = ()  # containers on disk publishing the port
+    containers_source: str = ""  # where containers were read ("": no runtime here)
 
     def process(self, pid: int) -> ProcessInfo | None:
         return next((p for p in self.processes if p.pid == pid), None)
@@ -282,8 +298,27 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             "local", Status.ERROR, elapsed, text, error=ProbeError(type(exc).__name__, text)
         )
         return
+    data = await _with_forwards(data, ctx.config.timeout)
     elapsed = time.monotonic() - started
     yield ProbeResult("local", Status.OK, elapsed, summarize(data), data)
+
+
+async def _with_forwards(data: LocalData, timeout: float) -> LocalData:
+    """*data* with the DNAT rules for the port, when no socket here serves it.
+
+    Reading the nat tables needs root; a failure leaves the forwards unknown."""
+    if not data.target.local or data.target.serving or not data.privileged:
+        return data
+    try:
+        found = await read_forwards(data.target.port, max(0.5, min(3.0, timeout)))
+    except (OSError, TimeoutError, ValueError):
+        return data
+    if not found:
+        return data
+    index = ContainerIndex(data.containers, data.containers_source)
+    if data.containers_source:
+        index = await run_in_daemon_thread(read_containers)
+    return dataclasses.replace(data, forwards=name_containers(found, index))
 
 
 def summarize(data: LocalData) -> str:
@@ -396,7 +431,10 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         interesting.update(dict.fromkeys(x.pids[:1]))
         if len(interesting) >= 64:
             break
-    processes = tuple(process_info(pid, owners.fd_counts.get(pid)) for pid in interesting)
+    boxes = read_containers()
+    processes = tuple(
+        process_info(pid, owners.fd_counts.get(pid), containers=boxes) for pid in interesting
+    )
     names = {p.pid: p.name for p in processes}
 
     on_port = tuple(x for x in listeners if x.port == port)
@@ -426,6 +464,9 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
             ),
             key=lambda e: -e.used,
         )
+    )
+    nothing_serves = target_local and not any(
+        x.accepts(a) for x in tcp_on_port for a in _ordered(addresses)
     )
     view = TargetView(
         addresses=tuple(_ordered(addresses)),
@@ -475,6 +516,9 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         tools=available_tools(),
         hostname=_hostname(),
         collect_s=time.monotonic() - started,
+        units=units_for_port(port) if nothing_serves else (),
+        containers=boxes.publishing(port),
+        containers_source=boxes.source,
     )
 
 

@@ -420,3 +420,39 @@ def test_listener_in_a_unit_names_it_without_systemd_tools(closed_port: int) -> 
         "systemctl status qdrant.service",
         "journalctl -u qdrant.service -n 50 --no-pager",
     ]
+
+
+def test_unit_program_running_elsewhere_is_pointed_at(tmp_path: Path, closed_port: int) -> None:
+    """The unit file names the port; its program runs, listening on another port."""
+    units = tmp_path / "etc/systemd/system"
+    units.mkdir(parents=True)
+    (units / "vecdb.service").write_text(
+        f"[Service]\nExecStart=/opt/vecdb/bin/vecdb serve --listen 127.0.0.1:{closed_port}\n"
+    )
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, time\n"
+            "open('/proc/self/comm', 'w').write('vecdb')\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+            "print(s.getsockname()[1], flush=True); time.sleep(30)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        other = int(child.stdout.readline())
+        data = collect_local(("127.0.0.1",), closed_port, root=str(tmp_path))
+        assert [u.unit for u in data.units] == ["vecdb.service"]
+        assert data.target.expected_names == ("vecdb",)
+        assert child.pid in data.target.lookalikes
+        (f,) = local_rules.not_listening(_evidence(data, closed_port))
+        assert any(
+            f"vecdb (pid {child.pid}) runs and listens on TCP {other}" in e for e in f.evidence
+        )
+        assert _commands(f)[0] == "systemctl status vecdb.service"
+    finally:
+        child.kill()
+        child.wait()

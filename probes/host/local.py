@@ -81,6 +81,11 @@ WELL_KNOWN: dict[int, tuple[str, tuple[str, ...]]] = {
     11211: ("memcached", ("memcached",)),
     27017: ("mongodb", ("mongod", "mongos")),
 }
+# Programs that run something else: a unit's ExecStart= naming one of them says
+# nothing about which process is the service.
+LAUNCHERS = frozenset(
+    {"docker", "podman", "sh", "bash", "env", "python", "python3", "java", "node", "ruby", "perl"}
+)
 # Processes that hold a port on another's behalf: never a conflict.
 FORWARDERS = frozenset(
     {
@@ -349,7 +354,8 @@ def summarize(data: LocalData) -> str:
 # -- collection (blocking: runs on a thread) ---------------------------------------
 
 
-def collect_local(addresses: Sequence[str], port: int) -> LocalData:
+def collect_local(addresses: Sequence[str], port: int, root: str = "/") -> LocalData:
+    """Read it all; *root* is where unit files and container state are read (tests)."""
     started = time.monotonic()
     socks, source = sockdiag.collect()
     limits = read_limits()
@@ -415,6 +421,15 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         dict.fromkeys(owners.owners[i][0] for i in client_inodes if owners.owners.get(i))
     )
     service, expected = WELL_KNOWN.get(port, ("", ()))
+    # Nothing here serves the port: which unit files name it (they should).
+    nothing_serves = target_local and not any(
+        x.port == port and x.proto == "tcp" and x.accepts(a) for x in listeners for a in targets
+    )
+    units = units_for_port(port, root) if nothing_serves else ()
+    if not expected:  # the program those units run is the service to look for
+        expected = tuple(
+            dict.fromkeys(u.program for u in units if u.program and u.program not in LAUNCHERS)
+        )
     lookalikes = tuple(
         pid
         for pid, name in owners.names.items()
@@ -431,7 +446,7 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         interesting.update(dict.fromkeys(x.pids[:1]))
         if len(interesting) >= 64:
             break
-    boxes = read_containers()
+    boxes = read_containers(root)
     processes = tuple(
         process_info(pid, owners.fd_counts.get(pid), containers=boxes) for pid in interesting
     )
@@ -464,9 +479,6 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
             ),
             key=lambda e: -e.used,
         )
-    )
-    nothing_serves = target_local and not any(
-        x.accepts(a) for x in tcp_on_port for a in _ordered(addresses)
     )
     view = TargetView(
         addresses=tuple(_ordered(addresses)),
@@ -516,7 +528,7 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         tools=available_tools(),
         hostname=_hostname(),
         collect_s=time.monotonic() - started,
-        units=units_for_port(port) if nothing_serves else (),
+        units=units,
         containers=boxes.publishing(port),
         containers_source=boxes.source,
     )

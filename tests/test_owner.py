@@ -456,3 +456,17 @@ def test_unit_program_running_elsewhere_is_pointed_at(tmp_path: Path, closed_por
     finally:
         child.kill()
         child.wait()
+
+
+def test_docker_proxy_listener_names_its_container(host: Path, closed_port: int) -> None:
+    index = read_containers(str(host))
+    data = collect_local(("127.0.0.1",), closed_port)
+    data = dataclasses.replace(data, containers=index.publishing(6333))
+    proxy = dataclasses.replace(
+        process_info(os.getpid()),
+        name="docker-proxy",
+        cmdline="/usr/bin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 6333 "
+        "-container-ip 172.17.0.2 -container-port 6333",
+    )
+    commands = [s.command for s in local_rules._service_steps(data, proxy)]
+    assert "docker logs --tail 50 qdrant" in commands

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
 from probes.host.local import FORWARDERS, Listener, LocalData, name_matches
-from probes.host.owner import Forward
+from probes.host.owner import Container, Forward
 from probes.host.procinfo import ProcessInfo
 from probes.host.system import OomKill
 from probes.net.tcp import FILTERED, OPEN, TcpData
@@ -85,6 +85,9 @@ def _service_steps(data: LocalData, proc: ProcessInfo | None) -> list[NextStep]:
         return []
     if proc.unit:  # the cgroup says systemd runs it
         return _unit_steps(proc.unit, user=proc.user_unit)
+    box = _proxied_container(data, proc)
+    if box is not None:
+        return _container_steps(box.runtime, box.name, box.compose_project, box.compose_service)
     if proc.container and proc.runtime in ("docker", "podman"):
         return _container_steps(
             proc.runtime,
@@ -102,6 +105,17 @@ def _service_steps(data: LocalData, proc: ProcessInfo | None) -> list[NextStep]:
     return [
         NextStep(f"See how {proc.name} was started", f"ps -o pid,user,lstart,args -p {proc.pid}")
     ]
+
+
+def _proxied_container(data: LocalData, proc: ProcessInfo) -> Container | None:
+    """The container docker-proxy forwards to (its ``-container-ip``), when known."""
+    if proc.name != "docker-proxy":
+        return None
+    args = proc.cmdline.split()
+    if "-container-ip" not in args or args.index("-container-ip") + 1 >= len(args):
+        return None
+    address = args[args.index("-container-ip") + 1]
+    return next((c for c in data.containers if address in c.addresses), None)
 
 
 def _unit_steps(unit: str, *, user: bool = False) -> list[NextStep]:

@@ -14,7 +14,9 @@ from collections.abc import Iterable, Iterator
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
 from probes.host.local import FORWARDERS, Listener, LocalData, name_matches
+from probes.host.owner import Container, Forward
 from probes.host.procinfo import ProcessInfo
+from probes.host.system import OomKill
 from probes.net.tcp import FILTERED, OPEN, TcpData
 
 CLOSE_WAIT_WARN = 10  # CLOSE_WAIT sockets on one port before it is a pile-up
@@ -81,29 +83,158 @@ def _service_steps(data: LocalData, proc: ProcessInfo | None) -> list[NextStep]:
     """Commands that fit how *proc* runs here (read-only)."""
     if proc is None:
         return []
-    if proc.unit and "systemd" in data.tools:
-        return [
-            NextStep(f"See the state of {proc.unit}", f"systemctl status {q(proc.unit)}"),
-            NextStep("Read its recent log", f"journalctl -u {q(proc.unit)} -n 50 --no-pager"),
-        ]
-    if proc.container and "docker" in data.tools:
-        return [
-            NextStep(
-                f"See the container {proc.name} runs in",
-                f"docker ps --filter id={q(proc.container)}",
-            ),
-            NextStep("Read its recent log", f"docker logs --tail 50 {q(proc.container)}"),
-        ]
+    if proc.unit:  # the cgroup says systemd runs it
+        return _unit_steps(proc.unit, user=proc.user_unit)
+    box = _proxied_container(data, proc)
+    if box is not None:
+        return _container_steps(box.runtime, box.name, box.compose_project, box.compose_service)
+    if proc.container and proc.runtime in ("docker", "podman"):
+        return _container_steps(
+            proc.runtime,
+            proc.container_name or proc.container,
+            proc.compose_project,
+            proc.compose_service,
+        )
+    if proc.container and proc.runtime:
+        steps = _cri_steps(proc.container)
+        if proc.kubernetes and "kubectl" in data.tools:
+            steps.append(_pod_step(data))
+        return steps
     if proc.kubernetes and "kubectl" in data.tools:
-        return [
-            NextStep(
-                "Find the pod on this node",
-                f"kubectl get pods -A -o wide --field-selector spec.nodeName={q(data.hostname)}",
-            )
-        ]
+        return [_pod_step(data)]
     return [
         NextStep(f"See how {proc.name} was started", f"ps -o pid,user,lstart,args -p {proc.pid}")
     ]
+
+
+def _proxied_container(data: LocalData, proc: ProcessInfo) -> Container | None:
+    """The container docker-proxy forwards to (its ``-container-ip``), when known."""
+    if proc.name != "docker-proxy":
+        return None
+    args = proc.cmdline.split()
+    if "-container-ip" not in args or args.index("-container-ip") + 1 >= len(args):
+        return None
+    address = args[args.index("-container-ip") + 1]
+    return next((c for c in data.containers if address in c.addresses), None)
+
+
+def _unit_steps(unit: str, *, user: bool = False) -> list[NextStep]:
+    """Status and log of a systemd unit, named."""
+    ctl = "systemctl --user" if user else "systemctl"
+    log = "journalctl --user-unit" if user else "journalctl -u"
+    return [
+        NextStep(f"See the state of {unit}", f"{ctl} status {q(unit)}"),
+        NextStep(f"Read {unit}'s recent log", f"{log} {q(unit)} -n 50 --no-pager"),
+    ]
+
+
+def _container_steps(runtime: str, ref: str, project: str, service: str) -> list[NextStep]:
+    """Log and state of a docker/podman container, by name (or id)."""
+    tool = "podman" if runtime == "podman" else "docker"
+    steps = [
+        NextStep(f"Read the container {ref}'s recent log", f"{tool} logs --tail 50 {q(ref)}"),
+        NextStep(f"See the state of {ref}", f"{tool} ps -a --filter name={q(ref)}"),
+    ]
+    if project and service and tool == "docker":
+        steps.append(
+            NextStep(
+                f"It is the compose service {service} of project {project}",
+                f"docker compose -p {q(project)} logs --tail 50 {q(service)}",
+            )
+        )
+    return steps
+
+
+def _cri_steps(container: str) -> list[NextStep]:
+    return [
+        NextStep(f"See the container {container}", f"crictl ps -a --id {q(container)}"),
+        NextStep("Read its recent log", f"crictl logs --tail 50 {q(container)}"),
+    ]
+
+
+def _pod_step(data: LocalData) -> NextStep:
+    return NextStep(
+        "Find the pod on this node",
+        f"kubectl get pods -A -o wide --field-selector spec.nodeName={q(data.hostname)}",
+    )
+
+
+def _expected_units(data: LocalData) -> tuple[list[str], list[NextStep]]:
+    """Evidence and steps for the units and containers that should serve the port."""
+    evidence = [f"{u.unit} names port {data.target.port} ({u.path}: {u.line})" for u in data.units]
+    steps: list[NextStep] = []
+    for u in data.units[:2]:
+        steps += _unit_steps(u.unit)
+    for c in data.containers[:2]:
+        state = {True: "running", False: "stopped", None: "state unknown"}[c.running]
+        evidence.append(
+            f"container {c.name} ({state}) publishes port {data.target.port} "
+            f"(read from {data.containers_source})"
+        )
+        steps += _container_steps(c.runtime, c.name, c.compose_project, c.compose_service)
+    return evidence, steps
+
+
+def _forward_steps(data: LocalData, f: Forward) -> list[NextStep]:
+    steps = [NextStep(f"See the rule ({f.where})", f.inspect_command)]
+    if f.container:
+        box = next((c for c in data.containers if c.name == f.container), None)
+        steps += _container_steps(
+            box.runtime if box else "docker",
+            f.container,
+            box.compose_project if box else "",
+            box.compose_service if box else "",
+        )
+    return steps
+
+
+def _nobody_has(data: LocalData) -> str:
+    if data.containers_source:
+        return f"no container has that address (read from {data.containers_source})"
+    return "no container has that address (no docker or podman containers on this host)"
+
+
+def forward_to_nothing(ev: Evidence, data: LocalData) -> Finding | None:
+    """The port is DNATed, and the connection through the rule fails: the
+    forward points at something gone (typically a removed container)."""
+    view = data.target
+    if not data.forwards or not _tcp_failed_on(ev, view.local_addresses):
+        return None
+    f = data.forwards[0]
+    if f.container:
+        state = "stopped" if f.container_running is False else "running"
+        where = f"the container {f.container} ({state}), which does not answer"
+    else:
+        where = f"{f.destination}, and {_nobody_has(data)}"
+    evidence = [
+        f"DNAT rule ({f.where}): {f.text}",
+        f"connections to port {view.port} are sent to {f.destination}",
+        f"the TCP probe to {', '.join(view.local_addresses)}:{view.port} failed",
+    ]
+    if not f.container:
+        evidence.append(_nobody_has(data))
+    evidence += [f"another DNAT rule ({g.where}): {g.text}" for g in data.forwards[1:3]]
+    steps = _forward_steps(data, f)
+    if not f.container:
+        steps += [
+            NextStep(
+                "Find what should have that address (a removed container leaves its rule if "
+                "the runtime did not clean up)",
+                f"ip neigh show to {q(f.to_address)}",
+            ),
+            NextStep(
+                "Start the service that should be there, or delete the stale rule (restarting "
+                "the container runtime rebuilds its rules)"
+            ),
+        ]
+    steps += _expected_units(data)[1]
+    return Finding(
+        "local.forwarded",
+        Severity.ERROR,
+        f"port {view.port} is forwarded to {where}",
+        tuple(evidence),
+        tuple(steps),
+    )
 
 
 def _first_process(data: LocalData, listeners: Iterable[Listener]) -> ProcessInfo | None:
@@ -135,8 +266,14 @@ def _forwarded(data: LocalData, port: int, answered: tuple[str, ...]) -> Finding
             f"the TCP probe connected to {', '.join(answered)} on port {port}",
             f"no listening socket accepts on it ({data.listeners_total} "
             f"listener{'' if data.listeners_total == 1 else 's'}, read via {data.source})",
+            *(
+                f"DNAT rule ({f.where}): {f.text}"
+                + (f" → container {f.container}" if f.container else "")
+                for f in data.forwards[:3]
+            ),
         ),
         (
+            *(step for f in data.forwards[:1] for step in _forward_steps(data, f)),
             NextStep(
                 f"Find the NAT rule for port {port}", f"nft list ruleset | grep -n 'dport {port}'"
             ),
@@ -169,6 +306,10 @@ def not_listening(ev: Evidence) -> Iterator[Finding]:
     if answered:
         yield _forwarded(data, port, answered)
         return
+    broken = forward_to_nothing(ev, data)
+    if broken is not None:
+        yield broken
+        return
     evidence = [
         f"{', '.join(view.local_addresses)} is this host; no TCP socket listens on port {port} "
         f"(of {data.listeners_total} listening socket{'' if data.listeners_total == 1 else 's'}, "
@@ -189,17 +330,19 @@ def not_listening(ev: Evidence) -> Iterator[Finding]:
         evidence.append(f"{proc.name} (pid {pid}) runs and {where}: {proc.cmdline}")
     for x in view.nearby:
         evidence.append(f"nearby: {_listener_line(data, x)}")
-    steps: list[NextStep] = [NextStep("List every listening TCP socket", "ss -tlnp")]
+    unit_evidence, unit_steps = _expected_units(data)
+    evidence += unit_evidence
+    steps: list[NextStep] = [*unit_steps, NextStep("List every listening TCP socket", "ss -tlnp")]
     look = data.process(view.lookalikes[0]) if view.lookalikes else None
     steps += _service_steps(data, look)
-    if view.service and "systemd" in data.tools:
+    if view.service and "systemd" in data.tools and not data.units:
         steps.append(
             NextStep(
                 f"Find the {view.service} unit and whether it failed",
                 f"systemctl list-units --all --type=service {q('*' + view.service + '*')}",
             )
         )
-    if "docker" in data.tools:
+    if "docker" in data.tools and not data.containers:
         steps.append(
             NextStep(
                 f"A container that should publish port {port}?",
@@ -213,6 +356,8 @@ def not_listening(ev: Evidence) -> Iterator[Finding]:
         )
     )
     what = f"nothing listens on TCP port {port} on this host"
+    if data.units:
+        what += f"; {data.units[0].unit} should"
     if view.nearby and view.lookalikes and set(view.nearby[0].pids) & set(view.lookalikes):
         what += f" ({view.nearby[0].process} listens on {view.nearby[0].port})"
     yield Finding("local.not_listening", Severity.ERROR, what, tuple(evidence), tuple(steps))
@@ -673,7 +818,8 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
     oom = data.oom
     serving = view.serving if view.local else ()
     names = set(view.expected_names)
-    units: set[str] = set()
+    units: set[str] = {u.unit for u in data.units}
+    names.update(u.program for u in data.units if u.program)
     for pid in view.lookalikes:
         proc = data.process(pid)
         if proc and proc.unit:
@@ -727,11 +873,10 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
         if len(matching) > 1:
             evidence.append(f"{len(matching)} such kills in the kernel log")
         evidence.append(_memory_line(data))
-        steps = list(log_steps)
-        if k.unit and "systemd" in data.tools:
-            steps.append(
-                NextStep(f"See {k.unit}'s state and memory limit", f"systemctl status {q(k.unit)}")
-            )
+        unit = _oom_unit(data, k)
+        steps = [*_unit_steps(unit), *log_steps] if unit else list(log_steps)
+        if unit and unit != k.unit:
+            evidence.append(f"{unit} should listen on port {view.port} (its unit file names it)")
         steps.append(
             NextStep(
                 f"Give {k.name} more memory or make it use less (its cache/pool/worker settings)"
@@ -743,7 +888,8 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
             "system.oom_killed",
             Severity.ERROR,
             f"the kernel OOM-killed {k.name} (pid {k.pid}) {_age(k.age_s)} ago"
-            + (f" at its {k.limit_kb // 1024} MiB cgroup limit" if k.limit_kb else ""),
+            + (f" at its {k.limit_kb // 1024} MiB cgroup limit" if k.limit_kb else "")
+            + (f" ({unit})" if unit else ""),
             tuple(evidence),
             tuple(steps),
         )
@@ -780,6 +926,14 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
             ),
             tuple(log_steps),
         )
+
+
+def _oom_unit(data: LocalData, kill: OomKill) -> str:
+    """The unit of the killed process: from its cgroup, else the one that should
+    serve the port (when the kill fits it by name or by unit)."""
+    if kill.unit:
+        return kill.unit
+    return data.units[0].unit if data.units else ""
 
 
 def memory_pressure(ev: Evidence) -> Iterator[Finding]:

@@ -38,6 +38,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "local.port_conflict",
     "local.loopback_only",
     "local.bound_elsewhere",
+    "local.forwarded",
     "local.not_listening",
     "local.fd_exhausted",
     "tcp.backlog_full",

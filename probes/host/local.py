@@ -18,6 +18,7 @@ server has tens of thousands of sockets: they are counted, never listed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import os
 import time
@@ -31,6 +32,16 @@ from probes.core.context import ProbeContext, run_in_daemon_thread
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.programs import find_program
 from probes.host import sockdiag
+from probes.host.owner import (
+    Container,
+    ContainerIndex,
+    Forward,
+    UnitFile,
+    name_containers,
+    read_containers,
+    read_forwards,
+    units_for_port,
+)
 from probes.host.procinfo import OwnerMap, ProcessInfo, map_owners, process_info
 from probes.host.sockdiag import CLOSE, CLOSE_WAIT, LISTEN, STATE_NAMES, TIME_WAIT, Sock
 from probes.host.system import (
@@ -70,6 +81,11 @@ WELL_KNOWN: dict[int, tuple[str, tuple[str, ...]]] = {
     11211: ("memcached", ("memcached",)),
     27017: ("mongodb", ("mongod", "mongos")),
 }
+# Programs that run something else: a unit's ExecStart= naming one of them says
+# nothing about which process is the service.
+LAUNCHERS = frozenset(
+    {"docker", "podman", "sh", "bash", "env", "python", "python3", "java", "node", "ruby", "perl"}
+)
 # Processes that hold a port on another's behalf: never a conflict.
 FORWARDERS = frozenset(
     {
@@ -245,6 +261,11 @@ class LocalData:
     tools: tuple[str, ...]  # systemd / docker / kubectl when usable here
     hostname: str
     collect_s: float
+    # What should serve the port when nothing does (probes.host.owner):
+    units: tuple[UnitFile, ...] = ()  # unit files that name the port
+    forwards: tuple[Forward, ...] = ()  # DNAT rules for the port (root only)
+    containers: tuple[Container, ...] = ()  # containers on disk publishing the port
+    containers_source: str = ""  # where containers were read ("": no runtime here)
 
     def process(self, pid: int) -> ProcessInfo | None:
         return next((p for p in self.processes if p.pid == pid), None)
@@ -282,8 +303,27 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             "local", Status.ERROR, elapsed, text, error=ProbeError(type(exc).__name__, text)
         )
         return
+    data = await _with_forwards(data, ctx.config.timeout)
     elapsed = time.monotonic() - started
     yield ProbeResult("local", Status.OK, elapsed, summarize(data), data)
+
+
+async def _with_forwards(data: LocalData, timeout: float) -> LocalData:
+    """*data* with the DNAT rules for the port, when no socket here serves it.
+
+    Reading the nat tables needs root; a failure leaves the forwards unknown."""
+    if not data.target.local or data.target.serving or not data.privileged:
+        return data
+    try:
+        found = await read_forwards(data.target.port, max(0.5, min(3.0, timeout)))
+    except (OSError, TimeoutError, ValueError):
+        return data
+    if not found:
+        return data
+    index = ContainerIndex(data.containers, data.containers_source)
+    if data.containers_source:
+        index = await run_in_daemon_thread(read_containers)
+    return dataclasses.replace(data, forwards=name_containers(found, index))
 
 
 def summarize(data: LocalData) -> str:
@@ -314,7 +354,8 @@ def summarize(data: LocalData) -> str:
 # -- collection (blocking: runs on a thread) ---------------------------------------
 
 
-def collect_local(addresses: Sequence[str], port: int) -> LocalData:
+def collect_local(addresses: Sequence[str], port: int, root: str = "/") -> LocalData:
+    """Read it all; *root* is where unit files and container state are read (tests)."""
     started = time.monotonic()
     socks, source = sockdiag.collect()
     limits = read_limits()
@@ -380,6 +421,15 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         dict.fromkeys(owners.owners[i][0] for i in client_inodes if owners.owners.get(i))
     )
     service, expected = WELL_KNOWN.get(port, ("", ()))
+    # Nothing here serves the port: which unit files name it (they should).
+    nothing_serves = target_local and not any(
+        x.port == port and x.proto == "tcp" and x.accepts(a) for x in listeners for a in targets
+    )
+    units = units_for_port(port, root) if nothing_serves else ()
+    if not expected:  # the program those units run is the service to look for
+        expected = tuple(
+            dict.fromkeys(u.program for u in units if u.program and u.program not in LAUNCHERS)
+        )
     lookalikes = tuple(
         pid
         for pid, name in owners.names.items()
@@ -401,8 +451,9 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         interesting.update(dict.fromkeys(x.pids[:1]))
         if len(interesting) >= 64:
             break
+    boxes = read_containers(root)
     processes = tuple(
-        process_info(pid, owners.fd_counts.get(pid), with_cmdline=pid in relevant)
+        process_info(pid, owners.fd_counts.get(pid), containers=boxes, with_cmdline=pid in relevant)
         for pid in interesting
     )
     names = {p.pid: p.name for p in processes}
@@ -482,6 +533,9 @@ def collect_local(addresses: Sequence[str], port: int) -> LocalData:
         tools=available_tools(),
         hostname=_hostname(),
         collect_s=time.monotonic() - started,
+        units=units,
+        containers=boxes.publishing(port),
+        containers_source=boxes.source,
     )
 
 

@@ -22,9 +22,8 @@ import psutil
 
 from probes.core.redact import REDACTED, is_secret_name, redact_text
 from probes.core.sanitize import clean_text
+from probes.host.owner import ContainerIndex, read_placement
 
-_CONTAINER = re.compile(r"(?:docker[-/]|cri-containerd-|crio-|libpod-)([0-9a-f]{12,64})")
-_UNIT = re.compile(r"/([A-Za-z0-9:_.@\\-]+\.service)(?:/|$)")
 # A long option whose name says it holds a secret (``--requirepass``, ``--api-key``).
 _SECRET_FLAG = re.compile(r"(?i)pass|pwd|secret|token|key|auth|cred")
 # Short options that take a password in common tools: ``-p`` (mysql, redis-cli
@@ -46,6 +45,11 @@ class ProcessInfo:
     unit: str = ""  # systemd unit from the cgroup path
     container: str = ""  # container id (12 hex) from the cgroup path
     kubernetes: bool = False  # runs in a kubepods cgroup
+    user_unit: bool = False  # unit is a user's (systemctl --user)
+    runtime: str = ""  # container runtime from the cgroup path (docker, podman, ...)
+    container_name: str = ""  # from what the runtime keeps on disk
+    compose_project: str = ""
+    compose_service: str = ""
 
     @property
     def fd_use(self) -> float:
@@ -118,7 +122,12 @@ def _comm(proc: str, pid: int) -> str:
 
 
 def process_info(
-    pid: int, open_files: int | None = None, proc: str = "/proc", *, with_cmdline: bool = True
+    pid: int,
+    open_files: int | None = None,
+    proc: str = "/proc",
+    containers: ContainerIndex | None = None,
+    *,
+    with_cmdline: bool = True,
 ) -> ProcessInfo:
     """What netmedic can learn about *pid* without failing.
 
@@ -149,7 +158,8 @@ def process_info(
         except OSError:
             open_files = -1
     soft, hard = read_fd_limits(pid, proc)
-    unit, container, kube = _placement(pid, proc)
+    place = read_placement(pid, proc)
+    box = containers.by_id(place.container) if containers and place.container else None
     return ProcessInfo(
         pid=pid,
         name=clean_text(name, 64),
@@ -158,9 +168,14 @@ def process_info(
         open_files=open_files,
         fd_limit=soft,
         fd_limit_hard=hard,
-        unit=unit,
-        container=container,
-        kubernetes=kube,
+        unit=place.unit,
+        container=place.container,
+        kubernetes=place.kubernetes,
+        user_unit=place.user_unit,
+        runtime=place.runtime,
+        container_name=box.name if box else "",
+        compose_project=box.compose_project if box else "",
+        compose_service=box.compose_service if box else "",
     )
 
 
@@ -228,23 +243,3 @@ def read_fd_limits(pid: int | str, proc: str = "/proc") -> tuple[int, int]:
 
 def _limit(text: str) -> int:
     return 0 if text == "unlimited" else int(text)
-
-
-def _placement(pid: int, proc: str) -> tuple[str, str, bool]:
-    try:
-        with open(f"{proc}/{pid}/cgroup", encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError:
-        return "", "", False
-    unit = container = ""
-    kube = "kubepods" in text
-    match = _CONTAINER.search(text)
-    if match:
-        container = match.group(1)[:12]
-    for line in text.splitlines():
-        path = line.split(":", 2)[-1]
-        found = _UNIT.findall(path)
-        if found and not container:
-            unit = found[-1]
-            break
-    return unit, container, kube

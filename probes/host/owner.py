@@ -23,6 +23,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,12 +355,15 @@ class Forward:
 
     @property
     def inspect_command(self) -> str:
+        """The command that shows the rule; table and chain names come from the ruleset
+        (anyone with root could have named them), so every word is quoted."""
         if self.backend == "nft":
             parts = self.where.split(", ")
-            family_table = parts[0].removeprefix("table ")
+            family_table = parts[0].removeprefix("table ").split()
             chain = parts[1].removeprefix("chain ") if len(parts) > 1 else ""
-            return f"nft -a list chain {family_table} {chain}"
-        return f"{self.backend}-save -t nat"
+            return shlex.join(["nft", "-a", "list", "chain", *family_table, chain])
+        program = "ip6tables-save" if self.backend == "ip6tables" else "iptables-save"
+        return shlex.join([program, "-t", "nat"])
 
 
 def _port_matches(exprs: list[Any], port: int) -> bool:

@@ -46,6 +46,7 @@ from tui.widgets.modals import CopyScreen, NoteScreen
 from tui.widgets.panels import make_panel
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import plain
+from tui.widgets.quiet import update_quietly
 from tui.widgets.steps import StepsChecklist
 from tui.widgets.verdict import VerdictBanner
 
@@ -107,6 +108,7 @@ first.  Pick a finding, then walk its next steps.
         self._live: LiveControl | None = None  # the current run's pause switch
         self._run_wall = time.time()  # when the current run started (for "cleared at")
         self._status = ""
+        self._evidence_of = ""  # the finding whose evidence is shown
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -388,8 +390,8 @@ first.  Pick a finding, then walk its next steps.
         if text != self._status:
             self._status = text
             status = self.query_one("#live-status", Static)
-            status.update(text)
             status.set_class(not text, "-empty")
+            update_quietly(status, Text(text, no_wrap=True, overflow="ellipsis"))
 
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
@@ -438,7 +440,7 @@ first.  Pick a finding, then walk its next steps.
         text.append_text(plain(error.said_within(width), "italic"))
         text.append(";\nnetmedic sees: ", style="bold")
         text.append_text(plain(seen))
-        self.query_one("#app-said", Static).update(text)
+        update_quietly(self.query_one("#app-said", Static), text)
 
     # ---- findings and steps ---------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#findings")
@@ -453,8 +455,9 @@ first.  Pick a finding, then walk its next steps.
         evidence = self.query_one("#evidence", Static)
         steps = self.query_one(StepsChecklist)
         if finding is None:
-            evidence.update(
-                Text("No findings yet." if not self.finished else "Nothing wrong found.")
+            self._evidence_of = ""
+            update_quietly(
+                evidence, Text("No findings yet." if not self.finished else "Nothing wrong found.")
             )
             steps.show(None, [])
             return
@@ -466,7 +469,9 @@ first.  Pick a finding, then walk its next steps.
         for note in notes:
             text.append("\n✎ " if text else "✎ ", style="italic")
             text.append_text(plain(note, "italic"))
-        evidence.update(text)
+        # The same finding, live: keep the evidence's height (no relayout per round).
+        update_quietly(evidence, text, keep_height=finding.id == self._evidence_of)
+        self._evidence_of = finding.id
         states = [self.session.step_state(finding.id, i) for i in range(len(finding.next_steps))]
         steps.show(finding, states)
 

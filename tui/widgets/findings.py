@@ -39,6 +39,15 @@ below it.
         if same and self._shown_partial == self.partial:
             self.findings = tuple(ordered)
             return
+        if self._same_rows(ordered, diagnosis.verdict) and self._shown_partial == self.partial:
+            # Only titles moved (a loss figure): new prompts in place.  Rebuilding
+            # the options would relayout, and a relayout repaints the whole screen.
+            self.findings = tuple(ordered)
+            for i, f in enumerate(ordered):
+                self.replace_option_prompt_at_index(
+                    i, self._prompt(f, f.id == diagnosis.verdict, self.partial)
+                )
+            return
         self._shown_partial = self.partial
         self._shown_cleared = self.cleared
         self._verdict = diagnosis.verdict
@@ -59,6 +68,16 @@ below it.
         index = next((i for i, f in enumerate(ordered) if keep and f.id == keep.id), 0)
         if ordered:
             self.highlighted = index
+
+    def _same_rows(self, ordered: list[Finding], verdict: str) -> bool:
+        """The same findings in the same order, verdict and cleared lines."""
+        rows = [(f.id, f.severity) for f in ordered]
+        return (
+            rows == [(f.id, f.severity) for f in self.findings]
+            and self._shown_cleared == self.cleared
+            and verdict == self._verdict
+            and self.option_count == len(ordered) + len(self.cleared)
+        )
 
     def _key(self, findings: tuple[Finding, ...]) -> list[tuple[object, ...]]:
         verdict = self._verdict

@@ -49,7 +49,9 @@ def main() -> int:
             rate = measure(tui, b"Trace", cols, rows, seconds)
             print(f"{cols}x{rows} netmedic live ping+trace: {rate:.0f} B/s")
             if mtr is not None:
-                rate = measure([*inside, mtr, "-n", "--curses", C.SERVER_V4], b"Host", cols, rows, seconds)
+                rate = measure(
+                    [*inside, mtr, "-n", "--curses", C.SERVER_V4], b"Host", cols, rows, seconds
+                )
                 print(f"{cols}x{rows} mtr -n (curses):          {rate:.0f} B/s")
     return 0
 

@@ -24,9 +24,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
+from probes.core.context import ProbeContext
 from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, Finding, ProbeResult
+from probes.proto.sampler import SamplerData, burst
 from probes.record.session import INCOMPLETE
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
@@ -45,6 +47,7 @@ from tui.widgets.findings import FindingsList
 from tui.widgets.modals import CopyScreen, NoteScreen
 from tui.widgets.panels import make_panel
 from tui.widgets.panels.base import ProbePanel
+from tui.widgets.panels.connections import ConnectionsPanel, burst_line
 from tui.widgets.plain import plain
 from tui.widgets.quiet import update_quietly
 from tui.widgets.steps import StepsChecklist
@@ -53,6 +56,8 @@ from tui.widgets.verdict import VerdictBanner
 MAX_CLEARED_SHOWN = 20
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
+BURST_SIZE = 100  # connections the b key opens at once
+BURST_WAIT_S = 2.0
 
 
 class Body(Horizontal):
@@ -76,6 +81,8 @@ first.  Pick a finding, then walk its next steps.
 - **r** retests (runs the plan again and shows what changed),
 - **e** exports the report (Markdown; HTML and JSON are in the command palette),
 - **p** pauses the live probes (ping, trace, connections), **p** again resumes,
+- **b** opens many connections at once (when connections are sampled): where does
+  the service start refusing?
 - **v** switches probes/findings on a narrow terminal,
 - **escape** goes back to the symptoms, **q** quits,
 - **ctrl+p** opens the command palette (export as HTML or JSON, theme, ...).
@@ -88,6 +95,13 @@ first.  Pick a finding, then walk its next steps.
         Binding("n", "note", "Note", id="diag.note", tooltip="Add a note to the selected finding"),
         Binding("p", "pause", "Pause", id="diag.pause", tooltip="Pause the live probes"),
         Binding("p", "resume", "Resume", id="diag.resume", tooltip="Resume the live probes"),
+        Binding(
+            "b",
+            "burst",
+            "Burst",
+            id="diag.burst",
+            tooltip=f"Open {BURST_SIZE} connections at once: where does the service refuse?",
+        ),
         Binding("v", "toggle_view", "View", id="diag.view", tooltip="Probes or findings"),
         Binding("z", "zoom", "Zoom", id="diag.zoom", tooltip="Focused part full screen, or back"),
         Binding(
@@ -238,6 +252,8 @@ first.  Pick a finding, then walk its next steps.
         # Both views are on screen when wide: hide the key there.
         if action == "toggle_view":
             return self.has_class("-narrow")
+        if action == "burst":
+            return "connections" in self._panels
         # One p key: "Pause" while live probes run, "Resume" while they are paused.
         if action in ("pause", "resume"):
             live = self._live
@@ -515,6 +531,28 @@ first.  Pick a finding, then walk its next steps.
             self._live.resume()
             self.refresh_bindings()
             self._show_status()
+
+    def action_burst(self) -> None:
+        panel = self._panels.get("connections")
+        data = panel.result.data if panel is not None and panel.result is not None else None
+        if not isinstance(panel, ConnectionsPanel) or not isinstance(data, SamplerData):
+            self.notify("No connection attempt yet: wait for the first round.", markup=False)
+            return
+        if panel.bursting:
+            return
+        panel.show_burst(None, running=True)
+        self.run_worker(self._burst(panel, data.address), group="burst", exit_on_error=False)
+
+    async def _burst(self, panel: ConnectionsPanel, address: str) -> None:
+        ctx = ProbeContext(self.session.target, self.session.config)
+        try:
+            result = await burst(ctx, address, BURST_SIZE, BURST_WAIT_S)
+        except Exception as exc:  # a bug, not a network answer: say so, keep the screen
+            panel.show_burst(None)
+            self.netmedic.show_error(exc)
+            return
+        panel.show_burst(result)
+        self.notify(burst_line(result).plain, title="Burst", markup=False)
 
     def action_retest(self) -> None:
         self.start_run()

@@ -4,14 +4,18 @@ loopback, live rounds on a fake clock; and the paged sparklines."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from probes.core.context import ProbeConfig
+from probes.core.context import ProbeConfig, ProbeContext
+from probes.core.model import to_jsonable
+from probes.core.redact import Redactor
 from probes.core.target import parse_target
-from probes.proto.sampler import SamplerData
+from probes.proto.sampler import SamplerData, probe_connections
+from probes.record.revive import revive
 from probes.run.plans import SYMPTOM_IDS
 from tests.live_fakes import SteppingClock
 from tui.app import NetmedicApp
@@ -95,3 +99,23 @@ async def test_connections_panel_and_burst_key(tmp_path: Path) -> None:
         server.close()
         for writer in held:
             writer.close()
+
+
+@pytest.mark.asyncio
+async def test_sampler_data_survives_the_journal() -> None:
+    """What a resumed session draws in the panel: the real sampler's data, as JSON."""
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ctx = ProbeContext(
+            parse_target(f"127.0.0.1:{port}"),
+            ProbeConfig(timeout=1.0, sample_interval=0.05, sample_duration=0.3, burst=3),
+        )
+        results = [r async for r in probe_connections(ctx)]
+    finally:
+        server.close()
+    data = results[-1].data
+    assert isinstance(data, SamplerData) and data.sent and data.burst is not None
+    stored = json.loads(json.dumps(Redactor().json(to_jsonable(data))))
+    back = revive(SamplerData, stored)
+    assert to_jsonable(back) == to_jsonable(data)

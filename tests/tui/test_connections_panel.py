@@ -41,7 +41,11 @@ def test_page_fills_left_to_right_then_starts_over() -> None:
 
 
 @pytest.mark.asyncio
-async def test_connections_panel_and_burst_key(tmp_path: Path) -> None:
+async def test_connections_panel_and_burst_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rounds come as fast as the test steps the clock: repaint each one.
+    monkeypatch.setattr(DiagnosisScreen, "LIVE_REPAINT_S", 0.0)
     held: list[asyncio.StreamWriter] = []
 
     async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -70,6 +70,7 @@ class Body(Horizontal):
 
 
 class DiagnosisScreen(Screen[None]):
+    LIVE_REPAINT_S = 1.0  # a live panel and the status line: at most one repaint per this
     HELP = """\
 ## Diagnosis
 Probe panels fill in as the plan runs; the findings list the likely root cause
@@ -123,6 +124,8 @@ first.  Pick a finding, then walk its next steps.
         self._run_wall = time.time()  # when the current run started (for "cleared at")
         self._status = ""
         self._evidence_of = ""  # the finding whose evidence is shown
+        self._painted: dict[str, float] = {}  # panel -> when its live result was last drawn
+        self._status_at = -1e9
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -391,13 +394,26 @@ first.  Pick a finding, then walk its next steps.
             )
 
     def _flush(self) -> None:
-        """Repaint the panels whose result changed since the last repaint."""
+        """Repaint the panels whose result changed since the last repaint.  A live
+        (streaming) result repaints its panel at most once per LIVE_REPAINT_S: a trace
+        round reports hop by hop, and one repaint per hop rewrites each hop row several
+        times a round.  Final results repaint at once."""
+        now = time.monotonic()
         pending, self._pending = self._pending, {}
+        final = False
         for name, result in pending.items():
             panel = self._panels.get(name)
-            if panel is not None:
-                panel.show_result(result)
-        self._show_status()
+            if panel is None:
+                continue
+            if not result.final and now - self._painted.get(name, -1e9) < self.LIVE_REPAINT_S:
+                self._pending[name] = result  # the next tick after the interval shows it
+                continue
+            panel.show_result(result)
+            self._painted[name] = now
+            final = final or result.final
+        if final or self.finished or now - self._status_at >= self.LIVE_REPAINT_S:
+            self._status_at = now
+            self._show_status()
 
     def _show_status(self) -> None:
         """What is running and what has answered; never "live" when nothing answered."""

@@ -30,7 +30,9 @@ below it.
         self.border_title = "Findings"
 
     def show(self, diagnosis: Diagnosis) -> None:
-        self.border_title = "Findings so far (partial)" if self.partial else "Findings"
+        title = "Findings so far (partial)" if self.partial else "Findings"
+        if self.border_title != title:  # setting it repaints the whole list
+            self.border_title = title
         ordered = sorted(diagnosis.findings, key=lambda f: (f.id != diagnosis.verdict, f.rank))
         # A live run re-diagnoses every second: numbers in the evidence move, the
         # list does not.  Repaint only when a line of it would change.

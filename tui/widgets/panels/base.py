@@ -43,26 +43,19 @@ def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
     return [(ch, seg.style) for seg in strip for ch in seg.text]
 
 
-SPAN_GAP = 4  # unchanged cells between two changes below which they repaint as one
-
-
-def _changed_spans(before: Strip, after: Strip) -> list[tuple[int, int]]:
-    """The [start, end) column runs where two rendered lines differ.  A hop row whose
-    last and average RTT change repaints those numbers, not the row between them."""
+def _changed_span(before: Strip, after: Strip) -> tuple[int, int] | None:
+    """The [start, end) columns where two rendered lines differ, or None.  One span a
+    line: Textual writes every span of a line from the start of the widget's part of
+    it, so two spans on one line cost more than one that covers both."""
     if list(before) == list(after):
-        return []
+        return None
     a, b = _cells(before), _cells(after)
     if len(a) != len(b) or len(a) != after.cell_length:  # wide characters: whole line
-        return [(0, max(after.cell_length, 1))]
-    spans: list[tuple[int, int]] = []
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x == y:
-            continue
-        if spans and i - spans[-1][1] < SPAN_GAP:
-            spans[-1] = (spans[-1][0], i + 1)
-        else:
-            spans.append((i, i + 1))
-    return spans
+        return 0, max(after.cell_length, 1)
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if not diff:
+        return None
+    return diff[0], diff[-1] + 1
 
 
 class ProbePanel(Widget, can_focus=True):
@@ -112,8 +105,9 @@ The border says the probe's status and how long it took.
             self.refresh(layout=True)
             return
         for y, (before, after) in enumerate(zip(old, new, strict=True)):
-            for start, end in _changed_spans(before, after):
-                self.refresh(Region(start, y, end - start, 1))
+            span = _changed_span(before, after)
+            if span is not None:
+                self.refresh(Region(span[0], y, span[1] - span[0], 1))
 
     def _render_strips(self, width: int) -> list[Strip]:
         console = self.app.console

@@ -28,6 +28,7 @@ from probes.core.context import ProbeContext
 from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, Finding, ProbeResult
+from probes.host.local import LocalData, refresh_local
 from probes.proto.sampler import SamplerData, burst
 from probes.record.session import INCOMPLETE
 from probes.run.plans import SYMPTOMS
@@ -56,6 +57,7 @@ from tui.widgets.verdict import VerdictBanner
 MAX_CLEARED_SHOWN = 20
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
+LOCAL_REFRESH_S = 5.0  # a local target's sockets panel, in a live run
 BURST_SIZE = 100  # connections the b key opens at once
 BURST_WAIT_S = 2.0
 
@@ -126,6 +128,7 @@ first.  Pick a finding, then walk its next steps.
         self._evidence_of = ""  # the finding whose evidence is shown
         self._painted: dict[str, float] = {}  # panel -> when its live result was last drawn
         self._status_at = -1e9
+        self._local_busy = False  # a refresh of the sockets panel is running
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -178,6 +181,7 @@ first.  Pick a finding, then walk its next steps.
     def on_mount(self) -> None:
         self.apply_width(self.size.width or self.app.size.width)
         self.set_interval(REPAINT_INTERVAL_S, self._flush)
+        self.set_interval(LOCAL_REFRESH_S, self._refresh_local)
         self.query_one(StepsChecklist).focus()
         if self.session.restored is not None:
             self._show_restored()
@@ -414,6 +418,34 @@ first.  Pick a finding, then walk its next steps.
         if final or self.finished or now - self._status_at >= self.LIVE_REPAINT_S:
             self._status_at = now
             self._show_status()
+
+    def _refresh_local(self) -> None:
+        """A live run on a local target: read its sockets again every few seconds
+        (states, accept queue, fd use).  The panel moves; the findings are the run's."""
+        panel = self._panels.get("local")
+        result = panel.result if panel is not None else None
+        live = self._live
+        if live is None or live.paused or self.finished or self._local_busy:
+            return
+        if panel is None or result is None or not result.final:
+            return
+        data = result.data
+        if not isinstance(data, LocalData) or not data.target.local:
+            return
+        self._local_busy = True
+        self.run_worker(self._read_local(panel, data), group="local", exit_on_error=False)
+
+    async def _read_local(self, panel: ProbePanel, data: LocalData) -> None:
+        run = self.session.run_number
+        try:
+            async with asyncio.timeout(max(1.0, self.session.config.timeout)):
+                fresh = await asyncio.to_thread(refresh_local, data)
+        except TimeoutError:
+            return  # a slow read: keep what the panel shows, try again next time
+        finally:
+            self._local_busy = False
+        if run == self.session.run_number and fresh.data is not None:
+            panel.show_result(fresh)
 
     def _show_status(self) -> None:
         """What is running and what has answered; never "live" when nothing answered."""

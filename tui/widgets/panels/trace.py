@@ -22,6 +22,7 @@ COLUMNS = (
     ("wrst", 4),
     ("sd", 4),
 )
+TABLE_WIDTH = 52  # the columns above with their gaps
 SPARK_WIDTH = 12  # RTT history per hop (live runs), newest right
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -97,6 +98,10 @@ says whether the destination was reached or where the path stops.
                 overflow="ellipsis",
             )
         live = any(h.recent for h in data.hops)
+        # The page fits the room left of the history column: a page wider than the
+        # column would be cropped and show its oldest cells (a narrow split: 3 cells).
+        room = self.content_size.width - TABLE_WIDTH - 1
+        spark_width = max(3, min(SPARK_WIDTH, room)) if self.content_size.width else SPARK_WIDTH
         if live:
             table.add_column(Text("history", style="bold"), no_wrap=True, overflow="crop")
         hops = data.hops
@@ -123,7 +128,7 @@ says whether the destination was reached or where the path stops.
                 _num(hop.stdev_s),
             ]
             if live:
-                cells.append(hop_spark(hop.recent, count=hop.sent))
+                cells.append(hop_spark(hop.recent, spark_width, hop.sent))
             table.add_row(*cells)
             for other in hop.responders[1:]:  # ECMP: every address that answers this hop
                 extra = [Text(""), plain(f"  {_who(other.address, other.name)}", "cyan")]

@@ -1,6 +1,8 @@
 """Make SVG (and PNG, when cairosvg is installed) screenshots of the real app.
 
     python -m tests.screenshots [OUTDIR]     (default: screenshots/)
+    python -m tests.screenshots --live-lab [OUTDIR]   (root: live ping + trace over
+                                             the namespace lab chain with loss)
 
 Every diagnosis shown is real: the app runs headless with the real probes
 against the ``netmedic demo`` servers on loopback (:class:`tui.demo.servers.DemoLab`),
@@ -190,7 +192,64 @@ async def _resumed(outdir: Path, tmp: Path, lab: DemoLab) -> Path:
     return path
 
 
+LIVE_PORT = 5432
+LIVE_LOSS_PCT = 15
+
+
+def live_lab(outdir: Path) -> list[Path]:
+    """Live ping and trace mid-run over a real path with loss: the 5-hop namespace
+    lab chain (tests/lab/chain.py), r2 dropping LIVE_LOSS_PCT% of what it forwards at
+    random.  Needs root; the app runs in the chain's client namespace."""
+
+    from tests.lab import chain as C
+    from tests.lab.netns import Lab
+
+    with Lab("shots") as lab:
+        chain = C.build(lab)
+        chain.rules("r2", forward=f"numgen random mod 100 < {LIVE_LOSS_PCT} drop")
+        lab.python(chain.server, "tests.lab.tcpserver", "", f"{C.SERVER_V4}:{LIVE_PORT}")
+        args = ["--live-inside", str(outdir.resolve()), f"{C.SERVER_V4}:{LIVE_PORT}"]
+        done = lab.run(chain.client, [sys.executable, "-m", "tests.screenshots", *args], 180)
+        if done.returncode != 0:
+            raise RuntimeError(f"live screenshots failed: {done.stderr[-2000:]}")
+        return [Path(line) for line in done.stdout.split()]
+
+
+async def _live_inside(outdir: Path, target: str) -> list[Path]:
+    from probes.core.target import parse_target
+
+    paths = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size, rounds in (((120, 40), 40), ((80, 24), 30)):
+            app = NetmedicApp(
+                parse_target(target),
+                "intermittent",
+                plans={"intermittent": ("tcp", "ping", "trace")},
+                clock=lambda: 0.0,
+                recent_path=Path(tmp) / "recent.json",
+                export_dir=Path(tmp),
+                blink=False,
+                privileged=True,
+                live_interval=0.25,  # 4 rounds a second: a full window sooner
+            )
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause(rounds * 0.25 + 2.0)  # real rounds, mid-run
+                name = f"12-live-ping-trace-loss-{size[0]}x{size[1]}"
+                path = outdir / f"{name}.svg"
+                path.write_text(app.export_screenshot(title=f"netmedic — {name[3:]}"))
+                paths.append(path)
+    return paths
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--live-inside"]:
+        for path in asyncio.run(_live_inside(Path(sys.argv[2]), sys.argv[3])):
+            print(path)
+        return 0
+    if sys.argv[1:2] == ["--live-lab"]:
+        paths = live_lab(Path(sys.argv[2] if len(sys.argv) > 2 else "screenshots"))
+        print("\n".join(str(p) for p in paths))
+        return 0
     outdir = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
     outdir.mkdir(parents=True, exist_ok=True)
     paths = asyncio.run(shoot(outdir))

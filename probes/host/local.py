@@ -326,6 +326,24 @@ async def _with_forwards(data: LocalData, timeout: float) -> LocalData:
     return dataclasses.replace(data, forwards=name_containers(found, index))
 
 
+def refresh_local(previous: LocalData) -> ProbeResult:
+    """The same look again (blocking: call it on a thread), for a live screen that
+    keeps a local target's listeners, states, accept queue and fd use current."""
+    started = time.monotonic()
+    try:
+        data = collect_local(previous.target.addresses, previous.target.port)
+    except OSError as exc:
+        text = f"could not read local sockets: {exc}"
+        elapsed = time.monotonic() - started
+        return ProbeResult(
+            "local", Status.ERROR, elapsed, text, error=ProbeError(type(exc).__name__, text)
+        )
+    if previous.forwards and data.target.local and not data.target.serving:
+        # The DNAT rules for an unserved port were read once (root, nft): keep them.
+        data = dataclasses.replace(data, forwards=previous.forwards)
+    return ProbeResult("local", Status.OK, time.monotonic() - started, summarize(data), data)
+
+
 def summarize(data: LocalData) -> str:
     view = data.target
     parts: list[str] = []

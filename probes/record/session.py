@@ -99,6 +99,19 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingMove:
+    """A live run's ``finding`` event: a warning or error finding raised or cleared."""
+
+    t: float
+    run: int
+    finding_id: str
+    change: str  # raised | cleared
+    severity: str
+    title: str
+    first: bool  # raised by the run's first diagnosis (not a change seen live)
+
+
+@dataclass(frozen=True, slots=True)
 class StepMark:
     t: float
     finding_id: str
@@ -180,6 +193,7 @@ class Session:
     steps: list[StepMark] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     verdict_changes: list[VerdictChange] = field(default_factory=list)
+    finding_moves: list[FindingMove] = field(default_factory=list)
     ended: bool = False
     resumed: int = 0
     last_seq: int = 0
@@ -555,6 +569,20 @@ def _apply(session: Session, record: dict[str, Any]) -> None:
         if len(session.notes) >= MAX_MARKS:
             raise ValueError("too many notes")
         session.notes.append(Note(t, str(record.get("finding_id", "")), str(record["text"])))
+    elif kind == "finding":
+        change = str(record.get("change", ""))
+        if change in ("raised", "cleared") and len(session.finding_moves) < MAX_MARKS:
+            session.finding_moves.append(
+                FindingMove(
+                    t,
+                    _small_int(record.get("run"), 1),
+                    str(record.get("finding_id", "")),
+                    change,
+                    str(record.get("severity", "")),
+                    str(record.get("title", "")),
+                    record.get("first") is True,
+                )
+            )
     elif kind == "resumed":
         session.resumed += 1
         session.ended = False

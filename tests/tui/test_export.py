@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from probes.core.events import FindingChanged
 from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.record.journal import Journal
@@ -61,3 +62,25 @@ def test_export_before_any_probe_reported_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="nothing to export"):
         export_report(_session(with_run=False), "md", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json"])
+def test_report_tells_findings_raised_and_cleared(tmp_path: Path, fmt: str) -> None:
+    """A live run's ``finding`` journal events become a short story in the report."""
+    session = _session()
+    journal = session.journal
+    assert journal is not None
+    title = "Loss toward 127.0.0.1"
+    journal.emit(FindingChanged("path.loss", "raised", "warning", title, 65.0, 60))
+    journal.emit(FindingChanged("path.loss", "cleared", "warning", title, 130.0, 60))
+    text = export_report(session, fmt, tmp_path).read_text()
+    if fmt == "json":
+        story = json.loads(text)["finding_story"]
+        assert [(m["finding_id"], m["change"]) for m in story] == [
+            ("path.loss", "raised"),
+            ("path.loss", "cleared"),
+        ]
+    else:
+        assert "Findings raised and cleared" in text
+        assert "raised: Loss toward 127.0.0.1" in text
+        assert "cleared: Loss toward 127.0.0.1" in text

@@ -35,6 +35,8 @@ async def test_live_panels_pause_and_finding_raised_then_cleared(
 ) -> None:
     path = FakePath(hops=4, ecmp_hop=2)
     install(monkeypatch, path)
+    # Rounds come as fast as the test steps the clock: repaint each one.
+    monkeypatch.setattr(DiagnosisScreen, "LIVE_REPAINT_S", 0.0)
     clock = SteppingClock()
     app = NetmedicApp(
         parse_target("192.0.2.10:443"),

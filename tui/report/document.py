@@ -35,6 +35,10 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
                     # kind: start | probe | verdict | retest | step | note | finished
                     #       | incomplete | end
       "verdict_changes": [{"at", "offset_s", "run", "from", "to"}],
+      "finding_story": [{"at", "offset_s", "run", "change", "finding_id", "severity",
+                         "title", "first"}],   # a live run: findings raised and cleared
+                    # (change raised | cleared; first: raised by the run's first
+                    # diagnosis), from the journal's finding events
       "error": {"text", "line", "symptom", "said"},   # only when the person pasted the
                     # app's error: redacted text, its telling line, and "your app said:
                     # <line>; netmedic sees: <verdict title>"
@@ -186,6 +190,18 @@ def build_document(session: Session) -> dict[str, Any]:
         "notes": notes,
         "runs": runs,
         "timeline": _timeline(session, when),
+        "finding_story": [
+            {
+                **when(m.t),
+                "run": m.run,
+                "change": m.change,
+                "finding_id": m.finding_id,
+                "severity": m.severity,
+                "title": m.title,
+                "first": m.first,
+            }
+            for m in session.finding_moves
+        ],
         "verdict_changes": changes,
         "before_after": _before_after(session),
     }

@@ -251,6 +251,16 @@ def render_html(doc: dict[str, Any]) -> str:
                     add(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>")
                 add("</table>")
 
+    story = doc.get("finding_story") or []
+    if story:
+        add("<h2>Findings raised and cleared</h2><ul>")
+        for m in story:
+            change = "raised (from the start)" if m.get("first") else m["change"]
+            add(
+                f"<li>{e(m['at'])} (run {e(m['run'])}): <code>{e(m['finding_id'])}</code> "
+                f"{e(change)}: {e(m['title'])}</li>"
+            )
+        add("</ul>")
     if doc["verdict_changes"]:
         add("<h2>Verdict history</h2><ul>")
         for c in doc["verdict_changes"]:

@@ -258,6 +258,17 @@ def render_markdown(doc: dict[str, Any]) -> str:
                     add(f"| {esc(label)} | {esc(value)} |")
                 add("")
 
+    story = doc.get("finding_story") or []
+    if story:
+        add("## Findings raised and cleared")
+        add("")
+        for m in story:
+            change = "raised (from the start)" if m.get("first") else m["change"]
+            add(
+                f"- {esc(m['at'])} ({_offset(m['offset_s'])}, run {m['run']}): "
+                f"{code(m['finding_id'])} {esc(change)}: {esc(m['title'])}"
+            )
+        add("")
     if doc["verdict_changes"]:
         add("## Verdict history")
         add("")

@@ -24,9 +24,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
+from probes.core.context import ProbeContext
 from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, Finding, ProbeResult
+from probes.host.local import LocalData, refresh_local
+from probes.proto.sampler import SamplerData, burst
 from probes.record.session import INCOMPLETE
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
@@ -45,13 +48,18 @@ from tui.widgets.findings import FindingsList
 from tui.widgets.modals import CopyScreen, NoteScreen
 from tui.widgets.panels import make_panel
 from tui.widgets.panels.base import ProbePanel
+from tui.widgets.panels.connections import ConnectionsPanel, burst_line
 from tui.widgets.plain import plain
+from tui.widgets.quiet import update_quietly
 from tui.widgets.steps import StepsChecklist
 from tui.widgets.verdict import VerdictBanner
 
 MAX_CLEARED_SHOWN = 20
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
+LOCAL_REFRESH_S = 5.0  # a local target's sockets panel, in a live run
+BURST_SIZE = 100  # connections the b key opens at once
+BURST_WAIT_S = 2.0
 
 
 class Body(Horizontal):
@@ -64,6 +72,7 @@ class Body(Horizontal):
 
 
 class DiagnosisScreen(Screen[None]):
+    LIVE_REPAINT_S = 1.0  # a live panel and the status line: at most one repaint per this
     HELP = """\
 ## Diagnosis
 Probe panels fill in as the plan runs; the findings list the likely root cause
@@ -75,6 +84,8 @@ first.  Pick a finding, then walk its next steps.
 - **r** retests (runs the plan again and shows what changed),
 - **e** exports the report (Markdown; HTML and JSON are in the command palette),
 - **p** pauses the live probes (ping, trace, connections), **p** again resumes,
+- **b** opens many connections at once (when connections are sampled): where does
+  the service start refusing?
 - **v** switches probes/findings on a narrow terminal,
 - **escape** goes back to the symptoms, **q** quits,
 - **ctrl+p** opens the command palette (export as HTML or JSON, theme, ...).
@@ -87,6 +98,13 @@ first.  Pick a finding, then walk its next steps.
         Binding("n", "note", "Note", id="diag.note", tooltip="Add a note to the selected finding"),
         Binding("p", "pause", "Pause", id="diag.pause", tooltip="Pause the live probes"),
         Binding("p", "resume", "Resume", id="diag.resume", tooltip="Resume the live probes"),
+        Binding(
+            "b",
+            "burst",
+            "Burst",
+            id="diag.burst",
+            tooltip=f"Open {BURST_SIZE} connections at once: where does the service refuse?",
+        ),
         Binding("v", "toggle_view", "View", id="diag.view", tooltip="Probes or findings"),
         Binding("z", "zoom", "Zoom", id="diag.zoom", tooltip="Focused part full screen, or back"),
         Binding(
@@ -107,6 +125,10 @@ first.  Pick a finding, then walk its next steps.
         self._live: LiveControl | None = None  # the current run's pause switch
         self._run_wall = time.time()  # when the current run started (for "cleared at")
         self._status = ""
+        self._evidence_of = ""  # the finding whose evidence is shown
+        self._painted: dict[str, float] = {}  # panel -> when its live result was last drawn
+        self._status_at = -1e9
+        self._local_busy = False  # a refresh of the sockets panel is running
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -159,6 +181,7 @@ first.  Pick a finding, then walk its next steps.
     def on_mount(self) -> None:
         self.apply_width(self.size.width or self.app.size.width)
         self.set_interval(REPAINT_INTERVAL_S, self._flush)
+        self.set_interval(LOCAL_REFRESH_S, self._refresh_local)
         self.query_one(StepsChecklist).focus()
         if self.session.restored is not None:
             self._show_restored()
@@ -236,6 +259,8 @@ first.  Pick a finding, then walk its next steps.
         # Both views are on screen when wide: hide the key there.
         if action == "toggle_view":
             return self.has_class("-narrow")
+        if action == "burst":
+            return "connections" in self._panels
         # One p key: "Pause" while live probes run, "Resume" while they are paused.
         if action in ("pause", "resume"):
             live = self._live
@@ -373,13 +398,54 @@ first.  Pick a finding, then walk its next steps.
             )
 
     def _flush(self) -> None:
-        """Repaint the panels whose result changed since the last repaint."""
+        """Repaint the panels whose result changed since the last repaint.  A live
+        (streaming) result repaints its panel at most once per LIVE_REPAINT_S: a trace
+        round reports hop by hop, and one repaint per hop rewrites each hop row several
+        times a round.  Final results repaint at once."""
+        now = time.monotonic()
         pending, self._pending = self._pending, {}
+        final = False
         for name, result in pending.items():
             panel = self._panels.get(name)
-            if panel is not None:
-                panel.show_result(result)
-        self._show_status()
+            if panel is None:
+                continue
+            if not result.final and now - self._painted.get(name, -1e9) < self.LIVE_REPAINT_S:
+                self._pending[name] = result  # the next tick after the interval shows it
+                continue
+            panel.show_result(result)
+            self._painted[name] = now
+            final = final or result.final
+        if final or self.finished or now - self._status_at >= self.LIVE_REPAINT_S:
+            self._status_at = now
+            self._show_status()
+
+    def _refresh_local(self) -> None:
+        """A live run on a local target: read its sockets again every few seconds
+        (states, accept queue, fd use).  The panel moves; the findings are the run's."""
+        panel = self._panels.get("local")
+        result = panel.result if panel is not None else None
+        live = self._live
+        if live is None or live.paused or self.finished or self._local_busy:
+            return
+        if panel is None or result is None or not result.final:
+            return
+        data = result.data
+        if not isinstance(data, LocalData) or not data.target.local:
+            return
+        self._local_busy = True
+        self.run_worker(self._read_local(panel, data), group="local", exit_on_error=False)
+
+    async def _read_local(self, panel: ProbePanel, data: LocalData) -> None:
+        run = self.session.run_number
+        try:
+            async with asyncio.timeout(max(1.0, self.session.config.timeout)):
+                fresh = await asyncio.to_thread(refresh_local, data)
+        except TimeoutError:
+            return  # a slow read: keep what the panel shows, try again next time
+        finally:
+            self._local_busy = False
+        if run == self.session.run_number and fresh.data is not None:
+            panel.show_result(fresh)
 
     def _show_status(self) -> None:
         """What is running and what has answered; never "live" when nothing answered."""
@@ -388,8 +454,8 @@ first.  Pick a finding, then walk its next steps.
         if text != self._status:
             self._status = text
             status = self.query_one("#live-status", Static)
-            status.update(text)
             status.set_class(not text, "-empty")
+            update_quietly(status, Text(text, no_wrap=True, overflow="ellipsis"))
 
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
@@ -438,7 +504,7 @@ first.  Pick a finding, then walk its next steps.
         text.append_text(plain(error.said_within(width), "italic"))
         text.append(";\nnetmedic sees: ", style="bold")
         text.append_text(plain(seen))
-        self.query_one("#app-said", Static).update(text)
+        update_quietly(self.query_one("#app-said", Static), text)
 
     # ---- findings and steps ---------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#findings")
@@ -453,8 +519,9 @@ first.  Pick a finding, then walk its next steps.
         evidence = self.query_one("#evidence", Static)
         steps = self.query_one(StepsChecklist)
         if finding is None:
-            evidence.update(
-                Text("No findings yet." if not self.finished else "Nothing wrong found.")
+            self._evidence_of = ""
+            update_quietly(
+                evidence, Text("No findings yet." if not self.finished else "Nothing wrong found.")
             )
             steps.show(None, [])
             return
@@ -466,7 +533,9 @@ first.  Pick a finding, then walk its next steps.
         for note in notes:
             text.append("\n✎ " if text else "✎ ", style="italic")
             text.append_text(plain(note, "italic"))
-        evidence.update(text)
+        # The same finding, live: keep the evidence's height (no relayout per round).
+        update_quietly(evidence, text, keep_height=finding.id == self._evidence_of)
+        self._evidence_of = finding.id
         states = [self.session.step_state(finding.id, i) for i in range(len(finding.next_steps))]
         steps.show(finding, states)
 
@@ -510,6 +579,28 @@ first.  Pick a finding, then walk its next steps.
             self._live.resume()
             self.refresh_bindings()
             self._show_status()
+
+    def action_burst(self) -> None:
+        panel = self._panels.get("connections")
+        data = panel.result.data if panel is not None and panel.result is not None else None
+        if not isinstance(panel, ConnectionsPanel) or not isinstance(data, SamplerData):
+            self.notify("No connection attempt yet: wait for the first round.", markup=False)
+            return
+        if panel.bursting:
+            return
+        panel.show_burst(None, running=True)
+        self.run_worker(self._burst(panel, data.address), group="burst", exit_on_error=False)
+
+    async def _burst(self, panel: ConnectionsPanel, address: str) -> None:
+        ctx = ProbeContext(self.session.target, self.session.config)
+        try:
+            result = await burst(ctx, address, BURST_SIZE, BURST_WAIT_S)
+        except Exception as exc:  # a bug, not a network answer: say so, keep the screen
+            panel.show_burst(None)
+            self.netmedic.show_error(exc)
+            return
+        panel.show_burst(result)
+        self.notify(burst_line(result).plain, title="Burst", markup=False)
 
     def action_retest(self) -> None:
         self.start_run()

@@ -30,7 +30,9 @@ below it.
         self.border_title = "Findings"
 
     def show(self, diagnosis: Diagnosis) -> None:
-        self.border_title = "Findings so far (partial)" if self.partial else "Findings"
+        title = "Findings so far (partial)" if self.partial else "Findings"
+        if self.border_title != title:  # setting it repaints the whole list
+            self.border_title = title
         ordered = sorted(diagnosis.findings, key=lambda f: (f.id != diagnosis.verdict, f.rank))
         # A live run re-diagnoses every second: numbers in the evidence move, the
         # list does not.  Repaint only when a line of it would change.
@@ -38,6 +40,15 @@ below it.
         same = key == self._key(self.findings) and self._shown_cleared == self.cleared
         if same and self._shown_partial == self.partial:
             self.findings = tuple(ordered)
+            return
+        if self._same_rows(ordered, diagnosis.verdict) and self._shown_partial == self.partial:
+            # Only titles moved (a loss figure): new prompts in place.  Rebuilding
+            # the options would relayout, and a relayout repaints the whole screen.
+            self.findings = tuple(ordered)
+            for i, f in enumerate(ordered):
+                self.replace_option_prompt_at_index(
+                    i, self._prompt(f, f.id == diagnosis.verdict, self.partial)
+                )
             return
         self._shown_partial = self.partial
         self._shown_cleared = self.cleared
@@ -59,6 +70,16 @@ below it.
         index = next((i for i, f in enumerate(ordered) if keep and f.id == keep.id), 0)
         if ordered:
             self.highlighted = index
+
+    def _same_rows(self, ordered: list[Finding], verdict: str) -> bool:
+        """The same findings in the same order, verdict and cleared lines."""
+        rows = [(f.id, f.severity) for f in ordered]
+        return (
+            rows == [(f.id, f.severity) for f in self.findings]
+            and self._shown_cleared == self.cleared
+            and verdict == self._verdict
+            and self.option_count == len(ordered) + len(self.cleared)
+        )
 
     def _key(self, findings: tuple[Finding, ...]) -> list[tuple[object, ...]]:
         verdict = self._verdict

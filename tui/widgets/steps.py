@@ -70,6 +70,8 @@ The selected finding's steps, as a checklist.
 
     def show(self, finding: Finding | None, states: list[StepState]) -> None:
         same = self.finding is not None and finding is not None and finding.id == self.finding.id
+        if same and finding.next_steps == self.finding.next_steps and states == self.states:  # type: ignore[union-attr]
+            return  # a live re-diagnosis with the same steps: rebuilding would repaint
         keep = self.highlighted if same else None
         self.finding = finding
         self.states = states

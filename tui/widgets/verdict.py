@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from probes.core.model import Diagnosis, Finding
 from tui.widgets.plain import plain
+from tui.widgets.quiet import update_quietly
 
 
 class VerdictBanner(Static):
@@ -104,4 +105,4 @@ class VerdictBanner(Static):
     def _set(self, state: str, text: Text) -> None:
         for cls in ("-running", "-ok", "-error", "-warning", "-incomplete"):
             self.set_class(cls == state, cls)
-        self.update(text)
+        update_quietly(self, text)

@@ -22,6 +22,7 @@ PANELS: dict[str, str] = {
     "local": "tui.widgets.panels.local:LocalPanel",
     "tls": "tui.widgets.panels.tls:TlsPanel",
     "http": "tui.widgets.panels.http:HttpPanel",
+    "connections": "tui.widgets.panels.connections:ConnectionsPanel",
 }
 TITLES = {"ping": "Ping", "trace": "Trace", "local": "Sockets", "tls": "TLS", "http": "HTTP"}
 

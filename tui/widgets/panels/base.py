@@ -44,7 +44,9 @@ def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
 
 
 def _changed_span(before: Strip, after: Strip) -> tuple[int, int] | None:
-    """The [start, end) columns where two rendered lines differ, or None."""
+    """The [start, end) columns where two rendered lines differ, or None.  One span a
+    line: Textual writes every span of a line from the start of the widget's part of
+    it, so two spans on one line cost more than one that covers both."""
     if list(before) == list(after):
         return None
     a, b = _cells(before), _cells(after)

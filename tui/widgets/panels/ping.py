@@ -6,6 +6,7 @@ from rich.text import Text
 from probes.core.model import ProbeResult
 from probes.path.ping import PingData, PingHost, PingSample
 from tui.widgets.panels.base import ProbePanel
+from tui.widgets.panels.spark import page
 from tui.widgets.plain import plain
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -15,9 +16,10 @@ def _ms(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds * 1000:.1f}"
 
 
-def sparkline(samples: tuple[PingSample, ...], width: int) -> Text:
-    """Latest *width* samples as bars; a lost probe is a red cross."""
-    shown = samples[-width:]
+def sparkline(samples: tuple[PingSample, ...], width: int, count: int | None = None) -> Text:
+    """The current page of samples as bars (see :mod:`spark`); a lost probe is a
+    red cross.  *count*: samples ever taken (default: those given)."""
+    shown = page(samples, len(samples) if count is None else count, width)
     got = [s.rtt_s for s in shown if s.rtt_s is not None]
     top = max(got) if got else 1.0
     line = Text()
@@ -48,7 +50,7 @@ def host_lines(host: PingHost, width: int) -> list[RenderableType]:
     head.append(f"({stats.received}/{stats.sent})")
     lines: list[RenderableType] = [head]
     if host.recent:
-        lines.append(sparkline(host.recent, width))
+        lines.append(sparkline(host.recent, width, stats.sent))
     if stats.received:
         lines.append(
             Text(
@@ -66,7 +68,7 @@ def host_lines(host: PingHost, width: int) -> list[RenderableType]:
 class PingPanel(ProbePanel):
     HELP = """\
 ## Ping
-Per address: round-trip times as a sparkline (newest right; × is a lost probe),
+Per address: round-trip times as a sparkline (filling left to right, then a fresh page; × is a lost probe),
 loss, min/avg/max, mdev and jitter.  The mode says whether raw ICMP,
 unprivileged ICMP datagram sockets or TCP-connect timing was used, and how to
 get the full mode.

@@ -7,6 +7,7 @@ from rich.text import Text
 from probes.core.model import ProbeResult
 from probes.path.trace import Hop, TraceData
 from tui.widgets.panels.base import ProbePanel
+from tui.widgets.panels.spark import page
 from tui.widgets.plain import plain
 
 # (header, minimum width): 52 cells with the gaps, so the table fits an 80x24 split.
@@ -21,13 +22,17 @@ COLUMNS = (
     ("wrst", 4),
     ("sd", 4),
 )
+TABLE_WIDTH = 52  # the columns above with their gaps
 SPARK_WIDTH = 12  # RTT history per hop (live runs), newest right
 BARS = "▁▂▃▄▅▆▇█"
 
 
-def hop_spark(recent: tuple[float | None, ...], width: int = SPARK_WIDTH) -> Text:
-    """A hop's latest outcomes: bars scaled to its worst RTT, a cross for no answer."""
-    shown = recent[-width:]
+def hop_spark(
+    recent: tuple[float | None, ...], width: int = SPARK_WIDTH, count: int | None = None
+) -> Text:
+    """A hop's current page of outcomes (see :mod:`spark`): bars scaled to the
+    page's worst RTT, a cross for no answer."""
+    shown = page(recent, len(recent) if count is None else count, width)
     got = [r for r in shown if r is not None]
     top = max(got) if got else 0.0
     chars = []
@@ -93,6 +98,10 @@ says whether the destination was reached or where the path stops.
                 overflow="ellipsis",
             )
         live = any(h.recent for h in data.hops)
+        # The page fits the room left of the history column: a page wider than the
+        # column would be cropped and show its oldest cells (a narrow split: 3 cells).
+        room = self.content_size.width - TABLE_WIDTH - 1
+        spark_width = max(3, min(SPARK_WIDTH, room)) if self.content_size.width else SPARK_WIDTH
         if live:
             table.add_column(Text("history", style="bold"), no_wrap=True, overflow="crop")
         hops = data.hops
@@ -119,7 +128,7 @@ says whether the destination was reached or where the path stops.
                 _num(hop.stdev_s),
             ]
             if live:
-                cells.append(hop_spark(hop.recent))
+                cells.append(hop_spark(hop.recent, spark_width, hop.sent))
             table.add_row(*cells)
             for other in hop.responders[1:]:  # ECMP: every address that answers this hop
                 extra = [Text(""), plain(f"  {_who(other.address, other.name)}", "cyan")]

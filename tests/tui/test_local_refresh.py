@@ -1,0 +1,76 @@
+"""A live run on a local target keeps the sockets panel current: connections opened
+after the first look show up without a retest (a real listener on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from probes.core.context import ProbeConfig
+from probes.core.target import parse_target
+from probes.host.local import LocalData
+from probes.run.plans import SYMPTOM_IDS
+from tests.live_fakes import SteppingClock
+from tui.app import NetmedicApp
+from tui.screens import diagnosis
+from tui.screens.diagnosis import DiagnosisScreen
+
+
+async def _until(check: Callable[[], bool], tries: int = 500) -> None:
+    for _ in range(tries):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+@pytest.mark.asyncio
+async def test_sockets_panel_refreshes_in_a_live_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(diagnosis, "LOCAL_REFRESH_S", 0.2)
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clients: list[asyncio.StreamWriter] = []
+    app = NetmedicApp(
+        parse_target(f"127.0.0.1:{port}"),
+        "too-many-connections",
+        config=ProbeConfig(timeout=2.0),
+        # The sampler keeps the run live; its clock is never stepped.
+        plans={s: ("local", "connections") for s in SYMPTOM_IDS},
+        recent_path=tmp_path / "recent.json",
+        export_dir=tmp_path,
+        blink=False,
+        privileged=True,
+        pace_clock=SteppingClock(),
+    )
+    try:
+        async with app.run_test(size=(120, 40)):
+            screen = app.screen
+            assert isinstance(screen, DiagnosisScreen)
+            panel = screen._panels["local"]
+
+            def server_total() -> int:
+                data = panel.result.data if panel.result is not None else None
+                if not isinstance(data, LocalData) or data.target.server is None:
+                    return -1
+                return data.target.server.total
+
+            await _until(lambda: server_total() >= 0)
+            before = server_total()
+            for _ in range(5):
+                clients.append((await asyncio.open_connection("127.0.0.1", port))[1])
+            await _until(lambda: server_total() >= before + 5)
+            assert not screen.finished
+    finally:
+        for writer in (*clients, *held):
+            writer.close()
+        server.close()

@@ -1,0 +1,98 @@
+"""The connection sampler's panel: success rate, failure kinds, connect and
+first-byte p50/p95/max over the window, the latest attempts, and the burst.
+
+Every line is always there (a dash when there is nothing yet), so a live round
+changes a few cells and never the panel's height.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from probes.core.model import ProbeResult
+from probes.proto.sampler import OK, BurstResult, Percentiles, SamplerData
+from tui.widgets.panels.base import ProbePanel
+from tui.widgets.panels.spark import page
+from tui.widgets.plain import plain
+
+RECENT_WIDTH = 40
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def _times(label: str, p: Percentiles) -> Text:
+    return Text(
+        f"{label:<11} p50 {_ms(p.p50_s):>7}  p95 {_ms(p.p95_s):>7}  max {_ms(p.max_s):>7} ms"
+    )
+
+
+def burst_line(burst: BurstResult | None) -> Text:
+    if burst is None:
+        return Text("burst: not run (b: open many connections at once)", style="dim")
+    text = Text(f"burst: {burst.opened}/{burst.asked} opened")
+    if burst.first_failure:
+        text.append_text(plain(f"; #{burst.first_failure} failed: {burst.failure}", "bold red"))
+        if burst.limit:
+            text.append_text(plain(f" → {burst.limit}"))
+    else:
+        text.append(" · no limit reached", style="green")
+    return text
+
+
+class ConnectionsPanel(ProbePanel):
+    HELP = """\
+## Connections
+One connection per round (and one request, when the service speaks HTTP or
+Redis): the share that succeed over the window, how the others failed, connect
+and first-byte times (p50, p95, max), the latest attempts (✓ ok, ✗ failed), and
+the burst's result.
+
+- **b** opens many connections at once and holds them: where does the service
+  start refusing (max clients, accept backlog, fd limit)?
+"""
+    DATA = SamplerData
+    burst: BurstResult | None = None  # a burst the person asked for (b), newest
+    bursting = False
+
+    def show_burst(self, burst: BurstResult | None, running: bool = False) -> None:
+        """The result of a burst started from the screen (or that one is running)."""
+        self.bursting = running
+        if burst is not None:
+            self.burst = burst
+        if self.result is not None:
+            self.show_result(self.result)
+
+    def render_data(self, result: ProbeResult) -> RenderableType | None:
+        data = result.data
+        if not isinstance(data, SamplerData):
+            return super().render_data(result)
+        shown = data.windowed()
+        total = sum(n for _k, n in shown.kinds)
+        ok = dict(shown.kinds).get(OK, 0)
+        head = Text()
+        head.append_text(plain(f"{data.address}:{data.port} [{data.speaks}]  ", "bold"))
+        rate = 100.0 * ok / total if total else 0.0
+        head.append(
+            f"{rate:.0f}% ok ({ok}/{total})" if total else "no attempt yet",
+            style="green" if total and ok == total else "bold red" if total else "dim",
+        )
+        head.append(f"  · run: {data.sent} sent, {data.failed} failed")
+        bad = [f"{k} {n}" for k, n in shown.kinds if k != OK]
+        kinds = plain("failures: " + (", ".join(bad) if bad else "none"), "red" if bad else "dim")
+        recent = Text()
+        for attempt in page(data.recent, data.sent, RECENT_WIDTH):
+            good = attempt.outcome == OK
+            recent.append("✓" if good else "✗", style="green" if good else "bold red")
+        return Group(
+            head,
+            kinds,
+            _times("connect", shown.connect),
+            _times("first byte", shown.first_byte),
+            recent or Text("—", style="dim"),
+            Text("burst: opening connections…", style="bold")
+            if self.bursting
+            else burst_line(self.burst or data.burst),
+        )

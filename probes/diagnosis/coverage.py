@@ -21,6 +21,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
 from probes.diagnosis.ranking import CAUSAL_ORDER, position
 
+# What ping and trace can see of the path (only the MTU probe sees a black hole).
+_PATH_SEEN = (
+    "path.host_down",
+    "path.unreachable",
+    "path.admin_prohibited",
+    "path.loss",
+    "path.latency",
+    "path.icmp_limited",
+    "path.send_failed",
+    "path.ok",
+    "privilege.",
+)
+
 # Finding-id prefixes each probe's evidence can lead to (alone or with others).
 FINDS: dict[str, tuple[str, ...]] = {
     "dns": ("dns.",),
@@ -34,29 +47,8 @@ FINDS: dict[str, tuple[str, ...]] = {
         "service.wrong_protocol",
         "http.not_http",
     ),
-    # Only the MTU probe can see a black hole; ping and trace see the rest of the path.
-    "ping": (
-        "path.host_down",
-        "path.unreachable",
-        "path.admin_prohibited",
-        "path.loss",
-        "path.latency",
-        "path.icmp_limited",
-        "path.send_failed",
-        "path.ok",
-        "privilege.",
-    ),
-    "trace": (
-        "path.host_down",
-        "path.unreachable",
-        "path.admin_prohibited",
-        "path.loss",
-        "path.latency",
-        "path.icmp_limited",
-        "path.send_failed",
-        "path.ok",
-        "privilege.",
-    ),
+    "ping": _PATH_SEEN,
+    "trace": _PATH_SEEN,
     "mtu": ("path.mtu_blackhole", "path.send_failed", "privilege."),
     "connections": ("tcp.reset_after_connect",),
     "local": ("local.", "system.", "tcp.backlog_full"),

@@ -34,6 +34,11 @@ HOSTS = "127.0.0.1 localhost\n::1 localhost\n10.2.0.77 stale.lab\n"
 def topo(module_lab: Lab) -> Iterator[Topology]:
     topo = build(module_lab)
     lab = module_lab
+    # Every test of this module shares the router, and its ICMP budget (1/s, burst 6):
+    # earlier tests' traces can spend it, and an unreachable that was never sent would
+    # make a verdict depend on test order. tests/test_lab_netpath.py covers the budget.
+    for key in ("net.ipv4.icmp_ratelimit", "net.ipv6.icmp.ratelimit"):
+        lab.ns(topo.router, "sysctl", "-qw", f"{key}=0")
     lab.write_etc(topo.client, "resolv.conf", RESOLV)
     lab.write_etc(topo.client, "hosts", HOSTS)
     lab.python(topo.server, "tests.lab.dnsserver", "10.2.0.53", "53", json.dumps(ZONE_53))

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from probes import __version__
 from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
+from tui import args
 
 if TYPE_CHECKING:
     from probes.record.services import SavedService
@@ -60,26 +60,6 @@ class _Parser(argparse.ArgumentParser):
         if message:
             print(message.rstrip(), file=sys.stderr)
         raise SystemExit(status)
-
-
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or not 0.1 <= value <= 300:
-        raise argparse.ArgumentTypeError(f"{text} is outside 0.1..300 seconds")
-    return value
-
-
-def _hold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or not 1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text} is outside 1..3600 seconds")
-    return value
 
 
 def _symptom(text: str) -> str:
@@ -124,7 +104,7 @@ def build_parser() -> _Parser:
         "--json", action="store_true", help="print one JSON object (netmedic.check/1)"
     )
     check.add_argument(
-        "--timeout", type=_timeout, default=5.0, help="per-probe deadline in seconds"
+        "--timeout", type=args.timeout, default=5.0, help="per-probe deadline in seconds"
     )
     check.add_argument(
         "--ca-file", metavar="PEM", help="extra CA certificates for TLS verification"
@@ -140,7 +120,7 @@ def build_parser() -> _Parser:
     check.add_argument("--origin", metavar="URL", help="Origin for the CORS preflight")
     check.add_argument(
         "--hold",
-        type=_hold,
+        type=args.bounded(1, 3600, "seconds"),
         default=None,
         metavar="SECONDS",
         help="keep a WebSocket open this long after the upgrade (catches idle timeouts)",

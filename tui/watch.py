@@ -25,6 +25,7 @@ from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
 from probes.core.model import ProbeResult
 from probes.core.target import Target
+from tui.args import bounded, timeout, whole
 from tui.live_status import live_config
 
 PLAN = ("ping", "trace", "connections")
@@ -34,13 +35,23 @@ SCHEMA = "netmedic.watch/1"
 def add_watch_parser(sub: Any, target_help: str, symptom: Callable[[str], str]) -> None:
     watch = sub.add_parser("watch", help="run the live probes headless, one line per interval")
     watch.add_argument("target", help=target_help)
-    watch.add_argument("--interval", type=float, default=1.0, help="seconds per round (1)")
-    watch.add_argument("--count", type=int, default=0, help="stop after N lines (0: Ctrl-C)")
+    watch.add_argument(
+        "--interval", type=bounded(0.1, 3600, "seconds"), default=1.0, help="seconds per round (1)"
+    )
+    watch.add_argument(
+        "--count", type=whole(0, 10**9), default=0, help="stop after N lines (0: Ctrl-C)"
+    )
     watch.add_argument("--json", action="store_true", help="one JSON object per interval")
-    watch.add_argument("--max-loss", type=float, metavar="PCT", help="exit 1 above this loss")
-    watch.add_argument("--max-rtt", type=float, metavar="MS", help="exit 1 above this avg RTT")
-    watch.add_argument("--connections", type=int, default=0, metavar="N", help="burst N first")
-    watch.add_argument("--timeout", type=float, default=2.0, help="per-probe reply wait")
+    watch.add_argument(
+        "--max-loss", type=bounded(0, 100, "%"), metavar="PCT", help="exit 1 above this loss"
+    )
+    watch.add_argument(
+        "--max-rtt", type=bounded(0, 600_000, "ms"), metavar="MS", help="exit 1 above this avg RTT"
+    )
+    watch.add_argument(
+        "--connections", type=whole(0, 10_000), default=0, metavar="N", help="burst N first"
+    )
+    watch.add_argument("--timeout", type=timeout, default=2.0, help="per-probe reply wait")
     watch.add_argument("--symptom", type=symptom, default="intermittent")
 
 

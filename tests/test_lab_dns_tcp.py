@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.lab.checkdoc import evidence, finding, probe
 from tests.lab.netns import Lab
 from tests.lab.topology import Topology, build
 
@@ -76,21 +77,6 @@ def check(topo: Topology, target: str, *extra: str) -> dict[str, Any]:
     has_error = any(f["severity"] == "error" for f in doc["findings"])
     assert done.returncode == (1 if has_error else 0)
     return doc
-
-
-def finding(doc: dict[str, Any], fid: str) -> dict[str, Any]:
-    for f in doc["findings"]:
-        if f["id"] == fid:
-            return f
-    raise AssertionError(f"no {fid} in {[f['id'] for f in doc['findings']]}")
-
-
-def evidence(doc: dict[str, Any], fid: str) -> str:
-    return "\n".join(finding(doc, fid)["evidence"])
-
-
-def probe(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(p for p in doc["probes"] if p["probe"] == name)
 
 
 def test_healthy_listener_is_ok(topo: Topology) -> None:

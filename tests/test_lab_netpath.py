@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.lab.checkdoc import finding, ids, probe
 from tests.lab.netns import Lab
 from tests.lab.topology import Topology, build
 
@@ -43,21 +44,6 @@ def run(
     assert done.returncode == 0, done.stderr
     doc: dict[str, Any] = json.loads(done.stdout)
     return doc
-
-
-def probe(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(p for p in doc["probes"] if p["probe"] == name)
-
-
-def ids(doc: dict[str, Any]) -> list[str]:
-    return [f["id"] for f in doc["findings"]]
-
-
-def finding(doc: dict[str, Any], fid: str) -> dict[str, Any]:
-    for f in doc["findings"]:
-        if f["id"] == fid:
-            return f
-    raise AssertionError(f"no {fid} in {ids(doc)}")
 
 
 UNPRIVILEGED = (

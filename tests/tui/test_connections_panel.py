@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,11 @@ from probes.proto.sampler import SamplerData, probe_connections
 from probes.record.revive import revive
 from probes.run.plans import SYMPTOM_IDS
 from tests.live_fakes import SteppingClock
+from tests.tui.helpers import until
 from tui.app import NetmedicApp
 from tui.screens.diagnosis import BURST_SIZE, DiagnosisScreen
 from tui.widgets.panels.connections import ConnectionsPanel
 from tui.widgets.panels.spark import page
-
-
-async def _until(check: Callable[[], bool], tries: int = 500) -> None:
-    for _ in range(tries):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 def test_page_fills_left_to_right_then_starts_over() -> None:
@@ -77,9 +69,9 @@ async def test_connections_panel_and_burst_key(
                 return data.sent if isinstance(data, SamplerData) else 0
 
             for n in range(1, 6):
-                await _until(lambda: clock.sleepers > 0)
+                await until(lambda: clock.sleepers > 0)
                 clock.advance(1.0)
-                await _until(lambda n=n: sent() >= n)  # type: ignore[misc]
+                await until(lambda n=n: sent() >= n)  # type: ignore[misc]
             await pilot.pause(0.3)
             lines = [strip.text for strip in panel._strips]
             text = "\n".join(lines)
@@ -93,7 +85,7 @@ async def test_connections_panel_and_burst_key(
             assert screen.check_action("burst", ()) is True
 
             await pilot.press("b")
-            await _until(lambda: panel.burst is not None)
+            await until(lambda: panel.burst is not None)
             await pilot.pause(0.3)
             text = "\n".join(strip.text for strip in panel._strips)
             assert f"burst: {BURST_SIZE}/{BURST_SIZE} opened" in text

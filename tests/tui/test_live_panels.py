@@ -4,8 +4,6 @@ finding raised then cleared with "cleared at"."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,17 +14,10 @@ from probes.path.ping import PingData
 from probes.path.trace import TraceData
 from probes.run.plans import SYMPTOM_IDS
 from tests.live_fakes import FakePath, SteppingClock, install
+from tests.tui.helpers import until
 from tui.app import NetmedicApp
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.widgets.findings import FindingsList
-
-
-async def _until(pilot: object, check: Callable[[], bool], tries: int = 400) -> None:
-    for _ in range(tries):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 @pytest.mark.asyncio
@@ -62,9 +53,9 @@ async def test_live_panels_pause_and_finding_raised_then_cleared(
             for _ in range(n):
                 target = rounds() + 1
                 clock.advance(1.0)
-                await _until(pilot, lambda t=target: rounds() >= t)  # type: ignore[misc]
+                await until(lambda t=target: rounds() >= t)  # type: ignore[misc]
 
-        await _until(pilot, lambda: clock.sleepers > 0)
+        await until(lambda: clock.sleepers > 0)
         await step(25)
         await pilot.pause(0.3)
         status = str(screen.query_one("#live-status").render())
@@ -76,12 +67,12 @@ async def test_live_panels_pause_and_finding_raised_then_cleared(
 
         path.loss_from = 3
         await step(25)
-        await _until(pilot, lambda: "path.loss" in [f.id for f in screen.diagnosis.findings])
+        await until(lambda: "path.loss" in [f.id for f in screen.diagnosis.findings])
 
         path.loss_from = 0
         await step(25)
         findings = screen.query_one(FindingsList)
-        await _until(pilot, lambda: any("path.loss cleared at" in c for c in findings.cleared))
+        await until(lambda: any("path.loss cleared at" in c for c in findings.cleared))
         assert "path.loss" not in [f.id for f in screen.diagnosis.findings]
 
         # p pauses: time passes, no round is sent; p again resumes.

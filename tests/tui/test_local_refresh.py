@@ -4,7 +4,6 @@ after the first look show up without a retest (a real listener on loopback)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,17 +13,10 @@ from probes.core.target import parse_target
 from probes.host.local import LocalData
 from probes.run.plans import SYMPTOM_IDS
 from tests.live_fakes import SteppingClock
+from tests.tui.helpers import until
 from tui.app import NetmedicApp
 from tui.screens import diagnosis
 from tui.screens.diagnosis import DiagnosisScreen
-
-
-async def _until(check: Callable[[], bool], tries: int = 500) -> None:
-    for _ in range(tries):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 @pytest.mark.asyncio
@@ -64,11 +56,11 @@ async def test_sockets_panel_refreshes_in_a_live_run(
                     return -1
                 return data.target.server.total
 
-            await _until(lambda: server_total() >= 0)
+            await until(lambda: server_total() >= 0)
             before = server_total()
             for _ in range(5):
                 clients.append((await asyncio.open_connection("127.0.0.1", port))[1])
-            await _until(lambda: server_total() >= before + 5)
+            await until(lambda: server_total() >= before + 5)
             assert not screen.finished
     finally:
         for writer in (*clients, *held):

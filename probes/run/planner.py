@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from probes.core.events import PlanStep
 from probes.core.model import ProbeResult
 from probes.core.target import Target
+from probes.net.tcp import TcpData
 
 # A SYN unanswered this long is evidence enough to start looking at the path.
 PATH_AFTER_S = 1.0
@@ -180,15 +181,11 @@ def applicable_proxy(target: Target, env: Mapping[str, str]) -> str:
 
 
 def _attempts(result: ProbeResult) -> list[tuple[str, str, str]]:
-    """(state, address, protocol) of each TCP attempt (typed data or journaled JSON)."""
-    attempts = getattr(result.data, "attempts", None)
-    if attempts is None and isinstance(result.data, dict):
-        attempts = result.data.get("attempts")
-    out = []
-    for a in attempts or ():
-        get = a.get if isinstance(a, dict) else lambda k, _a=a: getattr(_a, k, "")
-        out.append((str(get("state")), str(get("address")), str(get("protocol"))))
-    return out
+    """(state, address, protocol) of each TCP attempt."""
+    data = result.data
+    if not isinstance(data, TcpData):
+        return []
+    return [(a.state, a.address, a.protocol) for a in data.attempts]
 
 
 def _is_loopback(target: Target) -> bool:

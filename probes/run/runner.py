@@ -199,7 +199,7 @@ class Run:
                     yield self._emit(FollowUp(step))
                 if isinstance(item, str):
                     continue
-                pending = [name for name, task in tasks.items() if not self._finished(name)]
+                pending = [name for name in tasks if not self._finished(name)]
                 if self.live is not None:
                     async for event in self._live_diagnosis(tasks, started, force=True):
                         yield event

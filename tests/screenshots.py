@@ -28,6 +28,7 @@ from probes.core.target import Target
 from probes.record.journal import Journal
 from probes.record.session import load_session
 from tui.app import NetmedicApp
+from tui.args import LivePace
 from tui.demo.addresses import SECOND_LOOPBACK
 from tui.demo.servers import DemoLab
 
@@ -230,7 +231,7 @@ async def _live_inside(outdir: Path, target: str) -> list[Path]:
                 export_dir=Path(tmp),
                 blink=False,
                 privileged=True,
-                live_interval=0.25,  # 4 rounds a second: a full window sooner
+                live_pace=LivePace(interval=0.25),  # 4 rounds a second: a full window sooner
             )
             async with app.run_test(size=size) as pilot:
                 await pilot.pause(rounds * 0.25 + 2.0)  # real rounds, mid-run

@@ -26,6 +26,7 @@ from probes.core.target import Target
 from probes.record.journal import Journal, JournalError
 from probes.run.plans import PLANS, ProbeFn, plan_for
 from tui import recent
+from tui.args import DEFAULT_PACE, LivePace
 from tui.screens.symptom_picker import SymptomPickerScreen
 from tui.screens.target_entry import TargetEntryScreen
 from tui.session import Session
@@ -106,7 +107,7 @@ class NetmedicApp(App[int]):
         handle_hangup: bool = False,
         demo: Sequence[DemoCase] | None = None,
         live: bool = True,
-        live_interval: float = 1.0,
+        live_pace: LivePace = DEFAULT_PACE,
         pace_clock: PaceClock | None = None,
     ) -> None:
         super().__init__()
@@ -126,9 +127,9 @@ class NetmedicApp(App[int]):
         self.resume_from = resume
         self.handle_hangup = handle_hangup
         # The diagnosis screen keeps ping, trace and the sampler running (live), one
-        # round per live_interval, paced by pace_clock (a seam for tests).
+        # round per live_pace.interval, paced by pace_clock (a seam for tests).
         self.live = live
-        self.live_interval = live_interval
+        self.live_pace = live_pace
         self.pace_clock = pace_clock
         self.journals: list[JournalWriter] = []
         self._events_loop: asyncio.AbstractEventLoop | None = None
@@ -348,14 +349,24 @@ class NetmedicApp(App[int]):
             yield from commands()
 
 
-def run_app(target: Target | None, symptom: str | None, session: SavedSession | None = None) -> int:
+def run_app(
+    target: Target | None,
+    symptom: str | None,
+    session: SavedSession | None = None,
+    pace: LivePace = DEFAULT_PACE,
+) -> int:
     """The real app: sessions are journaled to disk and a hang-up flushes them."""
     if not terminal_attached():
         return _no_terminal("use 'netmedic check TARGET' for plain output")
     if symptom is not None and symptom not in PLANS:
         symptom = None
     app = NetmedicApp(
-        target, symptom, journal_factory=disk_journal, resume=session, handle_hangup=True
+        target,
+        symptom,
+        journal_factory=disk_journal,
+        resume=session,
+        handle_hangup=True,
+        live_pace=pace,
     )
     try:
         app.run()

@@ -23,6 +23,7 @@ from probes import __version__
 from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
 from tui import args
+from tui.args import LivePace, add_live_arguments
 
 if TYPE_CHECKING:
     from probes.record.services import SavedService
@@ -44,8 +45,10 @@ the TUI (keyboard-first, works at 80x24 over SSH):
   netmedic demo                         broken services on loopback to diagnose (try this first)
 
 TARGET is host:port, [v6]:port or a URL (scheme://host[:port]/path); a URL's
-scheme gives the default port.  Sessions are saved as they happen: see
-'netmedic sessions' and 'netmedic report'."""
+scheme gives the default port.  Ping, trace and the connection sampler keep
+running on the diagnosis screen: --interval S sets their pace (1 s), --window
+ROUNDS how many rounds the findings read (60).  Sessions are saved as they
+happen: see 'netmedic sessions' and 'netmedic report'."""
 
 
 class UsageError(Exception):
@@ -189,6 +192,7 @@ def build_tui_parser() -> _Parser:
         metavar="ID",
         help="reopen the latest (or the named) saved session",
     )
+    add_live_arguments(parser)
     return parser
 
 
@@ -293,7 +297,7 @@ def _dispatch(args: list[str]) -> int:
             raise UsageError("give either a target or --resume, not both")
         return _resume(ns.resume)
     target = _parse_target(ns.target) if ns.target else None
-    return _tui(target, ns.symptom)
+    return _tui(target, ns.symptom, LivePace(ns.interval, ns.window))
 
 
 def _parse_target(text: str) -> Target:
@@ -701,10 +705,10 @@ def _resume(ref: str) -> int:
     return run_app(target, session.symptom, session=session)
 
 
-def _tui(target: Target | None, symptom: str | None) -> int:
+def _tui(target: Target | None, symptom: str | None, pace: LivePace) -> int:
     from tui.app import run_app
 
-    return run_app(target, symptom)
+    return run_app(target, symptom, pace=pace)
 
 
 if __name__ == "__main__":

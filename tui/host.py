@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from probes.core.live import PaceClock
     from probes.core.target import Target
     from probes.run.plans import ProbeFn
+    from tui.args import LivePace
     from tui.session import Session
 
 
@@ -27,7 +28,7 @@ class NetmedicHost(Protocol):
     clock: Callable[[], float]
     probe_overrides: Mapping[str, ProbeFn]
     live: bool
-    live_interval: float
+    live_pace: LivePace
     pace_clock: PaceClock | None
 
     @property

@@ -13,15 +13,17 @@ from collections.abc import Mapping
 from probes.core.context import ProbeConfig
 from probes.core.live import LiveControl
 from probes.core.model import ProbeResult
+from tui.args import DEFAULT_PACE, LivePace
 
-DEFAULT_INTERVAL_S = 1.0
 
-
-def live_config(config: ProbeConfig, interval: float = DEFAULT_INTERVAL_S) -> ProbeConfig:
+def live_config(config: ProbeConfig, pace: LivePace = DEFAULT_PACE) -> ProbeConfig:
     """*config* for a live run: ping, trace and the connection sampler run until
-    cancelled, one round per *interval*, and trace hops get their names."""
+    cancelled, one round per ``pace.interval``, their findings read the last
+    ``pace.window`` rounds, and trace hops get their names."""
+    interval = pace.interval
     return dataclasses.replace(
         config,
+        live_window=pace.window,
         ping_interval=interval,
         ping_duration=0,
         trace_interval=interval,

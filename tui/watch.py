@@ -25,7 +25,7 @@ from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
 from probes.core.model import ProbeResult
 from probes.core.target import Target
-from tui.args import bounded, timeout, whole
+from tui.args import LivePace, add_live_arguments, bounded, timeout, whole
 from tui.live_status import live_config
 
 PLAN = ("ping", "trace", "connections")
@@ -35,9 +35,7 @@ SCHEMA = "netmedic.watch/1"
 def add_watch_parser(sub: Any, target_help: str, symptom: Callable[[str], str]) -> None:
     watch = sub.add_parser("watch", help="run the live probes headless, one line per interval")
     watch.add_argument("target", help=target_help)
-    watch.add_argument(
-        "--interval", type=bounded(0.1, 3600, "seconds"), default=1.0, help="seconds per round (1)"
-    )
+    add_live_arguments(watch)
     watch.add_argument(
         "--count", type=whole(0, 10**9), default=0, help="stop after N lines (0: Ctrl-C)"
     )
@@ -181,7 +179,9 @@ async def watch(
 ) -> int:
     from probes.run.runner import Run
 
-    config = live_config(ProbeConfig(timeout=ns.timeout, burst=ns.connections), ns.interval)
+    config = live_config(
+        ProbeConfig(timeout=ns.timeout, burst=ns.connections), LivePace(ns.interval, ns.window)
+    )
     run = Run(target, ns.symptom, config, plan=PLAN, live=LiveControl(), on_event=emit)
     changes: list[FindingChanged] = []
 

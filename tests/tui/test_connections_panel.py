@@ -19,6 +19,7 @@ from probes.run.plans import SYMPTOM_IDS
 from tests.live_fakes import SteppingClock
 from tests.tui.helpers import until
 from tui.app import NetmedicApp
+from tui.args import LivePace
 from tui.screens.diagnosis import BURST_SIZE, DiagnosisScreen
 from tui.widgets.panels.connections import ConnectionsPanel
 from tui.widgets.panels.spark import page
@@ -49,7 +50,8 @@ async def test_connections_panel_and_burst_key(
     app = NetmedicApp(
         parse_target(f"127.0.0.1:{port}"),
         "intermittent",
-        config=ProbeConfig(timeout=2.0, live_window=20),
+        config=ProbeConfig(timeout=2.0),
+        live_pace=LivePace(window=20),
         plans={s: ("connections",) for s in SYMPTOM_IDS},
         recent_path=tmp_path / "recent.json",
         export_dir=tmp_path,

@@ -16,6 +16,7 @@ from probes.run.plans import SYMPTOM_IDS
 from tests.live_fakes import FakePath, SteppingClock, install
 from tests.tui.helpers import until
 from tui.app import NetmedicApp
+from tui.args import LivePace
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.widgets.findings import FindingsList
 
@@ -32,7 +33,8 @@ async def test_live_panels_pause_and_finding_raised_then_cleared(
     app = NetmedicApp(
         parse_target("192.0.2.10:443"),
         "intermittent",
-        config=ProbeConfig(timeout=2.0, trace_max_ttl=8, live_window=20),
+        config=ProbeConfig(timeout=2.0, trace_max_ttl=8),
+        live_pace=LivePace(window=20),
         plans={s: ("ping", "trace") for s in SYMPTOM_IDS},
         recent_path=tmp_path / "recent.json",
         export_dir=tmp_path,

@@ -287,9 +287,7 @@ first.  Pick a finding, then walk its next steps.
         run = Run(
             self.session.target,
             self.session.symptom,
-            live_config(self.session.config, app.live_interval)
-            if app.live
-            else self.session.config,
+            live_config(self.session.config, app.live_pace) if app.live else self.session.config,
             # The planner decides (and says why) unless the plan is fixed: resumed or a test's.
             plan=None if follow and self.plan is None else self._plan(),
             follow_evidence=follow,

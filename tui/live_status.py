@@ -19,7 +19,8 @@ from tui.args import DEFAULT_PACE, LivePace
 def live_config(config: ProbeConfig, pace: LivePace = DEFAULT_PACE) -> ProbeConfig:
     """*config* for a live run: ping, trace and the connection sampler run until
     cancelled, one round per ``pace.interval``, their findings read the last
-    ``pace.window`` rounds, and trace hops get their names."""
+    ``pace.window`` rounds, trace hops get their names, and a local target's sockets
+    are looked at again every few seconds."""
     interval = pace.interval
     return dataclasses.replace(
         config,
@@ -30,6 +31,7 @@ def live_config(config: ProbeConfig, pace: LivePace = DEFAULT_PACE) -> ProbeConf
         trace_duration=0,
         sample_interval=interval,
         sample_duration=0,
+        local_duration=0,
         resolve_names=True,
     )
 

@@ -25,6 +25,7 @@ from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
 from probes.core.model import ProbeResult
 from probes.core.target import Target
+from probes.proto.burst import BurstResult
 from tui.args import LivePace, add_live_arguments, bounded, timeout, whole
 from tui.live_status import live_config
 
@@ -47,7 +48,11 @@ def add_watch_parser(sub: Any, target_help: str, symptom: Callable[[str], str]) 
         "--max-rtt", type=bounded(0, 600_000, "ms"), metavar="MS", help="exit 1 above this avg RTT"
     )
     watch.add_argument(
-        "--connections", type=whole(0, 10_000), default=0, metavar="N", help="burst N first"
+        "--connections",
+        type=whole(0, 1024),
+        default=0,
+        metavar="N",
+        help="also open N connections at once: where does the service refuse?",
     )
     watch.add_argument("--timeout", type=timeout, default=2.0, help="per-probe reply wait")
     watch.add_argument("--symptom", type=symptom, default="intermittent")
@@ -159,15 +164,16 @@ def tick(
                 "max": _ms(data.first_byte.max_s),
             },
         }
-        if data.burst is not None:
-            b = data.burst
-            out.connections["burst"] = {
-                "asked": b.asked,
-                "opened": b.opened,
-                "first_failure": b.first_failure,
-                "failure": b.failure,
-                "limit": b.limit,
-            }
+    burst = results.get("burst")
+    b = burst.data if burst is not None and burst.final else None
+    if isinstance(b, BurstResult):
+        out.connections["burst"] = {
+            "asked": b.asked,
+            "opened": b.opened,
+            "first_failure": b.first_failure,
+            "failure": b.failure,
+            "limit": b.limit,
+        }
     for change in changes:
         entry = {"id": change.finding_id, "title": change.title, "at_s": round(change.at_s, 3)}
         (out.raised if change.change == "raised" else out.cleared).append(entry)
@@ -182,7 +188,8 @@ async def watch(
     config = live_config(
         ProbeConfig(timeout=ns.timeout, burst=ns.connections), LivePace(ns.interval, ns.window)
     )
-    run = Run(target, ns.symptom, config, plan=PLAN, live=LiveControl(), on_event=emit)
+    plan = (*PLAN, "burst") if ns.connections else PLAN
+    run = Run(target, ns.symptom, config, plan=plan, live=LiveControl(), on_event=emit)
     changes: list[FindingChanged] = []
 
     async def drive() -> None:

@@ -49,11 +49,16 @@ class ProbeConfig:
     live_window: int = 60
     resolve_names: bool = False
     # Connection sampler: one connection (and request) every interval; duration as for
-    # ping (None: fit in the timeout, 0: until cancelled); burst: N connections at once.
+    # ping (None: fit in the timeout, 0: until cancelled).  The burst probe: N
+    # connections at once (0: its default).
     sample_interval: float = 1.0
     sample_duration: float | None = None
     sample_count: int = 0
     burst: int = 0
+    # Local sockets: one look (None), or, for a local target, a look every
+    # local_interval seconds until cancelled (0: a live run).
+    local_duration: float | None = None
+    local_interval: float = 5.0
     mtu_max: int = 0  # 0: the route's MTU
     path_mode: str = "auto"  # auto | unprivileged (force the fallbacks, for tests)
     tls_min_version: str = ""  # "TLSv1.3" to behave like a client that offers only 1.3

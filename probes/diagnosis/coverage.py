@@ -51,6 +51,7 @@ FINDS: dict[str, tuple[str, ...]] = {
     "trace": _PATH_SEEN,
     "mtu": ("path.mtu_blackhole", "path.send_failed", "privilege."),
     "connections": ("tcp.reset_after_connect",),
+    "burst": ("tcp.backlog_full", "service.too_many_connections", "local.client_exhausted"),
     "local": ("local.", "system.", "tcp.backlog_full"),
     "firewall": ("local.firewall_blocked",),
     "tls": ("tls.", "proxy.tls_intercepted", "tcp.reset_after_connect"),
@@ -70,7 +71,10 @@ BELOW: dict[str, tuple[str, ...]] = {
     "ping": ("route.", "dns.", "path."),
     "trace": ("route.", "dns.", "path."),
     "mtu": ("route.", "dns.", "path."),
-    **{name: _BELOW_APPLICATION for name in ("tls", "http", "proxy", "ws", "cors", "service")},
+    **{
+        name: _BELOW_APPLICATION
+        for name in ("tls", "http", "proxy", "ws", "cors", "service", "connections", "burst")
+    },
 }
 
 UNEXPLAINED = "probe.unexplained"

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from probes.core.model import Diagnosis, Finding, ProbeResult
 from probes.core.target import Target
 from probes.diagnosis import (
+    burst_rules,
     dns_rules,
     http_rules,
     local_rules,
@@ -35,6 +36,7 @@ RULES: tuple[Rule, ...] = (
     *proxy_rules.RULES,
     *web_rules.RULES,
     *service_rules.RULES,
+    *burst_rules.RULES,  # last: a direct reading of the same limit wins
 )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import ipaddress
 import os
 import time
@@ -306,6 +307,32 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     data = await _with_forwards(data, ctx.config.timeout)
     elapsed = time.monotonic() - started
     yield ProbeResult("local", Status.OK, elapsed, summarize(data), data)
+    if ctx.config.local_duration == 0 and data.target.local:
+        async for fresh in _keep_looking(ctx, data):
+            yield fresh
+
+
+async def _keep_looking(ctx: ProbeContext, data: LocalData) -> AsyncIterator[ProbeResult]:
+    """A live run on a local target: the same look every ``local_interval`` seconds
+    (states, accept queue, fd use), so a leak or a restart shows as it happens and the
+    findings follow it.  Paused with the run; a slow or failed read keeps the last look."""
+    live = ctx.live
+    interval = max(0.1, ctx.config.local_interval)
+    while True:
+        if live is not None:
+            await live.wait_open()
+            await live.clock.sleep(interval)
+            await live.wait_open()
+        else:
+            await asyncio.sleep(interval)
+        try:
+            async with asyncio.timeout(max(0.5, ctx.config.timeout)):
+                fresh = await run_in_daemon_thread(functools.partial(refresh_local, data))
+        except TimeoutError:
+            continue
+        if fresh.status is Status.OK and isinstance(fresh.data, LocalData):
+            data = fresh.data
+            yield fresh
 
 
 async def _with_forwards(data: LocalData, timeout: float) -> LocalData:
@@ -327,8 +354,7 @@ async def _with_forwards(data: LocalData, timeout: float) -> LocalData:
 
 
 def refresh_local(previous: LocalData) -> ProbeResult:
-    """The same look again (blocking: call it on a thread), for a live screen that
-    keeps a local target's listeners, states, accept queue and fd use current."""
+    """The same look again (blocking: call it on a thread)."""
     started = time.monotonic()
     try:
         data = collect_local(previous.target.addresses, previous.target.port)

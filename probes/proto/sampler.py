@@ -7,9 +7,7 @@ closes it.  Each attempt ends as ``ok`` or as one kind of failure: ``refused``,
 counters for the run and a ring of the latest attempts (the rolling window a live
 run's findings read), with connect and first-byte percentiles over that window.
 
-Burst mode (``burst=N``) first opens N connections at once and holds them, to say
-where the service starts refusing (max clients, accept backlog, fd limit): the
-connection-pool test runbooks ask people to script.
+Opening many connections at once is the burst's job (probes/proto/burst.py).
 """
 
 from __future__ import annotations
@@ -38,7 +36,6 @@ OK, REFUSED, RESET, TIMEOUT, SERVICE_ERROR, ERROR = (
 )
 KEEP = 60  # attempts kept when not live
 FIRST_WINDOW = 10  # attempts before a live run counts it answered (as ping and trace)
-MAX_BURST = 1024
 HTTP_SCHEMES = frozenset({"http", "https"})
 REDIS_SCHEMES = frozenset({"redis", "rediss"})
 
@@ -59,15 +56,6 @@ class Percentiles:
 
 
 @dataclass(frozen=True, slots=True)
-class BurstResult:
-    asked: int
-    opened: int  # connections that were accepted and held
-    first_failure: int  # 1-based index of the first that failed (0: none failed)
-    failure: str  # its outcome
-    limit: str  # what the failure points at: max clients, accept backlog, fd limit
-
-
-@dataclass(frozen=True, slots=True)
 class SamplerData:
     address: str
     port: int
@@ -80,7 +68,6 @@ class SamplerData:
     connect: Percentiles
     first_byte: Percentiles
     window: int = 0  # attempts a live run's findings read (0: the whole run)
-    burst: BurstResult | None = None
 
     @property
     def window_complete(self) -> bool:
@@ -165,7 +152,8 @@ def _judge(speaks: str, first: bytes) -> tuple[str, str]:
     return OK, ""
 
 
-def _failure(exc: BaseException) -> str:
+def failure_kind(exc: BaseException) -> str:
+    """The outcome an exception from connecting or reading stands for."""
     if isinstance(exc, TimeoutError):
         return TIMEOUT
     if isinstance(exc, ConnectionRefusedError):
@@ -200,53 +188,12 @@ async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> 
             return Attempt(outcome, connect_s, time.monotonic() - sent, detail)
     except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
         detail = errno.errorcode.get(getattr(exc, "errno", None) or 0, type(exc).__name__)
-        return Attempt(_failure(exc), connect_s, None, detail)
+        return Attempt(failure_kind(exc), connect_s, None, detail)
     finally:
         if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 0.5)
-
-
-async def burst(ctx: ProbeContext, address: str, n: int, wait: float) -> BurstResult:
-    """Open *n* connections at once and hold them; where does the service refuse?"""
-    n = max(1, min(MAX_BURST, n))
-    held: list[asyncio.StreamWriter] = []
-
-    async def one() -> str:
-        try:
-            async with asyncio.timeout(wait):
-                reader, writer = await asyncio.open_connection(address, ctx.target.port)
-                held.append(writer)
-                # A service at its limit often accepts, then says so and closes.
-                with contextlib.suppress(TimeoutError):
-                    first = await asyncio.wait_for(reader.read(256), 0.3)
-                    if first == b"" or b"max" in first.lower() or b"too many" in first.lower():
-                        return SERVICE_ERROR if first else RESET
-                return OK
-        except OSError as exc:
-            if exc.errno in (errno.EMFILE, errno.ENFILE):
-                return "fd limit"
-            return _failure(exc)
-        except TimeoutError:
-            return TIMEOUT
-
-    try:
-        outcomes = await asyncio.gather(*(one() for _ in range(n)))
-    finally:
-        for writer in held:
-            writer.close()
-    opened = sum(1 for o in outcomes if o == OK)
-    first = next((i + 1 for i, o in enumerate(outcomes) if o != OK), 0)
-    failure = outcomes[first - 1] if first else ""
-    limit = {
-        REFUSED: "accept backlog full or listener gone (refused)",
-        TIMEOUT: "accept backlog full (SYNs unanswered)",
-        SERVICE_ERROR: "the service's max clients",
-        RESET: "the service's max clients (accepted, then closed)",
-        "fd limit": "this host's open-files limit (EMFILE)",
-    }.get(failure, "")
-    return BurstResult(n, opened, first, failure, limit)
 
 
 async def probe_connections(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
@@ -262,7 +209,6 @@ async def probe_connections(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     keep = max(1, cfg.live_window) if ctx.live else KEEP
     ring: deque[Attempt] = deque(maxlen=max(KEEP, keep))
     counts = {"sent": 0, "failed": 0}
-    burst_result = await burst(ctx, address, cfg.burst, wait) if cfg.burst > 0 else None
     interval = max(0.05, cfg.sample_interval)
     duration = cfg.sample_duration
     window = None if duration == 0 else (duration or max(interval, cfg.timeout - wait))
@@ -282,7 +228,6 @@ async def probe_connections(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             percentiles([]),
             percentiles([]),
             keep if live else 0,
-            burst_result,
         )
         data = _summarise(base, tuple(ring))
         summary = f"{address}:{ctx.target.port} [{speaks}] {data.status_line()}"

@@ -70,7 +70,7 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("ping", "Ping", "probes.path.ping:probe_ping", "ping_duration"),
         ProbeSpec("trace", "Traceroute", "probes.path.trace:probe_trace", "trace_duration"),
         ProbeSpec("mtu", "Path MTU", "probes.path.mtu:probe_mtu"),
-        ProbeSpec("local", "Local sockets", "probes.host.local:probe_local"),
+        ProbeSpec("local", "Local sockets", "probes.host.local:probe_local", "local_duration"),
         ProbeSpec("firewall", "Local firewall", "probes.host.firewall:probe_firewall"),
         ProbeSpec("tls", "TLS certificate", "probes.proto.tls:probe_tls"),
         ProbeSpec("http", "HTTP", "probes.proto.http:probe_http"),
@@ -85,6 +85,8 @@ PROBES: dict[str, ProbeSpec] = {
             "probes.proto.sampler:probe_connections",
             "sample_duration",
         ),
+        # When asked for: `watch --connections N`, the TUI's b key (Run.request).
+        ProbeSpec("burst", "Connection burst", "probes.proto.burst:probe_burst"),
     )
 }
 

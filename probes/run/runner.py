@@ -73,6 +73,8 @@ DEADLINE_GRACE_S = 1.0
 # time any of them gets.
 FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu"})
 MIN_FOLLOW_UP_S = 1.0
+# The trigger of a probe a person asked for in a live run (Run.request).
+ASKED_BY_PERSON = "person"
 # A starved process (no CPU for its ready work) gets its deadlines extended by the
 # time it waited, up to this many times the configured timeout.
 STARVED_GRACE = 1.0
@@ -113,6 +115,12 @@ class Run:
     live: LiveControl | None = None
     timeline: FindingTimeline = field(default_factory=FindingTimeline)
     _live_marks: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _journaled: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # While events() runs: where results and requested probes arrive, and what runs.
+    _inbox: asyncio.Queue[ProbeResult | PlanStep | str] | None = field(
+        default=None, init=False, repr=False
+    )
+    _running: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.redactor is None:
@@ -151,6 +159,19 @@ class Run:
     def follow_ups(self) -> list[PlanStep]:
         return [step for step in self.steps if step.trigger]
 
+    def request(self, probe: str, reason: str) -> bool:
+        """Start *probe* in this running live run because a person asked (the TUI's
+        burst key).  It runs like a follow-up: journaled, its result diagnosed.  False
+        when the run is not live and running, the probe is unknown, or it is running."""
+        inbox = self._inbox
+        if self.live is None or inbox is None or probe in self._running:
+            return False
+        if probe not in self._known():
+            return False
+        self._running.add(probe)
+        inbox.put_nowait(PlanStep(probe, reason, ASKED_BY_PERSON))
+        return True
+
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
         ctx = ProbeContext(self.target, self.config, self.system_resolver, self.symptom)
@@ -159,7 +180,8 @@ class Run:
         if self.live is not None:
             ctx.go_live(self.live)
             self._live_marks = {}
-        queue: asyncio.Queue[ProbeResult | str] = asyncio.Queue()
+        queue: asyncio.Queue[ProbeResult | PlanStep | str] = asyncio.Queue()
+        self._inbox = queue
         tasks: dict[str, asyncio.Task[None]] = {}  # the latest task of each probe
         every: list[asyncio.Task[None]] = []
 
@@ -170,6 +192,7 @@ class Run:
             )
             tasks[step.probe] = task
             every.append(task)
+            self._running.add(step.probe)
 
         for step in self.steps:
             launch(step)
@@ -181,8 +204,16 @@ class Run:
                     item = await asyncio.wait_for(queue.get(), wake)
                 except TimeoutError:
                     item = ""  # time for the time-based follow-ups
+                if isinstance(item, PlanStep):  # a person asked for a probe
+                    step = dataclasses.replace(item, at_s=time.monotonic() - started)
+                    self.steps.append(step)
+                    self.results.pop(step.probe, None)
+                    launch(step)
+                    yield self._emit(FollowUp(step))
+                    continue
                 if isinstance(item, str):
                     ended += bool(item)
+                    self._running.discard(item)
                 else:
                     item = self._redacted(item)
                     self.results[item.probe] = item
@@ -217,6 +248,8 @@ class Run:
                     yield self._emit(DiagnosisUpdate(new))
             yield self._emit(RunFinished(self.diagnosis, time.monotonic() - started))
         finally:
+            self._inbox = None
+            self._running.clear()
             for task in every:
                 task.cancel()
             await asyncio.gather(*every, return_exceptions=True)
@@ -289,11 +322,22 @@ class Run:
     # ---- live runs ------------------------------------------------------------------
     def _journal_update(self, result: ProbeResult, started: float) -> bool:
         """Bounded runs journal every update; live runs journal changes, not packets:
-        final results, the first complete window, then a checkpoint now and then."""
-        if self.live is None or result.final:
+        final results (a fresh look at the same thing only when it says something
+        new, or after a while), the first complete window, then a checkpoint now and
+        then."""
+        if self.live is None:
             return True
         now = self.live.clock.now()
-        last = self._live_marks.get(f"journal:{result.probe}")
+        key = f"journal:{result.probe}"
+        if result.final:
+            said, self._journaled[result.probe] = self._journaled.get(result.probe), result.summary
+            last_final = self._live_marks.get(key)
+            recent = last_final is not None and now - last_final < CHECKPOINT_EVERY_S
+            if said == result.summary and recent:
+                return False
+            self._live_marks[key] = now
+            return True
+        last = self._live_marks.get(key)
         first_window = window_complete(result) and last is None
         if first_window or (last is not None and now - last >= CHECKPOINT_EVERY_S):
             self._live_marks[f"journal:{result.probe}"] = now
@@ -327,7 +371,7 @@ class Run:
             yield self._emit(change)
 
     async def _drive(
-        self, name: str, ctx: ProbeContext, queue: asyncio.Queue[ProbeResult | str]
+        self, name: str, ctx: ProbeContext, queue: asyncio.Queue[ProbeResult | PlanStep | str]
     ) -> None:
         started = time.monotonic()
         deadline = probe_deadline(PROBES.get(name), ctx.config)

@@ -13,6 +13,7 @@ from probes.core.context import ProbeConfig, ProbeContext
 from probes.core.model import to_jsonable
 from probes.core.redact import Redactor
 from probes.core.target import parse_target
+from probes.proto.burst import DEFAULT_BURST
 from probes.proto.sampler import SamplerData, probe_connections
 from probes.record.revive import revive
 from probes.run.plans import SYMPTOM_IDS
@@ -20,7 +21,7 @@ from tests.live_fakes import SteppingClock
 from tests.tui.helpers import until
 from tui.app import NetmedicApp
 from tui.args import LivePace
-from tui.screens.diagnosis import BURST_SIZE, DiagnosisScreen
+from tui.screens.diagnosis import DiagnosisScreen
 from tui.widgets.panels.connections import ConnectionsPanel
 from tui.widgets.panels.spark import page
 
@@ -79,20 +80,23 @@ async def test_connections_panel_and_burst_key(
             text = "\n".join(lines)
             assert "100% ok" in text and "failures: none" in text
             assert "connect" in text and "p95" in text and "first byte" in text
-            assert "burst: not run" in text
-            height = len(lines)
             # The key is offered, with its id and tooltip, in the footer.
             binding = next(b for b in screen.BINDINGS if getattr(b, "id", "") == "diag.burst")
             assert binding.key == "b" and binding.tooltip
             assert screen.check_action("burst", ()) is True
 
+            # b asks the live run for a burst: a panel of its own, a result like any other.
             await pilot.press("b")
-            await until(lambda: panel.burst is not None)
+            await until(lambda: "burst" in screen._panels)
+            burst_panel = screen._panels["burst"]
+            await until(lambda: burst_panel.result is not None and burst_panel.result.final)
             await pilot.pause(0.3)
-            text = "\n".join(strip.text for strip in panel._strips)
-            assert f"burst: {BURST_SIZE}/{BURST_SIZE} opened" in text
+            text = "\n".join(strip.text for strip in burst_panel._strips)
+            assert f"{DEFAULT_BURST}/{DEFAULT_BURST} held at once" in text
             assert "no limit reached" in text
-            assert len(panel._strips) == height  # the panel never changes height
+            assert (
+                burst_panel.tooltip == f"added: asked for: {DEFAULT_BURST} connections at once (b)"
+            )
     finally:
         server.close()
         for writer in held:
@@ -107,13 +111,13 @@ async def test_sampler_data_survives_the_journal() -> None:
     try:
         ctx = ProbeContext(
             parse_target(f"127.0.0.1:{port}"),
-            ProbeConfig(timeout=1.0, sample_interval=0.05, sample_duration=0.3, burst=3),
+            ProbeConfig(timeout=1.0, sample_interval=0.05, sample_duration=0.3),
         )
         results = [r async for r in probe_connections(ctx)]
     finally:
         server.close()
     data = results[-1].data
-    assert isinstance(data, SamplerData) and data.sent and data.burst is not None
+    assert isinstance(data, SamplerData) and data.sent
     stored = json.loads(json.dumps(Redactor().json(to_jsonable(data))))
     back = revive(SamplerData, stored)
     assert to_jsonable(back) == to_jsonable(data)

@@ -15,15 +15,11 @@ from probes.run.plans import SYMPTOM_IDS
 from tests.live_fakes import SteppingClock
 from tests.tui.helpers import until
 from tui.app import NetmedicApp
-from tui.screens import diagnosis
 from tui.screens.diagnosis import DiagnosisScreen
 
 
 @pytest.mark.asyncio
-async def test_sockets_panel_refreshes_in_a_live_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(diagnosis, "LOCAL_REFRESH_S", 0.2)
+async def test_sockets_panel_refreshes_in_a_live_run(tmp_path: Path) -> None:
     held: list[asyncio.StreamWriter] = []
 
     async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -32,17 +28,17 @@ async def test_sockets_panel_refreshes_in_a_live_run(
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     clients: list[asyncio.StreamWriter] = []
+    clock = SteppingClock()
     app = NetmedicApp(
         parse_target(f"127.0.0.1:{port}"),
         "too-many-connections",
         config=ProbeConfig(timeout=2.0),
-        # The sampler keeps the run live; its clock is never stepped.
         plans={s: ("local", "connections") for s in SYMPTOM_IDS},
         recent_path=tmp_path / "recent.json",
         export_dir=tmp_path,
         blink=False,
         privileged=True,
-        pace_clock=SteppingClock(),
+        pace_clock=clock,
     )
     try:
         async with app.run_test(size=(120, 40)):
@@ -60,6 +56,7 @@ async def test_sockets_panel_refreshes_in_a_live_run(
             before = server_total()
             for _ in range(5):
                 clients.append((await asyncio.open_connection("127.0.0.1", port))[1])
+            clock.advance(ProbeConfig().local_interval)  # the run looks again
             await until(lambda: server_total() >= before + 5)
             assert not screen.finished
     finally:

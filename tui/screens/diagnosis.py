@@ -24,12 +24,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from probes.core.context import ProbeContext
 from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, Finding, ProbeResult
-from probes.host.local import LocalData, refresh_local
-from probes.proto.sampler import SamplerData, burst
+from probes.proto.burst import DEFAULT_BURST
 from probes.record.session import INCOMPLETE
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
@@ -48,7 +46,6 @@ from tui.widgets.findings import FindingsList
 from tui.widgets.modals import CopyScreen, NoteScreen
 from tui.widgets.panels import make_panel
 from tui.widgets.panels.base import ProbePanel
-from tui.widgets.panels.connections import ConnectionsPanel, burst_line
 from tui.widgets.plain import plain
 from tui.widgets.quiet import update_quietly
 from tui.widgets.steps import StepsChecklist
@@ -57,9 +54,6 @@ from tui.widgets.verdict import VerdictBanner
 MAX_CLEARED_SHOWN = 20
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
-LOCAL_REFRESH_S = 5.0  # a local target's sockets panel, in a live run
-BURST_SIZE = 100  # connections the b key opens at once
-BURST_WAIT_S = 2.0
 
 
 class Body(Horizontal):
@@ -85,7 +79,7 @@ first.  Pick a finding, then walk its next steps.
 - **e** exports the report (Markdown; HTML and JSON are in the command palette),
 - **p** pauses the live probes (ping, trace, connections), **p** again resumes,
 - **b** opens many connections at once (when connections are sampled): where does
-  the service start refusing?
+  the service start refusing?  The burst gets a panel; its limit is a finding.
 - **v** switches probes/findings on a narrow terminal,
 - **escape** goes back to the symptoms, **q** quits,
 - **ctrl+p** opens the command palette (export as HTML or JSON, theme, ...).
@@ -103,7 +97,7 @@ first.  Pick a finding, then walk its next steps.
             "burst",
             "Burst",
             id="diag.burst",
-            tooltip=f"Open {BURST_SIZE} connections at once: where does the service refuse?",
+            tooltip=f"Open {DEFAULT_BURST} connections at once: where does the service refuse?",
         ),
         Binding("v", "toggle_view", "View", id="diag.view", tooltip="Probes or findings"),
         Binding("z", "zoom", "Zoom", id="diag.zoom", tooltip="Focused part full screen, or back"),
@@ -128,7 +122,7 @@ first.  Pick a finding, then walk its next steps.
         self._evidence_of = ""  # the finding whose evidence is shown
         self._painted: dict[str, float] = {}  # panel -> when its live result was last drawn
         self._status_at = -1e9
-        self._local_busy = False  # a refresh of the sockets panel is running
+        self._run: Run | None = None  # the current run (the burst key asks it for a probe)
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -181,7 +175,6 @@ first.  Pick a finding, then walk its next steps.
     def on_mount(self) -> None:
         self.apply_width(self.size.width or self.app.size.width)
         self.set_interval(REPAINT_INTERVAL_S, self._flush)
-        self.set_interval(LOCAL_REFRESH_S, self._refresh_local)
         self.query_one(StepsChecklist).focus()
         if self.session.restored is not None:
             self._show_restored()
@@ -260,7 +253,7 @@ first.  Pick a finding, then walk its next steps.
         if action == "toggle_view":
             return self.has_class("-narrow")
         if action == "burst":
-            return "connections" in self._panels
+            return "connections" in self._panels and not self.finished
         # One p key: "Pause" while live probes run, "Resume" while they are paused.
         if action in ("pause", "resume"):
             live = self._live
@@ -297,6 +290,7 @@ first.  Pick a finding, then walk its next steps.
             live=self._live,
         )
         self._run_wall = time.time()
+        self._run = run
         number = self.session.start_run(run)
         self.finished = False
         self._view_chosen = False
@@ -416,34 +410,6 @@ first.  Pick a finding, then walk its next steps.
         if final or self.finished or now - self._status_at >= self.LIVE_REPAINT_S:
             self._status_at = now
             self._show_status()
-
-    def _refresh_local(self) -> None:
-        """A live run on a local target: read its sockets again every few seconds
-        (states, accept queue, fd use).  The panel moves; the findings are the run's."""
-        panel = self._panels.get("local")
-        result = panel.result if panel is not None else None
-        live = self._live
-        if live is None or live.paused or self.finished or self._local_busy:
-            return
-        if panel is None or result is None or not result.final:
-            return
-        data = result.data
-        if not isinstance(data, LocalData) or not data.target.local:
-            return
-        self._local_busy = True
-        self.run_worker(self._read_local(panel, data), group="local", exit_on_error=False)
-
-    async def _read_local(self, panel: ProbePanel, data: LocalData) -> None:
-        run = self.session.run_number
-        try:
-            async with asyncio.timeout(max(1.0, self.session.config.timeout)):
-                fresh = await asyncio.to_thread(refresh_local, data)
-        except TimeoutError:
-            return  # a slow read: keep what the panel shows, try again next time
-        finally:
-            self._local_busy = False
-        if run == self.session.run_number and fresh.data is not None:
-            panel.show_result(fresh)
 
     def _show_status(self) -> None:
         """What is running and what has answered; never "live" when nothing answered."""
@@ -579,26 +545,20 @@ first.  Pick a finding, then walk its next steps.
             self._show_status()
 
     def action_burst(self) -> None:
-        panel = self._panels.get("connections")
-        data = panel.result.data if panel is not None and panel.result is not None else None
-        if not isinstance(panel, ConnectionsPanel) or not isinstance(data, SamplerData):
-            self.notify("No connection attempt yet: wait for the first round.", markup=False)
+        """Ask the live run for a burst: it runs as a probe (a panel, journaled) and
+        the limit it finds is a finding like any other."""
+        run = self._run
+        reason = f"asked for: {DEFAULT_BURST} connections at once (b)"
+        if run is None or self.finished or not run.request("burst", reason):
+            running = "burst" in self._panels and "burst" not in self._answered
+            self.notify(
+                "A burst is running: wait for its panel to finish."
+                if running
+                else "No live run to ask: press r to run the probes again.",
+                markup=False,
+            )
             return
-        if panel.bursting:
-            return
-        panel.show_burst(None, running=True)
-        self.run_worker(self._burst(panel, data.address), group="burst", exit_on_error=False)
-
-    async def _burst(self, panel: ConnectionsPanel, address: str) -> None:
-        ctx = ProbeContext(self.session.target, self.session.config)
-        try:
-            result = await burst(ctx, address, BURST_SIZE, BURST_WAIT_S)
-        except Exception as exc:  # a bug, not a network answer: say so, keep the screen
-            panel.show_burst(None)
-            self.netmedic.show_error(exc)
-            return
-        panel.show_burst(result)
-        self.notify(burst_line(result).plain, title="Burst", markup=False)
+        self._answered.discard("burst")
 
     def action_retest(self) -> None:
         self.start_run()

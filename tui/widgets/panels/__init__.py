@@ -23,6 +23,7 @@ PANELS: dict[str, str] = {
     "tls": "tui.widgets.panels.tls:TlsPanel",
     "http": "tui.widgets.panels.http:HttpPanel",
     "connections": "tui.widgets.panels.connections:ConnectionsPanel",
+    "burst": "tui.widgets.panels.burst:BurstPanel",
 }
 TITLES = {"ping": "Ping", "trace": "Trace", "local": "Sockets", "tls": "TLS", "http": "HTTP"}
 

@@ -1,5 +1,5 @@
 """The connection sampler's panel: success rate, failure kinds, connect and
-first-byte p50/p95/max over the window, the latest attempts, and the burst.
+first-byte p50/p95/max over the window, and the latest attempts.
 
 Every line is always there (a dash when there is nothing yet), so a live round
 changes a few cells and never the panel's height.
@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from probes.core.model import ProbeResult
-from probes.proto.sampler import OK, BurstResult, Percentiles, SamplerData
+from probes.proto.sampler import OK, Percentiles, SamplerData
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.panels.spark import page
 from tui.widgets.plain import plain
@@ -29,41 +29,17 @@ def _times(label: str, p: Percentiles) -> Text:
     )
 
 
-def burst_line(burst: BurstResult | None) -> Text:
-    if burst is None:
-        return Text("burst: not run (b: open many connections at once)", style="dim")
-    text = Text(f"burst: {burst.opened}/{burst.asked} opened")
-    if burst.first_failure:
-        text.append_text(plain(f"; #{burst.first_failure} failed: {burst.failure}", "bold red"))
-        if burst.limit:
-            text.append_text(plain(f" → {burst.limit}"))
-    else:
-        text.append(" · no limit reached", style="green")
-    return text
-
-
 class ConnectionsPanel(ProbePanel):
     HELP = """\
 ## Connections
 One connection per round (and one request, when the service speaks HTTP or
 Redis): the share that succeed over the window, how the others failed, connect
-and first-byte times (p50, p95, max), the latest attempts (✓ ok, ✗ failed), and
-the burst's result.
+and first-byte times (p50, p95, max), and the latest attempts (✓ ok, ✗ failed).
 
-- **b** opens many connections at once and holds them: where does the service
-  start refusing (max clients, accept backlog, fd limit)?
+- **b** opens many connections at once and holds them (the burst panel): where
+  does the service start refusing (max clients, accept backlog, fd limit)?
 """
     DATA = SamplerData
-    burst: BurstResult | None = None  # a burst the person asked for (b), newest
-    bursting = False
-
-    def show_burst(self, burst: BurstResult | None, running: bool = False) -> None:
-        """The result of a burst started from the screen (or that one is running)."""
-        self.bursting = running
-        if burst is not None:
-            self.burst = burst
-        if self.result is not None:
-            self.show_result(self.result)
 
     def render_data(self, result: ProbeResult) -> RenderableType | None:
         data = result.data
@@ -92,7 +68,4 @@ the burst's result.
             _times("connect", shown.connect),
             _times("first byte", shown.first_byte),
             recent or Text("—", style="dim"),
-            Text("burst: opening connections…", style="bold")
-            if self.bursting
-            else burst_line(self.burst or data.burst),
         )

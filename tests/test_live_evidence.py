@@ -54,14 +54,32 @@ async def _until(check: Callable[[], bool]) -> None:
     await until(check, tries=300)
 
 
+async def first_window(run: Run, clock: SteppingClock) -> None:
+    """Step the sampler through its first window: findings are told as changes after it."""
+    for n in range(1, 11):
+        await _until(lambda: clock.sleepers > 0)
+        clock.advance(1.0)
+        await _until(
+            lambda n=n: (
+                getattr(run.results.get("connections"), "data", None) is not None
+                and run.results["connections"].data.sent >= n
+            )
+        )  # type: ignore[union-attr]
+
+
 @pytest.mark.asyncio
 async def test_a_close_wait_pile_up_after_the_first_look_is_raised_and_journaled() -> None:
     """The server never closes what its clients hung up: CLOSE_WAIT piles up after the
     first look.  The next look (one local_interval later) raises local.close_wait."""
     held: list[asyncio.StreamWriter] = []
+    leaking = False  # switched on after the first look
 
-    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)  # never closed: a leak
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if leaking:
+            held.append(writer)  # never closed: a leak
+            return
+        await reader.read()  # a well-behaved server closes when its client has
+        writer.close()
 
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -71,14 +89,16 @@ async def test_a_close_wait_pile_up_after_the_first_look_is_raised_and_journaled
         parse_target(f"127.0.0.1:{port}"),
         "too-many-connections",
         LIVE,
-        plan=("local",),
+        plan=("local", "connections"),  # the sampler keeps the run live
         live=LiveControl(clock),
         on_event=journal.append,
     )
     try:
         async with live_run(run) as seen:
             await _until(lambda: "local" in run.results)
+            await first_window(run, clock)
             assert not raised(seen, "local.close_wait")
+            leaking = True
             for _ in range(12):
                 _r, writer = await asyncio.open_connection("127.0.0.1", port)
                 writer.close()
@@ -88,16 +108,16 @@ async def test_a_close_wait_pile_up_after_the_first_look_is_raised_and_journaled
             clock.advance(LIVE.local_interval)
             await _until(lambda: raised(seen, "local.close_wait"))
             assert run.diagnosis.verdict == "local.close_wait"
-            # The journal has the fresh look and the change, not only the face.
+            # The journal has the look the change was read from, then the change; not
+            # every look (the face sees every one): changes, not polls.
             looks = [e for e in journal if isinstance(e, ProbeUpdate) and e.result.probe == "local"]
-            assert len(looks) == 2 and "CLOSE_WAIT" in str(looks[-1].result.data)
+            taken = [e for e in seen if isinstance(e, ProbeUpdate) and e.result.probe == "local"]
+            assert len(taken) == 4 and len(looks) < len(taken)
+            assert "CLOSE_WAIT" in str(looks[-1].result.data)
             assert raised(journal, "local.close_wait")
-            # An unchanged look is not journaled again (changes, not polls).
-            clock.advance(LIVE.local_interval)
-            await _until(lambda: clock.sleepers > 0)
-            await asyncio.sleep(0.3)
-            again = [e for e in journal if isinstance(e, ProbeUpdate) and e.result.probe == "local"]
-            assert len(again) == 2
+            assert journal.index(looks[-1]) < next(
+                i for i, e in enumerate(journal) if isinstance(e, FindingChanged)
+            )
     finally:
         for writer in held:
             writer.close()

@@ -315,7 +315,8 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
 async def _keep_looking(ctx: ProbeContext, data: LocalData) -> AsyncIterator[ProbeResult]:
     """A live run on a local target: the same look every ``local_interval`` seconds
     (states, accept queue, fd use), so a leak or a restart shows as it happens and the
-    findings follow it.  Paused with the run; a slow or failed read keeps the last look."""
+    findings follow it.  Paused with the run; a slow or failed read keeps the last look.
+    Looking again keeps no run going: the run ends when its other probes have."""
     live = ctx.live
     interval = max(0.1, ctx.config.local_interval)
     while True:

@@ -115,7 +115,7 @@ class Run:
     live: LiveControl | None = None
     timeline: FindingTimeline = field(default_factory=FindingTimeline)
     _live_marks: dict[str, float] = field(default_factory=dict, init=False, repr=False)
-    _journaled: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _unjournaled: dict[str, ProbeResult] = field(default_factory=dict, init=False, repr=False)
     # While events() runs: where results and requested probes arrive, and what runs.
     _inbox: asyncio.Queue[ProbeResult | PlanStep | str] | None = field(
         default=None, init=False, repr=False
@@ -180,10 +180,12 @@ class Run:
         if self.live is not None:
             ctx.go_live(self.live)
             self._live_marks = {}
+            self._unjournaled = {}
         queue: asyncio.Queue[ProbeResult | PlanStep | str] = asyncio.Queue()
         self._inbox = queue
         tasks: dict[str, asyncio.Task[None]] = {}  # the latest task of each probe
         every: list[asyncio.Task[None]] = []
+        owners: dict[asyncio.Task[None], str] = {}
 
         def launch(step: PlanStep) -> None:
             probe_ctx = ctx if not step.trigger else self._follow_up_context(ctx, step, started)
@@ -192,6 +194,7 @@ class Run:
             )
             tasks[step.probe] = task
             every.append(task)
+            owners[task] = step.probe
             self._running.add(step.probe)
 
         for step in self.steps:
@@ -234,6 +237,8 @@ class Run:
                 if self.live is not None:
                     async for event in self._live_diagnosis(tasks, started, force=True):
                         yield event
+                    if all(task.done() or self._finished(owners[task]) for task in every):
+                        break  # only probes that look again are left: they keep no run going
                     continue
                 new = self._diagnose(pending)
                 if self.settle and pending and verdict_settled(new, self.results, pending):
@@ -322,27 +327,32 @@ class Run:
     # ---- live runs ------------------------------------------------------------------
     def _journal_update(self, result: ProbeResult, started: float) -> bool:
         """Bounded runs journal every update; live runs journal changes, not packets:
-        final results (a fresh look at the same thing only when it says something
-        new, or after a while), the first complete window, then a checkpoint now and
-        then."""
+        a probe's first final result and its first complete window, then a checkpoint
+        now and then, and the latest evidence behind each change of the findings
+        (:meth:`_record_evidence`)."""
         if self.live is None:
             return True
         now = self.live.clock.now()
         key = f"journal:{result.probe}"
-        if result.final:
-            said, self._journaled[result.probe] = self._journaled.get(result.probe), result.summary
-            last_final = self._live_marks.get(key)
-            recent = last_final is not None and now - last_final < CHECKPOINT_EVERY_S
-            if said == result.summary and recent:
-                return False
-            self._live_marks[key] = now
-            return True
         last = self._live_marks.get(key)
-        first_window = window_complete(result) and last is None
-        if first_window or (last is not None and now - last >= CHECKPOINT_EVERY_S):
-            self._live_marks[f"journal:{result.probe}"] = now
+        first = window_complete(result) and last is None
+        if first or (last is not None and now - last >= CHECKPOINT_EVERY_S):
+            self._live_marks[key] = now
+            self._unjournaled.pop(result.probe, None)
             return True
+        self._unjournaled[result.probe] = result
         return False
+
+    def _record_evidence(self) -> None:
+        """The findings changed: journal the latest results not journaled yet, so the
+        journal holds the evidence the change was read from."""
+        if self.on_event is None or self.live is None:
+            return
+        now = self.live.clock.now()
+        for name, result in self._unjournaled.items():
+            self.on_event(ProbeUpdate(result))
+            self._live_marks[f"journal:{name}"] = now
+        self._unjournaled.clear()
 
     async def _live_diagnosis(
         self, tasks: Mapping[str, asyncio.Task[None]], started: float, force: bool = False
@@ -363,6 +373,8 @@ class Run:
         if new != self.diagnosis:
             shape = _shape(new) != _shape(self.diagnosis)
             self.diagnosis = new
+            if shape:
+                self._record_evidence()
             yield self._emit(DiagnosisUpdate(new), record=shape)
         if pending:  # a finding "cleared" before the first window is no story yet
             return

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,16 +25,22 @@ class Tmux:
         return out.stdout
 
     def start_netmedic(
-        self, state_dir: Path, *args: str, session: str = "nm", size: tuple[int, int] = (80, 24)
+        self,
+        state_dir: Path,
+        *args: str,
+        session: str = "nm",
+        size: tuple[int, int] = (80, 24),
+        prefix: Sequence[str] = (),
     ) -> int:
-        """Run ``netmedic ARGS`` in a new tmux session; return its pid."""
+        """Run ``netmedic ARGS`` (behind *prefix*, e.g. ``ip netns exec NS``) in a new
+        tmux session; return its pid."""
         self(
             "new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
             "-c", str(state_dir),
             "-e", f"PYTHONPATH={ROOT}",
             "-e", f"XDG_STATE_HOME={state_dir}",
             "--",
-            sys.executable, "-m", "tui.cli", *args,
+            *prefix, sys.executable, "-m", "tui.cli", *args,
         )  # fmt: skip
         return int(self("display-message", "-p", "-t", session, "#{pane_pid}").strip())
 

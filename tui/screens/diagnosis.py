@@ -43,6 +43,7 @@ from tui.messages import (
     RunCompleted,
 )
 from tui.session import RestoredRun, Session
+from tui.tight import tighten
 from tui.widgets.evidence import EvidenceView
 from tui.widgets.findings import FindingsList
 from tui.widgets.modals import CopyScreen, NoteScreen
@@ -114,6 +115,7 @@ first.  Pick a finding, then walk its next steps.
 
     def __init__(self, session: Session, plan: tuple[str, ...] | None = None) -> None:
         super().__init__(id="diagnosis")
+        tighten(self)  # a live screen over SSH: write the changed cells only
         self.session = session
         self.plan = plan  # a resumed session keeps the plan it was journaled with
         self.diagnosis = Diagnosis((), "ok")

@@ -14,6 +14,8 @@ column inside such a character would overwrite half of it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.control import Control
 from rich.segment import Segment
@@ -56,6 +58,6 @@ class TightCompositor(Compositor):
         return TightChopsUpdate(update.chops, update.spans, update.chop_ends)
 
 
-def tighten(screen: Screen[object]) -> None:
+def tighten(screen: Screen[Any]) -> None:
     """Give *screen* (before it is mounted) the compositor that writes changed cells only."""
     screen._compositor = TightCompositor()

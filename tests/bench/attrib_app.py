@@ -49,8 +49,13 @@ def _emit(record: dict[str, Any]) -> None:
 def _patch() -> None:
     original_refresh = Widget.refresh
 
-    def refresh(self: Widget, *regions: Any, repaint: bool = True, layout: bool = False,
-                recompose: bool = False) -> Any:
+    def refresh(
+        self: Widget,
+        *regions: Any,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Any:
         if layout and self.is_mounted:
             _layout_asked.append(_name(self))
         if self.is_mounted:

@@ -59,7 +59,9 @@ def main() -> int:
         for name in f.get("asked", ()):
             asked[name] += 1
     span = max(end - start, 1e-6)
-    print(f"{cols}x{rows}, {loss}% loss: {total / seconds:.0f} B/s to the pty, {len(window)} frames")
+    print(
+        f"{cols}x{rows}, {loss}% loss: {total / seconds:.0f} B/s to the pty, {len(window)} frames"
+    )
     for name, size in per.most_common():
         print(f"  {size / span:8.0f} B/s  {count[name] / span:5.2f}/s  {name}")
     if "-v" in sys.argv:

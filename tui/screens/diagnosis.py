@@ -58,6 +58,7 @@ from tui.widgets.verdict import VerdictBanner
 MAX_CLEARED_SHOWN = 20
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
+EVIDENCE_EVERY_S = 3.0  # a live finding's evidence (its figures move every round): repaint period
 LOCAL_REFRESH_S = 5.0  # a local target's sockets panel, in a live run
 BURST_SIZE = 100  # connections the b key opens at once
 BURST_WAIT_S = 2.0
@@ -128,6 +129,8 @@ first.  Pick a finding, then walk its next steps.
         self._run_wall = time.time()  # when the current run started (for "cleared at")
         self._status = ""
         self._evidence_of = ""  # the finding whose evidence is shown
+        self._evidence_at = -1e9  # when it was last drawn (monotonic)
+        self._evidence_due = False  # a live re-diagnosis moved it since
         self._painted: dict[str, float] = {}  # panel -> when its live result was last drawn
         self._status_at = -1e9
         self._local_busy = False  # a refresh of the sockets panel is running
@@ -420,6 +423,8 @@ first.  Pick a finding, then walk its next steps.
         if final or self.finished or now - self._status_at >= self.LIVE_REPAINT_S:
             self._status_at = now
             self._show_status()
+        if self._evidence_due and now - self._evidence_at >= EVIDENCE_EVERY_S:
+            self._show_finding(self.query_one(FindingsList).highlighted_finding)
 
     def _refresh_local(self) -> None:
         """A live run on a local target: read its sockets again every few seconds
@@ -483,7 +488,7 @@ first.  Pick a finding, then walk its next steps.
                 progress=None if self.finished else self._progress(),
             )
         findings.show(diagnosis)
-        self._show_finding(findings.highlighted_finding)
+        self._show_finding(findings.highlighted_finding, live=not self.finished)
         self._show_said(diagnosis)
 
     def _show_said(self, diagnosis: Diagnosis) -> None:
@@ -517,7 +522,16 @@ first.  Pick a finding, then walk its next steps.
     def _finding_selected(self) -> None:
         self.query_one(StepsChecklist).focus()
 
-    def _show_finding(self, finding: Finding | None) -> None:
+    def _show_finding(self, finding: Finding | None, live: bool = False) -> None:
+        """Show *finding*'s evidence and steps.  A *live* re-diagnosis of the finding
+        already shown repaints them at most once per EVIDENCE_EVERY_S (the timer shows
+        the latest): its figures move every round, and the panels show them live."""
+        now = time.monotonic()
+        same = finding is not None and finding.id == self._evidence_of
+        if live and same and now - self._evidence_at < EVIDENCE_EVERY_S:
+            self._evidence_due = True
+            return
+        self._evidence_at, self._evidence_due = now, False
         evidence = self.query_one("#evidence", Static)
         steps = self.query_one(StepsChecklist)
         if finding is None:

@@ -1,6 +1,7 @@
 """netmedic's TUI with each frame's bytes attributed to the widgets that wrote them.
 
     python -m tests.bench.attrib_app OUT.jsonl [netmedic arguments...]
+    python -m tests.bench.attrib_app OUT.jsonl -m tests.bench.live_app
 
 Runs ``tui.cli.main`` with Textual's compositor watched: every frame written to the
 terminal becomes one JSON line in OUT.jsonl, ``{"t": seconds, "full": bool,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import sys
 import time
 from typing import Any
@@ -123,6 +125,9 @@ def main() -> int:
     global _out
     _out = open(sys.argv[1], "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the app
     _patch()
+    if sys.argv[2:3] == ["-m"]:  # another app module: ... OUT.jsonl -m tests.bench.live_app
+        runpy.run_module(sys.argv[3], run_name="__main__")
+        return 0
     from tui.cli import main as netmedic
 
     return netmedic(sys.argv[2:])

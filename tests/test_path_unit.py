@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import tracemalloc
@@ -233,6 +234,46 @@ def test_loss_that_carries_to_the_end_names_where_it_starts() -> None:
     loss = next(f for f in diagnosis.findings if f.id == "path.loss")
     assert "starting at hop 3 (10.0.3.1)" in loss.title
     assert diagnosis.verdict == "path.loss"
+
+
+def _live(result: ProbeResult) -> ProbeResult:
+    """*result* as a live run's rules read it: a rolling window of 60 rounds."""
+    return dataclasses.replace(result, data=dataclasses.replace(result.data, window=60))
+
+
+def test_live_loss_title_leaves_the_moving_figure_to_the_evidence() -> None:
+    target = parse_target("10.0.9.9:80")
+    trace = _trace(_hop(1, 0), _hop(2, 0), _hop(3, 12), _hop(4, 10, "destination", "10.0.9.9"))
+    checked = diagnose(target, {"trace": trace, "ping": _ping(12)})
+    live = diagnose(target, {"trace": _live(trace), "ping": _live(_ping(12))})
+    check_loss = next(f for f in checked.findings if f.id == "path.loss")
+    live_loss = next(f for f in live.findings if f.id == "path.loss")
+    assert check_loss.title == "12% packet loss to 10.0.9.9, starting at hop 3 (10.0.3.1)"
+    assert live_loss.title == "packet loss to 10.0.9.9, starting at hop 3 (10.0.3.1)"
+    assert live_loss.evidence[0] == "12% loss to 10.0.9.9 over the last 100 pings"
+    assert live.verdict == "path.loss"
+
+
+def test_live_loss_carries_on_at_half_the_threshold() -> None:
+    # Random loss from hop 3 on: hop 4's window happens to hold 4% (below the 5%
+    # threshold).  A bounded check reads it as it is; a live run must not move
+    # "starting at hop N" or call hop 3 rate-limited with each lost packet.
+    target = parse_target("10.0.9.9:80")
+    trace = _trace(
+        _hop(1, 0), _hop(2, 0), _hop(3, 12), _hop(4, 4), _hop(5, 10, "destination", "10.0.9.9")
+    )
+    checked = diagnose(target, {"trace": trace, "ping": _ping(10)})
+    live = diagnose(target, {"trace": _live(trace), "ping": _live(_ping(10))})
+    check_loss = next(f for f in checked.findings if f.id == "path.loss")
+    live_loss = next(f for f in live.findings if f.id == "path.loss")
+    assert "starting at hop 5" in check_loss.title
+    assert "path.icmp_limited" in {f.id for f in checked.findings}
+    assert "starting at hop 3 (10.0.3.1)" in live_loss.title
+    assert "path.icmp_limited" not in {f.id for f in live.findings}
+    # A hop that really stops the loss is still rate limiting, live too.
+    limited = _trace(_hop(1, 0), _hop(2, 60), _hop(3, 0), _hop(4, 0, "destination", "10.0.9.9"))
+    live = diagnose(target, {"trace": _live(limited), "ping": _live(_ping(0))})
+    assert "path.icmp_limited" in {f.id for f in live.findings}
 
 
 def test_unprivileged_fallbacks_on_loopback() -> None:

@@ -327,14 +327,19 @@ def _loss_start(t: TraceData, threshold: float) -> int | None:
     return start
 
 
-def _limited_hops(t: TraceData, threshold: float) -> list[Hop]:
-    """Hops with loss (or silence) while a later hop loses less: rate limiting or hiding."""
+def _limited_hops(t: TraceData, threshold: float, live: bool = False) -> list[Hop]:
+    """Hops with loss (or silence) while a later hop loses less: rate limiting or hiding.
+
+    Live (a rolling window), a later hop stops the loss only below half the threshold:
+    with random loss on the path every hop's figure wanders around it, and "hop 3
+    rate-limits" must not come and go with each lost packet."""
     out = []
     for i, h in enumerate(t.hops):
         if h.status in (DESTINATION, SILENT) or h.sent < MIN_SAMPLES or h.loss_pct < threshold:
             continue
         later = [x for x in t.hops[i + 1 :] if x.received]
-        if later and min(x.loss_pct for x in later) < max(threshold, h.loss_pct / 2):
+        stops = threshold / 2 if live else max(threshold, h.loss_pct / 2)
+        if later and min(x.loss_pct for x in later) < stops:
             out.append(h)
     return out
 
@@ -357,11 +362,23 @@ def loss(ev: Evidence) -> Iterator[Finding]:
                 lossy.append(h)
     if not lossy or ping is None:
         return
+    # A live run reads a rolling window: its loss figure moves every round, and random
+    # loss sits around any threshold.  Its title leaves the figure to the evidence and
+    # the panels (a title that changes every round repaints every list that shows it),
+    # and a hop carries the loss on at half the threshold, so "starting at hop N" does
+    # not move with each lost or kept packet.
+    live = ping.window > 0
     located = trace is not None and trace.reached and trace.address == lossy[0].address
-    start = _loss_start(trace, threshold) if trace is not None and located else None
-    evidence = [_ping_line(h) for h in ping.hosts]
+    carry = threshold / 2 if live else threshold
+    start = _loss_start(trace, carry) if trace is not None and located else None
+    worst_host = max(lossy, key=lambda h: h.stats.loss_pct)
+    worst = worst_host.stats.loss_pct
+    evidence = []
+    if live:
+        sent = worst_host.stats.sent
+        evidence.append(f"{worst:g}% loss to {worst_host.address} over the last {sent} pings")
+    evidence += [_ping_line(h) for h in ping.hosts]
     evidence += _trace_lines(trace) if trace else []
-    worst = max(h.stats.loss_pct for h in lossy)
     severity = Severity.ERROR if worst >= 50 else Severity.WARNING
     address = lossy[0].address
     where = ""
@@ -384,7 +401,9 @@ def loss(ev: Evidence) -> Iterator[Finding]:
     yield Finding(
         "path.loss",
         severity,
-        f"{worst:g}% packet loss to {address}{where}",
+        f"packet loss to {address}{where}"
+        if live
+        else f"{worst:g}% packet loss to {address}{where}",
         tuple(evidence),
         tuple(steps),
     )
@@ -401,7 +420,7 @@ def rate_limited(ev: Evidence) -> Iterator[Finding]:
     trace = ev.data("trace", TraceData)
     if trace is None or not trace.reached:
         return
-    limited = _limited_hops(trace, LOSS_PCT)
+    limited = _limited_hops(trace, LOSS_PCT, live=trace.window > 0)
     silent = [h for h in trace.hops if h.status == SILENT]
     dest = trace.hops[-1] if trace.hops else None
     quiet_dest = (

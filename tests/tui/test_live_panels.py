@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from probes.core.context import ProbeConfig
+from probes.core.model import Finding
 from probes.core.target import parse_target
 from probes.path.ping import PingData
 from probes.path.trace import TraceData
@@ -17,6 +19,7 @@ from tests.live_fakes import FakePath, SteppingClock, install
 from tests.tui.helpers import until
 from tui.app import NetmedicApp
 from tui.args import LivePace
+from tui.screens import diagnosis as diagnosis_screen
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.widgets.findings import FindingsList
 
@@ -89,3 +92,57 @@ async def test_live_panels_pause_and_finding_raised_then_cleared(
         await pilot.press("p")
         await step(2)
         assert path.sent > sent
+
+
+@pytest.mark.asyncio
+async def test_live_evidence_repaints_every_few_seconds_not_every_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = FakePath(hops=4, loss_from=3)
+    install(monkeypatch, path)
+    monkeypatch.setattr(DiagnosisScreen, "LIVE_REPAINT_S", 0.0)
+    monkeypatch.setattr(diagnosis_screen, "EVIDENCE_EVERY_S", 1e9)  # never, until said
+    clock = SteppingClock()
+    app = NetmedicApp(
+        parse_target("192.0.2.10:443"),
+        "intermittent",
+        config=ProbeConfig(timeout=2.0, trace_max_ttl=8, live_window=20),
+        plans={s: ("ping", "trace") for s in SYMPTOM_IDS},
+        recent_path=tmp_path / "recent.json",
+        export_dir=tmp_path,
+        blink=False,
+        privileged=True,
+        pace_clock=clock,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, DiagnosisScreen)
+        evidence = screen.query_one("#evidence", Static)
+
+        def shown() -> str:
+            text = getattr(evidence, "_quiet_text", None)
+            return text.plain if text is not None else ""
+
+        def loss() -> Finding | None:
+            return next((f for f in screen.diagnosis.findings if f.id == "path.loss"), None)
+
+        await until(lambda: clock.sleepers > 0)
+        for _ in range(40):
+            clock.advance(1.0)
+            await pilot.pause(0.02)
+            if loss() is not None:
+                break
+        await until(lambda: "over the last" in shown())
+        first = loss()
+        assert first is not None and "%" not in first.title  # the figure is in the evidence
+        painted = shown()
+        for _ in range(5):  # the window moves: the figures in the evidence do
+            clock.advance(1.0)
+            await pilot.pause(0.05)
+        latest = loss()
+        assert latest is not None and latest.evidence != first.evidence
+        assert shown() == painted  # a live finding's evidence waits for its period
+        monkeypatch.setattr(diagnosis_screen, "EVIDENCE_EVERY_S", 0.0)
+        await until(lambda: shown() != painted)  # the repaint timer shows the latest
+        current = loss()
+        assert current is not None and shown().startswith("• " + current.evidence[0])

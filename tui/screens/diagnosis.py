@@ -41,6 +41,7 @@ from tui.messages import (
     RunCompleted,
 )
 from tui.session import RestoredRun, Session
+from tui.tight import tighten
 from tui.widgets.evidence import EvidenceView
 from tui.widgets.findings import FindingsList
 from tui.widgets.modals import CopyScreen, NoteScreen
@@ -54,6 +55,7 @@ from tui.widgets.verdict import VerdictBanner
 MAX_CLEARED_SHOWN = 20
 NARROW_BELOW = 100  # columns: below this, probes and findings share the screen in turns
 REPAINT_INTERVAL_S = 0.25
+EVIDENCE_EVERY_S = 3.0  # a live finding's evidence (its figures move every round): repaint period
 
 
 class Body(Horizontal):
@@ -108,6 +110,7 @@ first.  Pick a finding, then walk its next steps.
 
     def __init__(self, session: Session, plan: tuple[str, ...] | None = None) -> None:
         super().__init__(id="diagnosis")
+        tighten(self)  # a live screen over SSH: write the changed cells only
         self.session = session
         self.plan = plan  # a resumed session keeps the plan it was journaled with
         self.diagnosis = Diagnosis((), "ok")
@@ -120,6 +123,8 @@ first.  Pick a finding, then walk its next steps.
         self._run_wall = time.time()  # when the current run started (for "cleared at")
         self._status = ""
         self._evidence_of = ""  # the finding whose evidence is shown
+        self._evidence_at = -1e9  # when it was last drawn (monotonic)
+        self._evidence_due = False  # a live re-diagnosis moved it since
         self._painted: dict[str, float] = {}  # panel -> when its live result was last drawn
         self._status_at = -1e9
         self._run: Run | None = None  # the current run (the burst key asks it for a probe)
@@ -410,6 +415,8 @@ first.  Pick a finding, then walk its next steps.
         if final or self.finished or now - self._status_at >= self.LIVE_REPAINT_S:
             self._status_at = now
             self._show_status()
+        if self._evidence_due and now - self._evidence_at >= EVIDENCE_EVERY_S:
+            self._show_finding(self.query_one(FindingsList).highlighted_finding)
 
     def _show_status(self) -> None:
         """What is running and what has answered; never "live" when nothing answered."""
@@ -445,7 +452,7 @@ first.  Pick a finding, then walk its next steps.
                 progress=None if self.finished else self._progress(),
             )
         findings.show(diagnosis)
-        self._show_finding(findings.highlighted_finding)
+        self._show_finding(findings.highlighted_finding, live=not self.finished)
         self._show_said(diagnosis)
 
     def _show_said(self, diagnosis: Diagnosis) -> None:
@@ -479,7 +486,16 @@ first.  Pick a finding, then walk its next steps.
     def _finding_selected(self) -> None:
         self.query_one(StepsChecklist).focus()
 
-    def _show_finding(self, finding: Finding | None) -> None:
+    def _show_finding(self, finding: Finding | None, live: bool = False) -> None:
+        """Show *finding*'s evidence and steps.  A *live* re-diagnosis of the finding
+        already shown repaints them at most once per EVIDENCE_EVERY_S (the timer shows
+        the latest): its figures move every round, and the panels show them live."""
+        now = time.monotonic()
+        same = finding is not None and finding.id == self._evidence_of
+        if live and same and now - self._evidence_at < EVIDENCE_EVERY_S:
+            self._evidence_due = True
+            return
+        self._evidence_at, self._evidence_due = now, False
         evidence = self.query_one("#evidence", Static)
         steps = self.query_one(StepsChecklist)
         if finding is None:

@@ -91,7 +91,10 @@ The border says the probe's status and how long it took.
         self.border_title = Text(f"{title} · waiting")
 
     # ---- line API: render once per change, repaint changed lines only -------------
-    def update(self, renderable: RenderableType) -> None:
+    def update(self, renderable: RenderableType, keep_height: bool = False) -> None:
+        """Show *renderable*, repainting only the cells that changed.  With
+        *keep_height* (a live result) the panel does not shrink: a line that comes and
+        goes each round (a rate-limited hop) would relayout, and repaint, the column."""
         self._body = renderable
         width = self.content_size.width
         if width <= 0:
@@ -100,6 +103,8 @@ The border says the probe's status and how long it took.
             return
         old = self._strips
         new = self._render_strips(width)
+        if keep_height and len(new) < len(old):
+            new += [Strip.blank(width)] * (len(old) - len(new))
         self._strips, self._strip_width = new, width
         if len(new) != len(old):
             self.refresh(layout=True)
@@ -107,6 +112,9 @@ The border says the probe's status and how long it took.
         for y, (before, after) in enumerate(zip(old, new, strict=True)):
             span = _changed_span(before, after)
             if span is not None:
+                # Textual writes a changed span from the start of the segment it falls
+                # in: cut the line there, so only the changed cells are written.
+                new[y] = Strip.join(after.divide([span[0], span[1], width]))
                 self.refresh(Region(span[0], y, span[1] - span[0], 1))
 
     def _render_strips(self, width: int) -> list[Strip]:
@@ -171,7 +179,7 @@ The border says the probe's status and how long it took.
             title.append(f" {state}")
             self.border_title = title
             self._title_key = key
-        self.update(self._render_all(result))
+        self.update(self._render_all(result), keep_height=not final and not cut_short)
 
     def show_not_finished(self) -> None:
         """The run ended before this probe reported anything."""

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probes.core.context import ProbeConfig, ProbeContext
-from probes.core.model import ProbeResult, Status
+from probes.core.model import Diagnosis, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.path.packets import (
@@ -335,3 +335,27 @@ def test_ping_until_cancelled_streams_and_stops_cleanly() -> None:
     assert asyncio.run(asyncio.wait_for(main(), 10)) == 5
     result = run.results["ping"]
     assert isinstance(result.data, PingData) and result.data.hosts[0].stats.received > 0
+
+
+def test_live_loss_that_was_raised_clears_below_half_the_threshold() -> None:
+    """Random 5-10% loss holds a window under 5% now and then: a raised path.loss must
+    not clear and raise again with each such window (hysteresis), only below 2.5%."""
+    target = parse_target("10.0.9.9:80")
+    ping = _live(_ping(4))  # 4 of the last 100 lost: under the 5% that raises it
+    assert "path.loss" not in {f.id for f in diagnose(target, {"ping": ping}).findings}
+    standing = {"path.loss": Severity.WARNING}
+    kept = diagnose(target, {"ping": ping}, standing=standing)
+    assert kept.verdict == "path.loss"
+    gone = diagnose(target, {"ping": _live(_ping(2))}, standing=standing)
+    assert "path.loss" not in {f.id for f in gone.findings}
+    # An error (50% or more) stays an error down to 40%, then is a warning.
+    error = {"path.loss": Severity.ERROR}
+    assert _severity(diagnose(target, {"ping": _live(_ping(45))})) is Severity.WARNING
+    assert _severity(diagnose(target, {"ping": _live(_ping(45))}, standing=error)) is Severity.ERROR
+    assert (
+        _severity(diagnose(target, {"ping": _live(_ping(35))}, standing=error)) is Severity.WARNING
+    )
+
+
+def _severity(diagnosis: Diagnosis) -> Severity:
+    return next(f.severity for f in diagnosis.findings if f.id == "path.loss")

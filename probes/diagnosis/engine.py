@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from probes.core.model import Diagnosis, Finding, ProbeResult
+from probes.core.model import Diagnosis, Finding, ProbeResult, Severity
 from probes.core.target import Target
 from probes.diagnosis import (
     burst_rules,
@@ -45,10 +45,12 @@ def diagnose(
     results: Mapping[str, ProbeResult],
     symptom: str = "auto",
     pending: Iterable[str] = (),
+    standing: Mapping[str, Severity] | None = None,
 ) -> Diagnosis:
     """Every rule over the evidence, ranked.  *pending* names probes of the run that
-    have not reported yet: while any has not, the verdict cannot be ``ok``."""
-    evidence = Evidence(target, dict(results), symptom)
+    have not reported yet: while any has not, the verdict cannot be ``ok``.
+    *standing*: a live run's findings at its previous diagnosis (see Evidence)."""
+    evidence = Evidence(target, dict(results), symptom, dict(standing or {}))
     findings: list[Finding] = []
     for rule in RULES:
         findings.extend(rule(evidence))

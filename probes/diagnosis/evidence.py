@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
-from probes.core.model import ProbeResult
+from probes.core.model import ProbeResult, Severity
 from probes.core.target import Target
 
 T = TypeVar("T")
@@ -18,6 +18,11 @@ class Evidence:
     target: Target
     results: Mapping[str, ProbeResult]
     symptom: str = "auto"
+    # A live run's findings up at its previous diagnosis (id -> severity).  A rule
+    # reading a rolling window may keep one up below the threshold that raised it
+    # (hysteresis): random loss around a threshold must not raise and clear it with
+    # every packet.  Empty for a bounded run.
+    standing: Mapping[str, Severity] = field(default_factory=dict)
 
     def data(self, probe: str, kind: type[T]) -> T | None:
         """The data of *probe*'s final result when it is of type *kind*."""

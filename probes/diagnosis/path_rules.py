@@ -21,6 +21,7 @@ from probes.proto.tls import TlsData
 
 MIN_SAMPLES = 3  # per hop, before its loss means anything
 LOSS_PCT = 5.0  # loss at or above this is worth a finding (with at least two lost)
+LOSS_ERROR_PCT = 50.0  # loss at or above this is an error, not a warning
 LATENCY_S = 0.15  # median RTT at or above this is worth a warning
 
 
@@ -353,7 +354,10 @@ def loss(ev: Evidence) -> Iterator[Finding]:
     """
     ping = ev.data("ping", PingData)
     trace = ev.data("trace", TraceData)
-    threshold = LOSS_PCT
+    # Hysteresis (live): loss that was raised stays up until it falls below half the
+    # threshold, and an error stays an error down to 40%.
+    up = ev.standing.get("path.loss")
+    threshold = LOSS_PCT / 2 if up is not None else LOSS_PCT
     lossy = []
     if ping:
         for h in ping.hosts:
@@ -379,7 +383,8 @@ def loss(ev: Evidence) -> Iterator[Finding]:
         evidence.append(f"{worst:g}% loss to {worst_host.address} over the last {sent} pings")
     evidence += [_ping_line(h) for h in ping.hosts]
     evidence += _trace_lines(trace) if trace else []
-    severity = Severity.ERROR if worst >= 50 else Severity.WARNING
+    severe = worst >= (LOSS_ERROR_PCT - 10 if up is Severity.ERROR else LOSS_ERROR_PCT)
+    severity = Severity.ERROR if severe else Severity.WARNING
     address = lossy[0].address
     where = ""
     steps = []

@@ -367,8 +367,9 @@ class Run:
         self._live_marks["diagnosed"] = now
         pending = [n for n in tasks if not window_complete(self.results.get(n))]
         view = {name: windowed(result) for name, result in self.results.items()}
+        standing = {f.id: f.severity for f in self.diagnosis.findings}
         new = self._redacted(
-            await asyncio.to_thread(diagnose, self.target, view, self.symptom, pending)
+            await asyncio.to_thread(diagnose, self.target, view, self.symptom, pending, standing)
         )
         if new != self.diagnosis:
             shape = _shape(new) != _shape(self.diagnosis)

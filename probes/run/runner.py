@@ -185,7 +185,6 @@ class Run:
         self._inbox = queue
         tasks: dict[str, asyncio.Task[None]] = {}  # the latest task of each probe
         every: list[asyncio.Task[None]] = []
-        owners: dict[asyncio.Task[None], str] = {}
 
         def launch(step: PlanStep) -> None:
             probe_ctx = ctx if not step.trigger else self._follow_up_context(ctx, step, started)
@@ -194,7 +193,6 @@ class Run:
             )
             tasks[step.probe] = task
             every.append(task)
-            owners[task] = step.probe
             self._running.add(step.probe)
 
         for step in self.steps:
@@ -237,7 +235,7 @@ class Run:
                 if self.live is not None:
                     async for event in self._live_diagnosis(tasks, started, force=True):
                         yield event
-                    if all(task.done() or self._finished(owners[task]) for task in every):
+                    if all(self._finished(name) for name in tasks):
                         break  # only probes that look again are left: they keep no run going
                     continue
                 new = self._diagnose(pending)

@@ -29,6 +29,7 @@ from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, Finding, ProbeResult
 from probes.proto.burst import DEFAULT_BURST
 from probes.record.session import INCOMPLETE
+from probes.run.live import window_complete
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
@@ -116,7 +117,9 @@ first.  Pick a finding, then walk its next steps.
         self.diagnosis = Diagnosis((), "ok")
         self.finished = False
         self._pending: dict[str, ProbeResult] = {}
-        self._answered: set[str] = set()  # probes of the current run with a final result
+        # Probes of the current run that answered: a final result, or a live probe's
+        # first complete window (it keeps running, but it has answered).
+        self._answered: set[str] = set()
         self._view_chosen = False  # the person pressed v during this run: leave the view be
         self._panels: dict[str, ProbePanel] = {}
         self._live: LiveControl | None = None  # the current run's pause switch
@@ -342,7 +345,7 @@ first.  Pick a finding, then walk its next steps.
     def on_probe_result_arrived(self, message: ProbeResultArrived) -> None:
         if message.run_number == self.session.run_number:
             self._pending[message.result.probe] = message.result
-            if message.result.final:
+            if window_complete(message.result):  # final, or a live probe's first window
                 self._answered.add(message.result.probe)
 
     def on_probe_added(self, message: ProbeAdded) -> None:

@@ -55,11 +55,16 @@ class VerdictBanner(Static):
         verdict: Finding | None = next(
             (f for f in diagnosis.findings if f.id == diagnosis.verdict), None
         )
-        if verdict is None and diagnosis.verdict == "incomplete":
+        unfinished = next((f for f in diagnosis.findings if f.id == "probe.incomplete"), None)
+        if verdict is None and diagnosis.verdict == "incomplete" and unfinished is not None:
+            text = Text("◐ incomplete", style="bold")  # a probe could not finish: say which
+            text.append_text(plain(f": {unfinished.title}"))
+            state = "-incomplete"
+        elif verdict is None and diagnosis.verdict == "incomplete" and finished:
             text = Text("◐ incomplete", style="bold")
             text.append(": the run was cut short; the verdict so far is not an answer")
             state = "-incomplete"
-        elif verdict is None:
+        elif verdict is None:  # ok, or probes still to answer (live: a first window)
             text = Text("✔ ok", style="bold")
             if finished:
                 text.append(": no problem found")
@@ -72,10 +77,10 @@ class VerdictBanner(Static):
             text = Text(f"✘ {verdict.id}", style="bold")
             text.append(": ")
             text.append_text(plain(verdict.title))
-            if not finished:
+            if not finished and (progress is None or progress[0] < progress[1]):
                 text.append(" (still probing)", style="italic")
             state = "-error" if verdict.severity.value == "error" else "-warning"
-        if not finished and progress is not None:
+        if not finished and progress is not None and progress[0] < progress[1]:
             text.append(f" · {progress[0]} of {progress[1]} probes finished")
         if finished and previous is not None:
             text.append("\n")

@@ -31,12 +31,26 @@ def compact(value: Any) -> Any:
                 continue
             out[str(key).replace("_", " ")] = item
         return out
+    if isinstance(value, list) and value and all(_pair(item) for item in value):
+        fields = dict(value[:MAX_ITEMS])  # (name, value) pairs read best as fields
+        if len(value) > MAX_ITEMS:
+            fields["…"] = f"{len(value) - MAX_ITEMS} more"
+        return compact(fields)
     if isinstance(value, list):
         items = [compact(item) for item in value[:MAX_ITEMS]]
         if len(value) > MAX_ITEMS:
             items.append(f"… {len(value) - MAX_ITEMS} more")
         return items
     return value
+
+
+def _pair(item: Any) -> bool:
+    return (
+        isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and not isinstance(item[1], (list, dict))
+    )
 
 
 def _cells(strip: Strip) -> list[tuple[str, Style | None]]:

@@ -17,7 +17,7 @@ from probes.core.live import LiveControl
 from probes.core.model import Status
 from probes.core.target import parse_target
 from probes.proto.burst import BurstResult
-from probes.run.runner import ASKED_BY_PERSON, Run
+from probes.run.runner import ASKED_BY_PERSON, Run, RunFinished
 from tests.live_fakes import SteppingClock
 from tests.tui.helpers import until
 from tui.args import LivePace
@@ -234,3 +234,36 @@ async def test_a_burst_to_a_closed_port_claims_no_limit() -> None:
     ids = [f.id for f in run.diagnosis.findings]
     assert "tcp.backlog_full" not in ids and "service.too_many_connections" not in ids
     assert "probe.unexplained" not in ids and run.diagnosis.verdict == "tcp.refused"
+
+
+@pytest.mark.asyncio
+async def test_a_live_run_the_person_stops_is_finished_once_every_probe_answered() -> None:
+    """Leaving a live run is its normal end: recorded finished (stopped) with the live
+    diagnosis once every probe has answered; before that it stays cut short."""
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clock = SteppingClock()
+    journal: list[Event] = []
+    run = Run(
+        parse_target(f"127.0.0.1:{port}"),
+        "intermittent",
+        LIVE,
+        plan=("tcp", "connections"),
+        live=LiveControl(clock),
+        on_event=journal.append,
+    )
+    try:
+        async with live_run(run) as seen:
+            await _until(lambda: "tcp" in run.results and "connections" in run.results)
+            assert run.stop() is None  # the sampler has not answered its first window
+            await first_window(run, clock)
+            await _until(lambda: run.diagnosis.verdict != "incomplete")
+            stopped = run.stop()
+            assert stopped is not None and stopped.stopped
+            assert stopped.diagnosis == run.diagnosis
+            assert run.stop() is None  # once
+        finished = [e for e in journal if isinstance(e, RunFinished)]
+        assert finished == [stopped]  # cancelling afterwards adds no second end
+        assert not any(isinstance(e, RunFinished) for e in seen)
+    finally:
+        server.close()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from probes.record.session import load_session
+
 
 @pytest.fixture
 def resetting_server() -> Iterator[int]:
@@ -84,6 +86,10 @@ def test_watch_json_lines_carry_the_reset_rate(resetting_server: int, tmp_path: 
     assert any(f["id"] == "tcp.reset_after_connect" for t in ticks for f in t["findings_raised"])
     journals = list((tmp_path / "state").rglob("*.jsonl"))
     assert journals and b'"type":"finding"' in journals[0].read_bytes()
+    # Ending a watch is the live run's normal end: finished (stopped), not cut short.
+    saved = load_session(None, tmp_path / "state" / "netmedic" / "sessions")
+    assert saved.runs[-1].finished and saved.runs[-1].stopped
+    assert saved.runs[-1].verdict == "tcp.reset_after_connect"
 
 
 def test_watch_exits_1_when_a_threshold_is_crossed(tmp_path: Path) -> None:

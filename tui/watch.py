@@ -228,6 +228,7 @@ async def watch(
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:
+        run.stop()  # every probe answered: the journal records the run finished, stopped
         task.cancel()
         with contextlib.suppress(BaseException):
             await task

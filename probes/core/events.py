@@ -76,6 +76,9 @@ class DiagnosisUpdate:
 class RunFinished:
     diagnosis: Diagnosis
     duration_s: float
+    # A live run a person ended (left, quit, retested, Ctrl-C) after every probe had
+    # answered: its streaming probes were still running, the diagnosis is the live one.
+    stopped: bool = False
 
 
 @dataclass(frozen=True, slots=True)

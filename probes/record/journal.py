@@ -307,6 +307,7 @@ class Journal:
                     "run": self.run,
                     "duration_s": round(event.duration_s, 6),
                     "diagnosis": to_jsonable(event.diagnosis),
+                    **({"stopped": True} if event.stopped else {}),
                 },
             )
         elif isinstance(event, FollowUp):

@@ -141,6 +141,7 @@ class RunRecord:
     arrivals: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # final results
     diagnosis_json: dict[str, Any] | None = None
     finished: bool = False
+    stopped: bool = False  # a live run the person ended after every probe answered
     duration_s: float | None = None
     finished_t: float | None = None
     plan: tuple[str, ...] = ()  # the probes the session planned (from the header)
@@ -557,6 +558,7 @@ def _apply(session: Session, record: dict[str, Any]) -> None:
             run.finished = True
             run.finished_t = t
             run.duration_s = _duration(record.get("duration_s")) or 0.0
+            run.stopped = record.get("stopped") is True
     elif kind == "retest":
         _run(session, _small_int(record["run"], 1), t)
     elif kind == "step":

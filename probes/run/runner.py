@@ -121,6 +121,8 @@ class Run:
         default=None, init=False, repr=False
     )
     _running: set[str] = field(default_factory=set, init=False, repr=False)
+    _stopped: bool = field(default=False, init=False, repr=False)  # its end is recorded
+    _started_s: float = field(default=0.0, init=False, repr=False)  # monotonic
 
     def __post_init__(self) -> None:
         if self.redactor is None:
@@ -159,6 +161,22 @@ class Run:
     def follow_ups(self) -> list[PlanStep]:
         return [step for step in self.steps if step.trigger]
 
+    def stop(self) -> RunFinished | None:
+        """A person ends this live run (leaves, quits, retests, Ctrl-C); cancel the task
+        iterating :meth:`events` (before or after: the end is recorded once).  When every probe has answered (a final
+        result, or a streaming probe's first complete window) and the live diagnosis
+        is an answer, the run is recorded as finished — stopped — with that diagnosis;
+        otherwise it stays cut short, and a face tells it as incomplete."""
+        if self.live is None or not self._started_s or self._stopped:
+            return None
+        answered = all(window_complete(self.results.get(name)) for name in self.probe_names)
+        if not answered or self.diagnosis.verdict == INCOMPLETE:
+            return None
+        self._stopped = True
+        event = RunFinished(self.diagnosis, time.monotonic() - self._started_s, stopped=True)
+        self._emit(event)
+        return event
+
     def request(self, probe: str, reason: str) -> bool:
         """Start *probe* in this running live run because a person asked (the TUI's
         burst key).  It runs like a follow-up: journaled, its result diagnosed.  False
@@ -173,7 +191,7 @@ class Run:
         return True
 
     async def events(self) -> AsyncIterator[Event]:
-        started = time.monotonic()
+        started = self._started_s = time.monotonic()
         ctx = ProbeContext(self.target, self.config, self.system_resolver, self.symptom)
         self._clock = StarvationClock(max_extension_s=self.config.timeout * STARVED_GRACE)
         self._clock.start()
@@ -249,7 +267,9 @@ class Run:
                 if new != self.diagnosis:
                     self.diagnosis = new
                     yield self._emit(DiagnosisUpdate(new))
-            yield self._emit(RunFinished(self.diagnosis, time.monotonic() - started))
+            if not self._stopped:
+                self._stopped = True  # ended by itself: nothing left to stop
+                yield self._emit(RunFinished(self.diagnosis, time.monotonic() - started))
         finally:
             self._inbox = None
             self._running.clear()

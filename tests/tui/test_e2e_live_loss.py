@@ -65,3 +65,7 @@ def test_loss_switched_on_and_off_is_raised_then_cleared(
 
     tmux.keys("q")
     wait_exit(pid, timeout=15)
+    # Quitting is a live run's normal end: finished (stopped), not cut short.
+    saved = wait_journal(tmp_path, lambda s: s.ended, timeout=10)
+    assert saved.runs[-1].finished and saved.runs[-1].stopped
+    assert saved.verdict_text != "incomplete" and "incomplete" not in saved.verdict_text

@@ -24,7 +24,7 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
                     "notes": [str]}],                      # of the last run
       "steps_marked": [{"at", "offset_s", "finding_id", "step_index", "text", "state"}],
       "notes":    [{"at", "offset_s", "finding_id", "text"}],   # finding_id "" = session
-      "runs":     [{"number", "started_at", "duration_s" | null, "finished", "complete",
+      "runs":     [{"number", "started_at", "duration_s" | null, "finished", "stopped", "complete",
                     "verdict", "verdict_text", "verdict_so_far", "probes_finished",
                     "probes_planned",
                     "probes": [{"probe", "title", "status", "duration_s", "summary",
@@ -317,6 +317,7 @@ def _run_json(run: RunRecord, t0: float, plan: list[str]) -> dict[str, Any]:
         "offset_s": round(max(0.0, run.started_t - t0), 3),
         "duration_s": run.duration_s,
         "finished": run.finished,
+        "stopped": run.stopped,
         "complete": run.complete,
         "verdict": run.verdict,
         "verdict_text": run.verdict_text,
@@ -372,11 +373,12 @@ def _timeline(session: Session, when: Any) -> list[dict[str, Any]]:
             add(last, run.number, "incomplete", f"run {run.number} cut short: {run.verdict_text}")
         elif run.duration_s is not None:
             end_t = max([t for t, _ in run.arrivals] or [run.started_t])
+            how = "live, stopped after" if run.stopped else "finished in"
             add(
                 end_t,
                 run.number,
                 "finished",
-                f"run {run.number} finished in {ms(run.duration_s)}: verdict {run.verdict}",
+                f"run {run.number} {how} {ms(run.duration_s)}: verdict {run.verdict}",
             )
     if session.ended:
         add(session.last_t, session.runs[-1].number if session.runs else 1, "end", "session closed")

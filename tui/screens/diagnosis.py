@@ -190,6 +190,7 @@ first.  Pick a finding, then walk its next steps.
             self.start_run()
 
     def on_unmount(self) -> None:
+        self._stop_live()
         if self.session.journal is not None:  # the thread writes what is queued, then ends
             self.session.journal.close(wait=False)
 
@@ -580,7 +581,19 @@ first.  Pick a finding, then walk its next steps.
         self._answered.discard("burst")
 
     def action_retest(self) -> None:
+        self._stop_live()
         self.start_run()
+
+    def _stop_live(self) -> None:
+        """The person ends the live run (retest, back, quit): when every probe had
+        answered it is recorded as finished, stopped (Run.stop), not as cut short."""
+        run = self._run
+        if run is None or self.finished:
+            return
+        event = run.stop()
+        if event is not None:
+            self.finished = True
+            self.session.finish_run(event.diagnosis, event.duration_s)
 
     def action_export(self, fmt: str = "md") -> None:
         self.run_worker(self._export(fmt), group="export", exit_on_error=False)

@@ -162,11 +162,11 @@ class Run:
         return [step for step in self.steps if step.trigger]
 
     def stop(self) -> RunFinished | None:
-        """A person ends this live run (leaves, quits, retests, Ctrl-C); cancel the task
-        iterating :meth:`events` (before or after: the end is recorded once).  When every probe has answered (a final
-        result, or a streaming probe's first complete window) and the live diagnosis
-        is an answer, the run is recorded as finished — stopped — with that diagnosis;
-        otherwise it stays cut short, and a face tells it as incomplete."""
+        """A person ends this live run (leaves, quits, retests, Ctrl-C) and cancels the
+        task iterating :meth:`events`, before or after this call.  When every probe has
+        answered (a final result, or a streaming probe's first complete window) and the
+        live diagnosis is an answer, the run is recorded once as finished — stopped —
+        with that diagnosis; otherwise it stays cut short, told as incomplete."""
         if self.live is None or not self._started_s or self._stopped:
             return None
         answered = all(window_complete(self.results.get(name)) for name in self.probe_names)

@@ -43,6 +43,20 @@ async def live_run(run: Run) -> AsyncIterator[list[Event]]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+def live_run_on(
+    port: int, plan: tuple[str, ...], clock: SteppingClock, journal: list[Event]
+) -> Run:
+    """A live run on 127.0.0.1:*port*, paced by *clock*, journaling to *journal*."""
+    return Run(
+        parse_target(f"127.0.0.1:{port}"),
+        "intermittent",
+        LIVE,
+        plan=plan,
+        live=LiveControl(clock),
+        on_event=journal.append,
+    )
+
+
 def raised(events: list[Event], finding_id: str) -> bool:
     return any(
         isinstance(e, FindingChanged) and e.finding_id == finding_id and e.change == "raised"
@@ -85,14 +99,8 @@ async def test_a_close_wait_pile_up_after_the_first_look_is_raised_and_journaled
     port = server.sockets[0].getsockname()[1]
     clock = SteppingClock()
     journal: list[Event] = []
-    run = Run(
-        parse_target(f"127.0.0.1:{port}"),
-        "too-many-connections",
-        LIVE,
-        plan=("local", "connections"),  # the sampler keeps the run live
-        live=LiveControl(clock),
-        on_event=journal.append,
-    )
+    # The sampler keeps the run live.
+    run = live_run_on(port, ("local", "connections"), clock, journal)
     try:
         async with live_run(run) as seen:
             await _until(lambda: "local" in run.results)
@@ -165,14 +173,7 @@ async def max_clients_server(limit: int) -> AsyncIterator[int]:
 async def test_a_burst_asked_for_in_a_live_run_finds_the_client_limit() -> None:
     async with max_clients_server(5) as port:
         journal: list[Event] = []
-        run = Run(
-            parse_target(f"127.0.0.1:{port}"),
-            "intermittent",
-            LIVE,
-            plan=("connections",),
-            live=LiveControl(SteppingClock()),
-            on_event=journal.append,
-        )
+        run = live_run_on(port, ("connections",), SteppingClock(), journal)
         assert not run.request("burst", "asked for: too early")  # the run is not running
         async with live_run(run) as seen:
             await _until(lambda: "connections" in run.results)
@@ -244,14 +245,7 @@ async def test_a_live_run_the_person_stops_is_finished_once_every_probe_answered
     port = server.sockets[0].getsockname()[1]
     clock = SteppingClock()
     journal: list[Event] = []
-    run = Run(
-        parse_target(f"127.0.0.1:{port}"),
-        "intermittent",
-        LIVE,
-        plan=("tcp", "connections"),
-        live=LiveControl(clock),
-        on_event=journal.append,
-    )
+    run = live_run_on(port, ("tcp", "connections"), clock, journal)
     try:
         async with live_run(run) as seen:
             await _until(lambda: "tcp" in run.results and "connections" in run.results)

@@ -24,16 +24,9 @@ from tui.screens.diagnosis import DiagnosisScreen
 from tui.widgets.findings import FindingsList
 
 
-@pytest.mark.asyncio
-async def test_live_panels_pause_and_finding_raised_then_cleared(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = FakePath(hops=4, ecmp_hop=2)
-    install(monkeypatch, path)
-    # Rounds come as fast as the test steps the clock: repaint each one.
-    monkeypatch.setattr(DiagnosisScreen, "LIVE_REPAINT_S", 0.0)
-    clock = SteppingClock()
-    app = NetmedicApp(
+def live_app(tmp_path: Path, clock: SteppingClock) -> NetmedicApp:
+    """The live screen on ping and trace through the fake path, paced by *clock*."""
+    return NetmedicApp(
         parse_target("192.0.2.10:443"),
         "intermittent",
         config=ProbeConfig(timeout=2.0, trace_max_ttl=8),
@@ -45,6 +38,18 @@ async def test_live_panels_pause_and_finding_raised_then_cleared(
         privileged=True,
         pace_clock=clock,
     )
+
+
+@pytest.mark.asyncio
+async def test_live_panels_pause_and_finding_raised_then_cleared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = FakePath(hops=4, ecmp_hop=2)
+    install(monkeypatch, path)
+    # Rounds come as fast as the test steps the clock: repaint each one.
+    monkeypatch.setattr(DiagnosisScreen, "LIVE_REPAINT_S", 0.0)
+    clock = SteppingClock()
+    app = live_app(tmp_path, clock)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, DiagnosisScreen)
@@ -103,17 +108,7 @@ async def test_live_evidence_repaints_every_few_seconds_not_every_round(
     monkeypatch.setattr(DiagnosisScreen, "LIVE_REPAINT_S", 0.0)
     monkeypatch.setattr(diagnosis_screen, "EVIDENCE_EVERY_S", 1e9)  # never, until said
     clock = SteppingClock()
-    app = NetmedicApp(
-        parse_target("192.0.2.10:443"),
-        "intermittent",
-        config=ProbeConfig(timeout=2.0, trace_max_ttl=8, live_window=20),
-        plans={s: ("ping", "trace") for s in SYMPTOM_IDS},
-        recent_path=tmp_path / "recent.json",
-        export_dir=tmp_path,
-        blink=False,
-        privileged=True,
-        pace_clock=clock,
-    )
+    app = live_app(tmp_path, clock)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, DiagnosisScreen)

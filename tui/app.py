@@ -33,6 +33,7 @@ from tui.session import Session
 
 if TYPE_CHECKING:
     from probes.record.journal_writer import JournalWriter
+    from probes.record.services import ServiceCheck
     from probes.record.session import Session as SavedSession
     from probes.triage.pasted import PastedError
     from tui.demo.cases import DemoCase
@@ -214,6 +215,7 @@ class NetmedicApp(App[int]):
         origin: str = "",
         headers: tuple[tuple[str, str], ...] = (),
         error_text: str = "",
+        service: ServiceCheck | None = None,
     ) -> None:
         recent.remember(self.recent_path, target.input)
         config = self.config
@@ -221,6 +223,8 @@ class NetmedicApp(App[int]):
             config = dataclasses.replace(
                 config, origin=origin or config.origin, headers=config.headers + headers
             )
+        if service is not None:  # a saved service: what `check @name` runs
+            config = service.configure(config)
         redactor = self._redactor(target, config)
         error = None
         if error_text:

@@ -110,11 +110,14 @@ class NetmedicApp(App[int]):
         live: bool = True,
         live_pace: LivePace = DEFAULT_PACE,
         pace_clock: PaceClock | None = None,
+        service: ServiceCheck | None = None,
     ) -> None:
         super().__init__()
         self.demo_cases = tuple(demo or ())
-        self.initial_target = target
-        self.initial_symptom = symptom
+        # `netmedic @name`: the saved service's target, and its symptom unless one is given.
+        self.initial_service = service
+        self.initial_target = service.target if service is not None else target
+        self.initial_symptom = symptom or (service.symptom if service is not None else None)
         self.config = config or ProbeConfig()
         self.probe_overrides = dict(probe_overrides or {})
         self.plans = dict(plans or {})
@@ -159,7 +162,9 @@ class NetmedicApp(App[int]):
         if self.resume_from is not None:
             self.resume_diagnosis(self.resume_from)
         elif self.initial_target is not None and self.initial_symptom is not None:
-            self.start_diagnosis(self.initial_target, self.initial_symptom)
+            self.start_diagnosis(
+                self.initial_target, self.initial_symptom, service=self.initial_service
+            )
 
     def on_unmount(self) -> None:
         # The app is gone from the screen: waiting for the journals costs nobody.
@@ -358,6 +363,7 @@ def run_app(
     symptom: str | None,
     session: SavedSession | None = None,
     pace: LivePace = DEFAULT_PACE,
+    service: ServiceCheck | None = None,
 ) -> int:
     """The real app: sessions are journaled to disk and a hang-up flushes them."""
     if not terminal_attached():
@@ -371,6 +377,7 @@ def run_app(
         resume=session,
         handle_hangup=True,
         live_pace=pace,
+        service=service,
     )
     try:
         app.run()

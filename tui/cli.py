@@ -181,7 +181,11 @@ def _watch(ns: argparse.Namespace) -> int:
 def build_tui_parser() -> _Parser:
     parser = _Parser(prog="netmedic", description="Open the netmedic TUI.")
     parser.add_argument("--version", action="version", version=f"netmedic {__version__}")
-    parser.add_argument("target", nargs="?", help="host:port, [v6]:port or a URL")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        help="host:port, [v6]:port, a URL, or @NAME of a saved service ('netmedic services')",
+    )
     parser.add_argument("--symptom", type=_symptom, default=None)
     parser.add_argument(
         "--resume",
@@ -295,8 +299,12 @@ def _dispatch(args: list[str]) -> int:
         if ns.target:
             raise UsageError("give either a target or --resume, not both")
         return _resume(ns.resume)
+    pace = LivePace(ns.interval, ns.window)
+    if ns.target and ns.target.startswith("@"):
+        saved = _find_saved(ns.target[1:])
+        return _tui(saved.target, ns.symptom, pace, service=saved)
     target = _parse_target(ns.target) if ns.target else None
-    return _tui(target, ns.symptom, LivePace(ns.interval, ns.window))
+    return _tui(target, ns.symptom, pace)
 
 
 def _parse_target(text: str) -> Target:
@@ -515,12 +523,16 @@ def _saved_service(ns: argparse.Namespace) -> ServiceCheck | None:
     """``check @NAME``: what the saved service runs (the TUI's picker runs the same,
     :func:`probes.record.services.service_check`); None for a plain target.  An
     explicit --symptom or --header still counts."""
-    from probes.record.services import ServicesError, find_service, service_check
-
     if not ns.target or not ns.target.startswith("@"):
         return None
+    return _find_saved(ns.target[1:])
+
+
+def _find_saved(name: str) -> ServiceCheck:
+    from probes.record.services import ServicesError, find_service, service_check
+
     try:
-        return service_check(find_service(ns.target[1:]), os.environ)
+        return service_check(find_service(name), os.environ)
     except (ServicesError, TargetError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -700,10 +712,12 @@ def _resume(ref: str) -> int:
     return run_app(target, session.symptom, session=session)
 
 
-def _tui(target: Target | None, symptom: str | None, pace: LivePace) -> int:
+def _tui(
+    target: Target | None, symptom: str | None, pace: LivePace, service: ServiceCheck | None = None
+) -> int:
     from tui.app import run_app
 
-    return run_app(target, symptom, pace=pace)
+    return run_app(target, symptom, pace=pace, service=service)
 
 
 if __name__ == "__main__":

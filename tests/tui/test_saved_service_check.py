@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +18,8 @@ import pytest
 from textual.widgets import OptionList
 
 from probes.core.events import RunFinished
-from tests.probe_helpers import check_cli, clean_env
+from probes.record.services import find_service, service_check
+from tests.probe_helpers import ROOT, check_cli, clean_env
 from tests.tui.helpers import RecordingSink
 from tui.app import NetmedicApp
 from tui.screens.diagnosis import DiagnosisScreen
@@ -121,3 +124,48 @@ async def test_saved_service_in_the_tui_finds_what_check_finds(
     assert (ours.severity.value, ours.title) == (theirs["severity"], theirs["title"])
     assert "the saved service expects 200" in ours.title
     assert doc["verdict"] == done.diagnosis.verdict
+
+
+async def test_netmedic_at_name_opens_the_tui_on_the_saved_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, health: tuple[Health, int]
+) -> None:
+    """`netmedic @vectors` (run_app(service=...)): straight to the diagnosis, same run."""
+    handler, port = health
+    saved = service_check(
+        find_service("vectors", _saved(tmp_path, port) / "services.toml"), {"QDRANT_API_KEY": KEY}
+    )
+    for name in [n for n in os.environ if "proxy" in n.lower()]:
+        monkeypatch.delenv(name)
+    sink = RecordingSink()
+    app = NetmedicApp(
+        sink=sink,
+        recent_path=tmp_path / "recent.json",
+        export_dir=tmp_path,
+        blink=False,
+        privileged=False,
+        live=False,
+        service=saved,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, DiagnosisScreen)
+        assert app.screen.session.symptom == "auto"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    (done,) = [e for e in sink.events if isinstance(e, RunFinished)]
+    assert "http.unexpected_status" in [f.id for f in done.diagnosis.findings]
+    assert ("/healthz", KEY) in handler.seen
+
+
+def test_netmedic_at_an_unknown_name_is_a_usage_error(tmp_path: Path) -> None:
+    config = _saved(tmp_path, 1)
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "@nope"],
+        capture_output=True,
+        text=True,
+        env=clean_env(NETMEDIC_CONFIG_DIR=str(config)),
+        cwd=ROOT,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "no saved service 'nope'" in done.stderr and "saved: vectors" in done.stderr

@@ -22,7 +22,7 @@ import pytest
 
 from probes.core.model import ProbeResult, Status
 from probes.core.target import parse_target
-from probes.diagnosis import local_rules
+from probes.diagnosis import local_rules, owner_steps
 from probes.diagnosis.evidence import Evidence
 from probes.host.local import LocalData, collect_local
 from probes.host.owner import (
@@ -415,7 +415,7 @@ def test_listener_in_a_unit_names_it_without_systemd_tools(closed_port: int) -> 
     data = collect_local(("127.0.0.1",), closed_port)
     proc = process_info(os.getpid())
     proc = dataclasses.replace(proc, unit="qdrant.service")
-    steps = local_rules._service_steps(dataclasses.replace(data, tools=()), proc)
+    steps = owner_steps.service_steps(dataclasses.replace(data, tools=()), proc)
     assert [s.command for s in steps] == [
         "systemctl status qdrant.service",
         "journalctl -u qdrant.service -n 50 --no-pager",
@@ -468,5 +468,5 @@ def test_docker_proxy_listener_names_its_container(host: Path, closed_port: int)
         cmdline="/usr/bin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 6333 "
         "-container-ip 172.17.0.2 -container-port 6333",
     )
-    commands = [s.command for s in local_rules._service_steps(data, proxy)]
+    commands = [s.command for s in owner_steps.service_steps(data, proxy)]
     assert "docker logs --tail 50 qdrant" in commands

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.record.services import ServicesError, parse_services
+from probes.core.context import ProbeConfig
+from probes.record.services import ServicesError, parse_services, service_check
 from tests.probe_helpers import ROOT, clean_env
 from tests.servers.apis import qdrant
 from tests.servers.base import ServerThread, server_thread
@@ -56,6 +57,23 @@ def test_errors_name_the_file_and_the_line(text: str, message: str) -> None:
     assert str(info.value).startswith("/cfg/services.toml"), str(info.value)
     assert message in str(info.value), str(info.value)
     assert "sk-literal-secret" not in str(info.value)
+
+
+def test_service_check_is_what_check_at_name_runs() -> None:
+    """One function builds the run for `check @name` and the TUI's picker."""
+    vectors, cache = parse_services(GOOD)
+    check = service_check(vectors, {"QDRANT_API_KEY": "k1"})
+    assert check.target.input == "http://127.0.0.1:6333/healthz"  # the kind's health path
+    assert check.symptom == "auth"
+    assert "k1" not in repr(check)
+    base = ProbeConfig(timeout=2.0, ca_file="/tmp/ca.pem", headers=(("x-extra", "v"),))
+    config = check.configure(base)
+    assert config.headers == (("api-key", "k1"), ("x-extra", "v"))  # an explicit one still counts
+    assert (config.service_kind, config.expect_status) == ("qdrant", 0)
+    assert (config.timeout, config.ca_file) == (2.0, "/tmp/ca.pem")
+    assert service_check(cache, {}).symptom == "auto"
+    with pytest.raises(ServicesError, match=r"@vectors sends api-key from \$QDRANT_API_KEY"):
+        service_check(vectors, {})
 
 
 @pytest.fixture()

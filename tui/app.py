@@ -33,6 +33,7 @@ from tui.session import Session
 
 if TYPE_CHECKING:
     from probes.record.journal_writer import JournalWriter
+    from probes.record.services import ServiceCheck
     from probes.record.session import Session as SavedSession
     from probes.triage.pasted import PastedError
     from tui.demo.cases import DemoCase
@@ -109,11 +110,14 @@ class NetmedicApp(App[int]):
         live: bool = True,
         live_pace: LivePace = DEFAULT_PACE,
         pace_clock: PaceClock | None = None,
+        service: ServiceCheck | None = None,
     ) -> None:
         super().__init__()
         self.demo_cases = tuple(demo or ())
-        self.initial_target = target
-        self.initial_symptom = symptom
+        # `netmedic @name`: the saved service's target, and its symptom unless one is given.
+        self.initial_service = service
+        self.initial_target = service.target if service is not None else target
+        self.initial_symptom = symptom or (service.symptom if service is not None else None)
         self.config = config or ProbeConfig()
         self.probe_overrides = dict(probe_overrides or {})
         self.plans = dict(plans or {})
@@ -158,7 +162,9 @@ class NetmedicApp(App[int]):
         if self.resume_from is not None:
             self.resume_diagnosis(self.resume_from)
         elif self.initial_target is not None and self.initial_symptom is not None:
-            self.start_diagnosis(self.initial_target, self.initial_symptom)
+            self.start_diagnosis(
+                self.initial_target, self.initial_symptom, service=self.initial_service
+            )
 
     def on_unmount(self) -> None:
         # The app is gone from the screen: waiting for the journals costs nobody.
@@ -214,6 +220,7 @@ class NetmedicApp(App[int]):
         origin: str = "",
         headers: tuple[tuple[str, str], ...] = (),
         error_text: str = "",
+        service: ServiceCheck | None = None,
     ) -> None:
         recent.remember(self.recent_path, target.input)
         config = self.config
@@ -221,6 +228,8 @@ class NetmedicApp(App[int]):
             config = dataclasses.replace(
                 config, origin=origin or config.origin, headers=config.headers + headers
             )
+        if service is not None:  # a saved service: what `check @name` runs
+            config = service.configure(config)
         redactor = self._redactor(target, config)
         error = None
         if error_text:
@@ -354,6 +363,7 @@ def run_app(
     symptom: str | None,
     session: SavedSession | None = None,
     pace: LivePace = DEFAULT_PACE,
+    service: ServiceCheck | None = None,
 ) -> int:
     """The real app: sessions are journaled to disk and a hang-up flushes them."""
     if not terminal_attached():
@@ -367,6 +377,7 @@ def run_app(
         resume=session,
         handle_hangup=True,
         live_pace=pace,
+        service=service,
     )
     try:
         app.run()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ from tui import args
 from tui.args import LivePace, add_live_arguments
 
 if TYPE_CHECKING:
-    from probes.record.services import SavedService
+    from probes.record.services import ServiceCheck
     from probes.triage.pasted import PastedError
     from tui.demo.servers import DemoLab
 
@@ -182,7 +181,11 @@ def _watch(ns: argparse.Namespace) -> int:
 def build_tui_parser() -> _Parser:
     parser = _Parser(prog="netmedic", description="Open the netmedic TUI.")
     parser.add_argument("--version", action="version", version=f"netmedic {__version__}")
-    parser.add_argument("target", nargs="?", help="host:port, [v6]:port or a URL")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        help="host:port, [v6]:port, a URL, or @NAME of a saved service ('netmedic services')",
+    )
     parser.add_argument("--symptom", type=_symptom, default=None)
     parser.add_argument(
         "--resume",
@@ -296,8 +299,12 @@ def _dispatch(args: list[str]) -> int:
         if ns.target:
             raise UsageError("give either a target or --resume, not both")
         return _resume(ns.resume)
+    pace = LivePace(ns.interval, ns.window)
+    if ns.target and ns.target.startswith("@"):
+        saved = _find_saved(ns.target[1:])
+        return _tui(saved.target, ns.symptom, pace, service=saved)
     target = _parse_target(ns.target) if ns.target else None
-    return _tui(target, ns.symptom, LivePace(ns.interval, ns.window))
+    return _tui(target, ns.symptom, pace)
 
 
 def _parse_target(text: str) -> Target:
@@ -371,8 +378,13 @@ def _check(ns: argparse.Namespace) -> int:
 
     pasted = _pasted_error(ns.error) if ns.error is not None else None
     saved = _saved_service(ns)
-    target = _check_target(ns.target, pasted)
-    symptom = ns.symptom or (pasted.symptom if pasted is not None else "") or "auto"
+    target = saved.target if saved is not None else _check_target(ns.target, pasted)
+    symptom = (
+        ns.symptom
+        or (saved.symptom if saved is not None else "")
+        or (pasted.symptom if pasted is not None else "")
+        or "auto"
+    )
     if ns.ca_file:
         _check_ca_file(ns.ca_file)
     from probes.core.options import OptionError, parse_header_option, parse_origin
@@ -397,7 +409,7 @@ def _check(ns: argparse.Namespace) -> int:
         timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin, ws_hold=ns.hold
     )
     if saved is not None:
-        config = dataclasses.replace(config, service_kind=saved.kind, expect_status=saved.expect)
+        config = saved.configure(config)
     run = Run(target, symptom, config)
     error: PastedError | None = None
     if pasted is not None:
@@ -507,27 +519,22 @@ def _report_format(path: str, fmt: str | None, option: str) -> str:
     return format_for_path(path)
 
 
-def _saved_service(ns: argparse.Namespace) -> SavedService | None:
-    """``check @NAME``: the saved service's URL, headers and symptom go into *ns*
-    (an explicit --symptom or --header still counts); None for a plain target."""
-    from probes.record.services import ServicesError, find_service
-
+def _saved_service(ns: argparse.Namespace) -> ServiceCheck | None:
+    """``check @NAME``: what the saved service runs (the TUI's picker runs the same,
+    :func:`probes.record.services.service_check`); None for a plain target.  An
+    explicit --symptom or --header still counts."""
     if not ns.target or not ns.target.startswith("@"):
         return None
+    return _find_saved(ns.target[1:])
+
+
+def _find_saved(name: str) -> ServiceCheck:
+    from probes.record.services import ServicesError, find_service, service_check
+
     try:
-        saved = find_service(ns.target[1:])
-        url = saved.check_url
+        return service_check(find_service(name), os.environ)
     except (ServicesError, TargetError) as exc:
         raise UsageError(str(exc)) from None
-    for name, var in saved.headers:
-        if var not in os.environ:
-            raise UsageError(
-                f"saved service @{saved.name} sends {name} from ${var}, which is not set"
-            )
-    ns.target = url
-    ns.header = [*saved.header_options(), *ns.header]
-    ns.symptom = ns.symptom or saved.symptom or "auto"
-    return saved
 
 
 def _services() -> int:
@@ -705,10 +712,12 @@ def _resume(ref: str) -> int:
     return run_app(target, session.symptom, session=session)
 
 
-def _tui(target: Target | None, symptom: str | None, pace: LivePace) -> int:
+def _tui(
+    target: Target | None, symptom: str | None, pace: LivePace, service: ServiceCheck | None = None
+) -> int:
     from tui.app import run_app
 
-    return run_app(target, symptom, pace=pace)
+    return run_app(target, symptom, pace=pace, service=service)
 
 
 if __name__ == "__main__":

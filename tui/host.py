@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from probes.core.live import PaceClock
     from probes.core.target import Target
+    from probes.record.services import ServiceCheck
     from probes.run.plans import ProbeFn
     from tui.args import LivePace
     from tui.session import Session
@@ -48,6 +49,7 @@ class NetmedicHost(Protocol):
         origin: str = "",
         headers: tuple[tuple[str, str], ...] = (),
         error_text: str = "",
+        service: ServiceCheck | None = None,
     ) -> None: ...
 
     def export(self, session: Session, fmt: str = "md") -> Path: ...

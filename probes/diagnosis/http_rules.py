@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from probes.core.model import Finding, NextStep, Severity
 from probes.core.profiles import AuthConvention, auth_convention
 from probes.diagnosis.evidence import Evidence, q
+from probes.diagnosis.owner_steps import owner_or, port_owner
 from probes.proto.http import (
     CLOSED,
     CONNECT_ERROR,
@@ -77,6 +78,10 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
     lines = tuple(_evidence(data))
     host = ev.target.host
     front = data.header("server") or data.header("via") or "the server"
+    # The unit or container serving the port (a target on this host), for the
+    # findings that send the person to the service's state and log.
+    owner = port_owner(ev)
+    named, why = (owner.steps, (owner.why,)) if owner else ((), ())
     if data.redirect_loop:
         yield Finding(
             "http.redirect_loop",
@@ -106,12 +111,13 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             "http.unexpected_status",
             Severity.WARNING,
             f"{data.url} answers {code} {data.reason}; the saved service expects {data.expected_status}",
-            lines,
+            (*lines, *why),
             (
                 NextStep(
                     "The health path answers, but not as expected: check the path and the service's state"
                 ),
                 NextStep("See the exchange", f"curl -sv {q(data.url)}"),
+                *named,
             ),
         )
         return
@@ -155,7 +161,7 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             fid,
             severity,
             f"the proxy in front of {host} ({front}) got {what} from its upstream ({code})",
-            (*lines, "the proxy answered; the application behind it failed"),
+            (*lines, "the proxy answered; the application behind it failed", *why),
             (
                 NextStep(
                     "Check the upstream application behind the proxy: is it running and listening?"
@@ -164,6 +170,7 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
                     "Read the proxy's error log (nginx: /var/log/nginx/error.log)",
                     "tail -n 50 /var/log/nginx/error.log",
                 ),
+                *named,
                 NextStep(
                     "Compare the proxy's upstream timeout with the application's response time"
                     if code == 504
@@ -177,12 +184,12 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             fid,
             severity,
             f"{host} is unavailable (503)" + (f"; Retry-After: {retry}" if retry else ""),
-            lines,
+            (*lines, *why),
             (
                 NextStep(
                     "The service is overloaded, in maintenance, or has no healthy backends: check its health and logs"
                 ),
-                NextStep("Check the status of the service", "systemctl --failed"),
+                *owner_or(owner, NextStep("Check the status of the service", "systemctl --failed")),
             ),
         )
     elif code >= 500:
@@ -190,9 +197,10 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             "http.server_error",
             Severity.ERROR,
             f"{host} fails with {code} {data.reason}",
-            lines,
+            (*lines, *why),
             (
                 NextStep("Read the application's error log for this request"),
+                *named,
                 NextStep("See the exchange", _curl(ev, data)),
             ),
         )
@@ -374,6 +382,7 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
     elif data.state in (RESET, CLOSED):
         how = "resets" if data.state == RESET else "closes"
         when = data.hangup_when or "after the request"
+        owner = port_owner(ev)
         yield Finding(
             "tcp.reset_after_connect",
             Severity.ERROR,
@@ -386,12 +395,14 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
                     if when.startswith("before")
                     else ""
                 ),
+                *([owner.why] if owner else []),
             ),
             (
                 NextStep("See it happen", f"curl -sv {q(data.url)}"),
                 NextStep(
                     "The server crashed on the request, or rejects this client (connection limit, allow list, TLS expected, wrong virtual host): check its logs"
                 ),
+                *(owner.steps if owner else ()),
                 NextStep(
                     "Count connections on the server's port", f"ss -tan 'sport = :{port}' | wc -l"
                 ),
@@ -413,12 +424,16 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
 def _connect_failure(ev: Evidence, data: HttpData, fid: str, lines: tuple[str, ...]) -> Finding:
     """The HTTP connect failed (the TCP probe, when it ran, says the same with more detail)."""
     what = "refuses the connection" if fid == "tcp.refused" else "does not answer the connection"
+    owner = port_owner(ev) if fid == "tcp.refused" else None
     return Finding(
         fid,
         Severity.ERROR,
         f"{ev.target.host_port} {what}",
-        lines,
-        (NextStep("Check the port", f"nc -zv -w 3 {q(ev.target.host)} {ev.target.port}"),),
+        (*lines, *([owner.why] if owner else [])),
+        (
+            NextStep("Check the port", f"nc -zv -w 3 {q(ev.target.host)} {ev.target.port}"),
+            *(owner.steps if owner else ()),
+        ),
     )
 
 

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
+from probes.diagnosis.owner_steps import container_steps, service_steps, unit_steps
 from probes.host.local import FORWARDERS, Listener, LocalData, name_matches
-from probes.host.owner import Container, Forward
+from probes.host.owner import Forward
 from probes.host.procinfo import ProcessInfo
 from probes.host.system import OomKill
 from probes.net.tcp import FILTERED, OPEN, TcpData
@@ -79,99 +80,19 @@ def _hidden_steps(data: LocalData, port: int) -> list[NextStep]:
     return []
 
 
-def _service_steps(data: LocalData, proc: ProcessInfo | None) -> list[NextStep]:
-    """Commands that fit how *proc* runs here (read-only)."""
-    if proc is None:
-        return []
-    if proc.unit:  # the cgroup says systemd runs it
-        return _unit_steps(proc.unit, user=proc.user_unit)
-    box = _proxied_container(data, proc)
-    if box is not None:
-        return _container_steps(box.runtime, box.name, box.compose_project, box.compose_service)
-    if proc.container and proc.runtime in ("docker", "podman"):
-        return _container_steps(
-            proc.runtime,
-            proc.container_name or proc.container,
-            proc.compose_project,
-            proc.compose_service,
-        )
-    if proc.container and proc.runtime:
-        steps = _cri_steps(proc.container)
-        if proc.kubernetes and "kubectl" in data.tools:
-            steps.append(_pod_step(data))
-        return steps
-    if proc.kubernetes and "kubectl" in data.tools:
-        return [_pod_step(data)]
-    return [
-        NextStep(f"See how {proc.name} was started", f"ps -o pid,user,lstart,args -p {proc.pid}")
-    ]
-
-
-def _proxied_container(data: LocalData, proc: ProcessInfo) -> Container | None:
-    """The container docker-proxy forwards to (its ``-container-ip``), when known."""
-    if proc.name != "docker-proxy":
-        return None
-    args = proc.cmdline.split()
-    if "-container-ip" not in args or args.index("-container-ip") + 1 >= len(args):
-        return None
-    address = args[args.index("-container-ip") + 1]
-    return next((c for c in data.containers if address in c.addresses), None)
-
-
-def _unit_steps(unit: str, *, user: bool = False) -> list[NextStep]:
-    """Status and log of a systemd unit, named."""
-    ctl = "systemctl --user" if user else "systemctl"
-    log = "journalctl --user-unit" if user else "journalctl -u"
-    return [
-        NextStep(f"See the state of {unit}", f"{ctl} status {q(unit)}"),
-        NextStep(f"Read {unit}'s recent log", f"{log} {q(unit)} -n 50 --no-pager"),
-    ]
-
-
-def _container_steps(runtime: str, ref: str, project: str, service: str) -> list[NextStep]:
-    """Log and state of a docker/podman container, by name (or id)."""
-    tool = "podman" if runtime == "podman" else "docker"
-    steps = [
-        NextStep(f"Read the container {ref}'s recent log", f"{tool} logs --tail 50 {q(ref)}"),
-        NextStep(f"See the state of {ref}", f"{tool} ps -a --filter name={q(ref)}"),
-    ]
-    if project and service and tool == "docker":
-        steps.append(
-            NextStep(
-                f"It is the compose service {service} of project {project}",
-                f"docker compose -p {q(project)} logs --tail 50 {q(service)}",
-            )
-        )
-    return steps
-
-
-def _cri_steps(container: str) -> list[NextStep]:
-    return [
-        NextStep(f"See the container {container}", f"crictl ps -a --id {q(container)}"),
-        NextStep("Read its recent log", f"crictl logs --tail 50 {q(container)}"),
-    ]
-
-
-def _pod_step(data: LocalData) -> NextStep:
-    return NextStep(
-        "Find the pod on this node",
-        f"kubectl get pods -A -o wide --field-selector spec.nodeName={q(data.hostname)}",
-    )
-
-
 def _expected_units(data: LocalData) -> tuple[list[str], list[NextStep]]:
     """Evidence and steps for the units and containers that should serve the port."""
     evidence = [f"{u.unit} names port {data.target.port} ({u.path}: {u.line})" for u in data.units]
     steps: list[NextStep] = []
     for u in data.units[:2]:
-        steps += _unit_steps(u.unit)
+        steps += unit_steps(u.unit)
     for c in data.containers[:2]:
         state = {True: "running", False: "stopped", None: "state unknown"}[c.running]
         evidence.append(
             f"container {c.name} ({state}) publishes port {data.target.port} "
             f"(read from {data.containers_source})"
         )
-        steps += _container_steps(c.runtime, c.name, c.compose_project, c.compose_service)
+        steps += container_steps(c.runtime, c.name, c.compose_project, c.compose_service)
     return evidence, steps
 
 
@@ -179,7 +100,7 @@ def _forward_steps(data: LocalData, f: Forward) -> list[NextStep]:
     steps = [NextStep(f"See the rule ({f.where})", f.inspect_command)]
     if f.container:
         box = next((c for c in data.containers if c.name == f.container), None)
-        steps += _container_steps(
+        steps += container_steps(
             box.runtime if box else "docker",
             f.container,
             box.compose_project if box else "",
@@ -334,7 +255,7 @@ def not_listening(ev: Evidence) -> Iterator[Finding]:
     evidence += unit_evidence
     steps: list[NextStep] = [*unit_steps, NextStep("List every listening TCP socket", "ss -tlnp")]
     look = data.process(view.lookalikes[0]) if view.lookalikes else None
-    steps += _service_steps(data, look)
+    steps += service_steps(data, look)
     if view.service and "systemd" in data.tools and not data.units:
         steps.append(
             NextStep(
@@ -400,7 +321,7 @@ def wrong_address(ev: Evidence) -> Iterator[Finding]:
                 + (f": {hint}" if hint else "; the option is often called bind, listen or host")
             )
         )
-        steps += _service_steps(data, proc)
+        steps += service_steps(data, proc)
         yield Finding(
             "local.loopback_only",
             severity,
@@ -423,7 +344,7 @@ def wrong_address(ev: Evidence) -> Iterator[Finding]:
             f"{tcp[0].address}"
         )
     )
-    steps += _service_steps(data, proc)
+    steps += service_steps(data, proc)
     yield Finding(
         "local.bound_elsewhere",
         severity,
@@ -493,7 +414,7 @@ def backlog_full(ev: Evidence) -> Iterator[Finding]:
                 "sysctl net.core.somaxconn",
             )
         )
-        steps += _service_steps(data, proc)
+        steps += service_steps(data, proc)
         yield Finding(
             "tcp.backlog_full",
             Severity.ERROR if full else Severity.WARNING,
@@ -643,7 +564,7 @@ def close_wait(ev: Evidence) -> Iterator[Finding]:
         steps.append(
             NextStep("Watch whether its open files keep growing", f"ls /proc/{proc.pid}/fd | wc -l")
         )
-    steps += _service_steps(data, proc)
+    steps += service_steps(data, proc)
     yield Finding(
         "local.close_wait",
         Severity.WARNING,
@@ -768,7 +689,7 @@ def port_conflict(ev: Evidence) -> Iterator[Finding]:
                 )
         steps = [
             NextStep(f"See what holds port {view.port}", f"ss -tlnp 'sport = :{view.port}'"),
-            *_service_steps(data, proc),
+            *service_steps(data, proc),
             NextStep(
                 f"If {view.service} should own port {view.port}, stop {name} or move one of "
                 f"them; look for 'Address already in use' in {view.service}'s log"
@@ -874,7 +795,7 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
             evidence.append(f"{len(matching)} such kills in the kernel log")
         evidence.append(_memory_line(data))
         unit = _oom_unit(data, k)
-        steps = [*_unit_steps(unit), *log_steps] if unit else list(log_steps)
+        steps = [*unit_steps(unit), *log_steps] if unit else list(log_steps)
         if unit and unit != k.unit:
             evidence.append(f"{unit} should listen on port {view.port} (its unit file names it)")
         steps.append(

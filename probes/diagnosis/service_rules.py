@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
+from probes.diagnosis.owner_steps import PortOwner, port_owner
 from probes.proto.service import (
     AUTH_FAILED,
     AUTH_REQUIRED,
@@ -173,17 +174,19 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
             ),
         )
     elif data.state == UNAVAILABLE:
+        owner = port_owner(ev)
         yield Finding(
             "service.unavailable",
             Severity.ERROR,
             f"{name} on {where} cannot serve now: {data.detail}"
             + (f" ({data.reply})" if data.reply else ""),
-            lines,
+            _with_owner(lines, owner),
             (
                 NextStep(
                     "Wait for start-up to finish, or check the service log and state",
                     "redis-cli INFO persistence" if data.service == "redis" else None,
                 ),
+                *(owner.steps if owner else ()),
             ),
         )
     elif data.state in (FAILED, TIMEOUT):
@@ -195,21 +198,23 @@ def _failed(
 ) -> Finding:
     """The exchange broke off: say how (refused, reset, silent, or an odd answer)."""
     detail = data.detail.lower()
+    owner = port_owner(ev)
+    named = owner.steps if owner else ()
     if "refused" in detail:
         return Finding(
             "tcp.refused",
             Severity.ERROR,
             f"{where} refuses the connection: nothing listens there",
-            lines,
-            (NextStep("See what listens", f"ss -ltnp 'sport = :{ev.target.port}'"),),
+            _with_owner(lines, owner),
+            (NextStep("See what listens", f"ss -ltnp 'sport = :{ev.target.port}'"), *named),
         )
     if "reset" in detail or "closed the connection" in detail or "incompleteread" in detail:
         return Finding(
             "tcp.reset_after_connect",
             Severity.ERROR,
             f"{where} accepts the connection and drops it without a {name} answer",
-            lines,
-            (NextStep("Check the service's log and its connection limits"),),
+            _with_owner(lines, owner),
+            (NextStep("Check the service's log and its connection limits"), *named),
         )
     why = (
         "does not answer its protocol in time"
@@ -220,9 +225,14 @@ def _failed(
         "service.unavailable",
         Severity.ERROR,
         f"{name} on {where} {why}",
-        lines,
-        (NextStep("Check by hand", _client(ev, data)), NextStep("Check the service's log")),
+        _with_owner(lines, owner),
+        (NextStep("Check by hand", _client(ev, data)), NextStep("Check the service's log"), *named),
     )
+
+
+def _with_owner(lines: tuple[str, ...], owner: PortOwner | None) -> tuple[str, ...]:
+    """The evidence, plus what names the unit or container the steps point at."""
+    return (*lines, owner.why) if owner else lines
 
 
 NEAR = 0.9  # a limit is "near" at 90 % of it

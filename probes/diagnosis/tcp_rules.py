@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
+from probes.diagnosis.owner_steps import owner_or, port_owner
 from probes.host.firewall import FirewallData, FirewallRule
 from probes.net.tcp import (
     ERROR,
@@ -231,18 +232,23 @@ def connect_failures(ev: Evidence) -> Iterator[Finding]:
         )
     if refused:
         a = refused[0]
+        owner = port_owner(ev)
         yield Finding(
             "tcp.refused",
             severity,
             f"nothing accepts connections on {_where(a)}: the SYN was answered with a reset",
-            context,
+            (*context, *([owner.why] if owner else [])),
             (
                 NextStep(
                     f"On {host}, check whether anything listens on port {port}",
                     f"ss -tlnp 'sport = :{port}'",
                 ),
-                NextStep(
-                    "Check that the service is running (and why it stopped)", "systemctl --failed"
+                *owner_or(
+                    owner,
+                    NextStep(
+                        "Check that the service is running (and why it stopped)",
+                        "systemctl --failed",
+                    ),
                 ),
                 NextStep("Check the port number in the client's configuration"),
                 NextStep(

@@ -18,15 +18,19 @@ file and the line.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from probes.core.context import ProbeConfig
+from probes.core.options import OptionError, parse_header_option
 from probes.core.profiles import KINDS, kind_for
-from probes.core.target import TargetError, parse_target
+from probes.core.target import Target, TargetError, parse_target
 
 FILE_NAME = "services.toml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -64,6 +68,45 @@ class SavedService:
     def header_options(self) -> tuple[str, ...]:
         """The headers as ``--header`` values ('Name: $VAR')."""
         return tuple(f"{name}: ${var}" for name, var in self.headers)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCheck:
+    """What checking a saved service runs, wherever it is chosen (``check @name``,
+    the TUI's picker): its target, its symptom, and what it adds to the config."""
+
+    service: SavedService
+    target: Target
+    symptom: str
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values: secrets
+
+    def configure(self, config: ProbeConfig) -> ProbeConfig:
+        """*config* with the service's kind, expected status and headers (before the
+        ones *config* already has: an explicit --header still counts)."""
+        return dataclasses.replace(
+            config,
+            headers=self.headers + config.headers,
+            service_kind=self.service.kind,
+            expect_status=self.service.expect,
+        )
+
+
+def service_check(service: SavedService, env: Mapping[str, str]) -> ServiceCheck:
+    """The check of *service*, its header values read from *env*; ServicesError
+    (naming the service) when its URL is unusable or a variable is not set."""
+    for name, var in service.headers:
+        if var not in env:
+            raise ServicesError(
+                f"saved service @{service.name} sends {name} from ${var}, which is not set"
+            )
+    try:
+        target = parse_target(service.check_url)
+        headers = tuple(
+            parse_header_option(h, env, f"@{service.name}") for h in service.header_options()
+        )
+    except (OptionError, TargetError) as exc:
+        raise ServicesError(f"saved service @{service.name}: {exc}") from None
+    return ServiceCheck(service, target, service.symptom or "auto", headers)
 
 
 def config_dir() -> Path:

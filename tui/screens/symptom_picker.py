@@ -183,23 +183,18 @@ one: the evidence decides the verdict either way.
 
     @on(SavedServices.Chosen)
     def _saved_chosen(self, event: SavedServices.Chosen) -> None:
-        """A saved service: its URL, headers (from the environment) and usual symptom."""
+        """A saved service: exactly what ``check @name`` runs (its URL, headers from the
+        environment, kind, expected status and usual symptom)."""
         import os
 
-        from probes.core.options import OptionError, parse_header_option
-        from probes.core.target import TargetError, parse_target
+        from probes.record.services import ServicesError, service_check
 
-        service = event.service
         try:
-            target = parse_target(service.check_url)
-            headers = tuple(
-                parse_header_option(h, os.environ, f"@{service.name}")
-                for h in service.header_options()
-            )
-        except (OptionError, TargetError) as exc:
+            check = service_check(event.service, os.environ)
+        except ServicesError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        self.netmedic.start_diagnosis(target, service.symptom or "auto", headers=headers)
+        self.netmedic.start_diagnosis(check.target, check.symptom, service=check)
 
     def _choose(self, symptom: str) -> None:
         error = self.error_text if self._keeps_error() else ""

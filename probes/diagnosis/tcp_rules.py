@@ -364,12 +364,14 @@ def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
             "them (intermittent)"
         )
         severity = Severity.WARNING
+    owner = port_owner(ev)
     yield Finding(
         "tcp.reset_after_connect",
         severity,
         title,
-        tuple(_hangup_line(x) for x in dropped),
+        (*(_hangup_line(x) for x in dropped), *([owner.why] if owner else [])),
         (
+            *(owner.steps if owner else ()),  # its logs name why it hangs up
             NextStep(
                 "Check the service's connection limit and its logs (max connections, worker "
                 "pool, tcp wrappers, IP allow lists)"

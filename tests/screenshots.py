@@ -27,6 +27,7 @@ from probes.core.context import ProbeConfig
 from probes.core.target import Target
 from probes.record.journal import Journal
 from probes.record.session import load_session
+from probes.triage.pasted import PastedError
 from tui.app import NetmedicApp
 from tui.args import LivePace
 from tui.demo.addresses import SECOND_LOOPBACK
@@ -177,8 +178,10 @@ async def _resumed(outdir: Path, tmp: Path, lab: DemoLab) -> Path:
     """A real session (the demo's 503) with a step marked and a note, then ``--resume``."""
     sessions = tmp / "sessions"
 
-    def journal(target: Target, symptom: str, plan: tuple[str, ...]) -> Journal:
-        return Journal.create(target, symptom, plan=plan, directory=sessions)
+    def journal(
+        target: Target, symptom: str, plan: tuple[str, ...], error: PastedError | None = None
+    ) -> Journal:
+        return Journal.create(target, symptom, plan=plan, error=error, directory=sessions)
 
     first = _app(lab, tmp, True, journal_factory=journal)
     async with first.run_test(size=(120, 40)) as pilot:

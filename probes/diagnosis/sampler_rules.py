@@ -254,9 +254,7 @@ def next_steps(ev: Evidence, s: Share) -> tuple[NextStep, ...]:
                 "Look for a rate limit on new connections (limit / hashlimit / meter rules)",
                 "nft list ruleset | grep -n -i -E 'limit|meter'",
             ),
-            NextStep(
-                "Find where the SYN stops", f"traceroute -n -T -p {port} {address}"
-            ),
+            NextStep("Find where the SYN stops", f"traceroute -n -T -p {port} {address}"),
         )
     if fid == "tcp.reset_after_connect":
         return (

@@ -288,8 +288,9 @@ def test_every_sampler_failure_has_its_finding(
         assert finding.severity is Severity.ERROR
     elif share == 3:
         assert finding.severity is Severity.WARNING and "(intermittent)" in finding.title
-        assert "30% of" in finding.evidence[0]
-    assert any(detail in line for line in finding.evidence)
+        assert "6 of" in finding.evidence[0] and "(30%)" in finding.evidence[0]
+    if outcome != "timeout":  # a timeout's detail is the exception's name, not shown
+        assert any(detail in line for line in finding.evidence)
     assert finding.next_steps and any(s.command for s in finding.next_steps)
 
 

@@ -126,7 +126,11 @@ def _pcts(p: Percentiles) -> str:
 
 
 def _attempt_line(a: Attempt) -> str:
-    line = a.outcome + (f" ({a.detail})" if a.detail else "")
+    if a.outcome == TIMEOUT:  # its detail is only the exception's name
+        after = "the request" if a.connect_s is not None else "the SYN"
+        line = f"timeout (no answer to {after})"
+    else:
+        line = a.outcome + (f" ({a.detail})" if a.detail else "")
     if a.connect_s is not None:
         line += f", connected in {ms(a.connect_s)}"
     if a.first_byte_s is not None:
@@ -141,7 +145,7 @@ def evidence(s: Share) -> tuple[str, ...]:
     span = f"the last {s.total}" if s.live else f"{s.total}"
     latest = "; ".join(_attempt_line(a) for a in s.failed[-LATEST:][::-1])
     return (
-        f"{s.pct:.0f}% of {span} connections ({n}) ended {s.outcomes()}",
+        f"{n} of {span} connections ({s.pct:.0f}%) ended: {s.outcomes()}",
         f"connection sampler [{d.speaks}] to {s.where}, one every {d.interval_s:g} s, "
         f"{s.total} attempts in the window: {counts}",
         f"connect {_pcts(d.connect)}; first byte {_pcts(d.first_byte)}",
@@ -200,11 +204,14 @@ _HOW = {
 def title(s: Share) -> str:
     if s.every_attempt_failed and len(s.failed) == s.total:
         return f"every sampled connection to {s.where} failed: {s.outcomes()}"
-    how = _HOW.get(s.finding_id) or f"are answered {s.outcomes()}"
+    how = _HOW.get(s.finding_id)
+    noun = "connections"
+    if how is None:  # an HTTP status
+        how, noun = f"are answered {s.outcomes().replace('status ', '')}", "requests"
     how += "; none succeeded" if s.every_attempt_failed else " (intermittent)"
     if s.live:  # the figure moves every round: it leads the evidence, not the title
-        return f"connections to {s.where} {how}"
-    return f"{s.pct:.0f}% of connections to {s.where} {how}"
+        return f"{noun} to {s.where} {how}"
+    return f"{s.pct:.0f}% of {noun} to {s.where} {how}"
 
 
 def _count_codes(ev: Evidence) -> NextStep:
@@ -242,7 +249,12 @@ def next_steps(ev: Evidence, s: Share) -> tuple[NextStep, ...]:
     if fid == "tcp.filtered":
         return (
             NextStep(
-                f"On {host}: SYNs dropped at a full SYN or accept queue",
+                f"On {host}: a listener that accepts too slowly fills its accept queue "
+                "(Recv-Q reaches Send-Q) and the kernel drops new SYNs",
+                f"ss -ltn 'sport = :{port}'",
+            ),
+            NextStep(
+                f"On {host}: do the drop counters grow (full SYN or accept queue)?",
                 "nstat -az TcpExtListenOverflows TcpExtListenDrops TcpExtTCPReqQFullDrop",
             ),
             NextStep(

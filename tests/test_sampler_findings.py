@@ -22,8 +22,8 @@ from probes.proto.http import probe_http
 from probes.proto.sampler import SamplerData, probe_connections
 from probes.run.runner import Run
 from tests.live_fakes import SteppingClock
-from tests.tui.helpers import until
 from tests.test_live_evidence import LIVE, first_window, live_run, raised
+from tests.tui.helpers import until
 
 
 def finding(diagnosis: Diagnosis, fid: str) -> Finding:

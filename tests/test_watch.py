@@ -1,4 +1,4 @@
-"""`netmedic watch` against loopback servers: resets, 503s and a closed port, as the sampler sees them."""
+"""`netmedic watch` against loopback servers: resets, 503s, a closed port."""
 
 from __future__ import annotations
 

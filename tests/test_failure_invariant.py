@@ -13,6 +13,8 @@ import pytest
 from probes.core.model import ProbeError, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
+from probes.path.pathstats import RttStats
+from probes.path.ping import PingData, PingHost
 from probes.proto import http, proxy, sampler, service, tls, ws
 from probes.proto.certs import CertInfo
 from probes.proto.cors import CorsData
@@ -310,3 +312,44 @@ def test_a_sampler_failed_from_its_first_attempt_is_explained(sent: int) -> None
     attempts = tuple(_attempt("refused", "ECONNREFUSED", False) for _ in range(sent))
     diagnosis = diagnose(parse_target("192.0.2.1:80"), {"connections": sampled("tcp", attempts)})
     assert diagnosis.verdict == "tcp.refused"
+
+
+@pytest.mark.parametrize(("ping_loss", "expected"), [(0, "tcp.filtered"), (20, "path.loss")])
+def test_unanswered_syns_as_many_as_the_path_loses_are_a_note_beside_path_loss(
+    ping_loss: int, expected: str
+) -> None:
+    """Loss on the path drops SYNs too: the sampler's timeouts are then no verdict of their
+    own (info), and path.loss speaks; without loss they are tcp.filtered."""
+    bad = _attempt("timeout", "TimeoutError", False)
+    good = sampler.Attempt(sampler.OK, 0.001, None)
+    attempts = tuple(bad if i % 10 < 3 else good for i in range(20))
+    stats = RttStats(20, 20 - ping_loss // 5, ping_loss, 0.01, 0.01, 0.01, 0.01, 0.0, 0.0)
+    host = PingHost("192.0.2.1", 4, "raw-icmp", stats, ())
+    ping = ProbeResult(
+        "ping", Status.OK, 1.0, "x", PingData("raw-icmp", True, "", 0.2, 84, (host,))
+    )
+    results = {"connections": sampled("tcp", attempts, 60), "ping": ping}
+    diagnosis = diagnose(parse_target("192.0.2.1:80"), results)
+    assert diagnosis.verdict == expected
+    filtered = next(f for f in diagnosis.findings if f.id == "tcp.filtered")
+    if ping_loss:
+        assert filtered.severity is Severity.INFO and "packet loss" in filtered.title
+        assert "ping loses 20% to 192.0.2.1" in filtered.evidence[-1]
+    else:
+        assert filtered.severity is Severity.WARNING
+
+
+@pytest.mark.parametrize(("standing", "up"), [(False, False), (True, True)])
+def test_a_raised_sampler_finding_stays_up_down_to_half_its_threshold(
+    standing: bool, up: bool
+) -> None:
+    """Live hysteresis: 15% refused raises nothing, but keeps a raised tcp.refused up
+    (random failures around 20% must not raise and clear it every round)."""
+    bad = _attempt("refused", "ECONNREFUSED", False)
+    good = sampler.Attempt(sampler.OK, 0.001, None)
+    attempts = tuple(bad if i % 20 < 3 else good for i in range(60))
+    before = {"tcp.refused": Severity.WARNING} if standing else {}
+    diagnosis = diagnose(
+        parse_target("192.0.2.1:80"), {"connections": sampled("tcp", attempts, 60)}, standing=before
+    )
+    assert (diagnosis.verdict == "tcp.refused") is up

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
+from probes.path.ping import PingData
 from probes.proto.sampler import (
     ERROR,
     OK,
@@ -39,6 +40,12 @@ RESET_ERROR_PCT = 50.0  # resets this common are an error (others: when every at
 CLEAR_FACTOR = 0.5  # live: a standing finding stays up down to half its threshold
 MIN_ATTEMPTS = 3  # fewer in the window: only "every attempt failed" speaks
 LATEST = 3  # failed attempts shown in the evidence
+# Packet loss explains SYNs that go unanswered: a SYN or its SYN-ACK lost is a timeout.
+# Ping loss at least this high to the same address explains unanswered SYNs up to
+# LOSS_EXPLAINS_RATIO times it (one packet each way, and a small window's noise); such a
+# share is a note (info) beside path.loss, not a verdict of its own.
+LOSS_EXPLAINS_PCT = 5.0
+LOSS_EXPLAINS_RATIO = 3.0
 
 # ---- which finding each failed attempt stands for ---------------------------------------
 _STATUS_IDS = {
@@ -97,6 +104,17 @@ class Share:
     failed: tuple[Attempt, ...]  # oldest first
     total: int  # attempts in the window
     every_attempt_failed: bool
+    path_loss_pct: float = 0.0  # ping's loss to the same address (its window)
+
+    @property
+    def explained_by_loss(self) -> bool:
+        """Unanswered SYNs as many as packet loss on the path makes."""
+        return (
+            self.finding_id == "tcp.filtered"
+            and not self.every_attempt_failed
+            and self.path_loss_pct >= LOSS_EXPLAINS_PCT
+            and self.pct <= LOSS_EXPLAINS_RATIO * self.path_loss_pct
+        )
 
     @property
     def pct(self) -> float:
@@ -144,12 +162,18 @@ def evidence(s: Share) -> tuple[str, ...]:
     counts = ", ".join(f"{k} {c}" for k, c in d.kinds)
     span = f"the last {s.total}" if s.live else f"{s.total}"
     latest = "; ".join(_attempt_line(a) for a in s.failed[-LATEST:][::-1])
+    loss = (
+        (f"ping loses {s.path_loss_pct:g}% to {d.address}: lost SYNs are expected (path.loss)",)
+        if s.explained_by_loss
+        else ()
+    )
     return (
         f"{n} of {span} connections ({s.pct:.0f}%) ended: {s.outcomes()}",
         f"connection sampler [{d.speaks}] to {s.where}, one every {d.interval_s:g} s, "
         f"{s.total} attempts in the window: {counts}",
         f"connect {_pcts(d.connect)}; first byte {_pcts(d.first_byte)}",
         f"latest: {latest}",
+        *loss,
     )
 
 
@@ -166,6 +190,7 @@ def shares(ev: Evidence, wanted: Callable[[str], bool]) -> Iterator[Share]:
         if fid is not None:
             by_id.setdefault(fid, []).append(a)
     every = sum(len(v) for v in by_id.values()) == total
+    loss = _ping_loss(ev, data.address)
     leading = max(by_id, key=lambda k: len(by_id[k]), default=None)
     for fid, failed in by_id.items():
         if not wanted(fid):
@@ -174,10 +199,18 @@ def shares(ev: Evidence, wanted: Callable[[str], bool]) -> Iterator[Share]:
         threshold = WARN_PCT * (CLEAR_FACTOR if fid in ev.standing else 1.0)
         enough = total >= MIN_ATTEMPTS and pct >= threshold
         if enough or (every and fid == leading):  # a failed sampler always has its finding
-            yield Share(fid, data, tuple(failed), total, every)
+            yield Share(fid, data, tuple(failed), total, every, loss)
+
+
+def _ping_loss(ev: Evidence, address: str) -> float:
+    ping = ev.data("ping", PingData)
+    hosts = [h for h in ping.hosts if h.address == address] if ping else []
+    return max((h.stats.loss_pct for h in hosts if h.stats.sent), default=0.0)
 
 
 def severity(s: Share) -> Severity:
+    if s.explained_by_loss:
+        return Severity.INFO
     if s.finding_id in _WARNING_ONLY:
         return Severity.WARNING
     if s.every_attempt_failed:
@@ -204,6 +237,8 @@ _HOW = {
 def title(s: Share) -> str:
     if s.every_attempt_failed and len(s.failed) == s.total:
         return f"every sampled connection to {s.where} failed: {s.outcomes()}"
+    if s.explained_by_loss:
+        return f"connections to {s.where} time out now and then: packet loss on the path"
     how = _HOW.get(s.finding_id)
     noun = "connections"
     if how is None:  # an HTTP status

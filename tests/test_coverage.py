@@ -13,7 +13,11 @@ from probes.core.model import ProbeError, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.diagnosis.coverage import FINDS, INCOMPLETE, UNEXPLAINED, verdict_settled
+from probes.diagnosis.ranking import CAUSAL_ORDER
+from probes.diagnosis.sampler_rules import finding_id
 from probes.net.tcp import OPEN, REFUSED, TcpAttempt, TcpData
+from probes.proto.http import HttpData
+from probes.proto.sampler import Attempt
 from probes.run.plans import PROBES
 
 TARGET = parse_target("db.internal:5432")
@@ -87,3 +91,31 @@ def test_ok_and_warnings_are_never_settled_early() -> None:
     results = _tcp(OPEN)
     diagnosis = diagnose(TARGET, results)
     assert not verdict_settled(diagnosis, results, ["ping"])
+
+
+def test_the_sampler_says_what_its_rules_find() -> None:
+    """Every finding a sampled failure stands for is one FINDS["connections"] names (so
+    a failed sampler is explained, and a pending one can outrank a verdict) and a ranked id."""
+    outcomes = ["refused", "reset", "timeout", "error", "service error", "status 401",
+                "status 403", "status 404", "status 429", "status 500", "status 502",
+                "status 503", "status 504", "status 599"]  # fmt: skip
+    seen = set()
+    for speaks in ("tcp", "http", "redis"):
+        for outcome in outcomes:
+            for connect_s in (None, 0.001):
+                for detail in ("x", "TLS: x", "-ERR max number of clients reached"):
+                    fid = finding_id(Attempt(outcome, connect_s, None, detail), speaks)
+                    assert fid is not None
+                    seen.add(fid)
+    assert seen == set(FINDS["connections"])
+    assert seen <= set(CAUSAL_ORDER)
+    assert finding_id(Attempt("ok", 0.001, None), "http") is None
+
+
+def test_a_pending_sampler_can_still_outrank_an_http_status() -> None:
+    """An HTTP 503 does not settle the verdict while the sampler may yet see refusals."""
+    data = HttpData("http://x.test/", "GET", "ok", status=503, reason="Service Unavailable")
+    results = {"http": ProbeResult("http", Status.FAILED, 0.1, "503", data)}
+    diagnosis = diagnose(parse_target("http://x.test/"), results)
+    assert diagnosis.verdict == "http.unavailable"
+    assert not verdict_settled(diagnosis, results, ["connections"])

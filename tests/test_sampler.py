@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from probes.core.context import ProbeConfig, ProbeContext
+from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.target import parse_target
+from probes.diagnosis import diagnose
 from probes.proto.sampler import RESET, SamplerData, probe_connections
 
 
@@ -66,3 +68,57 @@ async def test_sampler_refused() -> None:
     probe.close()  # nothing listens there now
     data = await _sample(f"127.0.0.1:{port}", sample_interval=0.05, sample_count=3)
     assert data.rate("refused") == 100
+
+
+async def _answering(first: bytes) -> AsyncIterator[int]:
+    """Reads a request, answers *first*, closes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read(1024)
+            writer.write(first)
+            await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("url", "answer"),
+    [
+        (
+            "http://127.0.0.1:{port}/",
+            b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n",
+        ),
+        ("http://127.0.0.1:{port}/", b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n"),
+        ("redis://127.0.0.1:{port}", b"-NOAUTH Authentication required.\r\n"),
+    ],
+)
+async def test_a_service_that_answers_our_probe_request_is_up(url: str, answer: bytes) -> None:
+    """HEAD and an unauthenticated PING are our choices: a server that says it does not
+    take them is up (the http and service probes judge the real request)."""
+    async for port in _answering(answer):
+        data = await _sample(url.format(port=port), sample_interval=0.05, sample_count=3)
+        assert data.rate("ok") == 100 and data.failed == 0
+
+
+@pytest.mark.asyncio
+async def test_a_tls_failure_says_so_not_an_errno() -> None:
+    """https:// to a plain HTTP port: the handshake fails (its SSL code is no errno)."""
+    async for port in _answering(b"HTTP/1.1 400 Bad Request\r\n\r\n"):
+        url = f"https://127.0.0.1:{port}/"
+        data = await _sample(url, sample_interval=0.05, sample_count=3)
+    assert data.rate("error") == 100
+    assert data.recent[-1].detail.startswith("TLS: ") and "EPERM" not in data.recent[-1].detail
+    result = ProbeResult("connections", Status.FAILED, 0.1, "x", data, ProbeError("ERROR", "x"))
+    diagnosis = diagnose(parse_target(url), {"connections": result})
+    assert diagnosis.verdict == "tls.handshake_failed"

@@ -1,4 +1,4 @@
-"""`netmedic watch` against a loopback server that resets every other connection."""
+"""`netmedic watch` against loopback servers: resets, 503s, a closed port."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,73 @@ def test_watch_exits_1_when_a_threshold_is_crossed(tmp_path: Path) -> None:
     assert out.returncode == 1, out.stdout + out.stderr
     assert "CROSSED rtt" in out.stdout
     assert "watched 127.0.0.1" in out.stdout.splitlines()[-1]
+
+
+@pytest.fixture
+def flaky_503_server() -> Iterator[int]:
+    """Answers HTTP; every other request gets 503 Service Unavailable."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    stop = threading.Event()
+
+    def serve() -> None:
+        served = 0
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            served += 1
+            status = b"503 Service Unavailable" if served % 2 == 0 else b"200 OK"
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    conn.recv(1024)
+                    conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    listener.close()
+
+
+def _watch_json(target: str, tmp_path: Path, count: int = 20) -> list[dict[str, Any]]:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "watch", "--json", "--interval", "0.2",
+         "--count", str(count), "--", target],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def _raised(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {f["id"]: f for d in lines for f in d.get("findings_raised", ())}
+
+
+def test_watch_raises_the_503s_the_sampler_sees(flaky_503_server: int, tmp_path: Path) -> None:
+    lines = _watch_json(f"http://127.0.0.1:{flaky_503_server}/", tmp_path)
+    ticks = [d for d in lines if "interval" in d]
+    assert 35 <= ticks[-1]["connections"]["rates"].get("status 503", 0) <= 65
+    assert "http.unavailable" in _raised(lines)
+    assert ticks[-1]["verdict"] == "http.unavailable"
+
+
+def test_watch_on_a_closed_port_raises_refused_not_unexplained(tmp_path: Path) -> None:
+    """watch's plan has no tcp probe: the sampler's own refusals explain it."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    lines = _watch_json(f"127.0.0.1:{port}", tmp_path, count=12)
+    raised = _raised(lines)
+    assert "tcp.refused" in raised and "probe.unexplained" not in raised
+    assert [d for d in lines if "interval" in d][-1]["verdict"] == "tcp.refused"

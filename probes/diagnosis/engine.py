@@ -14,6 +14,7 @@ from probes.diagnosis import (
     path_rules,
     proxy_rules,
     route_rules,
+    sampler_rules,
     service_rules,
     tcp_rules,
     tls_rules,
@@ -29,6 +30,7 @@ RULES: tuple[Rule, ...] = (
     *route_rules.RULES,
     *dns_rules.RULES,
     *tcp_rules.RULES,
+    *sampler_rules.RULES,  # after the tcp probe's own connect
     *path_rules.RULES,
     *local_rules.RULES,
     *tls_rules.RULES,
@@ -36,6 +38,7 @@ RULES: tuple[Rule, ...] = (
     *proxy_rules.RULES,
     *web_rules.RULES,
     *service_rules.RULES,
+    *sampler_rules.LATE_RULES,  # after the http/tls/service probes' own answers
     *burst_rules.RULES,  # last: a direct reading of the same limit wins
 )
 

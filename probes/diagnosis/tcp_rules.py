@@ -22,7 +22,6 @@ from probes.net.tcp import (
 )
 from probes.path.ping import PingData
 from probes.path.route import RouteData
-from probes.proto.sampler import RESET, SamplerData
 
 
 def _where(a: TcpAttempt) -> str:
@@ -413,35 +412,4 @@ def connect_ok(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-SAMPLED_RESET_PCT = 20.0  # of sampled connections reset: worth a finding
-
-
-def sampled_resets(ev: Evidence) -> Iterator[Finding]:
-    """The connection sampler saw connections accepted and then reset (intermittent)."""
-    data = ev.data("connections", SamplerData)
-    if data is None or data.sent < 3:
-        return
-    rate = data.rate(RESET)
-    if rate < SAMPLED_RESET_PCT:
-        return
-    where = f"{data.address}:{data.port}"
-    total = sum(n for _k, n in data.kinds)
-    yield Finding(
-        "tcp.reset_after_connect",
-        Severity.ERROR if rate >= 50 else Severity.WARNING,
-        f"{rate:.0f}% of connections to {where} are reset",
-        (
-            f"connection sampler [{data.speaks}], {total} attempts in the window: "
-            + ", ".join(f"{k} {n}" for k, n in data.kinds),
-        ),
-        (
-            NextStep(
-                "Look for the side that sends the resets (server logs, a proxy or load "
-                "balancer in front, conntrack drops)",
-                f"ss -tni dst {q(data.address)}",
-            ),
-        ),
-    )
-
-
-RULES = (local_firewall, connect_failures, hangup_after_connect, sampled_resets, connect_ok)
+RULES = (local_firewall, connect_failures, hangup_after_connect, connect_ok)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
-from probes.core.sanitize import clean_bytes
+from probes.core.sanitize import clean_bytes, clean_text
 
 OK, REFUSED, RESET, TIMEOUT, SERVICE_ERROR, ERROR = (
     "ok",
@@ -34,6 +34,11 @@ OK, REFUSED, RESET, TIMEOUT, SERVICE_ERROR, ERROR = (
     "service error",
     "error",
 )
+TLS_DETAIL = "TLS: "  # an ERROR's detail starts so when the TLS handshake failed
+# A HEAD answered with these says the server is up: HEAD is our choice, not the client's.
+HEAD_NOT_SUPPORTED = frozenset({405, 501})
+# Redis answering PING with these is up: the sampler does not log in (the service probe does).
+REDIS_WANTS_AUTH = (b"-NOAUTH", b"-WRONGPASS")
 KEEP = 60  # attempts kept when not live
 FIRST_WINDOW = 10  # attempts before a live run counts it answered (as ping and trace)
 HTTP_SCHEMES = frozenset({"http", "https"})
@@ -143,11 +148,14 @@ def _judge(speaks: str, first: bytes) -> tuple[str, str]:
         parts = first.split(b" ", 2)
         if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1][:3].isdigit():
             code = int(parts[1][:3])
-            return (OK if code < 400 else f"status {code}"), clean_bytes(first.split(b"\r\n")[0])
+            fine = code < 400 or code in HEAD_NOT_SUPPORTED
+            return (OK if fine else f"status {code}"), clean_bytes(first.split(b"\r\n")[0])
         return SERVICE_ERROR, f"not HTTP: {clean_bytes(first[:60])}"
     if speaks == "redis":
         if first.startswith(b"+"):
             return OK, ""
+        if first.upper().startswith(REDIS_WANTS_AUTH):
+            return OK, clean_bytes(first.split(b"\r\n")[0], 120)
         return SERVICE_ERROR, clean_bytes(first.split(b"\r\n")[0], 120)
     return OK, ""
 
@@ -186,7 +194,10 @@ async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> 
                 return Attempt(RESET, connect_s, None, "closed without answering")
             outcome, detail = _judge(speaks, first)
             return Attempt(outcome, connect_s, time.monotonic() - sent, detail)
-    except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:  # its errno is an SSL_ERROR_* code, not an errno
+        reason = getattr(exc, "verify_message", None) or exc.reason or type(exc).__name__
+        return Attempt(ERROR, connect_s, None, TLS_DETAIL + clean_text(str(reason), 120))
+    except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
         detail = errno.errorcode.get(getattr(exc, "errno", None) or 0, type(exc).__name__)
         return Attempt(failure_kind(exc), connect_s, None, detail)
     finally:

@@ -35,7 +35,11 @@ from probes.proto.sampler import (
 )
 
 # ---- thresholds (percent of the attempts in the window) ----------------------------------
-WARN_PCT = 20.0  # a failure kind this common is a finding (a warning: intermittent)
+# A failure kind this common, and seen at least MIN_FAILED times, is a finding (a
+# warning: intermittent) — the bar path.loss sets for packets: connections that fail
+# now and then are what "intermittent" means, and an operator told "ok" stops looking.
+WARN_PCT = 5.0
+MIN_FAILED = 2
 RESET_ERROR_PCT = 50.0  # resets this common are an error (others: when every attempt failed)
 CLEAR_FACTOR = 0.5  # live: a standing finding stays up down to half its threshold
 MIN_ATTEMPTS = 3  # fewer in the window: only "every attempt failed" speaks
@@ -197,7 +201,7 @@ def shares(ev: Evidence, wanted: Callable[[str], bool]) -> Iterator[Share]:
             continue
         pct = 100.0 * len(failed) / total
         threshold = WARN_PCT * (CLEAR_FACTOR if fid in ev.standing else 1.0)
-        enough = total >= MIN_ATTEMPTS and pct >= threshold
+        enough = total >= MIN_ATTEMPTS and len(failed) >= MIN_FAILED and pct >= threshold
         if enough or (every and fid == leading):  # a failed sampler always has its finding
             yield Share(fid, data, tuple(failed), total, every, loss)
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from probes.record.session import load_session
+from tui.report import render
 
 
 @pytest.fixture
@@ -90,6 +91,7 @@ def test_watch_json_lines_carry_the_reset_rate(resetting_server: int, tmp_path: 
     # Ending a watch is the live run's normal end: finished (stopped), not cut short.
     saved = load_session(None, tmp_path / "state" / "netmedic" / "sessions")
     assert saved.runs[-1].finished and saved.runs[-1].stopped
+    assert "live, stopped after" in render(saved, "md")  # the report tells it so
     assert saved.runs[-1].verdict == "tcp.reset_after_connect"
 
 

@@ -23,7 +23,6 @@ from probes.core.events import EventSink, NullSink
 from probes.core.live import PaceClock
 from probes.core.redact import Redactor
 from probes.core.target import Target
-from probes.record.journal import Journal, JournalError
 from probes.run.plans import PLANS, ProbeFn, plan_for
 from tui import recent
 from tui.args import DEFAULT_PACE, LivePace
@@ -32,6 +31,7 @@ from tui.screens.target_entry import TargetEntryScreen
 from tui.session import Session
 
 if TYPE_CHECKING:
+    from probes.record.journal import Journal
     from probes.record.journal_writer import JournalWriter
     from probes.record.services import ServiceCheck
     from probes.record.session import Session as SavedSession
@@ -45,13 +45,15 @@ if TYPE_CHECKING:
 THEMES = ("textual-dark", "textual-light")
 
 # Opens the journal of a new session: (target, symptom, plan, pasted error) -> Journal.
-JournalFactory = Callable[[Target, str, tuple[str, ...], "PastedError | None"], Journal]
+JournalFactory = Callable[[Target, str, tuple[str, ...], "PastedError | None"], "Journal"]
 
 
 def memory_journal(
     target: Target, symptom: str, plan: tuple[str, ...], error: PastedError | None = None
 ) -> Journal:
     """Keep the session in memory only (tests; the default unless run_app says disk)."""
+    from probes.record.journal import Journal
+
     return Journal.in_memory(target, symptom, plan=plan, error=error)
 
 
@@ -59,6 +61,8 @@ def disk_journal(
     target: Target, symptom: str, plan: tuple[str, ...], error: PastedError | None = None
 ) -> Journal:
     """A journal file under the state directory, so a dropped link loses nothing."""
+    from probes.record.journal import Journal
+
     return Journal.create(target, symptom, plan=plan, error=error)
 
 
@@ -311,6 +315,8 @@ class NetmedicApp(App[int]):
     ) -> Journal:
         """Runs on the journal thread: a state directory that cannot be written must
         not stop the troubleshooting, but the person is told it is not saved."""
+        from probes.record.journal import Journal, JournalError
+
         try:
             return open_journal()
         except JournalError as exc:

@@ -18,12 +18,12 @@ from probes.core.events import EventSink, NoteAdded, NullSink, RetestStarted, St
 from probes.core.model import Diagnosis, ProbeResult
 from probes.core.redact import Redactor
 from probes.core.target import Target
-from probes.triage.pasted import PastedError
 
 if TYPE_CHECKING:
     from probes.record.journal_writer import JournalWriter
     from probes.record.session import Session as SavedSession
     from probes.run.runner import Run
+    from probes.triage.pasted import PastedError
 
 
 @dataclass(frozen=True, slots=True)

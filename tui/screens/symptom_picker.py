@@ -7,6 +7,8 @@ highlighted, and names the target when the text does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -17,11 +19,12 @@ from textual.widgets.option_list import Option
 
 from probes.core.target import Target
 from probes.run.plans import SYMPTOMS, Symptom
-from probes.triage.naming import missing_reason, name_target
-from probes.triage.reading import Reading, read_error
 from tui.host import NetmedicHost, host
 from tui.widgets.error_input import ErrorInput, field_to_text
 from tui.widgets.saved_services import SavedServices
+
+if TYPE_CHECKING:  # the error reading loads when something is typed, not for the first frame
+    from probes.triage.reading import Reading
 
 MATCH_STYLE = "bold black on yellow"
 LABEL_MATCH = 3  # typed words found in a symptom's own words
@@ -51,7 +54,7 @@ one: the evidence decides the verdict either way.
         super().__init__(id="symptom-picker")
         self.target = target
         self.shown: list[Symptom] = list(SYMPTOMS)
-        self.reading: Reading = read_error("")
+        self.reading: Reading | None = None  # nothing typed yet
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -82,7 +85,7 @@ one: the evidence decides the verdict either way.
             prompt.append_text(_highlighted(s.label, words, "bold"))
             prompt.append("\n  ")
             prompt.append_text(_highlighted(s.description, words, "dim"))
-            matched = self.reading.words(s.id)
+            matched = self.reading.words(s.id) if self.reading is not None else []
             if matched:
                 prompt.append("\n  matches: ", style="dim")
                 for i, word in enumerate(matched[:4]):
@@ -107,6 +110,8 @@ one: the evidence decides the verdict either way.
 
     @on(Input.Changed, "#symptom-filter")
     def _filter(self, event: Input.Changed) -> None:
+        from probes.triage.reading import read_error
+
         text = field_to_text(event.value)
         self.reading = read_error(text)
         words = event.value.lower().split()
@@ -130,15 +135,17 @@ one: the evidence decides the verdict either way.
 
     def _show_reading(self) -> None:
         """Under the field: the line the symptom comes from, and the target it names."""
+        from probes.triage.naming import missing_reason, name_target
+
         read = self.query_one("#error-read", Static)
-        line = self.reading.line
+        line = self.reading.line if self.reading is not None else ""
         if not line or not self._keeps_error():
             read.display = False
             return
         text = Text("your app said: ", style="bold")
         text.append_text(_spans_highlighted(line))
         if self.target is None:
-            named = name_target(self.reading.text)
+            named = name_target(self.reading.text if self.reading is not None else "")
             target = named.target() if named is not None else None
             if target is not None and named is not None:
                 text.append("\n→ target: ", style="bold")
@@ -151,7 +158,7 @@ one: the evidence decides the verdict either way.
     def _keeps_error(self) -> bool:
         """Pasted text, or typed words enough to be a message, that names a symptom."""
         field = self.query_one("#symptom-filter", ErrorInput)
-        if not self.reading.ranked:
+        if self.reading is None or not self.reading.ranked:
             return False
         return field.pasted or len(field.value.split()) >= KEEP_WORDS
 
@@ -215,6 +222,8 @@ def _highlighted(text: str, words: list[str], style: str) -> Text:
 
 def _spans_highlighted(line: str) -> Text:
     """The error line with every clue it holds highlighted (plain text, no markup)."""
+    from probes.triage.reading import read_error
+
     out = Text(line)
     for start, end in read_error(line).spans:
         out.stylize(MATCH_STYLE, start, end)

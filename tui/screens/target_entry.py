@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -16,8 +17,10 @@ from probes.core.options import OptionError, parse_header_option, parse_origin
 from probes.core.redact import Redactor
 from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOMS
-from probes.triage.naming import missing_reason, name_target
 from tui.host import NetmedicHost, host
+
+if TYPE_CHECKING:
+    from probes.triage.naming import NamedTarget
 
 NEEDS_ORIGIN = frozenset({"cors"})
 NEEDS_HEADER = frozenset({"auth", "proxy", "websocket", "cors"})
@@ -44,7 +47,11 @@ recent targets; **enter** there picks one.  **escape** goes back.
         self.recent = recent
         self.target: Target | None = None
         self.error_text = error_text  # the app's error, from the picker (already redacted)
-        self.named = name_target(error_text) if error_text else None
+        self.named: NamedTarget | None = None
+        if error_text:  # the error reading loads when there is an error, not at start-up
+            from probes.triage.naming import name_target
+
+            self.named = name_target(error_text)
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -92,6 +99,8 @@ recent targets; **enter** there picks one.  **escape** goes back.
             text = Text("from your error: ", style="italic")
             text.append(named.field_text)
             return text.append(" (enter to confirm, or edit it)", style="italic")
+        from probes.triage.naming import missing_reason
+
         return Text(f"{missing_reason(named)}: type the target", style="italic")
 
     def on_mount(self) -> None:

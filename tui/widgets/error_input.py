@@ -11,7 +11,6 @@ from textual import events
 from textual.widgets import Input
 
 from probes.core.redact import Redactor
-from probes.triage.pasted import clean_lines, redact_pasted
 
 LINE_MARK = " ⏎ "
 
@@ -31,6 +30,8 @@ class ErrorInput(Input):
         event.prevent_default()  # Input's own handler would insert the first line again
         if not event.text:
             return
+        from probes.triage.pasted import clean_lines, redact_pasted  # not for the first frame
+
         text = redact_pasted(clean_lines(event.text), Redactor.for_target(None))
         self.pasted = True
         line = text.replace("\n", LINE_MARK)

@@ -19,6 +19,7 @@ from probes.core.target import parse_target
 from probes.proto.burst import BurstResult
 from probes.run.runner import ASKED_BY_PERSON, Run, RunFinished
 from tests.live_fakes import SteppingClock
+from tests.servers.base import loopback
 from tests.tui.helpers import until
 from tui.args import LivePace
 from tui.live_status import live_config
@@ -160,13 +161,8 @@ async def max_clients_server(limit: int) -> AsyncIterator[int]:
             clients.discard(writer)
             writer.close()
 
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        for writer in clients:
-            writer.close()
+    async with loopback(accept) as port:
+        yield port
 
 
 @pytest.mark.asyncio

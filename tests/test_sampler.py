@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import struct
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,30 +12,8 @@ from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.proto.sampler import RESET, SamplerData, probe_connections
-
-
-async def _reset_every_other() -> AsyncIterator[int]:
-    served = 0
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal served
-        served += 1
-        if served % 2 == 0:
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            writer.transport.abort()  # RST
-            return
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        await server.wait_closed()
+from tests.servers.base import Handler, loopback
+from tests.servers.httpserver import every_other_reset
 
 
 async def _sample(url: str, **config: object) -> SamplerData:
@@ -51,7 +27,7 @@ async def _sample(url: str, **config: object) -> SamplerData:
 
 @pytest.mark.asyncio
 async def test_sampler_sees_half_the_connections_reset() -> None:
-    async for port in _reset_every_other():
+    async with loopback(every_other_reset()) as port:
         data = await _sample(f"http://127.0.0.1:{port}/", sample_interval=0.05, sample_count=20)
         assert data.sent == 20
         assert 40 <= data.rate(RESET) <= 60
@@ -70,25 +46,15 @@ async def test_sampler_refused() -> None:
     assert data.rate("refused") == 100
 
 
-async def _answering(first: bytes) -> AsyncIterator[int]:
+def _answering(first: bytes) -> Handler:
     """Reads a request, answers *first*, closes."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await reader.read(1024)
-            writer.write(first)
-            await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
+        await reader.read(1024)
+        writer.write(first)
+        await writer.drain()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        await server.wait_closed()
+    return handle
 
 
 @pytest.mark.asyncio
@@ -106,7 +72,7 @@ async def _answering(first: bytes) -> AsyncIterator[int]:
 async def test_a_service_that_answers_our_probe_request_is_up(url: str, answer: bytes) -> None:
     """HEAD and an unauthenticated PING are our choices: a server that says it does not
     take them is up (the http and service probes judge the real request)."""
-    async for port in _answering(answer):
+    async with loopback(_answering(answer)) as port:
         data = await _sample(url.format(port=port), sample_interval=0.05, sample_count=3)
         assert data.rate("ok") == 100 and data.failed == 0
 
@@ -114,7 +80,7 @@ async def test_a_service_that_answers_our_probe_request_is_up(url: str, answer: 
 @pytest.mark.asyncio
 async def test_a_tls_failure_says_so_not_an_errno() -> None:
     """https:// to a plain HTTP port: the handshake fails (its SSL code is no errno)."""
-    async for port in _answering(b"HTTP/1.1 400 Bad Request\r\n\r\n"):
+    async with loopback(_answering(b"HTTP/1.1 400 Bad Request\r\n\r\n")) as port:
         url = f"https://127.0.0.1:{port}/"
         data = await _sample(url, sample_interval=0.05, sample_count=3)
     assert data.rate("error") == 100

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 
@@ -22,6 +22,8 @@ from probes.proto.http import probe_http
 from probes.proto.sampler import SamplerData, probe_connections
 from probes.run.runner import Run
 from tests.live_fakes import SteppingClock
+from tests.servers.base import loopback
+from tests.servers.httpserver import status_by_count
 from tests.test_live_evidence import LIVE, first_window, live_run, raised
 from tests.tui.helpers import until
 
@@ -95,34 +97,9 @@ async def flapping() -> AsyncIterator[Flapping]:
         await f.stop()
 
 
-@asynccontextmanager
-async def http_server(status_of: Callable[[int], int]) -> AsyncIterator[int]:
+def http_server(status_of: Callable[[int], int]) -> AbstractAsyncContextManager[int]:
     """Answers request n (from 1) with status_of(n)."""
-    served = 0
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal served
-        served += 1
-        code = status_of(served)
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-            reason = {200: "OK", 503: "Service Unavailable"}.get(code, "Error")
-            writer.write(
-                f"HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nRetry-After: 5\r\n"
-                "Connection: close\r\n\r\n".encode()
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # a client the test stopped mid-request
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        await server.wait_closed()
+    return loopback(status_by_count(status_of))
 
 
 @asynccontextmanager
@@ -144,12 +121,8 @@ async def redis_like(full: Callable[[int], bool]) -> AsyncIterator[int]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with loopback(handle) as port:
+        yield port
 
 
 def never_accepting() -> socket.socket:

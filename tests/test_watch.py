@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,44 +14,16 @@ from typing import Any
 import pytest
 
 from probes.record.session import load_session
+from tests.servers.base import server_thread
+from tests.servers.httpserver import every_other_reset, status_by_count
 from tui.report import render
 
 
 @pytest.fixture
 def resetting_server() -> Iterator[int]:
-    """Accepts; every other connection is reset, the others get HTTP 200."""
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    stop = threading.Event()
-
-    def serve() -> None:
-        served = 0
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            served += 1
-            with conn:
-                if served % 2 == 0:
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    continue
-                conn.settimeout(1.0)
-                try:
-                    conn.recv(1024)
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    listener.close()
+    """Every other connection is reset, the others get HTTP 200."""
+    with server_thread() as servers:
+        yield servers.serve(every_other_reset())
 
 
 def test_watch_json_lines_carry_the_reset_rate(resetting_server: int, tmp_path: Path) -> None:
@@ -129,37 +99,9 @@ def test_watch_exits_1_when_a_threshold_is_crossed(tmp_path: Path) -> None:
 
 @pytest.fixture
 def flaky_503_server() -> Iterator[int]:
-    """Answers HTTP; every other request gets 503 Service Unavailable."""
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    stop = threading.Event()
-
-    def serve() -> None:
-        served = 0
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            served += 1
-            status = b"503 Service Unavailable" if served % 2 == 0 else b"200 OK"
-            with conn:
-                conn.settimeout(1.0)
-                try:
-                    conn.recv(1024)
-                    conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    listener.close()
+    """Every other request gets 503 Service Unavailable, the others 200."""
+    with server_thread() as servers:
+        yield servers.serve(status_by_count(lambda n: 503 if n % 2 == 0 else 200))
 
 
 def _watch_json(target: str, tmp_path: Path, count: int = 20) -> list[dict[str, Any]]:

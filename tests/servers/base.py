@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -78,6 +78,17 @@ def _guarded(handler: Handler) -> Handler:
                 writer.close()
 
     return run
+
+
+@contextlib.asynccontextmanager
+async def loopback(handler: Handler) -> AsyncIterator[int]:
+    """A server on 127.0.0.1:<free port> in the running loop (async tests); the port."""
+    server = await asyncio.start_server(_guarded(handler), "127.0.0.1", 0)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 
 from tests.servers.base import Handler, read_head, response
 
@@ -149,6 +150,22 @@ def every_other_reset() -> Handler:
             return
         await read_head(reader)
         writer.write(response(200, "OK", {"Server": "lab"}, b"ok\n"))
+        await writer.drain()
+
+    return handle
+
+
+def status_by_count(status_of: Callable[[int], int]) -> Handler:
+    """Answer request n (from 1) with the status status_of(n) (a flaky backend)."""
+    count = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count
+        count += 1
+        code = status_of(count)
+        await read_head(reader)
+        reason = {200: "OK", 503: "Service Unavailable"}.get(code, "Error")
+        writer.write(response(code, reason, {"Retry-After": "5"}))
         await writer.drain()
 
     return handle

@@ -18,7 +18,7 @@ import pytest
 from textual.widgets import OptionList
 
 from probes.core.events import RunFinished
-from probes.record.services import find_service, service_check
+from probes.record.services import ServiceCheck, find_service, service_check
 from tests.probe_helpers import ROOT, check_cli, clean_env
 from tests.tui.helpers import RecordingSink
 from tui.app import NetmedicApp
@@ -77,6 +77,26 @@ def _saved(tmp_path: Path, port: int) -> Path:
     return config
 
 
+def _app(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sink: RecordingSink,
+    service: ServiceCheck | None = None,
+) -> NetmedicApp:
+    """The app as a person starts it, without the machine's proxy settings."""
+    for name in [n for n in os.environ if "proxy" in n.lower()]:
+        monkeypatch.delenv(name)
+    return NetmedicApp(
+        sink=sink,
+        recent_path=tmp_path / "recent.json",
+        export_dir=tmp_path,
+        blink=False,
+        privileged=False,
+        live=False,
+        service=service,
+    )
+
+
 async def test_saved_service_in_the_tui_finds_what_check_finds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, health: tuple[Health, int]
 ) -> None:
@@ -84,17 +104,8 @@ async def test_saved_service_in_the_tui_finds_what_check_finds(
     config = _saved(tmp_path, port)
     monkeypatch.setenv("NETMEDIC_CONFIG_DIR", str(config))
     monkeypatch.setenv("QDRANT_API_KEY", KEY)
-    for name in [n for n in os.environ if "proxy" in n.lower()]:
-        monkeypatch.delenv(name)  # never the machine's proxy settings
     sink = RecordingSink()
-    app = NetmedicApp(
-        sink=sink,
-        recent_path=tmp_path / "recent.json",
-        export_dir=tmp_path,
-        blink=False,
-        privileged=False,
-        live=False,
-    )
+    app = _app(tmp_path, monkeypatch, sink)
     async with app.run_test(size=(120, 40)) as pilot:
         assert isinstance(app.screen, SymptomPickerScreen)
         listing = app.screen.query_one("#saved-list", OptionList)
@@ -134,18 +145,8 @@ async def test_netmedic_at_name_opens_the_tui_on_the_saved_service(
     saved = service_check(
         find_service("vectors", _saved(tmp_path, port) / "services.toml"), {"QDRANT_API_KEY": KEY}
     )
-    for name in [n for n in os.environ if "proxy" in n.lower()]:
-        monkeypatch.delenv(name)
     sink = RecordingSink()
-    app = NetmedicApp(
-        sink=sink,
-        recent_path=tmp_path / "recent.json",
-        export_dir=tmp_path,
-        blink=False,
-        privileged=False,
-        live=False,
-        service=saved,
-    )
+    app = _app(tmp_path, monkeypatch, sink, service=saved)
     async with app.run_test(size=(120, 40)) as pilot:
         assert isinstance(app.screen, DiagnosisScreen)
         assert app.screen.session.symptom == "auto"

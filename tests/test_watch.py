@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from probes.record.session import load_session
-from tests.servers.base import server_thread
+from tests.servers.base import Handler, server_thread
 from tests.servers.httpserver import every_other_reset, status_by_count
 from tui.report import render
 
@@ -137,3 +138,40 @@ def test_watch_on_a_closed_port_raises_refused_not_unexplained(tmp_path: Path) -
     raised = _raised(lines)
     assert "tcp.refused" in raised and "probe.unexplained" not in raised
     assert [d for d in lines if "interval" in d][-1]["verdict"] == "tcp.refused"
+
+
+def _max_clients(limit: int) -> Handler:
+    """Holds up to *limit* clients; the next ones are told so, as Redis does."""
+    held: set[asyncio.StreamWriter] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(held) >= limit:
+            writer.write(b"-ERR max number of clients reached\r\n")
+            await writer.drain()
+            return
+        held.add(writer)
+        try:
+            while await reader.read(1024):
+                pass
+        finally:
+            held.discard(writer)
+
+    return handle
+
+
+def test_watch_connections_bursts_and_says_where_the_service_refuses(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    with server_thread() as servers:
+        port = servers.serve(_max_clients(4))
+        out = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "watch", "--connections", "20", "--count", "3",
+             "--interval", "0.3", "--", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=60, env=env, check=False,
+        )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    told = [line for line in lines if "BURST" in line]
+    assert len(told) == 1, out.stdout  # on the interval it arrived in, once
+    assert " of 20 connections opened and held at once" in told[0]
+    assert "service error → the service's client limit" in told[0]
+    assert lines[-1].endswith("verdict service.too_many_connections"), lines[-1]

@@ -73,6 +73,7 @@ class Tick:
     cleared: list[dict[str, Any]] = field(default_factory=list)
     verdict: str = ""
     crossed: list[str] = field(default_factory=list)
+    burst_line: str = ""  # the burst's result, on the line of the interval it arrived in
 
     def document(self) -> dict[str, Any]:
         return {
@@ -103,6 +104,8 @@ class Tick:
             parts.append(f"conn {c.get('sent', 0)} ({rates})")
         if self.hops:
             parts.append(f"hops {len(self.hops)}")
+        if self.burst_line:
+            parts.append(f"BURST {self.burst_line}")
         for change in self.hops_changed:
             parts.append(f"hop {change['ttl']} {change['from'] or '*'}→{change['to'] or '*'}")
         parts += [f"RAISED {f['id']}" for f in self.raised]
@@ -167,6 +170,7 @@ def tick(
     burst = results.get("burst")
     b = burst.data if burst is not None and burst.final else None
     if isinstance(b, BurstResult):
+        out.burst_line = b.line
         out.connections["burst"] = {
             "asked": b.asked,
             "opened": b.opened,
@@ -201,6 +205,7 @@ async def watch(
     started = time.monotonic()
     crossed_any = False
     hops: list[str] = []
+    burst_told = False
     n = 0
     worst_loss = 0.0
     try:
@@ -212,6 +217,9 @@ async def watch(
                 n, time.monotonic() - started, run.results, seen, hops, run.diagnosis.verdict
             )
             hops = now.hops or hops
+            if burst_told:
+                now.burst_line = ""
+            burst_told = burst_told or bool(now.burst_line)
             if now.loss_pct is not None:
                 worst_loss = max(worst_loss, now.loss_pct)
             if ns.max_loss is not None and (now.loss_pct or 0) > ns.max_loss:

@@ -46,7 +46,7 @@ def _ping(data: object) -> str:
 def _trace(data: object) -> str:
     hops = getattr(data, "hops", ())
     answering = sum(1 for h in hops if h.received)
-    reached = " (destination reached)" if getattr(data, "reached", False) else ""
+    reached = " (reached)" if getattr(data, "reached", False) else ""  # the panel says more
     rounds = getattr(data, "rounds", 0)
     return f"trace: {answering}/{len(hops)} hops answering, round {rounds}{reached}"
 

@@ -15,19 +15,16 @@ import errno
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-
-import dns.asyncquery
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdatatype
+from typing import TYPE_CHECKING
 
 from probes.core.context import ProbeContext, Resolution
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_text
 from probes.net.resolvconf import ResolvConf, read_hosts, read_resolv_conf
+
+if TYPE_CHECKING:
+    import dns.message
+
 
 RDTYPES = ("A", "AAAA")
 
@@ -191,6 +188,15 @@ def _remaining(timeout: float, deadline: float) -> float:
 async def _query(
     server: str, port: int, qname: str, rdtype: str, timeout: float, deadline: float
 ) -> ResolverAnswer:
+    # dnspython loads on the first query: a check of an address (or the rules reading
+    # DnsData) does not pay for it.
+    import dns.asyncquery
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
+
     started = time.monotonic()
     query = dns.message.make_query(qname, dns.rdatatype.from_text(rdtype))
     truncated = False
@@ -269,6 +275,9 @@ def _read_answer(
     response: dns.message.Message, qname: str, rdtype: str
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Addresses for *qname*, following the CNAME chain inside the answer."""
+    import dns.name
+    import dns.rdatatype
+
     wanted = dns.rdatatype.from_text(rdtype)
     current = dns.name.from_text(qname)
     chain: list[str] = []

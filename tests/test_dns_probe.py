@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from probes.net.resolvconf import parse_hosts, parse_resolv_conf
 from probes.run.runner import Run, run_to_end
 from tests.lab.dnsserver import DnsServer
 
-ZONE = {
+ZONE: dict[str, dict[str, Any]] = {
     "api.corp.test.": {"A": ["192.0.2.10"], "AAAA": ["2001:db8::10"]},
     "www.corp.test.": {"CNAME": "api.corp.test."},
     "big.test.": {"A": ["192.0.2.20"], "truncate": True},

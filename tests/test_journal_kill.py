@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_resume_hands_the_session_to_the_tui(
         FIXTURE.read_bytes()
     )
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    got: list[object] = []
+    got: list[Any] = []
 
     def fake_run_app(target: object, symptom: object, session: object = None) -> int:
         got.extend([target, symptom, session])

@@ -17,6 +17,7 @@ from probes.core.live import LiveControl
 from probes.core.model import Status
 from probes.core.target import parse_target
 from probes.proto.burst import BurstResult
+from probes.proto.sampler import SamplerData
 from probes.run.runner import ASKED_BY_PERSON, Run, RunFinished
 from tests.live_fakes import SteppingClock
 from tests.servers.base import loopback
@@ -69,17 +70,18 @@ async def _until(check: Callable[[], bool]) -> None:
     await until(check, tries=300)
 
 
+def _sampled(run: Run) -> int:
+    """Connection attempts the sampler has made so far."""
+    result = run.results.get("connections")
+    return result.data.sent if result is not None and isinstance(result.data, SamplerData) else 0
+
+
 async def first_window(run: Run, clock: SteppingClock) -> None:
     """Step the sampler through its first window: findings are told as changes after it."""
     for n in range(1, 11):
         await _until(lambda: clock.sleepers > 0)
         clock.advance(1.0)
-        await _until(
-            lambda n=n: (
-                getattr(run.results.get("connections"), "data", None) is not None
-                and run.results["connections"].data.sent >= n
-            )
-        )  # type: ignore[union-attr]
+        await _until(lambda n=n: _sampled(run) >= n)  # type: ignore[misc]
 
 
 @pytest.mark.asyncio

@@ -7,12 +7,15 @@ import dataclasses
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import AsyncGenerator
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probes.core.context import ProbeConfig, ProbeContext
+from probes.core.events import Event, ProbeUpdate
 from probes.core.model import Diagnosis, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
@@ -321,11 +324,11 @@ def test_ping_until_cancelled_streams_and_stops_cleanly() -> None:
 
     async def main() -> int:
         updates = 0
-        events = run.events()
+        events = cast(AsyncGenerator[Event, None], run.events())
         async for event in events:
-            if getattr(event, "result", None) is not None:
+            if isinstance(event, ProbeUpdate):
                 updates += 1
-                assert not event.result.final  # type: ignore[attr-defined]
+                assert not event.result.final
             if updates >= 5:
                 break
         await events.aclose()  # cancels the probe and waits for it to unwind

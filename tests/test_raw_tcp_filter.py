@@ -56,7 +56,7 @@ def test_only_answers_to_our_probes_reach_userspace(family: int, host: str) -> N
             fed.append(args)
             feed(*args)
 
-        engine.feed = counting_feed  # type: ignore[method-assign]
+        engine.feed = counting_feed  # type: ignore[method-assign,assignment]
         try:
             prober = RawProber(engine, TCP, port)
             first = await prober.probe(host, timeout=2.0)  # opens the raw TCP socket

@@ -33,7 +33,7 @@ def test_every_panel_data_class_survives_the_journal(probe: str) -> None:
     assert cls is not None and isinstance(data, cls)
     # What the journal holds: JSON text, after redaction.
     stored = json.loads(json.dumps(Redactor().json(to_jsonable(data))))
-    back = revive(cls, stored)
+    back: object = revive(cls, stored)
     assert type(back) is cls
     assert to_jsonable(back) == to_jsonable(data)
 

@@ -32,8 +32,9 @@ def ids_named_in(package: Path) -> dict[str, str]:
             continue
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
-            is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
-            if is_text and ID.match(node.value):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if ID.match(node.value):
                 found.setdefault(node.value, f"{path.relative_to(ROOT)}:{node.lineno}")
     return found
 

@@ -17,10 +17,13 @@ import os
 import runpy
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual._compositor import ChopsUpdate, Compositor, LayoutUpdate
 from textual.widget import Widget
+
+if TYPE_CHECKING:
+    from tui.tight import TightCompositor
 
 _out: Any = None
 _started = time.monotonic()
@@ -31,7 +34,7 @@ _refreshed: set[str] = set()
 def _name(widget: Widget | None) -> str:
     if widget is None:
         return "?"
-    parts = []
+    parts: list[str] = []
     node: Any = widget
     while node is not None and len(parts) < 2:
         if getattr(node, "id", None):
@@ -75,7 +78,7 @@ def _patch() -> None:
             return update  # a subclass's own render_partial_update is watched below
         return _attribute(self, update)
 
-    def tight_partial(self: Compositor) -> ChopsUpdate | None:
+    def tight_partial(self: TightCompositor) -> ChopsUpdate | None:
         update = original_tight(self)
         return None if update is None else _attribute(self, update)
 

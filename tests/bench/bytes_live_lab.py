@@ -37,7 +37,7 @@ def measure(argv: list[str], marker: bytes, cols: int, rows: int, seconds: float
 def main() -> int:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 15.0
     loss = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    sizes = SIZES
+    sizes: tuple[tuple[int, int], ...] = SIZES
     if len(sys.argv) > 3:
         cols, rows = (int(x) for x in sys.argv[3].split("x"))
         sizes = ((cols, rows),)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,7 +79,7 @@ def test_sessions_and_bundle_are_inert(sessions: Path, capsys: pytest.CaptureFix
                 _assert_inert(zf.read(name).decode("utf-8"))
 
 
-FUZZ = [
+FUZZ: list[dict[str, Any]] = [
     {"t": 1e308},
     {"t": float("nan")},
     {"t": float("inf")},

@@ -53,10 +53,10 @@ def build(tp: Any, name: str = "", choice: dict[str, Any] | None = None, depth: 
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return build(args[0], name, choice, depth)
     if origin is tuple:
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return (build(args[0], name, choice, depth), build(args[0], name, {}, depth))
-        return tuple(build(a, name, choice, depth) for a in args)
+        items = typing.get_args(tp)
+        if len(items) == 2 and items[1] is Ellipsis:
+            return (build(items[0], name, choice, depth), build(items[0], name, {}, depth))
+        return tuple(build(a, name, choice, depth) for a in items)
     if origin in (list, set, frozenset):
         return origin([build(typing.get_args(tp)[0], name, choice, depth)])
     if origin is dict:

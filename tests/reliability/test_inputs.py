@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ def _env(state: Path, **extra: str) -> dict[str, str]:
 
 
 def _netmedic(
-    args: list[str], env: dict[str, str], **kw: object
+    args: list[str], env: dict[str, str], **kw: Any
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", *args],
@@ -32,7 +33,7 @@ def _netmedic(
         cwd=REPO,
         capture_output=True,
         timeout=60,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

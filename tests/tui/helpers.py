@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -40,7 +41,9 @@ def make_app(
 ) -> NetmedicApp:
     network = network or FakeNetwork()
     # Only probes the fake network answers for: real ones would make snapshots flaky.
-    faked = ("dns", "route", "tcp", "ping", "trace") if live else ("dns", "route", "tcp")
+    faked: tuple[str, ...] = (
+        ("dns", "route", "tcp", "ping", "trace") if live else ("dns", "route", "tcp")
+    )
     faked = probes or faked
     plans = {symptom_id: faked for symptom_id in SYMPTOM_IDS}
     return NetmedicApp(
@@ -81,7 +84,7 @@ def disk_journals(directory: Path) -> JournalFactory:
     return factory
 
 
-async def settle(pilot: Pilot[object]) -> None:
+async def settle(pilot: Pilot[Any]) -> None:
     """Let every probe worker finish and the screen catch up."""
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()

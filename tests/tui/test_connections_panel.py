@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 
 from probes.core.context import ProbeConfig, ProbeContext
 from probes.core.model import to_jsonable
@@ -82,7 +83,7 @@ async def test_connections_panel_and_burst_key(
             assert "connect" in text and "p95" in text and "first byte" in text
             # The key is offered, with its id and tooltip, in the footer.
             binding = next(b for b in screen.BINDINGS if getattr(b, "id", "") == "diag.burst")
-            assert binding.key == "b" and binding.tooltip
+            assert isinstance(binding, Binding) and binding.key == "b" and binding.tooltip
             assert screen.check_action("burst", ()) is True
 
             # b asks the live run for a burst: a panel of its own, a result like any other.

@@ -147,7 +147,7 @@ async def test_retest_while_running_replaces_the_run(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("r")  # a key is handled while every probe runs
-        assert app.screen.session.run_number == 2
+        assert isinstance(app.screen, DiagnosisScreen) and app.screen.session.run_number == 2
         await pilot.press("escape")
         await pilot.pause()
         assert not [w for w in app.workers if w.is_running and w.group == "probes"]

@@ -110,7 +110,7 @@ def test_exit_line_names_the_saved_session(
     from tui.app import _say_where_sessions_are
 
     factory = disk_journals(tmp_path)
-    writer = JournalWriter(lambda: factory(parse_target("127.0.0.1:9"), "refused", ("tcp",)))
+    writer = JournalWriter(lambda: factory(parse_target("127.0.0.1:9"), "refused", ("tcp",), None))
     writer.close()
     _say_where_sessions_are([writer])
     err = capsys.readouterr().err

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import probe_helpers
 from tests.lab.netns import Lab, lab_unavailable_reason
 
 _reason: list[str | None] = []
@@ -45,3 +46,9 @@ def module_lab() -> Iterator[Lab]:
         pytest.skip(reason)
     with Lab("mod") as the_lab:
         yield the_lab
+
+
+@pytest.fixture(name="closed_port")
+def closed_port_fixture() -> int:
+    """A loopback TCP port nothing listens on."""
+    return probe_helpers.closed_port()

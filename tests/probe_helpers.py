@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,13 @@ from probes.core.target import parse_target
 from probes.run.runner import Run, run_to_end
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def closed_port() -> int:
+    """A loopback TCP port nothing listens on (bound once, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def run(

@@ -12,6 +12,7 @@ import pytest
 
 from probes import __version__
 from probes.run.plans import SYMPTOM_IDS
+from tests.probe_helpers import closed_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,12 +25,6 @@ def netmedic(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str
         timeout=timeout,
         cwd=REPO,
     )
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_version() -> None:

@@ -12,10 +12,8 @@ import asyncio
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -313,15 +311,6 @@ def test_iptables_dnat_rules(host: Path) -> None:
 
 
 # -- the rules ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    yield port
 
 
 def _evidence(data: LocalData, port: int) -> Evidence:

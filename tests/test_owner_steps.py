@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,15 +37,6 @@ GENERIC = "systemctl --failed"
 QDRANT = Container(
     "3f1c2a9b8d7e", "qdrant", "docker", False, ("172.17.0.2",), (6333,), "search", "qdrant"
 )
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    yield port
 
 
 def _refused(port: int, data: LocalData | None) -> Evidence:

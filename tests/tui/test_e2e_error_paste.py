@@ -5,22 +5,16 @@ land on the diagnosis of a real loopback port with the error tied to the verdict
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
 from probes.record.session import load_session
+from tests.probe_helpers import closed_port
 from tests.tui.tmux import Tmux, tmux, wait_exit, wait_journal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 __all__ = ["tmux"]  # the fixture
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_paste_traceback_then_diagnosis_at_80x24(tmux: Tmux, tmp_path: Path) -> None:

@@ -8,22 +8,16 @@ footer shows, and the journal holding what was done.
 from __future__ import annotations
 
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.probe_helpers import closed_port
 from tests.tui.tmux import Tmux, tmux, wait_exit, wait_journal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 __all__ = ["tmux"]  # the fixture
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_file(directory: Path, pattern: str, timeout: float = 20.0) -> Path:

@@ -8,8 +8,11 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from probes.core.context import ProbeConfig
 from probes.core.model import Diagnosis, Finding
@@ -74,3 +77,20 @@ def check_cli(*args: str, env: dict[str, str] | None = None) -> tuple[dict[str, 
     has_error = any(f["severity"] == "error" for f in doc["findings"])
     assert done.returncode == (1 if has_error else 0)
     return doc, done.stdout, done.stderr
+
+
+def cli_recorder(
+    capsys: pytest.CaptureFixture[bytes], outputs: dict[str, bytes]
+) -> Callable[..., int]:
+    """``run(label, *argv)``: netmedic's main in-process; its stdout and stderr are kept
+    in *outputs* under "LABEL stdout" / "LABEL stderr" (for the canary greps)."""
+    from tui.cli import main
+
+    def run(label: str, *argv: str) -> int:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        outputs[f"{label} stdout"] = captured.out
+        outputs[f"{label} stderr"] = captured.err
+        return code
+
+    return run

@@ -31,7 +31,7 @@ from probes.core.target import parse_target
 from probes.diagnosis.evidence import Evidence
 from probes.run.plans import PROBES, ProbeSpec
 from probes.run.runner import Run, run_to_end
-from tui.cli import main
+from tests.probe_helpers import cli_recorder
 
 URL_PASS = "CanaryUrlPass41"
 QUERY_TOKEN = "CanaryQueryTok42"
@@ -131,12 +131,7 @@ def test_no_secret_reaches_any_output(
 
     outputs: dict[str, bytes] = {}
 
-    def run(label: str, *argv: str) -> int:
-        code = main(list(argv))
-        captured = capsysbinary.readouterr()
-        outputs[f"{label} stdout"] = captured.out
-        outputs[f"{label} stderr"] = captured.err
-        return code
+    run = cli_recorder(capsysbinary, outputs)
 
     assert run("check --json", "check", target, "--json", "--timeout", "1",
                "--report", str(out / "check.md")) == 1  # fmt: skip
@@ -256,11 +251,7 @@ def test_no_pasted_secret_reaches_any_output(
     pasted = PASTED.replace("{port}", str(listener))
     outputs: dict[str, bytes] = {}
 
-    def run(label: str, *argv: str) -> int:
-        code = main(list(argv))
-        captured = capsysbinary.readouterr()
-        outputs[f"{label} stdout"], outputs[f"{label} stderr"] = captured.out, captured.err
-        return code
+    run = cli_recorder(capsysbinary, outputs)
 
     run("check --json", "check", "--error", pasted, "--json", "--timeout", "1",
         "--report", str(out / "check.md"))  # fmt: skip

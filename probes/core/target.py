@@ -112,6 +112,11 @@ class Target:
         return f"{scheme}://{host}{port}{self.path}"
 
 
+def endpoint(address: str, port: int) -> str:
+    """``address:port``, with brackets around an IPv6 address."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def parse_target(text: str, default_port: int | None = None) -> Target:
     """Parse and validate *text*; raise :class:`TargetError` on bad input."""
     if not isinstance(text, str):

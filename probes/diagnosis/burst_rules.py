@@ -12,13 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
+from probes.core.target import endpoint
 from probes.diagnosis.evidence import Evidence, q
 from probes.proto.burst import FD_LIMIT, BurstResult
 from probes.proto.sampler import REFUSED, RESET, SERVICE_ERROR, TIMEOUT
-
-
-def _where(b: BurstResult) -> str:
-    return f"[{b.address}]:{b.port}" if ":" in b.address else f"{b.address}:{b.port}"
 
 
 def burst_limit(ev: Evidence) -> Iterator[Finding]:
@@ -27,7 +24,7 @@ def burst_limit(ev: Evidence) -> Iterator[Finding]:
         return
     if not b.opened and b.failure != FD_LIMIT:
         return  # not one accepted: no limit was found (tcp, ping and trace say why)
-    where = _where(b)
+    where = endpoint(b.address, b.port)
     evidence = [f"burst to {where}: {b.line}"]
     if b.said:
         evidence.append(f"the service said: {b.said}")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from probes.core.model import Finding, NextStep, Severity
+from probes.core.target import endpoint
 from probes.diagnosis.evidence import Evidence, ms, q
 from probes.path.ping import PingData
 from probes.proto.sampler import (
@@ -127,7 +128,7 @@ class Share:
     @property
     def where(self) -> str:
         d = self.data
-        return f"[{d.address}]:{d.port}" if ":" in d.address else f"{d.address}:{d.port}"
+        return endpoint(d.address, d.port)
 
     @property
     def live(self) -> bool:

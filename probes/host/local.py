@@ -32,6 +32,7 @@ import psutil
 from probes.core.context import ProbeContext, run_in_daemon_thread
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.programs import find_program
+from probes.core.target import endpoint
 from probes.host import sockdiag
 from probes.host.owner import (
     Container,
@@ -520,7 +521,7 @@ def collect_local(addresses: Sequence[str], port: int, root: str = "/") -> Local
             (
                 EphemeralUse(
                     src,
-                    _endpoint(dst, port),
+                    endpoint(dst, port),
                     used,
                     eph_tw[(src, dst)],
                     limits.ephemeral_size,
@@ -703,10 +704,6 @@ def _is_local(text: str, local: set[str]) -> bool:
 
 def _ordered(addresses: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(n for n in (_norm(a) for a in addresses) if n))
-
-
-def _endpoint(addr: str, port: int) -> str:
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 # -- the machine ----------------------------------------------------------------

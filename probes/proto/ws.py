@@ -262,25 +262,16 @@ async def watch(
             closed = await seen.until(reader, writer, sent + PONG_WAIT_S, stop_on_pong=True)
             if seen.pong_at:
                 data = replace(data, pong_s=seen.pong_at - sent)
+    dropped = False  # closed by the server while held open (an idle timeout)
     if closed is None and hold:
-        closed = await seen.until(reader, writer, upgraded + hold)
-        if closed is not None:
-            code, text = closed
-            return replace(
-                data,
-                state=DROPPED,
-                close_code=code,
-                close_reason=text,
-                closed_after_s=seen.closed_at - upgraded,
-                hold_s=hold,
-                messages=seen.messages,
-            )
         data = replace(data, hold_s=hold)
+        closed = await seen.until(reader, writer, upgraded + hold)
+        dropped = closed is not None
     if closed is not None:
         code, text = closed
         return replace(
             data,
-            state=CLOSED,
+            state=DROPPED if dropped else CLOSED,
             close_code=code,
             close_reason=text,
             closed_after_s=seen.closed_at - upgraded,

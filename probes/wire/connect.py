@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from probes.core.sanitize import clean_bytes
+from probes.core.target import endpoint
 from probes.wire.banner import NUDGE, identify
 from probes.wire.icmp_errors import IcmpReport, enable_recverr, read_icmp_error
 
@@ -273,4 +274,4 @@ def _sockname(sock: socket.socket) -> str:
         host, port = sock.getsockname()[:2]
     except OSError:
         return ""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return endpoint(host, port)

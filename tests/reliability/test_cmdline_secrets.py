@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from probes.host.procinfo import redact_argv
-from tui.cli import main
+from tests.probe_helpers import cli_recorder
 
 LISTEN = (
     "import socket, sys, time\n"
@@ -88,12 +88,7 @@ def test_no_other_process_secret_reaches_any_output(
     out.mkdir()
     outputs: dict[str, bytes] = {}
 
-    def run(label: str, *argv: str) -> int:
-        code = main(list(argv))
-        captured = capsysbinary.readouterr()
-        outputs[f"{label} stdout"] = captured.out
-        outputs[f"{label} stderr"] = captured.err
-        return code
+    run = cli_recorder(capsysbinary, outputs)
 
     target = f"127.0.0.1:{port}"
     run("check --json", "check", target, "--json", "--timeout", "2", "--report",

@@ -95,9 +95,6 @@ DESIGN: dict[str, str] = {
     "local.ephemeral_exhausted": "local ports to the target used up",
     "local.client_exhausted": "the client cannot get one (EADDRNOTAVAIL)",
     "system.memory_pressure": "the host is short of memory (swap, PSI, low available)",
-}
-
-PROPOSED: dict[str, str] = {
     "tcp.connect_error": "the connect failed with an errno no other tcp id describes (the errno is shown)",
     "path.send_failed": "this host could not send the ping/trace/MTU packets (errno shown; EPERM: its own firewall)",
     "http.invalid_response": "the server speaks HTTP but its response breaks the protocol (the evidence names the defect)",
@@ -115,6 +112,10 @@ PROPOSED: dict[str, str] = {
     "service.persistence_failed": "the service cannot save to disk (Redis rdb/aof errors): writes refused (MISCONF)",
     "service.read_only": "the service is a read-only replica or standby: writes are refused there",
     "service.connections_near_limit": "the service's connections in use are at or near its limit (numbers from INFO / pg_stat_activity)",
+}
+
+PROPOSED: dict[str, str] = {
+    # New ids go here with their meaning until DESIGN.md takes them in.
 }
 
 VOCABULARY: dict[str, str] = {**DESIGN, **PROPOSED}

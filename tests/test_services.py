@@ -172,7 +172,7 @@ def test_sslmode_prefer_pg_hba_rejection_outranks_no_tls(plain_pg_port: int) -> 
     assert diagnosis.verdict == "service.auth_failed", [f.id for f in diagnosis.findings]
     text = evidence(diagnosis, "service.auth_failed")
     assert "SQLSTATE 28000" in text and "pg_hba.conf" in text
-    assert finding(diagnosis, "tls.starttls_refused").severity is Severity.WARNING
+    assert finding(diagnosis, "tls.starttls_refused").severity is Severity.INFO
 
 
 def test_prefer_uses_tls_for_the_startup_when_offered(pg_port: int) -> None:
@@ -219,7 +219,7 @@ def test_redis_at_maxclients_is_too_many_connections() -> None:
         ),
         (
             b"-MISCONF Redis is configured to save RDB snapshots\r\n",
-            "service.unavailable",
+            "service.persistence_failed",
             "MISCONF",
         ),
         (

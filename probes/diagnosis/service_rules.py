@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
+from probes.core.target import Target
 from probes.diagnosis.evidence import Evidence, q
 from probes.diagnosis.owner_steps import PortOwner, port_owner
+from probes.diagnosis.service_commands import psql, redis_cli
 from probes.proto.service import (
     AUTH_FAILED,
     AUTH_REQUIRED,
@@ -39,33 +41,11 @@ def _lines(data: ServiceData) -> list[str]:
     return lines
 
 
-def _conninfo_value(value: object) -> str:
-    """A libpq connection-string value: a space or quote in it cannot add a keyword."""
-    text = str(value)
-    if text and all(c.isalnum() or c in "._-:" for c in text):
-        return text
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _client(ev: Evidence, data: ServiceData) -> str:
     t = ev.target
     if data.service == "redis":
-        tls = " --tls" if t.scheme == "rediss" else ""
-        return f"redis-cli -h {q(t.host)} -p {t.port}{tls} --askpass PING"
-    user = t.username or "postgres"
-    mode = data.sslmode or "prefer"
-    database = t.path.lstrip("/").split("?")[0] or "postgres"
-    conninfo = " ".join(
-        f"{key}={_conninfo_value(value)}"
-        for key, value in (
-            ("host", t.host),
-            ("port", t.port),
-            ("dbname", database),
-            ("user", user),
-            ("sslmode", mode),
-        )
-    )
-    return f"psql {q(conninfo)} -c 'select 1'"
+        return redis_cli(t, "PING")
+    return psql(t, "select 1", sslmode=data.sslmode or "prefer")
 
 
 def _pg_auth_step(data: ServiceData) -> str:
@@ -144,12 +124,7 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
                 NextStep("Check the database name in the client's URL or configuration"),
                 NextStep(
                     "List the databases there",
-                    "psql "
-                    + q(
-                        f"host={_conninfo_value(ev.target.host)} port={ev.target.port} "
-                        f"dbname=postgres user={_conninfo_value(ev.target.username or 'postgres')}"
-                    )
-                    + " -l",
+                    psql(ev.target, "", "postgres", "", "-l"),
                 ),
             ),
         )
@@ -160,11 +135,16 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
             f"{name} on {where} refuses new connections: too many clients ({data.reply or data.detail})",
             lines,
             (
-                NextStep("See who holds the connections", "redis-cli INFO clients")
+                NextStep("See who holds the connections", redis_cli(ev.target, "INFO", "clients"))
                 if data.service == "redis"
                 else NextStep(
-                    "See who holds the connections",
-                    "psql -c 'select usename, application_name, client_addr, state from pg_stat_activity'",
+                    "See who holds the connections (a superuser still gets in: "
+                    "superuser_reserved_connections)",
+                    psql(
+                        ev.target,
+                        "select usename, application_name, client_addr, state from pg_stat_activity",
+                        "postgres",
+                    ),
                 ),
                 NextStep(
                     "Close idle clients or raise maxclients (CONFIG GET maxclients; check ulimit -n too)"
@@ -173,6 +153,9 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
                 ),
             ),
         )
+    elif data.state == UNAVAILABLE and data.reply.upper().startswith("-MISCONF"):
+        # The most specific reading: Redis runs, and refuses writes because it cannot save.
+        yield from _redis_persistence(ev.target, data, where, (*lines, *_said(data)), True)
     elif data.state == UNAVAILABLE:
         owner = port_owner(ev)
         yield Finding(
@@ -184,7 +167,9 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
             (
                 NextStep(
                     "Wait for start-up to finish, or check the service log and state",
-                    "redis-cli INFO persistence" if data.service == "redis" else None,
+                    redis_cli(ev.target, "INFO", "persistence")
+                    if data.service == "redis"
+                    else None,
                 ),
                 *(owner.steps if owner else ()),
             ),
@@ -251,20 +236,21 @@ def service_limits(ev: Evidence) -> Iterator[Finding]:
     name = "Redis" if data.service == "redis" else "PostgreSQL"
     where = f"{ev.target.host}:{ev.target.port}"
     lines = tuple(f"{k}: {v}" for k, v in data.info)
-    yield from _connections(data, name, where, lines)
+    t = ev.target
+    yield from _connections(t, data, name, where, lines)
     if data.service == "redis":
-        yield from _redis_memory(data, where, lines)
-        yield from _redis_persistence(data, where, lines)
-    yield from _replica(data, name, where, lines)
+        yield from _redis_memory(t, data, where, lines)
+        yield from _redis_persistence(t, data, where, lines)
+    yield from _replica(t, data, name, where, lines)
 
 
 def _connections(
-    data: ServiceData, name: str, where: str, lines: tuple[str, ...]
+    t: Target, data: ServiceData, name: str, where: str, lines: tuple[str, ...]
 ) -> Iterator[Finding]:
     if data.service == "redis":
         used, limit = data.number("connected_clients"), data.number("maxclients")
         what = "connected_clients / maxclients"
-        look = NextStep("See who holds the connections", "redis-cli CLIENT LIST")
+        look = NextStep("See who holds the connections", redis_cli(t, "CLIENT", "LIST"))
     else:
         used, limit = data.number("connections"), data.number("max_connections")
         reserved = max(0, data.number("superuser_reserved_connections"))
@@ -272,8 +258,11 @@ def _connections(
         what = "connections in pg_stat_activity / max_connections minus superuser_reserved"
         look = NextStep(
             "See who holds the connections",
-            "psql -c 'select usename, application_name, client_addr, state, count(*) "
-            "from pg_stat_activity group by 1, 2, 3, 4 order by 5 desc'",
+            psql(
+                t,
+                "select usename, application_name, client_addr, state, count(*) "
+                "from pg_stat_activity group by 1, 2, 3, 4 order by 5 desc",
+            ),
         )
     if used < 0 or limit <= 0 or used < NEAR * limit:
         return
@@ -293,7 +282,9 @@ def _connections(
     )
 
 
-def _redis_memory(data: ServiceData, where: str, lines: tuple[str, ...]) -> Iterator[Finding]:
+def _redis_memory(
+    t: Target, data: ServiceData, where: str, lines: tuple[str, ...]
+) -> Iterator[Finding]:
     used, limit = data.number("used_memory"), data.number("maxmemory")
     policy = data.field("maxmemory_policy") or "noeviction"
     if used < 0 or limit <= 0 or used < 0.95 * limit:
@@ -310,7 +301,7 @@ def _redis_memory(data: ServiceData, where: str, lines: tuple[str, ...]) -> Iter
         ),
         (f"used_memory / maxmemory: {used} / {limit} bytes ({used * 100 // limit} %)", *lines),
         (
-            NextStep("See what uses the memory", "redis-cli --bigkeys"),
+            NextStep("See what uses the memory", redis_cli(t, "--bigkeys")),
             NextStep(
                 "Raise maxmemory (CONFIG SET maxmemory), set TTLs, or choose an eviction policy (allkeys-lru) if this is a cache"
             ),
@@ -318,12 +309,20 @@ def _redis_memory(data: ServiceData, where: str, lines: tuple[str, ...]) -> Iter
     )
 
 
-def _redis_persistence(data: ServiceData, where: str, lines: tuple[str, ...]) -> Iterator[Finding]:
+def _said(data: ServiceData) -> tuple[str, ...]:
+    return tuple(f"{k}: {v}" for k, v in data.info)
+
+
+def _redis_persistence(
+    t: Target, data: ServiceData, where: str, lines: tuple[str, ...], misconf: bool = False
+) -> Iterator[Finding]:
     failed = [
         f"{k}: err"
         for k in ("rdb_last_bgsave_status", "aof_last_write_status", "aof_last_bgrewrite_status")
         if data.field(k) == "err"
     ]
+    if misconf and not failed:
+        failed = ["MISCONF"]
     if not failed:
         return
     yield Finding(
@@ -334,14 +333,19 @@ def _redis_persistence(data: ServiceData, where: str, lines: tuple[str, ...]) ->
         lines,
         (
             NextStep(
-                "Read why the save failed (disk full, permissions)", "redis-cli INFO persistence"
+                "Read why the save failed (disk full, permissions)",
+                redis_cli(t, "INFO", "persistence"),
             ),
-            NextStep("Check the space where Redis writes its dump", "redis-cli CONFIG GET dir"),
+            NextStep(
+                "Check the space where Redis writes its dump", redis_cli(t, "CONFIG", "GET", "dir")
+            ),
         ),
     )
 
 
-def _replica(data: ServiceData, name: str, where: str, lines: tuple[str, ...]) -> Iterator[Finding]:
+def _replica(
+    t: Target, data: ServiceData, name: str, where: str, lines: tuple[str, ...]
+) -> Iterator[Finding]:
     if data.service == "redis" and data.field("role") in ("slave", "replica"):
         master = f"{data.field('master_host')}:{data.field('master_port')}"
         link = data.field("master_link_status") or "unknown"
@@ -352,7 +356,7 @@ def _replica(data: ServiceData, name: str, where: str, lines: tuple[str, ...]) -
             lines,
             (
                 NextStep("Point writers at the master (or use Sentinel/Cluster discovery)"),
-                NextStep("See the replication state", "redis-cli INFO replication"),
+                NextStep("See the replication state", redis_cli(t, "INFO", "replication")),
             ),
         )
     elif data.service == "postgres" and data.field("in_recovery") == "t":

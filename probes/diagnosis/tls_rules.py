@@ -399,7 +399,11 @@ def _pg_severity(data: TlsData, fid: str) -> Severity:
     if data.starttls != "postgres":
         return Severity.ERROR
     if fid == "tls.starttls_refused":
-        return Severity.WARNING if mode in ("", "allow", "prefer") else Severity.ERROR
+        # allow/prefer: the client connects in plaintext as it was told it may, a note.
+        # No sslmode: libpq and pgjdbc prefer, Go's lib/pq requires; worth a warning.
+        if mode in ("allow", "prefer"):
+            return Severity.INFO
+        return Severity.WARNING if mode == "" else Severity.ERROR
     if fid in CERT_PROBLEMS:
         if mode in ("allow", "prefer", "require"):
             return Severity.WARNING

@@ -55,6 +55,8 @@ async def authenticate(
     """Answer the server's authentication request *code* (with its *body*) until
     AuthenticationOk; PgError when the server refuses, ValueError for a method
     netmedic does not speak."""
+    if code == 0:  # trust: the first answer was AuthenticationOk already
+        return
     if code == 3:
         writer.write(_message(b"p", password.encode() + b"\0"))
     elif code == 5:
@@ -63,7 +65,7 @@ async def authenticate(
         writer.write(_message(b"p", b"md5" + outer.encode() + b"\0"))
     elif code == 10:
         await _scram(reader, writer, body, password)
-    elif code != 0:
+    else:
         raise ValueError(f"authentication method {code} is not supported by netmedic")
     await writer.drain()
     while True:

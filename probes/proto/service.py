@@ -237,7 +237,7 @@ async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
         if creds and first:
             auth_reply, first = first, await reader.readline()
         answer = _redis_answer(base, first, auth_reply)
-        if answer.state == OK:
+        if answer.state in (OK, UNAVAILABLE):  # INFO still answers and says why
             answer = replace(answer, info=await _redis_info(reader, writer))
     finally:
         writer.close()

@@ -99,10 +99,16 @@ def postgres_unavailable() -> str | None:
 
 @contextlib.contextmanager
 def postgres_server(
-    cert_pem: bytes, key_pem: bytes, ssl: bool = True, setup_sql: str = ""
+    cert_pem: bytes,
+    key_pem: bytes,
+    ssl: bool = True,
+    setup_sql: str = "",
+    hba: str = "",
+    settings: tuple[str, ...] = (),
 ) -> Iterator[int]:
     """A fresh cluster with SSL on (or off), SCRAM for 'app', and a reject line for 'blocked'.
-    *setup_sql* runs first in single-user mode (CREATE ROLE ..., one statement a line)."""
+    *setup_sql* runs first in single-user mode (CREATE ROLE ..., one statement a line);
+    *hba* replaces pg_hba.conf; *settings* are more ``name=value`` server settings."""
     import pwd
 
     binary = _pg_bin()
@@ -134,7 +140,8 @@ def postgres_server(
                 check=True, capture_output=True, timeout=60,
             )  # fmt: skip
         (data / "pg_hba.conf").write_text(
-            "host all blocked 127.0.0.1/32 reject\n"
+            hba
+            or "host all blocked 127.0.0.1/32 reject\n"
             "host all netmedic 127.0.0.1/32 reject\n"
             "host all all 127.0.0.1/32 scram-sha-256\n"
         )
@@ -151,7 +158,7 @@ def postgres_server(
         proc = subprocess.Popen(
             [*as_postgres, str(binary / "postgres"), "-D", str(data), "-p", str(port),
              "-k", str(workdir), "-c", "listen_addresses=127.0.0.1", "-c", f"ssl={'on' if ssl else 'off'}",
-             "-c", "fsync=off"],
+             "-c", "fsync=off", *(a for kv in settings for a in ("-c", kv))],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_port(port, proc, 30)

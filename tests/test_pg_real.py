@@ -145,3 +145,14 @@ def test_too_many_clients_by_url_and_by_pasted_error(
     finally:
         for s in held:
             s.close()
+
+
+def test_a_bare_port_is_identified_as_postgres(
+    pg: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not 5432, silent: the SSLRequest after HTTP and PING names it; the service speaks."""
+    code, doc = check(capsys, monkeypatch, f"127.0.0.1:{pg}")
+    expect(code, doc, "ok", "ok", 0)
+    assert "PostgreSQL answers" in finding(doc, "service.ok")["title"]
+    reasons = {s["probe"]: s["reason"] for s in doc["followups"]}
+    assert reasons["service"].startswith("a PostgreSQL SSLRequest was answered in PostgreSQL")

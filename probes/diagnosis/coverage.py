@@ -78,6 +78,7 @@ FINDS: dict[str, tuple[str, ...]] = {
     "ws": ("ws.", "http.", "tcp.reset_after_connect"),
     "cors": ("cors.", "http."),
     "service": ("service.", "tls.starttls_refused", "tls.", "tcp.reset_after_connect"),
+    "identify": (),  # names a protocol; the probes it starts find
 }
 
 # A failure is also explained by a problem further down: a TLS handshake that fails

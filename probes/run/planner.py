@@ -139,6 +139,8 @@ def follow_ups(
                 )
         if any(_is_local_address(a) for _s, a, _p in _attempts(tcp)):
             add("local", "the target is this host", "tcp")
+        if target.scheme == "tcp" and _silent(tcp):
+            add("identify", _IDENTIFY_REASON, "tcp")
     elif "tcp" in planned and elapsed_s >= PATH_AFTER_S and not _is_loopback(target):
         for name in _PATH:
             add(
@@ -146,7 +148,37 @@ def follow_ups(
                 f"no answer to the SYN after {PATH_AFTER_S:g} s: where does the path stop?",
                 "tcp",
             )
+    for name, reason in _identified(results):
+        add(name, reason, "identify")
     return list(steps.values())
+
+
+_IDENTIFY_REASON = (
+    "the port says nothing first: ask its well-known protocol, then HTTP, "
+    "a Redis PING, a PostgreSQL SSLRequest, a TLS ClientHello"
+)
+
+
+def _silent(tcp: ProbeResult) -> bool:
+    """An open port that sent nothing, even after the nudge, and did not hang up."""
+    data = tcp.data
+    return isinstance(data, TcpData) and any(
+        a.state == "open" and not a.banner and not a.protocol and not a.closed_by_peer
+        for a in data.attempts
+    )
+
+
+def _identified(results: Mapping[str, ProbeResult]) -> list[tuple[str, str]]:
+    """The probes for the protocol the identify probe heard, each with what was sent."""
+    from probes.proto.identify import IdentifyData
+
+    result = results.get("identify")
+    data = result.data if result is not None and result.final else None
+    answered = data.answered if isinstance(data, IdentifyData) else None
+    if answered is None:
+        return []
+    reason = f"{answered.sent} was answered in {answered.protocol} ({answered.reply[:40]})"
+    return [(name, reason) for name in PROTOCOL_PROBES.get(answered.protocol, ())]
 
 
 def _may_rerun(name: str, results: Mapping[str, ProbeResult], planned: Sequence[str]) -> bool:
@@ -217,4 +249,11 @@ def heard_protocol(results: Mapping[str, ProbeResult]) -> str:
     tcp = results.get("tcp")
     if tcp is None or not tcp.final:
         return ""
-    return next((p for s, _a, p in _attempts(tcp) if s == "open" and p), "")
+    heard = next((p for s, _a, p in _attempts(tcp) if s == "open" and p), "")
+    if not heard:
+        from probes.proto.identify import IdentifyData
+
+        found = results.get("identify")
+        if found is not None and found.final and isinstance(found.data, IdentifyData):
+            heard = found.data.protocol
+    return heard

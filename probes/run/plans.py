@@ -78,6 +78,7 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("ws", "WebSocket upgrade", "probes.proto.ws:probe_ws", "ws_hold"),
         ProbeSpec("cors", "CORS preflight", "probes.proto.cors:probe_cors"),
         ProbeSpec("service", "Service protocol", "probes.proto.service:probe_service"),
+        ProbeSpec("identify", "Protocol identification", "probes.proto.identify:probe_identify"),
         # Live runs and `watch` only (no symptom's plan names it: `check` stays as it is).
         ProbeSpec(
             "connections",

@@ -405,12 +405,25 @@ def _check(ns: argparse.Namespace) -> int:
         except OutputError as exc:
             raise UsageError(f"--report: {exc}") from None
         _report_format(ns.report, None, "--report")
+    shaped = None
+    if pasted is not None and saved is None:  # what the error names shapes the check
+        from probes.triage.shaping import shape
+
+        shaped = shape(pasted.text, target, ns.hold)
+        target = shaped.target
     config = ProbeConfig(
-        timeout=ns.timeout, ca_file=ns.ca_file, headers=headers, origin=origin, ws_hold=ns.hold
+        timeout=ns.timeout,
+        ca_file=ns.ca_file,
+        headers=headers,
+        origin=origin,
+        ws_hold=shaped.ws_hold if shaped is not None else ns.hold,
+        app_reports=shaped.reports if shaped is not None else (),
     )
     if saved is not None:
         config = saved.configure(config)
     run = Run(target, symptom, config)
+    if shaped is not None:
+        run.steps.extend(shaped.plan_steps(run.probe_names))
     error: PastedError | None = None
     if pasted is not None:
         from probes.triage.pasted import keep_error

@@ -76,6 +76,9 @@ class ProbeConfig:
     # WebSocket: keep the socket open this long after the upgrade (idle timeouts);
     # None: only the brief look for a close frame and one ping.
     ws_hold: float | None = None
+    # What a pasted error reports that no probe can see (probes.triage.shaping:
+    # "password_rejected"); rules weigh it beside what the server itself says.
+    app_reports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

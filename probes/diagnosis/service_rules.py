@@ -21,6 +21,7 @@ from probes.proto.service import (
     WRONG_PROTOCOL,
     ServiceData,
 )
+from probes.triage.shaping import PASSWORD_REJECTED
 
 
 def _lines(data: ServiceData) -> list[str]:
@@ -71,7 +72,9 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
     lines = tuple(_lines(data))
     name = "Redis" if data.service == "redis" else "PostgreSQL"
     where = f"{ev.target.host}:{ev.target.port}"
-    if data.state == OK:
+    if data.state == OK and _password_reported(data):
+        yield _password_rejected(ev, data, lines)
+    elif data.state == OK:
         said = tuple(f"{k}: {v}" for k, v in data.info)
         yield Finding("service.ok", Severity.OK, f"{name} answers on {where}", (*lines, *said))
     elif data.state == AUTH_REQUIRED:
@@ -176,6 +179,42 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
         )
     elif data.state in (FAILED, TIMEOUT):
         yield _failed(ev, data, name, where, lines)
+
+
+_PASSWORD_METHODS = ("cleartext password", "MD5 password", "SASL")
+
+
+def _password_reported(data: ServiceData) -> bool:
+    """The application says its password was refused, and the server does ask this user
+    for one (netmedic, without that password, cannot try it itself)."""
+    return (
+        PASSWORD_REJECTED in data.app_reports
+        and not data.credentials_sent
+        and data.auth_method.startswith(_PASSWORD_METHODS)
+    )
+
+
+def _password_rejected(ev: Evidence, data: ServiceData, lines: tuple[str, ...]) -> Finding:
+    user = ev.target.username or "postgres"
+    where = f"{ev.target.host}:{ev.target.port}"
+    return Finding(
+        "service.auth_failed",
+        Severity.ERROR,
+        f"PostgreSQL on {where} asks {user} for a password ({data.auth_method}), and the "
+        "application says its password was rejected",
+        (
+            *lines,
+            "the application's error: password authentication failed",
+            "netmedic has no password to try: the server runs, reaches pg_hba.conf and "
+            f"wants a password from {user}, so the password (or its expiry) is what fails",
+        ),
+        (
+            NextStep(
+                "Check the password the client uses (and VALID UNTIL on the role); test it by hand",
+                _client(ev, data),
+            ),
+        ),
+    )
 
 
 def _failed(

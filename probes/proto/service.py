@@ -68,6 +68,8 @@ class ServiceData:
     # What the service says about itself when asked (Redis INFO; PostgreSQL settings
     # with credentials): (name, value), sanitised.
     info: tuple[tuple[str, str], ...] = ()
+    # What the pasted error reports (probes.triage.shaping), carried for the rules.
+    app_reports: tuple[str, ...] = ()
 
     def field(self, name: str) -> str:
         return next((v for k, v in self.info if k == name), "")
@@ -121,6 +123,8 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             FAILED,
             clean_text(f"{type(exc).__name__}: {exc}", 200),
         )
+    if ctx.config.app_reports:
+        data = replace(data, app_reports=ctx.config.app_reports)
     elapsed = time.monotonic() - started
     summary = f"{service} {data.state}: {data.detail}"
     if ctx.target.scheme == "tcp" and data.state == WRONG_PROTOCOL:

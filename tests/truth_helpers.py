@@ -69,7 +69,7 @@ def commands_name(f: dict[str, Any], host: str, port: int | None) -> None:
         if not command:
             continue
         words = shlex.split(command)
-        if words[0] in ("redis-cli", "psql", "curl", "openssl", "nc", "websocat"):
+        if words[0] in ("redis-cli", "psql", "curl", "openssl", "nc", "netmedic"):
             joined = " ".join(words)
             assert host in joined, command
             if port is not None:

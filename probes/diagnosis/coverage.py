@@ -78,7 +78,8 @@ FINDS: dict[str, tuple[str, ...]] = {
     "ws": ("ws.", "http.", "tcp.reset_after_connect"),
     "cors": ("cors.", "http."),
     "service": ("service.", "tls.starttls_refused", "tls.", "tcp.reset_after_connect"),
-    "identify": (),  # names a protocol; the probes it starts find
+    # Names a protocol: the probes it starts find, and a plaintext URL to a TLS port.
+    "identify": ("tcp.reset_after_connect", "tls.", "service.", "http."),
 }
 
 # A failure is also explained by a problem further down: a TLS handshake that fails

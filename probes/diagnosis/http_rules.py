@@ -8,6 +8,7 @@ from probes.core.model import Finding, NextStep, Severity
 from probes.core.profiles import AuthConvention, auth_convention
 from probes.diagnosis.evidence import Evidence, q
 from probes.diagnosis.owner_steps import owner_or, port_owner
+from probes.diagnosis.plaintext_to_tls import use_tls
 from probes.proto.http import (
     CLOSED,
     CONNECT_ERROR,
@@ -204,6 +205,14 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
                 NextStep("See the exchange", _curl(ev, data)),
             ),
         )
+    elif code >= 400 and _websocket_answer(ev, code):
+        yield Finding(
+            "http.client_error",
+            Severity.INFO,
+            f"a plain GET to {data.url} gets {code} {data.reason}, as every WebSocket endpoint "
+            "answers a request without Upgrade (the upgrade itself is checked apart)",
+            lines,
+        )
     elif code >= 400:
         yield Finding(
             "http.client_error",
@@ -225,6 +234,20 @@ def status_findings(ev: Evidence) -> Iterator[Finding]:
             f"{data.url} answers {code} {data.reason} ({data.http_version})",
             lines,
         )
+
+
+def _websocket_answer(ev: Evidence, code: int) -> bool:
+    """A ws:// or wss:// target's plain GET answered 426 (or 400) while the WebSocket
+    upgrade itself got 101: what any WebSocket library says to a plain request."""
+    from probes.proto.ws import WsData
+
+    ws = ev.data("ws", WsData)
+    return (
+        ev.target.scheme in ("ws", "wss")
+        and code in (400, 426)
+        and ws is not None
+        and ws.status == 101
+    )
 
 
 def retry_command(ev: Evidence, convention: AuthConvention) -> str:
@@ -379,6 +402,8 @@ def exchange_failures(ev: Evidence) -> Iterator[Finding]:
                 ),
             ),
         )
+    elif data.state in (RESET, CLOSED) and (tls := use_tls(ev, lines)):
+        yield tls
     elif data.state in (RESET, CLOSED):
         how = "resets" if data.state == RESET else "closes"
         when = data.hangup_when or "after the request"

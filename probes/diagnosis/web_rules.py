@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
+from probes.diagnosis.plaintext_to_tls import use_tls
 from probes.proto.cors import GUESSED, CorsData
 from probes.proto.ws import BAD_ACCEPT, CLOSED, DROPPED, OK, PONG_WAIT_S, REJECTED, WsData
 from probes.proto.wsframes import CLOSE_CODES
@@ -175,6 +176,8 @@ def _ws_broken(ev: Evidence, data: WsData, lines: list[str]) -> Finding:
     where = ev.target.host_port
     if "refused" in detail:
         fid, title = "tcp.refused", f"{where} refuses the connection: nothing listens there"
+    elif tls := use_tls(ev, lines):
+        return tls
     elif "closed the connection" in detail or "reset" in detail:
         fid, title = (
             "tcp.reset_after_connect",

@@ -43,6 +43,8 @@ WELL_KNOWN: dict[int, str] = {
     8443: TLS,
     6443: TLS,
 }
+# Plaintext URLs whose server hung up: asked whether the port speaks TLS instead.
+PLAINTEXT_SCHEMES = ("ws", "http")
 WAIT_S = 0.6  # per question: a server that answers at all answers on loopback at once
 # A RESP reply to PING that banner.identify does not know (-MISCONF, -LOADING, ...).
 _RESP_REPLY = re.compile(rb"^(?:\+PONG|-[A-Z]{3,}[ \r])")
@@ -129,8 +131,9 @@ async def _ask(address: str, port: int, host: str, probe: str, wait: float) -> Q
     return Question(probe, sent, clean_bytes(reply, 120), _named(probe, reply), "answered")
 
 
-def order_for(port: int) -> tuple[str, ...]:
-    first = WELL_KNOWN.get(port)
+def order_for(port: int, scheme: str = "tcp") -> tuple[str, ...]:
+    """The questions in order: a plaintext URL that hung up is asked TLS first."""
+    first = TLS if scheme in PLAINTEXT_SCHEMES else WELL_KNOWN.get(port)
     return ((first,) if first else ()) + tuple(p for p in ORDER if p != first)
 
 
@@ -138,14 +141,14 @@ async def probe_identify(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     started = time.monotonic()
     t = ctx.target
     resolution = await ctx.resolution()
-    if t.scheme != "tcp" or not resolution.addresses:
-        why = "the target names its protocol" if t.scheme != "tcp" else "no address"
+    if t.scheme not in ("tcp", *PLAINTEXT_SCHEMES) or not resolution.addresses:
+        why = "the target names its protocol" if resolution.addresses else "no address"
         yield ProbeResult("identify", Status.SKIPPED, time.monotonic() - started, why)
         return
     address = resolution.addresses[0]
     deadline = started + ctx.config.timeout
     questions: list[Question] = []
-    for probe in order_for(t.port):
+    for probe in order_for(t.port, t.scheme):
         left = deadline - time.monotonic()
         if left <= 0.05:
             break

@@ -148,9 +148,25 @@ def follow_ups(
                 f"no answer to the SYN after {PATH_AFTER_S:g} s: where does the path stop?",
                 "tcp",
             )
-    for name, reason in _identified(results):
-        add(name, reason, "identify")
+    if target.scheme == "tcp":
+        for name, reason in _identified(results):
+            add(name, reason, "identify")
+    if target.scheme in ("ws", "http") and _hung_up_on(results.get(target.scheme)):
+        add(
+            "identify",
+            "the port hangs up on a plaintext request: does it speak TLS?",
+            target.scheme,
+        )
     return list(steps.values())
+
+
+def _hung_up_on(result: ProbeResult | None) -> bool:
+    """A plaintext WebSocket upgrade or HTTP request the server dropped unanswered."""
+    if result is None or not result.final or result.status != "failed":
+        return False
+    detail = str(getattr(result.data, "detail", "")).lower()
+    state = str(getattr(result.data, "state", ""))
+    return state in ("reset", "closed") or "closed the connection" in detail or "reset" in detail
 
 
 _IDENTIFY_REASON = (

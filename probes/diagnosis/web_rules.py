@@ -218,6 +218,9 @@ def cors_findings(ev: Evidence) -> Iterator[Finding]:
         f"Access-Control-Allow-Methods: {data.allow_methods or '(missing)'}",
         f"Access-Control-Allow-Headers: {data.allow_headers or '(missing)'}",
     ]
+    if data.state == GUESSED and _refused_for_every_origin(data):
+        yield _rejected_for_all(ev, data)
+        return
     if data.state == GUESSED:
         yield _origin_needed(ev, data)
         return
@@ -263,6 +266,46 @@ def cors_findings(ev: Evidence) -> Iterator[Finding]:
                 f"Allow the origin {data.origin} (and the method/headers above) in the server's CORS configuration; the preflight must answer 2xx"
             ),
             NextStep("Repeat the preflight by hand", curl),
+        ),
+    )
+
+
+def _refused_for_every_origin(data: CorsData) -> bool:
+    """Every origin tried was refused, and not for being another origin: the preflight
+    fails (no 2xx), or no answer carries Access-Control-Allow-Origin while none says
+    it varies by origin (a server that allows some origins answers ``Vary: Origin``)."""
+    problems = [problem for _origin, problem in data.guesses]
+    if not problems or not all(problems):
+        return False
+    if all("not 2xx" in p for p in problems):
+        return True
+    return not data.varies_by_origin and all("Allow-Origin is missing" in p for p in problems)
+
+
+def _rejected_for_all(ev: Evidence, data: CorsData) -> Finding:
+    tried = ", ".join(o for o, _p in data.guesses)
+    first = data.guesses[0][1]
+    return Finding(
+        "cors.preflight_rejected",
+        Severity.ERROR,
+        f"the CORS preflight to {data.url} is refused for every origin tried: {first}",
+        (
+            f"OPTIONS {data.url} from {tried} (no --origin given: common dev origins)",
+            *(f"  {o}: refused — {p}" for o, p in data.guesses),
+            f"Access-Control-Allow-Methods: {data.allow_methods or '(missing)'}",
+            "whatever the page's origin, a browser refuses this: the server answers no "
+            "preflight with CORS headers",
+        ),
+        (
+            NextStep(
+                "Enable CORS on the server for the page's origin: OPTIONS must answer 2xx "
+                "with Access-Control-Allow-Origin (and the methods and headers it uses)"
+            ),
+            NextStep(
+                "Repeat the preflight by hand",
+                f"curl -si -X OPTIONS -H {q('Origin: ' + data.guesses[0][0])} "
+                f"-H {q('Access-Control-Request-Method: ' + data.method)} {q(data.url)}",
+            ),
         ),
     )
 

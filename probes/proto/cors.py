@@ -45,6 +45,8 @@ class CorsData:
     detail: str = ""
     # guessed: (origin, "" when allowed, else the first problem) for each DEV_ORIGINS entry
     guesses: tuple[tuple[str, str], ...] = ()
+    # Vary: Origin — the server answers each origin apart (guessed: seen in any answer)
+    varies_by_origin: bool = False
 
 
 def check_preflight(
@@ -178,6 +180,7 @@ async def _preflight(client: Any, url: str, base: dict[str, Any], origin: str) -
         allow_headers=allow_headers,
         allow_credentials=h("access-control-allow-credentials"),
         problems=problems,
+        varies_by_origin="origin" in h("vary").lower(),
     )
 
 
@@ -188,4 +191,7 @@ async def _guesses(client: Any, url: str, base: dict[str, Any]) -> CorsData:
     results = [await _preflight(client, url, base, origin) for origin in DEV_ORIGINS]
     guesses = tuple((r.origin, r.problems[0] if r.problems else "") for r in results)
     last = results[-1]
-    return replace(last, origin="", state=GUESSED, problems=(), guesses=guesses)
+    varies = any(r.varies_by_origin for r in results)
+    return replace(
+        last, origin="", state=GUESSED, problems=(), guesses=guesses, varies_by_origin=varies
+    )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
+from probes.diagnosis.proxy_steps import credential_steps
 from probes.proto.http import (
     PROXY_AUTH_REQUIRED,
     PROXY_FAILED,
@@ -79,10 +80,8 @@ def http_through_proxy(ev: Evidence) -> Iterator[Finding]:
         "proxy.unreachable": (
             NextStep("Check that the proxy is up and the address is right", "env | grep -i _proxy"),
         ),
-        "proxy.auth_required": (
-            NextStep(
-                f"Put the proxy credentials in {data.proxy_variable} (user:password@host:port)"
-            ),
+        "proxy.auth_required": credential_steps(
+            data.proxy_variable, data.proxy, shown_url(data.failed_url or data.url)
         ),
         "proxy.upstream_failed": (
             NextStep(
@@ -122,13 +121,7 @@ def proxy_findings(ev: Evidence) -> Iterator[Finding]:
             f"the proxy {data.proxy} wants authentication (407): {realm}",
             (*lines, sent),
             (
-                NextStep(
-                    f"Put the proxy credentials in {data.variable} (user:password@host:port), or ask for this host to be exempted"
-                ),
-                NextStep(
-                    "Test them by hand (curl asks for the password)",
-                    f"curl -sv -o /dev/null -x {q(data.proxy)} --proxy-user USER {q(url)}",
-                ),
+                *credential_steps(data.variable, data.proxy, url),
                 NextStep(
                     f"Or bypass the proxy for {ev.target.host} if it is internal",
                     f"export NO_PROXY={q(ev.target.host)}",

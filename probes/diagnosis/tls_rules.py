@@ -421,12 +421,21 @@ _PROXY_FAILURES = {
 
 
 def _proxy_failure(ev: Evidence, data: TlsData) -> Finding:
+    from probes.diagnosis.proxy_steps import credential_steps
+    from probes.proto.http import shown_url
+
+    credentials = (
+        credential_steps("", data.proxy, shown_url(ev.target.url()))
+        if data.failure == "proxy.auth_required"
+        else ()
+    )
     return Finding(
         data.failure,
         Severity.ERROR,
         f"the proxy {data.proxy} {_PROXY_FAILURES[data.failure]}: no TLS to {ev.target.host_port} through it",
         (f"CONNECT {ev.target.host_port} via proxy {data.proxy}: {data.detail}",),
         (
+            *credentials,
             NextStep("See which proxy settings are in effect", "env | grep -i _proxy"),
             NextStep(
                 f"If {ev.target.host} is reachable directly, bypass the proxy for it",

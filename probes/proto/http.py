@@ -238,6 +238,21 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             "which this probe does not speak",
         )
         return
+    if proxy is not None and proxy.scheme == "https":
+        from probes.proto.proxyscheme import plain_proxy_detail
+
+        wrong = await plain_proxy_detail(
+            proxy.url, proxy.variable, proxy.shown, started + ctx.config.timeout
+        )
+        if wrong:  # the client would wait for a TLS handshake with the proxy: say why now
+            data = HttpData(
+                url, "GET", PROXY_FAILED, phase="connect", detail=wrong, proxy=proxy.shown,
+                proxy_variable=proxy.variable,
+            )  # fmt: skip
+            elapsed = time.monotonic() - started
+            err = ProbeError(PROXY_FAILED.upper(), wrong, elapsed_s=elapsed)
+            yield ProbeResult("http", Status.FAILED, elapsed, f"{PROXY_FAILED}: {wrong}", data, err)
+            return
     dns_s = -1.0
     address = ""
     if proxy is None:  # through a proxy, the proxy resolves the name

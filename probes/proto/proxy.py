@@ -232,6 +232,12 @@ async def _through(
             found, True, var, shown, state=FAILED, detail="the proxy URL does not parse"
         )
     host = parts.hostname or ""
+    if parts.scheme == "https":
+        from probes.proto.proxyscheme import plain_proxy_detail
+
+        wrong = await plain_proxy_detail(url, var, shown, deadline)
+        if wrong:
+            return ProxyData(found, True, var, shown, state=FAILED, detail=wrong)
     if parts.scheme not in ("http",):
         return ProxyData(
             found,

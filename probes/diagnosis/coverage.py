@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
-from probes.diagnosis.ranking import CAUSAL_ORDER, position
+from probes.diagnosis.ranking import CAUSAL_ORDER, EXPLAINED_BY, position
 
 # What ping and trace can see of the path (only the MTU probe sees a black hole).
 _PATH_SEEN = (
@@ -188,7 +188,7 @@ def verdict_settled(
             for fid in _ids_with_prefix(prefix):
                 if _matches(fid, ruled_out):
                     continue
-                if position(fid) < limit:
+                if position(fid) < limit or fid in EXPLAINED_BY.get(verdict.id, ()):
                     return False
     return True
 

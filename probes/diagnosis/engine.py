@@ -8,6 +8,7 @@ from probes.core.model import Diagnosis, Finding, ProbeResult, Severity
 from probes.core.target import Target
 from probes.diagnosis import (
     burst_rules,
+    client_cert_rules,
     dns_rules,
     http_rules,
     local_rules,
@@ -34,6 +35,7 @@ RULES: tuple[Rule, ...] = (
     *path_rules.RULES,
     *local_rules.RULES,
     *tls_rules.RULES,
+    *client_cert_rules.RULES,  # before http: the hang-up it explains is its consequence
     *http_rules.RULES,
     *proxy_rules.RULES,
     *web_rules.RULES,

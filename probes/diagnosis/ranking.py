@@ -114,6 +114,12 @@ CAUSAL_ORDER: tuple[str, ...] = (
 )
 _POSITION = {fid: i for i, fid in enumerate(CAUSAL_ORDER)}
 
+# The most specific explanation that fits all the evidence comes first: a consequence
+# ranks right after a finding present that explains it, wherever it stands above.
+EXPLAINED_BY: dict[str, tuple[str, ...]] = {
+    "tcp.reset_after_connect": ("tls.client_cert_required",),
+}
+
 # Verdicts beyond finding ids (DESIGN.md): nothing wrong, or not an answer yet.
 OK = "ok"
 INCOMPLETE = "incomplete"
@@ -122,6 +128,16 @@ INCOMPLETE = "incomplete"
 def position(finding_id: str) -> int:
     """Where *finding_id* stands in the causal order (unlisted ids after the listed)."""
     return _POSITION.get(finding_id, len(_POSITION))
+
+
+def _place(finding: Finding, present: dict[str, Finding]) -> float:
+    """Its causal position, or just after the explanation present at its severity."""
+    causes = [
+        position(c)
+        for c in EXPLAINED_BY.get(finding.id, ())
+        if c in present and present[c].severity is finding.severity
+    ]
+    return min(causes) + 0.5 if causes else float(position(finding.id))
 
 
 def rank(findings: Iterable[Finding], pending: Iterable[str] = ()) -> Diagnosis:
@@ -135,7 +151,7 @@ def rank(findings: Iterable[Finding], pending: Iterable[str] = ()) -> Diagnosis:
         unique.setdefault(finding.id, finding)  # first rule to speak about an id wins
     ordered = sorted(
         unique.values(),
-        key=lambda f: (f.severity.weight, position(f.id), f.id),
+        key=lambda f: (f.severity.weight, _place(f, unique), f.id),
     )
     ranked = tuple(
         Finding(f.id, f.severity, f.title, f.evidence, f.next_steps, rank=i + 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -421,6 +422,9 @@ def _check(ns: argparse.Namespace) -> int:
     )
     if saved is not None:
         config = saved.configure(config)
+    from probes.record.owners import seen_owners
+
+    config = dataclasses.replace(config, seen_owners=seen_owners(target.host, target.port))
     run = Run(target, symptom, config)
     if shaped is not None:
         run.steps.extend(shaped.plan_steps(run.probe_names))

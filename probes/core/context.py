@@ -79,6 +79,9 @@ class ProbeConfig:
     # What a pasted error reports that no probe can see (probes.triage.shaping:
     # "password_rejected"); rules weigh it beside what the server itself says.
     app_reports: tuple[str, ...] = ()
+    # (pid, name, unit) of the processes earlier runs saw serving the port (the
+    # journals, probes.record.owners): an OOM kill of one is the service's death.
+    seen_owners: tuple[tuple[int, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

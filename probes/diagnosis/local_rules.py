@@ -776,7 +776,15 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
                 tuple(log_steps),
             )
         return
-    matching = [k for k in oom.kills if name_matches(k.name, names) or (k.unit and k.unit in units)]
+    # What served the port in earlier runs (the journals): its pid, name and unit.
+    seen_pids = {pid for pid, _name, _unit in data.seen_owners}
+    names.update(name for _pid, name, _unit in data.seen_owners if name)
+    units.update(unit for _pid, _name, unit in data.seen_owners if unit)
+    matching = [
+        k
+        for k in oom.kills
+        if k.pid in seen_pids or name_matches(k.name, names) or (k.unit and k.unit in units)
+    ]
     down = view.local and not serving
     causes = [k for k in matching if down and k.age_s <= OOM_CAUSE_S]
     if causes:
@@ -790,6 +798,13 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
         ]
         if k.memcg:
             evidence.append(f"cgroup: {k.memcg}")
+        earlier = next((o for o in data.seen_owners if o[0] == k.pid or o[1] == k.name), None)
+        if earlier:
+            evidence.append(
+                f"an earlier check saw {earlier[1]} (pid {earlier[0]}"
+                + (f", {earlier[2]}" if earlier[2] else "")
+                + f") serving port {view.port}"
+            )
         evidence.append(f"nothing listens on port {view.port} now")
         if len(matching) > 1:
             evidence.append(f"{len(matching)} such kills in the kernel log")

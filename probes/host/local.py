@@ -268,6 +268,8 @@ class LocalData:
     forwards: tuple[Forward, ...] = ()  # DNAT rules for the port (root only)
     containers: tuple[Container, ...] = ()  # containers on disk publishing the port
     containers_source: str = ""  # where containers were read ("": no runtime here)
+    # (pid, name, unit) earlier runs saw serving the port (ProbeConfig.seen_owners)
+    seen_owners: tuple[tuple[int, str, str], ...] = ()
 
     def process(self, pid: int) -> ProcessInfo | None:
         return next((p for p in self.processes if p.pid == pid), None)
@@ -306,6 +308,8 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     data = await _with_forwards(data, ctx.config.timeout)
+    if ctx.config.seen_owners:
+        data = dataclasses.replace(data, seen_owners=ctx.config.seen_owners)
     elapsed = time.monotonic() - started
     yield ProbeResult("local", Status.OK, elapsed, summarize(data), data)
     if ctx.config.local_duration == 0 and data.target.local:

@@ -35,6 +35,9 @@ class ProfileKind:
     health: str = ""  # a path that answers without side effects
     auth: AuthConvention | None = None
     probe: str = "http"  # the protocol probe that applies
+    # A read-only path that needs the key (the health path often does not): a saved
+    # service's check asks it too, so a wrong key cannot pass as healthy.
+    authed: str = ""
 
 
 KINDS: dict[str, ProfileKind] = {
@@ -48,6 +51,7 @@ KINDS: dict[str, ProfileKind] = {
             AuthConvention(
                 "api-key", "", "QDRANT_API_KEY", "Qdrant-style APIs take the key in 'api-key'"
             ),
+            authed="/collections",
         ),
         ProfileKind(
             "openai",
@@ -72,6 +76,7 @@ KINDS: dict[str, ProfileKind] = {
                 "CONFLUENCE_AUTHORIZATION",
                 "Confluence takes 'Authorization: Basic' (user:token) or 'Bearer' (PAT)",
             ),
+            authed="/rest/api/space?limit=1",
         ),
         ProfileKind("redis", "Redis", (6379,), probe="service"),
         ProfileKind("postgres", "PostgreSQL", (5432,), probe="service"),

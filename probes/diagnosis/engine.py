@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from probes.core.model import Diagnosis, Finding, ProbeResult, Severity
 from probes.core.target import Target
 from probes.diagnosis import (
+    auth_path_rules,
     burst_rules,
     client_cert_rules,
     dns_rules,
@@ -36,6 +37,7 @@ RULES: tuple[Rule, ...] = (
     *local_rules.RULES,
     *tls_rules.RULES,
     *client_cert_rules.RULES,  # before http: the hang-up it explains is its consequence
+    *auth_path_rules.RULES,  # before http: its 401 is the key's, not the health path's
     *http_rules.RULES,
     *proxy_rules.RULES,
     *web_rules.RULES,

@@ -37,6 +37,7 @@ from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.redact import REDACTED, is_secret_name, redact_url_credentials
 from probes.core.sanitize import clean_bytes, clean_text
 from probes.core.target import Target
+from probes.proto.authpath import AuthPath, ask_authed, authed_url
 from probes.proto.errbody import READ_CAP, excerpt
 from probes.proto.proxy import ProxyChoice
 
@@ -150,6 +151,7 @@ class HttpData:
     body_excerpt: str = ""  # an error response's own message (>= 400), sanitised, capped
     expected_status: int = 0  # what a saved service's health path should answer (0: any < 400)
     service_kind: str = ""  # a saved service's profile kind (probes.core.profiles)
+    authed: AuthPath | None = None  # a saved service's key asked where it is needed
 
     @property
     def via(self) -> str:
@@ -274,6 +276,9 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         data = _with(
             data, expected_status=ctx.config.expect_status, service_kind=ctx.config.service_kind
         )
+    authed = authed_url(ctx, url) if data.state == OK and data.status < 400 else ""
+    if authed:  # the health path needs no key: ask one that does
+        data = _with(data, authed=await ask_authed(ctx, authed, deadline))
     elapsed = time.monotonic() - started
     if ctx.target.scheme == "tcp" and data.state in (NOT_HTTP, RESET, CLOSED):
         # HTTP was only guessed from the port number: another protocol there is no fault.

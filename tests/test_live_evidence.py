@@ -244,11 +244,15 @@ async def test_a_live_run_the_person_stops_is_finished_once_every_probe_answered
     clock = SteppingClock()
     journal: list[Event] = []
     run = live_run_on(port, ("tcp", "connections"), clock, journal)
+    assert run.live is not None
+    run.live.pause()  # the sampler waits before its first connection
     try:
         async with live_run(run) as seen:
-            await _until(lambda: "tcp" in run.results and "connections" in run.results)
-            assert run.stop() is None  # the sampler has not answered its first window
-            await first_window(run, clock)
+            await _until(lambda: "tcp" in run.results)
+            assert "connections" not in run.results
+            assert run.stop() is None  # the sampler has not answered yet
+            run.live.resume()
+            await _until(lambda: "connections" in run.results)
             await _until(lambda: run.diagnosis.verdict != "incomplete")
             stopped = run.stop()
             assert stopped is not None and stopped.stopped

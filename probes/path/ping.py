@@ -30,7 +30,7 @@ from probes.path.pathengine import (
     send_window,
     stream_snapshots,
 )
-from probes.path.pathstats import FIRST_WINDOW, Ring, RttStats, RunningStats, window_stats
+from probes.path.pathstats import FIRST_ANSWER, Ring, RttStats, RunningStats, window_stats
 
 RECENT = 60  # samples kept for a sparkline; everything else is counters
 
@@ -68,9 +68,9 @@ class PingData:
     window: int = 0  # rounds a live run's findings read (0: the whole run)
 
     @property
-    def window_complete(self) -> bool:
-        """A live run counts ping as answered once every address has its first window."""
-        return all(h.stats.sent >= FIRST_WINDOW for h in self.hosts)
+    def answered(self) -> bool:
+        """A live run counts ping as answered once every address has a first outcome."""
+        return all(h.stats.sent >= FIRST_ANSWER for h in self.hosts)
 
     def windowed(self) -> PingData:
         """The same data with each address's statistics over its latest window only,

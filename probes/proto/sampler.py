@@ -40,7 +40,7 @@ HEAD_NOT_SUPPORTED = frozenset({405, 501})
 # Redis answering PING with these is up: the sampler does not log in (the service probe does).
 REDIS_WANTS_AUTH = (b"-NOAUTH", b"-WRONGPASS")
 KEEP = 60  # attempts kept when not live
-FIRST_WINDOW = 10  # attempts before a live run counts it answered (as ping and trace)
+FIRST_ANSWER = 1  # attempts before a live run counts it answered (as ping and trace)
 HTTP_SCHEMES = frozenset({"http", "https"})
 REDIS_SCHEMES = frozenset({"redis", "rediss"})
 
@@ -75,8 +75,8 @@ class SamplerData:
     window: int = 0  # attempts a live run's findings read (0: the whole run)
 
     @property
-    def window_complete(self) -> bool:
-        return self.sent >= FIRST_WINDOW
+    def answered(self) -> bool:
+        return self.sent >= FIRST_ANSWER
 
     def rate(self, outcome: str) -> float:
         """Percent of the attempts in the window that ended as *outcome*."""

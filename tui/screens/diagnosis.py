@@ -29,7 +29,7 @@ from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, Finding, ProbeResult
 from probes.proto.burst import DEFAULT_BURST
 from probes.record.session import INCOMPLETE
-from probes.run.live import window_complete
+from probes.run.live import answered
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
@@ -118,7 +118,7 @@ first.  Pick a finding, then walk its next steps.
         self.finished = False
         self._pending: dict[str, ProbeResult] = {}
         # Probes of the current run that answered: a final result, or a live probe's
-        # first complete window (it keeps running, but it has answered).
+        # first result (it keeps running, but it has answered).
         self._answered: set[str] = set()
         self._view_chosen = False  # the person pressed v during this run: leave the view be
         self._panels: dict[str, ProbePanel] = {}
@@ -346,7 +346,7 @@ first.  Pick a finding, then walk its next steps.
     def on_probe_result_arrived(self, message: ProbeResultArrived) -> None:
         if message.run_number == self.session.run_number:
             self._pending[message.result.probe] = message.result
-            if window_complete(message.result):  # final, or a live probe's first window
+            if answered(message.result):  # final, or a live probe's first result
                 self._answered.add(message.result.probe)
 
     def on_probe_added(self, message: ProbeAdded) -> None:

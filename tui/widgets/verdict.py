@@ -64,7 +64,7 @@ class VerdictBanner(Static):
             text = Text("◐ incomplete", style="bold")
             text.append(": the run was cut short; the verdict so far is not an answer")
             state = "-incomplete"
-        elif verdict is None:  # ok, or probes still to answer (live: a first window)
+        elif verdict is None:  # ok, or probes still to answer (live: a first result)
             text = Text("✔ ok", style="bold")
             if finished:
                 text.append(": no problem found")

@@ -354,14 +354,12 @@ def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
     outcomes = [a.closed_by_peer or "ok", *a.repeats]
     bad = sum(o in ("reset", "eof") for o in outcomes)
     how = "resets" if "reset" in outcomes else "closes"
+    # The title counts what was seen: "resets 3 of 3", never "every connection".
+    title = f"{_where(a)} {how} {bad} of {len(outcomes)} connections right after accepting them"
     if bad == len(outcomes):
-        title = f"{_where(a)} accepts every connection and {how} it at once"
         severity = Severity.ERROR
     else:
-        title = (
-            f"{_where(a)} {how} {bad} of {len(outcomes)} connections right after accepting "
-            "them (intermittent)"
-        )
+        title += " (intermittent)"
         severity = Severity.WARNING
     owner = port_owner(ev)
     yield Finding(
@@ -394,8 +392,8 @@ def connect_ok(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None or not data.attempts or any(a.state != OPEN for a in data.attempts):
         return
-    if any(hung_up(a) for a in data.attempts):
-        return
+    if any(hung_up(a) or REFUSED in a.repeats for a in data.attempts):
+        return  # not every connection succeeded (repeat_rules says which were refused)
     evidence = []
     for a in data.attempts:
         line = f"{_where(a)} open in {ms(a.elapsed_s)}"

@@ -6,6 +6,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,3 +87,30 @@ def test_a_pool_with_one_dead_member_is_refused_with_its_share(chain: Chain) -> 
     refused = int(re.search(r"refused (\d+) of 18 connects", title)[1])  # type: ignore[index]
     assert 3 <= refused <= 9, title
     assert "tcp.open" not in ids(doc)
+
+
+def test_watch_max_loss_exits_1_soon_after_loss_starts(faults: Chain, tmp_path: Path) -> None:
+    """Clean rounds, then 50% loss at r2: CROSSED within a bounded number of rounds,
+    exit 1, and the process ends (no hang after CROSSED)."""
+    proc = faults.lab.spawn(
+        faults.client,
+        ["env", f"XDG_STATE_HOME={tmp_path}", sys.executable, "-m", "tui.cli", "watch",
+         "--interval", "0.2", "--window", "10", "--max-loss", "10", "--count", "300",
+         "--", f"{C.SERVER_V4}:{HTTP_PORT}"],
+        ready=None,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline().decode() for _ in range(8)]
+    assert not any("CROSSED" in line for line in lines), lines
+    assert "loss 0% (0/" in lines[-1]  # the interval's own figures, totals beside
+    faults.rules("r2", forward='oifname "r2" numgen random mod 100 < 50 drop')
+    after: list[str] = []
+    for line in iter(proc.stdout.readline, b""):
+        after.append(line.decode())
+        if "CROSSED" in after[-1]:
+            break
+    assert after and "CROSSED loss" in after[-1], after[-3:]
+    assert len(after) <= 40  # ~2 lost of 10 pings: a few rounds, far fewer than 40
+    assert proc.wait(timeout=15) == 1  # ends at once with exit 1
+    rest = proc.stdout.read().decode().splitlines()
+    assert rest and rest[-1].startswith("watched "), rest

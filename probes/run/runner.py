@@ -239,7 +239,8 @@ class Run:
                     yield self._emit(ProbeUpdate(item), self._journal_update(item, started))
                     if not item.final:
                         if self.live is not None:
-                            async for event in self._live_diagnosis(tasks, started):
+                            first = self._first_answer(item)  # the verdict may be due now
+                            async for event in self._live_diagnosis(tasks, started, first):
                                 yield event
                         continue
                 for step in self._new_follow_ups(ctx, started):
@@ -360,6 +361,14 @@ class Run:
             return True
         self._unjournaled[result.probe] = result
         return False
+
+    def _first_answer(self, result: ProbeResult) -> bool:
+        """True the first time a live probe's result counts as its answer."""
+        key = f"answered:{result.probe}"
+        if key in self._live_marks or not answered(result):
+            return False
+        self._live_marks[key] = 0.0
+        return True
 
     def _record_evidence(self) -> None:
         """The findings changed: journal the latest results not journaled yet, so the

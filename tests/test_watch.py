@@ -175,3 +175,40 @@ def test_watch_connections_bursts_and_says_where_the_service_refuses(tmp_path: P
     assert " of 20 connections opened and held at once" in told[0]
     assert "service error → the service's client limit" in told[0]
     assert lines[-1].endswith("verdict service.too_many_connections"), lines[-1]
+
+
+def test_a_watch_killed_after_its_verdict_is_listed_stopped_not_incomplete(
+    closed_port: int, tmp_path: Path
+) -> None:
+    """An SSH drop (here SIGKILL) after the live run reached its verdict: the session
+    says the verdict and when it stopped; it is not listed incomplete."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", "--interval", "0.2", "--",
+         f"127.0.0.1:{closed_port}"],
+        stdout=subprocess.PIPE, env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in iter(proc.stdout.readline, b""):
+            seen.append(line.decode())
+            if "RAISED tcp.refused" in seen[-1] or len(seen) > 100:
+                break
+        proc.stdout.readline()  # one more interval: its diagnosis is journaled
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert any("RAISED tcp.refused" in line for line in seen), seen[-3:]
+    listed = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "sessions"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    row = listed.stdout.splitlines()[-1]
+    assert "tcp.refused (stopped " in row and "the session dropped" in row, row
+    assert "incomplete" not in row
+    saved = load_session(None, tmp_path / "state" / "netmedic" / "sessions")
+    assert saved.runs[-1].complete and saved.runs[-1].verdict == "tcp.refused"
+    assert "run 1 live: tcp.refused (stopped" in render(saved, "md")

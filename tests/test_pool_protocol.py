@@ -3,14 +3,20 @@ StartupMessage, so a full pool is seen only by a client that logs in."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from probes.core.context import ProbeConfig
+from probes.core.target import parse_target
 from probes.proto.burst import BurstResult
+from probes.proto.pghello import pg_hello
 from probes.proto.sampler import SamplerData
+from probes.run.runner import Run, run_to_end
 from tests.probe_helpers import evidence, run
 from tests.servers.base import server_thread
 from tests.servers.pgserver import pg_pool
@@ -96,3 +102,45 @@ def test_the_sampler_logs_in_and_asks_select_1(pool: int) -> None:
     assert isinstance(data, SamplerData) and dict(data.kinds) == {"ok": 3}
     assert all(a.detail == "SELECT 1 answered" for a in data.recent)
     assert diagnosis.verdict == "ok"
+
+
+def test_a_real_postgres_at_4_of_5_slots_is_seen_by_the_burst(tmp_path: Path) -> None:
+    from tests.servers.pki import Pki
+    from tests.servers.services import postgres_server, postgres_unavailable
+
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    leaf = Pki(tmp_path).leaf()
+    chain = b"".join(p.bytes() for p in leaf.cert_chain_pems)
+    sql = "SET password_encryption = 'scram-sha-256';\n\nCREATE ROLE app LOGIN PASSWORD 'pw-5';\n\n"
+
+    async def scenario(port: int) -> tuple[BurstResult, str]:
+        url = f"postgres://app:pw-5@127.0.0.1:{port}/postgres"
+        t = parse_target(url)
+        held = []
+        for _ in range(SLOTS - 1):  # four clients logged in and holding their slots
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            admitted, detail = await pg_hello(t, reader, writer)
+            assert admitted, detail
+            held.append(writer)
+        try:
+            the_run = Run(
+                t, "too-many-connections", ProbeConfig(burst=10, timeout=5), plan=("burst",)
+            )
+            diagnosis = await run_to_end(the_run)
+        finally:
+            for writer in held:
+                writer.close()
+        data = the_run.results["burst"].data
+        assert isinstance(data, BurstResult)
+        return data, diagnosis.verdict
+
+    settings = ("max_connections=5", "superuser_reserved_connections=0")
+    with postgres_server(
+        chain, leaf.private_key_pem.bytes(), setup_sql=sql, settings=settings
+    ) as port:
+        b, verdict = asyncio.run(scenario(port))
+    assert b.opened == 1 and b.failure == "service error", b.line
+    assert "53300" in b.said and "too many clients" in b.said
+    assert verdict == "service.too_many_connections"

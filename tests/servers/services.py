@@ -99,10 +99,15 @@ def postgres_unavailable() -> str | None:
 
 @contextlib.contextmanager
 def postgres_server(
-    cert_pem: bytes, key_pem: bytes, ssl: bool = True, setup_sql: str = ""
+    cert_pem: bytes,
+    key_pem: bytes,
+    ssl: bool = True,
+    setup_sql: str = "",
+    settings: tuple[str, ...] = (),
 ) -> Iterator[int]:
     """A fresh cluster with SSL on (or off), SCRAM for 'app', and a reject line for 'blocked'.
-    *setup_sql* runs first in single-user mode (CREATE ROLE ..., one statement a line)."""
+    *setup_sql* runs first in single-user mode (CREATE ROLE ..., one statement a line);
+    *settings* are more ``name=value`` server settings (``max_connections=5``)."""
     import pwd
 
     binary = _pg_bin()
@@ -151,7 +156,7 @@ def postgres_server(
         proc = subprocess.Popen(
             [*as_postgres, str(binary / "postgres"), "-D", str(data), "-p", str(port),
              "-k", str(workdir), "-c", "listen_addresses=127.0.0.1", "-c", f"ssl={'on' if ssl else 'off'}",
-             "-c", "fsync=off"],
+             "-c", "fsync=off", *(arg for s in settings for arg in ("-c", s))],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_port(port, proc, 30)

@@ -120,8 +120,13 @@ def test_a_real_postgres_at_4_of_5_slots_is_seen_by_the_burst(tmp_path: Path) ->
         t = parse_target(url)
         held = []
         for _ in range(SLOTS - 1):  # four clients logged in and holding their slots
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            admitted, detail = await pg_hello(t, reader, writer)
+            for _attempt in range(100):  # the port listens before the server takes clients
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                admitted, detail = await pg_hello(t, reader, writer)
+                if not detail.startswith("57P03"):
+                    break
+                writer.close()
+                await asyncio.sleep(0.1)
             assert admitted, detail
             held.append(writer)
         try:

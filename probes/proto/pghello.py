@@ -6,7 +6,9 @@ many clients already", SQLSTATE 53300) is seen only by a client that speaks: the
 SSLRequest (TLS when offered, as libpq's ``prefer``), the StartupMessage, a login
 with the URL's credentials when it carries them, and ``SELECT 1``.  Without a
 password, a server that asks for one has given this client a slot: that is an
-answer (the service probe reports the authentication itself).
+answer (the service probe reports the authentication itself).  When only the port
+number (5432) suggested PostgreSQL, a port that does not answer the SSLRequest like
+PostgreSQL is a plain TCP service, not a failing one.
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ from probes.proto.pgwire import PgError, authenticate, error_fields, query_row, 
 from probes.proto.service import pg_startup
 
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
+NOT_POSTGRES = "connected; the port does not speak PostgreSQL (only its number suggested it)"
 # SQLSTATE classes that say the server gave this client a slot and judged it: an
 # authentication failure (28) or an unknown database (3D) is the service probe's story.
 ADMITTED = ("28", "3D")
+
+
+def guessed(target: Target) -> bool:
+    """PostgreSQL only because of the port number, not the URL's scheme."""
+    return target.scheme not in ("postgres", "postgresql")
 
 
 async def pg_hello(
@@ -36,7 +44,14 @@ async def pg_hello(
     if pg_sslmode(target) != "disable":
         writer.write(SSL_REQUEST)
         await writer.drain()
-        answer = await reader.readexactly(1)
+        try:
+            answer = await reader.readexactly(1)
+        except asyncio.IncompleteReadError:
+            if guessed(target):
+                return True, NOT_POSTGRES
+            raise
+        if answer not in (b"S", b"N") and guessed(target):
+            return True, NOT_POSTGRES
         if answer == b"S":
             plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             plain.check_hostname = False

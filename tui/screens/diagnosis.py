@@ -345,9 +345,12 @@ first.  Pick a finding, then walk its next steps.
 
     def on_probe_result_arrived(self, message: ProbeResultArrived) -> None:
         if message.run_number == self.session.run_number:
-            self._pending[message.result.probe] = message.result
-            if answered(message.result):  # final, or a live probe's first result
-                self._answered.add(message.result.probe)
+            name = message.result.probe
+            self._pending[name] = message.result
+            if answered(message.result) and name not in self._answered:
+                self._answered.add(name)  # final, or a live probe's first result
+                if not self.finished:  # the banner's "N of M probes finished" moved
+                    self._show_banner(self.diagnosis)
 
     def on_probe_added(self, message: ProbeAdded) -> None:
         name = message.step.probe
@@ -434,9 +437,16 @@ first.  Pick a finding, then walk its next steps.
 
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
+        findings = self.query_one(FindingsList)
+        findings.partial = self._show_banner(diagnosis, footnote) or findings.partial
+        findings.show(diagnosis)
+        self._show_finding(findings.highlighted_finding, live=not self.finished)
+        self._show_said(diagnosis)
+
+    def _show_banner(self, diagnosis: Diagnosis, footnote: str = "") -> bool:
+        """The verdict banner; True when it tells a run cut short (the findings are partial)."""
         session = self.session
         banner = self.query_one(VerdictBanner)
-        findings = self.query_one(FindingsList)
         if self.finished and diagnosis.verdict == INCOMPLETE:
             done, planned = self._progress()
             banner.show_incomplete(
@@ -444,20 +454,17 @@ first.  Pick a finding, then walk its next steps.
                 "the run was cut short; the findings below are partial",
                 footnote="press r to run the plan again",
             )
-            findings.partial = True
-        else:
-            banner.show_verdict(
-                diagnosis,
-                self.finished,
-                session.run_number,
-                session.previous_verdict if self.finished else None,
-                session.changes() if self.finished else ((), ()),
-                footnote,
-                progress=None if self.finished else self._progress(),
-            )
-        findings.show(diagnosis)
-        self._show_finding(findings.highlighted_finding, live=not self.finished)
-        self._show_said(diagnosis)
+            return True
+        banner.show_verdict(
+            diagnosis,
+            self.finished,
+            session.run_number,
+            session.previous_verdict if self.finished else None,
+            session.changes() if self.finished else ((), ()),
+            footnote,
+            progress=None if self.finished else self._progress(),
+        )
+        return False
 
     def _show_said(self, diagnosis: Diagnosis) -> None:
         """``your app said: ...; netmedic sees: ...`` — the error tied to the verdict."""

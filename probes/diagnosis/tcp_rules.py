@@ -22,6 +22,8 @@ from probes.net.tcp import (
 )
 from probes.path.ping import PingData
 from probes.path.route import RouteData
+from probes.proto.sampler import RESET as SAMPLED_RESET
+from probes.proto.sampler import SamplerData
 
 
 def _where(a: TcpAttempt) -> str:
@@ -343,6 +345,15 @@ def _hangup_line(a: TcpAttempt) -> str:
     return line
 
 
+def _sampled_hangups(ev: Evidence, address: str) -> tuple[int, int]:
+    """(reset, attempts) in the connection sampler's window to *address* (0, 0: none)."""
+    data = ev.data("connections", SamplerData)
+    if data is None or data.address != address:
+        return 0, 0
+    kinds = dict(data.kinds)
+    return kinds.get(SAMPLED_RESET, 0), sum(kinds.values())
+
+
 def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None:
@@ -354,9 +365,12 @@ def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
     outcomes = [a.closed_by_peer or "ok", *a.repeats]
     bad = sum(o in ("reset", "eof") for o in outcomes)
     how = "resets" if "reset" in outcomes else "closes"
-    # The title counts what was seen: "resets 3 of 3", never "every connection".
-    title = f"{_where(a)} {how} {bad} of {len(outcomes)} connections right after accepting them"
-    if bad == len(outcomes):
+    # The title counts what was seen — with the connection sampler's window beside the
+    # probe's own connects: "resets 17 of 37", never "every connection" when some passed.
+    sampled_bad, sampled = _sampled_hangups(ev, a.address)
+    bad, total = bad + sampled_bad, len(outcomes) + sampled
+    title = f"{_where(a)} {how} {bad} of {total} connections right after accepting them"
+    if bad == total:
         severity = Severity.ERROR
     else:
         title += " (intermittent)"
@@ -366,7 +380,11 @@ def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
         "tcp.reset_after_connect",
         severity,
         title,
-        (*(_hangup_line(x) for x in dropped), *([owner.why] if owner else [])),
+        (
+            *(_hangup_line(x) for x in dropped),
+            *([f"connection sampler: {sampled_bad} of {sampled} reset"] if sampled else []),
+            *([owner.why] if owner else []),
+        ),
         (
             *(owner.steps if owner else ()),  # its logs name why it hangs up
             NextStep(

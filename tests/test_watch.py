@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 
+from probes.core.model import ProbeResult, Status
+from probes.path.pathstats import window_stats
+from probes.path.ping import PingData, PingHost, PingSample
 from probes.record.session import load_session
 from tests.servers.base import Handler, server_thread
 from tests.servers.httpserver import every_other_reset, status_by_count
 from tui.report import render
+from tui.watch import SoFar, crossed, tick
 
 
 @pytest.fixture
@@ -212,3 +216,26 @@ def test_a_watch_killed_after_its_verdict_is_listed_stopped_not_incomplete(
     saved = load_session(None, tmp_path / "state" / "netmedic" / "sessions")
     assert saved.runs[-1].complete and saved.runs[-1].verdict == "tcp.refused"
     assert "run 1 live: tcp.refused (stopped" in render(saved, "md")
+
+
+def _ping_result(outcomes: list[float | None], window: int) -> ProbeResult:
+    samples = tuple(PingSample(i, "reply" if r else "timeout", r) for i, r in enumerate(outcomes))
+    host = PingHost("10.0.0.9", 4, "raw-icmp", window_stats(outcomes), samples)
+    data = PingData("raw-icmp", True, "", 1.0, 84, (host,), window)
+    return ProbeResult("ping", Status.OK, 1.0, "", data, final=False)
+
+
+def test_each_interval_reports_its_own_pings_with_the_totals_beside() -> None:
+    so_far = SoFar()
+    first = tick(1, 1.0, {"ping": _ping_result([0.001] * 5, 4)}, [], [], "ok", so_far)
+    assert first.pings == {"sent": 5, "lost": 0} and first.loss_pct == 0
+    second = tick(
+        2, 2.0, {"ping": _ping_result([0.001] * 5 + [None, 0.003, None], 4)}, [], [], "ok", so_far
+    )
+    assert second.pings == {"sent": 3, "lost": 2} and second.loss_pct == 66.67
+    assert second.totals["sent"] == 8 and second.totals["lost"] == 2
+    assert second.totals["loss_pct"] == 25.0 and second.totals["window_loss_pct"] == 50.0
+    assert second.rtt_ms["avg"] == 3.0  # this interval's one answer, not the run's average
+    assert "loss 66.67% (2/3), total 25% (2/8), window 50%" in second.line()
+    assert crossed(second, 40, None) == ["loss 50% over the last 4 pings > 40%"]
+    assert crossed(second, 50, None) == []

@@ -147,17 +147,17 @@ class SoFar:
     conn_sent: int = 0
 
 
-def _ping_figures(out: Tick, ping: Any, before: SoFar) -> None:
-    hosts = getattr(ping, "hosts", ())
-    if not hosts:
+def _ping_figures(out: Tick, ping: PingData, so_far: SoFar) -> None:
+    """This interval's pings and RTTs (since *so_far*), the run's totals and the window."""
+    if not ping.hosts:
         return
-    h = hosts[0]
+    h = ping.hosts[0]
     s = h.stats
     sent, lost = (
-        s.sent - before.ping_sent,
-        (s.sent - s.received) - (before.ping_sent - before.ping_received),
+        s.sent - so_far.ping_sent,
+        (s.sent - s.received) - (so_far.ping_sent - so_far.ping_received),
     )
-    fresh = [x.rtt_s for x in h.recent if x.seq > before.ping_seq and x.rtt_s is not None]
+    fresh = [x.rtt_s for x in h.recent if x.seq > so_far.ping_seq and x.rtt_s is not None]
     window = ping.windowed().hosts[0].stats
     out.pings = {"sent": sent, "lost": lost}
     out.loss_pct = round(100.0 * lost / sent, 2) if sent else None
@@ -176,8 +176,8 @@ def _ping_figures(out: Tick, ping: Any, before: SoFar) -> None:
             "avg": _ms(sum(fresh) / len(fresh)),
             "max": _ms(max(fresh)),
         }
-    before.ping_sent, before.ping_received = s.sent, s.received
-    before.ping_seq = max((x.seq for x in h.recent), default=before.ping_seq)
+    so_far.ping_sent, so_far.ping_received = s.sent, s.received
+    so_far.ping_seq = max((x.seq for x in h.recent), default=so_far.ping_seq)
 
 
 def tick(
@@ -267,7 +267,7 @@ async def watch(
     burst_told = False
     n = 0
     worst_loss = 0.0
-    before = SoFar()
+    so_far = SoFar()
     try:
         while not task.done():
             await asyncio.sleep(max(0.05, ns.interval))
@@ -280,7 +280,7 @@ async def watch(
                 seen,
                 hops,
                 run.diagnosis.verdict,
-                before,
+                so_far,
             )
             hops = now.hops or hops
             if burst_told:

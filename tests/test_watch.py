@@ -229,9 +229,9 @@ def test_each_interval_reports_its_own_pings_with_the_totals_beside() -> None:
     so_far = SoFar()
     first = tick(1, 1.0, {"ping": _ping_result([0.001] * 5, 4)}, [], [], "ok", so_far)
     assert first.pings == {"sent": 5, "lost": 0} and first.loss_pct == 0
-    second = tick(
-        2, 2.0, {"ping": _ping_result([0.001] * 5 + [None, 0.003, None], 4)}, [], [], "ok", so_far
-    )
+    outcomes: list[float | None] = [0.001] * 5
+    outcomes += [None, 0.003, None]
+    second = tick(2, 2.0, {"ping": _ping_result(outcomes, 4)}, [], [], "ok", so_far)
     assert second.pings == {"sent": 3, "lost": 2} and second.loss_pct == 66.67
     assert second.totals["sent"] == 8 and second.totals["lost"] == 2
     assert second.totals["loss_pct"] == 25.0 and second.totals["window_loss_pct"] == 50.0

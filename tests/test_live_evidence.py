@@ -16,11 +16,14 @@ from probes.core.events import Event, FindingChanged, FollowUp, ProbeUpdate
 from probes.core.live import LiveControl
 from probes.core.model import Status
 from probes.core.target import parse_target
+from probes.diagnosis.engine import diagnose
 from probes.proto.burst import BurstResult
 from probes.proto.sampler import SamplerData
+from probes.run.live import windowed
 from probes.run.runner import ASKED_BY_PERSON, Run, RunFinished
 from tests.live_fakes import SteppingClock
-from tests.servers.base import loopback
+from tests.servers.base import loopback, server_thread
+from tests.servers.httpserver import every_other_reset
 from tests.tui.helpers import until
 from tui.args import LivePace
 from tui.live_status import live_config
@@ -244,11 +247,15 @@ async def test_a_live_run_the_person_stops_is_finished_once_every_probe_answered
     clock = SteppingClock()
     journal: list[Event] = []
     run = live_run_on(port, ("tcp", "connections"), clock, journal)
+    assert run.live is not None
+    run.live.pause()  # the sampler waits before its first connection
     try:
         async with live_run(run) as seen:
-            await _until(lambda: "tcp" in run.results and "connections" in run.results)
-            assert run.stop() is None  # the sampler has not answered its first window
-            await first_window(run, clock)
+            await _until(lambda: "tcp" in run.results)
+            assert "connections" not in run.results
+            assert run.stop() is None  # the sampler has not answered yet
+            run.live.resume()
+            await _until(lambda: "connections" in run.results)
             await _until(lambda: run.diagnosis.verdict != "incomplete")
             stopped = run.stop()
             assert stopped is not None and stopped.stopped
@@ -259,3 +266,31 @@ async def test_a_live_run_the_person_stops_is_finished_once_every_probe_answered
         assert not any(isinstance(e, RunFinished) for e in seen)
     finally:
         server.close()
+
+
+@pytest.mark.asyncio
+async def test_a_reset_title_counts_the_sampler_beside_the_tcp_probe() -> None:
+    """Every other connection reset: the title says how many of how many, the sampler's
+    window included, never that every connection is reset (issue 22)."""
+    with server_thread() as servers:
+        port = servers.serve(every_other_reset())
+        clock = SteppingClock()
+        run = Run(
+            parse_target(f"http://127.0.0.1:{port}/"),
+            "intermittent",
+            LIVE,
+            plan=("tcp", "connections"),
+            live=LiveControl(clock),
+        )
+        async with live_run(run):
+            await _until(lambda: "tcp" in run.results)
+            await first_window(run, clock)
+            view = dict(run.results)
+    sampled = view["connections"].data
+    assert isinstance(sampled, SamplerData)
+    found = diagnose(run.target, {n: windowed(r) for n, r in view.items()}, "intermittent")
+    reset = next(f for f in found.findings if f.id == "tcp.reset_after_connect")
+    total = 3 + sum(n for _k, n in sampled.kinds)
+    assert f" of {total} connections right after accepting them (intermittent)" in reset.title
+    assert "every" not in reset.title and reset.severity.value == "warning"
+    assert any(line.startswith("connection sampler: ") for line in reset.evidence)

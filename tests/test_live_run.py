@@ -68,7 +68,7 @@ async def test_live_run_raises_and_clears_loss(monkeypatch: pytest.MonkeyPatch) 
     try:
         await _rounds(clock, 25)  # a clean first window
         ping = run.results["ping"].data
-        assert isinstance(ping, PingData) and ping.window_complete
+        assert isinstance(ping, PingData) and ping.answered
         assert ping.hosts[0].stats.loss_pct == 0
         trace = run.results["trace"].data
         assert isinstance(trace, TraceData)

@@ -75,8 +75,8 @@ def hangup_server(pattern: str) -> Iterator[int]:
 @pytest.mark.parametrize(
     ("pattern", "severity", "words"),
     [
-        ("rst", "error", "accepts every connection and resets it at once"),
-        ("fin", "error", "accepts every connection and closes it at once"),
+        ("rst", "error", "resets 3 of 3 connections right after accepting them"),
+        ("fin", "error", "closes 3 of 3 connections right after accepting them"),
         ("alternate", "warning", "resets 1 of 3 connections"),
     ],
 )

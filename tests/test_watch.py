@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 
+from probes.core.model import ProbeResult, Status
+from probes.path.pathstats import window_stats
+from probes.path.ping import PingData, PingHost, PingSample
 from probes.record.session import load_session
 from tests.servers.base import Handler, server_thread
 from tests.servers.httpserver import every_other_reset, status_by_count
 from tui.report import render
+from tui.watch import SoFar, crossed, tick
 
 
 @pytest.fixture
@@ -175,3 +179,63 @@ def test_watch_connections_bursts_and_says_where_the_service_refuses(tmp_path: P
     assert " of 20 connections opened and held at once" in told[0]
     assert "service error → the service's client limit" in told[0]
     assert lines[-1].endswith("verdict service.too_many_connections"), lines[-1]
+
+
+def test_a_watch_killed_after_its_verdict_is_listed_stopped_not_incomplete(
+    closed_port: int, tmp_path: Path
+) -> None:
+    """An SSH drop (here SIGKILL) after the live run reached its verdict: the session
+    says the verdict and when it stopped; it is not listed incomplete."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", "--interval", "0.2", "--",
+         f"127.0.0.1:{closed_port}"],
+        stdout=subprocess.PIPE, env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in iter(proc.stdout.readline, b""):
+            seen.append(line.decode())
+            if "RAISED tcp.refused" in seen[-1] or len(seen) > 100:
+                break
+        proc.stdout.readline()  # one more interval: its diagnosis is journaled
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert any("RAISED tcp.refused" in line for line in seen), seen[-3:]
+    listed = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "sessions"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    row = listed.stdout.splitlines()[-1]
+    assert "tcp.refused (stopped " in row and "the session dropped" in row, row
+    assert "incomplete" not in row
+    saved = load_session(None, tmp_path / "state" / "netmedic" / "sessions")
+    assert saved.runs[-1].complete and saved.runs[-1].verdict == "tcp.refused"
+    assert "run 1 live: tcp.refused (stopped" in render(saved, "md")
+
+
+def _ping_result(outcomes: list[float | None], window: int) -> ProbeResult:
+    samples = tuple(PingSample(i, "reply" if r else "timeout", r) for i, r in enumerate(outcomes))
+    host = PingHost("10.0.0.9", 4, "raw-icmp", window_stats(outcomes), samples)
+    data = PingData("raw-icmp", True, "", 1.0, 84, (host,), window)
+    return ProbeResult("ping", Status.OK, 1.0, "", data, final=False)
+
+
+def test_each_interval_reports_its_own_pings_with_the_totals_beside() -> None:
+    so_far = SoFar()
+    first = tick(1, 1.0, {"ping": _ping_result([0.001] * 5, 4)}, [], [], "ok", so_far)
+    assert first.pings == {"sent": 5, "lost": 0} and first.loss_pct == 0
+    outcomes: list[float | None] = [0.001] * 5
+    outcomes += [None, 0.003, None]
+    second = tick(2, 2.0, {"ping": _ping_result(outcomes, 4)}, [], [], "ok", so_far)
+    assert second.pings == {"sent": 3, "lost": 2} and second.loss_pct == 66.67
+    assert second.totals["sent"] == 8 and second.totals["lost"] == 2
+    assert second.totals["loss_pct"] == 25.0 and second.totals["window_loss_pct"] == 50.0
+    assert second.rtt_ms["avg"] == 3.0  # this interval's one answer, not the run's average
+    assert "loss 66.67% (2/3), total 25% (2/8), window 50%" in second.line()
+    assert crossed(second, 40, None) == ["loss 50% over the last 4 pings > 40%"]
+    assert crossed(second, 50, None) == []

@@ -3,9 +3,11 @@
 For people without a screen to sit at: ping, trace and the connection sampler run
 as on the diagnosis screen (a live run, journaled like any session); every
 interval prints one line (or, with ``--json``, one ``netmedic.watch/1`` object):
-loss and RTT over the rolling window, the connection outcomes, hops that changed,
-findings raised or cleared.  ``--max-loss`` / ``--max-rtt`` make it exit 1 when
-crossed; Ctrl-C ends it with a summary line.
+that interval's pings, RTT and connection outcomes with the run's totals and the
+rolling window's loss beside them, hops that changed, findings raised or cleared.
+``--max-loss`` (the rolling window's loss) and ``--max-rtt`` (the interval's average)
+end the run with exit 1 the first time they are crossed; Ctrl-C ends it with a
+summary line.  Ending never waits on a probe for long: the summary is printed first.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
 from probes.core.model import ProbeResult
 from probes.core.target import Target
+from probes.path.ping import PingData
 from probes.proto.burst import BurstResult
 from tui.args import LivePace, add_live_arguments, bounded, timeout, whole
 from tui.live_status import live_config
 
 PLAN = ("ping", "trace", "connections")
 SCHEMA = "netmedic.watch/1"
+# Ending the run (cancel the probes, journal the end) waits at most this long.
+TEARDOWN_S = 3.0
 
 
 def add_watch_parser(sub: Any, target_help: str, symptom: Callable[[str], str]) -> None:
@@ -64,8 +69,10 @@ class Tick:
 
     n: int
     t: float
-    loss_pct: float | None = None
-    rtt_ms: dict[str, float | None] = field(default_factory=dict)
+    loss_pct: float | None = None  # this interval's pings (None: no outcome in it)
+    pings: dict[str, int] = field(default_factory=dict)  # this interval: sent, lost
+    totals: dict[str, Any] = field(default_factory=dict)  # the run so far, and the window
+    rtt_ms: dict[str, float | None] = field(default_factory=dict)  # this interval's answers
     connections: dict[str, Any] = field(default_factory=dict)
     hops: list[str] = field(default_factory=list)
     hops_changed: list[dict[str, Any]] = field(default_factory=list)
@@ -81,6 +88,8 @@ class Tick:
             "interval": self.n,
             "t": round(self.t, 3),
             "loss_pct": self.loss_pct,
+            "pings": self.pings,
+            "totals": self.totals,
             "rtt_ms": self.rtt_ms,
             "connections": self.connections,
             "hops": self.hops,
@@ -93,15 +102,21 @@ class Tick:
 
     def line(self) -> str:
         parts = [f"#{self.n}"]
-        if self.loss_pct is not None:
-            parts.append(f"loss {self.loss_pct:g}%")
+        if self.pings:
+            p, t = self.pings, self.totals
+            parts.append(
+                f"loss {_pct(self.loss_pct)} ({p['lost']}/{p['sent']}), "
+                f"total {_pct(t.get('loss_pct'))} ({t.get('lost', 0)}/{t.get('sent', 0)}), "
+                f"window {_pct(t.get('window_loss_pct'))}"
+            )
         if self.rtt_ms.get("avg") is not None:
             r = self.rtt_ms
             parts.append(f"rtt {r['min']:.1f}/{r['avg']:.1f}/{r['max']:.1f} ms")
         if self.connections:
             c = self.connections
+            now = ", ".join(f"{k} {v}" for k, v in c.get("interval", {}).items()) or "none"
             rates = ", ".join(f"{k} {v:g}%" for k, v in c.get("rates", {}).items())
-            parts.append(f"conn {c.get('sent', 0)} ({rates})")
+            parts.append(f"conn {now} (total {c.get('sent', 0)}; window {rates})")
         if self.hops:
             parts.append(f"hops {len(self.hops)}")
         if self.burst_line:
@@ -118,6 +133,53 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value * 1000, 3)
 
 
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}%"
+
+
+@dataclass
+class SoFar:
+    """What the previous interval had seen, so each interval reports only its own."""
+
+    ping_sent: int = 0
+    ping_received: int = 0
+    ping_seq: int = -1
+    conn_sent: int = 0
+
+
+def _ping_figures(out: Tick, ping: PingData, so_far: SoFar) -> None:
+    """This interval's pings and RTTs (since *so_far*), the run's totals and the window."""
+    if not ping.hosts:
+        return
+    h = ping.hosts[0]
+    s = h.stats
+    sent, lost = (
+        s.sent - so_far.ping_sent,
+        (s.sent - s.received) - (so_far.ping_sent - so_far.ping_received),
+    )
+    fresh = [x.rtt_s for x in h.recent if x.seq > so_far.ping_seq and x.rtt_s is not None]
+    window = ping.windowed().hosts[0].stats
+    out.pings = {"sent": sent, "lost": lost}
+    out.loss_pct = round(100.0 * lost / sent, 2) if sent else None
+    out.totals = {
+        "sent": s.sent,
+        "lost": s.sent - s.received,
+        "loss_pct": s.loss_pct,
+        "window": window.sent,
+        "window_loss_pct": window.loss_pct if window.sent else None,
+        "rtt_ms": {"min": _ms(s.min_s), "avg": _ms(s.avg_s), "max": _ms(s.max_s)},
+    }
+    if fresh:
+        out.rtt_ms = {
+            "last": _ms(fresh[-1]),
+            "min": _ms(min(fresh)),
+            "avg": _ms(sum(fresh) / len(fresh)),
+            "max": _ms(max(fresh)),
+        }
+    so_far.ping_sent, so_far.ping_received = s.sent, s.received
+    so_far.ping_seq = max((x.seq for x in h.recent), default=so_far.ping_seq)
+
+
 def tick(
     n: int,
     t: float,
@@ -125,22 +187,13 @@ def tick(
     changes: list[FindingChanged],
     last_hops: list[str],
     verdict: str,
+    so_far: SoFar | None = None,
 ) -> Tick:
     out = Tick(n, t, verdict=verdict)
+    seen = so_far if so_far is not None else SoFar()
     ping = results.get("ping")
-    reduce = getattr(ping.data, "windowed", None) if ping else None
-    if reduce is not None:
-        hosts = reduce().hosts
-        if hosts:
-            s = hosts[0].stats
-            out.loss_pct = s.loss_pct
-            out.rtt_ms = {
-                "last": _ms(s.last_s),
-                "min": _ms(s.min_s),
-                "avg": _ms(s.avg_s),
-                "max": _ms(s.max_s),
-                "mdev": _ms(s.mdev_s),
-            }
+    if ping is not None and isinstance(ping.data, PingData):
+        _ping_figures(out, ping.data, seen)
     trace = results.get("trace")
     hops = getattr(trace.data, "hops", ()) if trace else ()
     out.hops = [h.address for h in hops]
@@ -152,7 +205,13 @@ def tick(
     data = conn.data if conn else None
     if data is not None and hasattr(data, "rate"):
         total = sum(k for _o, k in data.kinds)
+        fresh = data.recent[len(data.recent) - min(len(data.recent), data.sent - seen.conn_sent) :]
+        now: dict[str, int] = {}
+        for a in fresh:
+            now[a.outcome] = now.get(a.outcome, 0) + 1
+        seen.conn_sent = data.sent
         out.connections = {
+            "interval": now,
             "sent": data.sent,
             "window": total,
             "rates": {o: round(100.0 * k / total, 1) for o, k in data.kinds} if total else {},
@@ -208,25 +267,29 @@ async def watch(
     burst_told = False
     n = 0
     worst_loss = 0.0
+    so_far = SoFar()
     try:
         while not task.done():
             await asyncio.sleep(max(0.05, ns.interval))
             n += 1
             seen, changes[:] = list(changes), []
             now = tick(
-                n, time.monotonic() - started, run.results, seen, hops, run.diagnosis.verdict
+                n,
+                time.monotonic() - started,
+                run.results,
+                seen,
+                hops,
+                run.diagnosis.verdict,
+                so_far,
             )
             hops = now.hops or hops
             if burst_told:
                 now.burst_line = ""
             burst_told = burst_told or bool(now.burst_line)
-            if now.loss_pct is not None:
-                worst_loss = max(worst_loss, now.loss_pct)
-            if ns.max_loss is not None and (now.loss_pct or 0) > ns.max_loss:
-                now.crossed.append(f"loss {now.loss_pct:g}% > {ns.max_loss:g}%")
-            avg = now.rtt_ms.get("avg")
-            if ns.max_rtt is not None and avg is not None and avg > ns.max_rtt:
-                now.crossed.append(f"rtt {avg:.1f} ms > {ns.max_rtt:g} ms")
+            window_loss = now.totals.get("window_loss_pct")
+            if window_loss is not None:
+                worst_loss = max(worst_loss, window_loss)
+            now.crossed = crossed(now, ns.max_loss, ns.max_rtt)
             print(json.dumps(now.document()) if ns.json else now.line(), flush=True)
             if now.crossed:
                 crossed_any = True
@@ -238,17 +301,34 @@ async def watch(
     finally:
         run.stop()  # every probe answered: the journal records the run finished, stopped
         task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
     summary = (
-        f"watched {target.host_port} for {n} intervals; worst loss {worst_loss:g}%; "
+        f"watched {target.host_port} for {n} intervals; worst window loss {worst_loss:g}%; "
         f"verdict {run.diagnosis.verdict}"
     )
     if ns.json:
         print(json.dumps({"schema": SCHEMA, "summary": summary, "intervals": n}), flush=True)
     else:
         print(summary, flush=True)
+    # The answer is out: a probe slow to unwind must not hold the exit (run_watch leaves
+    # it behind rather than wait).
+    await asyncio.wait({task}, timeout=TEARDOWN_S)
+    if task.done() and not task.cancelled():
+        with contextlib.suppress(BaseException):
+            task.result()
     return 1 if crossed_any else 0
+
+
+def crossed(now: Tick, max_loss: float | None, max_rtt: float | None) -> list[str]:
+    """The thresholds this interval crosses: loss over the rolling window (one interval
+    holds one ping: 0 or 100%), RTT as this interval's average."""
+    out = []
+    loss, sent = now.totals.get("window_loss_pct"), now.totals.get("window", 0)
+    if max_loss is not None and loss is not None and loss > max_loss:
+        out.append(f"loss {loss:g}% over the last {sent} pings > {max_loss:g}%")
+    avg = now.rtt_ms.get("avg")
+    if max_rtt is not None and avg is not None and avg > max_rtt:
+        out.append(f"rtt {avg:.1f} ms > {max_rtt:g} ms")
+    return out
 
 
 def run_watch(target: Target, ns: argparse.Namespace) -> int:
@@ -260,11 +340,23 @@ def run_watch(target: Target, ns: argparse.Namespace) -> int:
         journal = Journal.create(target, ns.symptom, plan=PLAN)
     except JournalError as exc:
         print(f"netmedic: warning: {exc}; this watch is not saved", file=sys.stderr)
+    runner = asyncio.Runner()
     try:
-        code = asyncio.run(watch(target, ns, journal.emit if journal else None))
+        code = runner.run(watch(target, ns, journal.emit if journal else None))
     except KeyboardInterrupt:
         code = 0
     finally:
         if journal is not None:
             journal.close()
+        _close_unless_stuck(runner)
     return code
+
+
+def _close_unless_stuck(runner: asyncio.Runner) -> None:
+    """Close the loop unless a task still runs (a probe that ignored its cancel):
+    closing would wait for it, and the person has their answer already."""
+    loop = runner.get_loop()
+    if all(t.done() for t in asyncio.all_tasks(loop)):
+        runner.close()
+    else:
+        print("netmedic: warning: a probe did not stop in time; leaving it", file=sys.stderr)

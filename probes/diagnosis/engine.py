@@ -15,7 +15,9 @@ from probes.diagnosis import (
     local_rules,
     path_rules,
     proxy_rules,
+    repeat_rules,
     route_rules,
+    sample_rules,
     sampler_rules,
     service_rules,
     tcp_rules,
@@ -32,8 +34,10 @@ RULES: tuple[Rule, ...] = (
     *route_rules.RULES,
     *dns_rules.RULES,
     *tcp_rules.RULES,
+    *repeat_rules.RULES,  # refusals among the tcp probe's repeated connects
     *sampler_rules.RULES,  # after the tcp probe's own connect
     *path_rules.RULES,
+    *sample_rules.RULES,  # after path.loss: a sample that could not answer
     *local_rules.RULES,
     *tls_rules.RULES,
     *client_cert_rules.RULES,  # before http: the hang-up it explains is its consequence

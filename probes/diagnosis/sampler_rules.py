@@ -333,6 +333,19 @@ def next_steps(ev: Evidence, s: Share) -> tuple[NextStep, ...]:
                 f"netmedic check {q(ev.target.input)} --symptom tls",
             ),
         )
+    if fid == "service.too_many_connections" and s.data.speaks == "postgres":
+        return (
+            NextStep(
+                "See who holds the connections, against max_connections",
+                f"psql -h {q(host)} -p {port} -c 'SELECT usename, application_name, state, "
+                "count(*) FROM pg_stat_activity GROUP BY 1, 2, 3 ORDER BY 4 DESC'",
+            ),
+            NextStep(
+                "Close idle sessions or pool them (PgBouncer); raise max_connections only "
+                "with the memory for it",
+                f"psql -h {q(host)} -p {port} -c 'SHOW max_connections'",
+            ),
+        )
     if fid == "service.too_many_connections":
         return (
             NextStep(

@@ -22,6 +22,8 @@ from probes.net.tcp import (
 )
 from probes.path.ping import PingData
 from probes.path.route import RouteData
+from probes.proto.sampler import RESET as SAMPLED_RESET
+from probes.proto.sampler import SamplerData
 
 
 def _where(a: TcpAttempt) -> str:
@@ -343,6 +345,15 @@ def _hangup_line(a: TcpAttempt) -> str:
     return line
 
 
+def _sampled_hangups(ev: Evidence, address: str) -> tuple[int, int]:
+    """(reset, attempts) in the connection sampler's window to *address* (0, 0: none)."""
+    data = ev.data("connections", SamplerData)
+    if data is None or data.address != address:
+        return 0, 0
+    kinds = dict(data.kinds)
+    return kinds.get(SAMPLED_RESET, 0), sum(kinds.values())
+
+
 def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None:
@@ -354,21 +365,26 @@ def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:
     outcomes = [a.closed_by_peer or "ok", *a.repeats]
     bad = sum(o in ("reset", "eof") for o in outcomes)
     how = "resets" if "reset" in outcomes else "closes"
-    if bad == len(outcomes):
-        title = f"{_where(a)} accepts every connection and {how} it at once"
+    # The title counts what was seen — with the connection sampler's window beside the
+    # probe's own connects: "resets 17 of 37", never "every connection" when some passed.
+    sampled_bad, sampled = _sampled_hangups(ev, a.address)
+    bad, total = bad + sampled_bad, len(outcomes) + sampled
+    title = f"{_where(a)} {how} {bad} of {total} connections right after accepting them"
+    if bad == total:
         severity = Severity.ERROR
     else:
-        title = (
-            f"{_where(a)} {how} {bad} of {len(outcomes)} connections right after accepting "
-            "them (intermittent)"
-        )
+        title += " (intermittent)"
         severity = Severity.WARNING
     owner = port_owner(ev)
     yield Finding(
         "tcp.reset_after_connect",
         severity,
         title,
-        (*(_hangup_line(x) for x in dropped), *([owner.why] if owner else [])),
+        (
+            *(_hangup_line(x) for x in dropped),
+            *([f"connection sampler: {sampled_bad} of {sampled} reset"] if sampled else []),
+            *([owner.why] if owner else []),
+        ),
         (
             *(owner.steps if owner else ()),  # its logs name why it hangs up
             NextStep(
@@ -394,8 +410,8 @@ def connect_ok(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("tcp", TcpData)
     if data is None or not data.attempts or any(a.state != OPEN for a in data.attempts):
         return
-    if any(hung_up(a) for a in data.attempts):
-        return
+    if any(hung_up(a) or REFUSED in a.repeats for a in data.attempts):
+        return  # not every connection succeeded (repeat_rules says which were refused)
     evidence = []
     for a in data.attempts:
         line = f"{_where(a)} open in {ms(a.elapsed_s)}"

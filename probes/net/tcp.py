@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
+from probes.core.proportion import repeats_to_see
 from probes.wire.connect import (
     ERROR,
     FILTERED,
@@ -36,6 +37,14 @@ from probes.wire.connect import (
 # QUICK_WAIT_S each) and bounded, and they send nothing.
 QUICK_REPEATS = 2
 QUICK_WAIT_S = 0.15
+# A bounded run asked about drops or refusals sizes its repeats to see one dead member
+# of a pool of POOL_MEMBERS (a load balancer picking at random per connect) with at most
+# POOL_MISS chance of missing it: 18 connects for one of three.  The extra ones watch
+# only SIZED_WAIT_S each, so a healthy server costs a few ms per connect.
+SIZED_SYMPTOMS = frozenset({"intermittent", "refused"})
+POOL_MEMBERS = 3
+POOL_MISS = 0.001
+SIZED_WAIT_S = 0.02
 
 # The attempt's states and type are this probe's data vocabulary too.
 __all__ = [
@@ -74,8 +83,12 @@ async def probe_tcp(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return
     port = ctx.target.port
     timeout = ctx.config.timeout
+    extra = sized_repeats(ctx)
     attempts = await asyncio.gather(
-        *(_attempt(addr, port, timeout, ctx.config.banner_wait) for addr in resolution.addresses)
+        *(
+            _attempt(addr, port, timeout, ctx.config.banner_wait, extra)
+            for addr in resolution.addresses
+        )
     )
     data = TcpData(port, tuple(attempts))
     elapsed = time.monotonic() - started
@@ -99,13 +112,28 @@ async def probe_tcp(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         yield ProbeResult("tcp", Status.FAILED, elapsed, summary, data, err)
 
 
-async def _attempt(address: str, port: int, timeout: float, banner_wait: float) -> TcpAttempt:
+def sized_repeats(ctx: ProbeContext) -> int:
+    """Quick connects beyond QUICK_REPEATS for a run that asks about a pool's members."""
+    if ctx.live is not None or ctx.symptom not in SIZED_SYMPTOMS:
+        return 0
+    return max(0, repeats_to_see(POOL_MEMBERS, POOL_MISS) - 1 - QUICK_REPEATS)
+
+
+async def _attempt(
+    address: str, port: int, timeout: float, banner_wait: float, extra: int = 0
+) -> TcpAttempt:
     first = await connect_once(address, port, timeout, banner_wait)
     if first.state != OPEN:
         return first
     repeats = []
-    for _ in range(QUICK_REPEATS):
-        repeats.append(await quick_connect(address, port, timeout, QUICK_WAIT_S))
+    started = time.monotonic()
+    for i in range(QUICK_REPEATS + extra):
+        if i < QUICK_REPEATS:
+            repeats.append(await quick_connect(address, port, timeout, QUICK_WAIT_S))
+            continue
+        if time.monotonic() - started > timeout / 2:
+            break  # unanswered SYNs: the sized repeats must not eat the probe's deadline
+        repeats.append(await quick_connect(address, port, min(timeout, 1.0), SIZED_WAIT_S))
     return dataclasses.replace(first, repeats=tuple(repeats))
 
 
@@ -121,6 +149,9 @@ def _describe(a: TcpAttempt) -> str:
     dropped = sum(r in ("reset", "eof") for r in a.repeats)
     if dropped:
         text += f"; {dropped} of {len(a.repeats)} more connects dropped at once"
+    refused = a.repeats.count(REFUSED)
+    if refused:
+        text += f"; {refused} of {len(a.repeats)} more connects refused"
     return text
 
 

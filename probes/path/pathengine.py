@@ -167,11 +167,13 @@ async def paced_rounds(
     count: int,
     window: float | None,
     live: LiveControl | None = None,
+    enough: Callable[[], bool] | None = None,
 ) -> None:
     """Start round *n*'s probes (``launch(n)``) every *interval* seconds on a fixed
     schedule — a slow round does not push the next one back — until *count*
-    rounds (0: no limit) or the send *window* is used up; then wait for the
-    replies still outstanding.  Cancelling cancels every probe in flight.
+    rounds (0: no limit), the send *window* is used up or the sample is *enough*
+    (a sized sample whose answer is clear); then wait for the replies still
+    outstanding.  Cancelling cancels every probe in flight.
 
     In a live run (*live*) rounds wait while it is paused, the schedule restarts
     from the moment it resumes, and time is *live*'s clock (a seam for tests)."""
@@ -185,6 +187,8 @@ async def paced_rounds(
         while not (count and n >= count) and not (
             window is not None and n and n * interval > window
         ):
+            if enough is not None and enough():
+                break
             if live is not None:
                 await live.wait_open()
                 if live.resumed_count != resumes:  # after a pause: no catch-up burst

@@ -107,8 +107,9 @@ class Ring(Generic[T]):
 
 
 # A live run's streaming probe counts as answered once it has this many rounds: its
-# first complete window (see docs/architecture.md, "Live runs").
-FIRST_WINDOW = 10
+# first result is evidence (see docs/architecture.md, "Live runs"); holding the verdict
+# back for a whole window told a closed port "incomplete" for ten seconds.
+FIRST_ANSWER = 1
 
 
 def window_stats(rtts: Sequence[float | None]) -> RttStats:

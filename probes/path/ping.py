@@ -3,6 +3,12 @@
 Raw ICMP echo when allowed; otherwise ICMP datagram sockets; otherwise a TCP
 connect to the target's port.  Snapshots are published at most every 100 ms;
 memory is constant (counters plus a ring of the last samples).
+
+A bounded run chasing drops (``check --symptom intermittent``) pings a *sized
+sample*: faster, and until the loss rate is clearly above or below the bar
+``path.loss`` sets (a one-sided 95% Wilson interval), or the time is up.  Nine
+pings cannot tell 30% loss from none one time in twenty-five; what a sample that
+ran out of time could not tell, the rules call inconclusive, never ``ok``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
+from probes.core.proportion import UNSURE, versus
 from probes.path.packets import ERROR, REPLY, TIMEOUT, UNREACHABLE
 from probes.path.pathengine import (
     ModeInfo,
@@ -30,9 +37,16 @@ from probes.path.pathengine import (
     send_window,
     stream_snapshots,
 )
-from probes.path.pathstats import FIRST_WINDOW, Ring, RttStats, RunningStats, window_stats
+from probes.path.pathstats import FIRST_ANSWER, Ring, RttStats, RunningStats, window_stats
 
 RECENT = 60  # samples kept for a sparkline; everything else is counters
+# A sized sample (see the module docstring): the symptoms that ask whether packets are
+# lost now and then, the pace (20 a second: 75 pings fit in a 5-s check), and the bar
+# the loss rate is judged against (path_rules.LOSS_PCT, the bar path.loss sets).
+SIZED_SYMPTOMS = frozenset({"intermittent"})
+SIZED_INTERVAL_S = 0.05
+SIZED_LOSS_PCT = 5.0
+SIZED_KEEP = 200  # outcomes kept: a sized sample's evidence is all of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +80,12 @@ class PingData:
     size: int
     hosts: tuple[PingHost, ...]
     window: int = 0  # rounds a live run's findings read (0: the whole run)
+    sized: bool = False  # a sized sample: it ran until its loss rate was clear, or time was up
 
     @property
-    def window_complete(self) -> bool:
-        """A live run counts ping as answered once every address has its first window."""
-        return all(h.stats.sent >= FIRST_WINDOW for h in self.hosts)
+    def answered(self) -> bool:
+        """A live run counts ping as answered once every address has a first outcome."""
+        return all(h.stats.sent >= FIRST_ANSWER for h in self.hosts)
 
     def windowed(self) -> PingData:
         """The same data with each address's statistics over its latest window only,
@@ -159,7 +174,7 @@ def _median(values: list[float]) -> float | None:
 
 async def _run_host(host: _Host, ctx: ProbeContext, wait: float, changed: asyncio.Event) -> None:
     cfg = ctx.config
-    interval = max(0.001, cfg.ping_interval)
+    interval = max(0.001, host.interval)
     window = send_window(ctx, cfg.ping_duration, wait)
 
     async def one(seq: int) -> None:
@@ -167,7 +182,18 @@ async def _run_host(host: _Host, ctx: ProbeContext, wait: float, changed: asynci
         host.record(seq, reply)
         changed.set()
 
-    await paced_rounds(lambda seq: (one(seq),), interval, cfg.ping_count, window, ctx.live)
+    def enough() -> bool:
+        s = host.stats
+        return sample_clear(s.sent - s.received, s.sent)
+
+    await paced_rounds(
+        lambda seq: (one(seq),),
+        interval,
+        cfg.ping_count,
+        window,
+        ctx.live,
+        enough if is_sized(ctx) else None,
+    )
 
 
 async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
@@ -179,11 +205,15 @@ async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return
     hosts: list[_Host] = []
     info = ModeInfo("none", False)
+    sized = is_sized(ctx)
+    interval = (
+        min(ctx.config.ping_interval, SIZED_INTERVAL_S) if sized else ctx.config.ping_interval
+    )
     for address in addresses:
         prober, info = await open_prober(ctx, "ping", family_of(address))
         if prober is not None:
-            keep = ctx.config.live_window if ctx.live else RECENT
-            hosts.append(_Host(address, prober, ctx.config.ping_interval, keep))
+            keep = ctx.config.live_window if ctx.live else SIZED_KEEP if sized else RECENT
+            hosts.append(_Host(address, prober, interval, keep))
     if not hosts:
         yield ProbeResult("ping", Status.ERROR, 0.0, f"cannot ping: {info.hint}")
         return
@@ -192,7 +222,7 @@ async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     runner = asyncio.gather(*(_run_host(h, ctx, wait, changed) for h in hosts))
 
     def result(final: bool) -> ProbeResult:
-        return _result(hosts, ctx, info, time.monotonic() - started, final)
+        return _result(hosts, ctx, info, time.monotonic() - started, final, sized)
 
     try:
         async with contextlib.aclosing(stream_snapshots(runner, changed, result)) as snapshots:
@@ -203,18 +233,34 @@ async def probe_ping(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             host.prober.close()
 
 
+def is_sized(ctx: ProbeContext) -> bool:
+    """A bounded run whose symptom asks about loss now and then pings a sized sample."""
+    return ctx.live is None and ctx.symptom in SIZED_SYMPTOMS
+
+
+def sample_clear(lost: int, sent: int) -> bool:
+    """The loss rate of a sized sample is clearly above or below the bar."""
+    return versus(lost, sent, SIZED_LOSS_PCT) != UNSURE
+
+
 def _result(
-    hosts: list[_Host], ctx: ProbeContext, info: ModeInfo, elapsed: float, final: bool
+    hosts: list[_Host],
+    ctx: ProbeContext,
+    info: ModeInfo,
+    elapsed: float,
+    final: bool,
+    sized: bool = False,
 ) -> ProbeResult:
     snaps = tuple(h.snapshot() for h in hosts)
     data = PingData(
         snaps[0].mode,
         info.privileged,
         info.hint,
-        ctx.config.ping_interval,
+        hosts[0].interval,
         ctx.config.ping_size,
         snaps,
         max(1, ctx.config.live_window) if ctx.live else 0,
+        sized,
     )
     parts = []
     for h in snaps:

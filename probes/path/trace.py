@@ -41,7 +41,7 @@ from probes.path.pathengine import (
     send_window,
     stream_snapshots,
 )
-from probes.path.pathstats import FIRST_WINDOW, Ring, RunningStats, window_stats
+from probes.path.pathstats import FIRST_ANSWER, Ring, RunningStats, window_stats
 from probes.path.rdns import ReverseNames
 
 MAX_RESPONDERS = 8
@@ -108,9 +108,9 @@ class TraceData:
     window: int = 0  # rounds a live run's findings read (0: the whole run)
 
     @property
-    def window_complete(self) -> bool:
-        """A live run counts the trace as answered after its first window of rounds."""
-        return self.rounds >= FIRST_WINDOW
+    def answered(self) -> bool:
+        """A live run counts the trace as answered after its first round."""
+        return self.rounds >= FIRST_ANSWER
 
     def windowed(self) -> TraceData:
         """The same data with each hop's statistics over its latest window only."""

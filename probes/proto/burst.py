@@ -6,6 +6,11 @@ client limit accepts, says so ("max number of clients reached") or hangs up; thi
 host can run out of open files first.  The burst says which, and after how many —
 the connection-pool test runbooks ask people to script.
 
+Each connection speaks the service's protocol when the target has one, as a real
+client would: PostgreSQL gives a client its slot at the StartupMessage, not at the
+connect, so a pool at 4 of 5 slots looks limitless to bare TCP (probes/proto/pghello.py
+logs in and asks ``SELECT 1``); Redis is asked ``PING``.
+
 It runs when asked: ``watch --connections N`` plans it, and the TUI's ``b`` key asks a
 live run for it (:meth:`probes.run.runner.Run.request`).  Its result is evidence like
 any other: the rules read it, the journal keeps it.
@@ -23,7 +28,16 @@ from dataclasses import dataclass
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_bytes
-from probes.proto.sampler import OK, REFUSED, RESET, SERVICE_ERROR, TIMEOUT, failure_kind
+from probes.proto.pghello import goodbye, pg_hello
+from probes.proto.sampler import (
+    OK,
+    REFUSED,
+    RESET,
+    SERVICE_ERROR,
+    TIMEOUT,
+    failure_kind,
+    speaks_of,
+)
 
 DEFAULT_BURST = 100  # connections when the config does not say
 MAX_BURST = 1024
@@ -63,12 +77,21 @@ async def burst(ctx: ProbeContext, address: str, n: int, wait: float) -> BurstRe
     n = max(1, min(MAX_BURST, n))
     held: list[asyncio.StreamWriter] = []
     said: list[str] = []
+    speaks = speaks_of(ctx)
 
     async def one() -> str:
         try:
             async with asyncio.timeout(wait):
                 reader, writer = await asyncio.open_connection(address, ctx.target.port)
                 held.append(writer)
+                if speaks == "postgres":
+                    admitted, detail = await pg_hello(ctx.target, reader, writer)
+                    if not admitted:
+                        said.append(detail)
+                        return SERVICE_ERROR
+                    return OK
+                if speaks == "redis":
+                    writer.write(b"PING\r\n")  # a client at maxclients is told at once
                 with contextlib.suppress(TimeoutError):
                     first = await asyncio.wait_for(reader.read(256), SAYS_WAIT_S)
                     if not first:
@@ -82,6 +105,8 @@ async def burst(ctx: ProbeContext, address: str, n: int, wait: float) -> BurstRe
             if exc.errno in (errno.EMFILE, errno.ENFILE):
                 return FD_LIMIT
             return failure_kind(exc)
+        except asyncio.IncompleteReadError:
+            return RESET
         except TimeoutError:
             return TIMEOUT
 
@@ -89,6 +114,8 @@ async def burst(ctx: ProbeContext, address: str, n: int, wait: float) -> BurstRe
         outcomes = await asyncio.gather(*(one() for _ in range(n)))
     finally:
         for writer in held:
+            if speaks == "postgres":
+                goodbye(writer)
             writer.close()
     opened = sum(1 for o in outcomes if o == OK)
     first = next((i + 1 for i, o in enumerate(outcomes) if o != OK), 0)

@@ -1,8 +1,8 @@
 """The connection sampler: packets can be fine while connections fail.
 
 Every interval it opens one TCP connection to the target and, when the target has
-one, says one thing in its protocol (an HTTP ``HEAD``, a Redis ``PING``), then
-closes it.  Each attempt ends as ``ok`` or as one kind of failure: ``refused``,
+one, says one thing in its protocol (an HTTP ``HEAD``, a Redis ``PING``, a PostgreSQL
+startup, login and ``SELECT 1``: probes/proto/pghello.py), then closes it.  Each attempt ends as ``ok`` or as one kind of failure: ``refused``,
 ``reset``, ``timeout``, ``status NNN``, ``service error`` or ``error``.  It keeps
 counters for the run and a ring of the latest attempts (the rolling window a live
 run's findings read), with connect and first-byte percentiles over that window.
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_bytes, clean_text
+from probes.proto.pghello import goodbye, pg_hello
 
 OK, REFUSED, RESET, TIMEOUT, SERVICE_ERROR, ERROR = (
     "ok",
@@ -40,9 +41,10 @@ HEAD_NOT_SUPPORTED = frozenset({405, 501})
 # Redis answering PING with these is up: the sampler does not log in (the service probe does).
 REDIS_WANTS_AUTH = (b"-NOAUTH", b"-WRONGPASS")
 KEEP = 60  # attempts kept when not live
-FIRST_WINDOW = 10  # attempts before a live run counts it answered (as ping and trace)
+FIRST_ANSWER = 1  # attempts before a live run counts it answered (as ping and trace)
 HTTP_SCHEMES = frozenset({"http", "https"})
 REDIS_SCHEMES = frozenset({"redis", "rediss"})
+POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,7 @@ class Percentiles:
 class SamplerData:
     address: str
     port: int
-    speaks: str  # tcp | http | redis
+    speaks: str  # tcp | http | redis | postgres
     interval_s: float
     sent: int  # attempts whose fate is known, whole run
     failed: int
@@ -75,8 +77,8 @@ class SamplerData:
     window: int = 0  # attempts a live run's findings read (0: the whole run)
 
     @property
-    def window_complete(self) -> bool:
-        return self.sent >= FIRST_WINDOW
+    def answered(self) -> bool:
+        return self.sent >= FIRST_ANSWER
 
     def rate(self, outcome: str) -> float:
         """Percent of the attempts in the window that ended as *outcome*."""
@@ -120,12 +122,14 @@ def _summarise(data: SamplerData, recent: tuple[Attempt, ...]) -> SamplerData:
     )
 
 
-def _speaks(ctx: ProbeContext) -> str:
+def speaks_of(ctx: ProbeContext) -> str:
     scheme = ctx.target.scheme
     if scheme in HTTP_SCHEMES:
         return "http"
     if scheme in REDIS_SCHEMES or ctx.target.port == 6379:
         return "redis"
+    if scheme in POSTGRES_SCHEMES or ctx.target.port == 5432:
+        return "postgres"
     return "tcp"
 
 
@@ -183,6 +187,12 @@ async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> 
                 address, ctx.target.port, ssl=tls, server_hostname=ctx.target.host if tls else None
             )
             connect_s = time.monotonic() - started
+            if speaks == "postgres":  # a slot is taken by the startup, not the connect
+                sent = time.monotonic()
+                admitted, detail = await pg_hello(ctx.target, reader, writer)
+                goodbye(writer)
+                outcome = OK if admitted else SERVICE_ERROR
+                return Attempt(outcome, connect_s, time.monotonic() - sent, detail)
             request = _request(ctx, speaks)
             if not request:
                 return Attempt(OK, connect_s, None)
@@ -215,7 +225,7 @@ async def probe_connections(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return
     cfg = ctx.config
     address = resolution.addresses[0]
-    speaks = _speaks(ctx)
+    speaks = speaks_of(ctx)
     wait = min(2.0, max(0.2, cfg.timeout / 2))
     keep = max(1, cfg.live_window) if ctx.live else KEEP
     ring: deque[Attempt] = deque(maxlen=max(KEEP, keep))

@@ -140,7 +140,7 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         yield ProbeResult("service", Status.FAILED, elapsed, summary, data, err)
 
 
-async def _pg_startup(
+async def pg_startup(
     t: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> tuple[bytes, bytes]:
     """Send the StartupMessage; (message type, body) of the first answer."""
@@ -374,7 +374,7 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
                 plain.check_hostname = False
                 plain.verify_mode = ssl.CERT_NONE
                 await writer.start_tls(plain, server_hostname=t.sni)
-        kind, body = await _pg_startup(t, reader, writer)
+        kind, body = await pg_startup(t, reader, writer)
         session: tuple[tuple[str, str], ...] | dict[str, str] = ()
         if kind == b"R" and len(body) >= 4 and t.username and (t.password or body[:4] == bytes(4)):
             session = await _pg_session(t, reader, writer, body)

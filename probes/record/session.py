@@ -33,6 +33,7 @@ import math
 import os
 import re
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,9 +132,12 @@ class VerdictChange:
 class RunRecord:
     """One run of the probe plan (the first run, or a retest).
 
-    A run is *complete* only when its ``finished`` event was journaled (and the
-    runner did not itself call it incomplete); otherwise its verdict is
-    ``incomplete``, whatever its diagnosis said so far."""
+    A run is *complete* when its ``finished`` event was journaled (and the runner did
+    not itself call it incomplete), or when it is a live run that reached a verdict
+    before its process ended without journaling the end (an SSH drop, a kill): every
+    probe had answered and its diagnosis was an answer, so it is told *stopped* (and
+    when), not incomplete.  Otherwise its verdict is ``incomplete``, whatever its
+    diagnosis said so far."""
 
     number: int
     started_t: float
@@ -145,6 +149,27 @@ class RunRecord:
     duration_s: float | None = None
     finished_t: float | None = None
     plan: tuple[str, ...] = ()  # the probes the session planned (from the header)
+    last_t: float = 0.0  # the run's latest journaled event
+
+    @property
+    def dropped_with_answer(self) -> bool:
+        """A live run that ended without its ``finished`` event after every probe had
+        answered (a final result, or a live probe's journaled window) and its latest
+        diagnosis was an answer: it reached a verdict, then the session dropped."""
+        if self.finished or self.verdict_so_far in ("", INCOMPLETE):
+            return False
+        probes = dict.fromkeys([*self.plan, *self.results])
+        results = [self.results.get(name) for name in probes]
+        if not any(r is not None and _live_answer(r) for r in results):
+            return False  # a bounded run killed mid-way stays cut short
+        return all(r is not None and (r.get("final", True) or _live_answer(r)) for r in results)
+
+    @property
+    def stopped_t(self) -> float | None:
+        """When a live run was stopped: by the person, or by the session dropping."""
+        if self.stopped:
+            return self.finished_t
+        return self.last_t if self.dropped_with_answer else None
 
     @property
     def verdict_so_far(self) -> str:
@@ -155,7 +180,8 @@ class RunRecord:
 
     @property
     def complete(self) -> bool:
-        return self.finished and self.verdict_so_far not in ("", INCOMPLETE)
+        ended = self.finished or self.dropped_with_answer
+        return ended and self.verdict_so_far not in ("", INCOMPLETE)
 
     @property
     def verdict(self) -> str:
@@ -173,7 +199,11 @@ class RunRecord:
 
     @property
     def verdict_text(self) -> str:
-        """``tls.expired``, or ``incomplete (3 of 8 probes finished)``."""
+        """``tls.expired``, ``tls.expired (stopped 10:42:07 UTC, the session dropped)``, or
+        ``incomplete (3 of 8 probes finished)``."""
+        if self.dropped_with_answer:
+            when = time.strftime("%H:%M:%S UTC", time.gmtime(self.last_t))
+            return f"{self.verdict} (stopped {when}, the session dropped)"
         if self.complete:
             return self.verdict
         return f"{INCOMPLETE} ({self.probes_finished} of {self.probes_planned} probes finished)"
@@ -521,7 +551,19 @@ def _verdict_changes(session: Session) -> list[VerdictChange]:
     return changes
 
 
+def _live_answer(result: dict[str, Any]) -> bool:
+    """A live probe's journaled result: its first answer or a checkpoint of its window."""
+    data = result.get("data")
+    return isinstance(data, dict) and _small_int(data.get("window")) > 0
+
+
 def _run(session: Session, number: int, t: float) -> RunRecord:
+    run = _find_run(session, number, t)
+    run.last_t = max(run.last_t, t)
+    return run
+
+
+def _find_run(session: Session, number: int, t: float) -> RunRecord:
     if session.runs and session.runs[-1].number == number:
         return session.runs[-1]
     for run in session.runs:

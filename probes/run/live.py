@@ -7,9 +7,10 @@ stops is cleared once the window has moved past it.  A cleared finding is kept a
 record ("cleared at ..."), never dropped, and both changes are journaled as
 ``finding`` events: the journal tells the story with times, not every packet.
 
-When a streaming probe counts as answered: once its data says its first window is
-complete (``data.window_complete``: FIRST_WINDOW rounds), it no longer keeps the
-verdict pending, although it keeps running.  Headless ``check`` never goes live, so
+When a streaming probe counts as answered: once its data says it has a first result
+(``data.answered``: its first round), it no longer keeps the verdict pending, although
+it keeps running: from then on the live verdict is the diagnosis of the evidence so
+far, and a finding that stands then is raised.  Headless ``check`` never goes live, so
 ``ok`` stays the promise it is there: every probe finished.
 """
 
@@ -35,19 +36,19 @@ _WORTH = (Severity.WARNING, Severity.ERROR)
 def windowed(result: ProbeResult) -> ProbeResult:
     """What the rules read of a streaming probe: its rolling window, as evidence.
 
-    Rules read final results only; a streaming probe whose first window is complete
-    is evidence (its window is its answer so far) though it never ends."""
+    Rules read final results only; a streaming probe that has answered is evidence
+    (its window so far is its answer so far) though it never ends."""
     reduce = getattr(result.data, "windowed", None)
-    if reduce is None or result.final or not window_complete(result):
+    if reduce is None or result.final or not answered(result):
         return result
     return dataclasses.replace(result, data=reduce(), final=True)
 
 
-def window_complete(result: ProbeResult | None) -> bool:
-    """True when a streaming probe has its first complete window (or finished)."""
+def answered(result: ProbeResult | None) -> bool:
+    """True when a probe finished, or a streaming probe has its first result."""
     if result is None:
         return False
-    return result.final or bool(getattr(result.data, "window_complete", False))
+    return result.final or bool(getattr(result.data, "answered", False))
 
 
 def window_of(results: Mapping[str, ProbeResult]) -> int:

@@ -44,7 +44,7 @@ from probes.run.live import (
     CHECKPOINT_EVERY_S,
     DIAGNOSE_EVERY_S,
     FindingTimeline,
-    window_complete,
+    answered,
     window_of,
     windowed,
 )
@@ -164,13 +164,13 @@ class Run:
     def stop(self) -> RunFinished | None:
         """A person ends this live run (leaves, quits, retests, Ctrl-C) and cancels the
         task iterating :meth:`events`, before or after this call.  When every probe has
-        answered (a final result, or a streaming probe's first complete window) and the
+        answered (a final result, or a streaming probe's first result) and the
         live diagnosis is an answer, the run is recorded once as finished — stopped —
         with that diagnosis; otherwise it stays cut short, told as incomplete."""
         if self.live is None or not self._started_s or self._stopped:
             return None
-        answered = all(window_complete(self.results.get(name)) for name in self.probe_names)
-        if not answered or self.diagnosis.verdict == INCOMPLETE:
+        every = all(answered(self.results.get(name)) for name in self.probe_names)
+        if not every or self.diagnosis.verdict == INCOMPLETE:
             return None
         self._stopped = True
         event = RunFinished(self.diagnosis, time.monotonic() - self._started_s, stopped=True)
@@ -239,7 +239,8 @@ class Run:
                     yield self._emit(ProbeUpdate(item), self._journal_update(item, started))
                     if not item.final:
                         if self.live is not None:
-                            async for event in self._live_diagnosis(tasks, started):
+                            first = self._first_answer(item)  # the verdict may be due now
+                            async for event in self._live_diagnosis(tasks, started, first):
                                 yield event
                         continue
                 for step in self._new_follow_ups(ctx, started):
@@ -345,7 +346,7 @@ class Run:
     # ---- live runs ------------------------------------------------------------------
     def _journal_update(self, result: ProbeResult, started: float) -> bool:
         """Bounded runs journal every update; live runs journal changes, not packets:
-        a probe's first final result and its first complete window, then a checkpoint
+        a probe's first final result or its first live result, then a checkpoint
         now and then, and the latest evidence behind each change of the findings
         (:meth:`_record_evidence`)."""
         if self.live is None:
@@ -353,13 +354,21 @@ class Run:
         now = self.live.clock.now()
         key = f"journal:{result.probe}"
         last = self._live_marks.get(key)
-        first = window_complete(result) and last is None
+        first = answered(result) and last is None
         if first or (last is not None and now - last >= CHECKPOINT_EVERY_S):
             self._live_marks[key] = now
             self._unjournaled.pop(result.probe, None)
             return True
         self._unjournaled[result.probe] = result
         return False
+
+    def _first_answer(self, result: ProbeResult) -> bool:
+        """True the first time a live probe's result counts as its answer."""
+        key = f"answered:{result.probe}"
+        if key in self._live_marks or not answered(result):
+            return False
+        self._live_marks[key] = 0.0
+        return True
 
     def _record_evidence(self) -> None:
         """The findings changed: journal the latest results not journaled yet, so the
@@ -383,7 +392,7 @@ class Run:
         if not force and now - self._live_marks.get("diagnosed", -1e18) < DIAGNOSE_EVERY_S:
             return
         self._live_marks["diagnosed"] = now
-        pending = [n for n in tasks if not window_complete(self.results.get(n))]
+        pending = [n for n in tasks if not answered(self.results.get(n))]
         view = {name: windowed(result) for name, result in self.results.items()}
         standing = {f.id: f.severity for f in self.diagnosis.findings}
         new = self._redacted(
@@ -395,7 +404,7 @@ class Run:
             if shape:
                 self._record_evidence()
             yield self._emit(DiagnosisUpdate(new), record=shape)
-        if pending:  # a finding "cleared" before the first window is no story yet
+        if pending:  # a finding "cleared" before every probe answered is no story yet
             return
         at_s = time.monotonic() - started
         for change in self.timeline.update(new, at_s, window_of(self.results)):

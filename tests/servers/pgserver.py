@@ -100,3 +100,41 @@ def pg_login(
         await asyncio.wait_for(reader.read(5), 5)  # Terminate
 
     return handle
+
+
+def pg_pool(max_connections: int) -> Any:
+    """Trust authentication and a connection limit as PostgreSQL keeps it: a client
+    takes one of *max_connections* slots when its StartupMessage arrives (a bare TCP
+    connection takes none) and keeps it until it terminates; beyond the limit the
+    server answers 53300 "sorry, too many clients already".  Queries get one row, 1."""
+    active: set[asyncio.StreamWriter] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_startup(reader, writer)
+        if len(active) >= max_connections:
+            writer.write(error_response("53300", "sorry, too many clients already"))
+            await writer.drain()
+            return
+        active.add(writer)
+        try:
+            writer.write(_msg(b"R", struct.pack("!I", 0)) + _msg(b"Z", b"I"))
+            await writer.drain()
+            while True:
+                kind = await reader.readexactly(1)
+                length = struct.unpack("!I", await reader.readexactly(4))[0]
+                await reader.readexactly(length - 4)
+                if kind != b"Q":
+                    return  # Terminate, or anything this stand-in does not speak
+                writer.write(
+                    _msg(b"T", struct.pack("!H", 0))
+                    + _msg(b"D", struct.pack("!Hi", 1, 1) + b"1")
+                    + _msg(b"C", b"SELECT 1\x00")
+                    + _msg(b"Z", b"I")
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            active.discard(writer)
+
+    return handle

@@ -371,6 +371,8 @@ def _timeline(session: Session, when: Any) -> list[dict[str, Any]]:
         if not run.complete:
             last = max([run.started_t, *(t for t, _ in run.arrivals)])
             add(last, run.number, "incomplete", f"run {run.number} cut short: {run.verdict_text}")
+        elif run.dropped_with_answer:
+            add(run.last_t, run.number, "finished", f"run {run.number} live: {run.verdict_text}")
         elif run.duration_s is not None:
             end_t = max([t for t, _ in run.arrivals] or [run.started_t])
             how = "live, stopped after" if run.stopped else "finished in"

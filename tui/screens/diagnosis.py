@@ -29,7 +29,7 @@ from probes.core.live import LiveControl
 from probes.core.model import Diagnosis, Finding, ProbeResult
 from probes.proto.burst import DEFAULT_BURST
 from probes.record.session import INCOMPLETE
-from probes.run.live import window_complete
+from probes.run.live import answered
 from probes.run.plans import SYMPTOMS
 from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
@@ -118,7 +118,7 @@ first.  Pick a finding, then walk its next steps.
         self.finished = False
         self._pending: dict[str, ProbeResult] = {}
         # Probes of the current run that answered: a final result, or a live probe's
-        # first complete window (it keeps running, but it has answered).
+        # first result (it keeps running, but it has answered).
         self._answered: set[str] = set()
         self._view_chosen = False  # the person pressed v during this run: leave the view be
         self._panels: dict[str, ProbePanel] = {}
@@ -345,9 +345,12 @@ first.  Pick a finding, then walk its next steps.
 
     def on_probe_result_arrived(self, message: ProbeResultArrived) -> None:
         if message.run_number == self.session.run_number:
-            self._pending[message.result.probe] = message.result
-            if window_complete(message.result):  # final, or a live probe's first window
-                self._answered.add(message.result.probe)
+            name = message.result.probe
+            self._pending[name] = message.result
+            if answered(message.result) and name not in self._answered:
+                self._answered.add(name)  # final, or a live probe's first result
+                if not self.finished:  # the banner's "N of M probes finished" moved
+                    self._show_banner(self.diagnosis)
 
     def on_probe_added(self, message: ProbeAdded) -> None:
         name = message.step.probe
@@ -434,9 +437,16 @@ first.  Pick a finding, then walk its next steps.
 
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
+        findings = self.query_one(FindingsList)
+        findings.partial = self._show_banner(diagnosis, footnote) or findings.partial
+        findings.show(diagnosis)
+        self._show_finding(findings.highlighted_finding, live=not self.finished)
+        self._show_said(diagnosis)
+
+    def _show_banner(self, diagnosis: Diagnosis, footnote: str = "") -> bool:
+        """The verdict banner; True when it tells a run cut short (the findings are partial)."""
         session = self.session
         banner = self.query_one(VerdictBanner)
-        findings = self.query_one(FindingsList)
         if self.finished and diagnosis.verdict == INCOMPLETE:
             done, planned = self._progress()
             banner.show_incomplete(
@@ -444,20 +454,17 @@ first.  Pick a finding, then walk its next steps.
                 "the run was cut short; the findings below are partial",
                 footnote="press r to run the plan again",
             )
-            findings.partial = True
-        else:
-            banner.show_verdict(
-                diagnosis,
-                self.finished,
-                session.run_number,
-                session.previous_verdict if self.finished else None,
-                session.changes() if self.finished else ((), ()),
-                footnote,
-                progress=None if self.finished else self._progress(),
-            )
-        findings.show(diagnosis)
-        self._show_finding(findings.highlighted_finding, live=not self.finished)
-        self._show_said(diagnosis)
+            return True
+        banner.show_verdict(
+            diagnosis,
+            self.finished,
+            session.run_number,
+            session.previous_verdict if self.finished else None,
+            session.changes() if self.finished else ((), ()),
+            footnote,
+            progress=None if self.finished else self._progress(),
+        )
+        return False
 
     def _show_said(self, diagnosis: Diagnosis) -> None:
         """``your app said: ...; netmedic sees: ...`` — the error tied to the verdict."""

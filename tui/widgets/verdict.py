@@ -64,10 +64,14 @@ class VerdictBanner(Static):
             text = Text("◐ incomplete", style="bold")
             text.append(": the run was cut short; the verdict so far is not an answer")
             state = "-incomplete"
-        elif verdict is None:  # ok, or probes still to answer (live: a first window)
+        elif verdict is None:  # ok, or probes still to answer (live: a first result)
             text = Text("✔ ok", style="bold")
+            answered = progress is not None and progress[0] >= progress[1]
             if finished:
                 text.append(": no problem found")
+                state = "-ok"
+            elif diagnosis.verdict == "ok" and answered:  # live: every probe has answered
+                text.append(": nothing wrong so far (live)")
                 state = "-ok"
             else:  # nothing wrong yet is not "ok": say how far the run is
                 text = Text("⟳ probing…", style="bold")

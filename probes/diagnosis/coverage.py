@@ -49,7 +49,8 @@ FINDS: dict[str, tuple[str, ...]] = {
     ),
     "ping": _PATH_SEEN,
     "trace": _PATH_SEEN,
-    "mtu": ("path.mtu_blackhole", "path.send_failed", "privilege."),
+    # Silence to its echo requests measures nothing: path.icmp_limited says so.
+    "mtu": ("path.mtu_blackhole", "path.send_failed", "path.icmp_limited", "privilege."),
     "connections": (
         "tcp.refused",
         "tcp.filtered",

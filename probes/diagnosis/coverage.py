@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from probes.core.deadline import STARVED
 from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
+from probes.diagnosis.overruled import CONTRADICTED
 from probes.diagnosis.ranking import CAUSAL_ORDER, position
 
 # What ping and trace can see of the path (only the MTU probe sees a black hole).
@@ -158,7 +160,11 @@ def _unexplained(name: str, result: ProbeResult) -> Finding:
 
 def _incomplete(name: str, result: ProbeResult) -> Finding:
     err = result.error
-    if err is not None and err.errno_name == "DEADLINE":
+    if err is not None and err.errno_name == STARVED:
+        why = f"a client that could not run is not a peer that did not answer: {err.explanation}"
+    elif err is not None and err.errno_name == CONTRADICTED:
+        why = f"stronger evidence of the same run contradicts it: {err.explanation}"
+    elif err is not None and err.errno_name == "DEADLINE":
         why = "it did not finish in time (a busy machine, or a peer that never answers)"
     elif err is not None and err.errno_name not in ("NO_RESULT", ""):
         why = f"it stopped with an internal error ({err.errno_name})"

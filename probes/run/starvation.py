@@ -34,6 +34,7 @@ JITTER_S = 0.01
 # Starvation a deadline was not compensated for, from which its expiry proves nothing.
 UNCOMPENSATED_S = 0.1
 PROC_STAT = "/proc/stat"
+STEAL_SHOWN_S = 0.05  # CPU steal worth naming in a reason
 
 
 @dataclass
@@ -135,7 +136,7 @@ class StarvationClock:
             f"this process could not run for {lag:.1f} s of a {seconds:g} s budget "
             f"(event loop {lag:.1f} s late, deadline extended by {granted:.1f} s"
         )
-        reason += f", CPU steal {steal:.1f} s)" if steal >= JITTER_S else ")"
+        reason += f", CPU steal {steal:.1f} s)" if steal >= STEAL_SHOWN_S else ")"
         note_starved(reason)
 
     def _steal_s(self) -> float:

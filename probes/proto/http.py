@@ -319,7 +319,8 @@ _WARM_UP = ("httpx", "httpcore._async.http2", "probes.proto.tls", "probes.proto.
 
 def _warm_up() -> None:
     for name in _WARM_UP:
-        importlib.import_module(name)
+        with contextlib.suppress(ImportError):  # only a head start: the exchange says why
+            importlib.import_module(name)
 
 
 def _result(data: HttpData, elapsed: float) -> ProbeResult:

@@ -193,3 +193,43 @@ async def test_a_filtered_tcp_attempt_is_overruled_by_a_completed_exchange(
     assert "tcp.filtered" not in ids and "http.ok" in ids
     assert any("answered 200" in line for line in ids["probe.incomplete"].evidence)
     assert diagnosis.verdict == "incomplete"
+
+
+def _accept_silently(heard: threading.Event) -> Handler:
+    """Accept, say so, and never answer (a TLS server that never sends its hello)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heard.set()
+        while await reader.read(1024):
+            pass
+
+    return handle
+
+
+async def test_a_tls_handshake_timeout_while_starved_is_incomplete(servers: ServerThread) -> None:
+    """The TLS handshake waits on a thread, with the socket's own timer (no run
+    deadline watches it): the starvation during the probe judges its timeout."""
+    heard = threading.Event()
+    port = servers.serve(_accept_silently(heard))
+    run = Run(
+        parse_target(f"tls://127.0.0.1:{port}"),
+        config=ProbeConfig(timeout=1.0),
+        plan=["tls", "hog"],
+        probe_overrides={"hog": _hog(heard, 2.0)},  # type: ignore[dict-item]
+    )
+    diagnosis = await run_to_end(run)
+    tls = run.results["tls"]
+    assert tls.error is not None and tls.error.errno_name == STARVED, tls
+    assert "tls.handshake_timeout" not in {f.id for f in diagnosis.findings}
+    assert diagnosis.verdict == "incomplete"
+
+
+async def test_the_same_tls_silence_unstarved_is_a_handshake_timeout(
+    servers: ServerThread,
+) -> None:
+    port = servers.serve(_accept_silently(threading.Event()))
+    run = Run(
+        parse_target(f"tls://127.0.0.1:{port}"), config=ProbeConfig(timeout=1.0), plan=["tls"]
+    )
+    diagnosis = await run_to_end(run)
+    assert diagnosis.verdict == "tls.handshake_timeout"

@@ -40,9 +40,11 @@ class RunClock(Protocol):
 
 @dataclass
 class StarvedWaits:
-    """Why deadlines of one probe expired while the process could not run."""
+    """The deadlines of one probe that expired, and why some of them expired while
+    the process could not run."""
 
     reasons: list[str] = field(default_factory=list)
+    expired: int = 0  # deadlines the clock watched that expired, starved or not
 
 
 _CLOCK: ContextVar[RunClock | None] = ContextVar("netmedic_run_clock", default=None)
@@ -76,11 +78,15 @@ class Budget:
         return self.seconds - used
 
 
-def note_starved(reason: str) -> None:
-    """Record that a deadline of the current probe expired while it was starved."""
+def note_expired(starved_reason: str = "") -> None:
+    """Record that a deadline of the current probe expired (and, when it was starved,
+    why: the reason)."""
     waits = _WAITS.get()
-    if waits is not None:
-        waits.reasons.append(reason)
+    if waits is None:
+        return
+    waits.expired += 1
+    if starved_reason:
+        waits.reasons.append(starved_reason)
 
 
 @contextlib.contextmanager

@@ -409,13 +409,19 @@ class Run:
         deadline = probe_deadline(PROBES.get(name), ctx.config)
         last: ProbeResult | None = None
         starved = StarvedWaits()
+        lag_at_start = self._clock.lag_s()
+
+        def judged(result: ProbeResult) -> ProbeResult:
+            lag = self._clock.lag_s() - lag_at_start
+            return starved_result(result, starved, lag, ctx.config.timeout)
+
         try:
             fn = self.probe_overrides.get(name) or PROBES[name].load()
             with probe_clock(self._clock, starved):
                 async with self._clock.deadline(deadline):
                     async for result in fn(ctx):
                         last = result
-                        queue.put_nowait(starved_result(result, starved))
+                        queue.put_nowait(judged(result))
             if last is None or not last.final:
                 queue.put_nowait(
                     _error(name, started, "NO_RESULT", "the probe ended without a result")
@@ -424,7 +430,7 @@ class Run:
             late = _error(
                 name, started, "DEADLINE", f"the probe did not finish within {deadline:g}s"
             )
-            queue.put_nowait(starved_result(late, starved))
+            queue.put_nowait(judged(late))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a probe bug must not take the run down

@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from probes.core.deadline import STARVED, StarvedWaits, note_starved
+from probes.core.deadline import STARVED, StarvedWaits, note_expired
 from probes.core.model import ProbeError, ProbeResult, Status
 
 TICK_S = 0.05
@@ -33,6 +33,10 @@ TICK_S = 0.05
 JITTER_S = 0.01
 # Starvation a deadline was not compensated for, from which its expiry proves nothing.
 UNCOMPENSATED_S = 0.1
+# A timeout the clock did not watch proves nothing when the process was starved for
+# this share of the probe's budget (and at least UNWATCHED_MIN_S) while it waited.
+UNWATCHED_SHARE = 0.25
+UNWATCHED_MIN_S = 0.5
 PROC_STAT = "/proc/stat"
 STEAL_SHOWN_S = 0.05  # CPU steal worth naming in a reason
 
@@ -131,13 +135,14 @@ class StarvationClock:
         steal = max(0.0, self._steal_s() - entry.steal_s)
         waited = time.monotonic() - entry.started
         if lag - granted < UNCOMPENSATED_S and steal < max(UNCOMPENSATED_S, waited / 4):
+            note_expired()
             return
         reason = (
             f"this process could not run for {lag:.1f} s of a {seconds:g} s budget "
             f"(event loop {lag:.1f} s late, deadline extended by {granted:.1f} s"
         )
         reason += f", CPU steal {steal:.1f} s)" if steal >= STEAL_SHOWN_S else ")"
-        note_starved(reason)
+        note_expired(reason)
 
     def _steal_s(self) -> float:
         """CPU steal time so far, in seconds per CPU (0 where /proc/stat says nothing)."""
@@ -162,14 +167,28 @@ class StarvationClock:
                 self.starved_s += late
 
 
-def starved_result(result: ProbeResult, starved: StarvedWaits) -> ProbeResult:
+def starved_result(
+    result: ProbeResult, starved: StarvedWaits, lag_s: float, budget_s: float
+) -> ProbeResult:
     """*result*, or, when it is a final failure and one of its deadlines expired while
     the process was starved, the same result as incomplete: a client that could not
     run is not a peer that did not answer.  Its data stays for the panels; the
-    rules read no evidence from an errored result."""
-    if not starved.reasons or not result.final or result.status not in _FAILURES:
+    rules read no evidence from an errored result.
+
+    A timeout from a wait the clock did not watch (a blocking handshake on a thread, a
+    library's own timer) is judged by the starvation during the probe (*lag_s*) against
+    its *budget_s*."""
+    if not result.final or result.status not in _FAILURES:
         return result
-    reason = starved.reasons[0]
+    reason = starved.reasons[0] if starved.reasons else ""
+    unwatched = not starved.expired and _timed_out(result)
+    if not reason and unwatched and lag_s >= max(UNWATCHED_MIN_S, budget_s * UNWATCHED_SHARE):
+        reason = (
+            f"this process could not run for {lag_s:.1f} s while the probe waited "
+            f"(a {budget_s:g} s budget)"
+        )
+    if not reason:
+        return result
     return dataclasses.replace(
         result,
         status=Status.ERROR,
@@ -179,3 +198,8 @@ def starved_result(result: ProbeResult, starved: StarvedWaits) -> ProbeResult:
 
 
 _FAILURES = (Status.FAILED, Status.ERROR)
+
+
+def _timed_out(result: ProbeResult) -> bool:
+    code = result.error.errno_name if result.error is not None else ""
+    return code == "DEADLINE" or code.endswith("TIMEOUT")

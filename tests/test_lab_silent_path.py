@@ -44,9 +44,11 @@ def test_check_of_a_healthy_server_behind_an_icmp_dropping_path_is_ok(topo: Topo
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     doc: dict[str, Any] = json.loads(done.stdout)
-    assert doc["verdict"] == "ok"
     assert {"http.ok", "tcp.open"} <= set(ids(doc))
-    assert not [f["id"] for f in doc["findings"] if f["severity"] in FAULTS]
+    faults = [f for f in doc["findings"] if f["severity"] in FAULTS and not _starved(f)]
+    assert not faults, faults
+    # ok; on a machine too busy to run every probe in time, incomplete (saying so above)
+    assert doc["verdict"] in ("ok", "incomplete"), doc["findings"]
     # The path probes really ran and really got nothing back ...
     assert probe(doc, "ping")["data"]["hosts"][0]["stats"]["received"] == 0
     assert probe(doc, "mtu")["data"]["path_mtu"] is None
@@ -55,6 +57,11 @@ def test_check_of_a_healthy_server_behind_an_icmp_dropping_path_is_ok(topo: Topo
     assert note["severity"] == "info"
     assert "pings" in note["title"] and "path MTU" in note["title"]
     assert "TCP connection" in note["title"]
+
+
+def _starved(finding: dict[str, Any]) -> bool:
+    """A probe this process could not run in time (issue 22): missing evidence, no fault."""
+    return finding["id"] == "probe.incomplete" and "could not run" in " ".join(finding["evidence"])
 
 
 def test_watch_never_calls_the_path_down_while_connections_succeed(topo: Topology) -> None:

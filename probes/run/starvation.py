@@ -37,6 +37,9 @@ UNCOMPENSATED_S = 0.1
 # this share of the probe's budget (and at least UNWATCHED_MIN_S) while it waited.
 UNWATCHED_SHARE = 0.25
 UNWATCHED_MIN_S = 0.5
+# Probes that aggregate many short waits (packets, sampled connections): a starved
+# stretch costs them a few samples, it does not void what the others measured.
+SAMPLING = frozenset({"ping", "trace", "connections"})
 PROC_STAT = "/proc/stat"
 STEAL_SHOWN_S = 0.05  # CPU steal worth naming in a reason
 
@@ -181,7 +184,7 @@ def starved_result(
     if not result.final or result.status not in _FAILURES:
         return result
     reason = starved.reasons[0] if starved.reasons else ""
-    unwatched = not starved.expired and _timed_out(result)
+    unwatched = not starved.expired and result.probe not in SAMPLING and _timed_out(result)
     if not reason and unwatched and lag_s >= max(UNWATCHED_MIN_S, budget_s * UNWATCHED_SHARE):
         reason = (
             f"this process could not run for {lag_s:.1f} s while the probe waited "

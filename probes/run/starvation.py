@@ -4,8 +4,9 @@ On a machine busy with other work (50 checks at once on 2 cores), a probe can be
 ready to run and still not get the CPU; its wall-clock deadline then passes while it
 waits, and the run reports it as cut off. :class:`StarvationClock` measures how late
 the event loop wakes up (a sleep of 50 ms that returns after 300 ms means 250 ms of
-starvation) and pushes every active probe deadline back by that much, up to a cap, so
-a deadline measures the time the probe could have used.
+starvation); a probe deadline that comes due is pushed back by the starvation seen
+since it was set, up to a cap, so a deadline measures the time the probe could have
+used.
 
 A deadline can still expire while the process was starved: the starvation went past
 the cap, or the loop was blocked when the deadline came due (a SYN-ACK that arrived in
@@ -127,7 +128,7 @@ class StarvationClock:
         owed = min(lag, self.max_extension_s) - entry.granted
         if owed > JITTER_S:
             entry.granted += owed
-            entry.when = loop.time() + owed if entry.when < loop.time() else entry.when + owed
+            entry.when = loop.time() + owed
             entry.handle = loop.call_at(entry.when, self._due, entry)
             return
         entry.timeout.reschedule(loop.time())
@@ -156,8 +157,7 @@ class StarvationClock:
             return 0.0
         if len(fields) < 9 or fields[0] != b"cpu":
             return 0.0
-        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        return int(fields[8]) / hz / (os.cpu_count() or 1)
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK") / (os.cpu_count() or 1)
 
     async def _watch(self) -> None:
         while True:

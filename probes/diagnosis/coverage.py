@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from probes.core.deadline import STARVED
-from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
+from probes.core.model import Diagnosis, Finding, NextStep, ProbeResult, Severity, Status
 from probes.diagnosis.overruled import CONTRADICTED
 from probes.diagnosis.ranking import CAUSAL_ORDER, position
 
@@ -160,10 +160,15 @@ def _unexplained(name: str, result: ProbeResult) -> Finding:
 
 def _incomplete(name: str, result: ProbeResult) -> Finding:
     err = result.error
-    if err is not None and err.errno_name == STARVED:
-        why = f"a client that could not run is not a peer that did not answer: {err.explanation}"
-    elif err is not None and err.errno_name == CONTRADICTED:
-        why = f"stronger evidence of the same run contradicts it: {err.explanation}"
+    steps: tuple[NextStep, ...] = ()
+    if err is not None and err.errno_name == STARVED:  # the summary says how starved
+        why = "a client that could not run is not a peer that did not answer"
+        steps = (
+            NextStep("See what keeps this machine busy", "uptime; top -b -n 1 | head -n 15"),
+            NextStep("Run the check again when it is less busy"),
+        )
+    elif err is not None and err.errno_name == CONTRADICTED:  # the summary says which
+        why = "a connection another probe of this run completed there outweighs its silence"
     elif err is not None and err.errno_name == "DEADLINE":
         why = "it did not finish in time (a busy machine, or a peer that never answers)"
     elif err is not None and err.errno_name not in ("NO_RESULT", ""):
@@ -175,7 +180,7 @@ def _incomplete(name: str, result: ProbeResult) -> Finding:
         Severity.WARNING,
         f"the {name} check could not finish: its evidence is missing, so this is not an all-clear",
         (f"{name}: {result.summary}", f"{why}"),
-        (),
+        steps,
     )
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
+import pytest
+
+from probes.core.deadline import StarvedWaits, deadline, probe_clock
 from probes.run.starvation import StarvationClock
 
 
@@ -58,3 +63,39 @@ async def test_the_extension_is_capped() -> None:
     await hog
     await clock.stop()
     assert timed_out
+
+
+def _proc_stat(path: Path, steal_ticks: int) -> None:
+    # cpu  user nice system idle iowait irq softirq steal guest guest_nice
+    path.write_text(f"cpu  100 0 50 1000 0 0 0 {steal_ticks} 0 0\ncpu0 1 2 3\n")
+
+
+async def test_cpu_steal_during_a_wait_makes_its_expiry_starved(tmp_path: Path) -> None:
+    """The hypervisor took the CPUs (steal time in /proc/stat) while the probe waited:
+    its expiry proves nothing about the peer, even with an event loop that was on time."""
+    stat = tmp_path / "stat"
+    _proc_stat(stat, 0)
+    clock = StarvationClock(max_extension_s=0.0, proc_stat=str(stat))
+    clock.start()
+    waits = StarvedWaits()
+    hz = os.sysconf("SC_CLK_TCK")
+    with probe_clock(clock, waits), pytest.raises(TimeoutError):
+        async with deadline(0.2):
+            _proc_stat(stat, 10 * hz * (os.cpu_count() or 1))  # 10 s of steal per CPU
+            await asyncio.sleep(1)
+    await clock.stop()
+    assert len(waits.reasons) == 1
+    assert "CPU steal 10.0 s" in waits.reasons[0]
+
+
+async def test_an_on_time_expiry_without_steal_is_a_real_timeout(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    _proc_stat(stat, 5)
+    clock = StarvationClock(max_extension_s=1.0, proc_stat=str(stat))
+    clock.start()
+    waits = StarvedWaits()
+    with probe_clock(clock, waits), pytest.raises(TimeoutError):
+        async with deadline(0.2):
+            await asyncio.sleep(1)
+    await clock.stop()
+    assert waits.reasons == []

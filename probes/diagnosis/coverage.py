@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
+from probes.core.deadline import STARVED
+from probes.core.model import Diagnosis, Finding, NextStep, ProbeResult, Severity, Status
+from probes.diagnosis.overruled import CONTRADICTED
 from probes.diagnosis.ranking import CAUSAL_ORDER, EXPLAINED_BY, position
 
 # What ping and trace can see of the path (only the MTU probe sees a black hole).
@@ -49,7 +51,8 @@ FINDS: dict[str, tuple[str, ...]] = {
     ),
     "ping": _PATH_SEEN,
     "trace": _PATH_SEEN,
-    "mtu": ("path.mtu_blackhole", "path.send_failed", "privilege."),
+    # Silence to its echo requests measures nothing: path.icmp_limited says so.
+    "mtu": ("path.mtu_blackhole", "path.send_failed", "path.icmp_limited", "privilege."),
     "connections": (
         "tcp.refused",
         "tcp.filtered",
@@ -159,7 +162,16 @@ def _unexplained(name: str, result: ProbeResult) -> Finding:
 
 def _incomplete(name: str, result: ProbeResult) -> Finding:
     err = result.error
-    if err is not None and err.errno_name == "DEADLINE":
+    steps: tuple[NextStep, ...] = ()
+    if err is not None and err.errno_name == STARVED:  # the summary says how starved
+        why = "a client that could not run is not a peer that did not answer"
+        steps = (
+            NextStep("See what keeps this machine busy", "uptime; top -b -n 1 | head -n 15"),
+            NextStep("Run the check again when it is less busy"),
+        )
+    elif err is not None and err.errno_name == CONTRADICTED:  # the summary says which
+        why = "a connection another probe of this run completed there outweighs its silence"
+    elif err is not None and err.errno_name == "DEADLINE":
         why = "it did not finish in time (a busy machine, or a peer that never answers)"
     elif err is not None and err.errno_name not in ("NO_RESULT", ""):
         why = f"it stopped with an internal error ({err.errno_name})"
@@ -170,7 +182,7 @@ def _incomplete(name: str, result: ProbeResult) -> Finding:
         Severity.WARNING,
         f"the {name} check could not finish: its evidence is missing, so this is not an all-clear",
         (f"{name}: {result.summary}", f"{why}"),
-        (),
+        steps,
     )
 
 

@@ -26,6 +26,7 @@ from probes.diagnosis import (
 )
 from probes.diagnosis.coverage import unexplained
 from probes.diagnosis.evidence import Evidence
+from probes.diagnosis.overruled import overrule
 from probes.diagnosis.ranking import rank
 
 Rule = Callable[[Evidence], Iterable[Finding]]
@@ -61,7 +62,8 @@ def diagnose(
     """Every rule over the evidence, ranked.  *pending* names probes of the run that
     have not reported yet: while any has not, the verdict cannot be ``ok``.
     *standing*: a live run's findings at its previous diagnosis (see Evidence)."""
-    evidence = Evidence(target, dict(results), symptom, dict(standing or {}))
+    # Stronger evidence wins: silence another probe's completed connect refutes is no evidence.
+    evidence = Evidence(target, overrule(results, target.port), symptom, dict(standing or {}))
     findings: list[Finding] = []
     for rule in RULES:
         findings.extend(rule(evidence))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from probes.core.model import ProbeResult, Severity
+from probes.core.model import ProbeResult, Severity, Status
 from probes.core.target import Target
 
 T = TypeVar("T")
@@ -25,9 +25,12 @@ class Evidence:
     standing: Mapping[str, Severity] = field(default_factory=dict)
 
     def data(self, probe: str, kind: type[T]) -> T | None:
-        """The data of *probe*'s final result when it is of type *kind*."""
+        """The data of *probe*'s final result when it is of type *kind*.  A probe that
+        could not finish (an error: deadline, starved, crashed) gave no evidence."""
         result = self.results.get(probe)
-        if result is None or not result.final or not isinstance(result.data, kind):
+        if result is None or not result.final or result.status is Status.ERROR:
+            return None
+        if not isinstance(result.data, kind):
             return None
         return result.data
 

@@ -11,13 +11,13 @@ import ipaddress
 from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
+from probes.diagnosis.connected import ANY_ADDRESS, completed_connects
 from probes.diagnosis.evidence import Evidence, ms, q
-from probes.net.tcp import OPEN, REFUSED, TcpAttempt, TcpData
+from probes.net.tcp import OPEN, REFUSED, TcpData
 from probes.path.mtu import MtuData
 from probes.path.ping import PingData, PingHost
 from probes.path.route import RouteData
 from probes.path.trace import DESTINATION, SILENT, UNREACH, Hop, TraceData
-from probes.proto.tls import TlsData
 
 MIN_SAMPLES = 3  # per hop, before its loss means anything
 LOSS_PCT = 5.0  # loss at or above this is worth a finding (with at least two lost)
@@ -37,27 +37,25 @@ def _same(a: str, b: str) -> bool:
         return a == b
 
 
-def _tcp_where(a: TcpAttempt) -> str:
-    return f"[{a.address}]:{a.port}" if a.family == 6 else f"{a.address}:{a.port}"
-
-
 def answered_directly(ev: Evidence, address: str) -> str:
     """Stronger evidence that *address* itself answered in this run ("" when none).
 
-    A completed TCP connect, a reset sent by the address itself, or a TLS
-    handshake outweigh an ICMP error (or silence) about ping/trace packets.
+    A completed connection (TCP connect, sampled connection, TLS handshake) or a
+    reset sent by the address itself outweigh an ICMP error (or silence) about
+    ping/trace packets.
     """
+    connected = [
+        c
+        for c in completed_connects(ev.results, ev.target.port)
+        if c.address != ANY_ADDRESS and _same(c.address, address)
+    ]
+    if connected:
+        return connected[0].how
     tcp = ev.data("tcp", TcpData)
     for a in tcp.attempts if tcp else ():
-        if not _same(a.address, address):
-            continue
-        if a.state == OPEN:
-            return f"a TCP connection to {_tcp_where(a)} succeeded in {ms(a.elapsed_s)}"
-        if a.state == REFUSED and (a.icmp is None or _same(a.icmp.sender, address)):
+        own_reset = a.icmp is None or _same(a.icmp.sender, address)
+        if a.state == REFUSED and _same(a.address, address) and own_reset:
             return f"{address} itself answered a TCP SYN to port {a.port} with a reset"
-    tls = ev.data("tls", TlsData)
-    if tls and _same(tls.address, address) and (tls.state == "ok" or tls.chain):
-        return f"a TLS handshake with {address} completed (it sent its certificate)"
     return ""
 
 
@@ -279,9 +277,15 @@ def silent_destination(ev: Evidence) -> Iterator[Finding]:
         return
     skip = _unrouted(ev)
     pinged = {h.address for h in ping.hosts if h.stats.received} if ping else set()
+    # One note per address naming everything it left unanswered: a probe that got no
+    # ICMP back measured nothing, and the note is what says so (coverage reads it).
+    unanswered: dict[str, list[str]] = {}
     for address, what in silent:
+        unanswered.setdefault(address, []).append(what)
+    for address, whats in unanswered.items():
         if address in skip:
             continue
+        what = ", ".join(whats)
         direct = answered_directly(ev, address)
         if direct or address in pinged:
             why = direct or f"{address} answers ping"

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import psutil
 
 from probes.core.context import ProbeContext, run_in_daemon_thread
+from probes.core.deadline import deadline
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.programs import find_program
 from probes.core.target import endpoint
@@ -287,7 +288,7 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     addresses = tuple(a.split("%", 1)[0] for a in resolution.addresses)
     port = ctx.target.port
     try:
-        async with asyncio.timeout(max(0.5, ctx.config.timeout)):
+        async with deadline(max(0.5, ctx.config.timeout)):
             data = await run_in_daemon_thread(lambda: collect_local(addresses, port))
     except TimeoutError:
         elapsed = time.monotonic() - started

@@ -3,8 +3,9 @@
 One request (GET, redirects followed by hand so every hop is recorded) with the
 timing phases curl's ``-w`` reports: DNS (the shared system resolution),
 connect, TLS, time to first byte, total.  httpx's read timeout restarts with
-every chunk, so the whole exchange runs under one ``asyncio.timeout``: a
-server dripping a byte a second still ends on time.
+every chunk, so the whole exchange runs under one deadline
+(:func:`probes.core.deadline.deadline`, which does not count time this process was
+starved): a server dripping a byte a second still ends on time.
 
 Custom headers (``--header``) and URL credentials are sent only to the
 target's own origin, never to a redirect elsewhere, and never reported: the
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from probes.core.context import ProbeContext, run_in_daemon_thread
+from probes.core.deadline import Budget, deadline
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.redact import REDACTED, is_secret_name, redact_url_credentials
 from probes.core.sanitize import clean_bytes, clean_text
@@ -216,10 +218,12 @@ def request_headers(ctx: ProbeContext, url: str, origin: tuple[str, str, int]) -
 async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     from probes.proto.proxy import proxy_env, proxy_for
 
-    # httpx takes a while to import (seconds on a loaded machine): off the event loop,
-    # and before the clock starts, so the import never eats the request's deadline.
-    await run_in_daemon_thread(lambda: importlib.import_module("httpx"))
+    # httpx and the modules the exchange needs take a while to import (seconds on a
+    # loaded machine): off the event loop, and before the clock starts, so the imports
+    # never eat the request's deadline.
+    await run_in_daemon_thread(_warm_up)
     started = time.monotonic()
+    budget = Budget(ctx.config.timeout)
     url = url_for(ctx.target, ctx.heard_protocol)
     if url is None:
         yield ProbeResult(
@@ -268,10 +272,9 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             )
             return
         dns_s, address = resolution.elapsed_s, resolution.addresses[0]
-    deadline = started + ctx.config.timeout
-    data = await _fetch_or_sniff(ctx, url, address, deadline, dns_s)
+    data = await _fetch_or_sniff(ctx, url, address, budget, dns_s)
     if address and not data.hops:
-        data = await _explain(ctx, data, url, address, deadline)
+        data = await _explain(ctx, data, url, address, time.monotonic() + budget.left())
     if ctx.config.expect_status or ctx.config.service_kind:
         data = _with(
             data, expected_status=ctx.config.expect_status, service_kind=ctx.config.service_kind
@@ -291,7 +294,7 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
 
 
 async def _fetch_or_sniff(
-    ctx: ProbeContext, url: str, address: str, deadline: float, dns_s: float
+    ctx: ProbeContext, url: str, address: str, budget: Budget, dns_s: float
 ) -> HttpData:
     """The request; for https, a TLS handshake that stays silent gets a plain look at
     the port beside it, so a plaintext server is "not TLS" at once, not at the deadline."""
@@ -301,13 +304,13 @@ async def _fetch_or_sniff(
     from probes.proto.tls import SNIFF_AFTER_S
     from probes.wire.banner import identify
 
-    task = asyncio.ensure_future(fetch(ctx, url, deadline, dns_s))
+    task = asyncio.ensure_future(fetch(ctx, url, budget, dns_s))
     if not address or urlsplit(url).scheme != "https":
         return await task
     done, _ = await asyncio.wait({task}, timeout=SNIFF_AFTER_S)
     if done:
         return task.result()
-    left = max(0.1, deadline - time.monotonic())
+    left = max(0.1, budget.left())
     target = ctx.target
     raw = await raw_response(
         address, target.port, "/", False, target.sni or target.host, min(2.0, left)
@@ -330,6 +333,16 @@ async def _fetch_or_sniff(
     )
 
 
+# What the exchange imports, loaded before its clock starts (see probe_http).
+_WARM_UP = ("httpx", "httpcore._async.http2", "probes.proto.tls", "probes.proto.httpraw")
+
+
+def _warm_up() -> None:
+    for name in _WARM_UP:
+        with contextlib.suppress(ImportError):  # only a head start: the exchange says why
+            importlib.import_module(name)
+
+
 def _result(data: HttpData, elapsed: float) -> ProbeResult:
     if data.state == OK:
         t = data.timings
@@ -347,7 +360,7 @@ def _result(data: HttpData, elapsed: float) -> ProbeResult:
 
 
 async def _explain(
-    ctx: ProbeContext, data: HttpData, url: str, address: str, deadline: float
+    ctx: ProbeContext, data: HttpData, url: str, address: str, until: float
 ) -> HttpData:
     """Look again, by hand, at an exchange the client library could not read."""
     from dataclasses import replace
@@ -357,7 +370,7 @@ async def _explain(
     from probes.wire.connect import connect_once
 
     secure = urlsplit(url).scheme == "https"
-    left = max(0.1, deadline - time.monotonic())
+    left = max(0.1, until - time.monotonic())
     if data.state == NOT_HTTP:
         target = ctx.target
         raw = await raw_response(
@@ -383,9 +396,9 @@ async def _explain(
         return data
     if data.state in (NOT_HTTP, RESET, CLOSED) and not secure:
         # Does the server hang up at once, before it could read any request?
-        wait = min(ctx.config.banner_wait, max(0.05, (deadline - time.monotonic()) / 3))
-        budget = max(0.1, deadline - time.monotonic() - 2 * wait)
-        attempt = await connect_once(address, ctx.target.port, budget, wait)
+        wait = min(ctx.config.banner_wait, max(0.05, (until - time.monotonic()) / 3))
+        connect_budget = max(0.1, until - time.monotonic() - 2 * wait)
+        attempt = await connect_once(address, ctx.target.port, connect_budget, wait)
         if attempt.protocol and attempt.protocol != "HTTP":
             return replace(
                 data, state=NOT_HTTP, peer_protocol=attempt.protocol, peer_banner=attempt.banner
@@ -449,8 +462,7 @@ class _Hop:
     trace: _Trace
 
 
-async def fetch(ctx: ProbeContext, url: str, deadline: float, dns_s: float) -> HttpData:
-    import asyncio
+async def fetch(ctx: ProbeContext, url: str, budget: Budget, dns_s: float) -> HttpData:
     from contextlib import AsyncExitStack
 
     import httpx
@@ -470,15 +482,18 @@ async def fetch(ctx: ProbeContext, url: str, deadline: float, dns_s: float) -> H
     seen: set[str] = set()
     hop = _Hop(url, proxy_for(ctx.target, env), _Trace())
     body_bytes = 0
-    remaining = max(0.1, deadline - time.monotonic())
-    timeout = httpx.Timeout(remaining)
+    # One budget for the whole exchange, the person's --timeout less what the probe
+    # used before (time this process was starved does not count): httpx's own
+    # connect/read timeouts would be plain wall clock, so they are off.
+    remaining = max(0.1, budget.left())
+    timeout = httpx.Timeout(None)
     clients: dict[str, httpx.AsyncClient] = {}
 
     def fail(state: str, detail: str, phase: str = "") -> HttpData:
         return _failed(url, state, phase or hop.trace.phase(), detail, hops, hop, dns_s, sent)
 
     try:
-        async with asyncio.timeout(remaining), AsyncExitStack() as stack:
+        async with deadline(remaining), AsyncExitStack() as stack:
             while True:
                 seen.add(hop.url)
                 key = hop.proxy.http_url if hop.proxy is not None else ""

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from probes.core.context import ProbeContext
+from probes.core.deadline import deadline
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_bytes, clean_text
 from probes.proto.pghello import goodbye, pg_hello
@@ -182,7 +183,7 @@ async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> 
     writer = None
     tls = ssl.create_default_context(cafile=ctx.config.ca_file) if ctx.target.tls else None
     try:
-        async with asyncio.timeout(wait):
+        async with deadline(wait):  # pushed back while this process could not run
             reader, writer = await asyncio.open_connection(
                 address, ctx.target.port, ssl=tls, server_hostname=ctx.target.host if tls else None
             )

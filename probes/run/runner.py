@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from probes.core.context import ProbeConfig, ProbeContext, SystemResolver, system_resolve
+from probes.core.deadline import StarvedWaits, probe_clock
 from probes.core.events import (
     DiagnosisUpdate,
     Event,
@@ -50,7 +51,7 @@ from probes.run.live import (
 )
 from probes.run.planner import follow_ups, heard_protocol, initial_plan, next_check_s
 from probes.run.plans import PROBES, ProbeFn, ProbeSpec, plan_for
-from probes.run.starvation import StarvationClock
+from probes.run.starvation import StarvationClock, starved_result
 
 T = TypeVar("T")
 
@@ -416,20 +417,29 @@ class Run:
         started = time.monotonic()
         deadline = probe_deadline(PROBES.get(name), ctx.config)
         last: ProbeResult | None = None
+        starved = StarvedWaits()
+        lag_at_start = self._clock.lag_s()
+
+        def judged(result: ProbeResult) -> ProbeResult:
+            lag = self._clock.lag_s() - lag_at_start
+            return starved_result(result, starved, lag, ctx.config.timeout)
+
         try:
             fn = self.probe_overrides.get(name) or PROBES[name].load()
-            async with self._clock.deadline(deadline):
-                async for result in fn(ctx):
-                    last = result
-                    queue.put_nowait(result)
+            with probe_clock(self._clock, starved):
+                async with self._clock.deadline(deadline):
+                    async for result in fn(ctx):
+                        last = result
+                        queue.put_nowait(judged(result))
             if last is None or not last.final:
                 queue.put_nowait(
                     _error(name, started, "NO_RESULT", "the probe ended without a result")
                 )
         except TimeoutError:
-            queue.put_nowait(
-                _error(name, started, "DEADLINE", f"the probe did not finish within {deadline:g}s")
+            late = _error(
+                name, started, "DEADLINE", f"the probe did not finish within {deadline:g}s"
             )
+            queue.put_nowait(judged(late))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a probe bug must not take the run down

@@ -17,6 +17,7 @@ import socket
 import time
 from dataclasses import dataclass
 
+from probes.core.deadline import deadline
 from probes.core.sanitize import clean_bytes
 from probes.core.target import endpoint
 from probes.wire.banner import NUDGE, identify
@@ -80,26 +81,14 @@ async def connect_once(address: str, port: int, timeout: float, banner_wait: flo
     with contextlib.closing(sock):
         sock.setblocking(False)
         enable_recverr(sock)
+        seen_late = False
         try:
-            async with asyncio.timeout(timeout):
+            async with deadline(timeout):
                 await loop.sock_connect(sock, sockaddr)
         except TimeoutError:
-            icmp = read_icmp_error(sock)
-            if icmp is not None:
-                # The kernel heard an ICMP error about our SYN but kept trying (a
-                # soft error: it came while the socket was busy, or for a
-                # retransmission): report what the kernel heard, not a timeout.
-                return _icmp_failure(address, version, port, icmp, time.monotonic() - started)
-            return TcpAttempt(
-                address,
-                version,
-                port,
-                FILTERED,
-                time.monotonic() - started,
-                "TIMEOUT",
-                f"no answer to the SYN within {timeout:g}s: dropped by a firewall, or the host is down",
-                icmp,
-            )
+            if not handshake_completed(sock):
+                return _timed_out(sock, address, version, port, timeout, started)
+            seen_late = True  # the SYN-ACK came in time; this process ran too late to see it
         except OSError as exc:
             return _classify_error(sock, address, version, port, exc, time.monotonic() - started)
         elapsed = time.monotonic() - started
@@ -108,6 +97,8 @@ async def connect_once(address: str, port: int, timeout: float, banner_wait: flo
         closed_after = time.monotonic() - started - elapsed if closed else 0.0
         protocol = identify(banner) or ""
         text = f"connected in {elapsed * 1000:.1f} ms"
+        if seen_late:
+            text = "connected (seen late: this process could not run when the answer came)"
         if closed:
             how = "reset" if closed == "reset" else "closed (FIN)"
             text += f", then the server {how} it {closed_after * 1000:.0f} ms later, before we sent anything"
@@ -127,6 +118,39 @@ async def connect_once(address: str, port: int, timeout: float, banner_wait: flo
         )
 
 
+def handshake_completed(sock: socket.socket) -> bool:
+    """True when the kernel finished the connect of *sock* although our wait for it
+    expired: the answer came in time, this process could not run to read it."""
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+            return False
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
+
+
+def _timed_out(
+    sock: socket.socket, address: str, version: int, port: int, timeout: float, started: float
+) -> TcpAttempt:
+    icmp = read_icmp_error(sock)
+    if icmp is not None:
+        # The kernel heard an ICMP error about our SYN but kept trying (a
+        # soft error: it came while the socket was busy, or for a
+        # retransmission): report what the kernel heard, not a timeout.
+        return _icmp_failure(address, version, port, icmp, time.monotonic() - started)
+    return TcpAttempt(
+        address,
+        version,
+        port,
+        FILTERED,
+        time.monotonic() - started,
+        "TIMEOUT",
+        f"no answer to the SYN within {timeout:g}s: dropped by a firewall, or the host is down",
+        icmp,
+    )
+
+
 async def quick_connect(address: str, port: int, timeout: float, wait: float) -> str:
     """Connect once more and watch *wait* seconds for the server hanging up at once.
 
@@ -144,10 +168,11 @@ async def quick_connect(address: str, port: int, timeout: float, wait: float) ->
     with contextlib.closing(sock):
         sock.setblocking(False)
         try:
-            async with asyncio.timeout(timeout):
+            async with deadline(timeout):
                 await loop.sock_connect(sock, sockaddr)
         except TimeoutError:
-            return FILTERED
+            if not handshake_completed(sock):
+                return FILTERED
         except ConnectionRefusedError:
             return REFUSED
         except OSError as exc:

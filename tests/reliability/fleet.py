@@ -76,6 +76,19 @@ def right_verdicts(kind: str, timeout: float) -> frozenset[str]:
 
 
 @contextmanager
+def cpu_hogs(n: int) -> Iterator[None]:
+    """*n* processes that spin on a CPU each, for as long as the block runs."""
+    spin = [sys.executable, "-c", "while True: pass"]
+    hogs = [subprocess.Popen(spin) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+@contextmanager
 def fault_lab() -> Iterator[tuple[Lab, str]]:
     with Lab("rel") as lab:
         ns = lab.add_host("box")
@@ -91,13 +104,20 @@ def netmedic_command() -> list[str]:
 
 def run_fleet(ns: str, n: int, timeouts: Sequence[float]) -> list[Outcome]:
     kinds = list(TARGETS)
+    jobs = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        jobs.append((kind, TARGETS[kind][0], timeouts[i % len(timeouts)]))
+    return run_checks(ns, jobs)
+
+
+def run_checks(ns: str, jobs: Sequence[tuple[str, str, float]]) -> list[Outcome]:
+    """``netmedic check --json`` for every (kind, target, timeout) of *jobs*, all at once."""
     state = Path(tempfile.mkdtemp(prefix="netmedic-fleet-"))
     env = {**os.environ, "XDG_STATE_HOME": str(state), "PYTHONPATH": str(REPO)}
     procs = []
     try:
-        for i in range(n):
-            kind, timeout = kinds[i % len(kinds)], timeouts[i % len(timeouts)]
-            target = TARGETS[kind][0]
+        for kind, target, timeout in jobs:
             cmd = ["ip", "netns", "exec", ns, *netmedic_command()]
             cmd += ["check", "--json", "--timeout", str(timeout), "--", target]
             out = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)

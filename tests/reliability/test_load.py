@@ -63,8 +63,8 @@ def test_hostile_text_is_inert_in_the_json(outcomes: list[Outcome]) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="under load a reset can reach connect() as ECONNRESET (no tcp rule names it) "
-    "and http's connect budget is not extended for starvation: probe.unexplained",
+    reason="under load a reset can reach connect() as ECONNRESET (no tcp rule names it): "
+    "probe.unexplained",
 )
 def test_every_verdict_is_the_right_one_or_incomplete(outcomes: list[Outcome]) -> None:
     wrong = [(o.kind, o.timeout, o.verdict) for o in outcomes if not o.right]

@@ -281,7 +281,7 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
     authed = authed_url(ctx, url) if data.state == OK and data.status < 400 else ""
     if authed:  # the health path needs no key: ask one that does
-        data = _with(data, authed=await ask_authed(ctx, authed, deadline))
+        data = _with(data, authed=await ask_authed(ctx, authed, time.monotonic() + budget.left()))
     elapsed = time.monotonic() - started
     if ctx.target.scheme == "tcp" and data.state in (NOT_HTTP, RESET, CLOSED):
         # HTTP was only guessed from the port number: another protocol there is no fault.

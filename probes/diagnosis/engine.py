@@ -15,9 +15,11 @@ from probes.diagnosis import (
     proxy_rules,
     route_rules,
     sampler_rules,
+    server_rules,
     service_rules,
     tcp_rules,
     tls_rules,
+    vantage_rules,
     web_rules,
 )
 from probes.diagnosis.coverage import unexplained
@@ -33,6 +35,8 @@ RULES: tuple[Rule, ...] = (
     *sampler_rules.RULES,  # after the tcp probe's own connect
     *path_rules.RULES,
     *local_rules.RULES,
+    *server_rules.RULES,  # the server's side (--server), after this host's own
+    *vantage_rules.RULES,  # other places (--from)
     *tls_rules.RULES,
     *http_rules.RULES,
     *proxy_rules.RULES,

@@ -1,0 +1,137 @@
+"""``check --server DEST`` and ``--from DEST,...|@GROUP``: options, config, and the
+host x layer table the CLI prints after the diagnosis."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any
+
+from probes.core.context import ProbeConfig
+from tui import args
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class RemoteOptionError(ValueError):
+    """A bad remote option; ``str()`` is one line."""
+
+
+def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("other hosts, over your own ssh")
+    group.add_argument(
+        "--server",
+        metavar="DEST",
+        help="also read the server's side on DEST (anything ssh accepts: db1, user@10.0.0.5, "
+        "a Host alias); needs python3 there, nothing else",
+    )
+    group.add_argument(
+        "--from",
+        dest="vantages",
+        metavar="DEST[,DEST...]|@GROUP",
+        help="run the client check from these hosts too and compare (@GROUP: from --inventory "
+        "or ansible-inventory --list)",
+    )
+    group.add_argument(
+        "--inventory",
+        metavar="FILE",
+        help="ansible-inventory --list JSON, or a file of ssh destinations one a line (@all)",
+    )
+    group.add_argument("--ssh-config", metavar="FILE", help="ssh_config file for ssh -F")
+    group.add_argument(
+        "--remote-timeout",
+        type=args.bounded(1, 600, "seconds"),
+        default=20.0,
+        metavar="S",
+        help="deadline per remote host (20)",
+    )
+    group.add_argument(
+        "--concurrency",
+        type=args.whole(1, 100),
+        default=10,
+        metavar="N",
+        help="remote hosts asked at once (10)",
+    )
+
+
+def remote_config(ns: argparse.Namespace, config: ProbeConfig) -> ProbeConfig:
+    """*config* with the remote options; RemoteOptionError for bad ones."""
+    from probes.remote.inventory import InventoryError, inventory_path, vantages
+    from probes.remote.ssh import DestinationError, check_destination
+
+    server = ns.server or ""
+    try:
+        if server:
+            check_destination(server)
+        if ns.inventory:
+            inventory_path(ns.inventory)
+        chosen = vantages(ns.vantages, ns.inventory or "") if ns.vantages else ()
+    except (DestinationError, InventoryError) as exc:
+        raise RemoteOptionError(str(exc)) from None
+    if ns.ssh_config and not _readable(ns.ssh_config):
+        raise RemoteOptionError(f"--ssh-config {ns.ssh_config}: no such file")
+    if not server and not chosen:
+        return config
+    rounds = math.ceil(len(chosen) / ns.concurrency) if chosen else 1
+    return dataclasses.replace(
+        config,
+        server=server,
+        vantages=chosen,
+        ssh_config=ns.ssh_config or "",
+        remote_timeout=ns.remote_timeout,
+        remote_concurrency=ns.concurrency,
+        remote_budget=ns.remote_timeout * rounds,
+    )
+
+
+def _readable(path: str) -> bool:
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
+
+
+def print_remote(results: Any, console: Console) -> None:
+    """The server's side in one line and the host x layer table, after the diagnosis."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from probes.remote.compare import LAYERS, table
+    from probes.remote.server import ServerData
+    from probes.remote.ssh import EXPLAIN
+    from probes.remote.vantage import VantagesData
+
+    server = results.get("server")
+    if server is not None and isinstance(server.data, ServerData):
+        data = server.data
+        line = Text("server side ", style="bold")
+        line.append(data.dest)
+        line.append(
+            f": {server.summary}" if data.reached else f": {EXPLAIN.get(data.status, data.status)}"
+        )
+        console.print(line)
+    vantage = results.get("vantages")
+    if vantage is None or not isinstance(vantage.data, VantagesData):
+        return
+    grid = Table(title="the same check from each place", title_justify="left", box=None)
+    grid.add_column("host")
+    for layer in LAYERS:
+        grid.add_column(layer)
+    grid.add_column("first difference")
+    for row in table(results, vantage.data):
+        if row.status != "ok":
+            grid.add_row(
+                row.name,
+                Text(EXPLAIN.get(row.status, row.status), style="yellow"),
+                *[""] * len(LAYERS),
+            )
+            continue
+        cells = [
+            Text(c or "-", style="bold red" if layer == row.differs else "")
+            for c, layer in zip(row.cells, LAYERS, strict=True)
+        ]
+        grid.add_row(row.name, *cells, Text(row.differs or ("" if row.name == "here" else "same")))
+    console.print(grid)

@@ -34,8 +34,10 @@ RULES: tuple[Rule, ...] = (
     *tcp_rules.RULES,
     *sampler_rules.RULES,  # after the tcp probe's own connect
     *path_rules.RULES,
+    # The server's side (--server) before this host's own: both read a kernel log and
+    # sockets, and for the same id the server's is the one about the target.
+    *server_rules.RULES,
     *local_rules.RULES,
-    *server_rules.RULES,  # the server's side (--server), after this host's own
     *vantage_rules.RULES,  # other places (--from)
     *tls_rules.RULES,
     *http_rules.RULES,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from probes import __version__
 from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
-from tui import args, remote_cli
+from tui import args, remote
 from tui.args import LivePace, add_live_arguments
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def build_parser() -> _Parser:
         help="also write a report (format from the extension: .md, .html, .json)",
     )
     check.add_argument("--force", action="store_true", help="overwrite an existing --report FILE")
-    remote_cli.add_remote_arguments(check)  # --server, --from (tui/remote_cli.py)
+    remote.add_remote_arguments(check)  # --server, --from (tui/remote.py)
 
     sub.add_parser("symptoms", help="list symptom ids")
 
@@ -412,8 +412,8 @@ def _check(ns: argparse.Namespace) -> int:
     if saved is not None:
         config = saved.configure(config)
     try:
-        config = remote_cli.remote_config(ns, config)
-    except remote_cli.RemoteOptionError as exc:
+        config = remote.remote_config(ns, config)
+    except remote.RemoteOptionError as exc:
         raise UsageError(str(exc)) from None
     run = Run(target, symptom, config)
     error: PastedError | None = None
@@ -470,7 +470,7 @@ def _check(ns: argparse.Namespace) -> int:
             width=shutil.get_terminal_size().columns,
         )
         print_check(run, privileged, duration, console, error=error)
-        remote_cli.print_remote(run.results, console)
+        remote.print_remote(run.results, console)
         sys.stdout.write(buffer.getvalue())
         if journal is not None:
             print(

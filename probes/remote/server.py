@@ -260,7 +260,7 @@ def _listener(s: dict[str, Any], owners: dict[str, list[int]], names: dict[int, 
         address=_address(s.get("laddr")) or "?",
         port=_int(s.get("lport")),
         queue=_int(s.get("rq")),
-        backlog=_int(s.get("tq"), -1),  # /proc/net/tcp shows a listener's backlog there
+        backlog=-1,  # /proc/net/tcp does not show a listener's backlog (ss's netlink does)
         uid=_int(s.get("uid"), -1),
         pids=pids,
         process=names.get(pids[0], "") if pids else "",

@@ -135,7 +135,9 @@ class Run:
 
     def _first_steps(self) -> list[PlanStep]:
         if self.plan is not None:
-            return [PlanStep(name, "asked for") for name in dict.fromkeys(self.plan)]
+            first = [PlanStep(name, "asked for") for name in dict.fromkeys(self.plan)]
+            named = {step.probe for step in first}
+            return [*first, *(s for s in remote_steps(self.config) if s.probe not in named)]
         first = initial_plan(
             plan_for(self.symptom),
             self.symptom,

@@ -1,12 +1,14 @@
-"""``check --server DEST`` and ``--from DEST,...|@GROUP``: options, config, and the
-host x layer table the CLI prints after the diagnosis."""
+"""The faces' side of probes.remote: ``--server DEST`` and ``--from DEST,...|@GROUP``
+as options of ``check`` and as the target entry screen's field (the same words), the
+config they make, and the host x layer table the CLI prints after the diagnosis."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+import shlex
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from probes.core.context import ProbeConfig
 from tui import args
@@ -54,6 +56,24 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="remote hosts asked at once (10)",
     )
+
+
+class _FieldParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise RemoteOptionError(message)
+
+
+def field_config(text: str, config: ProbeConfig) -> ProbeConfig:
+    """*config* with what the entry screen's field says (``--server db1 --from a,b``)."""
+    if not text.strip():
+        return config
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise RemoteOptionError(f"cannot read the field: {exc}") from None
+    parser = _FieldParser(prog="", add_help=False)
+    add_remote_arguments(parser)
+    return remote_config(parser.parse_args(words), config)
 
 
 def remote_config(ns: argparse.Namespace, config: ProbeConfig) -> ProbeConfig:

@@ -1,0 +1,178 @@
+"""probes.remote without ssh: the collector's text, reading its document, ssh's failure
+classes, destinations, inventories, and the CLI's refusals (issue 25)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from probes.remote import ssh
+from probes.remote.inventory import InventoryError, ansible_group, vantages
+from probes.remote.server import read_server
+from tui.cli import main
+
+COLLECTOR = Path(ssh.__file__).with_name("collector.py")
+
+
+def test_the_collector_is_python_3_8_and_stdlib_only() -> None:
+    tree = ast.parse(COLLECTOR.read_text(), feature_version=(3, 8))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in (
+            node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")]
+        )
+    }
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+
+
+def test_collector_reads_a_real_listener_and_netmedic_reads_its_document() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(7)
+        port = listener.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-"],
+            input=ssh.collector_script({"mode": "server", "port": port}),
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+        reply = ssh.classify("here", 0, done.stdout, done.stderr, 0.1)
+    assert reply.ok
+    data = read_server("here", reply.document, ["127.0.0.1"], port)
+    assert data.local is not None
+    (x,) = data.local.target.tcp_listeners
+    assert (x.address, x.port) == ("127.0.0.1", port)
+    import os
+
+    assert os.getpid() in x.pids  # the owner, found through /proc/*/fd
+    assert data.local.target.accepted_on == ("127.0.0.1",)
+    assert x.backlog == -1  # unknown: /proc/net/tcp does not show it
+
+
+def test_a_hostile_document_is_sanitised_and_never_crashes() -> None:
+    doc = {
+        "netmedic_collector": 1,
+        "hostname": "db1\x1b]0;owned\x07",
+        "uid": "zero",
+        "addresses": ["10.0.0.5", "not an address", 7],
+        "sockets": [{"state": "LISTEN", "laddr": "\x1b[31m", "lport": "x"}, "junk"],
+        "owners": {"1": "not a list"},
+        "processes": [{"pid": 1, "name": "evil\x1b[2J", "argv": ["--password", "hunter2"]}],
+        "unit_states": [{"unit": "x.service", "log": ["line \x1b[31mred"]}],
+        "firewall": {"backend": "nft", "json": "[not json"},
+        "kernel": {"readable": True, "records": [42]},
+        "memory": {"meminfo": {"MemTotal": "lots"}},
+        "monotonic": "nan",
+    }
+    data = read_server("db1", doc, ["10.0.0.5"], 5432)
+    text = json.dumps([data.hostname, data.units[0].log, data.local.processes[0].name])  # type: ignore[union-attr]
+    assert "\x1b" not in text
+    assert "hunter2" not in data.local.processes[0].cmdline  # type: ignore[union-attr]
+    assert data.firewall_note == "the nft ruleset could not be read"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "code", "status"),
+    [
+        (b"No ED25519 host key is known for db1 and you have requested strict checking.\r\n"
+         b"Host key verification failed.\r\n", 255, ssh.HOST_KEY_UNKNOWN),
+        (b"@@@@@@@\r\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n"
+         b"Host key verification failed.\r\n", 255, ssh.HOST_KEY_CHANGED),
+        (b"root@10.0.0.5: Permission denied (publickey,password).\r\n", 255, ssh.AUTH_FAILED),
+        (b"ssh: connect to host 10.9.9.9 port 22: No route to host\r\n", 255, ssh.NO_ROUTE),
+        (b"ssh: connect to host 10.9.9.9 port 22: Connection timed out\r\n", 255, ssh.TIMEOUT),
+        (b"ssh: Could not resolve hostname nope: Name or service not known\r\n", 255, ssh.UNKNOWN_HOST),
+        (b"bash: line 1: python3: command not found\n", 127, ssh.NO_PYTHON),
+        (b"", 0, ssh.BAD_OUTPUT),
+    ],
+)  # fmt: skip
+def test_ssh_failures_are_classified(stderr: bytes, code: int, status: str) -> None:
+    reply = ssh.classify("db1", code, b"", stderr, 0.5)
+    assert reply.status == status
+    assert "\r" not in reply.detail and "@@@" not in reply.detail
+
+
+def test_a_remote_cannot_pass_for_the_collector_with_other_output() -> None:
+    assert not ssh.classify("db1", 0, b'{"hostname": "x"}\n', b"", 0.1).ok
+
+
+def test_ssh_command_is_batch_mode_checks_host_keys_and_ends_options() -> None:
+    args = ssh.ssh_command("/usr/bin/ssh", "user@db1", 7, "/tmp/cfg")
+    assert args[:2] == ["/usr/bin/ssh", "-T"]
+    assert "BatchMode=yes" in args and "ConnectTimeout=7" in args
+    assert not any("StrictHostKeyChecking" in a for a in args)
+    assert args[args.index("--") + 1 :] == ["user@db1", "python3", "-"]
+
+
+@pytest.mark.parametrize("dest", ["-oProxyCommand=touch /tmp/x", "db1 rm", "db\x1b1", ""])
+def test_bad_destinations_are_refused(dest: str) -> None:
+    with pytest.raises(ssh.DestinationError):
+        ssh.check_destination(dest)
+
+
+INVENTORY = {
+    "_meta": {
+        "hostvars": {
+            "db1": {"ansible_host": "10.0.0.5", "ansible_user": "ops", "ansible_port": 2222},
+            "web2": {"ansible_host": "fd00::7"},
+        }
+    },
+    "all": {"children": ["ungrouped", "prod"]},
+    "prod": {"children": ["db", "web"]},
+    "db": {"hosts": ["db1"]},
+    "web": {"hosts": ["web1", "web2"]},
+    "ungrouped": {"hosts": ["lonely"]},
+}
+
+
+def test_ansible_inventory_groups_children_and_hostvars() -> None:
+    assert ansible_group(INVENTORY, "prod") == [
+        ("db1", "ssh://ops@10.0.0.5:2222"),
+        ("web1", "web1"),
+        ("web2", "fd00::7"),
+    ]
+    assert [name for name, _ in ansible_group(INVENTORY, "all")] == [
+        "lonely",
+        "db1",
+        "web1",
+        "web2",
+    ]
+    with pytest.raises(InventoryError, match="no group 'nope'"):
+        ansible_group(INVENTORY, "nope")
+
+
+def test_from_mixes_destinations_and_groups(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.json"
+    inventory.write_text(json.dumps(INVENTORY))
+    chosen = vantages("bastion,@db,bastion", str(inventory))
+    assert chosen == (("bastion", "bastion"), ("db1", "ssh://ops@10.0.0.5:2222"))
+    plain = tmp_path / "hosts.txt"
+    plain.write_text("# the app servers\napp1\nops@app2  # the old one\n\n")
+    assert vantages("@all", str(plain)) == (("app1", "app1"), ("ops@app2", "ops@app2"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--server=-oProxyCommand=x"], "may not start with '-'"),
+        (["--from", "@web", "--inventory", "/nonexistent/inv.json"], "no such file"),
+        (["--from", " , "], "names no host"),
+        (["--server", "db1", "--ssh-config", "/nonexistent/cfg"], "no such file"),
+    ],
+)
+def test_bad_remote_options_are_one_line_and_exit_2(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["check", "127.0.0.1:9", *options])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1

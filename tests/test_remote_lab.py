@@ -135,7 +135,10 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
         ssh = SshLab(lab, folder)
         ssh.serve(topo.server, SERVER)
         ssh.serve(bastion, BASTION)
+        # The same server as seen by a login whose PATH has no python3.
+        ssh.serve(topo.server, "10.2.0.3", "SetEnv PATH=/nonexistent\n")
         ssh.alias("db", SERVER)
+        ssh.alias("nopy", "10.2.0.3")
         ssh.alias("bastion", BASTION)
         yield Remote(topo, bastion, ssh, folder)
 
@@ -148,6 +151,16 @@ def test_loopback_only_on_the_server(remote: Remote) -> None:
     f = finding(doc, "local.loopback_only")
     assert f["title"].startswith("on db: ") and f"127.0.0.1:{LOOPBACK_ONLY}" in f["title"]
     assert any(s["command"] and s["command"].startswith("ssh -t db ") for s in f["next_steps"])
+    assert_left_nothing(remote, before)
+
+
+def test_without_python3_plain_ss_still_finds_loopback_only(remote: Remote) -> None:
+    before = remote.remote_state()
+    doc = remote.check(f"{SERVER}:{LOOPBACK_ONLY}", "--server", "nopy")
+    server = probe(doc, "server")
+    assert server["status"] == "ok" and server["data"]["status"] == "no_python"
+    assert doc["verdict"] == "local.loopback_only", ids(doc)
+    assert "ss -Htln` only" in evidence(doc, "local.loopback_only")
     assert_left_nothing(remote, before)
 
 

@@ -63,10 +63,6 @@ def unreached(ev: Evidence) -> Iterator[Finding]:
             )
         )
     evidence = [f"ssh {data.dest}: {data.detail}"]
-    if data.status == NO_PYTHON and data.fallback_listeners:
-        evidence.append(
-            "listening sockets there (ss -Htln): " + "; ".join(data.fallback_listeners[:8])
-        )
     yield Finding(
         "remote.unreachable",
         Severity.WARNING,
@@ -99,6 +95,11 @@ def server_view(ev: Evidence) -> Iterator[Finding]:
 
 
 def _read_on(data: ServerData) -> str:
+    if data.status == NO_PYTHON:
+        return (
+            f"read on {data.dest} with `ss -Htln` only: it has no python3, so owners, firewall "
+            "rules, units and the kernel log are not known"
+        )
     who = "root" if data.privileged else "an unprivileged user"
     return f"read on {data.hostname or data.dest} over ssh as {who} (python {data.python})"
 

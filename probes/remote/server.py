@@ -12,6 +12,7 @@ capped before it is stored.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import time
@@ -96,13 +97,22 @@ async def probe_server(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     params = {"mode": "server", "port": ctx.target.port}
     reply = await ssh.collect(dest, params, ctx.config.remote_timeout, ctx.config.ssh_config)
     elapsed = time.monotonic() - started
-    if not reply.ok:
-        fallback: tuple[str, ...] = ()
-        if reply.status == ssh.NO_PYTHON:
-            fallback = await ssh.plain_listeners(
-                dest, ctx.config.remote_timeout, ctx.config.ssh_config
+    if reply.status == ssh.NO_PYTHON:
+        lines = await ssh.plain_listeners(dest, ctx.config.remote_timeout, ctx.config.ssh_config)
+        if lines:
+            doc = ss_document(lines)
+            data = dataclasses.replace(
+                read_server(dest, doc, resolution.addresses, ctx.target.port),
+                status=ssh.NO_PYTHON,
+                detail=reply.detail,
+                fallback_listeners=lines,
             )
-        data = ServerData(dest, reply.status, reply.detail, fallback_listeners=fallback)
+            yield ProbeResult(
+                "server", Status.OK, time.monotonic() - started, summarize(data), data
+            )
+            return
+    if not reply.ok:
+        data = ServerData(dest, reply.status, reply.detail)
         yield ProbeResult(
             "server",
             Status.FAILED,
@@ -127,6 +137,35 @@ def summarize(data: ServerData) -> str:
 # -- reading the collector's document -------------------------------------------------------
 
 
+def ss_document(lines: Sequence[str]) -> dict[str, Any]:
+    """A collector-shaped document from ``ss -Htln`` lines (no python3 there): listeners,
+    their accept queues and backlogs; owners, units and the rest stay unknown."""
+    sockets = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 4 or fields[0] != "LISTEN":
+            continue
+        host, _, port = fields[3].rpartition(":")
+        host = host.strip("[]").split("%", 1)[0]
+        host = {"*": "::", "": "::"}.get(host, host)
+        if not port.isdigit() or not _address(host):
+            continue
+        sockets.append(
+            {
+                "family": 6 if ":" in host else 4,
+                "state": "LISTEN",
+                "laddr": host,
+                "lport": int(port),
+                "rq": _int(fields[1]),
+                "backlog": _int(fields[2], -1),
+            }
+        )
+    return {"netmedic_collector": 1, "sockets": sockets, "uid": -1}
+
+
+# -- reading the collector's document -------------------------------------------------------
+
+
 def read_server(
     dest: str, doc: dict[str, Any], target_addresses: Sequence[str], port: int
 ) -> ServerData:
@@ -139,6 +178,8 @@ def read_server(
     arrives = [a for a in target_addresses if _address(a) in own] or [
         a for a in own if not ipaddress.ip_address(a).is_loopback and not a.startswith("fe80")
     ]
+    if not own:  # not known (plain commands only): the person says the target is this host
+        arrives = [a for a in target_addresses if _address(a)]
     privileged = _int(doc.get("uid")) == 0
     units = units_in_texts(
         ((clean_text(str(f.get("path", "")), 200), str(f.get("text", ""))[:65536])
@@ -260,7 +301,8 @@ def _listener(s: dict[str, Any], owners: dict[str, list[int]], names: dict[int, 
         address=_address(s.get("laddr")) or "?",
         port=_int(s.get("lport")),
         queue=_int(s.get("rq")),
-        backlog=-1,  # /proc/net/tcp does not show a listener's backlog (ss's netlink does)
+        # /proc/net/tcp does not show a listener's backlog; ss does (the fallback)
+        backlog=_int(s.get("backlog"), -1),
         uid=_int(s.get("uid"), -1),
         pids=pids,
         process=names.get(pids[0], "") if pids else "",

@@ -250,7 +250,9 @@ async def plain_listeners(dest: str, timeout: float, config: str = "") -> tuple[
     ssh = ssh_binary()
     if ssh is None:
         return ()
-    args = [*ssh_command(ssh, dest, min(timeout, 10.0), config)[:-2], "ss", "-Htln"]
+    # One fixed string for the remote shell: its PATH may be what hid python3.
+    plain = "PATH=/usr/sbin:/usr/bin:/sbin:/bin ss -Htln"
+    args = [*ssh_command(ssh, dest, min(timeout, 10.0), config)[:-2], plain]
     try:
         proc = await asyncio.create_subprocess_exec(
             *args,

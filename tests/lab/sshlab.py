@@ -31,13 +31,13 @@ class SshLab:
         self.hosts: list[str] = []
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
 
-    def serve(self, ns: str, address: str) -> None:
+    def serve(self, ns: str, address: str, extra: str = "") -> None:
         conf = self.folder / f"sshd_{address}.conf"
         conf.write_text(
             f"ListenAddress {address}\nPort 22\nHostKey {self.host_key}\n"
             f"AuthorizedKeysFile {self.folder}/authorized_keys\nPermitRootLogin prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-            "StrictModes no\nPidFile none\nMaxStartups 50\nLogLevel ERROR\n"
+            f"StrictModes no\nPidFile none\nMaxStartups 50\nLogLevel ERROR\n{extra}"
         )
         self.lab.spawn(ns, [SSHD, "-D", "-e", "-f", str(conf)], ready=None)
         public = Path(f"{self.host_key}.pub").read_text().split()

@@ -62,19 +62,13 @@ class Remote:
         return doc
 
     def remote_state(self) -> tuple[set[str], set[str]]:
-        """The processes in the server's and bastion's namespaces, and files of ours in
-        the places a careless collector would leave them."""
+        """The processes in the server's and bastion's namespaces, and the files in the
+        remote logins' HOME and TMPDIR (the lab's own folders: nothing else writes there)."""
         pids: set[str] = set()
         for ns in (self.topo.server, self.bastion):
             listed = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
             pids |= set(listed.stdout.split())
-        files: set[str] = set()
-        for folder in ("/tmp", "/var/tmp", "/dev/shm", "/root"):
-            try:
-                names = os.listdir(folder)
-            except OSError:
-                continue
-            files |= {f"{folder}/{n}" for n in names if "collector" in n or n.endswith(".py")}
+        files = {str(p) for folder in (self.ssh.home, self.ssh.tmp) for p in folder.rglob("*")}
         return pids, files
 
 
@@ -136,21 +130,27 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
         ssh.serve(topo.server, SERVER)
         ssh.serve(bastion, BASTION)
         # The same server as seen by a login whose PATH has no python3.
-        ssh.serve(topo.server, "10.2.0.3", "SetEnv PATH=/nonexistent\n")
+        ssh.serve(topo.server, "10.2.0.3", "PATH=/nonexistent")
         ssh.alias("db", SERVER)
         ssh.alias("nopy", "10.2.0.3")
         ssh.alias("bastion", BASTION)
+        # The logins' HOME and TMPDIR are the folders remote_state() watches.
+        seen = lab.run(topo.client, ["ssh", "-F", str(ssh.config), "db", "echo $HOME $TMPDIR"])
+        assert seen.stdout.split() == [str(ssh.home), str(ssh.tmp)], seen.stderr
         yield Remote(topo, bastion, ssh, folder)
 
 
 def test_loopback_only_on_the_server(remote: Remote) -> None:
     before = remote.remote_state()
-    doc = remote.check(f"{SERVER}:{LOOPBACK_ONLY}", "--server", "db")
+    report = remote.folder / "loopback.md"
+    doc = remote.check(f"{SERVER}:{LOOPBACK_ONLY}", "--server", "db", "--report", str(report))
     assert probe(doc, "server")["status"] == "ok"
     assert doc["verdict"] == "local.loopback_only", ids(doc)
     f = finding(doc, "local.loopback_only")
     assert f["title"].startswith("on db: ") and f"127.0.0.1:{LOOPBACK_ONLY}" in f["title"]
     assert any(s["command"] and s["command"].startswith("ssh -t db ") for s in f["next_steps"])
+    text = report.read_text()  # the report shows both ends
+    assert f"127.0.0.1:{LOOPBACK_ONLY}" in text and "db (" in text
     assert_left_nothing(remote, before)
 
 
@@ -206,6 +206,20 @@ def test_reachable_from_the_bastion_blocked_here(remote: Remote) -> None:
     assert doc["verdict"] == "path.blocked_from_here", ids(doc)
     assert "open from bastion" in finding(doc, "path.blocked_from_here")["title"]
     assert_left_nothing(remote, before)
+
+
+def test_check_prints_the_host_by_layer_table(remote: Remote) -> None:
+    done = remote.topo.lab.run(
+        remote.topo.client,
+        [sys.executable, "-m", "tui.cli", "check", "--timeout", "2", "--symptom", "refused",
+         "--ssh-config", str(remote.ssh.config), "--from", "bastion", f"{SERVER}:{BLOCKED_HERE}"],
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    table = done.stdout[done.stdout.index("the same check from each place") :]
+    here, bastion = (line.split() for line in table.splitlines()[2:4])
+    assert here[0] == "here" and "filtered" in here
+    assert bastion[0] == "bastion" and "open" in bastion and bastion[-1] == "tcp"
 
 
 def test_different_dns_answer_from_the_bastion(remote: Remote) -> None:

@@ -30,14 +30,20 @@ class SshLab:
         self.config = folder / "ssh_config"
         self.hosts: list[str] = []
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+        self.home, self.tmp = folder / "remote-home", folder / "remote-tmp"
+        self.home.mkdir()
+        self.tmp.mkdir()
 
-    def serve(self, ns: str, address: str, extra: str = "") -> None:
+    def serve(self, ns: str, address: str, env: str = "") -> None:
+        """sshd on *address*; its logins get HOME and TMPDIR in the lab's folder (so a
+        test can see that nothing is left there) and *env* ("PATH=/nonexistent")."""
         conf = self.folder / f"sshd_{address}.conf"
         conf.write_text(
             f"ListenAddress {address}\nPort 22\nHostKey {self.host_key}\n"
             f"AuthorizedKeysFile {self.folder}/authorized_keys\nPermitRootLogin prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-            f"StrictModes no\nPidFile none\nMaxStartups 50\nLogLevel ERROR\n{extra}"
+            "StrictModes no\nPidFile none\nMaxStartups 50\nLogLevel ERROR\n"
+            f"SetEnv HOME={self.home} TMPDIR={self.tmp} {env}\n"
         )
         self.lab.spawn(ns, [SSHD, "-D", "-e", "-f", str(conf)], ready=None)
         public = Path(f"{self.host_key}.pub").read_text().split()

@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import math
 import shlex
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from probes.core.context import ProbeConfig
@@ -63,21 +64,50 @@ class _FieldParser(argparse.ArgumentParser):
         raise RemoteOptionError(message)
 
 
-def field_config(text: str, config: ProbeConfig) -> ProbeConfig:
-    """*config* with what the entry screen's field says (``--server db1 --from a,b``)."""
-    if not text.strip():
-        return config
+@dataclass(frozen=True, slots=True)
+class RemoteChoice:
+    """The other hosts a run asks, resolved (an inventory group read once)."""
+
+    server: str = ""
+    vantages: tuple[tuple[str, str], ...] = ()
+    ssh_config: str = ""
+    timeout: float = 20.0
+    concurrency: int = 10
+    field: str = ""  # the entry screen's words, remembered per target
+
+    def apply(self, config: ProbeConfig) -> ProbeConfig:
+        if not self.server and not self.vantages:
+            return config
+        rounds = math.ceil(len(self.vantages) / self.concurrency) if self.vantages else 1
+        return dataclasses.replace(
+            config,
+            server=self.server,
+            vantages=self.vantages,
+            ssh_config=self.ssh_config,
+            remote_timeout=self.timeout,
+            remote_concurrency=self.concurrency,
+            remote_budget=self.timeout * rounds,
+        )
+
+
+def parse_field(text: str) -> RemoteChoice:
+    """The entry screen's field (``--server db1 --from a,b``): the same words as ``check``.
+    Blocking (``@GROUP`` may run ansible-inventory): call it off the event loop."""
     try:
         words = shlex.split(text)
     except ValueError as exc:
         raise RemoteOptionError(f"cannot read the field: {exc}") from None
     parser = _FieldParser(prog="", add_help=False)
     add_remote_arguments(parser)
-    return remote_config(parser.parse_args(words), config)
+    return dataclasses.replace(choose(parser.parse_args(words)), field=text.strip())
 
 
 def remote_config(ns: argparse.Namespace, config: ProbeConfig) -> ProbeConfig:
-    """*config* with the remote options; RemoteOptionError for bad ones."""
+    """*config* with the remote options of ``check``; RemoteOptionError for bad ones."""
+    return choose(ns).apply(config)
+
+
+def choose(ns: argparse.Namespace) -> RemoteChoice:
     from probes.remote.inventory import InventoryError, inventory_path, vantages
     from probes.remote.ssh import DestinationError, check_destination
 
@@ -92,18 +122,7 @@ def remote_config(ns: argparse.Namespace, config: ProbeConfig) -> ProbeConfig:
         raise RemoteOptionError(str(exc)) from None
     if ns.ssh_config and not _readable(ns.ssh_config):
         raise RemoteOptionError(f"--ssh-config {ns.ssh_config}: no such file")
-    if not server and not chosen:
-        return config
-    rounds = math.ceil(len(chosen) / ns.concurrency) if chosen else 1
-    return dataclasses.replace(
-        config,
-        server=server,
-        vantages=chosen,
-        ssh_config=ns.ssh_config or "",
-        remote_timeout=ns.remote_timeout,
-        remote_concurrency=ns.concurrency,
-        remote_budget=ns.remote_timeout * rounds,
-    )
+    return RemoteChoice(server, chosen, ns.ssh_config or "", ns.remote_timeout, ns.concurrency)
 
 
 def _readable(path: str) -> bool:

@@ -19,3 +19,8 @@ def remote_steps(config: ProbeConfig) -> list[PlanStep]:
         more = f" and {len(config.vantages) - 3} more" if len(config.vantages) > 3 else ""
         steps.append(PlanStep("vantages", f"--from {names}{more}: the same check from there"))
     return steps
+
+
+def with_remote(plan: tuple[str, ...], config: ProbeConfig) -> tuple[str, ...]:
+    """*plan* and the remote probes *config* asks for (the names a face shows panels for)."""
+    return (*plan, *(s.probe for s in remote_steps(config) if s.probe not in plan))

@@ -39,7 +39,7 @@ SERVER_DOC = {
             "raddr": "127.0.0.1",
             "rport": 40000,
         },
-    ],  # fmt: skip
+    ],
     "owners": {"77": [812]},
     "processes": [
         {"pid": 812, "name": "postgres", "argv": ["/usr/lib/postgresql/15/bin/postgres"]}
@@ -51,7 +51,7 @@ SERVER_DOC = {
             "properties": {"ActiveState": "active"},
             "log": ["ready to accept connections"],
         },
-    ],  # fmt: skip
+    ],
 }
 
 
@@ -65,12 +65,17 @@ class RemoteFake(FakeNetwork):
         yield ProbeResult("server", Status.OK, 0.2, "db1: 127.0.0.1:5432", data)
 
     async def vantages(self, ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
-        views = tuple(
-            VantageView(
-                name, name, ssh.OK, addresses=(ADDRESS,), tcp=(VantageAttempt(ADDRESS, "refused"),)
-            )  # fmt: skip
-            for name, _dest in ctx.config.vantages
-        ) + (
+        views = (
+            *tuple(
+                VantageView(
+                    name,
+                    name,
+                    ssh.OK,
+                    addresses=(ADDRESS,),
+                    tcp=(VantageAttempt(ADDRESS, "refused"),),
+                )
+                for name, _dest in ctx.config.vantages
+            ),
             VantageView(
                 "old-box", "old-box", ssh.HOST_KEY_UNKNOWN, "Host key verification failed."
             ),

@@ -4,6 +4,7 @@ classes, destinations, inventories, and the CLI's refusals (issue 25)."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import socket
 import subprocess
@@ -12,9 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from probes.core.context import ProbeContext
+from probes.core.model import ProbeResult, Status, to_jsonable
+from probes.core.target import parse_target
+from probes.diagnosis import diagnose
 from probes.remote import ssh
+from probes.remote.compare import here_view
 from probes.remote.inventory import InventoryError, ansible_group, vantages
 from probes.remote.server import read_server
+from probes.remote.vantage import VantagesData, VantageView
+from tests.fake_engine import FakeNetwork
 from tui.cli import main
 
 COLLECTOR = Path(ssh.__file__).with_name("collector.py")
@@ -176,3 +184,81 @@ def test_bad_remote_options_are_one_line_and_exit_2(
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+# -- what the run makes of it -------------------------------------------------------------
+
+
+def test_remote_text_passes_the_runs_secrets_boundary() -> None:
+    from probes.core.options import run_redactor
+    from probes.core.target import parse_target
+
+    target = parse_target("postgres://app:Sekr3tPw9@db1:5432/orders")
+    doc = {
+        "netmedic_collector": 1,
+        "unit_states": [{"unit": "app.service", "log": ["connecting with password Sekr3tPw9"]}],
+        "processes": [{"pid": 9, "name": "app", "argv": ["app", "--db-password", "Sekr3tPw9"]}],
+    }
+    data = read_server("db1", doc, ["10.0.0.5"], 5432)
+    redacted = run_redactor(target, (), {}).obj(data)
+    assert "Sekr3tPw9" not in json.dumps(to_jsonable(redacted))
+    assert "Sekr3tPw9" in json.dumps(to_jsonable(data))  # it was there to redact
+
+
+async def _here(target: str) -> dict[str, ProbeResult]:
+    network = FakeNetwork(listening=True)
+    ctx = ProbeContext(parse_target(target))
+    out = {}
+    for name in ("dns", "tcp", "tls", "http"):
+        async for result in network.overrides()[name](ctx):
+            out[name] = result
+    return out
+
+
+def _with_vantage(results: dict[str, ProbeResult], view: VantageView) -> list[str]:
+    data = VantagesData((view,), 1, 10, 20.0)
+    all_results = {**results, "vantages": ProbeResult("vantages", Status.OK, 0.1, "", data)}
+    return [f.id for f in diagnose(parse_target(TARGET), all_results).findings]
+
+
+TARGET = "https://api.example.com/health"
+
+
+async def test_the_first_layer_that_differs_is_the_finding() -> None:
+    results = await _here(TARGET)
+    here = here_view(results)
+    assert here.tls_leaf and here.http_status
+    same = dataclasses.replace(here, name="app2", dest="app2")
+    assert not [i for i in _with_vantage(results, same) if "vantage" in i or "from_" in i]
+    other_cert = dataclasses.replace(same, tls_leaf="AA:BB", http_status=here.http_status + 1)
+    found = _with_vantage(results, other_cert)
+    assert "tls.differs_by_vantage" in found and "http.differs_by_vantage" not in found
+    other_status = dataclasses.replace(same, http_status=503)
+    assert "http.differs_by_vantage" in _with_vantage(results, other_status)
+    unreached = VantageView("old", "old", ssh.AUTH_FAILED, "Permission denied (publickey).")
+    assert "remote.unreachable" in _with_vantage(results, unreached)
+
+
+def test_check_shows_vantage_progress_on_a_terminal_only() -> None:
+    import io
+
+    from probes.core.context import ProbeConfig
+    from probes.core.events import ProbeUpdate
+    from tui.remote import with_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    config = ProbeConfig(vantages=(("a", "a"), ("b", "b")))
+    seen: list[object] = []
+    terminal = Terminal()
+    sink = with_progress(seen.append, terminal, config)
+    assert sink is not None
+    views = (VantageView("a", "a", ssh.OK),)
+    partial = ProbeResult(
+        "vantages", Status.OK, 0.1, "", VantagesData(views, 2, 10, 20.0), final=False
+    )
+    sink(ProbeUpdate(partial))
+    assert terminal.getvalue() == "\rvantages: 1/2 answered" and len(seen) == 1
+    assert with_progress(seen.append, io.StringIO(), config) == seen.append  # a pipe: silent

@@ -429,6 +429,7 @@ def _check(ns: argparse.Namespace) -> int:
         print(f"netmedic: warning: {exc}; this run is not saved", file=sys.stderr)
     if journal is not None:
         run.on_event = journal.emit
+    run.on_event = remote.with_progress(run.on_event, sys.stderr, config)
     started = time.monotonic()
     try:
         diagnosis = asyncio.run(run_to_end(run, settle=True))

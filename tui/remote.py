@@ -8,8 +8,9 @@ import argparse
 import dataclasses
 import math
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from probes.core.context import ProbeConfig
 from tui import args
@@ -174,3 +175,26 @@ def print_remote(results: Any, console: Console) -> None:
         ]
         grid.add_row(row.name, *cells, Text(row.differs or ("" if row.name == "here" else "same")))
     console.print(grid)
+
+
+def with_progress(
+    inner: Callable[[Any], None] | None, stream: TextIO, config: ProbeConfig
+) -> Callable[[Any], None] | None:
+    """*inner* (the journal's sink), plus a progress line on *stream* while the vantages
+    answer, when it is a terminal: ``vantages: 7/20 answered``."""
+    if not config.vantages or not stream.isatty():
+        return inner
+    from probes.core.events import ProbeUpdate
+
+    def sink(event: Any) -> None:
+        if inner is not None:
+            inner(event)
+        if isinstance(event, ProbeUpdate) and event.result.probe == "vantages":
+            data = event.result.data
+            answered = getattr(data, "answered", 0)
+            line = f"vantages: {answered}/{len(config.vantages)} answered"
+            end = "\n" if event.result.final else ""
+            stream.write(f"\r{line}{end}")
+            stream.flush()
+
+    return sink

@@ -277,3 +277,24 @@ def test_an_unknown_host_key_is_reported_not_accepted(remote: Remote) -> None:
     assert doc["verdict"] == "remote.unreachable", ids(doc)
     assert "host key is not in known_hosts" in finding(doc, "remote.unreachable")["title"]
     assert remote.ssh.known_hosts.read_text() == known  # nothing was accepted for the person
+
+
+def test_tui_screenshots_of_both_ends(remote: Remote) -> None:
+    """The real TUI in the client's namespace: the field, the panels, the verdict."""
+    out = remote.folder / "shots"
+    out.mkdir(exist_ok=True)
+    field = f"--server db --from bastion --ssh-config {remote.ssh.config}"
+    for name, port, verdict in (
+        ("13-server-side-loopback-only", LOOPBACK_ONLY, "local.loopback_only"),
+        ("14-blocked-here-open-from-bastion", BLOCKED_HERE, "path.blocked_from_here"),
+    ):
+        done = remote.topo.lab.run(
+            remote.topo.client,
+            [sys.executable, "-m", "tests.remote_screens", str(out), name, f"{SERVER}:{port}",
+             field],
+            timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        for size in ("80x24", "120x40"):
+            svg = (out / f"{name}-{size}.svg").read_text()
+            assert verdict in svg and "Server&#160;side" in svg and "bastion" in svg

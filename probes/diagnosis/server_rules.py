@@ -17,7 +17,7 @@ from probes.core.model import Finding, NextStep, ProbeResult, Severity, Status
 from probes.diagnosis import local_rules
 from probes.diagnosis.evidence import Evidence, q
 from probes.net.tcp import OPEN, TcpData
-from probes.remote.server import ServerData, UnitState
+from probes.remote.server import ServerData, UnitState, named
 from probes.remote.ssh import EXPLAIN, HOST_KEY_CHANGED, HOST_KEY_UNKNOWN, NO_PYTHON
 
 # Client-side ids: the server's view cannot speak about this host's client sockets.
@@ -37,6 +37,8 @@ def there(dest: str, command: str | None) -> str | None:
     """*command* as a person runs it on *dest* (through their ssh)."""
     if command is None:
         return None
+    if not any(c in command for c in '"$`\\!'):  # readable: the command in double quotes
+        return f'ssh -t {shlex.quote(dest)} "{command}"'
     return shlex.join(["ssh", "-t", dest, command])
 
 
@@ -101,7 +103,7 @@ def _read_on(data: ServerData) -> str:
             "rules, units and the kernel log are not known"
         )
     who = "root" if data.privileged else "an unprivileged user"
-    return f"read on {data.hostname or data.dest} over ssh as {who} (python {data.python})"
+    return f"read on {named(data)} over ssh as {who} (python {data.python})"
 
 
 def input_rule(ev: Evidence) -> Iterator[Finding]:

@@ -131,7 +131,14 @@ def summarize(data: ServerData) -> str:
         return f"{data.dest}: {data.detail or 'no evidence'}"
     serving = data.local.target.tcp_listeners
     where = ", ".join(x.endpoint for x in serving[:3]) or "nothing listens on the port"
-    return f"{data.hostname or data.dest}: {where}"
+    return f"{named(data)}: {where}"
+
+
+def named(data: ServerData) -> str:
+    """The destination as the person named it, and the host's own name when it differs."""
+    if data.hostname and data.hostname != data.dest:
+        return f"{data.dest} ({data.hostname})"
+    return data.dest
 
 
 # -- reading the collector's document -------------------------------------------------------

@@ -103,8 +103,8 @@ async def test_other_hosts_field_runs_the_remote_probes_and_shows_their_panels(
         screen = app.screen
         assert screen.diagnosis.verdict == "local.loopback_only"
         for name, words in (
-            ("server", ("db1", "127.0.0.1:5432", "postgresql@15-main.service")),
-            ("vantages", ("bastion", "app2", "old-box", "2/3 checked, 1 not reached")),
+            ("server", ("postgres[812]", "127.0.0.1:5432", "postgresql@15-main.service")),
+            ("vantages", ("bastion", "app2", "old-box", "1 not reached")),
         ):
             panel = screen.query_one(f"#panel-{name}", ProbePanel)
             assert panel.result is not None
@@ -149,9 +149,14 @@ async def test_a_bad_field_is_one_line_under_the_target(tmp_path: Path) -> None:
 
 
 def test_panels_render_untrusted_text_plain() -> None:
-    doc = {**SERVER_DOC, "hostname": "db1\x1b[2J[red]x[/red]"}
+    doc = {
+        **SERVER_DOC,
+        "processes": [{"pid": 812, "name": "pg\x1b[2J[red]x[/red]"}],
+        "unit_states": [{"unit": "pg.service", "log": ["boom \x1b]0;title\x07[b]y[/b]"]}],
+    }
     data = read_server("db1", doc, [ADDRESS], 5432)
     console = Console(width=76, record=True, color_system=None)
     console.print(make_panel("server").render_data(ProbeResult("server", Status.OK, 0.1, "", data)))
     text = console.export_text()
-    assert "\x1b" not in text and "[red]x[/red]" in text
+    assert "\x1b" not in text and "\x07" not in text
+    assert "[red]x[/red]" in text and "[b]y[/b]" in text  # shown as text, not markup

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.text import Text
 
 from probes.core.model import ProbeResult
 from probes.remote.server import ServerData
@@ -21,7 +20,8 @@ class ServerPanel(ProbePanel):
 Read on the server over your ssh (`--server DEST`, or the target screen's
 *other hosts* field): who listens on the port and on which address, the
 connection states there, input-side firewall rules that drop the port, the
-unit or container that should serve it with its last log lines, OOM kills.
+unit or container that should serve it with its last log lines (OOM kills and
+memory pressure there are findings).
 """
     DATA = ServerData
 
@@ -29,16 +29,12 @@ unit or container that should serve it with its last log lines, OOM kills.
         data = result.data
         if not isinstance(data, ServerData):
             return super().render_data(result)
-        head = Text("on ", style="bold")
-        head.append_text(plain(data.hostname or data.dest, "bold"))
         if data.local is None:
             return Group(
-                head,
-                plain(EXPLAIN.get(data.status, data.status), "bold red"),
-                plain(data.detail, "dim"),
+                plain(EXPLAIN.get(data.status, data.status), "bold red"), plain(data.detail, "dim")
             )
         view = data.local.target
-        lines: list[RenderableType] = [head]
+        lines: list[RenderableType] = []
         groups = aggregate(view.tcp_listeners)
         if not groups:
             lines.append(plain(f"nothing listens on port {view.port}", "bold red"))
@@ -55,8 +51,6 @@ unit or container that should serve it with its last log lines, OOM kills.
             state = unit.state or "state unknown"
             lines.append(plain(f"{unit.name}: {state} {unit.result}".rstrip(), "yellow"))
             lines += [plain(f"  {line}", "dim") for line in unit.log[-MAX_LOG:]]
-        for kill in data.local.oom.kills[:1]:
-            lines.append(plain(f"OOM kill: {kill.name} (pid {kill.pid})", "yellow"))
         if data.status != "ok":
             lines.append(plain(EXPLAIN.get(data.status, data.status), "dim"))
         return Group(*lines)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.text import Text
 
 from probes.core.model import ProbeResult
 from probes.remote.compare import LAYERS, cell
@@ -29,12 +28,11 @@ first layer where a place differs from this host.
         data = result.data
         if not isinstance(data, VantagesData):
             return super().render_data(result)
-        checked = data.answered - len(data.unreached)
-        head = Text(f"{checked}/{data.asked} checked", style="bold")
+        notes = []
         if data.unreached:
-            head.append_text(plain(f", {len(data.unreached)} not reached", "bold yellow"))
+            notes.append(plain(f"{len(data.unreached)} not reached", "bold yellow"))
         if data.answered < data.asked:
-            head.append_text(plain(f", {data.asked - data.answered} waiting", "dim"))
+            notes.append(plain(f"{data.asked - data.answered} waiting", "dim"))
         table = grid("host", *LAYERS)
         for view in data.views[:MAX_ROWS]:
             if not view.reached:
@@ -48,7 +46,7 @@ first layer where a place differs from this host.
             ]
             table.add_row(plain(view.name), *cells)
         more = len(data.views) - MAX_ROWS
-        rows: list[RenderableType] = [head, table]
+        rows: list[RenderableType] = [*notes, table]
         if more > 0:
             rows.append(plain(f"… {more} more (the report and --json hold them all)", "dim"))
         return Group(*rows)

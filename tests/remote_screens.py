@@ -21,8 +21,12 @@ from textual.widgets import Input
 from probes.core.context import ProbeConfig
 from tui.app import NetmedicApp
 
+SIZES = ((120, 40), (80, 24))
 
-async def shoot(outdir: Path, name: str, target: str, field: str, size: tuple[int, int]) -> Path:
+
+async def shoot(outdir: Path, name: str, target: str, field: str) -> list[Path]:
+    """One run of the app, saved at each size (resized, not run again)."""
+    paths = []
     with tempfile.TemporaryDirectory() as tmp:
         app = NetmedicApp(
             None,
@@ -34,31 +38,34 @@ async def shoot(outdir: Path, name: str, target: str, field: str, size: tuple[in
             blink=False,
             live=False,
         )
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=SIZES[0]) as pilot:
             await pilot.press(*"refused", "enter")
             app.screen.query_one("#target", Input).value = target
             await pilot.press("ctrl+o", *field, "enter")
             for _ in range(3):  # the field's worker, then the run's
                 await pilot.pause()
                 await app.workers.wait_for_complete()
-            await pilot.pause()
-            if app.screen.has_class("-narrow"):
-                await pilot.press("v")  # 80 columns: the probes view holds the panels
+            for size in SIZES:
+                await pilot.resize_terminal(*size)
                 await pilot.pause(0.2)
-            for panel_id in ("#panel-server", "#panel-vantages"):  # the panels this is about
-                found = app.screen.query(panel_id)
-                if found:
-                    found.first().scroll_visible(animate=False, top=panel_id == "#panel-server")
-                    await pilot.pause(0.1)
-            path = outdir / f"{name}-{size[0]}x{size[1]}.svg"
-            path.write_text(app.export_screenshot(title=f"netmedic — {name}"))
-            return path
+                if app.screen.has_class("-narrow") and not app.screen.has_class("-show-probes"):
+                    await pilot.press("v")  # 80 columns: the probes view holds the panels
+                    await pilot.pause(0.2)
+                for panel_id in ("#panel-server", "#panel-vantages"):  # what this is about
+                    found = app.screen.query(panel_id)
+                    if found:
+                        found.first().scroll_visible(animate=False, top=panel_id.endswith("server"))
+                        await pilot.pause(0.1)
+                path = outdir / f"{name}-{size[0]}x{size[1]}.svg"
+                path.write_text(app.export_screenshot(title=f"netmedic — {name}"))
+                paths.append(path)
+    return paths
 
 
 def main(argv: list[str]) -> int:
     outdir, name, target, field = Path(argv[0]), argv[1], argv[2], argv[3]
-    for size in ((80, 24), (120, 40)):
-        print(asyncio.run(shoot(outdir, name, target, field, size)))
+    for path in asyncio.run(shoot(outdir, name, target, field)):
+        print(path)
     return 0
 
 

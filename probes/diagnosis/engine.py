@@ -13,6 +13,7 @@ from probes.diagnosis import (
     local_rules,
     path_rules,
     proxy_rules,
+    remote_rules,
     route_rules,
     sampler_rules,
     server_rules,
@@ -39,6 +40,7 @@ RULES: tuple[Rule, ...] = (
     *server_rules.RULES,
     *local_rules.RULES,
     *vantage_rules.RULES,  # other places (--from)
+    *remote_rules.RULES,  # hosts of either that could not be asked
     *tls_rules.RULES,
     *http_rules.RULES,
     *proxy_rules.RULES,

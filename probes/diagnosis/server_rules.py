@@ -18,7 +18,7 @@ from probes.diagnosis import local_rules
 from probes.diagnosis.evidence import Evidence, q
 from probes.net.tcp import OPEN, TcpData
 from probes.remote.server import ServerData, UnitState, named
-from probes.remote.ssh import EXPLAIN, HOST_KEY_CHANGED, HOST_KEY_UNKNOWN, NO_PYTHON
+from probes.remote.ssh import NO_PYTHON
 
 # Client-side ids: the server's view cannot speak about this host's client sockets.
 _CLIENT_SIDE = ("local.client_exhausted", "local.ephemeral_exhausted", "local.forwarded")
@@ -48,30 +48,6 @@ def _connect_failed(ev: Evidence) -> str:
     if tcp is None or not tcp.attempts or any(a.state == OPEN for a in tcp.attempts):
         return ""
     return tcp.attempts[0].state
-
-
-def unreached(ev: Evidence) -> Iterator[Finding]:
-    result = ev.results.get("server")
-    data = _server(ev)
-    if result is None or data is None or data.reached or result.status is not Status.FAILED:
-        return
-    steps = [NextStep(f"Try the connection by hand: {EXPLAIN.get(data.status, data.status)}",
-                      shlex.join(["ssh", data.dest, "true"]))]  # fmt: skip
-    if data.status in (HOST_KEY_UNKNOWN, HOST_KEY_CHANGED):
-        steps.append(
-            NextStep(
-                "Compare the host key with the one the server's owner publishes",
-                shlex.join(["ssh-keygen", "-F", data.dest]),
-            )
-        )
-    evidence = [f"ssh {data.dest}: {data.detail}"]
-    yield Finding(
-        "remote.unreachable",
-        Severity.WARNING,
-        f"the server's side could not be read on {data.dest}: {EXPLAIN.get(data.status, data.status)}",
-        tuple(evidence),
-        tuple(steps),
-    )
 
 
 def server_view(ev: Evidence) -> Iterator[Finding]:
@@ -151,18 +127,19 @@ def unit_stopped(ev: Evidence) -> Iterator[Finding]:
         return
 
 
+def _how(unit: UnitState) -> str:
+    """``is failed (exit-code, exit code 1)``: the state, and why when systemd says."""
+    why = [unit.result] if unit.result and unit.result != "success" else []
+    if why and unit.exit_code not in ("", "0"):
+        why.append(f"exit code {unit.exit_code}")
+    return f"is {unit.state}" + (f" ({', '.join(why)})" if why else "")
+
+
 def _stopped(ev: Evidence, data: ServerData, unit: UnitState) -> Finding:
     port = ev.target.port
     when = f" {local_rules._age(unit.changed_s_ago)} ago" if unit.changed_s_ago >= 0 else ""
     if unit.state:
-        how = f"is {unit.state}" + (
-            f" ({unit.result}"
-            + (f", exit code {unit.exit_code}" if unit.exit_code not in ("", "0") else "")
-            + ")"
-            if unit.result and unit.result != "success"
-            else ""
-        )
-        title = f"{_connect_failed(ev)} here; on {data.dest} {unit.name} {how}{when}"
+        title = f"{_connect_failed(ev)} here; on {data.dest} {unit.name} {_how(unit)}{when}"
     else:
         title = (
             f"{_connect_failed(ev)} here; on {data.dest} nothing serves port {port} and "
@@ -198,4 +175,4 @@ def _stopped(ev: Evidence, data: ServerData, unit: UnitState) -> Finding:
     return Finding("server.unit_failed", Severity.ERROR, title, tuple(evidence), tuple(steps))
 
 
-RULES = (unreached, input_rule, unit_stopped, server_view)
+RULES = (input_rule, unit_stopped, server_view)

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
 from probes.remote.compare import cell, first_difference, here_view
-from probes.remote.ssh import EXPLAIN
 from probes.remote.vantage import VantagesData, VantageView
 
 
@@ -135,18 +134,4 @@ def _http(ev: Evidence, here: VantageView, views: list[VantageView]) -> Finding:
 BUILDERS = {"dns": _dns, "tcp": _tcp, "tls": _tls, "http": _http}
 
 
-def unreached(ev: Evidence) -> Iterator[Finding]:
-    data = _data(ev)
-    if data is None or not data.unreached:
-        return
-    bad = data.unreached
-    yield Finding(
-        "remote.unreachable",
-        Severity.WARNING,
-        f"{len(bad)} of {data.asked} vantages could not be asked: {_names(list(bad))}",
-        tuple(f"{v.name}: {EXPLAIN.get(v.status, v.status)} ({v.detail})" for v in bad[:10]),
-        tuple(NextStep(f"Try {v.name} by hand", f"ssh {q(v.dest)} true") for v in bad[:3]),
-    )
-
-
-RULES = (differences, unreached)
+RULES = (differences,)

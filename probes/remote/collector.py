@@ -421,10 +421,17 @@ def collect_client(params: dict[str, object]) -> dict[str, object]:
         out["resolve"] = {"addresses": [], "error": str(exc)}
         return out
     out["resolve_ms"] = round((time.monotonic() - started) * 1000, 1)
+    # The whole look fits in the budget netmedic gives (its per-host deadline): each
+    # connect gets what is left, and addresses past it are told as not tried.
+    deadline = started + float(str(params.get("budget", timeout * 4)))
     attempts = []
     first_open = ""
     for address in addresses[:8]:
-        attempts.append(_connect(address, port, timeout))
+        left = deadline - time.monotonic()
+        if left < 0.2:
+            attempts.append({"address": address, "state": "not_tried", "error": "", "ms": 0.0})
+            continue
+        attempts.append(_connect(address, port, min(timeout, left)))
         if attempts[-1]["state"] == "open" and not first_open:
             first_open = address
     out["tcp"] = attempts

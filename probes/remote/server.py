@@ -42,7 +42,7 @@ from probes.host.local import (
     TargetView,
     name_matches,
 )
-from probes.host.owner import parse_cgroup, units_in_texts
+from probes.host.owner import UnitFile, parse_cgroup, units_in_texts
 from probes.host.procinfo import ProcessInfo, redact_argv
 from probes.host.system import Limits, MemoryInfo, OomReport, parse_oom_records
 from probes.remote import ssh
@@ -212,7 +212,11 @@ def read_server(
 
 
 def _local_data(
-    doc: dict[str, Any], arrives: Sequence[str], port: int, units: Any, privileged: bool
+    doc: dict[str, Any],
+    arrives: Sequence[str],
+    port: int,
+    units: tuple[UnitFile, ...],
+    privileged: bool,
 ) -> LocalData:
     socks = _dicts(doc.get("sockets"))
     owners = {str(k): [_int(p) for p in _list(v)] for k, v in _dict(doc.get("owners")).items()}

@@ -58,7 +58,7 @@ EXPLAIN: dict[str, str] = {
     NO_ROUTE: "no route to the host",
     SSH_REFUSED: "the host refuses connections to its SSH port",
     TIMEOUT: "no answer in time",
-    NO_PYTHON: "the host has no python3: only plain commands could be run",
+    NO_PYTHON: "the host has no python3 (3.8 or newer): only plain commands could be run",
     NO_SSH: "no ssh client on this host",
     BAD_OUTPUT: "the host's answer is not the collector's JSON",
     SSH_ERROR: "ssh failed",
@@ -74,6 +74,8 @@ _STDERR_CLASSES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"Connection refused"), SSH_REFUSED),
     (re.compile(r"timed out|Connection timed out"), TIMEOUT),
     (re.compile(r"python3: (?:command )?not found|python3: No such file"), NO_PYTHON),
+    # A python3 older than 3.8 cannot read the collector: as good as none.
+    (re.compile(r"future feature annotations is not defined"), NO_PYTHON),
 )  # fmt: skip
 
 

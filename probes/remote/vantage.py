@@ -92,6 +92,8 @@ async def probe_vantages(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         "scheme": target.scheme,
         "path": target.path or "/",
         "timeout": min(5.0, max(1.0, config.timeout)),
+        # What the collector may spend of the per-host deadline (ssh's own set-up aside).
+        "budget": max(1.0, config.remote_timeout * 0.6),
     }
     gate = asyncio.Semaphore(max(1, config.remote_concurrency))
     done: dict[int, VantageView] = {}

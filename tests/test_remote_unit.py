@@ -21,6 +21,7 @@ from probes.remote import ssh
 from probes.remote.compare import here_view
 from probes.remote.inventory import InventoryError, ansible_group, vantages
 from probes.remote.server import read_server
+from probes.remote.vantage import VantageAttempt as VantageAttemptT
 from probes.remote.vantage import VantagesData, VantageView
 from tests.fake_engine import FakeNetwork
 from tui.cli import main
@@ -262,3 +263,86 @@ def test_check_shows_vantage_progress_on_a_terminal_only() -> None:
     sink(ProbeUpdate(partial))
     assert terminal.getvalue() == "\rvantages: 1/2 answered" and len(seen) == 1
     assert with_progress(seen.append, io.StringIO(), config) == seen.append  # a pipe: silent
+
+
+def _server_evidence(doc: dict[str, object], refused: bool = True) -> list[str]:
+    from probes.net.tcp import OPEN, REFUSED, TcpAttempt, TcpData
+
+    data = read_server("db1", {"netmedic_collector": 1, "uid": 0, **doc}, ["10.0.0.5"], 5432)
+    attempt = TcpAttempt("10.0.0.5", 4, 5432, REFUSED if refused else OPEN, 0.01)
+    results = {
+        "tcp": ProbeResult("tcp", Status.FAILED, 0.1, "", TcpData(5432, (attempt,))),
+        "server": ProbeResult("server", Status.OK, 0.5, "", data),
+    }
+    diagnosis = diagnose(parse_target("10.0.0.5:5432"), results)
+    return [diagnosis.verdict, *(f"{f.id}: {f.title}" for f in diagnosis.findings)]
+
+
+def test_a_failed_systemd_unit_is_named_with_its_state_and_log() -> None:
+    """The document a systemd host gives (systemctl show, journalctl -u): canned here,
+    since the lab's namespaces run no systemd."""
+    found = _server_evidence(
+        {
+            "addresses": ["10.0.0.5"],
+            "monotonic": 1000.0,
+            "units": [{"path": "/lib/systemd/system/postgresql@15-main.service",
+                       "text": "[Service]\nExecStart=/usr/lib/postgresql/15/bin/postgres -p 5432\n"}],
+            "unit_states": [{
+                "unit": "postgresql@15-main.service", "systemd": True,
+                "properties": {"ActiveState": "failed", "Result": "exit-code", "ExecMainStatus": "1",
+                               "NRestarts": "5", "StateChangeTimestampMonotonic": "880000000"},
+                "log": ["FATAL:  could not open file \"/etc/ssl/private/db.key\": Permission denied"],
+                "log_source": "journal",
+            }],
+        }
+    )  # fmt: skip
+    assert found[0] == "server.unit_failed", found
+    assert (
+        "server.unit_failed: refused here; on db1 postgresql@15-main.service is failed "
+        "(exit-code, exit code 1) 2 min ago"
+    ) in found
+
+
+def test_a_stopped_container_publishing_the_port_is_named() -> None:
+    found = _server_evidence(
+        {
+            "addresses": ["10.0.0.5"],
+            "containers": [{"runtime": "docker", "name": "pg", "state": "exited",
+                            "status": "Exited (137) 3 minutes ago",
+                            "log": ["LOG:  database system is shut down"]}],
+        }
+    )  # fmt: skip
+    assert found[0] == "server.unit_failed", found
+    assert any("pg is exited (Exited (137) 3 minutes ago)" in f for f in found), found
+
+
+def test_server_and_vantage_data_revive_from_their_json() -> None:
+    from probes.record.revive import revive
+
+    data = read_server(
+        "db1", {"netmedic_collector": 1, **SERVER_DOC_FOR_REVIVE}, ["10.0.0.5"], 5432
+    )
+    assert revive(type(data), json.loads(json.dumps(to_jsonable(data)))) == data
+    views = VantagesData(
+        (VantageView("a", "a", ssh.OK, tcp=(VantageAttemptT("1.2.3.4", "open"),)),), 1, 10, 20.0
+    )
+    assert revive(VantagesData, json.loads(json.dumps(to_jsonable(views)))) == views
+
+
+SERVER_DOC_FOR_REVIVE = {
+    "hostname": "db1",
+    "uid": 0,
+    "addresses": ["10.0.0.5"],
+    "sockets": [{"family": 4, "state": "LISTEN", "laddr": "127.0.0.1", "lport": 5432, "inode": 5}],
+    "owners": {"5": [42]},
+    "processes": [
+        {"pid": 42, "name": "postgres", "cgroup": "0::/system.slice/postgresql.service\n"}
+    ],
+    "unit_states": [{"unit": "postgresql.service", "log": ["ok"]}],
+    "kernel": {
+        "readable": True,
+        "records": ["6,100,5000000,-;Out of memory: Killed process 9 (x)"],
+    },
+    "memory": {"meminfo": {"MemTotal": 1000, "MemAvailable": 500}},
+    "monotonic": 100.0,
+}

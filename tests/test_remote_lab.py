@@ -216,10 +216,12 @@ def test_check_prints_the_host_by_layer_table(remote: Remote) -> None:
     done = remote.topo.lab.run(
         remote.topo.client,
         [sys.executable, "-m", "tui.cli", "check", "--timeout", "2", "--symptom", "refused",
-         "--ssh-config", str(remote.ssh.config), "--from", "bastion", f"{SERVER}:{BLOCKED_HERE}"],
+         "--ssh-config", str(remote.ssh.config), "--from", "bastion", "--server", "db",
+         f"{SERVER}:{BLOCKED_HERE}"],
         timeout=120,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
+    print(done.stdout)
     table = done.stdout[done.stdout.index("the same check from each place") :]
     here, bastion = (line.split() for line in table.splitlines()[2:4])
     assert here[0] == "here" and "filtered" in here

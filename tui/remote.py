@@ -147,10 +147,12 @@ def print_remote(results: Any, console: Console) -> None:
     server = results.get("server")
     if server is not None and isinstance(server.data, ServerData):
         data = server.data
-        line = Text("server side ", style="bold")
-        line.append(data.dest)
+        line = Text("server side: ", style="bold")
+        # Remote text: appended as plain text, never parsed as markup.
         line.append(
-            f": {server.summary}" if data.reached else f": {EXPLAIN.get(data.status, data.status)}"
+            server.summary
+            if data.local is not None
+            else f"{data.dest}: {EXPLAIN.get(data.status, data.status)}"
         )
         console.print(line)
     vantage = results.get("vantages")

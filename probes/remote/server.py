@@ -37,6 +37,7 @@ from probes.host.local import (
     WELL_KNOWN,
     Listener,
     LocalData,
+    PeerCount,
     PortLoad,
     StateCount,
     TargetView,
@@ -228,27 +229,21 @@ def _local_data(
     )
     on_port = tuple(x for x in listeners if x.port == port)
     accepted = tuple(a for a in arrives if any(x.accepts(a) for x in on_port))
-    states = Counter(
-        str(s.get("state"))
-        for s in socks
-        if s.get("state") != "LISTEN" and _int(s.get("lport")) == port
-    )
-    peers = Counter(
-        clean_text(str(s.get("raddr")), 64)
-        for s in socks
-        if s.get("state") != "LISTEN" and _int(s.get("lport")) == port
-    )
+    on_port_conns = [
+        s for s in socks if s.get("state") != "LISTEN" and _int(s.get("lport")) == port
+    ]
+    states = Counter(clean_text(str(s.get("state")), 16) for s in on_port_conns)
+    peers = Counter(_address(s.get("raddr")) or "?" for s in on_port_conns)
     load = (
         PortLoad(
             port,
             sum(states.values()),
             tuple(StateCount(k, n) for k, n in states.most_common()),
-            (),
+            tuple(PeerCount(a, n) for a, n in peers.most_common(5)),
         )
         if states
         else None
     )
-    del peers  # who connects is not evidence the rules read for a server
     service, expected = WELL_KNOWN.get(port, ("", ()))
     if not expected:
         expected = tuple(

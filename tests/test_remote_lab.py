@@ -198,7 +198,13 @@ def test_oom_killed_service(remote: Remote) -> None:
 def test_healthy_server(remote: Remote) -> None:
     before = remote.remote_state()
     doc = remote.check(f"{SERVER}:{HEALTHY}", "--server", "db")
-    assert probe(doc, "server")["status"] == "ok"
+    server = probe(doc, "server")
+    assert server["status"] == "ok"
+    print(
+        f"--server: {server['duration_s'] * 1000:.0f} ms in all, "
+        f"{server['data']['collect_s'] * 1000:.0f} ms collecting on the server; "
+        f"the whole check {doc['duration_s']:.2f} s"
+    )
     assert doc["verdict"] == "ok", ids(doc)
     assert "local.listening" in ids(doc)
     assert_left_nothing(remote, before)

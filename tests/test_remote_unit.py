@@ -19,8 +19,8 @@ from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.remote import ssh
 from probes.remote.compare import here_view
+from probes.remote.document import read_server
 from probes.remote.inventory import InventoryError, ansible_group, vantages
-from probes.remote.server import read_server
 from probes.remote.vantage import VantageAttempt as VantageAttemptT
 from probes.remote.vantage import VantagesData, VantageView
 from tests.fake_engine import FakeNetwork

@@ -140,7 +140,7 @@ def print_remote(results: Any, console: Console) -> None:
     from rich.text import Text
 
     from probes.remote.compare import LAYERS, table
-    from probes.remote.server import ServerData
+    from probes.remote.serverdata import ServerData
     from probes.remote.ssh import EXPLAIN
     from probes.remote.vantage import VantagesData
 

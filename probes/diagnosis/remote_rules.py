@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity, Status
 from probes.diagnosis.evidence import Evidence
-from probes.remote.server import ServerData
+from probes.remote.serverdata import ServerData
 from probes.remote.ssh import EXPLAIN, HOST_KEY_CHANGED, HOST_KEY_UNKNOWN
 from probes.remote.vantage import VantagesData
 

@@ -1,6 +1,6 @@
 """Both ends together: this host's connect and the server's own evidence (``--server``).
 
-The server's sockets arrive as a LocalData seen from the server (probes.remote.server),
+The server's sockets arrive as a LocalData seen from the server (probes.remote.document),
 so the local rules judge them unchanged — "refused here; on db1 postgres listens on
 127.0.0.1:5432 only" is ``local.loopback_only`` with the fix on db1 — and this module
 says where: titles name the host, commands run there through ``ssh``.  What only the
@@ -17,7 +17,7 @@ from probes.core.model import Finding, NextStep, ProbeResult, Severity, Status
 from probes.diagnosis import local_rules
 from probes.diagnosis.evidence import Evidence, q
 from probes.net.tcp import OPEN, TcpData
-from probes.remote.server import ServerData, UnitState, named
+from probes.remote.serverdata import ServerData, UnitState, named
 from probes.remote.ssh import NO_PYTHON
 
 # Client-side ids: the server's view cannot speak about this host's client sockets.

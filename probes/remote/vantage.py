@@ -18,6 +18,7 @@ from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_text
 from probes.remote import ssh
+from probes.remote.untrusted import as_float, as_int, as_list
 
 MAX_ADDRESSES = 8
 
@@ -169,16 +170,16 @@ def read_view(name: str, reply: ssh.Reply) -> VantageView:
     resolve = doc.get("resolve") if isinstance(doc.get("resolve"), dict) else {}
     assert isinstance(resolve, dict)
     addresses = tuple(
-        clean_text(str(a), 64) for a in _list(resolve.get("addresses"))[:MAX_ADDRESSES]
+        clean_text(str(a), 64) for a in as_list(resolve.get("addresses"))[:MAX_ADDRESSES]
     )
     tcp = tuple(
         VantageAttempt(
             clean_text(str(a.get("address", "")), 64),
             clean_text(str(a.get("state", "")), 16),
             clean_text(str(a.get("error", "")), 120),
-            _float(a.get("ms")),
+            as_float(a.get("ms")),
         )
-        for a in _list(doc.get("tcp"))[:MAX_ADDRESSES]
+        for a in as_list(doc.get("tcp"))[:MAX_ADDRESSES]
         if isinstance(a, dict)
     )
     tls = doc.get("tls") if isinstance(doc.get("tls"), dict) else {}
@@ -195,26 +196,7 @@ def read_view(name: str, reply: ssh.Reply) -> VantageView:
         tls_leaf=clean_text(str(tls.get("leaf_sha256", "")), 100),
         tls_verified=bool(tls.get("verified")),
         tls_error=clean_text(str(tls.get("error") or tls.get("verify_error") or ""), 160),
-        http_status=_int(http.get("status")),
+        http_status=as_int(http.get("status")),
         http_error=clean_text(str(http.get("error", "")), 160),
         elapsed_s=reply.elapsed_s,
     )
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _float(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return number if number == number and abs(number) < 1e9 else 0.0

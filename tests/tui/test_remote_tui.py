@@ -13,7 +13,7 @@ from textual.widgets import Input
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeResult, Status
 from probes.remote import ssh
-from probes.remote.server import read_server
+from probes.remote.document import read_server
 from probes.remote.vantage import VantageAttempt, VantagesData, VantageView
 from probes.run.plans import ProbeFn
 from tests.fake_engine import ADDRESS, FakeNetwork

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 
 from probes.core.model import ProbeResult
-from probes.remote.server import ServerData
+from probes.remote.serverdata import ServerData
 from probes.remote.ssh import EXPLAIN
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.panels.local import aggregate, states_text

@@ -346,3 +346,37 @@ SERVER_DOC_FOR_REVIVE = {
     "memory": {"meminfo": {"MemTotal": 1000, "MemAvailable": 500}},
     "monotonic": 100.0,
 }
+
+
+async def test_vantages_are_asked_at_most_n_at_once_in_order_with_progress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from probes.core.context import ProbeConfig
+    from probes.remote import vantage
+
+    running = peak = 0
+
+    async def fake_collect(
+        dest: str, params: dict[str, object], timeout: float, config: str = ""
+    ) -> ssh.Reply:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01 if dest != "h03" else 0.05)  # h03 answers last
+        running -= 1
+        doc = {"netmedic_collector": 1, "resolve": {"addresses": ["10.0.0.5"]},
+               "tcp": [{"address": "10.0.0.5", "state": "open"}]}  # fmt: skip
+        return ssh.Reply(dest, ssh.OK, "", 0.01, doc)
+
+    monkeypatch.setattr(vantage.ssh, "collect", fake_collect)
+    hosts = tuple((f"h{i:02d}", f"h{i:02d}") for i in range(25))
+    config = ProbeConfig(vantages=hosts, remote_concurrency=4)
+    ctx = ProbeContext(parse_target("10.0.0.5:5432"), config)
+    results = [r async for r in vantage.probe_vantages(ctx)]
+    assert peak == 4
+    assert [r.final for r in results] == [False] * 24 + [True]
+    final = results[-1].data
+    assert isinstance(final, VantagesData)
+    assert [v.name for v in final.views] == [name for name, _ in hosts]  # as named

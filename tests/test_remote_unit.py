@@ -236,6 +236,12 @@ async def test_the_first_layer_that_differs_is_the_finding() -> None:
     assert "tls.differs_by_vantage" in found and "http.differs_by_vantage" not in found
     other_status = dataclasses.replace(same, http_status=503)
     assert "http.differs_by_vantage" in _with_vantage(results, other_status)
+    # A difference matters as much as what it does here: a 503 only there is a warning,
+    # a certificate both places trust is a note (CDNs serve several).
+    data = VantagesData((other_status,), 1, 10, 20.0)
+    both = {**results, "vantages": ProbeResult("vantages", Status.OK, 0.1, "", data)}
+    severities = {f.id: f.severity for f in diagnose(parse_target(TARGET), both).findings}
+    assert severities["http.differs_by_vantage"] == "warning"
     unreached = VantageView("old", "old", ssh.AUTH_FAILED, "Permission denied (publickey).")
     assert "remote.unreachable" in _with_vantage(results, unreached)
 

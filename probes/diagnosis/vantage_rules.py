@@ -50,10 +50,9 @@ def _names(views: list[VantageView]) -> str:
 def _dns(ev: Evidence, here: VantageView, views: list[VantageView]) -> Finding:
     host = ev.target.host
     there = views[0]
-    works_there = there.tcp_state == "open" and here.tcp_state != "open"
     return Finding(
         "dns.differs_by_vantage",
-        Severity.ERROR if works_there else Severity.WARNING,
+        _severity(here.tcp_state == "open", there.tcp_state == "open"),
         f"{host} resolves to {', '.join(here.addresses) or 'nothing'} here and to "
         f"{', '.join(there.addresses) or 'nothing'} from {_names(views)}: split horizon or a stale resolver",
         tuple(_table_lines(here, views, "dns")),
@@ -104,11 +103,18 @@ def _tcp(ev: Evidence, here: VantageView, views: list[VantageView]) -> Finding:
 
 
 def _tls(ev: Evidence, here: VantageView, views: list[VantageView]) -> Finding:
+    there = views[0]
+    # CDNs and load balancers may serve several valid certificates: a difference is a
+    # problem when it is the one this host cannot trust.
     return Finding(
         "tls.differs_by_vantage",
-        Severity.ERROR if not here.tls_verified else Severity.WARNING,
-        f"a different certificate from here than from {_names(views)}: an intercepting proxy "
-        "or another server answers this host",
+        _severity(here.tls_verified, there.tls_verified),
+        f"a different certificate from here than from {_names(views)}"
+        + (
+            ": an intercepting proxy or another server answers this host"
+            if not here.tls_verified
+            else " (both trusted: several certificates for the name, or a trusted proxy)"
+        ),
         tuple(_table_lines(here, views, "tls")),
         (
             NextStep(
@@ -123,12 +129,23 @@ def _tls(ev: Evidence, here: VantageView, views: list[VantageView]) -> Finding:
 def _http(ev: Evidence, here: VantageView, views: list[VantageView]) -> Finding:
     return Finding(
         "http.differs_by_vantage",
-        Severity.ERROR if here.http_status >= 400 else Severity.WARNING,
+        _severity(here.http_status < 400, views[0].http_status < 400),
         f"HTTP {here.http_status or '-'} here, {views[0].http_status or '-'} from {_names(views)}: "
         "the server (or a proxy, load balancer or geo rule) answers places differently",
         tuple(_table_lines(here, views, "http")),
         (NextStep("See the whole response here", f"curl -sv -o /dev/null {q(ev.target.url)}"),),
     )
+
+
+def _severity(works_here: bool, works_there: bool) -> Severity:
+    """A difference between places matters as much as what it does here: it explains a
+    failure here (error), a failure only there (warning), or nothing either way (info:
+    geo DNS, rotating load balancers)."""
+    if works_there and not works_here:
+        return Severity.ERROR
+    if works_here and not works_there:
+        return Severity.WARNING
+    return Severity.INFO
 
 
 BUILDERS = {"dns": _dns, "tcp": _tcp, "tls": _tls, "http": _http}

@@ -19,7 +19,7 @@ from probes.diagnosis.vocabulary import DESIGN, PROPOSED, VOCABULARY
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("dns", "route", "path", "tcp", "tls", "http", "proxy", "ws", "cors", "local",
-          "system", "privilege", "service", "probe")  # fmt: skip
+          "system", "privilege", "service", "probe", "server", "remote")  # fmt: skip
 ID = re.compile(rf"^({'|'.join(LAYERS)})\.[a-z_]+$")
 DESIGN_MD = ROOT.parent / "shared" / "DESIGN.md"
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from probes.triage.pasted import PastedError
     from tui.demo.cases import DemoCase
     from tui.demo.servers import DemoLab
+    from tui.remote import RemoteChoice
 
 # The diagnosis screen, runner and exporter are imported when first needed, so
 # the symptom picker's first frame does not pay for dnspython and the rules.
@@ -213,8 +214,11 @@ class NetmedicApp(App[int]):
         if target is not None:
             self.start_diagnosis(target, symptom, error_text=error_text)
         else:
+            from tui import recent_remote
+
             recent_targets = recent.load_recent(self.recent_path)
-            self.push_screen(TargetEntryScreen(symptom, recent_targets, error_text))
+            remotes = recent_remote.load(recent_remote.path_beside(self.recent_path))
+            self.push_screen(TargetEntryScreen(symptom, recent_targets, error_text, remotes))
 
     def start_diagnosis(
         self,
@@ -225,9 +229,16 @@ class NetmedicApp(App[int]):
         headers: tuple[tuple[str, str], ...] = (),
         error_text: str = "",
         service: ServiceCheck | None = None,
+        remote: RemoteChoice | None = None,
     ) -> None:
         recent.remember(self.recent_path, target.input)
         config = self.config
+        if remote is not None:  # the entry screen's "other hosts" field (tui/remote.py)
+            from tui import recent_remote
+
+            where = recent_remote.path_beside(self.recent_path)
+            recent_remote.remember(where, target.input, remote.field)
+            config = remote.apply(config)
         if origin or headers:
             config = dataclasses.replace(
                 config, origin=origin or config.origin, headers=config.headers + headers
@@ -240,7 +251,9 @@ class NetmedicApp(App[int]):
             from probes.triage.pasted import keep_error
 
             error = keep_error(error_text, redactor)  # the run's redactor: the boundary
-        plan = self.first_plan(target, symptom)
+        from probes.run.remote_plan import with_remote
+
+        plan = with_remote(self.first_plan(target, symptom), config)
         factory = self.journal_factory
 
         def open_journal() -> Journal:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from probes import __version__
 from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
-from tui import args
+from tui import args, remote
 from tui.args import LivePace, add_live_arguments
 
 if TYPE_CHECKING:
@@ -134,6 +134,7 @@ def build_parser() -> _Parser:
         help="also write a report (format from the extension: .md, .html, .json)",
     )
     check.add_argument("--force", action="store_true", help="overwrite an existing --report FILE")
+    remote.add_remote_arguments(check)  # --server, --from (tui/remote.py)
 
     sub.add_parser("symptoms", help="list symptom ids")
 
@@ -425,6 +426,10 @@ def _check(ns: argparse.Namespace) -> int:
     from probes.record.owners import seen_owners
 
     config = dataclasses.replace(config, seen_owners=seen_owners(target.host, target.port))
+    try:
+        config = remote.remote_config(ns, config)
+    except remote.RemoteOptionError as exc:
+        raise UsageError(str(exc)) from None
     run = Run(target, symptom, config)
     if shaped is not None:
         run.steps.extend(shaped.plan_steps(run.probe_names))
@@ -441,6 +446,7 @@ def _check(ns: argparse.Namespace) -> int:
         print(f"netmedic: warning: {exc}; this run is not saved", file=sys.stderr)
     if journal is not None:
         run.on_event = journal.emit
+    run.on_event = remote.with_progress(run.on_event, sys.stderr, config)
     started = time.monotonic()
     try:
         diagnosis = asyncio.run(run_to_end(run, settle=True))
@@ -482,6 +488,7 @@ def _check(ns: argparse.Namespace) -> int:
             width=shutil.get_terminal_size().columns,
         )
         print_check(run, privileged, duration, console, error=error)
+        remote.print_remote(run.results, console)
         sys.stdout.write(buffer.getvalue())
         if journal is not None:
             print(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from probes.record.services import ServiceCheck
     from probes.run.plans import ProbeFn
     from tui.args import LivePace
+    from tui.remote import RemoteChoice
     from tui.session import Session
 
 
@@ -50,6 +51,7 @@ class NetmedicHost(Protocol):
         headers: tuple[tuple[str, str], ...] = (),
         error_text: str = "",
         service: ServiceCheck | None = None,
+        remote: RemoteChoice | None = None,
     ) -> None: ...
 
     def export(self, session: Session, fmt: str = "md") -> Path: ...

@@ -82,6 +82,16 @@ class ProbeConfig:
     # (pid, name, unit) of the processes earlier runs saw serving the port (the
     # journals, probes.record.owners): an OOM kill of one is the service's death.
     seen_owners: tuple[tuple[int, str, str], ...] = ()
+    # Other hosts over the person's own ssh (probes.remote): the target's server, the
+    # vantage points as (name, ssh destination), an ssh_config file for ``ssh -F``, the
+    # deadline per host, how many hosts are asked at once, and the remote probes' whole
+    # run time (None: fit in the timeout; probes.remote.plan sets it).
+    server: str = ""
+    vantages: tuple[tuple[str, str], ...] = ()
+    ssh_config: str = ""
+    remote_timeout: float = 20.0
+    remote_concurrency: int = 10
+    remote_budget: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

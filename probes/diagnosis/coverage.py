@@ -83,6 +83,15 @@ FINDS: dict[str, tuple[str, ...]] = {
     "service": ("service.", "tls.starttls_refused", "tls.", "tcp.reset_after_connect"),
     # Names a protocol: the probes it starts find, and a plaintext URL to a TLS port.
     "identify": ("tcp.reset_after_connect", "tls.", "service.", "http."),
+    "server": ("local.", "system.", "server.", "remote.", "tcp.backlog_full"),
+    "vantages": (
+        "dns.differs_by_vantage",
+        "path.blocked_from_here",
+        "path.blocked_from_vantage",
+        "tls.differs_by_vantage",
+        "http.differs_by_vantage",
+        "remote.",
+    ),
 }
 
 # A failure is also explained by a problem further down: a TLS handshake that fails

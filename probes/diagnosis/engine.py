@@ -15,13 +15,16 @@ from probes.diagnosis import (
     local_rules,
     path_rules,
     proxy_rules,
+    remote_rules,
     repeat_rules,
     route_rules,
     sample_rules,
     sampler_rules,
+    server_rules,
     service_rules,
     tcp_rules,
     tls_rules,
+    vantage_rules,
     web_rules,
 )
 from probes.diagnosis.coverage import unexplained
@@ -39,7 +42,12 @@ RULES: tuple[Rule, ...] = (
     *sampler_rules.RULES,  # after the tcp probe's own connect
     *path_rules.RULES,
     *sample_rules.RULES,  # after path.loss: a sample that could not answer
+    # The server's side (--server) before this host's own: both read a kernel log and
+    # sockets, and for the same id the server's is the one about the target.
+    *server_rules.RULES,
     *local_rules.RULES,
+    *vantage_rules.RULES,  # other places (--from)
+    *remote_rules.RULES,  # hosts of either that could not be asked
     *tls_rules.RULES,
     *client_cert_rules.RULES,  # before http: the hang-up it explains is its consequence
     *auth_path_rules.RULES,  # before http: its 401 is the key's, not the health path's

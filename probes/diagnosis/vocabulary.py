@@ -116,6 +116,14 @@ DESIGN: dict[str, str] = {
 
 PROPOSED: dict[str, str] = {
     # New ids go here with their meaning until DESIGN.md takes them in.
+    "server.firewall_blocked": "a rule in the server's input path (read there over --server) drops or rejects connections to the port (the rule is named)",
+    "server.unit_failed": "the unit or container that should serve the port on the server is stopped or failed (state, exit code, its last log lines)",
+    "remote.unreachable": "a host named with --server/--from could not be asked over ssh (host key unknown or changed, password needed, no route, timeout, no python3)",
+    "path.blocked_from_here": "the connection fails from this host but works from another vantage (--from): something between this host and the server blocks it",
+    "path.blocked_from_vantage": "the connection works from this host but fails from another vantage (--from)",
+    "dns.differs_by_vantage": "the name resolves to different addresses here and from another vantage (split horizon or a stale resolver)",
+    "tls.differs_by_vantage": "this host gets a different certificate than another vantage (an intercepting proxy, or another server answers)",
+    "http.differs_by_vantage": "the same request gets another HTTP status here than from another vantage",
 }
 
 VOCABULARY: dict[str, str] = {**DESIGN, **PROPOSED}

@@ -30,6 +30,8 @@ from probes.core.programs import find_program, safe_env
 from probes.core.sanitize import clean_text
 
 _OUTPUT_HOOKS = ("output", "postrouting")
+# A server's side of the connection (probes.remote): what arrives for its port.
+INPUT_HOOKS = ("prerouting", "input")
 _MAX_DEPTH = 16  # jumps followed from a base chain
 RUN_TIMEOUT_S = 3.0
 
@@ -199,8 +201,14 @@ def nft_rule_texts(listing: str) -> dict[tuple[str, str, str, int], str]:
 
 
 class NftRuleset:
-    def __init__(self, document: dict[str, Any], texts: dict[tuple[str, str, str, int], str]):
+    def __init__(
+        self,
+        document: dict[str, Any],
+        texts: dict[tuple[str, str, str, int], str],
+        hooks: tuple[str, ...] = _OUTPUT_HOOKS,
+    ):
         self.texts = texts
+        self.hooks = hooks
         self.chains: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.rules: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for item in document.get("nftables", []):
@@ -217,7 +225,7 @@ class NftRuleset:
         return [
             key
             for key, c in self.chains.items()
-            if c.get("hook") in _OUTPUT_HOOKS and c.get("type", "filter") in ("filter", "route")
+            if c.get("hook") in self.hooks and c.get("type", "filter") in ("filter", "route")
         ]
 
     def blocking(
@@ -386,7 +394,11 @@ def _port_in(port: int, value: Any) -> bool:
 
 
 def iptables_blocking(
-    save: str, targets: list[Ip], port: int, version: int
+    save: str,
+    targets: list[Ip],
+    port: int,
+    version: int,
+    bases: tuple[str, ...] = ("OUTPUT", "POSTROUTING"),
 ) -> tuple[list[FirewallRule], list[str]]:
     """Rules of ``iptables-save`` output that drop/reject TCP to the targets."""
     backend = "iptables" if version == 4 else "ip6tables"
@@ -409,7 +421,7 @@ def iptables_blocking(
     read: list[str] = []
     for tname in ("filter", "mangle", "raw", "security"):
         chains = tables.get(tname, {})
-        for base in ("OUTPUT", "POSTROUTING"):
+        for base in bases:
             if base not in chains:
                 continue
             read.append(f"{backend} {tname} {base}")

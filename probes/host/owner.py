@@ -292,21 +292,33 @@ def _candidate_files(root: str) -> Iterator[Path]:
 
 def units_for_port(port: int, root: str = "/") -> tuple[UnitFile, ...]:
     """Units whose files name *port* (first directory wins, as systemd's search path)."""
-    pattern = _port_pattern(port)
-    found: dict[str, UnitFile] = {}
-    users: dict[str, str] = {}
-    programs: dict[str, str] = {}
+    return units_in_texts(_unit_texts(root), port)
+
+
+def _unit_texts(root: str) -> Iterator[tuple[str, str]]:
+    """(path as the host sees it, text) of every unit file, bounded."""
     for count, path in enumerate(_candidate_files(root)):
         if count >= MAX_UNIT_FILES:
             break
-        unit = _unit_of(path)
-        if not _UNIT_NAME.match(unit):
-            continue
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 continue
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
+            continue
+        yield "/" + str(path.relative_to(root)), text
+
+
+def units_in_texts(files: Iterable[tuple[str, str]], port: int) -> tuple[UnitFile, ...]:
+    """Units whose (path, text) pairs name *port*: the files may come from this host or
+    from a server's collector (probes.remote), read the same way."""
+    pattern = _port_pattern(port)
+    found: dict[str, UnitFile] = {}
+    users: dict[str, str] = {}
+    programs: dict[str, str] = {}
+    for where, text in files:
+        unit = _unit_of(Path(where))
+        if not _UNIT_NAME.match(unit):
             continue
         for raw in text.splitlines():
             key, sep, value = raw.strip().partition("=")
@@ -318,9 +330,7 @@ def units_for_port(port: int, root: str = "/") -> tuple[UnitFile, ...]:
             if key == "ExecStart" and value.strip():
                 programs.setdefault(unit, _program(value))
             if key in _KEYS and unit not in found and _names_port(key, value, port, pattern):
-                found[unit] = UnitFile(
-                    unit, "/" + str(path.relative_to(root)), clean_text(raw.strip(), 200)
-                )
+                found[unit] = UnitFile(unit, clean_text(where, 200), clean_text(raw.strip(), 200))
     return tuple(
         UnitFile(u.unit, u.path, u.line, users.get(u.unit, ""), programs.get(u.unit, ""))
         for u in found.values()

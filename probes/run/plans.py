@@ -88,6 +88,11 @@ PROBES: dict[str, ProbeSpec] = {
         ),
         # When asked for: `watch --connections N`, the TUI's b key (Run.request).
         ProbeSpec("burst", "Connection burst", "probes.proto.burst:probe_burst"),
+        # Over SSH, when asked for (--server, --from): probes.remote.plan adds them.
+        ProbeSpec("server", "Server side", "probes.remote.server:probe_server", "remote_budget"),
+        ProbeSpec(
+            "vantages", "Other vantages", "probes.remote.vantage:probe_vantages", "remote_budget"
+        ),
     )
 }
 

@@ -51,6 +51,7 @@ from probes.run.live import (
 )
 from probes.run.planner import follow_ups, heard_protocol, initial_plan, next_check_s
 from probes.run.plans import PROBES, ProbeFn, ProbeSpec, plan_for
+from probes.run.remote_plan import remote_steps
 from probes.run.starvation import StarvationClock, starved_result
 
 T = TypeVar("T")
@@ -135,8 +136,10 @@ class Run:
 
     def _first_steps(self) -> list[PlanStep]:
         if self.plan is not None:
-            return [PlanStep(name, "asked for") for name in dict.fromkeys(self.plan)]
-        return initial_plan(
+            first = [PlanStep(name, "asked for") for name in dict.fromkeys(self.plan)]
+            named = {step.probe for step in first}
+            return [*first, *(s for s in remote_steps(self.config) if s.probe not in named)]
+        first = initial_plan(
             plan_for(self.symptom),
             self.symptom,
             self.target,
@@ -144,6 +147,7 @@ class Run:
             self._known(),
             live=self.live is not None,
         )
+        return [*first, *remote_steps(self.config)]
 
     def _env(self) -> Mapping[str, str]:
         proxy_env = self.config.proxy_env

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tui.report.remote_facts import server_facts, vantage_facts
+
 MAX_ROWS = 40
 MAX_VALUE = 300
 
@@ -170,4 +172,6 @@ _KNOWN: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "dns": _dns,
     "route": _route,
     "tcp": _tcp,
+    "server": server_facts,
+    "vantages": vantage_facts,
 }

@@ -31,6 +31,7 @@ from probes.proto.burst import DEFAULT_BURST
 from probes.record.session import INCOMPLETE
 from probes.run.live import answered
 from probes.run.plans import SYMPTOMS
+from probes.run.remote_plan import with_remote
 from probes.run.runner import DiagnosisUpdate, FollowUp, ProbeUpdate, Run, RunFinished
 from tui.host import NetmedicHost, host
 from tui.live_status import live_config, live_status
@@ -159,7 +160,10 @@ first.  Pick a finding, then walk its next steps.
         yield Footer(compact=True, show_command_palette=False)
 
     def _plan(self) -> tuple[str, ...]:
-        return self.plan or self.netmedic.first_plan(self.session.target, self.session.symptom)
+        if self.plan:
+            return self.plan
+        first = self.netmedic.first_plan(self.session.target, self.session.symptom)
+        return with_remote(first, self.session.config)  # --server / --from: their panels
 
     def _target_line(self) -> Text:
         target = self.session.target

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -32,6 +34,11 @@ class TargetEntryScreen(Screen[None]):
 Type `host:port`, `[v6]:port` or a URL (`https://api.example.com/health`).
 The reason a target is refused shows under the field.  **down** moves to the
 recent targets; **enter** there picks one.  **escape** goes back.
+
+**ctrl+o** opens the *other hosts* field: `--server db1` also reads the
+server's side over your ssh, `--from bastion,app2` (or `--from @GROUP
+--inventory FILE`) runs the same check from those hosts.  It is remembered
+per target and shown again when that target is typed.
 """
     BINDINGS = [
         Binding("escape", "back", "Back", id="target.back", tooltip="Back to the symptoms"),
@@ -39,12 +46,27 @@ recent targets; **enter** there picks one.  **escape** goes back.
         Binding(
             "ctrl+q", "app.quit", "Quit", id="target.quit", tooltip="Quit netmedic", priority=True
         ),
+        Binding(
+            "ctrl+o",
+            "other_hosts",
+            "Other hosts",
+            id="target.other_hosts",
+            tooltip="--server / --from: the server's side and other vantages, over your ssh",
+            show=False,
+        ),
     ]
 
-    def __init__(self, symptom: str, recent: list[str], error_text: str = "") -> None:
+    def __init__(
+        self,
+        symptom: str,
+        recent: list[str],
+        error_text: str = "",
+        remotes: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(id="target-entry")
         self.symptom = symptom
         self.recent = recent
+        self.remotes = remotes or {}  # target -> its remembered "other hosts" field
         self.target: Target | None = None
         self.error_text = error_text  # the app's error, from the picker (already redacted)
         self.named: NamedTarget | None = None
@@ -82,6 +104,12 @@ recent targets; **enter** there picks one.  **escape** goes back.
                     classes="field-label",
                 )
                 yield self._input("header", "e.g. Authorization: $API_TOKEN")
+            with Vertical(id="other-hosts"):
+                yield Label(
+                    "Other hosts, over your ssh: --server DEST, --from DEST,...|@GROUP",
+                    classes="field-label",
+                )
+                yield self._input("remote", "--server db1 --from bastion")
             if self.recent:
                 yield Label("Recent targets", classes="field-label")
                 yield OptionList(*self.recent, id="recent", markup=False)
@@ -128,6 +156,10 @@ recent targets; **enter** there picks one.  **escape** goes back.
             return
         error.remove_class("-error")
         error.update(Text(f"→ {self.target.host_port} ({self.target.scheme})"))
+        remembered = self.remotes.get(event.value.strip())
+        if remembered:
+            self.query_one("#remote", Input).value = remembered
+            self.query_one("#other-hosts").display = True
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
@@ -161,9 +193,42 @@ recent targets; **enter** there picks one.  **escape** goes back.
             error.update(Text(f"✘ {exc}"))
             error.add_class("-error")
             return
-        self.netmedic.start_diagnosis(
-            self.target, self.symptom, origin=origin, headers=headers, error_text=self.error_text
+        remote = self._value("#remote") if self.query_one("#other-hosts").display else ""
+        start = functools.partial(
+            self.netmedic.start_diagnosis,
+            self.target,
+            self.symptom,
+            origin=origin,
+            headers=headers,
+            error_text=self.error_text,
         )
+        if remote:
+            self._read_other_hosts(remote, start)  # @GROUP may run ansible-inventory
+        else:
+            start()
+
+    @work(thread=True, exclusive=True, group="other-hosts", exit_on_error=False)
+    def _read_other_hosts(self, text: str, start: Callable[..., None]) -> None:
+        from tui.remote import RemoteOptionError, parse_field
+
+        try:
+            choice = parse_field(text)
+        except RemoteOptionError as exc:
+            self.app.call_from_thread(self._refuse, f"other hosts: {exc}")
+            return
+        self.app.call_from_thread(start, remote=choice)
+
+    def _refuse(self, text: str) -> None:
+        self.app.bell()
+        error = self.query_one("#target-error", Static)
+        error.update(Text(f"✘ {text}"))
+        error.add_class("-error")
+
+    def action_other_hosts(self) -> None:
+        box = self.query_one("#other-hosts")
+        box.display = not box.display
+        if box.display:
+            self.query_one("#remote", Input).focus()
 
     def _value(self, selector: str) -> str:
         found = self.query(selector)

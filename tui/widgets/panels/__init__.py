@@ -24,6 +24,8 @@ PANELS: dict[str, str] = {
     "http": "tui.widgets.panels.http:HttpPanel",
     "connections": "tui.widgets.panels.connections:ConnectionsPanel",
     "burst": "tui.widgets.panels.burst:BurstPanel",
+    "server": "tui.widgets.panels.server:ServerPanel",
+    "vantages": "tui.widgets.panels.vantages:VantagesPanel",
 }
 TITLES = {"ping": "Ping", "trace": "Trace", "local": "Sockets", "tls": "TLS", "http": "HTTP"}
 

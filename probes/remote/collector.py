@@ -1,0 +1,547 @@
+"""The collector netmedic sends over SSH: it runs on the *other* host, not here.
+
+``probes.remote.ssh`` sends this file's text on the standard input of
+``ssh DEST python3 -`` with one line appended that calls :func:`main` with the
+parameters, and reads back the one JSON document it prints.  So it must run on the
+system ``python3`` of any Linux server: **standard library only, Python 3.8 syntax**
+(annotations are strings, never evaluated).  It writes no file and starts nothing
+that outlives it; every helper program is read-only, run by absolute path with an
+argument list and a short timeout.
+
+Two modes:
+
+* ``server``: the far end of the connection.  Who listens on the port (sockets from
+  /proc/net/tcp{,6}, owners from /proc/*/fd, their fd use and limit, cgroup), the
+  connection states on the port, the unit files that name the port with their
+  state and last log lines, containers publishing the port, input-side firewall
+  rules (root: nft / iptables-save text, evaluated by netmedic), OOM kills from the
+  kernel log and memory figures.
+* ``client``: another vantage point.  Resolve the name, connect to each address,
+  and for TLS / HTTP targets the leaf certificate and the status line.
+
+Everything it prints is untrusted on the netmedic side: capped, sanitised, parsed
+as data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+SAFE_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin")
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
+             "/lib/systemd/system")  # fmt: skip
+MAX_TEXT = 200_000  # bytes of any one command's output kept
+MAX_SOCKETS = 4000
+LOG_LINES = 20
+RUN_TIMEOUT_S = 4.0
+TCP_STATES = {
+    "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2", "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT",
+    "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
+}  # fmt: skip
+
+
+def program(name: str) -> str:
+    for folder in SAFE_DIRS:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return ""
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    """(exit status, stdout capped) of a read-only helper; -1 when it could not run."""
+    env = {"PATH": ":".join(SAFE_DIRS), "LC_ALL": "C", "SYSTEMD_PAGER": "", "PAGER": "cat"}
+    try:
+        done = subprocess.run(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            timeout=RUN_TIMEOUT_S,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return -1, ""
+    return done.returncode, done.stdout[:MAX_TEXT].decode("utf-8", "replace")
+
+
+def read(path: str, limit: int = MAX_TEXT) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+# -- sockets ------------------------------------------------------------------------
+
+
+def _addr(hexaddr: str) -> tuple[str, int]:
+    host, _, port = hexaddr.partition(":")
+    raw = bytes.fromhex(host)
+    if len(raw) == 4:
+        address = socket.inet_ntop(socket.AF_INET, raw[::-1])
+    else:  # four little-endian 32-bit words
+        words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+        address = socket.inet_ntop(socket.AF_INET6, words)
+        if address.startswith("::ffff:") and "." in address:
+            address = address[7:]
+    return address, int(port, 16)
+
+
+def sockets(port: int) -> tuple[list[dict[str, object]], int]:
+    """TCP sockets on *port* (either end) and every listener; and how many sockets exist."""
+    out: list[dict[str, object]] = []
+    total = 0
+    for family, name in ((4, "/proc/net/tcp"), (6, "/proc/net/tcp6")):
+        for line in read(name, 50_000_000).splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 10:
+                continue
+            total += 1
+            local, remote = _addr(fields[1]), _addr(fields[2])
+            state = TCP_STATES.get(fields[3], fields[3])
+            if state != "LISTEN" and port not in (local[1], remote[1]):
+                continue
+            tx, _, rx = fields[4].partition(":")
+            if len(out) < MAX_SOCKETS:
+                out.append(
+                    {
+                        "family": family,
+                        "state": state,
+                        "laddr": local[0],
+                        "lport": local[1],
+                        "raddr": remote[0],
+                        "rport": remote[1],
+                        "rq": int(rx, 16),
+                        "tq": int(tx, 16),
+                        "uid": int(fields[7]),
+                        "inode": int(fields[9]),
+                    }
+                )
+    return out, total
+
+
+def owners(inodes: set[int]) -> tuple[dict[str, list[int]], int]:
+    """socket inode -> pids holding it, and how many processes could not be read."""
+    found: dict[str, list[int]] = {}
+    hidden = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{entry}/fd")
+        except OSError:
+            hidden += 1
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{entry}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inode = int(link[8:-1])
+                if inode in inodes:
+                    found.setdefault(str(inode), []).append(int(entry))
+    return found, hidden
+
+
+def process(pid: int) -> dict[str, object]:
+    base = f"/proc/{pid}"
+    argv = [a for a in read(f"{base}/cmdline", 4096).split("\0") if a]
+    try:
+        open_files = len(os.listdir(f"{base}/fd"))
+    except OSError:
+        open_files = -1
+    soft = hard = -1
+    for line in read(f"{base}/limits").splitlines():
+        if line.startswith("Max open files"):
+            parts = line.split()
+            soft = _limit(parts[3]) if len(parts) > 4 else -1
+            hard = _limit(parts[4]) if len(parts) > 4 else -1
+    uid = -1
+    for line in read(f"{base}/status").splitlines():
+        if line.startswith("Uid:"):
+            uid = int(line.split()[1])
+    return {
+        "pid": pid,
+        "name": read(f"{base}/comm", 64).strip(),
+        "argv": argv[:32],
+        "uid": uid,
+        "open_files": open_files,
+        "fd_limit": soft,
+        "fd_limit_hard": hard,
+        "cgroup": read(f"{base}/cgroup", 8192),
+    }
+
+
+def _limit(text: str) -> int:
+    return 0 if text == "unlimited" else int(text) if text.isdigit() else -1
+
+
+def own_addresses() -> list[str]:
+    """This host's addresses (IPv4 from fib_trie, IPv6 from if_inet6)."""
+    found: list[str] = []
+    last = ""
+    for line in read("/proc/net/fib_trie").splitlines():
+        text = line.strip()
+        if text.startswith(("|--", "+--")):
+            last = text.split()[-1]
+        elif "/32 host LOCAL" in text and last and last not in found:
+            found.append(last)
+    for line in read("/proc/net/if_inet6").splitlines():
+        raw = line.split()[0] if line.split() else ""
+        if len(raw) == 32:
+            found.append(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(raw)))
+    return found
+
+
+# -- what should serve the port -------------------------------------------------------
+
+
+def unit_files(port: int) -> list[dict[str, str]]:
+    """Unit files whose text names the port number (netmedic decides which really do)."""
+    files: list[dict[str, str]] = []
+    needle = re.compile(r"(?<!\d)" + str(port) + r"(?!\d)")
+    for folder in UNIT_DIRS:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            if not name.endswith((".service", ".socket")) or os.path.islink(path):
+                continue
+            text = read(path, 65536)
+            if needle.search(text) and len(files) < 20:
+                files.append({"path": path, "text": text})
+    return files
+
+
+def unit_state(unit: str) -> dict[str, object]:
+    """State and last log lines of *unit*: from systemd when it runs, else from the log
+    file the unit writes its output to (``StandardOutput=append:/path``)."""
+    state: dict[str, object] = {"unit": unit, "systemd": False, "properties": {}, "log": []}
+    systemctl = program("systemctl")
+    if os.path.isdir("/run/systemd/system") and systemctl:
+        keys = "ActiveState,SubState,Result,ExecMainStatus,NRestarts,StateChangeTimestampMonotonic"
+        code, text = run([systemctl, "show", f"--property={keys}", "--", unit])
+        if code == 0:
+            state["systemd"] = True
+            props = dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
+            state["properties"] = props
+        journalctl = program("journalctl")
+        if journalctl:
+            args = [journalctl, "-u", unit, "-n", str(LOG_LINES), "--no-pager", "-o", "short-iso"]
+            _code, text = run(args)
+            state["log"] = text.splitlines()[-LOG_LINES:]
+            state["log_source"] = "journal"
+    if not state["log"]:
+        for folder in UNIT_DIRS:
+            text = read(os.path.join(folder, unit), 65536)
+            match = re.search(r"(?m)^Standard(?:Output|Error)=(?:append|file):(/\S+)", text)
+            if match:
+                state["log"] = _tail(match.group(1))
+                state["log_source"] = match.group(1)
+                state["log_age_s"] = _age(match.group(1))
+                break
+    return state
+
+
+def _tail(path: str) -> list[str]:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 16384))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return text.splitlines()[-LOG_LINES:]
+
+
+def _age(path: str) -> float:
+    try:
+        return max(0.0, time.time() - os.stat(path).st_mtime)
+    except OSError:
+        return -1.0
+
+
+def containers(port: int) -> list[dict[str, object]]:
+    """docker/podman containers publishing the port, with their last log lines."""
+    found: list[dict[str, object]] = []
+    for tool in ("docker", "podman"):
+        path = program(tool)
+        if not path:
+            continue
+        code, text = run([path, "ps", "-a", "--no-trunc", "--format", "{{json .}}"])
+        if code != 0:
+            continue
+        for line in text.splitlines():
+            try:
+                box = json.loads(line)
+            except ValueError:
+                continue
+            ports = str(box.get("Ports", ""))
+            if f":{port}->" not in ports:
+                continue
+            name = str(box.get("Names", "")).split(",")[0]
+            _code, logs = run([path, "logs", "--tail", str(LOG_LINES), "--", name])
+            found.append(
+                {
+                    "runtime": tool,
+                    "name": name,
+                    "state": str(box.get("State", "")),
+                    "status": str(box.get("Status", "")),
+                    "ports": ports,
+                    "log": logs.splitlines()[-LOG_LINES:],
+                }
+            )
+    return found
+
+
+# -- firewall, kernel log, memory ---------------------------------------------------------
+
+
+def firewall() -> dict[str, str]:
+    if os.geteuid() != 0:
+        return {"note": "not root: the firewall rules cannot be read"}
+    nft = program("nft")
+    if nft:
+        code, doc = run([nft, "-j", "list", "ruleset"])
+        if code == 0 and doc.strip():
+            _code, text = run([nft, "-a", "list", "ruleset"])
+            return {"backend": "nft", "json": doc, "text": text}
+    out = {"backend": "iptables"}
+    for tool in ("iptables-save", "ip6tables-save"):
+        path = program(tool)
+        if path:
+            _code, out[tool] = run([path])
+    return out
+
+
+def kernel_log() -> dict[str, object]:
+    """Kernel log records about OOM kills (/dev/kmsg: root), with the clock they use."""
+    records: list[str] = []
+    readable = True
+    try:
+        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        return {"readable": False, "source": f"/dev/kmsg: {exc.strerror}", "records": []}
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(fd, 8192)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno == 32:  # EPIPE: overwritten while reading
+                    continue
+                break
+            if not chunk:
+                break
+            if b"ill" in chunk or b"memory: usage" in chunk:
+                records.append(chunk.decode("utf-8", "replace")[:2000])
+    finally:
+        os.close(fd)
+    return {"readable": readable, "source": "/dev/kmsg", "records": records[-200:]}
+
+
+def memory() -> dict[str, object]:
+    values: dict[str, int] = {}
+    for line in read("/proc/meminfo").splitlines():
+        key, _, rest = line.partition(":")
+        digits = rest.split()
+        if digits and digits[0].isdigit():
+            values[key] = int(digits[0])
+    oom_kills = -1
+    for line in read("/proc/vmstat").splitlines():
+        if line.startswith("oom_kill "):
+            oom_kills = int(line.split()[1])
+    return {
+        "meminfo": values,
+        "pressure": read("/proc/pressure/memory", 1000),
+        "oom_kills": oom_kills,
+    }
+
+
+def collect_server(params: dict[str, object]) -> dict[str, object]:
+    port = int(str(params["port"]))
+    socks, total = sockets(port)
+    wanted = {int(str(s["inode"])) for s in socks if s["lport"] == port and s["inode"]}
+    held, hidden = owners(wanted)
+    pids = sorted({pid for found in held.values() for pid in found})[:16]
+    units = unit_files(port)
+    named = [os.path.basename(f["path"]) for f in units]
+    for pid in pids:
+        match = re.search(r"/([^/]+\.service)(?:/|$)", read(f"/proc/{pid}/cgroup", 8192))
+        if match:
+            named.append(match.group(1))
+    return {
+        "mode": "server",
+        "addresses": own_addresses(),
+        "sockets": socks,
+        "sockets_total": total,
+        "owners": held,
+        "owners_hidden": hidden,
+        "processes": [process(pid) for pid in pids],
+        "units": units,
+        "unit_states": [unit_state(u) for u in list(dict.fromkeys(named))[:4]],
+        "containers": containers(port),
+        "firewall": firewall(),
+        "kernel": kernel_log(),
+        "memory": memory(),
+    }
+
+
+# -- client mode ------------------------------------------------------------------------
+
+
+def collect_client(params: dict[str, object]) -> dict[str, object]:
+    host, port = str(params["host"]), int(str(params["port"]))
+    timeout = float(str(params.get("timeout", 3)))
+    scheme = str(params.get("scheme", ""))
+    out: dict[str, object] = {"mode": "client"}
+    started = time.monotonic()
+    try:
+        infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(i[4][0]) for i in infos))
+        out["resolve"] = {"addresses": addresses, "error": ""}
+    except socket.gaierror as exc:
+        out["resolve"] = {"addresses": [], "error": str(exc)}
+        return out
+    out["resolve_ms"] = round((time.monotonic() - started) * 1000, 1)
+    # The whole look fits in the budget netmedic gives (its per-host deadline): each
+    # connect gets what is left, and addresses past it are told as not tried.
+    deadline = started + float(str(params.get("budget", timeout * 4)))
+    attempts = []
+    first_open = ""
+    for address in addresses[:8]:
+        left = deadline - time.monotonic()
+        if left < 0.2:
+            attempts.append({"address": address, "state": "not_tried", "error": "", "ms": 0.0})
+            continue
+        attempts.append(_connect(address, port, min(timeout, left)))
+        if attempts[-1]["state"] == "open" and not first_open:
+            first_open = address
+    out["tcp"] = attempts
+    if first_open and scheme in ("https", "wss", "tls"):
+        out["tls"] = _tls(first_open, port, host, timeout)
+    if first_open and scheme in ("http", "https"):
+        out["http"] = _http(first_open, port, host, str(params.get("path", "/")), scheme, timeout)
+    return out
+
+
+def _connect(address: str, port: int, timeout: float) -> dict[str, object]:
+    started = time.monotonic()
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    state, error = "open", ""
+    try:
+        sock.connect((address, port))
+    except ConnectionRefusedError:
+        state = "refused"
+    except TimeoutError:
+        state = "filtered"
+    except OSError as exc:
+        state = "unreachable" if exc.errno in (101, 113) else "error"
+        error = exc.strerror or str(exc)
+    finally:
+        sock.close()
+    ms = round((time.monotonic() - started) * 1000, 1)
+    return {"address": address, "state": state, "error": error, "ms": ms}
+
+
+def _tls(address: str, port: int, host: str, timeout: float) -> dict[str, object]:
+    name = "" if _is_ip(host) else host
+    result: dict[str, object] = {"address": address, "verified": False, "verify_error": ""}
+    for verify in (True, False):
+        context = ssl.create_default_context()
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            # Nested, not one parenthesised with: the collector is Python 3.8.
+            with socket.create_connection((address, port), timeout) as raw:  # noqa: SIM117
+                with context.wrap_socket(raw, server_hostname=name or None) as tls:
+                    der = tls.getpeercert(binary_form=True) or b""
+                    result["version"] = tls.version() or ""
+        except ssl.SSLCertVerificationError as exc:
+            result["verify_error"] = str(exc.verify_message or exc)
+            continue
+        except (OSError, ssl.SSLError) as exc:
+            result["error"] = str(exc)
+            return result
+        digest = hashlib.sha256(der).hexdigest().upper()
+        result["leaf_sha256"] = ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+        result["verified"] = verify
+        return result
+    return result
+
+
+def _http(
+    address: str, port: int, host: str, path: str, scheme: str, timeout: float
+) -> dict[str, object]:
+    authority = host if port in (80, 443) else f"{host}:{port}"
+    request = (
+        f"GET {path or '/'} HTTP/1.1\r\nHost: {authority}\r\n"
+        "User-Agent: netmedic-vantage\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    ).encode("ascii", "replace")
+    try:
+        with socket.create_connection((address, port), timeout) as raw:
+            sock = raw
+            if scheme == "https":
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                sock = context.wrap_socket(raw, server_hostname=None if _is_ip(host) else host)
+            sock.sendall(request)
+            head = sock.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+    except (OSError, ssl.SSLError) as exc:
+        return {"status": 0, "error": str(exc)}
+    parts = head.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return {"status": 0, "error": f"not an HTTP status line: {head[:80]}"}
+    return {"status": int(parts[1]), "reason": parts[2] if len(parts) > 2 else ""}
+
+
+def _is_ip(text: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def main(params: dict[str, object]) -> None:
+    started = time.monotonic()
+    doc: dict[str, object] = {
+        "netmedic_collector": 1,
+        "hostname": socket.gethostname(),
+        "uid": os.geteuid(),
+        "python": sys.version.split()[0],
+        "monotonic": time.monotonic(),
+    }
+    try:
+        if params.get("mode") == "client":
+            doc.update(collect_client(params))
+        else:
+            doc.update(collect_server(params))
+    except Exception as exc:  # report, never a traceback on the wire
+        doc["error"] = f"{type(exc).__name__}: {exc}"
+    doc["collect_s"] = round(time.monotonic() - started, 3)
+    sys.stdout.write(json.dumps(doc) + "\n")
+    sys.stdout.flush()

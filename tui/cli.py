@@ -25,6 +25,7 @@ from tui import args
 from tui.args import LivePace, add_live_arguments
 
 if TYPE_CHECKING:
+    from probes.core.model import Diagnosis
     from probes.record.services import ServiceCheck
     from probes.triage.pasted import PastedError
     from tui.demo.servers import DemoLab
@@ -33,6 +34,7 @@ FORMATS = ("md", "html", "json")
 EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INCOMPLETE = 4  # the run was cut short: nothing was verified (README "Guarantees")
 SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "services", "demo", "watch")
 
 
@@ -476,6 +478,16 @@ def _check(ns: argparse.Namespace) -> int:
         if journal is None:
             raise UsageError("--report needs the session journal, which could not be written")
         _write_report(journal.path, ns.report, None, ns.force)
+    return check_status(diagnosis)
+
+
+def check_status(diagnosis: Diagnosis) -> int:
+    """``check``'s exit status: 4 when the verdict is ``incomplete`` (a script must not
+    read an unfinished run as a pass), 1 for an error finding, else 0."""
+    from probes.diagnosis.ranking import INCOMPLETE
+
+    if diagnosis.verdict == INCOMPLETE:
+        return EXIT_INCOMPLETE
     return EXIT_FINDINGS if diagnosis.has_errors else EXIT_OK
 
 

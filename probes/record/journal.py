@@ -91,14 +91,15 @@ def state_root() -> Path:
 
 
 def check_state_dir(directory: Path) -> None:
-    """Refuse a state directory someone else could tamper with, as ssh does.
+    """Refuse a state directory someone else could tamper with, as OpenSSH does.
 
     Every existing directory from the state root (``$XDG_STATE_HOME``) down to
     *directory* — or *directory* alone when it lies elsewhere — must be a real
-    directory owned by this user (or root) and not writable by group or others.
-    Otherwise another user could plant a journal for us to list and report, or move
-    ours away (``sudo -E`` keeps the invoking user's ``XDG_STATE_HOME``).  Raises
-    :class:`UnsafeStateDir`."""
+    directory owned by this user (or root) and writable by nobody else: not by
+    others, and by its group only when that group is this user's private group (as
+    Debian's OpenSSH allows under ``umask 002``).  Otherwise another user could plant
+    a journal for us to list and report, or move ours away (``sudo -E`` keeps the
+    invoking user's ``XDG_STATE_HOME``).  Raises :class:`UnsafeStateDir`."""
     root = state_root()
     try:
         relative = directory.relative_to(root)
@@ -125,11 +126,36 @@ def check_state_dir(directory: Path) -> None:
                 f"{path} belongs to uid {st.st_uid}, not to you (uid {uid}); "
                 "refusing to keep sessions there (is XDG_STATE_HOME another user's?)"
             )
-        if st.st_mode & 0o022:
+        if writable_by_others(st):
             raise UnsafeStateDir(
                 f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
                 "refusing to keep sessions there"
             )
+
+
+def writable_by_others(st: os.stat_result) -> bool:
+    """True when someone besides this user may write the file *st* describes: others,
+    or a group that is not this user's private group (named as the user, no other
+    members: what ``umask 002`` distributions give every user)."""
+    if st.st_mode & 0o002:
+        return True
+    return bool(st.st_mode & 0o020) and not _private_group(st.st_gid)
+
+
+def _private_group(gid: int) -> bool:
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid())
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return (
+        gid == user.pw_gid
+        and group.gr_name == user.pw_name
+        and all(member == user.pw_name for member in group.gr_mem)
+    )
 
 
 def new_session_id(now: float | None = None) -> str:
@@ -225,7 +251,7 @@ class Journal:
         path = directory / f"{sid}{SUFFIX}"
         try:
             check_state_dir(directory)
-            ensure_private_dir(directory)
+            ensure_private_dir(directory, owned_below=state_root())
             check_state_dir(directory)  # what mkdir found or made
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
             fd = os.open(path, flags | os.O_CLOEXEC, FILE_MODE)

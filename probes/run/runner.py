@@ -78,6 +78,8 @@ MAX_RUNS_PER_PROBE = 2
 # time any of them gets.
 FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu"})
 MIN_FOLLOW_UP_S = 1.0
+# How a live run's periodic record of a probe is told to the journal.
+CHECKPOINT = "checkpoint"
 # The trigger of a probe a person asked for in a live run (Run.request).
 ASKED_BY_PERSON = "person"
 # A starved process (no CPU for its ready work) gets its deadlines extended by the
@@ -251,7 +253,10 @@ class Run:
                 else:
                     item = self._redacted(item)
                     self.results[item.probe] = item
-                    yield self._emit(ProbeUpdate(item), self._journal_update(item, started))
+                    record = self._journal_update(item, started)
+                    yield self._emit(
+                        ProbeUpdate(item, checkpoint=record == CHECKPOINT), bool(record)
+                    )
                     if not item.final:
                         if self.live is not None:
                             async for event in self._live_diagnosis(tasks, started):
@@ -407,13 +412,13 @@ class Run:
         return event
 
     # ---- live runs ------------------------------------------------------------------
-    def _journal_update(self, result: ProbeResult, started: float) -> bool:
+    def _journal_update(self, result: ProbeResult, started: float) -> str:
         """Bounded runs journal every update; live runs journal changes, not packets:
-        a probe's first final result and its first complete window, then a checkpoint
-        now and then, and the latest evidence behind each change of the findings
-        (:meth:`_record_evidence`)."""
+        a probe's first final result and its first complete window, then a
+        :data:`CHECKPOINT` now and then, and the latest evidence behind each change of
+        the findings (:meth:`_record_evidence`).  "" when not journaled."""
         if self.live is None:
-            return True
+            return "update"
         now = self.live.clock.now()
         key = f"journal:{result.probe}"
         last = self._live_marks.get(key)
@@ -421,9 +426,9 @@ class Run:
         if first or (last is not None and now - last >= CHECKPOINT_EVERY_S):
             self._live_marks[key] = now
             self._unjournaled.pop(result.probe, None)
-            return True
+            return "first" if first else CHECKPOINT
         self._unjournaled[result.probe] = result
-        return False
+        return ""
 
     def _record_evidence(self) -> None:
         """The findings changed: journal the latest results not journaled yet, so the

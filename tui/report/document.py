@@ -7,7 +7,8 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
 
     {
       "schema": "netmedic.report", "version": 1,
-      "session":  {"id", "started_at", "last_event_at", "runs", "ended", "interrupted_write"},
+      "session":  {"id", "started_at", "last_event_at", "runs", "ended", "interrupted_write",
+                   "unread_bytes" (the middle of an oversized journal)},
       "context":  {"host", "user", "privileged", "privilege_mode", "netmedic_version",
                    "timezone", "utc_offset_s"},
       "target":   {"input", "host", "host_unicode", "port", "scheme", "path", "addresses": [..]},
@@ -75,6 +76,15 @@ def utc_offset(seconds: Any) -> str:
     sign = "+" if total >= 0 else "-"
     total = abs(total)
     return f"UTC{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
+
+
+def unread_note(unread_bytes: Any) -> str:
+    """What a report says of an oversized journal read from both ends."""
+    mib = (unread_bytes if isinstance(unread_bytes, int) else 0) / (1 << 20)
+    return (
+        f"The journal is larger than netmedic reads whole: its beginning and end were read, "
+        f"{mib:.1f} MiB in the middle were not."
+    )
 
 
 def iso(t: float) -> str:
@@ -166,6 +176,7 @@ def build_document(session: Session) -> dict[str, Any]:
             "runs": len(session.runs),
             "ended": session.ended,
             "interrupted_write": session.torn_tail,
+            "unread_bytes": session.gap_bytes,
         },
         "context": {
             k: header.get(k)

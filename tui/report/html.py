@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from tui.report.document import utc_offset
+from tui.report.document import unread_note, utc_offset
 
 CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#fff; --soft:#f6f8fa;
@@ -123,6 +123,8 @@ def render_html(doc: dict[str, Any]) -> str:
             '<p class="muted">The journal\'s last line was cut off (the session was killed '
             "mid-write); it was ignored.</p>"
         )
+    if session.get("unread_bytes"):
+        add(f'<p class="muted">{e(unread_note(session["unread_bytes"]))}</p>')
 
     error = doc.get("error")
     if error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tui.report.document import utc_offset
+from tui.report.document import unread_note, utc_offset
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _SEVERITY_MARK = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info", "ok": "🟢 ok"}
@@ -124,6 +124,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         add(
             "> The journal's last line was cut off (the session was killed mid-write); it was ignored."
         )
+    if session.get("unread_bytes"):
+        add("")
+        add(f"> {unread_note(session['unread_bytes'])}")
     add("")
 
     if doc.get("error"):

@@ -551,13 +551,14 @@ def _find_saved(name: str) -> ServiceCheck:
 
 def _services() -> int:
     from probes.core.profiles import KINDS
-    from probes.record.services import ServicesError, load_services, services_path
+    from probes.record.services import ServicesError, load_services_file, services_path
 
     path = services_path()
     try:
-        saved = load_services(path)
+        saved_file = load_services_file(path)
     except ServicesError as exc:
         raise UsageError(str(exc)) from None
+    saved = saved_file.services
     if not saved:
         print(f"no saved services in {path}; an example:\n")
         from probes.record.services import SAMPLE
@@ -588,7 +589,9 @@ def _services() -> int:
         )
         health = f"; health {kind.health}" if kind.health else ""
         print(f"  {kind.name:<11} {kind.label} ({ports}{health}{auth})")
-    return EXIT_OK
+    for error in saved_file.errors:  # each disabled entry, file:line (exit 2 below)
+        print(_printable(f"netmedic: {error}"), file=sys.stderr)
+    return EXIT_USAGE if saved_file.errors else EXIT_OK
 
 
 def _write_report(journal_path: Path, output: str, fmt: str | None, force: bool) -> None:

@@ -79,7 +79,7 @@ from probes.core.events import (
 )
 from probes.core.model import to_jsonable
 from probes.core.target import Target
-from probes.record.safefile import FILE_MODE, OutputError, ensure_private_dir
+from probes.record.safefile import FILE_MODE, OutputError, ensure_private_dir, writable_by_others
 from probes.triage.pasted import PastedError
 
 # One run's bound in the journal (a retest starts a new run, with a new budget).
@@ -146,31 +146,6 @@ def check_state_dir(directory: Path) -> None:
                 f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
                 "refusing to keep sessions there"
             )
-
-
-def writable_by_others(st: os.stat_result) -> bool:
-    """True when someone besides this user may write the file *st* describes: others,
-    or a group that is not this user's private group (named as the user, no other
-    members: what ``umask 002`` distributions give every user)."""
-    if st.st_mode & 0o002:
-        return True
-    return bool(st.st_mode & 0o020) and not _private_group(st.st_gid)
-
-
-def _private_group(gid: int) -> bool:
-    import grp
-    import pwd
-
-    try:
-        user = pwd.getpwuid(os.getuid())
-        group = grp.getgrgid(gid)
-    except KeyError:
-        return False
-    return (
-        gid == user.pw_gid
-        and group.gr_name == user.pw_name
-        and all(member == user.pw_name for member in group.gr_mem)
-    )
 
 
 def new_session_id(now: float | None = None) -> str:

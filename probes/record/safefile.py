@@ -132,6 +132,31 @@ def ensure_private_dir(path: Path, owned_below: Path | None = None) -> None:
             os.chmod(directory, DIR_MODE)
 
 
+def writable_by_others(st: os.stat_result) -> bool:
+    """True when someone besides this user may write the file *st* describes: others,
+    or a group that is not this user's private group (named as the user, no other
+    members: what ``umask 002`` distributions give every user)."""
+    if st.st_mode & 0o002:
+        return True
+    return bool(st.st_mode & 0o020) and not _private_group(st.st_gid)
+
+
+def _private_group(gid: int) -> bool:
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid())
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return (
+        gid == user.pw_gid
+        and group.gr_name == user.pw_name
+        and all(member == user.pw_name for member in group.gr_mem)
+    )
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

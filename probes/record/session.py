@@ -497,7 +497,8 @@ def _session_from_header(record: dict[str, Any], path: Path) -> Session:
     header["t"] = finite_time(header.get("t"), 0.0)
     if not isinstance(header.get("plan"), list):
         header["plan"] = []
-    header["plan"] = [str(p) for p in header["plan"][:MAX_PROBES_PER_RUN]]
+    # Once each: a face makes one panel per planned probe.
+    header["plan"] = list(dict.fromkeys(str(p) for p in header["plan"][:MAX_PROBES_PER_RUN]))
     if not isinstance(header.get("target"), dict):
         header["target"] = {}
     session = Session(path=path, header=header)

@@ -78,6 +78,14 @@ def utc_offset(seconds: Any) -> str:
     return f"UTC{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
 
 
+# A report renders a journal, a file anyone could have edited: its commands are
+# shown as recorded, never vouched for as netmedic's suggestion of now.
+RECORDED_COMMANDS = (
+    "Commands as the session journal recorded them (netmedic did not derive them again "
+    "for this report): read one before you run it."
+)
+
+
 def unread_note(unread_bytes: Any) -> str:
     """What a report says of an oversized journal read from both ends."""
     mib = (unread_bytes if isinstance(unread_bytes, int) else 0) / (1 << 20)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from tui.report.document import unread_note, utc_offset
+from tui.report.document import RECORDED_COMMANDS, unread_note, utc_offset
 
 CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#fff; --soft:#f6f8fa;
@@ -174,7 +174,10 @@ def render_html(doc: dict[str, Any]) -> str:
                 add(f"<li>{e(line)}</li>")
             add("</ul>")
         if f["next_steps"]:
-            add('<p><strong>Next steps</strong></p><ol class="steps">')
+            add("<p><strong>Next steps</strong></p>")
+            if any(step.get("command") for step in f["next_steps"]):
+                add(f'<p class="muted">{e(RECORDED_COMMANDS)}</p>')
+            add('<ol class="steps">')
             for step in f["next_steps"]:
                 mark = "" if step["state"] == "todo" else " " + _badge(step["state"])
                 add(f"<li>{e(step['text'])}{mark}")

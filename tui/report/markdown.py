@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tui.report.document import unread_note, utc_offset
+from tui.report.document import RECORDED_COMMANDS, unread_note, utc_offset
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _SEVERITY_MARK = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info", "ok": "🟢 ok"}
@@ -175,6 +175,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         if f["next_steps"]:
             add("**Next steps**")
             add("")
+            if any(step.get("command") for step in f["next_steps"]):
+                add(f"_{RECORDED_COMMANDS}_")
+                add("")
             for step in f["next_steps"]:
                 box = _STATE_BOX.get(step["state"], "[ ]")
                 text = esc(step["text"])

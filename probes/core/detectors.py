@@ -61,9 +61,44 @@ def secrets_in(text: str) -> list[str]:
     vendors, base64, hex_ = _plugins()
     for line in text.splitlines():
         for plugin in vendors:
-            found.update(value for value in plugin.analyze_string(line) if value)
+            found.update(_matches(plugin, line))
         found.update(_random_words(line, base64, hex_))
     return sorted(found, key=len, reverse=True)
+
+
+# Shapes that start a vendor token: a cheap gate before detect-secrets is imported
+# (start-up) to judge a word that is not a paste, such as another process's argument.
+VENDOR_PREFIX = re.compile(
+    r"(?:gh[pousr]_|github_pat_|glpat-|xox[abposr]-|[sr]k_live_|sk-|A3T[A-Z0-9]|AKIA|ASIA|ABIA|"
+    r"ACCA|eyJ|npm_|pypi-|SG\.|AC[a-z0-9]{32}|SK[a-z0-9]{32})"
+)
+
+
+def vendor_secrets_in(text: str) -> list[str]:
+    """The vendor tokens (keys, JWTs) in *text*, without the entropy heuristics: for
+    words that are not a paste, where a random-looking id is usually just an id."""
+    if not VENDOR_PREFIX.search(text):
+        return []
+    vendors, _base64, _hex = _plugins()
+    found = {value for plugin in vendors for value in _matches(plugin, text)}
+    return sorted(found, key=len, reverse=True)
+
+
+def _matches(plugin: Any, text: str) -> Iterator[str]:
+    """What *plugin* sees in *text*: the whole match of a pattern (a plugin's
+    ``analyze_string`` yields only its group, ``ghp`` of a ``ghp_…`` token), or what
+    its own analysis yields (the JWT plugin checks what it matched)."""
+    if type(plugin).analyze_string is not _regex_analyze():
+        yield from (value for value in plugin.analyze_string(text) if value)
+        return
+    for pattern in plugin.denylist:
+        yield from (m.group(0) for m in pattern.finditer(text) if m.group(0))
+
+
+def _regex_analyze() -> Any:
+    from detect_secrets.plugins.base import RegexBasedDetector
+
+    return RegexBasedDetector.analyze_string
 
 
 def key_block_secrets(text: str) -> Iterator[str]:

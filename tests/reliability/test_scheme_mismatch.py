@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 
 from tests.probe_helpers import ROOT, clean_env
-from tests.servers.base import ServerThread, http_ok, silent
+from tests.servers.base import Handler, ServerThread, http_ok, read_head, response, silent
 from tests.servers.pgserver import pg_error
-from tests.servers.pki import Pki
+from tests.servers.pki import DAY, NOW, Pki
 from tests.servers.services import resp_server
 from tests.servers.tlsserver import TlsServer
 
@@ -71,7 +71,9 @@ def speakers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int
             "TLS": tls.port,
             "SSH": st.serve(_ssh),
             "Redis": st.serve(resp_server()),
-            "PostgreSQL": st.serve(pg_error("28P01", 'password authentication failed for user "x"')),
+            "PostgreSQL": st.serve(
+                pg_error("28P01", 'password authentication failed for user "x"')
+            ),
             "silence": st.serve(silent),
             "reset": st.serve(_reset),
         }
@@ -88,6 +90,7 @@ class Case:
     verdict: str
     run_s: float  # from the run's start to the process's exit
     stderr: str
+    followups: tuple[str, ...] = ()
 
 
 def _check(scheme: str, speaks: str, port: int, env: dict[str, str]) -> Case:
@@ -107,8 +110,15 @@ def _check(scheme: str, speaks: str, port: int, env: dict[str, str]) -> Case:
     except ValueError:
         return Case(scheme, speaks, done.returncode, "", float("inf"), done.stderr[-400:])
     started = dt.datetime.fromisoformat(doc["started_at"]).timestamp()
+    followups = tuple(f["probe"] for f in doc["followups"])
     return Case(
-        scheme, speaks, done.returncode, doc["verdict"], ended - started, done.stderr[-400:]
+        scheme,
+        speaks,
+        done.returncode,
+        doc["verdict"],
+        ended - started,
+        done.stderr[-400:],
+        followups,
     )
 
 
@@ -132,3 +142,46 @@ def test_every_scheme_against_every_protocol_ends_in_time(
         if case.speaks in ("SSH", "silence", "reset"):
             assert case.verdict != "ok", case
     assert len(cases) == len(SCHEMES) * 7
+
+
+def _redirect_to(location: str) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        writer.write(response(301, "Moved Permanently", {"Location": location}))
+        await writer.drain()
+
+    return handle
+
+
+def test_a_redirect_to_https_with_a_bad_certificate_ends_in_time(tmp_path: Path) -> None:
+    """http:// redirecting to https:// with a self-signed, expired, wrong-name or
+    private-CA certificate: the tls follow-up is planned once (it skips for an
+    http:// target, and that skip once planned it again, forever)."""
+    pki = Pki(tmp_path)
+    contexts = {
+        "self-signed": pki.self_signed_context(),
+        "expired": pki.self_signed_context(not_before=NOW - 10 * DAY, not_after=NOW - DAY),
+        "wrong-name": pki.server_context(pki.leaf("elsewhere.example")),
+        "private-ca": pki.server_context(pki.leaf()),
+    }
+    servers = {kind: TlsServer(ctx) for kind, ctx in contexts.items()}
+    st = ServerThread()
+    env = clean_env(XDG_STATE_HOME=str(tmp_path / "state"))
+    try:
+        ports = {
+            kind: st.serve(_redirect_to(f"https://127.0.0.1:{tls.port}/"))
+            for kind, tls in servers.items()
+        }
+        with ThreadPoolExecutor(AT_ONCE) as pool:
+            checked = pool.map(lambda p: _check("http", "HTTP", p, env), ports.values())
+            cases = dict(zip(ports, checked, strict=True))
+        for kind, case in cases.items():
+            assert case.verdict == "http.redirect_broken", (kind, case)
+            assert case.followups == ("tls",), (kind, case)
+            if case.run_s > TIMEOUT_S + MARGIN_S:  # starved among its siblings? alone:
+                alone = _check("http", "HTTP", ports[kind], env)
+                assert alone.run_s <= TIMEOUT_S + MARGIN_S, (kind, alone)
+    finally:
+        st.close()
+        for tls in servers.values():
+            tls.close()

@@ -65,6 +65,18 @@ class Outcome:
             self.kind, self.timeout
         )
 
+    @property
+    def expected_status(self) -> int | None:
+        """The exit status its JSON calls for (README "Guarantees"): 4 incomplete, 1 an
+        error finding, else 0; None without a JSON document."""
+        try:
+            doc = json.loads(self.stdout)
+        except ValueError:
+            return None
+        if doc.get("verdict") == "incomplete":
+            return 4
+        return 1 if any(f.get("severity") == "error" for f in doc.get("findings", ())) else 0
+
 
 def right_verdicts(kind: str, timeout: float) -> frozenset[str]:
     """What a correct check says about *kind*: only the slow server, given more time

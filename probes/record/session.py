@@ -208,6 +208,7 @@ class Session:
     torn_tail: bool = False
     skipped_lines: int = 0
     gap_bytes: int = 0  # the unread middle of an oversized journal
+    limited_runs: list[int] = field(default_factory=list)  # runs that hit the journal bound
 
     @property
     def id(self) -> str:
@@ -629,6 +630,10 @@ def _apply(session: Session, record: dict[str, Any]) -> None:
                     record.get("first") is True,
                 )
             )
+    elif kind == "limit":
+        run_number = _small_int(record.get("run"), 1)
+        if run_number not in session.limited_runs and len(session.limited_runs) < MAX_RUNS:
+            session.limited_runs.append(run_number)
     elif kind == "resumed":
         session.resumed += 1
         session.ended = False

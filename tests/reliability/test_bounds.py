@@ -23,6 +23,7 @@ from probes.record.session import journal_session, list_sessions, read_journal
 from probes.run.runner import RUN_MARGIN_S, Run, run_to_end
 from tests.reliability.forge import header
 from tui.cli import EXIT_INCOMPLETE, check_status, main
+from tui.report import render
 
 TARGET = parse_target("redis://127.0.0.1:6379/")
 
@@ -105,7 +106,10 @@ def test_one_runs_journal_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     kinds = [json.loads(line)["type"] for line in data.splitlines()]
     assert kinds[-2:] == ["finished", "end"]
     assert kinds.count("limit") == 1
-    assert journal_session(journal).latest is not None
+    session = journal_session(journal)
+    assert session.latest is not None and session.latest.finished
+    assert session.limited_runs == [1]
+    assert "reached the journal's bound" in render(session, "md")
 
 
 def test_an_oversized_journal_is_read_by_its_head_and_tail(

@@ -8,7 +8,8 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
     {
       "schema": "netmedic.report", "version": 1,
       "session":  {"id", "started_at", "last_event_at", "runs", "ended", "interrupted_write",
-                   "unread_bytes" (the middle of an oversized journal)},
+                   "unread_bytes" (the middle of an oversized journal),
+                   "limited_runs" (runs whose journal reached its bound)},
       "context":  {"host", "user", "privileged", "privilege_mode", "netmedic_version",
                    "timezone", "utc_offset_s"},
       "target":   {"input", "host", "host_unicode", "port", "scheme", "path", "addresses": [..]},
@@ -92,6 +93,15 @@ def unread_note(unread_bytes: Any) -> str:
     return (
         f"The journal is larger than netmedic reads whole: its beginning and end were read, "
         f"{mib:.1f} MiB in the middle were not."
+    )
+
+
+def limited_note(runs: Any) -> str:
+    """What a report says of runs that reached their journal bound."""
+    numbers = ", ".join(str(r) for r in runs) if isinstance(runs, list) else ""
+    return (
+        f"Run {numbers} reached the journal's bound for one run: after it only what ends "
+        "the run was recorded (its findings may have moved since)."
     )
 
 
@@ -185,6 +195,7 @@ def build_document(session: Session) -> dict[str, Any]:
             "ended": session.ended,
             "interrupted_write": session.torn_tail,
             "unread_bytes": session.gap_bytes,
+            "limited_runs": list(session.limited_runs),
         },
         "context": {
             k: header.get(k)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from tui.report.document import RECORDED_COMMANDS, unread_note, utc_offset
+from tui.report.document import RECORDED_COMMANDS, limited_note, unread_note, utc_offset
 
 CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#fff; --soft:#f6f8fa;
@@ -125,6 +125,8 @@ def render_html(doc: dict[str, Any]) -> str:
         )
     if session.get("unread_bytes"):
         add(f'<p class="muted">{e(unread_note(session["unread_bytes"]))}</p>')
+    if session.get("limited_runs"):
+        add(f'<p class="muted">{e(limited_note(session["limited_runs"]))}</p>')
 
     error = doc.get("error")
     if error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tui.report.document import RECORDED_COMMANDS, unread_note, utc_offset
+from tui.report.document import RECORDED_COMMANDS, limited_note, unread_note, utc_offset
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _SEVERITY_MARK = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info", "ok": "🟢 ok"}
@@ -127,6 +127,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if session.get("unread_bytes"):
         add("")
         add(f"> {unread_note(session['unread_bytes'])}")
+    if session.get("limited_runs"):
+        add("")
+        add(f"> {limited_note(session['limited_runs'])}")
     add("")
 
     if doc.get("error"):

@@ -482,13 +482,18 @@ def _check(ns: argparse.Namespace) -> int:
 
 
 def check_status(diagnosis: Diagnosis) -> int:
-    """``check``'s exit status: 4 when the verdict is ``incomplete`` (a script must not
-    read an unfinished run as a pass), 1 for an error finding, else 0."""
+    """``check``'s exit status: 1 for an error finding; else 4 when the run is
+    incomplete — its verdict, or a probe that could not finish behind a warning — so a
+    script never reads an unfinished run as a pass; else 0."""
+    from probes.diagnosis.coverage import INCOMPLETE as PROBE_INCOMPLETE
     from probes.diagnosis.ranking import INCOMPLETE
 
     if diagnosis.verdict == INCOMPLETE:
         return EXIT_INCOMPLETE
-    return EXIT_FINDINGS if diagnosis.has_errors else EXIT_OK
+    if diagnosis.has_errors:
+        return EXIT_FINDINGS
+    unfinished = any(f.id == PROBE_INCOMPLETE for f in diagnosis.findings)
+    return EXIT_INCOMPLETE if unfinished else EXIT_OK
 
 
 def _check_ca_file(path: str) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.lab.netns import Lab
+from tests.probe_helpers import status_for
 from tests.reliability.faultservers import BLACKHOLE_RULES, PORTS, SLOW_S
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,15 +68,13 @@ class Outcome:
 
     @property
     def expected_status(self) -> int | None:
-        """The exit status its JSON calls for (README "Guarantees"): 4 incomplete, 1 an
-        error finding, else 0; None without a JSON document."""
+        """The exit status its JSON calls for (README "Guarantees"); None without a
+        JSON document."""
         try:
             doc = json.loads(self.stdout)
         except ValueError:
             return None
-        if doc.get("verdict") == "incomplete":
-            return 4
-        return 1 if any(f.get("severity") == "error" for f in doc.get("findings", ())) else 0
+        return status_for(doc)
 
 
 def right_verdicts(kind: str, timeout: float) -> frozenset[str]:

@@ -13,7 +13,7 @@ import pytest
 
 from probes.core.context import ProbeConfig, ProbeContext
 from probes.core.events import DiagnosisUpdate, ProbeUpdate, RunFinished
-from probes.core.model import Diagnosis, ProbeResult, Status
+from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.net.tcp import TcpAttempt, TcpData
 from probes.record import journal as journal_module
@@ -79,8 +79,15 @@ async def test_a_skip_that_asks_for_its_own_probe_again_is_planned_once() -> Non
 
 
 def test_exit_status_follows_the_verdict() -> None:
+    warning = Finding("local.close_wait", Severity.WARNING, "leaks CLOSE_WAIT", (), ())
+    unfinished = Finding("probe.incomplete", Severity.WARNING, "http could not finish", (), ())
+    error = Finding("tcp.refused", Severity.ERROR, "nothing listens", (), ())
     assert check_status(Diagnosis((), "incomplete")) == 4
     assert check_status(Diagnosis((), "ok")) == 0
+    assert check_status(Diagnosis((warning,), "local.close_wait")) == 0
+    # A warning outranks the missing evidence, but nothing was verified: not a pass.
+    assert check_status(Diagnosis((warning, unfinished), "local.close_wait")) == 4
+    assert check_status(Diagnosis((error, unfinished), "tcp.refused")) == 1
 
 
 def test_one_runs_journal_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

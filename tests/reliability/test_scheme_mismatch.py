@@ -140,10 +140,11 @@ def test_every_scheme_against_every_protocol_ends_in_time(
     broken = [c for c in cases if not c.verdict or c.returncode not in (0, 1, 4)]
     assert not broken, broken
     assert not slow, [(c.scheme, c.speaks, round(c.run_s, 2), c.verdict) for c in slow]
-    # A scheme that names another protocol than the port speaks is never "ok".
+    # A scheme that names another protocol than the port speaks is never "ok" (the TLS
+    # port's certificate is from a private CA the checks are not given: never ok).
+    matching = {("redis", "Redis"), ("http", "HTTP")}
     for case in cases:
-        if case.speaks in ("SSH", "silence", "reset"):
-            assert case.verdict != "ok", case
+        assert (case.verdict == "ok") == ((case.scheme, case.speaks) in matching), case
     assert len(cases) == len(SCHEMES) * 7
 
 

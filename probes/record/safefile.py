@@ -120,10 +120,8 @@ def ensure_private_dir(path: Path, owned_below: Path | None = None) -> None:
         os.chmod(directory, DIR_MODE)  # a umask like 0277 would leave it unusable
     ours = [path]
     if owned_below is not None and path.is_relative_to(owned_below):
-        ours = [
-            owned_below / Path(*path.relative_to(owned_below).parts[: i + 1])
-            for i in range(len(path.relative_to(owned_below).parts))
-        ]
+        parts = path.relative_to(owned_below).parts
+        ours = [owned_below.joinpath(*parts[: i + 1]) for i in range(len(parts))]
     for directory in ours:
         st = os.lstat(directory)
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):

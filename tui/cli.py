@@ -26,6 +26,7 @@ from tui import args, remote
 from tui.args import LivePace, add_live_arguments
 
 if TYPE_CHECKING:
+    from probes.core.model import Diagnosis
     from probes.record.services import ServiceCheck
     from probes.triage.pasted import PastedError
     from tui.demo.servers import DemoLab
@@ -34,6 +35,7 @@ FORMATS = ("md", "html", "json")
 EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INCOMPLETE = 4  # the run was cut short: nothing was verified (README "Guarantees")
 SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "services", "demo", "watch")
 
 
@@ -500,7 +502,22 @@ def _check(ns: argparse.Namespace) -> int:
         if journal is None:
             raise UsageError("--report needs the session journal, which could not be written")
         _write_report(journal.path, ns.report, None, ns.force)
-    return EXIT_FINDINGS if diagnosis.has_errors else EXIT_OK
+    return check_status(diagnosis)
+
+
+def check_status(diagnosis: Diagnosis) -> int:
+    """``check``'s exit status: 1 for an error finding; else 4 when the run is
+    incomplete — its verdict, or a probe that could not finish behind a warning — so a
+    script never reads an unfinished run as a pass; else 0."""
+    from probes.diagnosis.coverage import INCOMPLETE as PROBE_INCOMPLETE
+    from probes.diagnosis.ranking import INCOMPLETE
+
+    if diagnosis.verdict == INCOMPLETE:
+        return EXIT_INCOMPLETE
+    if diagnosis.has_errors:
+        return EXIT_FINDINGS
+    unfinished = any(f.id == PROBE_INCOMPLETE for f in diagnosis.findings)
+    return EXIT_INCOMPLETE if unfinished else EXIT_OK
 
 
 def _check_ca_file(path: str) -> None:
@@ -563,13 +580,14 @@ def _find_saved(name: str) -> ServiceCheck:
 
 def _services() -> int:
     from probes.core.profiles import KINDS
-    from probes.record.services import ServicesError, load_services, services_path
+    from probes.record.services import ServicesError, load_services_file, services_path
 
     path = services_path()
     try:
-        saved = load_services(path)
+        saved_file = load_services_file(path)
     except ServicesError as exc:
         raise UsageError(str(exc)) from None
+    saved = saved_file.services
     if not saved:
         print(f"no saved services in {path}; an example:\n")
         from probes.record.services import SAMPLE
@@ -600,7 +618,9 @@ def _services() -> int:
         )
         health = f"; health {kind.health}" if kind.health else ""
         print(f"  {kind.name:<11} {kind.label} ({ports}{health}{auth})")
-    return EXIT_OK
+    for error in saved_file.errors:  # each disabled entry, file:line (exit 2 below)
+        print(_printable(f"netmedic: {error}"), file=sys.stderr)
+    return EXIT_USAGE if saved_file.errors else EXIT_OK
 
 
 def _write_report(journal_path: Path, output: str, fmt: str | None, force: bool) -> None:

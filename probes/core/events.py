@@ -65,6 +65,9 @@ class PlanStep:
 @dataclass(frozen=True, slots=True)
 class ProbeUpdate:
     result: ProbeResult
+    # A live run's periodic record of a probe's latest result (no change behind it):
+    # what a journal may thin out when a run grows long.
+    checkpoint: bool = False
 
 
 @dataclass(frozen=True, slots=True)

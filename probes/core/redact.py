@@ -10,7 +10,10 @@ Secrets are recognised three ways:
   ``Bearer``/``Basic`` credentials — :func:`redact_text`;
 * by **value**: secrets this process knows (the target's password, secret
   query values, values of secret environment variables, proxy passwords) are
-  removed wherever they appear, even without a telltale name — :class:`Redactor`.
+  removed wherever they appear, even without a telltale name — :class:`Redactor`;
+* by **look**, in what a person pastes: private key blocks, vendor tokens
+  (``ghp_…``, ``xoxb-…``, ``AKIA…``, ``sk-…``), JWTs and random-looking strings, as
+  detect-secrets' plugins find them — :meth:`Redactor.learn_paste`.
 
 Every face builds one :class:`Redactor` (:meth:`Redactor.for_target`) and
 passes text (:meth:`Redactor.text`), JSON-able documents (:meth:`Redactor.json`)
@@ -254,6 +257,14 @@ class Redactor:
 
     def add(self, secret: str) -> None:
         self._scrubber.add(secret)
+
+    def learn_paste(self, text: str) -> None:
+        """Remember every secret *text* shows by its look (``probes.core.detectors``,
+        imported only now: a paste is rare, start-up is not), to scrub it anywhere."""
+        from probes.core.detectors import secrets_in
+
+        for secret in secrets_in(text):
+            self.add(secret)
 
     def text(self, text: str) -> str:
         self.learn_text(text)

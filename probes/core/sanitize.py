@@ -15,6 +15,7 @@ as ``\\x20`` followed by ``2e``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 # Unicode categories Cc (controls, C1 included), Cf (format: bidi overrides and
@@ -60,6 +61,12 @@ def clean_bytes(data: bytes, limit: int = 200) -> str:
 def clean_block(text: str) -> str:
     """Printable text that may keep its tabs and newlines (no length cap)."""
     return _UNSAFE.sub(_escape, text)  # tab and newline are not in the class
+
+
+def replace_unsafe(text: str, replace: Callable[[str], str]) -> str:
+    """*text* with each character :func:`clean_block` would escape given to *replace*
+    (a URL path percent-encodes them instead: ``%E2%80%AE``)."""
+    return _UNSAFE.sub(lambda m: replace(m.group()), text)
 
 
 def is_clean(text: str) -> bool:

@@ -13,11 +13,12 @@ import re
 import socket
 import struct
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import idna
 
 from probes.core.redact import is_secret_name
+from probes.core.sanitize import replace_unsafe
 
 DEFAULT_PORTS: dict[str, int] = {
     "http": 80,
@@ -168,7 +169,8 @@ def parse_target(text: str, default_port: int | None = None) -> Target:
     host, host_unicode, version, zone = _parse_host(host_text)
     if not explicit_scheme and not path and not query:
         path = "/"
-    path = path or "/"
+    path = _visible(path or "/")
+    query = _visible(query)
     redacted_query = _redact_query(query)
     full_path = path + (f"?{query}" if query else "")
     shown = _display_input(
@@ -324,6 +326,13 @@ def _display_input(scheme: str, has_creds: bool, authority: str, path: str, quer
     prefix = f"{scheme}://" if scheme else ""
     tail = path + (f"?{query}" if query else "")
     return f"{prefix}{creds}{host_part}{tail}"
+
+
+def _visible(part: str) -> str:
+    """A path or query with bidi, zero-width and other invisible characters
+    percent-encoded, as a client sends them: they never reach a terminal or journal
+    raw (``/a\u202eb`` is ``/a%E2%80%AEb``)."""
+    return replace_unsafe(part, lambda char: quote(char, safe=""))
 
 
 def _quote(text: str) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from probes.core.detectors import VENDOR_PREFIX
 from probes.core.redact import REDACTED, is_secret_name, redact_text
 from probes.core.sanitize import clean_text
 from probes.host.owner import ContainerIndex, read_placement
@@ -201,8 +202,9 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     The value of a secret-looking option (``--requirepass X``, ``--token=X``,
     ``-p X``, ``-pX``) is masked, and so is every argument after it except the
     names of later options: which later arguments are values cannot be known
-    without the program's own parser.  URL passwords and ``NAME=secret``
-    assignments are masked anywhere.
+    without the program's own parser.  URL passwords, ``NAME=secret`` assignments
+    and bare vendor tokens (``ghp_…``, ``AKIA…``: detect-secrets' plugins) are
+    masked anywhere.
     """
     out: list[str] = []
     masking = False  # a secret option was seen: values from here on are hidden
@@ -224,8 +226,20 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
             name, eq, _value = arg.partition("=")
             out.append((f"{name}={MASK}" if eq else arg) if _is_option(arg) else MASK)
         else:
-            out.append(redact_text(arg))
+            out.append(_bare_tokens(redact_text(arg)))
     return out
+
+
+def _bare_tokens(arg: str) -> str:
+    """*arg* with vendor tokens masked; detect-secrets is imported only for an argument
+    that starts like one (it costs start-up time)."""
+    if not VENDOR_PREFIX.search(arg):
+        return arg
+    from probes.core.detectors import vendor_secrets_in
+
+    for token in vendor_secrets_in(arg):
+        arg = arg.replace(token, MASK)
+    return arg
 
 
 def read_fd_limits(pid: int | str, proc: str = "/proc") -> tuple[int, int]:

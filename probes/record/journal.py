@@ -31,8 +31,15 @@ Every later line has ``type``, ``seq`` (1, 2, ...) and ``t`` (epoch seconds):
 ``finding``    ``run``, ``finding_id``, ``change`` (raised|cleared), ``severity``, ``title``,
                ``at_s``, ``window``, ``evidence``: a live run's finding came or went
 ``resumed``    a face reopened the session to continue it
+``limit``      ``run``, ``events``, ``bytes``: this run reached its journal bound (below)
 ``end``        the session was closed cleanly
 =============  ==========================================================
+
+One run's journal is bounded (:class:`RunBudget`): past half of :data:`RUN_MAX_BYTES`
+a live run's checkpoints are rolled (one per probe per :data:`ROLLED_CHECKPOINT_S`;
+its first results and every change are still written); at :data:`RUN_MAX_BYTES` or
+:data:`RUN_MAX_EVENTS` one ``limit`` event is written and, until the next run, only
+what ends or marks the session (``finished``, ``end``, steps, notes).
 
 Everything it receives is already redacted: the run (:mod:`probes.run.runner`) is
 the secrets boundary, and faces redact what a person types before emitting it.  Readers
@@ -53,7 +60,7 @@ import socket
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +79,16 @@ from probes.core.events import (
 )
 from probes.core.model import to_jsonable
 from probes.core.target import Target
-from probes.record.safefile import FILE_MODE, OutputError, ensure_private_dir
+from probes.record.safefile import FILE_MODE, OutputError, ensure_private_dir, writable_by_others
 from probes.triage.pasted import PastedError
+
+# One run's bound in the journal (a retest starts a new run, with a new budget).
+RUN_MAX_BYTES = 32 << 20
+RUN_MAX_EVENTS = 50_000
+# Past half the bytes, a live run keeps one checkpoint per probe this often.
+ROLLED_CHECKPOINT_S = 3600.0
+# Events written whatever the budget: they end a run or mark the session.
+_ALWAYS = frozenset({"finished", "retest", "step", "note", "resumed", "end"})
 
 SCHEMA = "netmedic.journal"
 SCHEMA_VERSION = 1
@@ -91,14 +106,15 @@ def state_root() -> Path:
 
 
 def check_state_dir(directory: Path) -> None:
-    """Refuse a state directory someone else could tamper with, as ssh does.
+    """Refuse a state directory someone else could tamper with, as OpenSSH does.
 
     Every existing directory from the state root (``$XDG_STATE_HOME``) down to
     *directory* — or *directory* alone when it lies elsewhere — must be a real
-    directory owned by this user (or root) and not writable by group or others.
-    Otherwise another user could plant a journal for us to list and report, or move
-    ours away (``sudo -E`` keeps the invoking user's ``XDG_STATE_HOME``).  Raises
-    :class:`UnsafeStateDir`."""
+    directory owned by this user (or root) and writable by nobody else: not by
+    others, and by its group only when that group is this user's private group (as
+    Debian's OpenSSH allows under ``umask 002``).  Otherwise another user could plant
+    a journal for us to list and report, or move ours away (``sudo -E`` keeps the
+    invoking user's ``XDG_STATE_HOME``).  Raises :class:`UnsafeStateDir`."""
     root = state_root()
     try:
         relative = directory.relative_to(root)
@@ -125,7 +141,7 @@ def check_state_dir(directory: Path) -> None:
                 f"{path} belongs to uid {st.st_uid}, not to you (uid {uid}); "
                 "refusing to keep sessions there (is XDG_STATE_HOME another user's?)"
             )
-        if st.st_mode & 0o022:
+        if writable_by_others(st):
             raise UnsafeStateDir(
                 f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
                 "refusing to keep sessions there"
@@ -179,6 +195,30 @@ def target_json(target: Target) -> dict[str, Any]:
     }
 
 
+@dataclass
+class RunBudget:
+    """What one run has written to its journal, and what it may still write."""
+
+    events: int = 0
+    bytes: int = 0
+    spent: bool = False  # the limit event is written: only _ALWAYS events follow
+    checkpoints: dict[str, float] = field(default_factory=dict)  # probe -> when written
+
+    def admits(self, kind: str, checkpoint_of: str, now: float) -> bool:
+        if kind in _ALWAYS:
+            return True
+        if self.spent:
+            return False
+        if checkpoint_of and self.bytes >= RUN_MAX_BYTES // 2:
+            last = self.checkpoints.get(checkpoint_of)
+            if last is not None and now - last < ROLLED_CHECKPOINT_S:
+                return False
+        return True
+
+    def over(self) -> bool:
+        return self.events >= RUN_MAX_EVENTS or self.bytes >= RUN_MAX_BYTES
+
+
 class JournalError(Exception):
     """A journal cannot be created, written or read; ``str()`` is one line."""
 
@@ -203,6 +243,7 @@ class Journal:
     seq: int = 0
     error: str = ""
     memory: list[bytes] | None = None  # lines of an in-memory journal
+    budget: RunBudget = field(default_factory=RunBudget)  # the current run's
     _fd: int = -1
     _closed: bool = False
 
@@ -225,7 +266,7 @@ class Journal:
         path = directory / f"{sid}{SUFFIX}"
         try:
             check_state_dir(directory)
-            ensure_private_dir(directory)
+            ensure_private_dir(directory, owned_below=state_root())
             check_state_dir(directory)  # what mkdir found or made
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
             fd = os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
@@ -297,6 +338,11 @@ class Journal:
 
     def emit(self, event: object) -> None:
         if isinstance(event, ProbeUpdate):
+            checkpoint_of = event.result.probe if event.checkpoint else ""
+            if not self.budget.admits("probe", checkpoint_of, self.clock()):
+                return
+            if checkpoint_of:
+                self.budget.checkpoints[checkpoint_of] = self.clock()
             self._event("probe", {"run": self.run, "result": to_jsonable(event.result)})
         elif isinstance(event, DiagnosisUpdate):
             self._event("diagnosis", {"run": self.run, "diagnosis": to_jsonable(event.diagnosis)})
@@ -326,6 +372,7 @@ class Journal:
             self._event("finding", {"run": self.run, **to_jsonable(event)})
         elif isinstance(event, RetestStarted):
             self.run = event.run_number
+            self.budget = RunBudget()
             self._event("retest", {"run": event.run_number})
         elif isinstance(event, StepMarked):
             self._event(
@@ -370,17 +417,28 @@ class Journal:
     # -- writing -------------------------------------------------------------------
 
     def _event(self, kind: str, body: dict[str, Any]) -> None:
-        self.seq += 1
-        self._write({"type": kind, "seq": self.seq, "t": round(self.clock(), 6), **body})
-
-    def _write(self, record: dict[str, Any]) -> None:
-        if self.error or not self.is_open:
+        budget = self.budget
+        if not budget.admits(kind, "", 0.0):
             return
+        self.seq += 1
+        written = self._write({"type": kind, "seq": self.seq, "t": round(self.clock(), 6), **body})
+        budget.events += 1
+        budget.bytes += written
+        if not budget.spent and budget.over():
+            budget.spent = True
+            self.seq += 1
+            limit = {"run": self.run, "events": budget.events, "bytes": budget.bytes}
+            self._write({"type": "limit", "seq": self.seq, "t": round(self.clock(), 6), **limit})
+
+    def _write(self, record: dict[str, Any]) -> int:
+        """Append *record* as one line; the bytes written (0 when nothing was)."""
+        if self.error or not self.is_open:
+            return 0
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         data = (line + "\n").encode("utf-8")
         if self.memory is not None:
             self.memory.append(data)
-            return
+            return len(data)
         try:
             view = memoryview(data)
             while view:
@@ -388,6 +446,8 @@ class Journal:
             os.fsync(self._fd)
         except OSError as exc:
             self.error = _why(exc)
+            return 0
+        return len(data)
 
     def _repair_tail(self) -> None:
         """A torn last line (crash mid-write) gets a newline so new events stay parseable."""

@@ -101,14 +101,58 @@ def write_private(path: str | os.PathLike[str], data: bytes, force: bool = False
     return p
 
 
-def ensure_private_dir(path: Path) -> None:
-    """Create *path* (and parents) with mode 0700; tighten it if we own it."""
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise OutputError(f"{path} is not a directory")
-    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != DIR_MODE:
-        os.chmod(path, DIR_MODE)
+def ensure_private_dir(path: Path, owned_below: Path | None = None) -> None:
+    """Create *path* and each missing parent with mode 0700, whatever the umask
+    (``mkdir -p`` would make the parents 0775 under ``umask 002``, and a later run
+    would refuse them as group-writable).  *path*, and every directory between
+    *owned_below* (excluded) and *path*, is tightened to 0700 when this user owns it:
+    those are this program's own, made under whatever umask an earlier run had."""
+    missing: list[Path] = []
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(directory, DIR_MODE)  # a umask like 0277 would leave it unusable
+    ours = [path]
+    if owned_below is not None and path.is_relative_to(owned_below):
+        parts = path.relative_to(owned_below).parts
+        ours = [owned_below.joinpath(*parts[: i + 1]) for i in range(len(parts))]
+    for directory in ours:
+        st = os.lstat(directory)
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"{directory} is not a directory")
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != DIR_MODE:
+            os.chmod(directory, DIR_MODE)
+
+
+def writable_by_others(st: os.stat_result) -> bool:
+    """True when someone besides this user may write the file *st* describes: others,
+    or a group that is not this user's private group (named as the user, no other
+    members: what ``umask 002`` distributions give every user)."""
+    if st.st_mode & 0o002:
+        return True
+    return bool(st.st_mode & 0o020) and not _private_group(st.st_gid)
+
+
+def _private_group(gid: int) -> bool:
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid())
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return (
+        gid == user.pw_gid
+        and group.gr_name == user.pw_name
+        and all(member == user.pw_name for member in group.gr_mem)
+    )
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -11,9 +11,14 @@ People check the same few services again and again.  Each is saved once::
     symptom = "auth"                             # optional: the usual symptom
 
 and checked with ``netmedic check @vectors``.  Secrets are never stored in the file:
-header values must name an environment variable, and a URL with a password is
-refused.  Unknown keys, bad values and TOML syntax errors are reported with the
-file and the line.
+header values must name an environment variable, and a URL with a password or a
+secret-named query value (``?token=…``, in ``url`` or ``health``) is refused.  Unknown
+keys and bad values are reported with the file and the line and disable that entry
+only; TOML syntax errors, nesting deeper than :data:`MAX_DEPTH` and a file over
+:data:`MAX_FILE_BYTES` refuse the file.  The file names environment variables whose
+values are sent as headers: like ssh with its config, the file (followed through a
+symlink) and its folder must be owned by this user or root and writable by nobody
+else (:func:`check_private`), or nothing in it is used.
 """
 
 from __future__ import annotations
@@ -30,9 +35,13 @@ from typing import Any
 from probes.core.context import ProbeConfig
 from probes.core.options import OptionError, parse_header_option
 from probes.core.profiles import KINDS, kind_for
+from probes.core.redact import is_secret_name
 from probes.core.target import Target, TargetError, parse_target
+from probes.record.safefile import writable_by_others
 
 FILE_NAME = "services.toml"
+MAX_FILE_BYTES = 256 << 10  # thousands of services; a bigger file is not a config
+MAX_DEPTH = 32  # tables and arrays in each other: services.toml needs three
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 _VAR = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
@@ -122,43 +131,150 @@ def services_path() -> Path:
     return config_dir() / FILE_NAME
 
 
+@dataclass(frozen=True, slots=True)
+class ServicesFile:
+    """What a services.toml holds: its good entries, and one error (``file:line:
+    why``) for each entry that is disabled."""
+
+    services: tuple[SavedService, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
 def load_services(path: Path | None = None) -> tuple[SavedService, ...]:
-    """The saved services (none when the file does not exist); ServicesError when bad."""
+    """The good saved services (none when the file does not exist); ServicesError
+    when the file as a whole is unusable (unsafe, too big, not TOML)."""
+    return load_services_file(path).services
+
+
+def load_services_file(path: Path | None = None) -> ServicesFile:
+    """The saved services and the errors of the entries left out (see the module)."""
     path = path or services_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        check_private(path)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        return ()
-    except (OSError, UnicodeDecodeError) as exc:
+        return ServicesFile()
+    except OSError as exc:
+        raise ServicesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ServicesError(f"{path}: larger than {MAX_FILE_BYTES >> 10} KiB; not a services file?")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ServicesError(f"{path}: cannot read: {exc}") from None
-    return parse_services(text, str(path))
+    return read_services(text, str(path))
+
+
+def check_private(path: Path) -> None:
+    """Refuse a services.toml another user could have written, as ssh refuses such a
+    config: the file (and, through a symlink, the file it names) and the folder of
+    each must be owned by this user or root and writable by nobody else.
+    FileNotFoundError when there is no file."""
+    names = [path]
+    if path.is_symlink():
+        names.append(path.resolve())
+    uid = os.getuid()
+    for name in names:
+        for item in (name, name.parent):
+            st = os.stat(item)
+            if st.st_uid not in (uid, 0):
+                raise ServicesError(
+                    f"{item} belongs to uid {st.st_uid}, not to you (uid {uid}); "
+                    "refusing to use saved services from it"
+                )
+            if writable_by_others(st):
+                raise ServicesError(
+                    f"{item} is writable by others (mode {st.st_mode & 0o7777:04o}); "
+                    "refusing to use saved services from it"
+                )
 
 
 def find_service(name: str, path: Path | None = None) -> SavedService:
     path = path or services_path()
-    services = load_services(path)
-    for service in services:
+    saved = load_services_file(path)
+    for service in saved.services:
         if service.name == name:
             return service
-    known = ", ".join(s.name for s in services) or "none"
+    for error in saved.errors:
+        if f"[services.{name}]" in error:
+            raise ServicesError(error)
+    known = ", ".join(s.name for s in saved.services) or "none"
     raise ServicesError(f"no saved service {name!r} in {path} (saved: {known})")
 
 
 def parse_services(text: str, source: str = FILE_NAME) -> tuple[SavedService, ...]:
+    """Every service of *text*; ServicesError at the first problem (strict)."""
+    saved = read_services(text, source)
+    if saved.errors:
+        raise ServicesError(saved.errors[0])
+    return saved.services
+
+
+def read_services(text: str, source: str = FILE_NAME) -> ServicesFile:
+    """The services of *text*: a bad entry is an error of its own and left out; a file
+    that is not TOML, or nested deeper than :data:`MAX_DEPTH`, raises ServicesError."""
+    deep = _too_deep(text)
+    if deep:
+        raise ServicesError(f"{source}:{deep}: nested more than {MAX_DEPTH} levels deep")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ServicesError(f"{source}: {exc}") from None
+    except RecursionError:  # the depth scan is an estimate; the parser has the last word
+        raise ServicesError(f"{source}: nested too deeply") from None
     locate = _Locator(text, source)
+    errors: list[str] = []
     for key in doc:
         if key != "services":
-            raise ServicesError(
+            errors.append(
                 locate.top(key, f"unknown top-level key {key!r} (only [services.NAME] tables)")
             )
     table = doc.get("services", {})
     if not isinstance(table, dict):
-        raise ServicesError(locate.top("services", "'services' must be a table of [services.NAME]"))
-    return tuple(_service(name, body, locate) for name, body in table.items())
+        errors.append(locate.top("services", "'services' must be a table of [services.NAME]"))
+        table = {}
+    services: list[SavedService] = []
+    for name, body in table.items():
+        try:
+            services.append(_service(name, body, locate))
+        except ServicesError as exc:
+            errors.append(str(exc))
+    return ServicesFile(tuple(services), tuple(errors))
+
+
+def _too_deep(text: str) -> int:
+    """The line where brackets nest past :data:`MAX_DEPTH` (0: never), counting ``[``
+    and ``{`` outside strings and comments, as tomllib would recurse into them."""
+    depth = 0
+    quote = ""
+    line = 1
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line += 1
+            if quote in ('"', "'"):
+                quote = ""  # a basic string ends at the line's end (else TOML errs)
+        elif quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return 0
 
 
 def _service(name: str, body: Any, locate: _Locator) -> SavedService:
@@ -189,9 +305,20 @@ def _service(name: str, body: Any, locate: _Locator) -> SavedService:
     if kind and kind not in KINDS:
         raise fail("kind", f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
     headers = _headers(body.get("headers", {}), fail)
+    secret = _secret_query(target.path)
+    if secret:
+        raise fail("url", f"url carries a secret ({secret}=...): {_KEEP_SECRETS_OUT}")
     health = _string(body, "health", fail)
     if health and not health.startswith("/"):
         raise fail("health", "health must be a path starting with '/'")
+    if health:
+        secret = _secret_query(health)
+        if secret:
+            raise fail("health", f"health carries a secret ({secret}=...): {_KEEP_SECRETS_OUT}")
+        try:
+            parse_target(f"{target.scheme}://{target.host_port}{health}")
+        except TargetError as exc:
+            raise fail("health", f"health is not a usable path: {exc}") from None
     expect = body.get("expect", 0)
     if (
         not isinstance(expect, int)
@@ -216,6 +343,20 @@ def _service(name: str, body: Any, locate: _Locator) -> SavedService:
         _string(body, "description", fail),
         locate.header_line(name),
     )
+
+
+_KEEP_SECRETS_OUT = (
+    "secrets never go in this file; use headers with an environment variable, "
+    "or the client's own config"
+)
+
+
+def _secret_query(path: str) -> str:
+    """The first secret-named query parameter of *path* ("" when none)."""
+    from urllib.parse import parse_qsl
+
+    query = path.partition("?")[2]
+    return next((k for k, _v in parse_qsl(query) if is_secret_name(k)), "")
 
 
 def _string(body: dict[str, Any], key: str, fail: Any) -> str:
@@ -252,40 +393,59 @@ def _headers(value: Any, fail: Any) -> tuple[tuple[str, str], ...]:
 
 
 class _Locator:
-    """Line numbers for errors tomllib does not locate (it parses to plain dicts)."""
+    """Line numbers for errors tomllib does not locate (it parses to plain dicts).
+
+    The lines are indexed once (each table header, each ``key =`` line), so locating
+    every entry of a file of thousands of services stays linear."""
+
+    _TABLE = re.compile(r'^\s*\[\s*services\s*\.\s*("?)(?P<name>[^"\]]+)\1\s*\]')
+    _INLINE = re.compile(r'^\s*("?)(?P<name>[^"=\s]+)\1\s*=\s*\{')
+    _KEY = re.compile(r'^\s*("?)(?P<key>[A-Za-z0-9_-]+)\1\s*=')
 
     def __init__(self, text: str, source: str) -> None:
         self.lines = text.splitlines()
         self.source = source
-
-    def _find(self, pattern: str, start: int = 0, stop: int | None = None) -> int:
-        rx = re.compile(pattern)
-        for i in range(start, len(self.lines) if stop is None else stop):
-            if rx.search(self.lines[i]):
-                return i + 1
-        return 0
+        self._heads: dict[str, int] = {}  # service -> its header line
+        self._keys: dict[int, dict[str, int]] = {}  # header line -> key -> line
+        self._top: dict[str, int] = {}
+        section = 0
+        for number, line in enumerate(self.lines, 1):
+            table = self._TABLE.match(line)
+            inline = None if table else self._INLINE.match(line)
+            if table or line.lstrip().startswith("["):
+                section = number
+                if table:
+                    self._heads.setdefault(table.group("name"), number)
+                self._top.setdefault(line.strip().lstrip("[").split(".")[0].strip(), number)
+                continue
+            if inline and section and self.lines[section - 1].strip() == "[services]":
+                self._heads.setdefault(inline.group("name"), number)
+                self._keys[number] = {
+                    m.group(1): number for m in re.finditer(r"([A-Za-z0-9_-]+)\s*=", line)
+                }
+                continue
+            key = self._KEY.match(line)
+            if key is None:
+                continue
+            if not section:
+                self._top.setdefault(key.group("key"), number)
+            else:
+                self._keys.setdefault(section, {}).setdefault(key.group("key"), number)
 
     def header_line(self, name: str) -> int:
-        quoted = re.escape(name)
-        return self._find(rf'^\s*\[\s*services\s*\.\s*("?){quoted}\1\s*\]') or self._find(
-            rf'^\s*("?){quoted}\1\s*=\s*\{{'
-        )
+        return self._heads.get(name, 0)
 
     def _at(self, line: int, message: str) -> str:
         return f"{self.source}:{line}: {message}" if line else f"{self.source}: {message}"
 
     def top(self, key: str, message: str) -> str:
-        return self._at(self._find(rf"^\s*\[?\s*{re.escape(key)}\b"), message)
+        return self._at(self._top.get(key, 0), message)
 
     def key(self, name: str, key: str, message: str) -> str:
         head = self.header_line(name)
         if not key or not head:
             return self._at(head, message)
-        stop = self._find(r"^\s*\[", head) or len(self.lines) + 1
-        line = self._find(rf'^\s*("?){re.escape(key)}\1\s*=', head - 1, stop - 1)
-        if not line and re.search(rf"\b{re.escape(key)}\s*=", self.lines[head - 1]):
-            line = head  # an inline table on the header line
-        return self._at(line or head, message)
+        return self._at(self._keys.get(head, {}).get(key, head), message)
 
 
 SAMPLE = """\

@@ -21,6 +21,9 @@ render the probes they know and the rest generically.
 
 A torn last line is ignored (``Session.torn_tail`` says so); any other
 unreadable line is skipped and counted in ``Session.skipped_lines``.  A journal
+larger than :data:`MAX_JOURNAL_BYTES` (a ``watch`` of days) is read by its head and
+its tail, :data:`HEAD_BYTES` each; ``Session.gap_bytes`` says how much of its middle
+was left unread.  A journal
 written by a newer netmedic (``version`` above :data:`SCHEMA_VERSION`) raises
 :class:`JournalError` with one line saying so.
 """
@@ -65,6 +68,9 @@ from probes.triage.pasted import PastedError
 # Bounds on what a journal can make a reader do: anything beyond them was not written
 # by netmedic (a forged or corrupt file) and is skipped, never kept.
 MAX_JOURNAL_BYTES = 64 << 20
+# An oversized journal is read from both ends: the session header, the plan and the
+# first results are at its head, the latest runs and verdict at its tail.
+HEAD_BYTES = TAIL_BYTES = MAX_JOURNAL_BYTES // 2
 MAX_LINE_BYTES = 4 << 20  # one event; a probe result is a few KiB
 MAX_RUNS = 200
 MAX_PROBES_PER_RUN = 64
@@ -231,6 +237,8 @@ class Session:
     last_t: float = 0.0
     torn_tail: bool = False
     skipped_lines: int = 0
+    gap_bytes: int = 0  # the unread middle of an oversized journal
+    limited_runs: list[int] = field(default_factory=list)  # runs that hit the journal bound
 
     @property
     def id(self) -> str:
@@ -364,7 +372,40 @@ def read_journal(path: str | os.PathLike[str]) -> Session:
     bounded whatever the file holds (see the ``MAX_*`` limits)."""
     p = Path(path)
     with open_journal_file(p) as fh:
-        return parse_lines(fh, p)
+        size = os.fstat(fh.fileno()).st_size
+        if size <= MAX_JOURNAL_BYTES:
+            return parse_lines(fh, p)
+        gap: list[int] = []
+        session = parse_lines(fh, p, _head_and_tail(fh, size, gap))
+        session.gap_bytes = sum(gap)
+        return session
+
+
+def _head_and_tail(
+    fh: io.BufferedReader, size: int, gap: list[int]
+) -> Iterator[tuple[bytes | None, bool]]:
+    """The whole lines of an oversized journal's first :data:`HEAD_BYTES` and last
+    :data:`TAIL_BYTES`; the bytes between them are never read (*gap* gets their count)."""
+    for item in _lines(fh):
+        yield item
+        if fh.tell() >= HEAD_BYTES:
+            break
+    head_end = fh.tell()
+    start = max(head_end, size - TAIL_BYTES)
+    if start > head_end:
+        fh.seek(start - 1)
+        if fh.read(1) != b"\n":  # mid-line: that line's start is in the gap
+            for _partial in _lines_up_to_newline(fh):
+                pass
+        gap.append(fh.tell() - head_end)
+    yield from _lines(fh)
+
+
+def _lines_up_to_newline(fh: io.BufferedIOBase) -> Iterator[bytes]:
+    while chunk := fh.readline(1 << 20):
+        yield chunk
+        if chunk.endswith(b"\n"):
+            return
 
 
 def open_journal_file(p: Path) -> io.BufferedReader:
@@ -381,8 +422,6 @@ def open_journal_file(p: Path) -> io.BufferedReader:
             raise JournalError(f"{p} is a directory, not a session journal")
         if not stat.S_ISREG(st.st_mode):
             raise JournalError(f"{p} is not a regular file (a FIFO, socket or device?)")
-        if st.st_size > MAX_JOURNAL_BYTES:
-            raise JournalError(f"{p} is larger than {MAX_JOURNAL_BYTES >> 20} MiB; not a journal?")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -426,13 +465,18 @@ def _record(line: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def parse_lines(fh: io.BufferedIOBase, path: Path) -> Session:
-    """Build a :class:`Session` from journal lines, keeping only what is bounded."""
+def parse_lines(
+    fh: io.BufferedIOBase,
+    path: Path,
+    lines: Iterator[tuple[bytes | None, bool]] | None = None,
+) -> Session:
+    """Build a :class:`Session` from journal lines (*lines*, default every line of
+    *fh*), keeping only what is bounded."""
     session: Session | None = None
     first = True
     skipped = 0
     torn = False
-    for line, has_newline in _lines(fh):
+    for line, has_newline in _lines(fh) if lines is None else lines:
         if line is not None and not line.strip():
             continue
         record = None if line is None else _record(line)
@@ -484,7 +528,8 @@ def _session_from_header(record: dict[str, Any], path: Path) -> Session:
     header["t"] = finite_time(header.get("t"), 0.0)
     if not isinstance(header.get("plan"), list):
         header["plan"] = []
-    header["plan"] = [str(p) for p in header["plan"][:MAX_PROBES_PER_RUN]]
+    # Once each: a face makes one panel per planned probe.
+    header["plan"] = list(dict.fromkeys(str(p) for p in header["plan"][:MAX_PROBES_PER_RUN]))
     if not isinstance(header.get("target"), dict):
         header["target"] = {}
     session = Session(path=path, header=header)
@@ -627,6 +672,10 @@ def _apply(session: Session, record: dict[str, Any]) -> None:
                     record.get("first") is True,
                 )
             )
+    elif kind == "limit":
+        run_number = _small_int(record.get("run"), 1)
+        if run_number not in session.limited_runs and len(session.limited_runs) < MAX_RUNS:
+            session.limited_runs.append(run_number)
     elif kind == "resumed":
         session.resumed += 1
         session.ended = False

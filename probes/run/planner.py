@@ -105,7 +105,11 @@ def follow_ups(
     elapsed_s: float,
     known: Sequence[str] = (),
 ) -> list[PlanStep]:
-    """Probes the evidence so far asks for that are not planned yet."""
+    """Probes the evidence so far asks for that are not planned yet.
+
+    *planned* names every probe started so far, once per start: a probe rerun after
+    its skip appears twice and is never rerun again (its second skip must not ask
+    for it a third time)."""
     steps: dict[str, PlanStep] = {}
 
     def add(name: str, reason: str, trigger: str) -> None:

@@ -71,10 +71,17 @@ __all__ = [
 
 # A probe gets the configured timeout plus this much to report what it saw.
 DEADLINE_GRACE_S = 1.0
+# A bounded run ends this long after its timeout (plus any duration asked for, like
+# --hold) whatever its follow-ups: what has not answered by then is told as unfinished.
+RUN_MARGIN_S = 1.0
+# However the evidence reads, no probe runs more often than this in one run.
+MAX_RUNS_PER_PROBE = 2
 # Follow-ups that fit in what is left of the run's time (headless), and the least
 # time any of them gets.
 FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu"})
 MIN_FOLLOW_UP_S = 1.0
+# How a live run's periodic record of a probe is told to the journal.
+CHECKPOINT = "checkpoint"
 # The trigger of a probe a person asked for in a live run (Run.request).
 ASKED_BY_PERSON = "person"
 # A starved process (no CPU for its ready work) gets its deadlines extended by the
@@ -125,6 +132,8 @@ class Run:
     _running: set[str] = field(default_factory=set, init=False, repr=False)
     _stopped: bool = field(default=False, init=False, repr=False)  # its end is recorded
     _started_s: float = field(default=0.0, init=False, repr=False)  # monotonic
+    # Every (probe, reason) a follow-up was planned for: each is planned at most once.
+    _asked: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.redactor is None:
@@ -220,14 +229,22 @@ class Run:
 
         for step in self.steps:
             launch(step)
+        limit = None if self.live is not None else self.time_limit_s()
         ended = 0
         try:
             while ended < len(every):
                 wake = self._next_check(started)
+                left = self._time_left(started, limit)
+                if left is not None and left <= 0:
+                    async for event in self._out_of_time(tasks, started, limit or 0.0):
+                        yield event
+                    break
+                if left is not None:
+                    wake = left if wake is None else min(wake, left)
                 try:
                     item = await asyncio.wait_for(queue.get(), wake)
                 except TimeoutError:
-                    item = ""  # time for the time-based follow-ups
+                    item = ""  # time for the time-based follow-ups, or the run's end
                 if isinstance(item, PlanStep):  # a person asked for a probe
                     step = dataclasses.replace(item, at_s=time.monotonic() - started)
                     self.steps.append(step)
@@ -241,7 +258,10 @@ class Run:
                 else:
                     item = self._redacted(item)
                     self.results[item.probe] = item
-                    yield self._emit(ProbeUpdate(item), self._journal_update(item, started))
+                    record = self._journal_update(item, started)
+                    yield self._emit(
+                        ProbeUpdate(item, checkpoint=record == CHECKPOINT), bool(record)
+                    )
                     if not item.final:
                         if self.live is not None:
                             first = self._first_answer(item)  # the verdict may be due now
@@ -288,6 +308,46 @@ class Run:
                 self.addresses = resolved.addresses
             ctx.close()
 
+    def time_limit_s(self) -> float:
+        """The hard bound of a bounded run: the timeout plus :data:`RUN_MARGIN_S`, plus
+        the longest duration one of its first probes was asked to take (``--hold``).
+        Follow-ups never extend it."""
+        deadlines = [
+            probe_deadline(PROBES.get(step.probe), self.config) or 0.0 for step in self.steps
+        ]
+        longest = max([0.0, *deadlines]) - self.config.timeout - DEADLINE_GRACE_S
+        return self.config.timeout + RUN_MARGIN_S + max(0.0, longest)
+
+    def _time_left(self, started: float, limit: float | None) -> float | None:
+        """Seconds until the run's bound (None: unbounded).  Time the process spent
+        starved of CPU is added back, capped as for the probes' own deadlines."""
+        if limit is None:
+            return None
+        starved = min(self._clock.starved_s, self._clock.max_extension_s)
+        return started + limit + starved - time.monotonic()
+
+    async def _out_of_time(
+        self, tasks: Mapping[str, asyncio.Task[None]], started: float, limit: float
+    ) -> AsyncIterator[Event]:
+        """The run's bound has passed: every probe still running is stopped and told
+        as unfinished (``DEADLINE``), and the evidence so far is diagnosed."""
+        for name, task in tasks.items():
+            if self._finished(name):
+                continue
+            task.cancel()
+            result = _error(
+                name,
+                started,
+                "DEADLINE",
+                f"the run's limit of {limit:g}s (timeout plus {RUN_MARGIN_S:g}s) was reached",
+            )
+            self.results[name] = result
+            yield self._emit(ProbeUpdate(result))
+        new = self._diagnose([])
+        if new != self.diagnosis:
+            self.diagnosis = new
+            yield self._emit(DiagnosisUpdate(new))
+
     def _finished(self, name: str) -> bool:
         result = self.results.get(name)
         return result is not None and result.final
@@ -306,17 +366,26 @@ class Run:
     def _new_follow_ups(self, ctx: ProbeContext, started: float) -> list[PlanStep]:
         if not self.follow_evidence:
             return []
-        steps = follow_ups(
+        every_run = [step.probe for step in self.steps]  # a rerun counts twice
+        fresh: list[PlanStep] = []
+        for step in follow_ups(
             self.target,
             self.results,
-            self.probe_names,
+            every_run,
             time.monotonic() - started,
             self._known(),
-        )
+        ):
+            # The guard behind the planner: evidence that reads the same twice (a
+            # skip that asks for the probe that skipped) plans nothing new.
+            key = (step.probe, step.reason)
+            if key in self._asked or every_run.count(step.probe) >= MAX_RUNS_PER_PROBE:
+                continue
+            self._asked.add(key)
+            fresh.append(step)
         protocol = heard_protocol(self.results)
         if protocol and not ctx.heard_protocol:
             ctx.heard(protocol)
-        return steps
+        return fresh
 
     def _follow_up_context(self, ctx: ProbeContext, step: PlanStep, started: float) -> ProbeContext:
         """A probe added late fits in what is left of the run's time (headless), so a
@@ -349,13 +418,13 @@ class Run:
         return event
 
     # ---- live runs ------------------------------------------------------------------
-    def _journal_update(self, result: ProbeResult, started: float) -> bool:
+    def _journal_update(self, result: ProbeResult, started: float) -> str:
         """Bounded runs journal every update; live runs journal changes, not packets:
-        a probe's first final result or its first live result, then a checkpoint
-        now and then, and the latest evidence behind each change of the findings
-        (:meth:`_record_evidence`)."""
+        a probe's first final result or its first live result, then a
+        :data:`CHECKPOINT` now and then, and the latest evidence behind each change of
+        the findings (:meth:`_record_evidence`).  "" when not journaled."""
         if self.live is None:
-            return True
+            return "update"
         now = self.live.clock.now()
         key = f"journal:{result.probe}"
         last = self._live_marks.get(key)
@@ -363,9 +432,9 @@ class Run:
         if first or (last is not None and now - last >= CHECKPOINT_EVERY_S):
             self._live_marks[key] = now
             self._unjournaled.pop(result.probe, None)
-            return True
+            return "first" if first else CHECKPOINT
         self._unjournaled[result.probe] = result
-        return False
+        return ""
 
     def _first_answer(self, result: ProbeResult) -> bool:
         """True the first time a live probe's result counts as its answer."""

@@ -94,12 +94,17 @@ _QUOTED_PAIR = re.compile(
 
 def redact_pasted(text: str, redactor: Redactor) -> str:
     """Pasted text through *redactor*, which first learns the values of secret-named
-    quoted pairs (so it scrubs them here and from everything else the run emits)."""
+    quoted pairs and every secret the detectors see by its look (so it scrubs them
+    here and from everything else the run emits).  A private key block keeps only its
+    BEGIN and END lines."""
+    from probes.core.detectors import mask_key_blocks
+
     for m in _QUOTED_PAIR.finditer(text):
         value = m.group("v1") or m.group("v2") or m.group("v3") or ""
         if is_secret_name(m.group("name")) and value != REDACTED:
             redactor.add(value)
-    return redactor.text(text)
+    redactor.learn_paste(text)
+    return redactor.text(mask_key_blocks(text, REDACTED))
 
 
 def keep_error(raw: str, redactor: Redactor) -> PastedError:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.lab.netns import Lab
+from tests.probe_helpers import status_for
 from tests.reliability.faultservers import BLACKHOLE_RULES, PORTS, SLOW_S
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,6 +65,16 @@ class Outcome:
         return self.verdict == "incomplete" or self.verdict in right_verdicts(
             self.kind, self.timeout
         )
+
+    @property
+    def expected_status(self) -> int | None:
+        """The exit status its JSON calls for (README "Guarantees"); None without a
+        JSON document."""
+        try:
+            doc = json.loads(self.stdout)
+        except ValueError:
+            return None
+        return status_for(doc)
 
 
 def right_verdicts(kind: str, timeout: float) -> frozenset[str]:

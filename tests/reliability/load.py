@@ -4,7 +4,8 @@ Starts the fault lab (refused, blackholed, slow, resetting and hostile targets i
 namespace of its own), runs N ``netmedic check --json`` at once with timeouts 2..5 s
 and prints, per target and overall: verdicts, exit statuses, wall time p50/max and
 peak RSS.  The last line says whether every verdict was right (or ``incomplete``),
-no failure said ``ok`` and every exit status was 0 or 1.  Exit status 0 when so.
+no failure said ``ok`` and every exit status was the one its verdict calls for
+(0, 1, or 4 for ``incomplete``).  Exit status 0 when so.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def report(outcomes: list[Outcome]) -> bool:
             f"{kind:<10} {len(group):>3}  {verdicts:<44} {exits:<10} "
             f"{statistics.median(walls):>6.2f} {max(walls):>6.2f} {rss:>7.1f}"
         )
-    wrong = [o for o in outcomes if not o.right or o.returncode not in (0, 1)]
+    wrong = [o for o in outcomes if not o.right or o.returncode != o.expected_status]
     for o in wrong:
         print(f"WRONG: {o.kind} --timeout {o.timeout}: verdict {o.verdict}, exit {o.returncode}")
         print("       " + o.stderr.decode(errors="replace")[-300:].replace("\n", " | "))

@@ -131,6 +131,11 @@ def test_no_other_process_secret_reaches_any_output(
         (["app", "postgres://u:s3cr3t@db/x"], "app postgres://***@db/x"),
         (["env", "DB_PASSWORD=s3cr3t", "app"], "env DB_PASSWORD=*** app"),
         (["nginx", "-g", "daemon off;"], "nginx -g daemon off;"),
+        # Bare positional tokens: only their look (detect-secrets' plugins) tells.
+        (["app", "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "serve"], "app *** serve"),
+        (["app", "AKIAIOSFODNN7EXAMPLE", "eu-west-1"], "app *** eu-west-1"),
+        (["bot", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"], "bot ***"),
+        (["app", "--name=sk-notakey", "skip-this"], "app --name=sk-notakey skip-this"),
     ],
 )  # fmt: skip
 def test_redact_argv(argv: list[str], shown: str) -> None:

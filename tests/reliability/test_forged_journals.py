@@ -234,13 +234,16 @@ def test_huge_journal_is_read_in_bounded_memory(tmp_path: Path) -> None:
         while fh.tell() < 60 << 20:
             fh.write(body)
     env = {**os.environ, "XDG_STATE_HOME": str(state), "PYTHONPATH": str(REPO)}
-    # The child reports its own peak RSS: RUSAGE_CHILDREN would be the largest of every
-    # child this test process ever waited for.
+    # The child reports its own peak RSS: VmHWM, the high-water mark of its own memory.
+    # Not ru_maxrss: RUSAGE_CHILDREN would be the largest of every child this test
+    # process ever waited for, and the child's RUSAGE_SELF keeps, across exec, the peak
+    # of the memory it was forked (vforked) from: this pytest process's own size.
     measure = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from tui.cli import main\n"
         "code = main(['sessions'])\n"
-        "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print('maxrss', re.search(r'VmHWM:\\s*(\\d+)', status).group(1), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     proc = subprocess.Popen(
@@ -254,7 +257,7 @@ def test_huge_journal_is_read_in_bounded_memory(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert b"20260101-000000-abcdef" in out
     maxrss_kib = int(err.decode().rsplit("maxrss", 1)[1].split()[0])
-    assert maxrss_kib < 150 * 1024  # KiB: the file is 60 MiB
+    assert maxrss_kib < 64 * 1024  # KiB: the file is 60 MiB, the reader keeps a few
 
 
 def test_not_a_number_never_reaches_a_format() -> None:

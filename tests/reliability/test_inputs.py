@@ -59,7 +59,8 @@ def test_someone_elses_state_dir_is_refused(
         state.chmod(0o1777)
     elif kind == "other-owner":
         os.chown(state, 12345, 12345)
-    else:
+    else:  # a group other than this user's private group (umask 002 makes those)
+        os.chown(state / "netmedic", os.getuid(), 12345)
         (state / "netmedic").chmod(0o770)
     planted = write(
         sessions / "20990101-000000-aaaaaa.jsonl",

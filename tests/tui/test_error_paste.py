@@ -41,7 +41,7 @@ async def test_pasted_traceback_fills_symptom_and_target(tmp_path: Path) -> None
         assert isinstance(picker, SymptomPickerScreen)
         field = picker.query_one("#symptom-filter", ErrorInput)
         field.post_message(events.Paste(TRACEBACK))
-        await pilot.pause()
+        await settle(pilot)  # the paste is redacted on a worker thread
         # Every line was kept (Input alone keeps the first), the secret never shown.
         assert "Connection refused" in field.value and field.value.startswith("Traceback")
         assert field.value.count("Traceback") == 1
@@ -85,7 +85,7 @@ async def test_error_without_host_asks_for_the_target(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         field = app.screen.query_one("#symptom-filter", ErrorInput)
         field.post_message(events.Paste("Error: read ECONNRESET\n    at TLSWrap.onStreamRead"))
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen.query_one("#symptoms", OptionList).get_option_at_index(0).id == (
             "intermittent"
         )
@@ -104,7 +104,7 @@ async def test_command_line_target_wins_over_the_error(tmp_path: Path) -> None:
         field.post_message(
             events.Paste("Could not connect to Redis at 10.9.9.9:6379: Connection refused")
         )
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
         screen = app.screen

@@ -7,7 +7,9 @@ Times are ISO 8601 in UTC (``"at"``) plus seconds since the session started
 
     {
       "schema": "netmedic.report", "version": 1,
-      "session":  {"id", "started_at", "last_event_at", "runs", "ended", "interrupted_write"},
+      "session":  {"id", "started_at", "last_event_at", "runs", "ended", "interrupted_write",
+                   "unread_bytes" (the middle of an oversized journal),
+                   "limited_runs" (runs whose journal reached its bound)},
       "context":  {"host", "user", "privileged", "privilege_mode", "netmedic_version",
                    "timezone", "utc_offset_s"},
       "target":   {"input", "host", "host_unicode", "port", "scheme", "path", "addresses": [..]},
@@ -75,6 +77,32 @@ def utc_offset(seconds: Any) -> str:
     sign = "+" if total >= 0 else "-"
     total = abs(total)
     return f"UTC{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
+
+
+# A report renders a journal, a file anyone could have edited: its commands are
+# shown as recorded, never vouched for as netmedic's suggestion of now.
+RECORDED_COMMANDS = (
+    "Commands as the session journal recorded them (netmedic did not derive them again "
+    "for this report): read one before you run it."
+)
+
+
+def unread_note(unread_bytes: Any) -> str:
+    """What a report says of an oversized journal read from both ends."""
+    mib = (unread_bytes if isinstance(unread_bytes, int) else 0) / (1 << 20)
+    return (
+        f"The journal is larger than netmedic reads whole: its beginning and end were read, "
+        f"{mib:.1f} MiB in the middle were not."
+    )
+
+
+def limited_note(runs: Any) -> str:
+    """What a report says of runs that reached their journal bound."""
+    numbers = ", ".join(str(r) for r in runs) if isinstance(runs, list) else ""
+    return (
+        f"Run {numbers} reached the journal's bound for one run: after it only what ends "
+        "the run was recorded (its findings may have moved since)."
+    )
 
 
 def iso(t: float) -> str:
@@ -166,6 +194,8 @@ def build_document(session: Session) -> dict[str, Any]:
             "runs": len(session.runs),
             "ended": session.ended,
             "interrupted_write": session.torn_tail,
+            "unread_bytes": session.gap_bytes,
+            "limited_runs": list(session.limited_runs),
         },
         "context": {
             k: header.get(k)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from tui.report.document import utc_offset
+from tui.report.document import RECORDED_COMMANDS, limited_note, unread_note, utc_offset
 
 CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#fff; --soft:#f6f8fa;
@@ -123,6 +123,10 @@ def render_html(doc: dict[str, Any]) -> str:
             '<p class="muted">The journal\'s last line was cut off (the session was killed '
             "mid-write); it was ignored.</p>"
         )
+    if session.get("unread_bytes"):
+        add(f'<p class="muted">{e(unread_note(session["unread_bytes"]))}</p>')
+    if session.get("limited_runs"):
+        add(f'<p class="muted">{e(limited_note(session["limited_runs"]))}</p>')
 
     error = doc.get("error")
     if error:
@@ -172,7 +176,10 @@ def render_html(doc: dict[str, Any]) -> str:
                 add(f"<li>{e(line)}</li>")
             add("</ul>")
         if f["next_steps"]:
-            add('<p><strong>Next steps</strong></p><ol class="steps">')
+            add("<p><strong>Next steps</strong></p>")
+            if any(step.get("command") for step in f["next_steps"]):
+                add(f'<p class="muted">{e(RECORDED_COMMANDS)}</p>')
+            add('<ol class="steps">')
             for step in f["next_steps"]:
                 mark = "" if step["state"] == "todo" else " " + _badge(step["state"])
                 add(f"<li>{e(step['text'])}{mark}")

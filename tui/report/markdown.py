@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tui.report.document import utc_offset
+from tui.report.document import RECORDED_COMMANDS, limited_note, unread_note, utc_offset
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _SEVERITY_MARK = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info", "ok": "🟢 ok"}
@@ -124,6 +124,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
         add(
             "> The journal's last line was cut off (the session was killed mid-write); it was ignored."
         )
+    if session.get("unread_bytes"):
+        add("")
+        add(f"> {unread_note(session['unread_bytes'])}")
+    if session.get("limited_runs"):
+        add("")
+        add(f"> {limited_note(session['limited_runs'])}")
     add("")
 
     if doc.get("error"):
@@ -172,6 +178,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         if f["next_steps"]:
             add("**Next steps**")
             add("")
+            if any(step.get("command") for step in f["next_steps"]):
+                add(f"_{RECORDED_COMMANDS}_")
+                add("")
             for step in f["next_steps"]:
                 box = _STATE_BOX.get(step["state"], "[ ]")
                 text = esc(step["text"])

@@ -204,6 +204,7 @@ first.  Pick a finding, then walk its next steps.
         finished (where the marks and notes were made) or the partial ones."""
         restored = self.session.restored
         assert restored is not None
+        self.query_one(StepsChecklist).recorded = True  # until a retest derives them again
         cut = not restored.finished
         for name, panel in self._panels.items():
             result = restored.results.get(name)
@@ -288,6 +289,7 @@ first.  Pick a finding, then walk its next steps.
     # ---- running --------------------------------------------------------------------
     def start_run(self) -> None:
         app = self.netmedic
+        self.query_one(StepsChecklist).recorded = False  # this run derives its own steps
         follow = app.follows_evidence(self.session.symptom)
         self._live = LiveControl(app.pace_clock) if app.live else None
         run = Run(

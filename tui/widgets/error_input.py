@@ -7,7 +7,7 @@ is usually its last.  This field keeps every line, joined by :data:`LINE_MARK`
 
 from __future__ import annotations
 
-from textual import events
+from textual import events, work
 from textual.widgets import Input
 
 from probes.core.redact import Redactor
@@ -28,11 +28,19 @@ class ErrorInput(Input):
     def _on_paste(self, event: events.Paste) -> None:
         event.stop()
         event.prevent_default()  # Input's own handler would insert the first line again
-        if not event.text:
-            return
+        if event.text:
+            self._redact_paste(event.text)
+
+    @work(thread=True, group="paste", exit_on_error=False)
+    def _redact_paste(self, raw: str) -> None:
+        """Redact off the event loop: the secret detectors load on the first paste
+        (detect-secrets takes a few hundred milliseconds to import)."""
         from probes.triage.pasted import clean_lines, redact_pasted  # not for the first frame
 
-        text = redact_pasted(clean_lines(event.text), Redactor.for_target(None))
+        text = redact_pasted(clean_lines(raw), Redactor.for_target(None))
+        self.app.call_from_thread(self._insert_paste, text)
+
+    def _insert_paste(self, text: str) -> None:
         self.pasted = True
         line = text.replace("\n", LINE_MARK)
         selection = self.selection

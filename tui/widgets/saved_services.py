@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from probes.record.services import SavedService, ServicesError, load_services
+from probes.record.services import SavedService, ServicesError, load_services_file
 
 
 class SavedServices(Widget):
@@ -47,8 +47,9 @@ class SavedServices(Widget):
     def __init__(self, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
         super().__init__(id=id)
         try:
-            self.services = load_services()
-            self.error = ""
+            saved = load_services_file()
+            # A bad entry is left out and said (file:line); the good ones stay usable.
+            self.services, self.error = saved.services, "\n".join(saved.errors)
         except ServicesError as exc:
             self.services, self.error = (), str(exc)
         self.display = bool(self.services or self.error)
@@ -56,6 +57,7 @@ class SavedServices(Widget):
     def compose(self) -> ComposeResult:
         if self.error:
             yield Label(self.error, id="saved-error", markup=False)
+        if not self.services:
             return
         yield Label(
             "Saved services (services.toml) — tab here, enter to check:", id="saved-heading"

@@ -66,6 +66,9 @@ The selected finding's steps, as a checklist.
         super().__init__(id="steps", markup=False)
         self.finding: Finding | None = None
         self.states: list[StepState] = []
+        # The steps are a resumed journal's, not derived now: a journal is a file
+        # anyone could have edited, so its commands are labelled and copied as such.
+        self.recorded = False
         self.border_title = "Next steps"
 
     def show(self, finding: Finding | None, states: list[StepState]) -> None:
@@ -97,8 +100,7 @@ The selected finding's steps, as a checklist.
             index, self._prompt(index, self.finding.next_steps[index], state)
         )
 
-    @staticmethod
-    def _prompt(index: int, step: NextStep, state: StepState) -> Text:
+    def _prompt(self, index: int, step: NextStep, state: StepState) -> Text:
         mark, style = MARK[state]
         text = Text()
         text.append(f"{mark} ", style=style)
@@ -107,6 +109,8 @@ The selected finding's steps, as a checklist.
         if step.command:
             text.append("\n      $ ", style="dim")
             text.append_text(plain(step.command, "cyan"))
+            if self.recorded:
+                text.append("  (read from the journal)", style="dim italic")
         return text
 
     def _current(self) -> tuple[int, NextStep] | None:
@@ -129,6 +133,13 @@ The selected finding's steps, as a checklist.
             self.notify("No step selected to copy a command from.", markup=False)
             return
         if current[1].command:
+            if self.recorded:
+                self.notify(
+                    "This command was read from the session journal, not derived by netmedic "
+                    "now: read it before you run it (r retests and derives it again).",
+                    severity="warning",
+                    markup=False,
+                )
             self.post_message(self.CopyRequested(self, current[1].command))
         else:
             self.notify("This step has no command to copy.", severity="warning")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -94,7 +96,7 @@ The border says the probe's status and how long it took.
     DATA: ClassVar[type | None] = None  # the probe's data class, when the panel has one
 
     def __init__(self, probe: str, title: str) -> None:
-        super().__init__(id=f"panel-{probe}", classes="probe-panel -pending")
+        super().__init__(id=panel_id(probe), classes="probe-panel -pending")
         self.probe = probe
         self.title = title
         self.result: ProbeResult | None = None
@@ -234,3 +236,12 @@ The border says the probe's status and how long it took.
 
 class GenericPanel(ProbePanel):
     """Any probe without a dedicated panel: status, summary, key/value data."""
+
+
+def panel_id(probe: str) -> str:
+    """``panel-tcp``: a widget id for any probe name, even a forged one from a resumed
+    journal (``"1 x"``), which Textual would refuse as an id (BadIdentifier)."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", probe)
+    if safe == probe:
+        return f"panel-{probe}"
+    return f"panel-{safe}-{hashlib.sha256(probe.encode()).hexdigest()[:8]}"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from probes.core.context import ProbeConfig, ProbeContext, SystemResolver, system_resolve
-from probes.core.deadline import StarvedWaits, probe_clock
+from probes.core.deadline import STARVED, StarvedWaits, probe_clock
 from probes.core.events import (
     DiagnosisUpdate,
     Event,
@@ -52,7 +52,7 @@ from probes.run.live import (
 from probes.run.planner import follow_ups, heard_protocol, initial_plan, next_check_s
 from probes.run.plans import PROBES, ProbeFn, ProbeSpec, plan_for
 from probes.run.remote_plan import remote_steps
-from probes.run.starvation import StarvationClock, starved_result
+from probes.run.starvation import UNCOMPENSATED_S, StarvationClock, starved_result
 
 T = TypeVar("T")
 
@@ -331,16 +331,24 @@ class Run:
     ) -> AsyncIterator[Event]:
         """The run's bound has passed: every probe still running is stopped and told
         as unfinished (``DEADLINE``), and the evidence so far is diagnosed."""
+        code, text = (
+            "DEADLINE",
+            f"the run's limit of {limit:g}s (timeout plus {RUN_MARGIN_S:g}s) was reached",
+        )
+        starved = self._clock.starved_s
+        granted = min(starved, self._clock.max_extension_s)
+        if starved - granted >= UNCOMPENSATED_S:
+            # The bound came because this process could not run, not because a peer was slow.
+            code = STARVED
+            text = (
+                f"this process could not run for {starved:.1f} s of the run: {text} "
+                f"(extended by {granted:.1f} s)"
+            )
         for name, task in tasks.items():
             if self._finished(name):
                 continue
             task.cancel()
-            result = _error(
-                name,
-                started,
-                "DEADLINE",
-                f"the run's limit of {limit:g}s (timeout plus {RUN_MARGIN_S:g}s) was reached",
-            )
+            result = _error(name, started, code, text)
             self.results[name] = result
             yield self._emit(ProbeUpdate(result))
         new = self._diagnose([])

@@ -52,7 +52,7 @@ def answered_directly(ev: Evidence, address: str) -> str:
         if not _same(a.address, address):
             continue
         if a.state == OPEN:
-            return f"a TCP connection to {_tcp_where(a)} succeeded in {ms(a.elapsed_s)}"
+            return f"a TCP connection to {_tcp_where(a)} succeeded in {a.connect_text}"
         if a.state == REFUSED and (a.icmp is None or _same(a.icmp.sender, address)):
             return f"{address} itself answered a TCP SYN to port {a.port} with a reset"
     tls = ev.data("tls", TlsData)

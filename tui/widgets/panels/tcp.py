@@ -41,7 +41,7 @@ On an open port the server's first bytes (banner) name the protocol.
             table.add_row(
                 plain(where),
                 plain(a.state, STATE_STYLE.get(a.state, "yellow")),
-                plain(ms(a.elapsed_s)),
+                plain(a.connect_text if a.ok else ms(a.elapsed_s)),
                 plain(detail),
             )
         return table

@@ -1,0 +1,45 @@
+"""The kernel's own round-trip figures for a TCP socket (``TCP_INFO``, what ``ss -ti`` shows).
+
+Right after a connect completes, ``tcpi_rtt`` is the kernel's measurement of the
+handshake: from the SYN leaving to the SYN-ACK arriving, both stamped in the
+kernel, so it does not depend on when this process's event loop woke up.  A
+retransmitted SYN breaks that: the kernel keeps no timestamp of the first SYN we
+can read, so the connect time is then only known by our own clock (and the
+kernel's RTT is from a later sample, if any).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+
+# Offsets in struct tcp_info (include/uapi/linux/tcp.h), stable since Linux 2.6.
+_TCP_INFO = getattr(socket, "TCP_INFO", 11)
+_NEEDED = 104
+_RTT_AT, _RTTVAR_AT, _TOTAL_RETRANS_AT = 68, 72, 100
+
+
+@dataclass(frozen=True, slots=True)
+class KernelRtt:
+    """The kernel's figures for one TCP socket, in seconds."""
+
+    rtt_s: float  # smoothed RTT (tcpi_rtt); right after connect: the handshake's RTT
+    rttvar_s: float  # its variation (tcpi_rttvar)
+    retransmits: int  # segments retransmitted so far (tcpi_total_retrans): after connect, SYNs
+
+
+def kernel_rtt(sock: socket.socket) -> KernelRtt | None:
+    """``TCP_INFO`` of a connected TCP socket; None when the kernel has no RTT sample."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _NEEDED)
+    except (OSError, ValueError):
+        return None
+    if len(raw) < _NEEDED:
+        return None
+    (rtt_us,) = struct.unpack_from("=I", raw, _RTT_AT)
+    (rttvar_us,) = struct.unpack_from("=I", raw, _RTTVAR_AT)
+    (retrans,) = struct.unpack_from("=I", raw, _TOTAL_RETRANS_AT)
+    if rtt_us == 0:
+        return None
+    return KernelRtt(rtt_us / 1e6, rttvar_us / 1e6, retrans)

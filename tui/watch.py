@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from probes.core.clocks import clock_label, ms_number
 from probes.core.context import ProbeConfig
 from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
@@ -66,6 +67,7 @@ class Tick:
     t: float
     loss_pct: float | None = None
     rtt_ms: dict[str, float | None] = field(default_factory=dict)
+    rtt_clock: str = ""  # which clock timed the round trips (probes.core.clocks)
     connections: dict[str, Any] = field(default_factory=dict)
     hops: list[str] = field(default_factory=list)
     hops_changed: list[dict[str, Any]] = field(default_factory=list)
@@ -82,6 +84,7 @@ class Tick:
             "t": round(self.t, 3),
             "loss_pct": self.loss_pct,
             "rtt_ms": self.rtt_ms,
+            "rtt_clock": self.rtt_clock,
             "connections": self.connections,
             "hops": self.hops,
             "hops_changed": self.hops_changed,
@@ -97,7 +100,8 @@ class Tick:
             parts.append(f"loss {self.loss_pct:g}%")
         if self.rtt_ms.get("avg") is not None:
             r = self.rtt_ms
-            parts.append(f"rtt {r['min']:.1f}/{r['avg']:.1f}/{r['max']:.1f} ms")
+            figures = "/".join(ms_number(r[k] or 0.0) for k in ("min", "avg", "max"))
+            parts.append(f"rtt {figures} ms ({clock_label(self.rtt_clock)})")
         if self.connections:
             c = self.connections
             rates = ", ".join(f"{k} {v:g}%" for k, v in c.get("rates", {}).items())
@@ -134,6 +138,7 @@ def tick(
         if hosts:
             s = hosts[0].stats
             out.loss_pct = s.loss_pct
+            out.rtt_clock = hosts[0].clock
             out.rtt_ms = {
                 "last": _ms(s.last_s),
                 "min": _ms(s.min_s),

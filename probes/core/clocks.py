@@ -13,16 +13,24 @@ WALL = "wall"  # our user-space monotonic clock: includes any wait to be schedul
 _LABELS = {KERNEL: "kernel", WALL: "our clock"}
 
 
-def fine_ms(seconds: float) -> str:
-    """Milliseconds with the precision a kernel figure has (loopback is ~0.04 ms)."""
-    value = seconds * 1000
+def ms_number(value: float) -> str:
+    """A millisecond figure with the precision a kernel figure has (loopback is ~0.04 ms)."""
     if value < 1:
-        return f"{value:.3f} ms"
-    if value < 10:
-        return f"{value:.2f} ms"
-    return f"{value:.1f} ms" if value < 10_000 else f"{seconds:.1f} s"
+        return f"{value:.3f}"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def fine_ms(seconds: float) -> str:
+    """``0.042 ms``, ``8.01 ms``, ``84.7 ms``, ``12.3 s``."""
+    value = seconds * 1000
+    return f"{ms_number(value)} ms" if value < 10_000 else f"{seconds:.1f} s"
+
+
+def clock_label(clock: str) -> str:
+    """ "kernel" / "our clock"."""
+    return _LABELS.get(clock, clock)
 
 
 def clocked(seconds: float, clock: str) -> str:
     """``0.042 ms (kernel)``."""
-    return f"{fine_ms(seconds)} ({_LABELS.get(clock, clock)})"
+    return f"{fine_ms(seconds)} ({clock_label(clock)})"

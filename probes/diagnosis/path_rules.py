@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from probes.core.clocks import clocked
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
 from probes.net.tcp import OPEN, REFUSED, TcpAttempt, TcpData
@@ -500,7 +501,7 @@ def latency(ev: Evidence) -> Iterator[Finding]:
     yield Finding(
         "path.latency",
         Severity.WARNING,
-        f"round trips to {host.address} take {ms(avg)} (median){where}",
+        f"round trips to {host.address} take {clocked(avg, host.clock)} (median){where}",
         tuple(evidence),
         tuple(steps),
     )

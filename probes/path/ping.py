@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from probes.core.clocks import KERNEL, WALL, clocked
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.path.packets import ERROR, REPLY, TIMEOUT, UNREACHABLE
@@ -55,6 +56,9 @@ class PingHost:
     unreachable_count: int = 0
     errors: int = 0
     last_error: str = ""
+    # Which clock the round trips came from (probes.core.clocks): "kernel" when every
+    # answer was timed by the kernel's receive stamp (or TCP_INFO), else our clock's.
+    clock: str = WALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +102,15 @@ class _Host:
         self.unreachable_count = 0
         self.errors = 0
         self.last_error = ""
+        self.wall_timed = 0  # answers timed by our clock (no kernel stamp)
 
     def record(self, seq: int, reply: Reply) -> None:
         if reply.kind == ERROR:
             self.errors += 1
             self.last_error = reply.detail
         rtt = reply.rtt_s if reply.kind == REPLY else None
+        if rtt is not None and reply.clock != KERNEL:
+            self.wall_timed += 1
         self.stats.add(rtt)
         if reply.kind == UNREACHABLE:
             self.unreachable_count += 1
@@ -127,6 +134,7 @@ class _Host:
             self.unreachable_count,
             self.errors,
             self.last_error,
+            KERNEL if self.stats.received and not self.wall_timed else WALL,
         )
 
 
@@ -221,7 +229,7 @@ def _result(
         s = h.stats
         text = f"{h.address}: {s.received}/{s.sent} answered, {s.loss_pct:g}% loss"
         if s.avg_s is not None:
-            text += f", avg {s.avg_s * 1000:.2f} ms"
+            text += f", avg {clocked(s.avg_s, h.clock)}"
         if h.unreachable:
             text += f" (unreachable from {h.unreachable})"
         parts.append(text)

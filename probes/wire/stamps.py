@@ -1,0 +1,70 @@
+"""Packet receive timestamps from the kernel (``SO_TIMESTAMPNS``), as ping takes them.
+
+An answer's arrival is stamped by the kernel when the packet comes in, not when
+this process's event loop gets round to reading it, so a round trip stays right
+while the loop is busy or the CPU is saturated.  The kernel stamps on
+``CLOCK_REALTIME``; the send time is read on that clock too (``time.time()``,
+right before the send syscall: on loopback the answer can be stamped before
+``sendto`` returns).  The monotonic times stay beside them for deadlines, and
+for the fallback when no stamp came (then the figure is our clock's).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from probes.core.clocks import KERNEL, WALL
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+_TIMESPEC = struct.Struct("=qq")  # struct timespec on 64-bit Linux
+ANCILLARY_SPACE = 1024  # room for the timestamp and an extended error with its offender
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """When a probe left: our monotonic clock, and the kernel stamps' clock."""
+
+    mono: float
+    wall: float
+
+    @classmethod
+    def now(cls) -> Sent:
+        return cls(time.monotonic(), time.time())
+
+
+def enable_rx_stamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp every packet *sock* receives (errors queued too)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def stamp_of(ancdata: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel's receive timestamp in a ``recvmsg`` ancillary list (seconds, realtime)."""
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(payload) >= 16:
+            sec, nsec = _TIMESPEC.unpack_from(payload)
+            return sec + nsec / 1e9
+    return None
+
+
+def recv_stamped(sock: socket.socket, size: int = 65535) -> tuple[bytes, Any, float | None]:
+    """One datagram, its sender and its kernel receive stamp (raises like recvfrom)."""
+    data, ancdata, _flags, addr = sock.recvmsg(size, ANCILLARY_SPACE)
+    return data, addr, stamp_of(ancdata)
+
+
+def round_trip(sent: Sent, arrived_mono: float, stamp: float | None) -> tuple[float, str]:
+    """(seconds, clock): the kernel stamp's round trip when there is one, else our clock's."""
+    if stamp is not None:
+        rtt = stamp - sent.wall
+        if rtt >= 0:  # a wall clock stepped between send and answer: fall back
+            return rtt, KERNEL
+    return max(0.0, arrived_mono - sent.mono), WALL

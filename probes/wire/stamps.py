@@ -1,4 +1,4 @@
-"""Packet receive timestamps from the kernel (``SO_TIMESTAMPNS``), as ping takes them.
+"""Packet receive timestamps from the kernel (``SO_TIMESTAMPING``), as ping takes them.
 
 An answer's arrival is stamped by the kernel when the packet comes in, not when
 this process's event loop gets round to reading it, so a round trip stays right
@@ -7,6 +7,12 @@ while the loop is busy or the CPU is saturated.  The kernel stamps on
 right before the send syscall: on loopback the answer can be stamped before
 ``sendto`` returns).  The monotonic times stay beside them for deadlines, and
 for the fallback when no stamp came (then the figure is our clock's).
+
+``SO_TIMESTAMPING`` rather than ``SO_TIMESTAMPNS``: the kernel turns receive
+stamping on for the whole host lazily (a deferred work item), and a packet that
+arrives before that has no stamp.  ``SO_TIMESTAMPNS`` then stamps it when we
+read it — our clock's time passed off as the kernel's; ``SO_TIMESTAMPING``
+reports no stamp, so the figure is honestly labelled ours.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from typing import Any
 
 from probes.core.clocks import KERNEL, WALL
 
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-SCM_TIMESTAMPNS = SO_TIMESTAMPNS
-_TIMESPEC = struct.Struct("=qq")  # struct timespec on 64-bit Linux
-ANCILLARY_SPACE = 1024  # room for the timestamp and an extended error with its offender
+SO_TIMESTAMPING = getattr(socket, "SO_TIMESTAMPING", 37)
+SCM_TIMESTAMPING = SO_TIMESTAMPING
+_RX_SOFTWARE, _SOFTWARE = 1 << 3, 1 << 4  # SOF_TIMESTAMPING_* (linux/net_tstamp.h)
+_TIMESPEC = struct.Struct("=qq")  # struct timespec on 64-bit Linux; ts[0] is the software stamp
+ANCILLARY_SPACE = 1024  # room for the timestamps and an extended error with its offender
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +47,7 @@ class Sent:
 def enable_rx_stamps(sock: socket.socket) -> bool:
     """Ask the kernel to stamp every packet *sock* receives (errors queued too)."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, _RX_SOFTWARE | _SOFTWARE)
     except OSError:
         return False
     return True
@@ -49,9 +56,9 @@ def enable_rx_stamps(sock: socket.socket) -> bool:
 def stamp_of(ancdata: list[tuple[int, int, bytes]]) -> float | None:
     """The kernel's receive timestamp in a ``recvmsg`` ancillary list (seconds, realtime)."""
     for level, kind, payload in ancdata:
-        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(payload) >= 16:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPING and len(payload) >= 16:
             sec, nsec = _TIMESPEC.unpack_from(payload)
-            return sec + nsec / 1e9
+            return sec + nsec / 1e9 if sec or nsec else None
     return None
 
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 KERNEL = "kernel"  # stamped by the kernel: scheduling delays do not enter
 WALL = "wall"  # our user-space monotonic clock: includes any wait to be scheduled
-_LABELS = {KERNEL: "kernel", WALL: "our clock"}
+# Some figures of a series by each: the kernel turns receive stamping on lazily
+# (a deferred work item), so the first answers after start-up may have no stamp.
+MIXED = "mixed"
+_LABELS = {KERNEL: "kernel", WALL: "our clock", MIXED: "kernel, some by our clock"}
+
+
+def series_clock(kernel_timed: int, total: int) -> str:
+    """The clock of a series of *total* figures, *kernel_timed* of them by the kernel."""
+    if total and kernel_timed == total:
+        return KERNEL
+    return MIXED if kernel_timed else WALL
 
 
 def ms_number(value: float) -> str:

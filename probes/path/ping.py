@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from probes.core.clocks import KERNEL, WALL, clocked
+from probes.core.clocks import KERNEL, WALL, clocked, series_clock
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.path.packets import ERROR, REPLY, TIMEOUT, UNREACHABLE
@@ -56,8 +56,8 @@ class PingHost:
     unreachable_count: int = 0
     errors: int = 0
     last_error: str = ""
-    # Which clock the round trips came from (probes.core.clocks): "kernel" when every
-    # answer was timed by the kernel's receive stamp (or TCP_INFO), else our clock's.
+    # Which clock the round trips came from (probes.core.clocks.series_clock): "kernel"
+    # when every answer was timed by its kernel receive stamp (or TCP_INFO).
     clock: str = WALL
 
 
@@ -134,7 +134,7 @@ class _Host:
             self.unreachable_count,
             self.errors,
             self.last_error,
-            KERNEL if self.stats.received and not self.wall_timed else WALL,
+            series_clock(self.stats.received - self.wall_timed, self.stats.received),
         )
 
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from probes.core.clocks import KERNEL, WALL
+from probes.core.clocks import KERNEL, WALL, series_clock
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.path.packets import (
@@ -185,7 +185,7 @@ class _Trace:
 
     @property
     def clock(self) -> str:
-        return KERNEL if self.answers and not self.wall_timed else WALL
+        return series_clock(self.answers - self.wall_timed, self.answers)
 
     @property
     def limit(self) -> int:

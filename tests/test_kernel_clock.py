@@ -149,3 +149,20 @@ def test_no_report_or_json_holds_a_negative_duration(
     finally:
         if case != "plain":
             st.close()
+
+
+def test_a_busy_loop_does_not_make_a_quick_server_slow() -> None:
+    """The other way round: a server that answers in 0.4 s, read by a loop blocked
+    1.2 s at a time, looks like a 1-s think time by our clock; the kernel's clock
+    (the socket's last data sent → last data received) still reads 0.4 s."""
+    st = ServerThread()
+    try:
+        port = st.serve(H.slow_first_byte(0.4))
+        the_run, diagnosis = busy_run(f"http://127.0.0.1:{port}/", ("http",), 1.2, timeout=20.0)
+    finally:
+        st.close()
+    data = the_run.results["http"].data
+    assert isinstance(data, HttpData) and data.status == 200
+    assert data.timings.kernel_think_s is not None
+    assert 0.4 <= data.timings.kernel_think_s < 0.9, data.timings
+    assert "http.slow_response" not in [f.id for f in diagnosis.findings]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from probes.core.clocks import KERNEL, WALL, clocked
+from probes.core.clocks import KERNEL, WALL, clock_label, clocked
 from probes.core.model import Finding, NextStep, Severity
 from probes.core.profiles import AuthConvention, auth_convention
 from probes.diagnosis.evidence import Evidence, q
@@ -36,6 +36,8 @@ def timing_line(t: HttpTimings) -> str:
     )
     if t.kernel_rtt_s is not None:
         line += f"; TCP round trip {clocked(t.kernel_rtt_s, KERNEL)}"
+    if t.kernel_think_s is not None:
+        line += f"; server think time {clocked(t.kernel_think_s, KERNEL)}"
     return line
 
 
@@ -476,11 +478,11 @@ def slow_first_byte(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("http", HttpData)
     if data is None or data.state != OK:
         return
-    t = data.timings
-    think = t.think_s
+    wait = data.timings.server_wait
     path = _path_rtt(ev, data)
-    if think is None or path is None or think < SLOW_THINK_S:
+    if wait is None or path is None or wait[0] < SLOW_THINK_S:
         return
+    think, think_clock = wait
     rtt, clock, how = path
     if think < SLOW_RATIO * rtt:
         return
@@ -489,7 +491,7 @@ def slow_first_byte(ev: Evidence) -> Iterator[Finding]:
         Severity.WARNING,
         f"{ev.target.host} takes {think:.2f} s to send its first byte; the network round trip is {clocked(rtt, clock)}",
         (
-            f"server think time (request sent → first byte): {think * 1000:.0f} ms",
+            f"server think time (request sent → first byte): {think * 1000:.0f} ms ({clock_label(think_clock)})",
             f"network round trip ({how}): {clocked(rtt, clock)} — {think / max(rtt, 1e-6):.0f}x less",
             *_evidence(data),
         ),

@@ -125,6 +125,9 @@ class HttpTimings:
     # connect; probes.wire.tcpinfo), to the proxy when one is used; None on a reused
     # connection or when the SYN was retransmitted.
     kernel_rtt_s: float | None = None
+    # The server's think time by the kernel's clock (probes.wire.tcpinfo.kernel_wait,
+    # read when the response head came in): None on a reused connection.
+    kernel_think_s: float | None = None
 
     @property
     def think_s(self) -> float | None:
@@ -132,6 +135,17 @@ class HttpTimings:
         if self.ttfb_s is None or self.sent_s is None:
             return None
         return max(0.0, self.ttfb_s - self.sent_s)
+
+    @property
+    def server_wait(self) -> tuple[float, str] | None:
+        """(seconds, clock): the think time by the kernel's clock when it has one, else by
+        ours (which a busy event loop stretches)."""
+        from probes.core.clocks import KERNEL, WALL
+
+        if self.kernel_think_s is not None:
+            return self.kernel_think_s, KERNEL
+        think = self.think_s
+        return None if think is None else (think, WALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,16 +412,23 @@ class _Trace:
         self.t0 = time.monotonic()
         self.events: list[tuple[str, float]] = []
         self.kernel_rtt_s: float | None = None
+        self.kernel_think_s: float | None = None
+        self.sock: Any = None  # the connection's socket, when this request opened it
 
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.events.clear()
-        self.kernel_rtt_s = None
+        self.kernel_rtt_s = self.kernel_think_s = self.sock = None
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
         self.events.append((name, time.monotonic() - self.t0))
-        if name == "connection.connect_tcp.complete" and self.kernel_rtt_s is None:
-            self.kernel_rtt_s = _stream_rtt(info.get("return_value"))
+        if name == "connection.connect_tcp.complete" and self.sock is None:
+            self.sock = _stream_socket(info.get("return_value"))
+            self.kernel_rtt_s = _socket_rtt(self.sock)
+        elif name.endswith("receive_response_headers.complete") and self.sock is not None:
+            from probes.wire.tcpinfo import kernel_wait
+
+            self.kernel_think_s = kernel_wait(self.sock)
 
     def first(self, *suffixes: str) -> float | None:
         return next((t for n, t in self.events if n.endswith(suffixes)), None)
@@ -694,14 +715,18 @@ def _timeout_detail(phase: str, body_bytes: int, limit: float) -> str:
     return f"could not connect within {limit:.1f}s"
 
 
-def _stream_rtt(stream: Any) -> float | None:
-    """The kernel's RTT of the TCP socket behind an httpcore network stream."""
+def _stream_socket(stream: Any) -> Any:
+    """The TCP socket behind an httpcore network stream, or None."""
+    try:
+        return stream.get_extra_info("socket")
+    except Exception:  # a stream type without the socket: no kernel figures
+        return None
+
+
+def _socket_rtt(sock: Any) -> float | None:
+    """The kernel's handshake RTT of *sock* (None after a retransmitted SYN)."""
     from probes.wire.tcpinfo import kernel_rtt
 
-    try:
-        sock = stream.get_extra_info("socket")
-    except Exception:  # a stream type without the socket: no kernel figure
-        return None
     if sock is None:
         return None
     kernel = kernel_rtt(sock)
@@ -725,6 +750,7 @@ def _timings(trace: _Trace, dns_s: float | None, total: float | None) -> HttpTim
         total_s=total,
         sent_s=max(sent) if sent else None,
         kernel_rtt_s=trace.kernel_rtt_s,
+        kernel_think_s=trace.kernel_think_s,
     )
 
 

@@ -60,6 +60,8 @@ def waterfall(t: HttpTimings, width: int) -> list[Text]:
             prev = mark
     if t.kernel_rtt_s is not None:
         rows.append(Text(f"rtt      {clocked(t.kernel_rtt_s, KERNEL)}", style="dim"))
+    if t.kernel_think_s is not None:
+        rows.append(Text(f"think    {clocked(t.kernel_think_s, KERNEL)}", style="dim"))
     return rows
 
 

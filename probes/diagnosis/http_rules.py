@@ -37,7 +37,8 @@ def timing_line(t: HttpTimings) -> str:
     if t.kernel_rtt_s is not None:
         line += f"; TCP round trip {clocked(t.kernel_rtt_s, KERNEL)}"
     if t.kernel_think_s is not None:
-        line += f"; server think time {clocked(t.kernel_think_s, KERNEL)}"
+        # counted in the kernel's clock ticks (1-4 ms): no finer digits
+        line += f"; server think time {t.kernel_think_s * 1000:.0f} ms (kernel, in ticks)"
     return line
 
 

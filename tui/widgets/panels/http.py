@@ -61,7 +61,7 @@ def waterfall(t: HttpTimings, width: int) -> list[Text]:
     if t.kernel_rtt_s is not None:
         rows.append(Text(f"rtt      {clocked(t.kernel_rtt_s, KERNEL)}", style="dim"))
     if t.kernel_think_s is not None:
-        rows.append(Text(f"think    {clocked(t.kernel_think_s, KERNEL)}", style="dim"))
+        rows.append(Text(f"think    {t.kernel_think_s * 1000:.0f} ms (kernel)", style="dim"))
     return rows
 
 

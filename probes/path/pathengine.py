@@ -68,7 +68,7 @@ from probes.wire.icmp_errors import (
     enable_recverr,
     read_icmp_error,
 )
-from probes.wire.stamps import Sent, enable_rx_stamps, recv_stamped, round_trip
+from probes.wire.stamps import Sent, enable_rx_stamps, recv_stamped, round_trip, stamping_live
 from probes.wire.tcpinfo import kernel_rtt
 
 IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE = 10, 0, 3
@@ -964,15 +964,18 @@ async def open_prober(
     engine = await raw_engine(ctx)
     if engine is not None:
         raw = RawProber(engine, protocol if purpose == "trace" else ICMP, ctx.target.port)
+        await stamping_live()
         return raw, ModeInfo(raw.mode, True)
     if purpose == "trace":
         udp = UdpRecverrProber(family)
+        await stamping_live()
         note = f"{FULL_MODE_HINT}; ICMP and TCP traceroute need raw sockets"
         if protocol != UDP:
             note += f" (asked for {protocol}, ran UDP)"
         return udp, ModeInfo(udp.mode, False, note)
     try:
         dgram = DgramIcmpProber(family)
+        await stamping_live()
         return dgram, ModeInfo(dgram.mode, False, FULL_MODE_HINT)
     except OSError:
         pass

@@ -17,6 +17,7 @@ reports no stamp, so the figure is honestly labelled ours.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import time
@@ -60,6 +61,41 @@ def stamp_of(ancdata: list[tuple[int, int, bytes]]) -> float | None:
             sec, nsec = _TIMESPEC.unpack_from(payload)
             return sec + nsec / 1e9 if sec or nsec else None
     return None
+
+
+async def stamping_live(limit_s: float = 0.25) -> bool:
+    """Wait until the kernel stamps packets on arrival (call with a stamping socket open).
+
+    The first socket that asks turns stamping on for the host through a deferred work
+    item; until it has run, answers arrive unstamped and can only be timed by our
+    clock.  A datagram to ourselves on loopback shows when stamps are live: at once
+    when anything on the host already stamps, a few ms after start-up otherwise."""
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        return False
+    with sock:
+        try:
+            sock.bind(("127.0.0.1", 0))
+            sock.setblocking(False)
+            enable_rx_stamps(sock)
+            here = sock.getsockname()
+        except OSError:  # no loopback in this namespace: nothing to wait for
+            return False
+        deadline = time.monotonic() + limit_s
+        while True:
+            try:
+                sock.sendto(b"t", here)
+                while True:
+                    if recv_stamped(sock, 16)[2] is not None:
+                        return True
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                return False
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.002)
 
 
 def recv_stamped(sock: socket.socket, size: int = 65535) -> tuple[bytes, Any, float | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -29,9 +30,15 @@ RTT_S = 2 * DELAY_MS / 1000
 SLACK_S = 0.02
 
 
+@dataclass(frozen=True)
+class SlowLink:
+    client: str
+    server: str
+
+
 @pytest.fixture(scope="module")
-def slow_link(module_lab: Lab) -> str:
-    """The client namespace of client ── bridge ── server (10.31.0.2, port 8080)."""
+def slow_link(module_lab: Lab) -> SlowLink:
+    """client ── bridge ── server (10.31.0.2, port 8080)."""
     lab = module_lab
     client = lab.add_host("c")
     bridge = lab.add_host("d")
@@ -45,7 +52,7 @@ def slow_link(module_lab: Lab) -> str:
     lab.python(bridge, "tests.lab.delaybridge", "dla", "dlb", str(DELAY_MS))
     lab.python(server, "tests.lab.tcpserver", "", "10.31.0.2:8080")
     lab.run(client, ["ping", "-c", "2", "-W", "2", "--", "10.31.0.2"])  # neighbours resolved
-    return client
+    return SlowLink(client, server)
 
 
 def busy_check(lab: Lab, ns: str, plan: str, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -61,9 +68,9 @@ def busy_check(lab: Lab, ns: str, plan: str, prefix: tuple[str, ...] = ()) -> di
 
 
 def test_tcp_and_ping_read_the_links_round_trip_while_the_loop_is_blocked(
-    module_lab: Lab, slow_link: str
+    module_lab: Lab, slow_link: SlowLink
 ) -> None:
-    doc = busy_check(module_lab, slow_link, "tcp,ping")
+    doc = busy_check(module_lab, slow_link.client, "tcp,ping")
     (attempt,) = probe(doc, "tcp")["data"]["attempts"]
     assert attempt["state"] == "open" and attempt["syn_retransmits"] == 0
     assert RTT_S <= attempt["kernel_rtt_s"] <= RTT_S + SLACK_S, attempt
@@ -78,14 +85,39 @@ UNPRIVILEGED = (
 )  # fmt: skip
 
 
-def test_unprivileged_ping_sockets_are_kernel_stamped_too(module_lab: Lab, slow_link: str) -> None:
-    module_lab.ns(slow_link, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647")
+def test_unprivileged_ping_sockets_are_kernel_stamped_too(
+    module_lab: Lab, slow_link: SlowLink
+) -> None:
+    client = slow_link.client
+    module_lab.ns(client, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647")
     try:
-        doc = busy_check(module_lab, slow_link, "ping", prefix=UNPRIVILEGED)
+        doc = busy_check(module_lab, client, "ping", prefix=UNPRIVILEGED)
     finally:
-        module_lab.ns(slow_link, "sysctl", "-qw", "net.ipv4.ping_group_range=1 0")
+        module_lab.ns(client, "sysctl", "-qw", "net.ipv4.ping_group_range=1 0")
     data = probe(doc, "ping")["data"]
     assert data["mode"] == "icmp-dgram"
     (host,) = data["hosts"]
     assert host["clock"] == KERNEL and host["stats"]["received"] == 12
     assert RTT_S <= host["median_s"] <= RTT_S + SLACK_S, host["median_s"]
+
+
+def test_a_retransmitted_syn_is_timed_by_our_clock_and_says_why(
+    module_lab: Lab, slow_link: SlowLink
+) -> None:
+    """The server drops every other SYN: the first is lost, the kernel resends it after
+    its 1-s timeout.  It keeps no timestamp of the first SYN, so the connect time is
+    our clock's, labelled so; the kernel's RTT (from the resent SYN) is beside it."""
+    module_lab.nft(
+        slow_link.server,
+        "table inet synloss {\n chain input {\n  type filter hook input priority 0;\n"
+        "  tcp dport 8080 tcp flags syn numgen inc mod 2 == 0 drop\n }\n}\n",
+    )
+    try:
+        doc = busy_check(module_lab, slow_link.client, "tcp")
+    finally:
+        module_lab.ns(slow_link.server, "nft", "delete", "table", "inet", "synloss")
+    (attempt,) = probe(doc, "tcp")["data"]["attempts"]
+    assert attempt["state"] == "open" and attempt["syn_retransmits"] >= 1
+    assert attempt["elapsed_s"] >= 1.0  # the kernel's SYN retransmission timeout
+    assert "our clock: the SYN was retransmitted" in attempt["explanation"]
+    assert "no kernel timestamp of the first" in attempt["explanation"]

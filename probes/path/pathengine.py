@@ -96,7 +96,7 @@ class Reply:
     mtu: int = 0
     detail: str = ""
     # Which clock rtt_s came from (probes.core.clocks): the kernel's receive stamp
-    # (SO_TIMESTAMPNS) or TCP_INFO, else our monotonic clock when the loop read it.
+    # (SO_TIMESTAMPING) or TCP_INFO, else our monotonic clock when the loop read it.
     clock: str = WALL
 
 

@@ -138,14 +138,15 @@ class HttpTimings:
 
     @property
     def server_wait(self) -> tuple[float, str] | None:
-        """(seconds, clock): the think time by the kernel's clock when it has one, else by
-        ours (which a busy event loop stretches)."""
+        """(seconds, clock): the server's think time, the lower of the two clocks' figures.
+
+        Both can only overstate it: ours by however late a busy event loop read the
+        answer, the kernel's by the body segments that came in before it was read."""
         from probes.core.clocks import KERNEL, WALL
 
-        if self.kernel_think_s is not None:
-            return self.kernel_think_s, KERNEL
-        think = self.think_s
-        return None if think is None else (think, WALL)
+        pairs = ((self.kernel_think_s, KERNEL), (self.think_s, WALL))
+        known = [(seconds, clock) for seconds, clock in pairs if seconds is not None]
+        return min(known) if known else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,7 @@ class QueuedError:
     info: int  # the next-hop MTU for "fragmentation needed" / "packet too big"
     sender: str
     payload: bytes  # the start of the datagram we sent (how the probe is matched)
-    stamp: float | None = None  # the kernel's receive timestamp (SO_TIMESTAMPNS), realtime
+    stamp: float | None = None  # the kernel's receive timestamp (SO_TIMESTAMPING), realtime
 
     @property
     def from_icmp(self) -> bool:

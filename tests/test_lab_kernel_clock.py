@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from probes.core.clocks import KERNEL
-from tests.lab.checkdoc import probe
+from tests.lab import chain as C
+from tests.lab.checkdoc import finding, ids, probe
 from tests.lab.netns import Lab
 
 pytestmark = pytest.mark.lab
@@ -121,3 +122,25 @@ def test_a_retransmitted_syn_is_timed_by_our_clock_and_says_why(
     assert attempt["elapsed_s"] >= 1.0  # the kernel's SYN retransmission timeout
     assert "our clock: the SYN was retransmitted" in attempt["explanation"]
     assert "no kernel timestamp of the first" in attempt["explanation"]
+
+
+def test_slow_first_byte_behind_a_fast_routed_path_with_the_loop_busy(lab: Lab) -> None:
+    """The issue's case: behind routers whose path answers ping in well under 1 ms, a
+    server that takes 2.5 s to send its first byte, while ping shares the loop and the
+    loop is blocked 300 ms at a time: http.slow_response, not ok."""
+    ch = C.build(lab)
+    lab.python(ch.server, "tests.lab.httpstatus", f"{C.SERVER_V4}:8081=200/2.5")
+    lab.run(ch.client, ["ping", "-c", "1", "-W", "2", "--", C.SERVER_V4])
+    config = {"timeout": 15, "ping_count": 10, "ping_interval": 0.1, "ping_duration": 0}
+    done = lab.run(
+        ch.client,
+        [sys.executable, "-m", "tests.lab.busycheck", f"http://{C.SERVER_V4}:8081/",
+         "http,ping", json.dumps(config), "300"],
+    )  # fmt: skip
+    assert done.stderr == ""
+    doc = json.loads(done.stdout)
+    assert doc["verdict"] == "http.slow_response", ids(doc)
+    text = " ".join(finding(doc, "http.slow_response")["evidence"])
+    assert "(kernel)" in text
+    timings = probe(doc, "http")["data"]["timings"]
+    assert timings["kernel_rtt_s"] < 0.005 and timings["kernel_think_s"] >= 2.5

@@ -3,8 +3,9 @@
     sudo .venv/bin/python -m tests.bench.bench_rtt [PROBES]
 
 Prints, in one run, for loopback (inside a lab namespace) and through the 5-hop
-namespace chain (tests/lab/chain.py), once idle and once with two busy-loop
-processes saturating both cores:
+namespace chain (tests/lab/chain.py): idle; with two busy-loop processes saturating
+both cores; and with those plus netmedic's own event loop blocked 20 ms at a time
+(tests/loop_hog.py, as when many probes share it):
   * the median RTT of iputils `ping` and of netmedic's ping (raw ICMP, kernel
     receive stamps), their difference, and which clock netmedic's figure came from;
   * netmedic's TCP connect to the same host: the kernel's handshake RTT
@@ -32,7 +33,16 @@ TCP_PORT = 8080
 # -- inside the client namespace -------------------------------------------------
 
 
-async def _inner(address: str, count: int) -> dict[str, Any]:
+async def _inner(address: str, count: int, block_ms: float) -> dict[str, Any]:
+    if not block_ms:
+        return await _measure(address, count)
+    from tests.loop_hog import busy_loop
+
+    async with busy_loop(block_ms / 1000):
+        return await _measure(address, count)
+
+
+async def _measure(address: str, count: int) -> dict[str, Any]:
     from probes.core.context import ProbeConfig, ProbeContext
     from probes.core.target import endpoint, parse_target
     from probes.path.ping import PingData, probe_ping
@@ -71,10 +81,11 @@ async def _inner(address: str, count: int) -> dict[str, Any]:
 # -- outside ----------------------------------------------------------------------
 
 
-def _ours(lab: Lab, ns: str, address: str, count: int) -> dict[str, Any]:
+def _ours(lab: Lab, ns: str, address: str, count: int, block_ms: float) -> dict[str, Any]:
     done = lab.run(
-        ns, [sys.executable, "-m", "tests.bench.bench_rtt", "inner", address, str(count)],
-        timeout=120,
+        ns, [sys.executable, "-m", "tests.bench.bench_rtt", "inner", address, str(count),
+             str(block_ms)],
+        timeout=300,
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
@@ -99,7 +110,7 @@ def _hogs(n: int) -> list[subprocess.Popen[bytes]]:
 def _row(where: str, load: str, ping_ms: float, ours: dict[str, Any]) -> str:
     mine = ours.get("ping_ms")
     if mine is None:
-        return f"  {where:<9} {load:<8} ping {ping_ms:8.3f} ms   netmedic: no answers"
+        return f"  {where:<9} {load:<13} ping {ping_ms:8.3f} ms   netmedic: no answers"
     diff = abs(mine - ping_ms)
     within = diff <= 0.1 or diff <= 0.05 * ping_ms
     tcp_k, tcp_w = ours.get("tcp_kernel_ms"), ours.get("tcp_wall_ms")
@@ -109,7 +120,7 @@ def _row(where: str, load: str, ping_ms: float, ours: dict[str, Any]) -> str:
         else "tcp: no kernel figure"
     )
     return (
-        f"  {where:<9} {load:<8} ping {ping_ms:8.3f} ms   netmedic {mine:8.3f} ms "
+        f"  {where:<9} {load:<13} ping {ping_ms:8.3f} ms   netmedic {mine:8.3f} ms "
         f"({ours['clock']}, {ours['mode']}, {ours['received']} answers)   "
         f"diff {diff:.3f} ms ({100 * diff / ping_ms:.1f}%) {'ok' if within else 'OFF'}   {tcp}"
     )
@@ -117,7 +128,7 @@ def _row(where: str, load: str, ping_ms: float, ours: dict[str, Any]) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "inner":
-        print(json.dumps(asyncio.run(_inner(sys.argv[2], int(sys.argv[3])))))
+        print(json.dumps(asyncio.run(_inner(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))))
         return
     count = int(sys.argv[1]) if len(sys.argv) > 1 else PROBES
     with Lab("rttb") as lab:
@@ -130,11 +141,11 @@ def main() -> None:
             f"RTT, median of {count} probes every {INTERVAL_S * 1000:.0f} ms; TCP: median of "
             f"{count // 2} connects  [target: netmedic's ping within 0.1 ms or 5% of ping]"
         )
-        for load, hogs in (("idle", 0), ("2 hogs", 2)):
+        for load, hogs, block_ms in (("idle", 0, 0), ("2 hogs", 2, 0), ("2 hogs + loop", 2, 20)):
             procs = _hogs(hogs)
             try:
                 for where, address in targets:
-                    ours = _ours(lab, ch.client, address, count)
+                    ours = _ours(lab, ch.client, address, count, block_ms)
                     reference = _ping(lab, ch.client, address, count)
                     print(_row(where, load, reference, ours), flush=True)
             finally:

@@ -56,8 +56,10 @@ def test_ok_with_timings(ports: dict[str, int]) -> None:
     assert diagnosis.verdict == "ok"  # type: ignore[attr-defined]
     assert data.status == 200 and data.http_version == "HTTP/1.1"
     t = data.timings
+    assert t.connect_s is not None and t.ttfb_s is not None and t.total_s is not None
     assert 0 <= t.connect_s <= t.ttfb_s <= t.total_s
-    assert t.tls_s == -1.0  # plain HTTP: no TLS phase
+    assert t.tls_s is None  # plain HTTP: no TLS phase (absent, not a negative number)
+    assert t.kernel_rtt_s is not None and 0 < t.kernel_rtt_s < 0.05  # TCP_INFO, loopback
     assert "timings: DNS" in evidence(diagnosis, "http.ok")  # type: ignore[arg-type]
 
 
@@ -159,7 +161,8 @@ def test_slow_first_byte_is_a_warning_with_both_numbers() -> None:
     text = evidence(diagnosis, "http.slow_response")
     assert "server think time" in text and "network round trip" in text
     data = the_run.results["http"].data
-    assert isinstance(data, HttpData) and data.timings.think_s >= 3.0
+    assert isinstance(data, HttpData)
+    assert data.timings.think_s is not None and data.timings.think_s >= 3.0
 
 
 def test_fast_server_is_not_slow(ports: dict[str, int]) -> None:

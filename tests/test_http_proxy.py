@@ -67,7 +67,7 @@ def test_https_goes_through_connect(pki: Pki, ports: dict[str, int]) -> None:
         ca_file=str(pki.ca_file),
     )
     assert diagnosis.verdict == "ok", [f.id for f in diagnosis.findings]  # type: ignore[attr-defined]
-    assert data.status == 200 and data.proxy == proxy and data.timings.tls_s > 0
+    assert data.status == 200 and data.proxy == proxy and (data.timings.tls_s or 0) > 0
 
 
 def test_dead_proxy_is_the_verdict_not_ok(ports: dict[str, int]) -> None:

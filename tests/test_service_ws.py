@@ -38,7 +38,7 @@ def test_echo_server_is_ok_with_a_timed_pong(st: ServerThread) -> None:
     the_run, diagnosis = run(f"ws://127.0.0.1:{port}/", ("ws",), "websocket")
     assert diagnosis.verdict == "ok"
     data = the_run.results["ws"].data
-    assert isinstance(data, WsData) and data.pong_s >= 0
+    assert isinstance(data, WsData) and data.pong_s is not None and data.pong_s >= 0
     assert "ping → pong in" in evidence(diagnosis, "ws.ok")
 
 

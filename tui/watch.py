@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from probes.core.clocks import clock_label, ms_number
 from probes.core.context import ProbeConfig
 from probes.core.events import FindingChanged
 from probes.core.live import LiveControl
@@ -73,6 +74,7 @@ class Tick:
     pings: dict[str, int] = field(default_factory=dict)  # this interval: sent, lost
     totals: dict[str, Any] = field(default_factory=dict)  # the run so far, and the window
     rtt_ms: dict[str, float | None] = field(default_factory=dict)  # this interval's answers
+    rtt_clock: str = ""  # which clock timed the round trips (probes.core.clocks)
     connections: dict[str, Any] = field(default_factory=dict)
     hops: list[str] = field(default_factory=list)
     hops_changed: list[dict[str, Any]] = field(default_factory=list)
@@ -91,6 +93,7 @@ class Tick:
             "pings": self.pings,
             "totals": self.totals,
             "rtt_ms": self.rtt_ms,
+            "rtt_clock": self.rtt_clock,
             "connections": self.connections,
             "hops": self.hops,
             "hops_changed": self.hops_changed,
@@ -111,7 +114,8 @@ class Tick:
             )
         if self.rtt_ms.get("avg") is not None:
             r = self.rtt_ms
-            parts.append(f"rtt {r['min']:.1f}/{r['avg']:.1f}/{r['max']:.1f} ms")
+            figures = "/".join(ms_number(r[k] or 0.0) for k in ("min", "avg", "max"))
+            parts.append(f"rtt {figures} ms ({clock_label(self.rtt_clock)})")
         if self.connections:
             c = self.connections
             now = ", ".join(f"{k} {v}" for k, v in c.get("interval", {}).items()) or "none"
@@ -153,6 +157,7 @@ def _ping_figures(out: Tick, ping: PingData, so_far: SoFar) -> None:
         return
     h = ping.hosts[0]
     s = h.stats
+    out.rtt_clock = h.clock
     sent, lost = (
         s.sent - so_far.ping_sent,
         (s.sent - s.received) - (so_far.ping_sent - so_far.ping_received),

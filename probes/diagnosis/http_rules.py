@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from probes.core.clocks import KERNEL, WALL, clock_label, clocked
 from probes.core.model import Finding, NextStep, Severity
 from probes.core.profiles import AuthConvention, auth_convention
 from probes.diagnosis.evidence import Evidence, q
@@ -25,15 +26,21 @@ from probes.proto.http import (
 from probes.proto.tls import TlsData
 
 
-def _t(value: float) -> str:
-    return "—" if value < 0 else f"{value * 1000:.1f} ms"
+def _t(value: float | None) -> str:
+    return "—" if value is None else f"{value * 1000:.1f} ms"
 
 
 def timing_line(t: HttpTimings) -> str:
-    return (
+    line = (
         f"timings: DNS {_t(t.dns_s)}, connect {_t(t.connect_s)}, TLS {_t(t.tls_s)}, "
-        f"first byte {_t(t.ttfb_s)}, total {_t(t.total_s)}"
+        f"first byte {_t(t.ttfb_s)}, total {_t(t.total_s)} (our clock)"
     )
+    if t.kernel_rtt_s is not None:
+        line += f"; TCP round trip {clocked(t.kernel_rtt_s, KERNEL)}"
+    if t.kernel_think_s is not None:
+        # counted in the kernel's clock ticks (1-4 ms): no finer digits
+        line += f"; server think time {t.kernel_think_s * 1000:.0f} ms (kernel, in ticks)"
+    return line
 
 
 def via_line(data: HttpData) -> list[str]:
@@ -497,18 +504,21 @@ def slow_first_byte(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("http", HttpData)
     if data is None or data.state != OK:
         return
-    t = data.timings
-    think = t.think_s
-    rtt = _path_rtt(ev, t)
-    if think < SLOW_THINK_S or rtt < 0 or think < SLOW_RATIO * rtt:
+    wait = data.timings.server_wait
+    path = _path_rtt(ev, data)
+    if wait is None or path is None or wait[0] < SLOW_THINK_S:
+        return
+    think, think_clock = wait
+    rtt, clock, how = path
+    if think < SLOW_RATIO * rtt:
         return
     yield Finding(
         "http.slow_response",
         Severity.WARNING,
-        f"{ev.target.host} takes {think:.2f} s to send its first byte; the network round trip is {rtt * 1000:.1f} ms",
+        f"{ev.target.host} takes {think:.2f} s to send its first byte; the network round trip is {clocked(rtt, clock)}",
         (
-            f"server think time (request sent → first byte): {think * 1000:.0f} ms",
-            f"network round trip (TCP connect): {rtt * 1000:.1f} ms — {think / max(rtt, 1e-6):.0f}x less",
+            f"server think time (request sent → first byte): {think * 1000:.0f} ms ({clock_label(think_clock)})",
+            f"network round trip ({how}): {clocked(rtt, clock)} — {think / max(rtt, 1e-6):.0f}x less",
             *_evidence(data),
         ),
         (
@@ -523,15 +533,28 @@ def slow_first_byte(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-def _path_rtt(ev: Evidence, t: HttpTimings) -> float:
-    """The network round trip seen in this run: the request's own TCP connect, else -1."""
+def _path_rtt(ev: Evidence, data: HttpData) -> tuple[float, str, str] | None:
+    """The network round trip seen in this run, as (seconds, clock, where from).
+
+    The kernel's figures first (TCP_INFO of the request's own connection, of the
+    TCP probe's connects): they hold while this process is starved of CPU, when a
+    connect timed by our event loop can read hundreds of ms.  Our clock's connect
+    only when the kernel has no figure; it can only overstate the round trip."""
     from probes.net.tcp import TcpData
 
-    seen = [t.connect_s] if t.connect_s >= 0 else []
     tcp = ev.data("tcp", TcpData)
-    if tcp is not None:
-        seen += [a.elapsed_s for a in tcp.attempts if a.ok]
-    return min(seen) if seen else -1.0
+    attempts = [a for a in tcp.attempts if a.ok] if tcp is not None else []
+    kernel = [a.kernel_rtt_s for a in attempts if a.kernel_rtt_s is not None]
+    if data.timings.kernel_rtt_s is not None and not data.proxy:
+        kernel.append(data.timings.kernel_rtt_s)
+    if kernel:
+        return min(kernel), KERNEL, "TCP_INFO of this run's connections"
+    wall = [a.elapsed_s for a in attempts]
+    if data.timings.connect_s is not None and not data.proxy:
+        wall.append(data.timings.connect_s)
+    if wall:
+        return min(wall), WALL, "TCP connect"
+    return None
 
 
 RULES = (status_findings, exchange_failures, slow_first_byte)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from probes.core.clocks import clock_label, clocked, ms_number
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.connected import ANY_ADDRESS, completed_connects
 from probes.diagnosis.evidence import Evidence, ms, q
@@ -84,7 +85,8 @@ def _ping_line(h: PingHost) -> str:
     s = h.stats
     text = f"ping {h.address} [{h.mode}]: {s.received}/{s.sent} answered, {s.loss_pct:g}% loss"
     if s.avg_s is not None and s.min_s is not None and s.max_s is not None:
-        text += f", rtt min/avg/max {ms(s.min_s)}/{ms(s.avg_s)}/{ms(s.max_s)}"
+        figures = "/".join(ms_number(v * 1000) for v in (s.min_s, s.avg_s, s.max_s))
+        text += f", rtt min/avg/max {figures} ms ({clock_label(h.clock)})"
     if s.jitter_s is not None:
         text += f", jitter {ms(s.jitter_s)}"
     if h.unreachable:
@@ -107,7 +109,10 @@ def _hop_line(h: Hop) -> str:
 
 
 def _trace_lines(t: TraceData) -> list[str]:
-    head = f"trace {t.address} [{t.mode}, {t.protocol}{f' port {t.port}' if t.port else ''}], {t.rounds} rounds"
+    head = (
+        f"trace {t.address} [{t.mode}, {t.protocol}{f' port {t.port}' if t.port else ''}], "
+        f"{t.rounds} rounds, rtt by {clock_label(t.clock)}"
+    )
     lines = [head, *(_hop_line(h) for h in t.hops)]
     if not t.reached:
         lines.append(f"the path stops: {t.stop_reason}")
@@ -504,7 +509,7 @@ def latency(ev: Evidence) -> Iterator[Finding]:
     yield Finding(
         "path.latency",
         Severity.WARNING,
-        f"round trips to {host.address} take {ms(avg)} (median){where}",
+        f"round trips to {host.address} take {clocked(avg, host.clock)} (median){where}",
         tuple(evidence),
         tuple(steps),
     )

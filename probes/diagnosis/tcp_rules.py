@@ -34,7 +34,7 @@ def _line(a: TcpAttempt) -> str:
     text = f"{_where(a)} {a.state}"
     if a.errno_name:
         text += f" ({a.errno_name})"
-    text += f" after {ms(a.elapsed_s)}"
+    text += f" after {a.connect_text if a.state == OPEN else ms(a.elapsed_s)}"
     if a.explanation:
         text += f": {a.explanation}"
     return text
@@ -333,7 +333,7 @@ def _ipv6_broken(ev: Evidence, opened: list[TcpAttempt], v6_failed: list[TcpAtte
 
 
 def _hangup_line(a: TcpAttempt) -> str:
-    line = f"{_where(a)}: connected in {ms(a.elapsed_s)}"
+    line = f"{_where(a)}: connected in {a.connect_text}"
     if a.closed_by_peer:
         how = "reset (RST)" if a.closed_by_peer == "reset" else "closed (FIN)"
         after = f" {ms(a.closed_after_s)} later" if a.closed_after_s else " at once"
@@ -414,7 +414,7 @@ def connect_ok(ev: Evidence) -> Iterator[Finding]:
         return  # not every connection succeeded (repeat_rules says which were refused)
     evidence = []
     for a in data.attempts:
-        line = f"{_where(a)} open in {ms(a.elapsed_s)}"
+        line = f"{_where(a)} open in {a.connect_text}"
         if a.protocol:
             line += f"; the server speaks {a.protocol}"
         if a.banner:

@@ -40,7 +40,7 @@ def ws_findings(ev: Evidence) -> Iterator[Finding]:
         yield _ws_closed(ev, data, lines)
         return
     if data.state == OK:
-        if data.pong_s < 0:
+        if data.pong_s is None:
             yield Finding(
                 "ws.no_pong",
                 Severity.WARNING,
@@ -100,7 +100,7 @@ def _after_upgrade(data: WsData) -> list[str]:
     if data.state in (OK, CLOSED, DROPPED):
         lines.append(
             f"ping → pong in {ms(data.pong_s)}"
-            if data.pong_s >= 0
+            if data.pong_s is not None
             else "ping sent: no pong" + (" (closed first)" if data.state != OK else "")
         )
     if data.state in (CLOSED, DROPPED):
@@ -113,7 +113,7 @@ def _after_upgrade(data: WsData) -> list[str]:
             else "no close frame (the TCP connection ended)"
         )
         lines.append(
-            f"closed {data.closed_after_s:.2f} s after the 101: {frame}, code {data.close_code}"
+            f"closed {data.closed_after_s or 0.0:.2f} s after the 101: {frame}, code {data.close_code}"
             + (f" ({meaning})" if meaning else "")
             + (f", reason: {data.close_reason}" if data.close_reason else "")
         )
@@ -133,7 +133,7 @@ def _ws_closed(ev: Evidence, data: WsData, lines: list[str]) -> Finding:
         return Finding(
             "ws.idle_timeout",
             Severity.ERROR,
-            f"the WebSocket to {data.url} is cut after {data.closed_after_s:.0f} s without traffic ({code})",
+            f"the WebSocket to {data.url} is cut after {data.closed_after_s or 0.0:.0f} s without traffic ({code})",
             tuple(lines),
             (
                 NextStep(
@@ -141,7 +141,7 @@ def _ws_closed(ev: Evidence, data: WsData, lines: list[str]) -> Finding:
                 ),
                 NextStep(
                     "Find the cut-off: hold the socket open longer or shorter",
-                    f"{again} --hold {max(1, round(data.closed_after_s)) + 5}",
+                    f"{again} --hold {max(1, round(data.closed_after_s or 0.0)) + 5}",
                 ),
             ),
         )

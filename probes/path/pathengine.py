@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
+from probes.core.clocks import KERNEL, WALL
 from probes.core.context import ProbeContext, run_in_daemon_thread
 from probes.core.live import LiveControl
 from probes.core.model import ProbeResult
@@ -67,6 +68,8 @@ from probes.wire.icmp_errors import (
     enable_recverr,
     read_icmp_error,
 )
+from probes.wire.stamps import Sent, enable_rx_stamps, recv_stamped, round_trip, stamping_live
+from probes.wire.tcpinfo import kernel_rtt
 
 IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE = 10, 0, 3
 IPV6_MTU_DISCOVER, IPV6_DONTFRAG = 23, 62
@@ -92,6 +95,9 @@ class Reply:
     icmp_code: int = -1
     mtu: int = 0
     detail: str = ""
+    # Which clock rtt_s came from (probes.core.clocks): the kernel's receive stamp
+    # (SO_TIMESTAMPING) or TCP_INFO, else our monotonic clock when the loop read it.
+    clock: str = WALL
 
 
 class Prober(Protocol):
@@ -119,20 +125,20 @@ class LateErrors:
     """Timed-out probes, and the unreachable errors that arrive for them late."""
 
     def __init__(self) -> None:
-        self._expired: dict[Any, tuple[float, str]] = {}  # key -> (sent, dst)
+        self._expired: dict[Any, tuple[Sent, str]] = {}  # key -> (sent, dst)
         self.by_dst: dict[str, Reply] = {}
 
-    def expire(self, key: Any, sent: float, dst: str) -> None:
+    def expire(self, key: Any, sent: Sent, dst: str) -> None:
         now = time.monotonic()
         if len(self._expired) > 512:
-            old = [k for k, (t, _d) in self._expired.items() if now - t > LATE_WINDOW_S]
+            old = [k for k, (t, _d) in self._expired.items() if now - t.mono > LATE_WINDOW_S]
             for k in old:
                 del self._expired[k]
         self._expired[key] = (sent, dst)
 
-    def match(self, key: Any, reply_of: Callable[[float, str], Reply | None]) -> None:
+    def match(self, key: Any, reply_of: Callable[[Sent, str], Reply | None]) -> None:
         entry = self._expired.pop(key, None)
-        if entry is None or time.monotonic() - entry[0] > LATE_WINDOW_S:
+        if entry is None or time.monotonic() - entry[0].mono > LATE_WINDOW_S:
             return
         reply = reply_of(*entry)
         if reply is not None and reply.kind == UNREACHABLE:
@@ -312,7 +318,7 @@ def load_scapy() -> dict[str, Any]:
 
 @dataclass
 class _Pending:
-    future: asyncio.Future[tuple[Parsed, float]]
+    future: asyncio.Future[tuple[Parsed, float, float | None]]  # (parsed, loop time, stamp)
     dst: str
     sport: int
 
@@ -411,6 +417,7 @@ class RawEngine:
         if proto == UDP:  # send-only: keep the copy of every incoming datagram small
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
         else:
+            enable_rx_stamps(sock)
             self._loop.add_reader(sock.fileno(), self._readable, sock, family, proto)
         self._socks[(family, proto)] = sock
         return sock
@@ -431,15 +438,24 @@ class RawEngine:
     def _readable(self, sock: socket.socket, family: int, proto: str) -> None:
         for _ in range(256):
             try:
-                data, addr = sock.recvfrom(65535)
+                data, addr, stamp = recv_stamped(sock)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # an error the kernel set for an earlier send: consumed
                 continue
-            self.feed(data, str(addr[0]), family, proto, time.monotonic())
+            self.feed(data, str(addr[0]), family, proto, time.monotonic(), stamp)
 
-    def feed(self, data: bytes, sender: str, family: int, proto: str, when: float) -> None:
-        """Match one received packet to its probe (malformed input is ignored)."""
+    def feed(
+        self,
+        data: bytes,
+        sender: str,
+        family: int,
+        proto: str,
+        when: float,
+        stamp: float | None = None,
+    ) -> None:
+        """Match one received packet to its probe (malformed input is ignored).
+        *when* is our clock's reading, *stamp* the kernel's receive timestamp."""
         try:
             if proto == ICMP:
                 parsed = (
@@ -464,7 +480,9 @@ class RawEngine:
             p = parsed
             self.late.match(
                 (p.proto, p.key),
-                lambda sent, dst: _reply(p, max(0.0, when - sent)) if _norm(p.dst) == dst else None,
+                lambda sent, dst: (
+                    _reply(p, *round_trip(sent, when, stamp)) if _norm(p.dst) == dst else None
+                ),
             )
             return
         if pending.future.done():
@@ -475,7 +493,7 @@ class RawEngine:
             return
         if _norm(parsed.dst) != pending.dst:
             return
-        pending.future.set_result((parsed, when))
+        pending.future.set_result((parsed, when, stamp))
 
     def _alloc(self) -> int:
         for _ in range(0x10000):
@@ -511,7 +529,7 @@ class RawEngine:
     ) -> Reply:
         family = family_of(dst)
         key = self._alloc()
-        future: asyncio.Future[tuple[Parsed, float]] = self._loop.create_future()
+        future: asyncio.Future[tuple[Parsed, float, float | None]] = self._loop.create_future()
         self._pending[(proto, key)] = _Pending(future, _norm(dst), sport)
         try:
             try:
@@ -521,28 +539,29 @@ class RawEngine:
                 sock = self._sock(family, proto)
                 addr = self._sockaddrs.get(dst) or self._sockaddrs.setdefault(dst, _sockaddr(dst))
                 _set_ttl_df(sock, ttl, df)
-                sent = time.monotonic()
+                sent = Sent.now()  # next to the syscall: the reply may be stamped within it
                 try:
                     sock.sendto(wire, addr)
                 except OSError as exc:
                     if exc.errno not in _STALE_ERRNOS:
                         raise
+                    sent = Sent.now()
                     sock.sendto(wire, addr)  # the errno was left over from an earlier probe
             except OSError as exc:
                 return _send_error(exc, dst)
             try:
                 async with asyncio.timeout(timeout):
-                    parsed, when = await future
+                    parsed, when, stamp = await future
             except TimeoutError:
                 self.late.expire((proto, key), sent, _norm(dst))
                 return Reply(TIMEOUT, rtt_s=timeout)
-            return _reply(parsed, max(0.0, when - sent))
+            return _reply(parsed, *round_trip(sent, when, stamp))
         finally:
             self._pending.pop((proto, key), None)
 
 
-def _reply(p: Parsed, rtt: float) -> Reply:
-    return Reply(p.kind, p.sender, rtt, p.icmp_type, p.icmp_code, p.mtu)
+def _reply(p: Parsed, rtt: float, clock: str = WALL) -> Reply:
+    return Reply(p.kind, p.sender, rtt, p.icmp_type, p.icmp_code, p.mtu, clock=clock)
 
 
 ICMP_FLOW_CHECKSUM = 0x4E4D  # constant: routers hashing ICMP on its checksum keep one path
@@ -645,7 +664,8 @@ class _DgramProber:
         self.sock = socket.socket(family, socket.SOCK_DGRAM, proto)
         self.sock.setblocking(False)
         enable_recverr(self.sock)
-        self._pending: dict[int, tuple[asyncio.Future[Reply], float, str]] = {}
+        enable_rx_stamps(self.sock)  # replies and queued ICMP errors both get stamped
+        self._pending: dict[int, tuple[asyncio.Future[Reply], Sent, str]] = {}
         self._next = random.randrange(1, 0xFFFE)
         self.late = LateErrors()
         self._loop.add_reader(self.sock.fileno(), self._readable)
@@ -668,7 +688,7 @@ class _DgramProber:
     def _seq_of(self, payload: bytes) -> int | None:
         raise NotImplementedError
 
-    def _on_data(self, data: bytes, sender: str, when: float) -> None:
+    def _on_data(self, data: bytes, sender: str, when: float, stamp: float | None) -> None:
         return None
 
     def _readable(self) -> None:
@@ -677,7 +697,7 @@ class _DgramProber:
             self._on_error(err, now)
         for _ in range(256):
             try:
-                data, addr = self.sock.recvfrom(65535)
+                data, addr, stamp = recv_stamped(self.sock)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
@@ -685,7 +705,7 @@ class _DgramProber:
                 for err in drain_error_queue(self.sock):
                     self._on_error(err, now)
                 continue
-            self._on_data(data, str(addr[0]), now)
+            self._on_data(data, str(addr[0]), now, stamp)
 
     def _resolve(self, seq: int | None, reply_of: Any) -> None:
         if seq is None:
@@ -702,11 +722,11 @@ class _DgramProber:
             future.set_result(reply)
 
     def _on_error(self, err: QueuedError, when: float) -> None:
-        def build(sent: float, dst: str) -> Reply | None:
-            rtt = max(0.0, when - sent)
+        def build(sent: Sent, dst: str) -> Reply | None:
+            rtt, clock = round_trip(sent, when, err.stamp)
             if not err.from_icmp:
                 if err.errno == errno.EMSGSIZE:
-                    return Reply(ERROR, rtt_s=rtt, mtu=err.info, detail="EMSGSIZE")
+                    return Reply(ERROR, rtt_s=rtt, mtu=err.info, detail="EMSGSIZE", clock=clock)
                 return None
             v4 = err.origin == SO_EE_ORIGIN_ICMP
             kind = _kind_of(v4, err.type, err.code)
@@ -717,7 +737,7 @@ class _DgramProber:
             ):
                 kind = REPLY
             mtu = err.info if kind == FRAG_NEEDED else 0
-            return Reply(kind, err.sender, rtt, err.type, err.code, mtu)
+            return Reply(kind, err.sender, rtt, err.type, err.code, mtu, clock=clock)
 
         self._resolve(self._seq_of(err.payload), build)
 
@@ -733,7 +753,7 @@ class _DgramProber:
     ) -> Reply:
         seq = self._alloc()
         future: asyncio.Future[Reply] = self._loop.create_future()
-        sent = time.monotonic()
+        sent = Sent.now()
         self._pending[seq] = (future, sent, _norm(dst))
         try:
             try:
@@ -746,9 +766,8 @@ class _DgramProber:
                     0,
                     socket.AI_NUMERICHOST,
                 )[0][4]
-                sent = time.monotonic()
-                self._pending[seq] = (future, sent, _norm(dst))
-                self._send(self._encode(seq, size), addr)
+                self._send(self._encode(seq, size), addr, future, seq, _norm(dst))
+                sent = self._pending[seq][1]
             except OSError as exc:
                 return _send_error(exc, dst)
             try:
@@ -763,10 +782,15 @@ class _DgramProber:
     def _port(self) -> int:
         return 0
 
-    def _send(self, wire: bytes, addr: Any) -> None:
+    def _send(
+        self, wire: bytes, addr: Any, future: asyncio.Future[Reply], seq: int, dst: str
+    ) -> None:
         # An ICMP error about an earlier probe sets the socket's pending error,
         # which the next send reports instead of sending: retry past it.
         for attempt in range(4):
+            # the send time next to the syscall: on loopback the answer can be
+            # stamped (and read) before sendto returns
+            self._pending[seq] = (future, Sent.now(), dst)
             try:
                 self.sock.sendto(wire, addr)
                 return
@@ -817,13 +841,14 @@ class DgramIcmpProber(_DgramProber):
             return None
         return int(struct.unpack_from("!H", payload, 6)[0])
 
-    def _on_data(self, data: bytes, sender: str, when: float) -> None:
+    def _on_data(self, data: bytes, sender: str, when: float, stamp: float | None) -> None:
         if len(data) < 8 or data[0] not in (0, 129):
             return
         seq = int(struct.unpack_from("!H", data, 6)[0])
 
-        def build(sent: float, dst: str) -> Reply:
-            return Reply(REPLY, sender, max(0.0, when - sent), data[0], data[1])
+        def build(sent: Sent, dst: str) -> Reply:
+            rtt, clock = round_trip(sent, when, stamp)
+            return Reply(REPLY, sender, rtt, data[0], data[1], clock=clock)
 
         self._resolve(seq, build)
 
@@ -897,7 +922,11 @@ class TcpConnectProber:
                 if icmp is not None:
                     return Reply(UNREACHABLE, icmp.sender, rtt, icmp.type, icmp.code)
                 return Reply(ERROR, rtt_s=rtt, detail=_errno_name(exc))
-            return Reply(REPLY, _norm(dst), time.monotonic() - started, detail="SYN-ACK")
+            wall = time.monotonic() - started
+            kernel = kernel_rtt(sock)
+            if kernel is not None and not kernel.retransmits:  # the handshake, by the kernel
+                return Reply(REPLY, _norm(dst), kernel.rtt_s, detail="SYN-ACK", clock=KERNEL)
+            return Reply(REPLY, _norm(dst), wall, detail="SYN-ACK")
 
     def close(self) -> None:
         pass
@@ -939,15 +968,18 @@ async def open_prober(
     engine = await raw_engine(ctx)
     if engine is not None:
         raw = RawProber(engine, protocol if purpose == "trace" else ICMP, ctx.target.port)
+        await stamping_live()
         return raw, ModeInfo(raw.mode, True)
     if purpose == "trace":
         udp = UdpRecverrProber(family)
+        await stamping_live()
         note = f"{FULL_MODE_HINT}; ICMP and TCP traceroute need raw sockets"
         if protocol != UDP:
             note += f" (asked for {protocol}, ran UDP)"
         return udp, ModeInfo(udp.mode, False, note)
     try:
         dgram = DgramIcmpProber(family)
+        await stamping_live()
         return dgram, ModeInfo(dgram.mode, False, FULL_MODE_HINT)
     except OSError:
         pass

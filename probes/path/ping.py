@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from probes.core.clocks import KERNEL, WALL, clocked, series_clock
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.proportion import UNSURE, versus
@@ -69,6 +70,9 @@ class PingHost:
     unreachable_count: int = 0
     errors: int = 0
     last_error: str = ""
+    # Which clock the round trips came from (probes.core.clocks.series_clock): "kernel"
+    # when every answer was timed by its kernel receive stamp (or TCP_INFO).
+    clock: str = WALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +117,15 @@ class _Host:
         self.unreachable_count = 0
         self.errors = 0
         self.last_error = ""
+        self.wall_timed = 0  # answers timed by our clock (no kernel stamp)
 
     def record(self, seq: int, reply: Reply) -> None:
         if reply.kind == ERROR:
             self.errors += 1
             self.last_error = reply.detail
         rtt = reply.rtt_s if reply.kind == REPLY else None
+        if rtt is not None and reply.clock != KERNEL:
+            self.wall_timed += 1
         self.stats.add(rtt)
         if reply.kind == UNREACHABLE:
             self.unreachable_count += 1
@@ -142,6 +149,7 @@ class _Host:
             self.unreachable_count,
             self.errors,
             self.last_error,
+            series_clock(self.stats.received - self.wall_timed, self.stats.received),
         )
 
 
@@ -267,7 +275,7 @@ def _result(
         s = h.stats
         text = f"{h.address}: {s.received}/{s.sent} answered, {s.loss_pct:g}% loss"
         if s.avg_s is not None:
-            text += f", avg {s.avg_s * 1000:.2f} ms"
+            text += f", avg {clocked(s.avg_s, h.clock)}"
         if h.unreachable:
             text += f" (unreachable from {h.unreachable})"
         parts.append(text)

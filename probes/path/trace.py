@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from probes.core.clocks import KERNEL, WALL, series_clock
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.path.packets import (
@@ -27,6 +28,7 @@ from probes.path.packets import (
     REPLY,
     TCP,
     TIME_EXCEEDED,
+    TIMEOUT,
     UDP,
     UNREACHABLE,
 )
@@ -106,6 +108,9 @@ class TraceData:
     stop_reason: str
     hops: tuple[Hop, ...]
     window: int = 0  # rounds a live run's findings read (0: the whole run)
+    # Which clock the hops' round trips came from (probes.core.clocks): "kernel" when
+    # every answer was timed by its kernel receive stamp, else our clock's.
+    clock: str = WALL
 
     @property
     def answered(self) -> bool:
@@ -175,6 +180,12 @@ class _Trace:
         self.rounds = 0
         self.errors: list[str] = []
         self.last_sent: dict[int, float] = {}
+        self.answers = 0
+        self.wall_timed = 0  # answers without a kernel stamp
+
+    @property
+    def clock(self) -> str:
+        return series_clock(self.answers - self.wall_timed, self.answers)
 
     @property
     def limit(self) -> int:
@@ -198,6 +209,9 @@ class _Trace:
 
     def record(self, ttl: int, reply: Reply) -> None:
         self.hops[ttl].record(reply)
+        if reply.kind not in (ERROR, TIMEOUT):
+            self.answers += 1
+            self.wall_timed += reply.clock != KERNEL
         if reply.kind == REPLY and (self.dest_ttl is None or ttl < self.dest_ttl):
             self.dest_ttl = ttl
         if reply.kind == UNREACHABLE and (self.unreach_ttl is None or ttl < self.unreach_ttl):
@@ -320,6 +334,7 @@ async def probe_trace(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             reason,
             hops,
             keep,
+            trace.clock,
         )
         elapsed = time.monotonic() - started
         path = " ".join(h.address or "*" for h in hops)

@@ -110,21 +110,46 @@ class HttpHop:
 
 @dataclass(frozen=True, slots=True)
 class HttpTimings:
-    """Seconds from the start of the last request (``curl -w`` style); -1 = not reached."""
+    """The last request's phases (``curl -w`` style), on one monotonic clock.
 
-    dns_s: float = -1.0
-    connect_s: float = -1.0
-    tls_s: float = -1.0
-    ttfb_s: float = -1.0
-    total_s: float = -1.0
-    sent_s: float = -1.0  # the request was sent (the server's think time starts here)
+    ``dns_s`` is the name resolution's own duration; the other marks are seconds
+    from the start of the request, each taken as the client library reports the
+    step done.  A phase that did not happen (no TLS on plain HTTP, no new
+    connection on a reused one, no first byte before a timeout) is None.
+    """
+
+    dns_s: float | None = None
+    connect_s: float | None = None
+    tls_s: float | None = None
+    ttfb_s: float | None = None
+    total_s: float | None = None
+    sent_s: float | None = None  # the request was sent (the server's think time starts here)
+    # The kernel's RTT of the request's own TCP connection (TCP_INFO right after the
+    # connect; probes.wire.tcpinfo), to the proxy when one is used; None on a reused
+    # connection or when the SYN was retransmitted.
+    kernel_rtt_s: float | None = None
+    # The server's think time by the kernel's clock (probes.wire.tcpinfo.kernel_wait,
+    # read when the response head came in): None on a reused connection.
+    kernel_think_s: float | None = None
 
     @property
-    def think_s(self) -> float:
-        """From the request sent to the first byte of the response; -1 when unknown."""
-        if self.ttfb_s < 0 or self.sent_s < 0:
-            return -1.0
+    def think_s(self) -> float | None:
+        """From the request sent to the first byte of the response; None when unknown."""
+        if self.ttfb_s is None or self.sent_s is None:
+            return None
         return max(0.0, self.ttfb_s - self.sent_s)
+
+    @property
+    def server_wait(self) -> tuple[float, str] | None:
+        """(seconds, clock): the server's think time, the lower of the two clocks' figures.
+
+        Both can only overstate it: ours by however late a busy event loop read the
+        answer, the kernel's by the body segments that came in before it was read."""
+        from probes.core.clocks import KERNEL, WALL
+
+        pairs = ((self.kernel_think_s, KERNEL), (self.think_s, WALL))
+        known = [(seconds, clock) for seconds, clock in pairs if seconds is not None]
+        return min(known) if known else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +284,7 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             err = ProbeError(PROXY_FAILED.upper(), wrong, elapsed_s=elapsed)
             yield ProbeResult("http", Status.FAILED, elapsed, f"{PROXY_FAILED}: {wrong}", data, err)
             return
-    dns_s = -1.0
+    dns_s: float | None = None
     address = ""
     if proxy is None:  # through a proxy, the proxy resolves the name
         resolution = await ctx.resolution()
@@ -294,7 +319,7 @@ async def probe_http(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
 
 
 async def _fetch_or_sniff(
-    ctx: ProbeContext, url: str, address: str, budget: Budget, dns_s: float
+    ctx: ProbeContext, url: str, address: str, budget: Budget, dns_s: float | None
 ) -> HttpData:
     """The request; for https, a TLS handshake that stays silent gets a plain look at
     the port beside it, so a plaintext server is "not TLS" at once, not at the deadline."""
@@ -347,7 +372,7 @@ def _result(data: HttpData, elapsed: float) -> ProbeResult:
     if data.state == OK:
         t = data.timings
         summary = (
-            f"{data.status} {data.reason} ({data.http_version}) in {t.total_s * 1000:.0f} ms"
+            f"{data.status} {data.reason} ({data.http_version}) in {(t.total_s or 0) * 1000:.0f} ms"
             + (f" after {len(data.hops) - 1} redirect(s)" if len(data.hops) > 1 else "")
             + data.via
         )
@@ -411,20 +436,39 @@ async def _explain(
 
 
 class _Trace:
-    """httpcore's trace events for one request, in order (a CONNECT repeats names)."""
+    """httpcore's trace events for one request, in order (a CONNECT repeats names).
+
+    Times are from :meth:`start` (just before the request is handed to the client),
+    on the monotonic clock.  The TCP connect's socket is asked for the kernel's RTT
+    the moment httpcore reports it connected."""
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
         self.events: list[tuple[str, float]] = []
+        self.kernel_rtt_s: float | None = None
+        self.kernel_think_s: float | None = None
+        self.sock: Any = None  # the connection's socket, when this request opened it
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.events.clear()
+        self.kernel_rtt_s = self.kernel_think_s = self.sock = None
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
         self.events.append((name, time.monotonic() - self.t0))
+        if name == "connection.connect_tcp.complete" and self.sock is None:
+            self.sock = _stream_socket(info.get("return_value"))
+            self.kernel_rtt_s = _socket_rtt(self.sock)
+        elif name.endswith("receive_response_headers.complete") and self.sock is not None:
+            from probes.wire.tcpinfo import kernel_wait
 
-    def first(self, *suffixes: str) -> float:
-        return next((t for n, t in self.events if n.endswith(suffixes)), -1.0)
+            self.kernel_think_s = kernel_wait(self.sock)
 
-    def last(self, *suffixes: str) -> float:
-        return next((t for n, t in reversed(self.events) if n.endswith(suffixes)), -1.0)
+    def first(self, *suffixes: str) -> float | None:
+        return next((t for n, t in self.events if n.endswith(suffixes)), None)
+
+    def last(self, *suffixes: str) -> float | None:
+        return next((t for n, t in reversed(self.events) if n.endswith(suffixes)), None)
 
     def seen(self, suffix: str) -> bool:
         return any(n.endswith(suffix) for n, _ in self.events)
@@ -436,7 +480,8 @@ class _Trace:
 
     @property
     def request_sent(self) -> bool:
-        return self.last("send_request_headers.complete") > self.last("start_tls.complete")
+        sent = self.last("send_request_headers.complete")
+        return sent is not None and sent > (self.last("start_tls.complete") or -1.0)
 
     def phase(self) -> str:
         """How far the exchange got: connect | tls | request | headers | body."""
@@ -462,7 +507,7 @@ class _Hop:
     trace: _Trace
 
 
-async def fetch(ctx: ProbeContext, url: str, budget: Budget, dns_s: float) -> HttpData:
+async def fetch(ctx: ProbeContext, url: str, budget: Budget, dns_s: float | None) -> HttpData:
     from contextlib import AsyncExitStack
 
     import httpx
@@ -509,6 +554,7 @@ async def fetch(ctx: ProbeContext, url: str, budget: Budget, dns_s: float) -> Ht
                         )
                     )
                 headers = request_headers(ctx, hop.url, origin)
+                hop.trace.start()
                 async with clients[key].stream(
                     "GET", hop.url, headers=headers, extensions={"trace": hop.trace}
                 ) as response:
@@ -705,16 +751,42 @@ def _timeout_detail(phase: str, body_bytes: int, limit: float) -> str:
     return f"could not connect within {limit:.1f}s"
 
 
-def _timings(trace: _Trace, dns_s: float, total: float) -> HttpTimings:
+def _stream_socket(stream: Any) -> Any:
+    """The TCP socket behind an httpcore network stream, or None."""
+    try:
+        return stream.get_extra_info("socket")
+    except Exception:  # a stream type without the socket: no kernel figures
+        return None
+
+
+def _socket_rtt(sock: Any) -> float | None:
+    """The kernel's handshake RTT of *sock* (None after a retransmitted SYN)."""
+    from probes.wire.tcpinfo import kernel_rtt
+
+    if sock is None:
+        return None
+    kernel = kernel_rtt(sock)
+    return None if kernel is None or kernel.retransmits else kernel.rtt_s
+
+
+def _timings(trace: _Trace, dns_s: float | None, total: float | None) -> HttpTimings:
+    sent = [
+        t
+        for t in (
+            trace.last("send_request_headers.complete"),
+            trace.last("send_request_body.complete"),
+        )
+        if t is not None
+    ]
     return HttpTimings(
         dns_s=dns_s,
         connect_s=trace.first("connection.connect_tcp.complete"),
         tls_s=trace.first("start_tls.complete"),
         ttfb_s=trace.last("receive_response_headers.complete"),
         total_s=total,
-        sent_s=max(
-            trace.last("send_request_headers.complete"), trace.last("send_request_body.complete")
-        ),
+        sent_s=max(sent) if sent else None,
+        kernel_rtt_s=trace.kernel_rtt_s,
+        kernel_think_s=trace.kernel_think_s,
     )
 
 
@@ -730,7 +802,7 @@ def _done(
     hops: list[HttpHop],
     hop: _Hop,
     total: float,
-    dns_s: float,
+    dns_s: float | None,
     body_bytes: int,
     sent: tuple[str, ...],
 ) -> HttpData:
@@ -763,7 +835,7 @@ def _failed(
     detail: str,
     hops: list[HttpHop],
     hop: _Hop,
-    dns_s: float,
+    dns_s: float | None,
     sent: tuple[str, ...],
 ) -> HttpData:
     when = ""

@@ -44,8 +44,8 @@ class WsData:
     # After the upgrade (state ok, closed or dropped):
     close_code: int = 0  # the server's close frame (1006: closed without one)
     close_reason: str = ""
-    closed_after_s: float = -1.0  # seconds from the 101 to the close
-    pong_s: float = -1.0  # ping → pong; -1: no pong
+    closed_after_s: float | None = None  # seconds from the 101 to the close; None: not closed
+    pong_s: float | None = None  # ping → pong; None: no pong
     hold_s: float = 0.0  # how long the socket was kept open (--hold)
     messages: int = 0  # data frames the server sent while watched
 
@@ -88,7 +88,7 @@ async def probe_ws(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         yield ProbeResult("ws", Status.SKIPPED, elapsed, "no address (name did not resolve)")
         return
     if data.state == OK:
-        pong = f"; pong in {data.pong_s * 1000:.1f} ms" if data.pong_s >= 0 else "; no pong"
+        pong = f"; pong in {data.pong_s * 1000:.1f} ms" if data.pong_s is not None else "; no pong"
         held = f"; held open {data.hold_s:g} s" if data.hold_s else ""
         yield ProbeResult(
             "ws", Status.OK, elapsed, f"101 Switching Protocols from {url}{pong}{held}", data
@@ -96,7 +96,7 @@ async def probe_ws(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return
     if data.state in (CLOSED, DROPPED):
         summary = (
-            f"{data.state}: 101, then closed after {data.closed_after_s:.2f} s "
+            f"{data.state}: 101, then closed after {data.closed_after_s or 0.0:.2f} s "
             f"with {data.close_code} {data.close_reason}".strip()
         )
     elif data.status:

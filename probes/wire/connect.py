@@ -17,11 +17,13 @@ import socket
 import time
 from dataclasses import dataclass
 
+from probes.core.clocks import KERNEL, WALL, clocked, fine_ms
 from probes.core.deadline import deadline
 from probes.core.sanitize import clean_bytes
 from probes.core.target import endpoint
 from probes.wire.banner import NUDGE, identify
 from probes.wire.icmp_errors import IcmpReport, enable_recverr, read_icmp_error
+from probes.wire.tcpinfo import KernelRtt, kernel_rtt
 
 OPEN, REFUSED, FILTERED, UNREACHABLE, LOCAL_ERROR, ERROR = (
     "open",
@@ -43,7 +45,7 @@ class TcpAttempt:
     family: int  # 4 or 6
     port: int
     state: str  # open | refused | filtered | unreachable | local_error | error
-    elapsed_s: float
+    elapsed_s: float  # by our (user-space) clock: includes any wait for the event loop
     errno_name: str = ""
     explanation: str = ""
     icmp: IcmpReport | None = None
@@ -56,10 +58,37 @@ class TcpAttempt:
     # ("ok", "reset", "eof", or a failed state): catches a server that drops
     # only some connections.
     repeats: tuple[str, ...] = ()
+    # The kernel's handshake figures (TCP_INFO, read right after the connect):
+    # None when the kernel took no RTT sample (or the connect failed).
+    kernel_rtt_s: float | None = None
+    kernel_rttvar_s: float | None = None
+    syn_retransmits: int = 0
 
     @property
     def ok(self) -> bool:
         return self.state == OPEN
+
+    @property
+    def kernel_connect_s(self) -> float | None:
+        """The connect time by the kernel's clock: SYN out to SYN-ACK in.  Only when the
+        first SYN was answered (a retransmitted one leaves no kernel timestamp of the first)."""
+        return self.kernel_rtt_s if self.syn_retransmits == 0 else None
+
+    @property
+    def connect_s(self) -> float:
+        """The connect time shown: the kernel's when it has one, else our clock's."""
+        kernel = self.kernel_connect_s
+        return self.elapsed_s if kernel is None else kernel
+
+    @property
+    def connect_clock(self) -> str:
+        """Which clock :attr:`connect_s` came from (probes.core.clocks)."""
+        return WALL if self.kernel_connect_s is None else KERNEL
+
+    @property
+    def connect_text(self) -> str:
+        """``0.042 ms (kernel)`` / ``1003.4 ms (our clock)``."""
+        return clocked(self.connect_s, self.connect_clock)
 
 
 async def connect_once(address: str, port: int, timeout: float, banner_wait: float) -> TcpAttempt:
@@ -92,13 +121,14 @@ async def connect_once(address: str, port: int, timeout: float, banner_wait: flo
         except OSError as exc:
             return _classify_error(sock, address, version, port, exc, time.monotonic() - started)
         elapsed = time.monotonic() - started
+        kernel = kernel_rtt(sock)  # before anything else happens on the socket
         source = _sockname(sock)
         banner, closed = await _read_banner(sock, banner_wait)
         closed_after = time.monotonic() - started - elapsed if closed else 0.0
         protocol = identify(banner) or ""
-        text = f"connected in {elapsed * 1000:.1f} ms"
+        text = "connected in " + connect_figure(elapsed, kernel)
         if seen_late:
-            text = "connected (seen late: this process could not run when the answer came)"
+            text += " (seen late: this process could not run when the answer came)"
         if closed:
             how = "reset" if closed == "reset" else "closed (FIN)"
             text += f", then the server {how} it {closed_after * 1000:.0f} ms later, before we sent anything"
@@ -115,6 +145,9 @@ async def connect_once(address: str, port: int, timeout: float, banner_wait: flo
             closed_by_peer=closed,
             source=source,
             closed_after_s=closed_after,
+            kernel_rtt_s=kernel.rtt_s if kernel else None,
+            kernel_rttvar_s=kernel.rttvar_s if kernel else None,
+            syn_retransmits=kernel.retransmits if kernel else 0,
         )
 
 
@@ -149,6 +182,20 @@ def _timed_out(
         f"no answer to the SYN within {timeout:g}s: dropped by a firewall, or the host is down",
         icmp,
     )
+
+
+def connect_figure(wall_s: float, kernel: KernelRtt | None) -> str:
+    """ "0.042 ms (kernel; 84.7 ms by our clock)": the kernel's figure first, our clock's
+    labelled as such, and why the kernel has none when it has none."""
+    wall = fine_ms(wall_s)
+    if kernel is None:
+        return f"{wall} (our clock; the kernel took no RTT sample)"
+    if kernel.retransmits:
+        return (
+            f"{wall} (our clock: the SYN was retransmitted {kernel.retransmits} time(s), "
+            f"no kernel timestamp of the first; kernel rtt {fine_ms(kernel.rtt_s)})"
+        )
+    return f"{fine_ms(kernel.rtt_s)} (kernel; {wall} by our clock)"
 
 
 async def quick_connect(address: str, port: int, timeout: float, wait: float) -> str:

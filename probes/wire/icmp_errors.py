@@ -14,6 +14,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from probes.wire.stamps import ANCILLARY_SPACE, stamp_of
+
 SOL_IP = getattr(socket, "SOL_IP", 0)
 IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 SOL_IPV6 = getattr(socket, "SOL_IPV6", 41)
@@ -144,6 +146,7 @@ class QueuedError:
     info: int  # the next-hop MTU for "fragmentation needed" / "packet too big"
     sender: str
     payload: bytes  # the start of the datagram we sent (how the probe is matched)
+    stamp: float | None = None  # the kernel's receive timestamp (SO_TIMESTAMPING), realtime
 
     @property
     def from_icmp(self) -> bool:
@@ -156,12 +159,13 @@ def drain_error_queue(sock: socket.socket, limit: int = 64) -> list[QueuedError]
     for _ in range(limit):
         try:
             data, ancdata, _flags, _addr = sock.recvmsg(
-                2048, 1024, MSG_ERRQUEUE | socket.MSG_DONTWAIT
+                2048, ANCILLARY_SPACE, MSG_ERRQUEUE | socket.MSG_DONTWAIT
             )
         except (BlockingIOError, InterruptedError):
             break
         except OSError:
             break
+        stamp = stamp_of(ancdata)
         for level, kind, payload in ancdata:
             if (level, kind) not in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
                 continue
@@ -169,5 +173,5 @@ def drain_error_queue(sock: socket.socket, limit: int = 64) -> list[QueuedError]
                 continue
             err, origin, icmp_type, code, _pad, info, _data = _EXT_ERR.unpack_from(payload)
             sender = _offender(payload[_EXT_ERR.size :])
-            out.append(QueuedError(err, origin, icmp_type, code, info, sender, bytes(data)))
+            out.append(QueuedError(err, origin, icmp_type, code, info, sender, bytes(data), stamp))
     return out

@@ -1,7 +1,8 @@
-"""An HTTP server for lab tests: ``python -m tests.lab.httpstatus ADDR:PORT=STATUS ...``.
+"""An HTTP server for lab tests: ``python -m tests.lab.httpstatus ADDR:PORT=STATUS[/DELAY] ...``.
 
 Each endpoint answers every request with STATUS (and a Retry-After for 429/503, a
-Basic challenge for 401), then closes.  Prints "ready" once every socket listens.
+Basic challenge for 401), DELAY seconds after the request (default 0), then closes.
+Prints "ready" once every socket listens.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ _EXTRA = {
 }
 
 
-async def _answer(status: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _answer(
+    status: int, delay: float, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     try:
         await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        await asyncio.sleep(delay)  # the server's think time
         body = f"{status} from the lab\n".encode()
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
@@ -35,13 +39,17 @@ async def _answer(status: int, reader: asyncio.StreamReader, writer: asyncio.Str
 
 async def main(endpoints: list[str]) -> None:
     for spec in endpoints:
-        endpoint, _, status = spec.partition("=")
+        endpoint, _, answer = spec.partition("=")
+        status, _, delay = answer.partition("/")
         host, _, port = endpoint.rpartition(":")
 
         async def handler(
-            r: asyncio.StreamReader, w: asyncio.StreamWriter, code: int = int(status)
+            r: asyncio.StreamReader,
+            w: asyncio.StreamWriter,
+            code: int = int(status),
+            think: float = float(delay or 0),
         ) -> None:
-            await _answer(code, r, w)
+            await _answer(code, think, r, w)
 
         await asyncio.start_server(handler, host.strip("[]"), int(port))
     print("ready", flush=True)

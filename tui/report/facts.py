@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from probes.core.clocks import KERNEL, clocked
 from tui.report.remote_facts import server_facts, vantage_facts
 
 MAX_ROWS = 40
@@ -36,6 +37,16 @@ def ms(seconds: Any) -> str:
     except (TypeError, ValueError):
         return ""
     return f"{value * 1000:.1f} ms" if value < 10 else f"{value:.1f} s"
+
+
+def _connect_time(attempt: dict[str, Any]) -> str:
+    """The kernel's handshake time when it has one (probes.wire.connect.TcpAttempt)."""
+    kernel = attempt.get("kernel_rtt_s")
+    if isinstance(kernel, int | float) and not attempt.get("syn_retransmits"):
+        return clocked(float(kernel), KERNEL)
+    if attempt.get("state") == "open":
+        return f"{ms(attempt.get('elapsed_s'))} (our clock)"
+    return ms(attempt.get("elapsed_s"))
 
 
 def _cap(text: Any) -> str:
@@ -107,7 +118,7 @@ def _tcp(data: dict[str, Any]) -> Facts:
     for a in data.get("attempts") or ():
         addr = str(a.get("address", "?"))
         where = f"[{addr}]:{a.get('port')}" if a.get("family") == 6 else f"{addr}:{a.get('port')}"
-        text = f"{a.get('state', '?')} after {ms(a.get('elapsed_s'))}"
+        text = f"{a.get('state', '?')} after {_connect_time(a)}"
         if a.get("errno_name"):
             text += f" ({a['errno_name']})"
         icmp = a.get("icmp") or {}
@@ -129,7 +140,8 @@ def _scalar(value: Any) -> bool:
 
 def _fmt(key: str, value: Any) -> str:
     if isinstance(value, float) and (key.endswith("_s") or key.endswith("elapsed")):
-        return ms(value)
+        # a journal written before absent phases were None said -1 for "not reached"
+        return ms(value) if value >= 0 else "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

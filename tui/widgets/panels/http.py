@@ -3,6 +3,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from probes.core.clocks import KERNEL, clocked
 from probes.core.model import ProbeResult
 from probes.proto.http import HttpData, HttpTimings
 from tui.widgets.panels.base import ProbePanel
@@ -31,29 +32,36 @@ def status_style(status: int) -> str:
 
 
 def waterfall(t: HttpTimings, width: int) -> list[Text]:
-    """curl -w timings as bars proportional to the total, each starting where the last ended."""
-    total = t.total_s if t.total_s > 0 else max(t.dns_s, t.connect_s, t.tls_s, t.ttfb_s, 0.0)
+    """curl -w timings as bars proportional to the total, each starting where the last
+    ended; a phase that did not happen has no row.  Our clock's marks, and the kernel's
+    round trip of the connection below them when it has one."""
+    marks = (t.dns_s, t.connect_s, t.tls_s, t.ttfb_s, t.total_s)
+    seen = [m for m in marks if m is not None]
+    total = t.total_s if t.total_s else max(seen, default=0.0)
     if total <= 0:
         return []
     bar_width = max(10, width - 22)
     rows: list[Text] = []
     prev = 0.0
-    marks = (t.dns_s, t.connect_s, t.tls_s, t.ttfb_s, t.total_s)
     names = (*PHASES, ("total", "green"))
     for (name, style), mark in zip(names, marks, strict=True):
-        if mark < 0:
+        if mark is None:
             continue
-        start = 0.0 if name == "total" else prev
+        start = 0.0 if name == "total" else min(prev, mark)
         lo = round(start / total * bar_width)
         hi = max(lo + 1, round(mark / total * bar_width))
         row = Text(f"{name:<8}", style="bold")
         row.append(" " * lo)
         row.append("█" * (hi - lo), style=style)
-        row.append(" " * (bar_width - hi + 1))
+        row.append(" " * max(0, bar_width - hi + 1))
         row.append(f"{mark * 1000:7.1f} ms")
         rows.append(row)
         if name != "total":
             prev = mark
+    if t.kernel_rtt_s is not None:
+        rows.append(Text(f"rtt      {clocked(t.kernel_rtt_s, KERNEL)}", style="dim"))
+    if t.kernel_think_s is not None:
+        rows.append(Text(f"think    {t.kernel_think_s * 1000:.0f} ms (kernel)", style="dim"))
     return rows
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from probes.core.clocks import clock_label
 from probes.core.model import ProbeResult
 from probes.path.ping import PingData, PingHost, PingSample
 from tui.widgets.panels.base import ProbePanel
@@ -83,6 +84,9 @@ get the full mode.
         mode = Text()
         mode.append_text(plain(f"mode {data.mode}", "" if data.privileged else "yellow"))
         mode.append(f"  every {data.interval_s * 1000:.0f} ms, {data.size} B", style="dim")
+        clocks = {h.clock for h in data.hosts if h.stats.received}
+        if clocks:  # which clock timed the round trips below
+            mode.append(f"  rtt: {' / '.join(sorted(clock_label(c) for c in clocks))}", style="dim")
         lines: list[RenderableType] = [mode]
         if data.hint:
             lines.append(plain(data.hint, "dim italic"))

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 
+from probes.core.clocks import fine_ms
 from probes.core.model import ProbeResult
-from probes.net.tcp import OPEN, REFUSED, TcpData
+from probes.net.tcp import OPEN, REFUSED, TcpAttempt, TcpData
 from tui.widgets.panels.base import ProbePanel
 from tui.widgets.plain import grid, ms, plain
 
@@ -18,6 +19,9 @@ One connection attempt per resolved address, IPv4 and IPv6 separately.
 (nothing listens); **filtered**: no answer at all (a firewall drops it);
 **unreachable**: a router or firewall answered with ICMP (named when known).
 On an open port the server's first bytes (banner) name the protocol.
+**time** of an open port is the kernel's handshake round trip (TCP_INFO), marked
+**k**; without one (a retransmitted SYN) it is our clock's, which includes any wait
+for this busy process to run.
 """
     DATA = TcpData
 
@@ -41,7 +45,14 @@ On an open port the server's first bytes (banner) name the protocol.
             table.add_row(
                 plain(where),
                 plain(a.state, STATE_STYLE.get(a.state, "yellow")),
-                plain(ms(a.elapsed_s)),
+                plain(_time(a)),
                 plain(detail),
             )
         return table
+
+
+def _time(a: TcpAttempt) -> str:
+    """The kernel's connect time (``0.029 ms k``) when it has one, else our clock's."""
+    if a.ok and a.kernel_connect_s is not None:
+        return f"{fine_ms(a.kernel_connect_s)} k"
+    return ms(a.elapsed_s)

@@ -4,6 +4,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from probes.core.clocks import clock_label
 from probes.core.model import ProbeResult
 from probes.path.trace import Hop, TraceData
 from tui.widgets.panels.base import ProbePanel
@@ -85,7 +86,7 @@ says whether the destination was reached or where the path stops.
         head = plain(
             f"{data.address}  {data.protocol}"
             + (f"/{data.port}" if data.protocol != "icmp" else "")
-            + f"  mode {data.mode}  round {data.rounds}",
+            + f"  mode {data.mode}  round {data.rounds}  rtt: {clock_label(data.clock)}",
             "" if data.privileged else "yellow",
         )
         table = Table(box=None, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))

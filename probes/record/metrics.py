@@ -22,6 +22,7 @@ from probes.diagnosis.ranking import INCOMPLETE, OK
 from probes.diagnosis.vocabulary import VOCABULARY
 from probes.net.dns import DnsData
 from probes.net.tcp import TcpData
+from probes.path.ping import PingData
 from probes.proto.http import HttpData
 from probes.proto.tls import VERSIONS, TlsData
 from probes.run.plans import PROBES
@@ -56,19 +57,21 @@ def gauge(name: str, help_text: str, value: float, labels: Labels = ()) -> Famil
 
 
 def check_families(
-    results: Mapping[str, ProbeResult], diagnosis: Diagnosis, duration_s: float
+    results: Mapping[str, ProbeResult], diagnosis: Diagnosis, duration_s: float | None
 ) -> tuple[Family, ...]:
     """The metric families of one check: its results (redacted, as the run keeps
-    them), its diagnosis and how long it took."""
+    them), its diagnosis and how long it took (None for a live run, which goes on)."""
     success = not diagnosis.has_errors and diagnosis.verdict != INCOMPLETE
-    families = [
-        gauge("probe_success", "Whether the probe succeeded", 1.0 if success else 0.0),
-        gauge("probe_duration_seconds", "How long the probe took", round(duration_s, 6)),
-    ]
+    families = [gauge("probe_success", "Whether the probe succeeded", 1.0 if success else 0.0)]
+    if duration_s is not None:
+        families.append(
+            gauge("probe_duration_seconds", "How long the probe took", round(duration_s, 6))
+        )
     families += _dns(results.get("dns"), results.get("http"))
     families += _ip_protocol(results.get("tcp"))
     families += _http(results.get("http"))
     families += _tls(results.get("tls"))
+    families += _ping(results.get("ping"))
     families += _diagnosis(diagnosis)
     families.append(_probes(results.values()))
     return tuple(families)
@@ -174,6 +177,34 @@ def _tls(tls: ProbeResult | None) -> list[Family]:
                 "Returns the TLS version used or NaN when unknown",
                 1.0,
                 (("version", data.protocol.replace("TLSv", "TLS ")),),
+            )
+        )
+    return families
+
+
+def _ping(ping: ProbeResult | None) -> list[Family]:
+    """A live run's ping, over its rolling window: the first address's RTT (as
+    blackbox's ICMP module reports it) and loss."""
+    data = _data(ping, PingData)
+    if not isinstance(data, PingData) or not data.hosts:
+        return []
+    stats = data.windowed().hosts[0].stats
+    if not stats.sent:
+        return []
+    families = [
+        gauge(
+            "netmedic_ping_loss_ratio",
+            "Share of pings unanswered over the rolling window (0..1)",
+            round(stats.loss_pct / 100.0, 6),
+        )
+    ]
+    if stats.avg_s is not None:
+        families.append(
+            gauge(
+                "probe_icmp_duration_seconds",
+                "Average round trip of the pings over the rolling window, seconds",
+                round(stats.avg_s, 6),
+                (("phase", "rtt"),),
             )
         )
     return families

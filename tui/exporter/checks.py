@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from probes.core.context import ProbeConfig
 from probes.core.model import Diagnosis
 from probes.core.target import Target
-from probes.diagnosis.ranking import INCOMPLETE
+from probes.diagnosis.ranking import INCOMPLETE, OK
 from probes.record.metrics import Family, check_families
 from probes.run.runner import Run, run_to_end
 
@@ -25,6 +25,11 @@ from probes.run.runner import Run, run_to_end
 # they found and for the follow-ups the evidence asks for.
 PROBE_SHARE = 0.7
 MIN_BUDGET_S = 0.2
+
+
+# Runs past their deadline: cancelled, but a probe may finish its step before it
+# notices.  The answer does not wait for them; this keeps them referenced till then.
+_LET_GO: set[asyncio.Future[Diagnosis]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +58,38 @@ async def journaled_check(
     if journal is not None:
         run.on_event = journal.emit
     started = time.monotonic()
-    cut_short, finished = False, False
+    task = asyncio.ensure_future(run_to_end(run, settle=True))
+    finished = False
     try:
-        await asyncio.wait_for(run_to_end(run, settle=True), budget_s)
-        finished = True
-    except TimeoutError:
-        cut_short = True
+        done, _ = await asyncio.wait({task}, timeout=budget_s)
+        if done:
+            task.result()
+            finished = True
     finally:
+        if not finished:
+            _let_go(task)
         if journal is not None:
             journal.close(clean=finished)  # else the session reads as interrupted
+    cut_short = not finished
     duration = time.monotonic() - started
     diagnosis = run.diagnosis
-    if cut_short:
+    if cut_short and diagnosis.verdict == OK:
+        # ok promises every probe finished; an error found in time still stands,
+        # as the ranking treats a run with probes pending.
         diagnosis = Diagnosis(diagnosis.findings, INCOMPLETE)
     families = check_families(run.results, diagnosis, duration)
     return CheckOutcome(
         families, diagnosis, journal.session_id if journal else "", duration, cut_short
     )
+
+
+def _let_go(task: asyncio.Future[Diagnosis]) -> None:
+    task.cancel()
+    _LET_GO.add(task)
+    task.add_done_callback(_forget)
+
+
+def _forget(task: asyncio.Future[Diagnosis]) -> None:
+    _LET_GO.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a run that failed after its deadline says nothing

@@ -46,6 +46,7 @@ MAX_PENDING_ALERTS = 32
 SCRAPE_OFFSET_S = 0.5  # blackbox's default: answer this long before Prometheus gives up
 SLOT_WAIT_S = 1.0  # how long a scrape may wait for a free check slot
 WRITE_TIMEOUT_S = 10.0
+LINGER_S = 1.0  # after answering, how long unread input is drained before closing
 ALERT_BUDGET_FACTOR = 3.0  # an alert's diagnosis has no scraper waiting: more room
 
 
@@ -85,15 +86,20 @@ class Exporter:
         self.stats = Stats()
         self.alert_tasks: set[asyncio.Task[None]] = set()
         self.alert_sessions: list[str] = []  # the latest alert-driven sessions (bounded)
+        self._unconnected = asyncio.Event()
+        self._unconnected.set()
 
     # -- connections -----------------------------------------------------------------
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.stats.connections >= self.max_connections:
             self.stats.rejected["connections"] += 1
-            await self._send(writer, error_bytes(HttpError(503, "too many connections; retry")))
+            await self._send(
+                writer, error_bytes(HttpError(503, "too many connections; retry")), reader
+            )
             return
         self.stats.connections += 1
+        self._unconnected.clear()
         path, head_only = "other", False
         try:
             try:
@@ -114,15 +120,26 @@ class Exporter:
                 reason = f"internal error: {type(exc).__name__}"
                 data, status = error_bytes(HttpError(500, reason), head_only), 500
             self.stats.request(path, status)
-            await self._send(writer, data)
+            await self._send(writer, data, reader)
         finally:
             self.stats.connections -= 1
+            if not self.stats.connections:
+                self._unconnected.set()
 
-    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+    async def _send(
+        self, writer: asyncio.StreamWriter, data: bytes, reader: asyncio.StreamReader
+    ) -> None:
+        """Answer, then close gracefully: what the client sent and we did not read
+        would otherwise make the kernel reset the connection and lose the answer."""
         with contextlib.suppress(ConnectionError, TimeoutError, OSError):
             writer.write(data)
             async with asyncio.timeout(WRITE_TIMEOUT_S):
                 await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+            async with asyncio.timeout(LINGER_S):
+                while await reader.read(65536):
+                    pass
         writer.close()
         with contextlib.suppress(ConnectionError, TimeoutError, OSError):
             async with asyncio.timeout(1.0):
@@ -282,6 +299,10 @@ class Exporter:
                 self.stats.in_flight -= 1
         if outcome.session_id:
             self.alert_sessions = [*self.alert_sessions[-99:], outcome.session_id]
+
+    async def unconnected(self) -> None:
+        """Wait until no connection is open (every handler has closed its side)."""
+        await self._unconnected.wait()
 
     async def idle(self) -> None:
         """Wait for the alert-driven diagnoses started so far (tests, shutdown)."""

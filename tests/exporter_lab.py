@@ -43,7 +43,7 @@ def loopback_targets(directory: Path) -> Iterator[Targets]:
 
 
 def exporter_toml(
-    ca_file: Path, listen: str = "127.0.0.1:9469", extra: str = "", **exporter: object
+    ca_file: Path, listen: str = "127.0.0.1:9469", extra: str = "", **exporter: float
 ) -> str:
     """Modules ``http`` and ``tls`` (trusting the test PKI); only 127.0.0.1 allowed."""
     settings = "".join(f"{key} = {value!r}\n" for key, value in exporter.items())

@@ -40,7 +40,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
         yield found
 
 
-def _config(targets: Targets, **exporter: object) -> ExporterConfig:
+def _config(targets: Targets, **exporter: float) -> ExporterConfig:
     return parse_exporter_config(exporter_toml(targets.ca_file, **exporter), "exporter.toml", {})
 
 

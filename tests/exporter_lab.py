@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +43,13 @@ def loopback_targets(directory: Path) -> Iterator[Targets]:
 
 
 def exporter_toml(
-    ca_file: Path, listen: str = "127.0.0.1:9469", extra: str = "", **exporter: float
+    ca_file: Path,
+    listen: str = "127.0.0.1:9469",
+    extra: str = "",
+    exporter: Mapping[str, float] | None = None,
 ) -> str:
     """Modules ``http`` and ``tls`` (trusting the test PKI); only 127.0.0.1 allowed."""
-    settings = "".join(f"{key} = {value!r}\n" for key, value in exporter.items())
+    settings = "".join(f"{key} = {value!r}\n" for key, value in (exporter or {}).items())
     return (
         "[exporter]\n"
         f'listen = "{listen}"\n'

@@ -41,7 +41,9 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
 
 
 def _config(targets: Targets, **exporter: float) -> ExporterConfig:
-    return parse_exporter_config(exporter_toml(targets.ca_file, **exporter), "exporter.toml", {})
+    return parse_exporter_config(
+        exporter_toml(targets.ca_file, exporter=exporter), "exporter.toml", {}
+    )
 
 
 @pytest.fixture

@@ -355,6 +355,9 @@ async def serve(exporter: Exporter, host: str, port: int) -> None:
     )
     async with server:
         await stop.wait()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LINGER_S + WRITE_TIMEOUT_S):
+            await exporter.unconnected()  # answers under way are sent
     await exporter.idle()
 
 

@@ -300,3 +300,43 @@ def test_module_headers_come_from_the_environment() -> None:
     module = config.modules["api"]
     assert module.headers == (("Authorization", "Bearer s3cret"),)
     assert "s3cret" not in repr(module) and module.expect == 204
+
+
+async def test_refusals_quote_no_secret_and_no_control_characters(
+    served: tuple[Exporter, int],
+) -> None:
+    _exporter, port = served
+    reply = await http_request(
+        port, get("/probe?target=https://bob:hunter2@127.0.0.1:99999/%1b[31m")
+    )
+    assert reply.status == 400 and "hunter2" not in reply.text and "\x1b" not in reply.text
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--config", "/nonexistent/exporter.toml"], "no such file"),
+        (["--listen", "127.0.0.1"], "--listen"),
+        (["--listen", "[::1]:70000"], "outside 1..65535"),
+    ],
+)
+def test_the_command_refuses_bad_input_with_one_line(
+    args: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.cli import main
+
+    assert main(["exporter", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and err.startswith("netmedic: error:")
+
+
+def test_the_command_refuses_a_bad_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.cli import main
+
+    bad = tmp_path / "exporter.toml"
+    bad.write_text("[exporter]\nallow = '*'\n")
+    assert main(["exporter", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(bad) in err and "allow must be a list" in err

@@ -188,6 +188,10 @@ def response_bytes(
 
 
 def error_bytes(error: HttpError, head_only: bool = False) -> bytes:
-    """The one-line answer to a refused request."""
-    line = " ".join(error.reason.split())[:300]
+    """The one-line answer to a refused request: what it quotes of the request is
+    scrubbed of secrets and control characters."""
+    from probes.core.redact import Redactor
+    from probes.core.sanitize import clean_text
+
+    line = clean_text(" ".join(Redactor.for_target(None).text(error.reason).split()), 300)
     return response_bytes(error.status, (line + "\n").encode("utf-8"), head_only=head_only)

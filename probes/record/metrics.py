@@ -61,8 +61,8 @@ def check_families(
 ) -> tuple[Family, ...]:
     """The metric families of one check: its results (redacted, as the run keeps
     them), its diagnosis and how long it took (None for a live run, which goes on)."""
-    success = not diagnosis.has_errors and diagnosis.verdict != INCOMPLETE
-    families = [gauge("probe_success", "Whether the probe succeeded", 1.0 if success else 0.0)]
+    success = 1.0 if succeeded(diagnosis) else 0.0
+    families = [gauge("probe_success", "Whether the probe succeeded", success)]
     if duration_s is not None:
         families.append(
             gauge("probe_duration_seconds", "How long the probe took", round(duration_s, 6))
@@ -75,6 +75,11 @@ def check_families(
     families += _diagnosis(diagnosis)
     families.append(_probes(results.values()))
     return tuple(families)
+
+
+def succeeded(diagnosis: Diagnosis) -> bool:
+    """blackbox's probe_success: no error found, and the check finished."""
+    return not diagnosis.has_errors and diagnosis.verdict != INCOMPLETE
 
 
 def _data(result: ProbeResult | None, kind: type) -> object | None:
@@ -166,7 +171,7 @@ def _tls(tls: ProbeResult | None) -> list[Family]:
         families.append(
             gauge(
                 "probe_ssl_earliest_cert_expiry",
-                "Returns last SSL chain expiry in unixtime",
+                "Returns earliest SSL cert expiry in unixtime",
                 min(known),
             )
         )

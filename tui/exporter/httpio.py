@@ -10,7 +10,7 @@ uploads), and every connection closes after one response.  Bad input raises
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 MAX_LINE = 8192  # request line and each header line, bytes
@@ -57,7 +57,6 @@ class Request:
     query: dict[str, str]  # the first value of each parameter
     headers: dict[str, str]  # lower-case names; a repeated header keeps its first value
     body: bytes = b""
-    raw_query: str = field(default="", repr=False)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -68,11 +67,11 @@ async def read_request(reader: asyncio.StreamReader, max_body: int = MAX_BODY) -
     try:
         async with asyncio.timeout(HEAD_TIMEOUT_S):
             line = await _line(reader, 414, "the request line is too long")
-            method, target, version = _request_line(line)
+            method, target = _request_line(line)
             headers = await _headers(reader)
     except TimeoutError:
         raise HttpError(408, "the request head did not arrive in time") from None
-    path, query, raw_query = _target(target)
+    path, query = _target(target)
     body = b""
     if "transfer-encoding" in headers:
         raise HttpError(411, "chunked bodies are not accepted: send Content-Length")
@@ -90,8 +89,7 @@ async def read_request(reader: asyncio.StreamReader, max_body: int = MAX_BODY) -
             raise HttpError(408, "the body did not arrive in time") from None
         except asyncio.IncompleteReadError:
             raise HttpError(400, "the body is shorter than Content-Length") from None
-    del version
-    return Request(method, path, query, headers, body, raw_query)
+    return Request(method, path, query, headers, body)
 
 
 async def _line(reader: asyncio.StreamReader, status: int, too_long: str) -> bytes:
@@ -108,7 +106,7 @@ async def _line(reader: asyncio.StreamReader, status: int, too_long: str) -> byt
     return line.rstrip(b"\r\n")
 
 
-def _request_line(line: bytes) -> tuple[str, str, str]:
+def _request_line(line: bytes) -> tuple[str, str]:
     try:
         text = line.decode("ascii")
     except UnicodeDecodeError:
@@ -123,7 +121,7 @@ def _request_line(line: bytes) -> tuple[str, str, str]:
         raise HttpError(400, "malformed method")
     if not target.startswith("/"):
         raise HttpError(400, "only origin-form request targets (/path?query): this is no proxy")
-    return method, target, version
+    return method, target
 
 
 async def _headers(reader: asyncio.StreamReader) -> dict[str, str]:
@@ -148,7 +146,7 @@ async def _headers(reader: asyncio.StreamReader) -> dict[str, str]:
         headers.setdefault(key, value.strip().decode("latin-1"))
 
 
-def _target(target: str) -> tuple[str, dict[str, str], str]:
+def _target(target: str) -> tuple[str, dict[str, str]]:
     split = urlsplit(target)
     try:
         pairs = parse_qsl(
@@ -165,7 +163,7 @@ def _target(target: str) -> tuple[str, dict[str, str], str]:
     query: dict[str, str] = {}
     for key, value in pairs:
         query.setdefault(key, value)
-    return split.path, query, split.query
+    return split.path, query
 
 
 def response_bytes(

@@ -27,6 +27,7 @@ from probes.core.context import ProbeConfig
 from probes.core.target import Target, TargetError, parse_target
 from probes.record.exporter_config import DEFAULT_MODULE, ExporterConfig, Module
 from probes.record.exposition import TEXT_TYPE, content_type, render, wants_openmetrics
+from probes.record.metrics import succeeded
 from probes.record.services import SavedService, ServiceCheck, ServicesError, service_check
 from tui.exporter.alerts import AlertGate, PayloadError, firing_alerts
 from tui.exporter.checks import journaled_check
@@ -191,9 +192,9 @@ class Exporter:
         finally:
             self.stats.in_flight -= 1
             self.slots.release()
-        result = "cut_short" if outcome.cut_short else "success"
-        if not outcome.cut_short and outcome.families[0].samples[0].value != 1.0:
-            result = "failure"
+        result = "success" if succeeded(outcome.diagnosis) else "failure"
+        if outcome.cut_short:
+            result = "cut_short"
         self.stats.check(chosen.module, result, outcome.duration_s)
         openmetrics = wants_openmetrics(request.header("Accept"))
         body = render(outcome.families, openmetrics).encode("utf-8")

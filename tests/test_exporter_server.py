@@ -340,3 +340,22 @@ def test_the_command_refuses_a_bad_config_file(
     assert main(["exporter", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(bad) in err and "allow must be a list" in err
+
+
+async def test_a_module_header_secret_stays_out_of_metrics_and_journal(targets: Targets) -> None:
+    canary = "Bearer canary-7f3a9c-exporter"
+    toml = (
+        "[exporter]\nallow = ['127.0.0.1']\n[modules.api]\nheaders = { Authorization = '$TOKEN' }\n"
+    )
+    exporter = Exporter(parse_exporter_config(toml, "exporter.toml", {"TOKEN": canary}), env={})
+    server = await start(exporter, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    try:
+        reply = await http_request(port, get(f"/probe?target={targets.healthy}&module=api"))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert samples(reply.text, "probe_success") == {"": 1.0}
+    (session,) = [s for s in list_sessions() if s.target == targets.healthy]
+    assert "canary-7f3a9c" not in reply.text
+    assert "canary-7f3a9c" not in session.path.read_text()

@@ -43,6 +43,7 @@ from tui.exporter.limits import TokenBucket
 from tui.exporter.stats import Stats
 
 MAX_CONNECTIONS = 256
+MAX_OVERFLOW = 1024  # connections past the bound still told "503"; past these, reset
 MAX_PENDING_ALERTS = 32
 SCRAPE_OFFSET_S = 0.5  # blackbox's default: answer this long before Prometheus gives up
 SLOT_WAIT_S = 1.0  # how long a scrape may wait for a free check slot
@@ -89,15 +90,23 @@ class Exporter:
         self.alert_sessions: list[str] = []  # the latest alert-driven sessions (bounded)
         self._unconnected = asyncio.Event()
         self._unconnected.set()
+        self._overflow = 0  # connections over the bound being told so (503)
 
     # -- connections -----------------------------------------------------------------
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.stats.connections >= self.max_connections:
             self.stats.rejected["connections"] += 1
-            await self._send(
-                writer, error_bytes(HttpError(503, "too many connections; retry")), reader
-            )
+            if self._overflow >= MAX_OVERFLOW:
+                writer.transport.abort()  # a flood: not even an answer is owed
+                return
+            self._overflow += 1
+            try:
+                await self._send(
+                    writer, error_bytes(HttpError(503, "too many connections; retry")), reader
+                )
+            finally:
+                self._overflow -= 1
             return
         self.stats.connections += 1
         self._unconnected.clear()
@@ -114,6 +123,7 @@ class Exporter:
                     self.stats.rejected["bad_request"] += 1
                 data, status = error_bytes(exc, head_only), exc.status
             except (ConnectionError, asyncio.IncompleteReadError):
+                writer.close()  # the client went away: nothing to answer
                 return
             except Exception as exc:  # one line, never a traceback on the wire
                 if os.environ.get("NETMEDIC_DEBUG") == "1":

@@ -359,3 +359,26 @@ async def test_a_module_header_secret_stays_out_of_metrics_and_journal(targets: 
     (session,) = [s for s in list_sessions() if s.target == targets.healthy]
     assert "canary-7f3a9c" not in reply.text
     assert "canary-7f3a9c" not in session.path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("entry", "target", "covered"),
+    [
+        ("127.0.0.1", "127.0.0.1:8080", True),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080/", True),
+        ("127.0.0.1:8080", "127.0.0.1:8081", False),
+        ("*.internal", "db.internal:5432", True),
+        ("*.internal", "internal:5432", False),
+        ("*.internal", "db.internal.evil.example:5432", False),
+        ("10.0.0.0/8", "10.1.2.3:443", True),
+        ("10.0.0.0/8", "ten.example:443", False),  # a name may resolve anywhere
+        ("[::1]:6379", "redis://[::1]:6379", True),
+        ("::1", "[::1]:22", True),
+        ("API.Example.com", "https://api.example.com/health", True),
+    ],
+)
+def test_allow_entries(entry: str, target: str, covered: bool) -> None:
+    from probes.core.target import parse_target
+
+    config = parse_exporter_config(f"[exporter]\nallow = ['{entry}']\n", "exporter.toml", {})
+    assert config.allows(parse_target(target)) is covered

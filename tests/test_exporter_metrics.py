@@ -101,6 +101,7 @@ def test_formats_differ_in_counter_names_and_eof() -> None:
     assert "ratio 0.25" in text and "# EOF" not in text
     om = render(families, openmetrics=True)
     assert "# TYPE jobs counter" in om and om.endswith("# EOF\n")
+    assert '# HELP jobs done \\"jobs\\"\\nall' in om
     assert promtool_check(text).returncode == 0
 
 

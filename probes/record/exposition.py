@@ -36,7 +36,7 @@ def render(families: Iterable[Family], openmetrics: bool = False) -> str:
     for family in families:
         total = family.name + "_total" if family.kind == COUNTER else family.name
         head = family.name if openmetrics else total
-        lines.append(f"# HELP {head} {_escape_help(family.help)}")
+        lines.append(f"# HELP {head} {_escape_help(family.help, openmetrics)}")
         lines.append(f"# TYPE {head} {family.kind}")
         for sample in family.samples:
             lines.append(f"{total}{_labels(sample.labels)} {_value(sample.value)}")
@@ -60,8 +60,9 @@ def _escape_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
+def _escape_help(text: str, openmetrics: bool) -> str:
+    text = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return text.replace('"', '\\"') if openmetrics else text  # OpenMetrics escapes quotes too
 
 
 def _value(value: float) -> str:

@@ -364,6 +364,13 @@ async def serve(exporter: Exporter, host: str, port: int) -> None:
         file=sys.stderr,
         flush=True,
     )
+    if not exporter.config.allow and not exporter.services:
+        print(
+            f"netmedic exporter: warning: nothing is allowed: every /probe gets 403 until "
+            f"an 'allow' list in {exporter.config.source or 'exporter.toml'} names targets",
+            file=sys.stderr,
+            flush=True,
+        )
     async with server:
         await stop.wait()
     with contextlib.suppress(TimeoutError):

@@ -36,7 +36,16 @@ EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INCOMPLETE = 4  # the run was cut short: nothing was verified (README "Guarantees")
-SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "services", "demo", "watch")
+SUBCOMMANDS = (
+    "check",
+    "symptoms",
+    "report",
+    "sessions",
+    "services",
+    "demo",
+    "watch",
+    "exporter",
+)
 
 
 TUI_USAGE = """\
@@ -167,6 +176,7 @@ def build_parser() -> _Parser:
     demo.add_argument("--json", action="store_true", help="with --check: print one JSON object")
     sub.add_parser("services", help="list saved services (services.toml) and built-in profiles")
     _add_watch(sub)
+    _add_exporter(sub)
     return parser
 
 
@@ -180,6 +190,21 @@ def _watch(ns: argparse.Namespace) -> int:
     from tui.watch import run_watch
 
     return run_watch(_parse_target(ns.target), ns)
+
+
+def _add_exporter(sub: Any) -> None:
+    from tui.exporter.command import add_exporter_parser
+
+    add_exporter_parser(sub)
+
+
+def _exporter(ns: argparse.Namespace) -> int:
+    from tui.exporter.command import ExporterUsageError, run_exporter
+
+    try:
+        return run_exporter(ns)
+    except ExporterUsageError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_tui_parser() -> _Parser:
@@ -296,6 +321,8 @@ def _dispatch(args: list[str]) -> int:
             return _services()
         if ns.command == "watch":
             return _watch(ns)
+        if ns.command == "exporter":
+            return _exporter(ns)
         build_parser().print_help()
         return EXIT_OK
     ns = build_tui_parser().parse_args(args)

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from probes.core.clocks import clock_label, ms_number
 from probes.core.context import ProbeConfig
@@ -32,6 +32,9 @@ from probes.path.ping import PingData
 from probes.proto.burst import BurstResult
 from tui.args import LivePace, add_live_arguments, bounded, timeout, whole
 from tui.live_status import live_config
+
+if TYPE_CHECKING:
+    from probes.run.runner import Run
 
 PLAN = ("ping", "trace", "connections")
 SCHEMA = "netmedic.watch/1"
@@ -61,6 +64,13 @@ def add_watch_parser(sub: Any, target_help: str, symptom: Callable[[str], str]) 
         help="also open N connections at once: where does the service refuse?",
     )
     watch.add_argument("--timeout", type=timeout, default=2.0, help="per-probe reply wait")
+    watch.add_argument(
+        "--openmetrics",
+        metavar="FILE",
+        type=_metrics_file,
+        help="also write the metrics to FILE each interval, atomically (for node_exporter's "
+        "textfile collector: name it *.prom)",
+    )
     watch.add_argument("--symptom", type=symptom, default="intermittent")
 
 
@@ -296,6 +306,8 @@ async def watch(
                 worst_loss = max(worst_loss, window_loss)
             now.crossed = crossed(now, ns.max_loss, ns.max_rtt)
             print(json.dumps(now.document()) if ns.json else now.line(), flush=True)
+            if getattr(ns, "openmetrics", None):
+                _publish(ns.openmetrics, run)
             if now.crossed:
                 crossed_any = True
                 break
@@ -334,6 +346,31 @@ def crossed(now: Tick, max_loss: float | None, max_rtt: float | None) -> list[st
     if max_rtt is not None and avg is not None and avg > max_rtt:
         out.append(f"rtt {avg:.1f} ms > {max_rtt:g} ms")
     return out
+
+
+def _metrics_file(text: str) -> str:
+    from probes.record.safefile import OutputError
+    from probes.record.textfile import check_textfile_path
+
+    try:
+        check_textfile_path(text)
+    except OutputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _publish(path: str, run: Run) -> None:
+    """The run's metrics as they stand, replacing *path* whole (OpenMetrics)."""
+    from probes.record.exposition import render
+    from probes.record.metrics import check_families
+    from probes.record.safefile import OutputError
+    from probes.record.textfile import replace_atomically
+
+    text = render(check_families(run.results, run.diagnosis, None), openmetrics=True)
+    try:
+        replace_atomically(path, text.encode("utf-8"))
+    except OutputError as exc:
+        print(f"netmedic: warning: --openmetrics: {exc}", file=sys.stderr, flush=True)
 
 
 def run_watch(target: Target, ns: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""``netmedic exporter``: Prometheus' blackbox-style prober, with netmedic's reason why."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from probes.record.services import ServiceCheck
     from probes.run.plans import ProbeFn
     from tui.args import LivePace
+    from tui.prefs import Preferences
     from tui.session import Session
 
 
@@ -31,6 +32,7 @@ class NetmedicHost(Protocol):
     live: bool
     live_pace: LivePace
     pace_clock: PaceClock | None
+    prefs: Preferences
 
     @property
     def privileged(self) -> bool: ...

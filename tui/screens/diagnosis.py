@@ -87,12 +87,25 @@ first.  Pick a finding, then walk its next steps.
 - **escape** goes back to the symptoms, **q** quits,
 - **ctrl+p** opens the command palette (export as HTML or JSON, theme, ...).
 """
+    # 80 columns: the footer holds the steps' keys, these but n, b and z, quit and help;
+    # every key is in the F1 help and the command palette.
     BINDINGS = [
         Binding("r", "retest", "Retest", id="diag.retest", tooltip="Run the probes again"),
         Binding(
-            "e", "export('md')", "Export", id="diag.export", tooltip="Write the report (Markdown)"
+            "e",
+            "export",
+            "Export",
+            id="diag.export",
+            tooltip="Write the report (config.toml's format)",
         ),
-        Binding("n", "note", "Note", id="diag.note", tooltip="Add a note to the selected finding"),
+        Binding(
+            "n",
+            "note",
+            "Note",
+            id="diag.note",
+            tooltip="Add a note to the selected finding",
+            show=False,
+        ),
         Binding("p", "pause", "Pause", id="diag.pause", tooltip="Pause the live probes"),
         Binding("p", "resume", "Resume", id="diag.resume", tooltip="Resume the live probes"),
         Binding(
@@ -101,12 +114,18 @@ first.  Pick a finding, then walk its next steps.
             "Burst",
             id="diag.burst",
             tooltip=f"Open {DEFAULT_BURST} connections at once: where does the service refuse?",
+            show=False,
         ),
         Binding("v", "toggle_view", "View", id="diag.view", tooltip="Probes or findings"),
-        Binding("z", "zoom", "Zoom", id="diag.zoom", tooltip="Focused part full screen, or back"),
         Binding(
-            "escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms", show=False
+            "z",
+            "zoom",
+            "Zoom",
+            id="diag.zoom",
+            tooltip="Focused part full screen, or back",
+            show=False,
         ),
+        Binding("escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms"),
     ]
 
     def __init__(self, session: Session, plan: tuple[str, ...] | None = None) -> None:
@@ -595,7 +614,8 @@ first.  Pick a finding, then walk its next steps.
             self.finished = True
             self.session.finish_run(event.diagnosis, event.duration_s)
 
-    def action_export(self, fmt: str = "md") -> None:
+    def action_export(self, fmt: str = "") -> None:
+        fmt = fmt or self.netmedic.prefs.export_format
         self.run_worker(self._export(fmt), group="export", exit_on_error=False)
 
     async def _export(self, fmt: str) -> None:
@@ -619,17 +639,18 @@ first.  Pick a finding, then walk its next steps.
             return
         self.app.pop_screen()
 
+    def palette_nodes(self) -> tuple[StepsChecklist, ...]:
+        """The steps' keys (done, didn't help, copy) are in the palette wherever the focus is."""
+        return (self.query_one(StepsChecklist),)
+
     def palette_commands(self) -> Iterator[SystemCommand]:
-        yield SystemCommand("probe: retest", "Run the probe plan again", self.action_retest)
+        """What no key does: the report in the other formats."""
         for fmt, label in (("md", "markdown"), ("html", "html"), ("json", "json")):
             yield SystemCommand(
-                f"export: {label}",
+                f"Export as {label}",
                 f"Write the session report as {label}",
                 functools.partial(self.action_export, fmt),
             )
-        yield SystemCommand(
-            "view: probes / findings", "Switch view on a narrow terminal", self.action_toggle_view
-        )
 
 
 def _clock_time(epoch: float) -> str:

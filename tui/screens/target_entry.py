@@ -35,9 +35,9 @@ recent targets; **enter** there picks one.  **escape** goes back.
 """
     BINDINGS = [
         Binding("escape", "back", "Back", id="target.back", tooltip="Back to the symptoms"),
-        # The field takes every printable key (q too), so ctrl+q quits here: show it.
+        # The field takes every printable key (q too), so ctrl+c quits here: show it.
         Binding(
-            "ctrl+q", "app.quit", "Quit", id="target.quit", tooltip="Quit netmedic", priority=True
+            "ctrl+c", "app.quit", "Quit", id="target.quit", tooltip="Quit netmedic", priority=True
         ),
     ]
 

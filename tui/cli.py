@@ -659,9 +659,10 @@ def _printable(text: str) -> str:
 def _demo(ns: argparse.Namespace) -> int:
     if ns.json and not ns.check:
         raise UsageError("--json goes with --check (netmedic demo --check --json)")
-    from tui.demo.servers import DemoLab
+    from tui.demo.servers import DemoLab, hang_up_exits
 
-    with DemoLab() as lab:  # every server stops, and the certificates go, on the way out
+    # Every server stops, and the certificates go, on the way out: a hang-up too.
+    with hang_up_exits(), DemoLab() as lab:
         if ns.check:
             return _demo_check(lab, ns.json)
         from tui.app import run_demo

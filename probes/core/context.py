@@ -24,6 +24,9 @@ from probes.core.target import Target
 T = TypeVar("T")
 
 
+SELF_NAME = "netmedic (this process)"
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeConfig:
     timeout: float = 5.0  # per-probe deadline, seconds
@@ -76,6 +79,8 @@ class ProbeConfig:
     # WebSocket: keep the socket open this long after the upgrade (idle timeouts);
     # None: only the brief look for a close frame and one ping.
     ws_hold: float | None = None
+    # How netmedic's own process is named where it holds a listener (the demo's servers).
+    self_name: str = SELF_NAME
 
 
 @dataclass(frozen=True, slots=True)

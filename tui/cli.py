@@ -33,7 +33,7 @@ FORMATS = ("md", "html", "json")
 EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "services", "demo", "watch")
+SUBCOMMANDS = ("check", "symptoms", "report", "sessions", "services", "demo", "watch", "help")
 
 
 TUI_USAGE = """\
@@ -133,6 +133,12 @@ def build_parser() -> _Parser:
         help="also write a report (format from the extension: .md, .html, .json)",
     )
     check.add_argument("--force", action="store_true", help="overwrite an existing --report FILE")
+    check.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="every finding with its evidence and steps, and each probe's result",
+    )
 
     sub.add_parser("symptoms", help="list symptom ids")
 
@@ -163,6 +169,11 @@ def build_parser() -> _Parser:
     demo.add_argument("--json", action="store_true", help="with --check: print one JSON object")
     sub.add_parser("services", help="list saved services (services.toml) and built-in profiles")
     _add_watch(sub)
+    helper = sub.add_parser("help", help="the commands, or one command's options and examples")
+    helper.add_argument("topic", nargs="?", choices=SUBCOMMANDS, metavar="COMMAND")
+    from tui.cli_examples import add_examples
+
+    add_examples(sub)
     return parser
 
 
@@ -292,6 +303,8 @@ def _dispatch(args: list[str]) -> int:
             return _services()
         if ns.command == "watch":
             return _watch(ns)
+        if ns.command == "help" and ns.topic:
+            return _dispatch([ns.topic, "--help"])
         build_parser().print_help()
         return EXIT_OK
     ns = build_tui_parser().parse_args(args)
@@ -454,6 +467,7 @@ def _check(ns: argparse.Namespace) -> int:
 
         from rich.console import Console
 
+        from tui.check_brief import print_brief
         from tui.check_view import print_check
 
         buffer = io.StringIO()
@@ -464,7 +478,8 @@ def _check(ns: argparse.Namespace) -> int:
             force_terminal=sys.stdout.isatty(),
             width=shutil.get_terminal_size().columns,
         )
-        print_check(run, privileged, duration, console, error=error)
+        show = print_check if ns.verbose else print_brief
+        show(run, privileged, duration, console, error=error)
         sys.stdout.write(buffer.getvalue())
         if journal is not None:
             print(

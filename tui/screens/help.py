@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -94,21 +95,22 @@ class HelpScreen(Screen[None]):
             out.append((title, [b for owner in group.owners for b in _bindings(owner)]))
         return out
 
-    def _page(self) -> Table:
-        page = Table.grid(padding=(0, 2))
-        page.add_column(width=14, no_wrap=True)
-        page.add_column(overflow="fold")
-        page.add_row(Text("netmedic keys", style="bold"), Text("esc, q, F1 or ? closes", "dim"))
+    def _page(self) -> Group:
+        parts: list[RenderableType] = [
+            Text.assemble(("netmedic keys", "bold"), ("   esc, q, F1 or ? closes", "dim"))
+        ]
         for title, bindings in self.ordered_groups():
-            page.add_row("", "")
-            page.add_row(Text(title, style="bold underline"), "")
+            keys = Table.grid(padding=(0, 2))
+            keys.add_column(width=12, no_wrap=True)
+            keys.add_column(overflow="fold")
             seen: set[tuple[str, str]] = set()
             for binding in bindings:
                 row = (self._keys(binding), binding.tooltip or binding.description)
-                if row[1] and row not in seen:  # one row per key and meaning (p: pause/resume)
+                if row[1] and row not in seen:  # one row per key and meaning
                     seen.add(row)
-                    page.add_row(Text(row[0], style="bold"), Text(row[1]))
-        return page
+                    keys.add_row(Text(row[0], style="bold"), Text(row[1]))
+            parts += [Text(""), Text(title, style="bold underline"), keys]
+        return Group(*parts)
 
     def _keys(self, binding: Binding) -> str:
         keys = binding.key.split(",")

@@ -11,6 +11,8 @@ from textual.widgets import Footer, Input, OptionList
 
 from probes.core.events import StepMarked, StepState
 from probes.core.model import Diagnosis, Finding, Severity
+from probes.run.plans import SYMPTOMS
+from tests.fake_engine import FakeNetwork
 from tests.tui.helpers import RecordingSink, make_app, settle, until
 from tui.prefs import Preferences, PrefsError, load_prefs, save_prefs
 from tui.screens.diagnosis import DiagnosisScreen
@@ -255,3 +257,30 @@ def test_config_file_refuses_unknown_keys_naming_key_and_file(tmp_path: Path) ->
     assert load_prefs(path) == Preferences(theme="textual-light", export_format="html")
     assert path.stat().st_mode & 0o777 == 0o600
     assert load_prefs(tmp_path / "missing.toml") == Preferences()
+
+
+async def test_narrow_live_run_switches_to_findings_once_every_probe_answered(
+    tmp_path: Path,
+) -> None:
+    """80x24: a live run never ends by itself (loopback-only keeps sampling); once
+    every probe answered, the findings take the screen as after a run that ends."""
+    network = FakeNetwork(live_rounds=400, live_interval_s=0.05)
+    app = make_app(tmp_path, "127.0.0.1:5432", "refused", network=network, live=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, DiagnosisScreen)
+        await until(lambda: not screen.has_class("-show-probes"))
+        assert not screen.finished  # still live
+        assert screen.query_one(FindingsList).display
+        await pilot.press("ctrl+c")
+
+
+async def test_target_line_keeps_the_symptom_whole_at_80_columns(tmp_path: Path) -> None:
+    long_url = "http://127.0.0.1:5432/a/very/long/path/that/goes/on/and/on/health?x=1"
+    app = make_app(tmp_path, long_url, "service-down")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        line = str(app.screen.query_one("#target-line").render())
+        assert "Service" in line and "…" in line  # the target is cut, not the symptom
+        label = next(s.label for s in SYMPTOMS if s.id == "service-down")
+        assert label in line and len(line) <= 80

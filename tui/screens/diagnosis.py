@@ -181,20 +181,30 @@ first.  Pick a finding, then walk its next steps.
         return self.plan or self.netmedic.first_plan(self.session.target, self.session.symptom)
 
     def _target_line(self) -> Text:
+        """Target, symptom, run: at 80 columns the symptom stays whole; the resolved
+        address goes first, then the target is cut in its middle."""
         target = self.session.target
         label = next(s.label for s in SYMPTOMS if s.id == self.session.symptom)
+        tail = Text(f"  · {label}")
+        if self.session.run_number:
+            tail.append(f" · run {self.session.run_number}")
+        if self.session.restored is not None:
+            tail.append(" · resumed", style="italic")
+        if not self.netmedic.privileged:
+            tail.append(" · unprivileged", style="italic")
+        room = (self.size.width or self.app.size.width or 80) - 2 - len("netmedic ") - len(tail)
+        shown = plain(target.input)
+        resolved = f" → {target.host_port}" if target.input != target.host_port else ""
+        if len(shown) + len(resolved) <= room:
+            shown.append_text(plain(resolved, "dim"))
+        elif len(shown) > room:
+            keep = max(8, room - 1)
+            cut = target.input[: keep // 2] + "…" + target.input[len(target.input) - keep // 2 :]
+            shown = plain(cut)
         text = Text()
         text.append("netmedic ", style="bold")
-        text.append_text(plain(target.input))
-        if target.input != target.host_port:
-            text.append_text(plain(f" → {target.host_port}", "dim"))
-        text.append(f"  · {label}")
-        if self.session.run_number:
-            text.append(f" · run {self.session.run_number}")
-        if self.session.restored is not None:
-            text.append(" · resumed", style="italic")
-        if not self.netmedic.privileged:
-            text.append(" · unprivileged: fallback probes", style="italic")
+        text.append_text(shown)
+        text.append_text(tail)
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
@@ -267,6 +277,9 @@ first.  Pick a finding, then walk its next steps.
         findings.show(diagnosis)
         self._show_finding(findings.highlighted_finding)
         self._show_said(Diagnosis((), INCOMPLETE))
+
+    def on_resize(self) -> None:
+        self.query_one("#target-line", Static).update(self._target_line())
 
     def apply_width(self, width: int) -> None:
         """Below NARROW_BELOW columns for the body (help panel open, small terminal),
@@ -405,10 +418,7 @@ first.  Pick a finding, then walk its next steps.
             return
         self.finished = True
         self._flush()
-        if not self._view_chosen and self.has_class("-show-probes"):
-            self.remove_class("-show-probes")  # narrow: the findings, now that there are some
-            if self.has_class("-narrow") and isinstance(self.focused, ProbePanel):
-                self.query_one(StepsChecklist).focus()
+        self._show_findings_view()
         self.session.finish_run(message.diagnosis, message.duration_s)
         self._show_diagnosis(message.diagnosis)
         moved = self.session.previous_verdict
@@ -451,8 +461,20 @@ first.  Pick a finding, then walk its next steps.
             status.set_class(not text, "-empty")
             update_quietly(status, Text(text, no_wrap=True, overflow="ellipsis"))
 
+    def _show_findings_view(self) -> None:
+        """Narrow: the findings, now that there are some (unless the person chose)."""
+        if not self._view_chosen and self.has_class("-show-probes"):
+            self.remove_class("-show-probes")
+            if self.has_class("-narrow") and isinstance(self.focused, ProbePanel):
+                self.query_one(StepsChecklist).focus()
+
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
+        done, planned = self._progress()
+        if not self.finished and diagnosis.findings and done >= planned:
+            # A live run never ends by itself (loopback-only keeps sampling the
+            # sockets): once every probe has answered, its findings are the news.
+            self._show_findings_view()
         session = self.session
         banner = self.query_one(VerdictBanner)
         findings = self.query_one(FindingsList)

@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES="iproute2 nftables iptables iputils-ping iputils-tracepath traceroute mtr-tiny tmux redis-server postgresql procps kmod"
+DEBIAN_PACKAGES="iproute2 nftables iptables iputils-ping iputils-tracepath traceroute mtr-tiny tmux redis-server postgresql procps kmod openssh-server"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     missing=""
     for pkg in $DEBIAN_PACKAGES; do

@@ -33,20 +33,25 @@ def print_brief(
     verdict = print_verdict(run, console)
     others = [f for f in run.diagnosis.findings if f is not verdict]
     problems = [f for f in others if f.severity in PROBLEMS]
+    if verdict is None and run.diagnosis.verdict == "ok":  # what passed is the news
+        problems = [f for f in others if f.severity is Severity.OK]
     if problems:
-        console.print(Text("Other findings", style="bold"))
+        console.print(Text("Other findings" if verdict else "Checked", style="bold"))
         for finding in problems:
             line = Text("  ")
             line.append(f"{ICON[finding.severity]} ", style=SEVERITY_STYLE[finding.severity])
             line.append(finding.id, style="bold")
             line.append("  ")
             line.append(finding.title)
+            if verdict is None:  # what passed (an ssh:// check's banner, key, methods): whole
+                console.print(line)
+                continue
             line.no_wrap = True
             line.overflow = "ellipsis"
             console.print(line, no_wrap=True, overflow="ellipsis")
     console.print(_probes_line(run))
     hidden = len(others) - len(problems)
-    more = f" {hidden} more finding{'s' if hidden != 1 else ''} (info)," if hidden else ""
+    more = f" {hidden} more finding{'s' if hidden != 1 else ''}," if hidden else ""
     console.print(Text(f"--verbose:{more} all evidence and steps, each probe's result", "dim"))
 
 

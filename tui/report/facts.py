@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tui.report.local_facts import local_facts
+
 MAX_ROWS = 40
 MAX_VALUE = 300
 
@@ -170,4 +172,5 @@ _KNOWN: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "dns": _dns,
     "route": _route,
     "tcp": _tcp,
+    "local": local_facts,  # what concerns the target, not every listener of the host
 }

@@ -92,16 +92,18 @@ class Tick:
         }
 
     def line(self) -> str:
-        parts = [f"#{self.n}"]
+        """One line per interval, its columns at fixed widths (as mtr keeps its table):
+        the eye follows a figure down the lines instead of hunting for it."""
+        parts = [f"#{self.n:<4d}"]
         if self.loss_pct is not None:
-            parts.append(f"loss {self.loss_pct:g}%")
+            parts.append(f"loss {self.loss_pct:5.1f}%")
         if self.rtt_ms.get("avg") is not None:
             r = self.rtt_ms
-            parts.append(f"rtt {r['min']:.1f}/{r['avg']:.1f}/{r['max']:.1f} ms")
+            parts.append(f"rtt {r['min']:7.1f}/{r['avg']:7.1f}/{r['max']:7.1f} ms")
         if self.connections:
             c = self.connections
-            rates = ", ".join(f"{k} {v:g}%" for k, v in c.get("rates", {}).items())
-            parts.append(f"conn {c.get('sent', 0)} ({rates})")
+            rates = ", ".join(f"{k} {v:5.1f}%" for k, v in c.get("rates", {}).items())
+            parts.append(f"conn {c.get('sent', 0):5d} ({rates})")
         if self.hops:
             parts.append(f"hops {len(self.hops)}")
         if self.burst_line:
@@ -208,6 +210,8 @@ async def watch(
     burst_told = False
     n = 0
     worst_loss = 0.0
+    kinds: list[str] = []  # connection outcomes in first-seen order: stable columns
+    rates: dict[str, float] = {}  # the last interval's connection outcomes
     try:
         while not task.done():
             await asyncio.sleep(max(0.05, ns.interval))
@@ -217,6 +221,9 @@ async def watch(
                 n, time.monotonic() - started, run.results, seen, hops, run.diagnosis.verdict
             )
             hops = now.hops or hops
+            _keep_order(now, kinds)
+            if now.connections.get("rates"):
+                rates = now.connections["rates"]
             if burst_told:
                 now.burst_line = ""
             burst_told = burst_told or bool(now.burst_line)
@@ -240,15 +247,28 @@ async def watch(
         task.cancel()
         with contextlib.suppress(BaseException):
             await task
+    seen_rates = ", ".join(f"{k} {v:g}%" for k, v in rates.items())
     summary = (
         f"watched {target.host_port} for {n} intervals; worst loss {worst_loss:g}%; "
-        f"verdict {run.diagnosis.verdict}"
+        + (f"connections {seen_rates}; " if seen_rates else "")
+        + f"verdict {run.diagnosis.verdict}"
     )
     if ns.json:
-        print(json.dumps({"schema": SCHEMA, "summary": summary, "intervals": n}), flush=True)
+        last = {"schema": SCHEMA, "summary": summary, "intervals": n, "connections": rates}
+        print(json.dumps(last), flush=True)
     else:
         print(summary, flush=True)
     return 1 if crossed_any else 0
+
+
+def _keep_order(now: Tick, kinds: list[str]) -> None:
+    """The connection outcomes in the order they were first seen (ok, reset, ...), so a
+    rate stays in its column when another outcome becomes more frequent."""
+    rates = now.connections.get("rates")
+    if not rates:
+        return
+    kinds.extend(k for k in rates if k not in kinds)
+    now.connections["rates"] = {k: rates.get(k, 0.0) for k in kinds}
 
 
 def run_watch(target: Target, ns: argparse.Namespace) -> int:

@@ -284,3 +284,21 @@ async def test_target_line_keeps_the_symptom_whole_at_80_columns(tmp_path: Path)
         assert "Service" in line and "…" in line  # the target is cut, not the symptom
         label = next(s.label for s in SYMPTOMS if s.id == "service-down")
         assert label in line and len(line) <= 80
+
+
+async def test_services_error_wraps_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "cfg"
+    config.mkdir()
+    (config / "services.toml").write_text(
+        '[services.vectors]\nurl = "https://qdrant.internal:6333"\nsymtom = "auth"\n'
+    )
+    monkeypatch.setenv("NETMEDIC_CONFIG_DIR", str(config))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        error = app.screen.query_one("#saved-error")
+        assert error.size.height >= 2  # wrapped, not cut at the right edge
+        assert "did you mean 'symptom'?" in str(error.render())
+        assert error.region.right <= 80

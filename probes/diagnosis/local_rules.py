@@ -833,11 +833,12 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
             tuple(log_steps),
         )
         return
-    # Kills of processes not named like the service: context only when nothing serves
-    # the port and the service's name is unknown (it may be among them).  Another
+    # Kills of processes not named like the service: context only when nothing listens
+    # on the port and the service's name is unknown (it may be among them).  Another
     # process's kill on a busy host must not show in every run (issue 26).
     recent = [k for k in oom.kills if k.age_s <= OOM_RECENT_S]
-    if recent and down and not names and not units:
+    nothing_on_port = not view.listeners  # bound elsewhere is not a dead service
+    if recent and down and nothing_on_port and not names and not units:
         k = recent[0]
         yield Finding(
             "system.oom_killed",

@@ -15,6 +15,7 @@ from probes.proto.service import ServiceData
 from probes.proto.sshwire import SshError, parse_identification
 from tests.probe_helpers import evidence, finding, run
 from tests.servers.base import http_ok, server_thread
+from tests.servers.httpserver import ssh
 from tests.servers.sshd import sshd, sshd_unavailable_reason
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,3 +95,13 @@ def test_check_prints_what_the_ssh_server_offers(tmp_path: Path) -> None:
     assert "SSH answers on 127.0.0.1" in done.stdout and "logins by publickey" in done.stdout
     assert "ssh-ed25519" in done.stdout
     assert len(done.stdout.splitlines()) <= 25
+
+
+def test_http_url_on_an_ssh_port_ends_with_one_service_rerun() -> None:
+    """A banner naming SSH re-runs the skipped service probe once, not forever (the
+    runner passed deduplicated names, so 'once' never counted)."""
+    with server_thread() as servers:
+        port = servers.serve(ssh)
+        the_run, diagnosis = run(f"http://127.0.0.1:{port}/", ("tcp", "http", "service"))
+    assert diagnosis.verdict == "http.not_http"
+    assert [s.probe for s in the_run.steps].count("service") <= 2

@@ -39,6 +39,8 @@ def binding_commands(
         ident = binding.id or ""
         if not ident or ident in SKIPPED or not binding.description:
             continue
+        if binding.action in ("quit", "app.quit"):  # the palette's own Quit says it once
+            continue
         if ident.endswith((".up", ".down")) or ident in seen:
             continue
         seen.add(ident)

@@ -303,7 +303,8 @@ class Run:
         steps = follow_ups(
             self.target,
             self.results,
-            self.probe_names,
+            # Every step, repeats included: a skipped probe re-runs once, not forever.
+            tuple(step.probe for step in self.steps),
             time.monotonic() - started,
             self._known(),
         )

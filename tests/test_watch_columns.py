@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.probe_helpers import icmp_unavailable_reason
 from tests.servers.base import server_thread
 from tests.servers.httpserver import every_other_reset
 from tui.watch import Tick, _keep_order
@@ -51,6 +52,10 @@ def resetting_server() -> Iterator[int]:
         yield servers.serve(every_other_reset())
 
 
+@pytest.mark.skipif(
+    icmp_unavailable_reason() is not None,
+    reason=f"ping would connect to the port and take every other reset: {icmp_unavailable_reason()}",
+)
 def test_ctrl_c_summary_carries_the_reset_rate(resetting_server: int, tmp_path: Path) -> None:
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
     args = ["watch", "--interval", "0.2", "--", f"http://127.0.0.1:{resetting_server}/"]

@@ -94,7 +94,7 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
     if data is None:
         return
     lines = tuple(_lines(data))
-    name = NAMES[data.service]
+    name = NAMES.get(data.service, data.service)
     where = f"{ev.target.host}:{ev.target.port}"
     if data.state == OK:
         said = tuple(f"{k}: {v}" for k, v in data.info)
@@ -137,7 +137,7 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
             lines,
             (
                 NextStep(
-                    f"Check the port in the client's configuration ({name} usually listens on {STANDARD_PORT[data.service]})"
+                    f"Check the port in the client's configuration ({name} usually listens on {STANDARD_PORT.get(data.service, '?')})"
                 ),
                 NextStep("See what listens there", f"nc -v {q(ev.target.host)} {ev.target.port}"),
             ),
@@ -256,7 +256,7 @@ def service_limits(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("service", ServiceData)
     if data is None or data.state != OK or not data.info:
         return
-    name = NAMES[data.service]
+    name = NAMES.get(data.service, data.service)
     where = f"{ev.target.host}:{ev.target.port}"
     lines = tuple(f"{k}: {v}" for k, v in data.info)
     yield from _connections(data, name, where, lines)

@@ -76,3 +76,21 @@ def test_help_command_and_subcommand_examples() -> None:
     done = netmedic("help", "bogus")
     assert done.returncode == 2 and not done.stdout
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_a_bad_config_file_is_one_line_naming_key_and_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('them = "textual-light"\n')
+    env = {**os.environ, "NETMEDIC_CONFIG_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2 and not done.stdout
+    (line,) = done.stderr.strip().splitlines()
+    assert str(tmp_path / "config.toml") in line and "unknown key 'them'" in line
+    assert "did you mean 'theme'?" in line

@@ -458,13 +458,13 @@ def run_app(
     service: ServiceCheck | None = None,
 ) -> int:
     """The real app: sessions are journaled to disk and a hang-up flushes them."""
+    prefs = _load_prefs()  # a bad config.toml is told first, terminal or not
+    if prefs is None:
+        return 2
     if not terminal_attached():
         return _no_terminal("use 'netmedic check TARGET' for plain output")
     if symptom is not None and symptom not in PLANS:
         symptom = None
-    prefs = _load_prefs()
-    if prefs is None:
-        return 2
     app = NetmedicApp(
         target,
         symptom,

@@ -105,3 +105,16 @@ def cli_recorder(
         return code
 
     return run
+
+
+def icmp_unavailable_reason() -> str | None:
+    """Why ICMP probes cannot run here (no raw socket, no ICMP datagram socket), or None."""
+    from probes.core.privileges import has_raw_socket
+
+    if has_raw_socket():
+        return None
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP).close()
+    except OSError:
+        return "needs root, CAP_NET_RAW or net.ipv4.ping_group_range covering this user"
+    return None

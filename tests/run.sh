@@ -26,4 +26,4 @@ VENV="${NETMEDIC_TEST_VENV:-.venv}"
 "$VENV/bin/ruff" format --check probes tui tests
 "$VENV/bin/mypy"
 "$VENV/bin/lint-imports" --no-cache
-exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+exec "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider "$@"

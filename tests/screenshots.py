@@ -31,6 +31,7 @@ from probes.triage.pasted import PastedError
 from tui.app import NetmedicApp
 from tui.args import LivePace
 from tui.demo.addresses import SECOND_LOOPBACK
+from tui.demo.cases import DEMO_NAME
 from tui.demo.servers import DemoLab
 
 Step = Callable[[Pilot[int]], Awaitable[None]]
@@ -83,12 +84,14 @@ SHOTS = (
     Shot("06-http-503-80x24", (80, 24), _diagnose("http-503")),
     Shot("07-cors-no-origin-120x40", (120, 40), _diagnose("cors-no-origin")),
     Shot("08-copy-command", (80, 24), _diagnose("tls-wrong-name", "down", "c")),
+    Shot("13-help-80x24", (80, 24), _diagnose("http-503", "question_mark")),
+    Shot("14-demo-owner-120x40", (120, 40), _diagnose("bound-elsewhere")),
 )
 
 
 def _app(lab: DemoLab, tmp: Path, demo: bool, **kwargs: object) -> NetmedicApp:
     return NetmedicApp(
-        config=ProbeConfig(ca_file=lab.ca_file),
+        config=ProbeConfig(ca_file=lab.ca_file, self_name=DEMO_NAME),
         demo=lab.cases if demo else None,
         clock=lambda: 0.0,
         recent_path=tmp / "recent.json",

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from probes.core.context import SELF_NAME
 from probes.host import sockdiag
 from probes.host.local import Listener, collect_local
 from probes.host.procinfo import map_owners, read_fd_limits, redact_cmdline
@@ -63,8 +64,12 @@ def test_collect_local_names_the_owner(
     assert data.target.local
     (listener,) = data.target.tcp_listeners
     assert (listener.queue, listener.backlog) == (2, 7)
-    # The walk skips netmedic's own process: a socket of its own has no owner.
-    assert listener.pids == ()
+    # A listener of netmedic's own (the demo's servers) is named as ours (issue 26: it
+    # was skipped, and shown as "another PID namespace"); its client sockets are not.
+    assert listener.pids == (os.getpid(),)
+    assert listener.process == SELF_NAME
+    assert data.process(os.getpid()) is not None
+    assert data.process(os.getpid()).name == SELF_NAME  # type: ignore[union-attr]
     assert data.target.server is not None
     assert data.target.server.count("ESTABLISHED") == 2
     assert data.target.clients[0].count("ESTABLISHED") == 2

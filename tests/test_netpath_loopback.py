@@ -12,7 +12,7 @@ import pytest
 
 from probes.net.tcp import TcpData
 from probes.path import mtu
-from tests.probe_helpers import finding, run
+from tests.probe_helpers import finding, icmp_unavailable_reason, run
 
 
 def test_mtu_on_loopback_is_skipped_with_a_reason() -> None:
@@ -22,6 +22,7 @@ def test_mtu_on_loopback_is_skipped_with_a_reason() -> None:
     assert "loopback" in result.summary
 
 
+@pytest.mark.skipif(icmp_unavailable_reason() is not None, reason=str(icmp_unavailable_reason()))
 def test_mtu_search_is_clamped_to_what_ip_can_carry(monkeypatch: pytest.MonkeyPatch) -> None:
     # Measure loopback anyway (MTU 65536): the search must stop at 65535 bytes.
     monkeypatch.setattr(mtu, "stays_on_host", lambda *_args: False)

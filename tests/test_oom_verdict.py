@@ -95,3 +95,26 @@ SERVER = (
     "print(s.getsockname()[1], flush=True)\n"
     "time.sleep(60)\n"
 )
+
+
+def test_another_process_killed_while_the_server_answers_is_not_shown() -> None:
+    """Issue 26: an unrelated OOM kill on a busy host must not appear in every run."""
+    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        kernel_log("chromium", 999_998, 30)
+        _run, diagnosis = run(f"127.0.0.1:{port}", ("tcp", "local"))
+    finally:
+        server.kill()
+        server.wait()
+    assert "system.oom_killed" not in [f.id for f in diagnosis.findings]
+    assert diagnosis.verdict == "ok"
+
+
+def test_another_process_killed_when_the_service_is_known_is_not_shown() -> None:
+    # memcached's port is down; a browser was killed: it is not memcached.
+    kernel_log("chromium", 999_998, 30)
+    _run, diagnosis = run("127.0.0.1:11211", ("tcp", "local"), symptom="service-down")
+    assert "system.oom_killed" not in [f.id for f in diagnosis.findings]
+    assert diagnosis.verdict == "local.not_listening"

@@ -459,3 +459,19 @@ def test_docker_proxy_listener_names_its_container(host: Path, closed_port: int)
     )
     commands = [s.command for s in owner_steps.service_steps(data, proxy)]
     assert "docker logs --tail 50 qdrant" in commands
+
+
+def test_unreadable_container_storage_is_no_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without root, podman's 0700 storage cannot even be stat'ed: no containers, no error."""
+    real_is_file = Path.is_file
+
+    def denied(self: Path) -> bool:
+        if "containers" in self.parts:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    index = read_containers(str(tmp_path))
+    assert index.containers == ()

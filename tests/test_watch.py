@@ -18,10 +18,18 @@ from probes.core.model import ProbeResult, Status
 from probes.path.pathstats import window_stats
 from probes.path.ping import PingData, PingHost, PingSample
 from probes.record.session import load_session
+from tests.probe_helpers import icmp_unavailable_reason
 from tests.servers.base import Handler, server_thread
 from tests.servers.httpserver import every_other_reset, status_by_count
 from tui.report import render
 from tui.watch import SoFar, crossed, tick
+
+# These servers alternate per connection; without ICMP, ping falls back to TCP connects
+# to the same port, which take every other connection and skew the sampler's rates.
+needs_icmp = pytest.mark.skipif(
+    icmp_unavailable_reason() is not None,
+    reason=f"ping would connect to the port: {icmp_unavailable_reason()}",
+)
 
 
 @pytest.fixture
@@ -31,6 +39,7 @@ def resetting_server() -> Iterator[int]:
         yield servers.serve(every_other_reset())
 
 
+@needs_icmp
 def test_watch_json_lines_carry_the_reset_rate(resetting_server: int, tmp_path: Path) -> None:
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     out = subprocess.run(
@@ -124,6 +133,7 @@ def _raised(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {f["id"]: f for d in lines for f in d.get("findings_raised", ())}
 
 
+@needs_icmp
 def test_watch_raises_the_503s_the_sampler_sees(flaky_503_server: int, tmp_path: Path) -> None:
     lines = _watch_json(f"http://127.0.0.1:{flaky_503_server}/", tmp_path)
     ticks = [d for d in lines if "interval" in d]

@@ -26,6 +26,7 @@ from probes.core.target import Target
 from probes.run.plans import PLANS, ProbeFn, plan_for
 from tui import recent
 from tui.args import DEFAULT_PACE, LivePace
+from tui.prefs import THEMES, Preferences
 from tui.screens.symptom_picker import SymptomPickerScreen
 from tui.screens.target_entry import TargetEntryScreen
 from tui.session import Session
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 # The diagnosis screen, runner and exporter are imported when first needed, so
 # the symptom picker's first frame does not pay for dnspython and the rules.
 
-THEMES = ("textual-dark", "textual-light")
 
 # Opens the journal of a new session: (target, symptom, plan, pasted error) -> Journal.
 JournalFactory = Callable[[Target, str, tuple[str, ...], "PastedError | None"], "Journal"]
@@ -83,7 +83,21 @@ class NetmedicApp(App[int]):
     CSS_PATH = ["styles/app.tcss", "styles/screens.tcss", "styles/panels.tcss"]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit netmedic (saved as it goes)"),
-        Binding("f1", "toggle_help", "Help", id="app.help", tooltip="Help for the focused part"),
+        # Like mtr, htop and k9s: ctrl+c quits from every screen, fields included.
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit",
+            id="app.interrupt",
+            tooltip="Quit netmedic, from any screen",
+            show=False,
+            priority=True,
+        ),
+        Binding("f1", "help", "Help", id="app.help", tooltip="Every key, screen by screen"),
+        # Not a priority: a text field keeps its question marks.
+        Binding(
+            "question_mark", "help", "Help", id="app.help_key", tooltip="Every key", show=False
+        ),
         Binding(
             "f2",
             "toggle_theme",
@@ -116,8 +130,17 @@ class NetmedicApp(App[int]):
         live_pace: LivePace = DEFAULT_PACE,
         pace_clock: PaceClock | None = None,
         service: ServiceCheck | None = None,
+        prefs: Preferences | None = None,
+        prefs_path: Path | None = None,
+        on_hang_up: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
+        # What a hang-up must still clean (the demo's servers and certificates): the
+        # process ends at once, past every ``with`` and ``finally``.
+        self.on_hang_up = on_hang_up
+        # The person's preferences; a change is written to prefs_path (None: not kept).
+        self.prefs = prefs or Preferences()
+        self.prefs_path = prefs_path
         self.demo_cases = tuple(demo or ())
         # `netmedic @name`: the saved service's target, and its symptom unless one is given.
         self.initial_service = service
@@ -153,7 +176,8 @@ class NetmedicApp(App[int]):
         return self._privileged
 
     def on_mount(self) -> None:
-        self.theme = THEMES[0]
+        self.theme = self.prefs.theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
         loop = self._events_loop = asyncio.get_running_loop()
         if self.handle_hangup:
             for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -185,6 +209,8 @@ class NetmedicApp(App[int]):
         """The SSH link dropped (SIGHUP) or we were told to stop (SIGTERM): every
         event already emitted is on disk before the process ends."""
         self.close_journals(clean=False, wait=True)
+        if self.on_hang_up is not None:
+            self.on_hang_up()
         if sig == signal.SIGHUP:
             # The terminal is gone: restoring it would block on a dead pty.
             os._exit(128 + sig)
@@ -231,7 +257,8 @@ class NetmedicApp(App[int]):
         service: ServiceCheck | None = None,
         remote: RemoteChoice | None = None,
     ) -> None:
-        recent.remember(self.recent_path, target.input)
+        if not self.demo_cases:  # the demo's ports die with it: not worth recalling
+            recent.remember(self.recent_path, target.input)
         config = self.config
         if remote is not None:  # the entry screen's "other hosts" field (tui/remote.py)
             from tui import recent_remote
@@ -361,20 +388,79 @@ class NetmedicApp(App[int]):
         self.notify(f"{error}", title=title, severity="error", markup=False, timeout=10)
 
     # ---- help, theme, palette -------------------------------------------------------------
-    def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(self.BINDINGS, type(self.screen)))
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
+    def _remember_theme(self, theme: object) -> None:
+        name = getattr(theme, "name", "")
+        if name in THEMES and name != self.prefs.theme:
+            self.prefs = dataclasses.replace(self.prefs, theme=name)
+            self.save_prefs()
+
+    def save_prefs(self) -> None:
+        """Write the preferences off the event loop; a failure is told, not raised."""
+        path, prefs = self.prefs_path, self.prefs
+        if path is None:
+            return
+
+        def save() -> None:
+            from tui.prefs import save_prefs
+
+            try:
+                save_prefs(path, prefs)
+            except OSError as exc:
+                self.call_from_thread(
+                    self.notify, f"{path}: {exc}", title="Preferences not saved", markup=False
+                )
+
+        self.run_worker(save, thread=True, group="prefs", exit_on_error=False)
+
+    def action_screenshot_here(self) -> None:
+        """An SVG of the screen into the export directory (the reports' place), never
+        a Downloads directory a server does not have; written 0600 off the event loop."""
+        svg = self.export_screenshot().encode()
+        path = self.export_dir / time.strftime("netmedic-screen-%Y%m%d-%H%M%S.svg")
+
+        def write() -> None:
+            from probes.record.safefile import OutputError, write_private
+
+            try:
+                write_private(path, svg)
+            except OutputError as exc:
+                self.call_from_thread(
+                    self.notify, f"{exc}", title="Screenshot not saved", severity="error"
+                )
+                return
+            self.call_from_thread(
+                self.notify, f"Screenshot written to {path}", title="Screenshot", markup=False
+            )
+
+        self.run_worker(write, thread=True, group="screenshot", exit_on_error=False)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        from tui.palette import binding_commands
+
+        yield SystemCommand("Help", "Every key, screen by screen (F1, ?)", self.action_help)
+        yield SystemCommand("Theme", "Change the theme (remembered)", self.action_change_theme)
+        yield SystemCommand("Quit", "Quit netmedic (ctrl+c, q)", self.action_quit)
+        nodes = getattr(screen, "palette_nodes", None)
+        yield from binding_commands(screen, nodes() if nodes is not None else ())
         commands = getattr(screen, "palette_commands", None)
         if commands is not None:
             yield from commands()
+        yield SystemCommand(
+            "Screenshot",
+            f"Save an SVG of this screen in {self.export_dir}",
+            lambda: self.set_timer(0.1, self.action_screenshot_here),
+        )
 
 
 def run_app(
@@ -385,6 +471,9 @@ def run_app(
     service: ServiceCheck | None = None,
 ) -> int:
     """The real app: sessions are journaled to disk and a hang-up flushes them."""
+    prefs = _load_prefs()  # a bad config.toml is told first, terminal or not
+    if prefs is None:
+        return 2
     if not terminal_attached():
         return _no_terminal("use 'netmedic check TARGET' for plain output")
     if symptom is not None and symptom not in PLANS:
@@ -397,6 +486,8 @@ def run_app(
         handle_hangup=True,
         live_pace=pace,
         service=service,
+        prefs=prefs[0],
+        prefs_path=prefs[1],
     )
     try:
         app.run()
@@ -406,6 +497,18 @@ def run_app(
     if not hung_up:
         _say_where_sessions_are(app.journals)
     return app.return_code or 0
+
+
+def _load_prefs() -> tuple[Preferences, Path] | None:
+    """The person's config.toml, or None after saying (one line) why it is refused."""
+    from tui.prefs import PrefsError, load_prefs, prefs_path
+
+    path = prefs_path()
+    try:
+        return load_prefs(path), path
+    except PrefsError as exc:
+        print(f"netmedic: {exc}", file=sys.stderr)
+        return None
 
 
 def _no_terminal(hint: str) -> int:
@@ -427,16 +530,31 @@ def terminal_attached() -> bool:
 
 def run_demo(lab: DemoLab) -> int:
     """``netmedic demo``: the picker of *lab*'s broken services.  Demo sessions are
-    kept in memory (export still works); the caller stops the servers."""
+    saved like any other (the report's session id is one ``netmedic report`` finds);
+    the caller stops the servers, and a hang-up does so before the process ends."""
     if not terminal_attached():
         return _no_terminal("use 'netmedic demo --check' for plain output")
+    from tui.demo.cases import DEMO_NAME
+
+    prefs = _load_prefs()
+    if prefs is None:
+        return 2
     app = NetmedicApp(
-        config=ProbeConfig(ca_file=lab.ca_file or None),
+        config=ProbeConfig(ca_file=lab.ca_file or None, self_name=DEMO_NAME),
         demo=lab.cases,
-        journal_factory=memory_journal,
+        journal_factory=disk_journal,
         handle_hangup=True,
+        prefs=prefs[0],
+        prefs_path=prefs[1],
+        on_hang_up=lab.close,
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        hung_up = (app.return_code or 0) >= 128
+        app.close_journals(clean=not hung_up, wait=True)
+    if not hung_up:
+        _say_where_sessions_are(app.journals)
     return app.return_code or 0
 
 

@@ -52,8 +52,30 @@ def print_check(
     console: Console | None = None,
     error: PastedError | None = None,
 ) -> None:
+    """``check --verbose``: every finding with its evidence and steps, the probe table
+    and what the evidence changed in the plan."""
     console = console or Console(highlight=False, soft_wrap=False)
-    diagnosis = run.diagnosis
+    print_head(run, privileged, duration_s, console, error)
+    verdict = print_verdict(run, console)
+    others = [f for f in run.diagnosis.findings if f is not verdict]
+    if others:
+        console.print(Text("Other findings", style="bold"))
+        for finding in others:
+            console.print(_finding_panel(finding))
+    console.print(_probe_table(run))
+    why = _plan_changes(run)
+    if why.plain:
+        console.print(why)
+
+
+def print_head(
+    run: Run,
+    privileged: bool,
+    duration_s: float,
+    console: Console,
+    error: PastedError | None = None,
+) -> None:
+    """The target, what it resolved to, the symptom and how long the probes took."""
     target = run.target
     head = Text()
     head.append("Target  ", style="bold")
@@ -68,6 +90,10 @@ def print_check(
     if error is not None:
         console.print(_said_text(error, sees(run)))
 
+
+def print_verdict(run: Run, console: Console) -> Finding | None:
+    """The verdict panel (its evidence and steps); returns the verdict's finding."""
+    diagnosis = run.diagnosis
     verdict = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
     if verdict is None and diagnosis.verdict == "incomplete":
         done = sum(1 for r in run.results.values() if r.final)
@@ -95,15 +121,7 @@ def print_check(
         )
     else:
         console.print(_finding_panel(verdict, title=f"Verdict: {verdict.id}"))
-    others = [f for f in diagnosis.findings if f is not verdict]
-    if others:
-        console.print(Text("Other findings", style="bold"))
-        for finding in others:
-            console.print(_finding_panel(finding))
-    console.print(_probe_table(run))
-    why = _plan_changes(run)
-    if why.plain:
-        console.print(why)
+    return verdict
 
 
 def _plan_changes(run: Run) -> Text:

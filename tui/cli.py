@@ -45,6 +45,7 @@ SUBCOMMANDS = (
     "demo",
     "watch",
     "exporter",
+    "help",
 )
 
 
@@ -146,6 +147,12 @@ def build_parser() -> _Parser:
     )
     check.add_argument("--force", action="store_true", help="overwrite an existing --report FILE")
     remote.add_remote_arguments(check)  # --server, --from (tui/remote.py)
+    check.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="every finding with its evidence and steps, and each probe's result",
+    )
 
     sub.add_parser("symptoms", help="list symptom ids")
 
@@ -177,6 +184,11 @@ def build_parser() -> _Parser:
     sub.add_parser("services", help="list saved services (services.toml) and built-in profiles")
     _add_watch(sub)
     _add_exporter(sub)
+    helper = sub.add_parser("help", help="the commands, or one command's options and examples")
+    helper.add_argument("topic", nargs="?", choices=SUBCOMMANDS, metavar="COMMAND")
+    from tui.cli_examples import add_examples
+
+    add_examples(sub)
     return parser
 
 
@@ -323,6 +335,8 @@ def _dispatch(args: list[str]) -> int:
             return _watch(ns)
         if ns.command == "exporter":
             return _exporter(ns)
+        if ns.command == "help" and ns.topic:
+            return _dispatch([ns.topic, "--help"])
         build_parser().print_help()
         return EXIT_OK
     ns = build_tui_parser().parse_args(args)
@@ -506,6 +520,7 @@ def _check(ns: argparse.Namespace) -> int:
 
         from rich.console import Console
 
+        from tui.check_brief import print_brief
         from tui.check_view import print_check
 
         buffer = io.StringIO()
@@ -516,8 +531,9 @@ def _check(ns: argparse.Namespace) -> int:
             force_terminal=sys.stdout.isatty(),
             width=shutil.get_terminal_size().columns,
         )
-        print_check(run, privileged, duration, console, error=error)
-        remote.print_remote(run.results, console)
+        show = print_check if ns.verbose else print_brief
+        show(run, privileged, duration, console, error=error)
+        remote.print_remote(run.results, console)  # the host x layer table (--server, --from)
         sys.stdout.write(buffer.getvalue())
         if journal is not None:
             print(
@@ -730,9 +746,10 @@ def _printable(text: str) -> str:
 def _demo(ns: argparse.Namespace) -> int:
     if ns.json and not ns.check:
         raise UsageError("--json goes with --check (netmedic demo --check --json)")
-    from tui.demo.servers import DemoLab
+    from tui.demo.servers import DemoLab, hang_up_exits
 
-    with DemoLab() as lab:  # every server stops, and the certificates go, on the way out
+    # Every server stops, and the certificates go, on the way out: a hang-up too.
+    with hang_up_exits(), DemoLab() as lab:
         if ns.check:
             return _demo_check(lab, ns.json)
         from tui.app import run_demo

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from probes.run.plans import ProbeFn
     from tui.args import LivePace
     from tui.remote import RemoteChoice
+    from tui.prefs import Preferences
     from tui.session import Session
 
 
@@ -32,6 +33,7 @@ class NetmedicHost(Protocol):
     live: bool
     live_pace: LivePace
     pace_clock: PaceClock | None
+    prefs: Preferences
 
     @property
     def privileged(self) -> bool: ...

@@ -114,23 +114,25 @@ class Tick:
         }
 
     def line(self) -> str:
-        parts = [f"#{self.n}"]
+        """One line per interval, its columns at fixed widths (as mtr keeps its table):
+        this interval's own figures, with the run's totals and the rolling window beside."""
+        parts = [f"#{self.n:<4d}"]
         if self.pings:
             p, t = self.pings, self.totals
             parts.append(
-                f"loss {_pct(self.loss_pct)} ({p['lost']}/{p['sent']}), "
-                f"total {_pct(t.get('loss_pct'))} ({t.get('lost', 0)}/{t.get('sent', 0)}), "
-                f"window {_pct(t.get('window_loss_pct'))}"
+                f"loss {_pct(self.loss_pct):>6} ({p['lost']}/{p['sent']}), "
+                f"total {_pct(t.get('loss_pct')):>6} ({t.get('lost', 0)}/{t.get('sent', 0)}), "
+                f"window {_pct(t.get('window_loss_pct')):>6}"
             )
         if self.rtt_ms.get("avg") is not None:
             r = self.rtt_ms
-            figures = "/".join(ms_number(r[k] or 0.0) for k in ("min", "avg", "max"))
+            figures = "/".join(f"{ms_number(r[k] or 0.0):>7}" for k in ("min", "avg", "max"))
             parts.append(f"rtt {figures} ms ({clock_label(self.rtt_clock)})")
         if self.connections:
             c = self.connections
             now = ", ".join(f"{k} {v}" for k, v in c.get("interval", {}).items()) or "none"
-            rates = ", ".join(f"{k} {v:g}%" for k, v in c.get("rates", {}).items())
-            parts.append(f"conn {now} (total {c.get('sent', 0)}; window {rates})")
+            rates = ", ".join(f"{k} {v:5.1f}%" for k, v in c.get("rates", {}).items())
+            parts.append(f"conn {now} (total {c.get('sent', 0):5d}; window {rates})")
         if self.hops:
             parts.append(f"hops {len(self.hops)}")
         if self.burst_line:
@@ -283,6 +285,8 @@ async def watch(
     n = 0
     worst_loss = 0.0
     so_far = SoFar()
+    kinds: list[str] = []  # connection outcomes in first-seen order: stable columns
+    rates: dict[str, float] = {}  # the last interval's connection outcomes
     try:
         while not task.done():
             await asyncio.sleep(max(0.05, ns.interval))
@@ -298,6 +302,9 @@ async def watch(
                 so_far,
             )
             hops = now.hops or hops
+            _keep_order(now, kinds)
+            if now.connections.get("rates"):
+                rates = now.connections["rates"]
             if burst_told:
                 now.burst_line = ""
             burst_told = burst_told or bool(now.burst_line)
@@ -318,12 +325,15 @@ async def watch(
     finally:
         run.stop()  # every probe answered: the journal records the run finished, stopped
         task.cancel()
+    seen_rates = ", ".join(f"{k} {v:g}%" for k, v in rates.items())
     summary = (
         f"watched {target.host_port} for {n} intervals; worst window loss {worst_loss:g}%; "
-        f"verdict {run.diagnosis.verdict}"
+        + (f"connections {seen_rates}; " if seen_rates else "")
+        + f"verdict {run.diagnosis.verdict}"
     )
     if ns.json:
-        print(json.dumps({"schema": SCHEMA, "summary": summary, "intervals": n}), flush=True)
+        last = {"schema": SCHEMA, "summary": summary, "intervals": n, "connections": rates}
+        print(json.dumps(last), flush=True)
     else:
         print(summary, flush=True)
     # The answer is out: a probe slow to unwind must not hold the exit (run_watch leaves
@@ -371,6 +381,16 @@ def _publish(path: str, run: Run) -> None:
         replace_atomically(path, text.encode("utf-8"))
     except OutputError as exc:
         print(f"netmedic: warning: --openmetrics: {exc}", file=sys.stderr, flush=True)
+
+
+def _keep_order(now: Tick, kinds: list[str]) -> None:
+    """The connection outcomes in the order they were first seen (ok, reset, ...), so a
+    rate stays in its column when another outcome becomes more frequent."""
+    rates = now.connections.get("rates")
+    if not rates:
+        return
+    kinds.extend(k for k in rates if k not in kinds)
+    now.connections["rates"] = {k: rates.get(k, 0.0) for k in kinds}
 
 
 def run_watch(target: Target, ns: argparse.Namespace) -> int:

@@ -24,6 +24,9 @@ from probes.core.target import Target
 T = TypeVar("T")
 
 
+SELF_NAME = "netmedic (this process)"
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeConfig:
     timeout: float = 5.0  # per-probe deadline, seconds
@@ -92,6 +95,8 @@ class ProbeConfig:
     remote_timeout: float = 20.0
     remote_concurrency: int = 10
     remote_budget: float | None = None
+    # How netmedic's own process is named where it holds a listener (the demo's servers).
+    self_name: str = SELF_NAME
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "redis": 6379,
     "rediss": 6379,
     "smtp": 25,
+    "ssh": 22,
 }
 SCHEMES = frozenset({*DEFAULT_PORTS, "tcp"})
 TLS_SCHEMES = frozenset({"https", "wss", "tls", "rediss"})

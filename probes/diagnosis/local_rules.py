@@ -761,12 +761,13 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
         ),
         NextStep("See memory use now", "free -m"),
     ]
+    down = view.local and not serving
     if not oom.readable:
-        if oom.kills_since_boot > 0:
-            down = view.local and not serving
+        # Which process is unknown: it may be the service only when nothing serves the port.
+        if oom.kills_since_boot > 0 and down:
             yield Finding(
                 "system.oom_killed",
-                Severity.WARNING if down else Severity.INFO,
+                Severity.WARNING,
                 f"the kernel has OOM-killed {oom.kills_since_boot} processes since boot",
                 (
                     f"/proc/vmstat oom_kill = {oom.kills_since_boot}",
@@ -785,7 +786,6 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
         for k in oom.kills
         if k.pid in seen_pids or name_matches(k.name, names) or (k.unit and k.unit in units)
     ]
-    down = view.local and not serving
     causes = [k for k in matching if down and k.age_s <= OOM_CAUSE_S]
     if causes:
         k = causes[0]
@@ -848,14 +848,18 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
             tuple(log_steps),
         )
         return
+    # Kills of processes not named like the service: context only when nothing listens
+    # on the port and the service's name is unknown (it may be among them).  Another
+    # process's kill on a busy host must not show in every run (issue 26).
     recent = [k for k in oom.kills if k.age_s <= OOM_RECENT_S]
-    if recent:
+    nothing_on_port = not view.listeners  # bound elsewhere is not a dead service
+    if recent and down and nothing_on_port and not names and not units:
         k = recent[0]
         yield Finding(
             "system.oom_killed",
             Severity.INFO,
             f"the kernel OOM-killed {len(recent)} process(es) in the last 24 h "
-            f"(latest {k.name}, pid {k.pid}, {_age(k.age_s)} ago)",
+            f"(latest {k.name}, pid {k.pid}, {_age(k.age_s)} ago): is one of them the service?",
             (
                 *(f"{x.name} (pid {x.pid}) {_age(x.age_s)} ago" for x in recent[:5]),
                 _memory_line(data),

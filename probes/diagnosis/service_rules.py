@@ -13,8 +13,10 @@ from probes.proto.service import (
     AUTH_FAILED,
     AUTH_REQUIRED,
     FAILED,
+    NAMES,
     NO_DATABASE,
     OK,
+    STANDARD_PORT,
     TIMEOUT,
     TOO_MANY,
     UNAVAILABLE,
@@ -44,6 +46,9 @@ def _lines(data: ServiceData) -> list[str]:
 
 def _client(ev: Evidence, data: ServiceData) -> str:
     t = ev.target
+    if data.service == "ssh":  # -v shows the methods offered; BatchMode never prompts
+        who = f"{t.username}@{t.host}" if t.username else t.host
+        return f"ssh -v -o BatchMode=yes -p {t.port} -- {q(who)} true"
     if data.service == "redis":
         return redis_cli(t, "PING")
     return psql(t, "select 1", sslmode=data.sslmode or "prefer")
@@ -70,13 +75,16 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
     if data is None:
         return
     lines = tuple(_lines(data))
-    name = "Redis" if data.service == "redis" else "PostgreSQL"
+    name = NAMES.get(data.service, data.service)
     where = f"{ev.target.host}:{ev.target.port}"
     if data.state == OK and _password_reported(data):
         yield _password_rejected(ev, data, lines)
     elif data.state == OK:
         said = tuple(f"{k}: {v}" for k, v in data.info)
-        yield Finding("service.ok", Severity.OK, f"{name} answers on {where}", (*lines, *said))
+        title = f"{name} answers on {where}"
+        if data.service == "ssh":  # what an ssh:// check is for, in the one line
+            title += f": {data.detail}"
+        yield Finding("service.ok", Severity.OK, title, (*lines, *said))
     elif data.state == AUTH_REQUIRED:
         yield Finding(
             "service.auth_required",
@@ -112,7 +120,7 @@ def service_findings(ev: Evidence) -> Iterator[Finding]:
             lines,
             (
                 NextStep(
-                    f"Check the port in the client's configuration ({name} usually listens on {6379 if data.service == 'redis' else 5432})"
+                    f"Check the port in the client's configuration ({name} usually listens on {STANDARD_PORT.get(data.service, '?')})"
                 ),
                 NextStep("See what listens there", f"nc -v {q(ev.target.host)} {ev.target.port}"),
             ),
@@ -272,7 +280,7 @@ def service_limits(ev: Evidence) -> Iterator[Finding]:
     data = ev.data("service", ServiceData)
     if data is None or data.state != OK or not data.info:
         return
-    name = "Redis" if data.service == "redis" else "PostgreSQL"
+    name = NAMES.get(data.service, data.service)
     where = f"{ev.target.host}:{ev.target.port}"
     lines = tuple(f"{k}: {v}" for k, v in data.info)
     t = ev.target

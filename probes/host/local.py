@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from probes.core.context import ProbeContext, run_in_daemon_thread
+from probes.core.context import SELF_NAME, ProbeContext, run_in_daemon_thread
 from probes.core.deadline import deadline
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.programs import find_program
@@ -289,7 +289,9 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     port = ctx.target.port
     try:
         async with deadline(max(0.5, ctx.config.timeout)):
-            data = await run_in_daemon_thread(lambda: collect_local(addresses, port))
+            data = await run_in_daemon_thread(
+                lambda: collect_local(addresses, port, self_name=ctx.config.self_name)
+            )
     except TimeoutError:
         elapsed = time.monotonic() - started
         text = f"reading sockets and processes took longer than {ctx.config.timeout:g}s"
@@ -405,8 +407,11 @@ def summarize(data: LocalData) -> str:
 # -- collection (blocking: runs on a thread) ---------------------------------------
 
 
-def collect_local(addresses: Sequence[str], port: int, root: str = "/") -> LocalData:
-    """Read it all; *root* is where unit files and container state are read (tests)."""
+def collect_local(
+    addresses: Sequence[str], port: int, root: str = "/", self_name: str = SELF_NAME
+) -> LocalData:
+    """Read it all; *root* is where unit files and container state are read (tests);
+    *self_name* names this process where it holds a listener (the demo's servers)."""
     started = time.monotonic()
     socks, source = sockdiag.collect()
     limits = read_limits()
@@ -458,7 +463,10 @@ def collect_local(addresses: Sequence[str], port: int, root: str = "/") -> Local
                 client_inodes.append(inode)
 
     wanted = [s[10] for s in listen_socks] + close_wait_inodes + client_inodes
-    owners = map_owners(wanted)
+    me = os.getpid()
+    owners = map_owners(wanted, own=[s[10] for s in listen_socks])
+    if me in owners.names:
+        owners.names[me] = self_name
     listeners = sorted(
         (_listener(s, owners) for s in listen_socks),
         key=lambda x: (x.port, x.proto, x.family, x.address),
@@ -506,6 +514,9 @@ def collect_local(addresses: Sequence[str], port: int, root: str = "/") -> Local
     processes = tuple(
         process_info(pid, owners.fd_counts.get(pid), containers=boxes, with_cmdline=pid in relevant)
         for pid in interesting
+    )
+    processes = tuple(
+        dataclasses.replace(p, name=self_name) if p.pid == me else p for p in processes
     )
     names = {p.pid: p.name for p in processes}
 

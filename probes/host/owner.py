@@ -211,7 +211,10 @@ def read_containers(root: str = "/") -> ContainerIndex:
         if c is not None:
             found.append(c)
     podman = Path(root, PODMAN_FILE)
-    doc = _load_json(podman) if podman.is_file() else None
+    try:  # podman's storage is root's alone (0700): without root it is unreadable
+        doc = _load_json(podman) if podman.is_file() else None
+    except OSError:
+        doc = None
     if isinstance(doc, list):
         sources.append(f"/{PODMAN_FILE}")
         for item in doc[:MAX_CONTAINERS]:

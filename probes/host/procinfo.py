@@ -71,9 +71,13 @@ class OwnerMap:
     complete: bool  # every process's fds were read
 
 
-def map_owners(wanted: Iterable[int], proc: str = "/proc") -> OwnerMap:
-    """Find the processes holding the socket inodes in *wanted*."""
+def map_owners(wanted: Iterable[int], proc: str = "/proc", own: Iterable[int] = ()) -> OwnerMap:
+    """Find the processes holding the socket inodes in *wanted*.
+
+    netmedic's own process counts only for the inodes in *own* (its listeners: the
+    demo's servers live here); its probe connections are not the target's clients."""
     targets = {i for i in wanted if i}
+    own_inodes = {i for i in own if i} & targets
     remaining = set(targets)
     owners: dict[int, list[int]] = {}
     fd_counts: dict[int, int] = {}
@@ -87,7 +91,7 @@ def map_owners(wanted: Iterable[int], proc: str = "/proc") -> OwnerMap:
         if not remaining:
             walked_all = False
             continue
-        if pid == me:
+        if pid == me and not own_inodes:
             continue
         fd_dir = f"{proc}/{pid}/fd"
         try:
@@ -106,7 +110,7 @@ def map_owners(wanted: Iterable[int], proc: str = "/proc") -> OwnerMap:
                 continue
             if link.startswith("socket:["):
                 inode = int(link[8:-1])
-                if inode in targets:
+                if inode in (own_inodes if pid == me else targets):
                     holders = owners.setdefault(inode, [])
                     if pid not in holders:
                         holders.append(pid)

@@ -129,6 +129,16 @@ async def probe_mtu(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return
     address = resolution.addresses[0]
     v6 = ":" in address
+    # No path to measure is the reason whatever the privileges: asked first.
+    details = await _ip_route_get(address)
+    device, local = _interface(address, details)
+    if stays_on_host(address, device, details.get("type", "")):
+        text = (
+            f"skipped: loopback — packets to {address} never leave this host "
+            f"(interface {device or 'lo'}, MTU {local}), so there is no path MTU to measure"
+        )
+        yield ProbeResult("mtu", Status.SKIPPED, time.monotonic() - started, text)
+        return
     prober, info = await open_prober(ctx, "mtu", family_of(address))
     if prober is None:
         yield ProbeResult(
@@ -139,15 +149,6 @@ async def probe_mtu(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     try:
-        details = await _ip_route_get(address)
-        device, local = _interface(address, details)
-        if stays_on_host(address, device, details.get("type", "")):
-            text = (
-                f"skipped: loopback — packets to {address} never leave this host "
-                f"(interface {device or 'lo'}, MTU {local}), so there is no path MTU to measure"
-            )
-            yield ProbeResult("mtu", Status.SKIPPED, time.monotonic() - started, text)
-            return
         local = min(local, MAX_IP_PACKET[6 if v6 else 4])
         hi = min(local, ctx.config.mtu_max) if ctx.config.mtu_max else local
         floor = 1280 if v6 else 576

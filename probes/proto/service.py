@@ -1,4 +1,7 @@
-"""Service-protocol probe: speak just enough Redis or PostgreSQL to know it answers.
+"""Service-protocol probe: speak just enough Redis, PostgreSQL or SSH to know it answers.
+
+SSH (:mod:`probes.proto.sshprobe`): banner, host key, the authentication methods
+offered; read-only, nothing logs in.
 
 Redis: ``AUTH`` (when the URL carries credentials) and ``PING``; NOAUTH and
 WRONGPASS become auth findings.  PostgreSQL: an SSLRequest (does the server
@@ -25,10 +28,18 @@ from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_bytes, clean_text
 from probes.wire.banner import identify
 
-SERVICES = {"redis": "redis", "rediss": "redis", "postgres": "postgres", "postgresql": "postgres"}
-PORTS = {6379: "redis", 5432: "postgres"}
+SERVICES = {
+    "redis": "redis",
+    "rediss": "redis",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "ssh": "ssh",
+}
+PORTS = {6379: "redis", 5432: "postgres", 22: "ssh"}
 # What a banner named (probes.wire.banner) -> the service that speaks it.
-HEARD = {"Redis": "redis", "PostgreSQL": "postgres"}
+HEARD = {"Redis": "redis", "PostgreSQL": "postgres", "SSH": "ssh"}
+NAMES = {"redis": "Redis", "postgres": "PostgreSQL", "ssh": "SSH"}
+STANDARD_PORT = {"redis": 6379, "postgres": 5432, "ssh": 22}
 NO_DATABASE = "no_database"
 OK, AUTH_REQUIRED, AUTH_FAILED, WRONG_PROTOCOL, TOO_MANY, UNAVAILABLE, FAILED, TIMEOUT = (
     "ok",
@@ -96,7 +107,7 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             "service",
             Status.SKIPPED,
             0.0,
-            "no service protocol known for this target (redis://, postgres://)",
+            "no service protocol known for this target (redis://, postgres://, ssh://)",
         )
         return
     resolution = await ctx.resolution()
@@ -109,6 +120,8 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
             if service == "redis":
                 data = await _redis(ctx, address)
+            elif service == "ssh":
+                data = await _ssh(ctx, address)
             else:
                 data = await _postgres(ctx, address)
     except TimeoutError:
@@ -202,6 +215,24 @@ def _resp(*parts: str) -> bytes:
         b = p.encode()
         out += b"$%d\r\n%s\r\n" % (len(b), b)
     return out
+
+
+async def _ssh(ctx: ProbeContext, address: str) -> ServiceData:
+    """The server's offer (banner, host key, login methods): read-only, see sshprobe."""
+    from probes.proto.sshprobe import look
+
+    seen = await look(ctx, address)
+    port = ctx.target.port
+    if seen.hello is not None:
+        return ServiceData(
+            "ssh", address, port, OK, seen.detail, reply=seen.hello.banner, info=seen.info
+        )
+    if seen.not_ssh:
+        reply = clean_bytes(seen.first, 120)
+        return ServiceData(
+            "ssh", address, port, WRONG_PROTOCOL, seen.error, reply, seen.protocol_seen
+        )
+    return ServiceData("ssh", address, port, FAILED, seen.error)
 
 
 async def _redis(ctx: ProbeContext, address: str) -> ServiceData:

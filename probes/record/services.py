@@ -27,7 +27,7 @@ import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,15 @@ def service_check(service: SavedService, env: Mapping[str, str]) -> ServiceCheck
     except (OptionError, TargetError) as exc:
         raise ServicesError(f"saved service @{service.name}: {exc}") from None
     return ServiceCheck(service, target, service.symptom or "auto", headers)
+
+
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    """ "; did you mean 'url'?" for a near miss, else the list of what is known."""
+    import difflib
+
+    choices = list(known)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(choices)})"
 
 
 def config_dir() -> Path:
@@ -287,7 +296,7 @@ def _service(name: str, body: Any, locate: _Locator) -> SavedService:
         raise fail("", "must be a table")
     for key in body:
         if key not in KEYS:
-            raise fail(key, f"unknown key {key!r} (known: {', '.join(KEYS)})")
+            raise fail(key, f"unknown key {key!r}{_did_you_mean(key, KEYS)}")
     url = body.get("url")
     if not isinstance(url, str) or not url:
         raise fail("url", 'needs url = "scheme://host:port/path"')
@@ -303,7 +312,7 @@ def _service(name: str, body: Any, locate: _Locator) -> SavedService:
         )
     kind = _string(body, "kind", fail)
     if kind and kind not in KINDS:
-        raise fail("kind", f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+        raise fail("kind", f"unknown kind {kind!r}{_did_you_mean(kind, KINDS)}")
     headers = _headers(body.get("headers", {}), fail)
     secret = _secret_query(target.path)
     if secret:
@@ -331,7 +340,9 @@ def _service(name: str, body: Any, locate: _Locator) -> SavedService:
         from probes.run.plans import SYMPTOM_IDS
 
         if symptom not in SYMPTOM_IDS:
-            raise fail("symptom", f"unknown symptom {symptom!r} (known: {', '.join(SYMPTOM_IDS)})")
+            raise fail(
+                "symptom", f"unknown symptom {symptom!r}{_did_you_mean(symptom, SYMPTOM_IDS)}"
+            )
     return SavedService(
         name,
         url,

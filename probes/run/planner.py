@@ -36,6 +36,7 @@ PROTOCOL_PROBES: dict[str, tuple[str, ...]] = {
     "TLS (alert)": ("tls",),
     "Redis": ("service",),
     "PostgreSQL": ("service",),
+    "SSH": ("service",),
 }
 
 # What a scheme names -> the probes that speak it (besides dns, route, tcp).
@@ -50,6 +51,7 @@ SCHEME_PROBES: dict[str, tuple[str, ...]] = {
     "redis": ("service",),
     "rediss": ("service", "tls"),
     "smtp": ("tls",),
+    "ssh": ("service",),
 }
 
 _PATH = ("ping", "trace")

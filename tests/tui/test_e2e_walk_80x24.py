@@ -56,7 +56,7 @@ def test_the_whole_walk_at_80x24(tmux: Tmux, tmp_path: Path) -> None:
     tmux.wait_for("Next steps", timeout=10)
 
     tmux.keys("n")
-    tmux.wait_for("Note", timeout=10)
+    tmux.wait_for("Add a note", timeout=10)  # the dialog (n is in F1, not the footer)
     tmux.keys("restarted qdrant, still refused", "Enter")
     tmux.wait_for("restarted qdrant, still refused", timeout=10)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The demo's servers run in netmedic's own process: the owner the probes name for them.
+DEMO_NAME = "netmedic (the demo)"
+
 
 @dataclass(frozen=True, slots=True)
 class DemoCase:

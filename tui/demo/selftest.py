@@ -16,7 +16,7 @@ from typing import Any
 from probes.core.context import ProbeConfig
 from probes.core.target import parse_target
 from probes.run.runner import Run, run_to_end
-from tui.demo.cases import DemoCase
+from tui.demo.cases import DEMO_NAME, DemoCase
 
 SCHEMA = "netmedic.demo-check/1"
 
@@ -35,7 +35,9 @@ class CaseResult:
 
 
 def case_config(case: DemoCase, ca_file: str) -> ProbeConfig:
-    return ProbeConfig(timeout=case.timeout, ca_file=ca_file or None, origin=case.origin)
+    return ProbeConfig(
+        timeout=case.timeout, ca_file=ca_file or None, origin=case.origin, self_name=DEMO_NAME
+    )
 
 
 async def check_case(case: DemoCase, ca_file: str) -> CaseResult:

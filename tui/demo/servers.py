@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -223,6 +224,26 @@ class DemoLab:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.contextmanager
+def hang_up_exits() -> Iterator[None]:
+    """While open, a hang-up (SIGHUP) or kill (SIGTERM) leaves through the caller's
+    ``with`` blocks, so the lab's close runs; the previous handlers come back after.
+    (The TUI installs its own handlers meanwhile and closes the lab itself.)"""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to install
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, leave)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def _wrap(coro: Awaitable[T]) -> T:

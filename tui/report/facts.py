@@ -13,6 +13,7 @@ from typing import Any
 
 from probes.core.clocks import KERNEL, clocked
 from tui.report.remote_facts import server_facts, vantage_facts
+from tui.report.local_facts import local_facts
 
 MAX_ROWS = 40
 MAX_VALUE = 300
@@ -186,4 +187,5 @@ _KNOWN: dict[str, Callable[[dict[str, Any]], Facts]] = {
     "tcp": _tcp,
     "server": server_facts,
     "vantages": vantage_facts,
+    "local": local_facts,  # what concerns the target, not every listener of the host
 }

@@ -28,8 +28,8 @@ Each line is a real server on this machine's loopback with one fault.
 `netmedic demo --check` checks every one against its expected verdict.
 """
     BINDINGS = [
-        Binding("down", "move(1)", "Down", show=False, id="demo.down"),
-        Binding("up", "move(-1)", "Up", show=False, id="demo.up"),
+        Binding("down,j", "move(1)", "Down", show=False, id="demo.down"),
+        Binding("up,k", "move(-1)", "Up", show=False, id="demo.up"),
         # priority: the list's own enter would hide this one from the footer
         Binding(
             "enter",

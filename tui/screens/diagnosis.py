@@ -88,12 +88,25 @@ first.  Pick a finding, then walk its next steps.
 - **escape** goes back to the symptoms, **q** quits,
 - **ctrl+p** opens the command palette (export as HTML or JSON, theme, ...).
 """
+    # 80 columns: the footer holds the steps' keys, these but n, b and z, quit and help;
+    # every key is in the F1 help and the command palette.
     BINDINGS = [
         Binding("r", "retest", "Retest", id="diag.retest", tooltip="Run the probes again"),
         Binding(
-            "e", "export('md')", "Export", id="diag.export", tooltip="Write the report (Markdown)"
+            "e",
+            "export",
+            "Export",
+            id="diag.export",
+            tooltip="Write the report (config.toml's format)",
         ),
-        Binding("n", "note", "Note", id="diag.note", tooltip="Add a note to the selected finding"),
+        Binding(
+            "n",
+            "note",
+            "Note",
+            id="diag.note",
+            tooltip="Add a note to the selected finding",
+            show=False,
+        ),
         Binding("p", "pause", "Pause", id="diag.pause", tooltip="Pause the live probes"),
         Binding("p", "resume", "Resume", id="diag.resume", tooltip="Resume the live probes"),
         Binding(
@@ -102,12 +115,18 @@ first.  Pick a finding, then walk its next steps.
             "Burst",
             id="diag.burst",
             tooltip=f"Open {DEFAULT_BURST} connections at once: where does the service refuse?",
+            show=False,
         ),
         Binding("v", "toggle_view", "View", id="diag.view", tooltip="Probes or findings"),
-        Binding("z", "zoom", "Zoom", id="diag.zoom", tooltip="Focused part full screen, or back"),
         Binding(
-            "escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms", show=False
+            "z",
+            "zoom",
+            "Zoom",
+            id="diag.zoom",
+            tooltip="Focused part full screen, or back",
+            show=False,
         ),
+        Binding("escape", "back", "Back", id="diag.back", tooltip="Back to the symptoms"),
     ]
 
     def __init__(self, session: Session, plan: tuple[str, ...] | None = None) -> None:
@@ -166,20 +185,30 @@ first.  Pick a finding, then walk its next steps.
         return with_remote(first, self.session.config)  # --server / --from: their panels
 
     def _target_line(self) -> Text:
+        """Target, symptom, run: at 80 columns the symptom stays whole; the resolved
+        address goes first, then the target is cut in its middle."""
         target = self.session.target
         label = next(s.label for s in SYMPTOMS if s.id == self.session.symptom)
+        tail = Text(f"  · {label}")
+        if self.session.run_number:
+            tail.append(f" · run {self.session.run_number}")
+        if self.session.restored is not None:
+            tail.append(" · resumed", style="italic")
+        if not self.netmedic.privileged:
+            tail.append(" · unprivileged", style="italic")
+        room = (self.size.width or self.app.size.width or 80) - 2 - len("netmedic ") - len(tail)
+        shown = plain(target.input)
+        resolved = f" → {target.host_port}" if target.input != target.host_port else ""
+        if len(shown) + len(resolved) <= room:
+            shown.append_text(plain(resolved, "dim"))
+        elif len(shown) > room:
+            keep = max(8, room - 1)
+            cut = target.input[: keep // 2] + "…" + target.input[len(target.input) - keep // 2 :]
+            shown = plain(cut)
         text = Text()
         text.append("netmedic ", style="bold")
-        text.append_text(plain(target.input))
-        if target.input != target.host_port:
-            text.append_text(plain(f" → {target.host_port}", "dim"))
-        text.append(f"  · {label}")
-        if self.session.run_number:
-            text.append(f" · run {self.session.run_number}")
-        if self.session.restored is not None:
-            text.append(" · resumed", style="italic")
-        if not self.netmedic.privileged:
-            text.append(" · unprivileged: fallback probes", style="italic")
+        text.append_text(shown)
+        text.append_text(tail)
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
@@ -253,6 +282,9 @@ first.  Pick a finding, then walk its next steps.
         findings.show(diagnosis)
         self._show_finding(findings.highlighted_finding)
         self._show_said(Diagnosis((), INCOMPLETE))
+
+    def on_resize(self) -> None:
+        self.query_one("#target-line", Static).update(self._target_line())
 
     def apply_width(self, width: int) -> None:
         """Below NARROW_BELOW columns for the body (help panel open, small terminal),
@@ -395,10 +427,7 @@ first.  Pick a finding, then walk its next steps.
             return
         self.finished = True
         self._flush()
-        if not self._view_chosen and self.has_class("-show-probes"):
-            self.remove_class("-show-probes")  # narrow: the findings, now that there are some
-            if self.has_class("-narrow") and isinstance(self.focused, ProbePanel):
-                self.query_one(StepsChecklist).focus()
+        self._show_findings_view()
         self.session.finish_run(message.diagnosis, message.duration_s)
         self._show_diagnosis(message.diagnosis)
         moved = self.session.previous_verdict
@@ -441,8 +470,20 @@ first.  Pick a finding, then walk its next steps.
             status.set_class(not text, "-empty")
             update_quietly(status, Text(text, no_wrap=True, overflow="ellipsis"))
 
+    def _show_findings_view(self) -> None:
+        """Narrow: the findings, now that there are some (unless the person chose)."""
+        if not self._view_chosen and self.has_class("-show-probes"):
+            self.remove_class("-show-probes")
+            if self.has_class("-narrow") and isinstance(self.focused, ProbePanel):
+                self.query_one(StepsChecklist).focus()
+
     def _show_diagnosis(self, diagnosis: Diagnosis, footnote: str = "") -> None:
         self.diagnosis = diagnosis
+        done, planned = self._progress()
+        if not self.finished and diagnosis.findings and done >= planned:
+            # A live run never ends by itself (loopback-only keeps sampling the
+            # sockets): once every probe has answered, its findings are the news.
+            self._show_findings_view()
         findings = self.query_one(FindingsList)
         findings.partial = self._show_banner(diagnosis, footnote) or findings.partial
         findings.show(diagnosis)
@@ -608,7 +649,8 @@ first.  Pick a finding, then walk its next steps.
             self.finished = True
             self.session.finish_run(event.diagnosis, event.duration_s)
 
-    def action_export(self, fmt: str = "md") -> None:
+    def action_export(self, fmt: str = "") -> None:
+        fmt = fmt or self.netmedic.prefs.export_format
         self.run_worker(self._export(fmt), group="export", exit_on_error=False)
 
     async def _export(self, fmt: str) -> None:
@@ -632,17 +674,18 @@ first.  Pick a finding, then walk its next steps.
             return
         self.app.pop_screen()
 
+    def palette_nodes(self) -> tuple[StepsChecklist, ...]:
+        """The steps' keys (done, didn't help, copy) are in the palette wherever the focus is."""
+        return (self.query_one(StepsChecklist),)
+
     def palette_commands(self) -> Iterator[SystemCommand]:
-        yield SystemCommand("probe: retest", "Run the probe plan again", self.action_retest)
+        """What no key does: the report in the other formats."""
         for fmt, label in (("md", "markdown"), ("html", "html"), ("json", "json")):
             yield SystemCommand(
-                f"export: {label}",
+                f"Export as {label}",
                 f"Write the session report as {label}",
                 functools.partial(self.action_export, fmt),
             )
-        yield SystemCommand(
-            "view: probes / findings", "Switch view on a narrow terminal", self.action_toggle_view
-        )
 
 
 def _clock_time(epoch: float) -> str:

@@ -44,9 +44,10 @@ one: the evidence decides the verdict either way.
         Binding("down", "move(1)", "Down", show=False, id="picker.down"),
         Binding("up", "move(-1)", "Up", show=False, id="picker.up"),
         Binding("enter", "choose", "Choose", id="picker.choose", tooltip="Choose the symptom"),
-        # The field takes every printable key (q too), so ctrl+q quits here: show it.
+        Binding("escape", "clear", "Clear", id="picker.clear", tooltip="Clear the filter"),
+        # The field takes every printable key (q too), so ctrl+c quits here: show it.
         Binding(
-            "ctrl+q", "app.quit", "Quit", id="picker.quit", tooltip="Quit netmedic", priority=True
+            "ctrl+c", "app.quit", "Quit", id="picker.quit", tooltip="Quit netmedic", priority=True
         ),
     ]
 
@@ -55,6 +56,7 @@ one: the evidence decides the verdict either way.
         self.target = target
         self.shown: list[Symptom] = list(SYMPTOMS)
         self.reading: Reading | None = None  # nothing typed yet
+        self.no_match = False  # typed words that match no symptom: enter must not guess
 
     @property
     def netmedic(self) -> NetmedicHost:
@@ -103,6 +105,17 @@ one: the evidence decides the verdict either way.
         self.query_one("#symptom-filter", Input).focus()
         self.query_one("#error-read", Static).display = False
 
+    def on_screen_resume(self) -> None:
+        # Back here (esc esc): a fresh start, not the last filter with new keys appended.
+        if self.is_mounted and self.query_one("#symptom-filter", Input).value:
+            self.action_clear()
+
+    def action_clear(self) -> None:
+        field = self.query_one("#symptom-filter", ErrorInput)
+        field.value = ""
+        field.pasted = False
+        field.focus()
+
     @property
     def error_text(self) -> str:
         """The field as the app's error text (lines restored)."""
@@ -120,7 +133,8 @@ one: the evidence decides the verdict either way.
             if words and all(w in f"{s.id} {s.label} {s.description}".lower() for w in words):
                 scores[s.id] = scores.get(s.id, 0) + LABEL_MATCH
         order = {s.id: i for i, s in enumerate(SYMPTOMS)}
-        if not text.strip():
+        self.no_match = bool(text.strip()) and not scores
+        if not text.strip() or self.no_match:
             self.shown = list(SYMPTOMS)
         else:
             ranked = sorted(scores, key=lambda sid: (-scores[sid], order[sid]))
@@ -130,7 +144,8 @@ one: the evidence decides the verdict either way.
         options = self.query_one("#symptoms", OptionList)
         options.clear_options()
         options.add_options(self._options(self.shown))
-        options.highlighted = 0
+        # No match: nothing highlighted, so enter cannot silently "check everything".
+        options.highlighted = None if self.no_match else 0
         self._show_reading()
 
     def _show_reading(self) -> None:
@@ -138,6 +153,13 @@ one: the evidence decides the verdict either way.
         from probes.triage.naming import missing_reason, name_target
 
         read = self.query_one("#error-read", Static)
+        if self.no_match:
+            typed = " ".join(self.query_one("#symptom-filter", Input).value.split())[:40]
+            read.update(
+                Text(f"No symptom matches {typed!r}: pick one with up/down, or esc to clear.")
+            )
+            read.display = True
+            return
         line = self.reading.line if self.reading is not None else ""
         if not line or not self._keeps_error():
             read.display = False
@@ -183,6 +205,8 @@ one: the evidence decides the verdict either way.
         options = self.query_one("#symptoms", OptionList)
         if options.highlighted is None or not self.shown:
             self.app.bell()
+            if self.no_match:
+                self.notify("Nothing matches: pick a symptom with up/down.", markup=False)
             return
         option = options.get_option_at_index(options.highlighted)
         if option.id:

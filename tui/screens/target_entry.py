@@ -42,9 +42,9 @@ per target and shown again when that target is typed.
 """
     BINDINGS = [
         Binding("escape", "back", "Back", id="target.back", tooltip="Back to the symptoms"),
-        # The field takes every printable key (q too), so ctrl+q quits here: show it.
+        # The field takes every printable key (q too), so ctrl+c quits here: show it.
         Binding(
-            "ctrl+q", "app.quit", "Quit", id="target.quit", tooltip="Quit netmedic", priority=True
+            "ctrl+c", "app.quit", "Quit", id="target.quit", tooltip="Quit netmedic", priority=True
         ),
         Binding(
             "ctrl+o",

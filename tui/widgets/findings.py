@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -17,6 +18,10 @@ What the evidence says, the likely root cause (the verdict) first.
 Move with **up/down**; the selected finding's evidence and next steps are shown
 below it.
 """
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="findings.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="findings.up"),
+    ]
 
     def __init__(self) -> None:
         super().__init__(id="findings", markup=False)

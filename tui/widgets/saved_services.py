@@ -37,6 +37,7 @@ class SavedServices(Widget):
     }
     SavedServices > #saved-error {
         color: $error;
+        width: 100%;  /* wraps: the file, the line and the "did you mean" stay readable */
     }
     """
 

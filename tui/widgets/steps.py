@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
@@ -24,7 +27,7 @@ class StepsChecklist(OptionList):
 ## Next steps
 The selected finding's steps, as a checklist.
 
-- **space** done (again: clear), **x** didn't help
+- **space** (or a click on its box) done (again: clear), **x** didn't help
 - **c** copies its command (OSC 52, works over SSH)
 - **n** notes the finding, **z** zooms
 """
@@ -39,6 +42,8 @@ The selected finding's steps, as a checklist.
             show=False,  # 80 columns: in the F1 help, not the footer
         ),
         Binding("c", "copy", "Copy", id="steps.copy", tooltip="Copy the step's command"),
+        Binding("j", "cursor_down", "Down", show=False, id="steps.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="steps.up"),
     ]
 
     class Marked(Message):
@@ -100,18 +105,29 @@ The selected finding's steps, as a checklist.
             index, self._prompt(index, self.finding.next_steps[index], state)
         )
 
-    def _prompt(self, index: int, step: NextStep, state: StepState) -> Text:
+    def _prompt(self, index: int, step: NextStep, state: StepState) -> RenderableType:
+        """The box, the number, then text and command hanging under the text: a long
+        command wraps under itself, never back to the first column."""
         mark, style = MARK[state]
-        text = Text()
-        text.append(f"{mark} ", style=style)
-        text.append(f"{index + 1}. ")
-        text.append_text(plain(step.text, "strike dim" if state is StepState.DONE else ""))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        body = plain(step.text, "strike dim" if state is StepState.DONE else "")
         if step.command:
-            text.append("\n      $ ", style="dim")
-            text.append_text(plain(step.command, "cyan"))
+            body.append("\n$ ", style="dim")
+            body.append_text(plain(step.command, "cyan"))
             if self.recorded:
-                text.append("  (read from the journal)", style="dim italic")
-        return text
+                body.append("  (read from the journal)", style="dim italic")
+        grid.add_row(Text.assemble((mark, style), f" {index + 1}."), body)
+        return grid
+
+    async def _on_click(self, event: events.Click) -> None:
+        """A click selects the step; a click on its box also ticks it (as space)."""
+        offset = event.get_content_offset(self)
+        on_option = event.style.meta.get("option") is not None
+        await super()._on_click(event)
+        if on_option and offset is not None and offset.x < len(MARK[StepState.TODO][0]):
+            self.action_mark("done")
 
     def _current(self) -> tuple[int, NextStep] | None:
         if self.finding is None or self.highlighted is None:

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from probes.core.model import Diagnosis, Finding
-from tui.widgets.plain import plain
+from tui.widgets.plain import SEVERITY_ICON, plain
 from tui.widgets.quiet import update_quietly
 
 
@@ -78,7 +78,8 @@ class VerdictBanner(Static):
                 text.append(" nothing wrong so far")
                 state = "-running"
         else:
-            text = Text(f"✘ {verdict.id}", style="bold")
+            # The same glyph as the findings list: ▲ for a warning, ✘ for an error.
+            text = Text(f"{SEVERITY_ICON[verdict.severity]} {verdict.id}", style="bold")
             text.append(": ")
             text.append_text(plain(verdict.title))
             if not finished and (progress is None or progress[0] < progress[1]):

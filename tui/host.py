@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from probes.record.services import ServiceCheck
     from probes.run.plans import ProbeFn
     from tui.args import LivePace
-    from tui.remote import RemoteChoice
     from tui.prefs import Preferences
+    from tui.remote import RemoteChoice
     from tui.session import Session
 
 

@@ -124,6 +124,8 @@ class Tick:
                 f"total {_pct(t.get('loss_pct')):>6} ({t.get('lost', 0)}/{t.get('sent', 0)}), "
                 f"window {_pct(t.get('window_loss_pct')):>6}"
             )
+        elif self.loss_pct is not None:
+            parts.append(f"loss {_pct(self.loss_pct):>6}")
         if self.rtt_ms.get("avg") is not None:
             r = self.rtt_ms
             figures = "/".join(f"{ms_number(r[k] or 0.0):>7}" for k in ("min", "avg", "max"))

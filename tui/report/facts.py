@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from probes.core.clocks import KERNEL, clocked
-from tui.report.remote_facts import server_facts, vantage_facts
 from tui.report.local_facts import local_facts
+from tui.report.remote_facts import server_facts, vantage_facts
 
 MAX_ROWS = 40
 MAX_VALUE = 300

@@ -11,12 +11,12 @@ of our own: Ansible reads its own formats.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from probes.core.programs import find_user_program
 from probes.remote.ssh import DestinationError, check_destination
 
 MAX_HOSTS = 1000
@@ -134,7 +134,7 @@ def _json(text: str, where: str) -> Any:
 
 
 def _run_ansible_inventory(args: Sequence[str] = ()) -> Any:
-    tool = shutil.which("ansible-inventory")
+    tool = find_user_program("ansible-inventory")
     if tool is None:
         raise InventoryError(
             "--from @GROUP needs --inventory FILE (ansible-inventory --list JSON, or a list "

@@ -18,15 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from probes.core.programs import find_program
+from probes.core.programs import find_user_program
 from probes.core.sanitize import clean_text
 
 MAX_OUTPUT = 8 * 1024 * 1024  # bytes of JSON accepted from one host
@@ -118,10 +116,7 @@ def check_destination(dest: str) -> str:
 def ssh_binary() -> str | None:
     """The person's ssh client: from the system directories, else their PATH (not for root:
     a directory early in root's PATH must not choose the program netmedic runs)."""
-    found = find_program("ssh")
-    if found is None and os.geteuid() != 0:
-        found = shutil.which("ssh")
-    return found
+    return find_user_program("ssh")
 
 
 def ssh_command(ssh: str, dest: str, connect_timeout: float, config: str = "") -> list[str]:

@@ -22,7 +22,16 @@ from probes.path import route
 ROOT = Path(__file__).resolve().parents[2]
 FAKES = ("ip", "ss", "nft", "iptables-save", "ip6tables-save", "env", "systemctl", "docker")
 # The modules allowed to start a helper program (each through probes.core.programs).
-SPAWNERS = {"probes/path/route.py", "probes/host/firewall.py", "probes/host/localcontext.py"}
+SPAWNERS = {
+    "probes/path/route.py",
+    "probes/host/firewall.py",
+    "probes/host/localcontext.py",
+    "probes/remote/ssh.py",  # the person's own ssh (find_user_program)
+    "probes/remote/inventory.py",  # ansible-inventory --list, when installed
+}
+# Scripts sent to another host as text (over ssh's standard input) and run there: never
+# imported or run here, so the programs they start are the other host's.
+REMOTE_SCRIPTS = {"probes/remote/collector.py"}
 
 
 @pytest.fixture
@@ -106,6 +115,8 @@ def test_only_the_helper_modules_start_programs_and_no_face_does() -> None:
         for path in sorted((ROOT / folder).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
             source = path.read_text()
+            if rel in REMOTE_SCRIPTS:
+                continue
             calls = _calls(ast.parse(source))
             spawning = [c for c in calls if c.startswith(SPAWN)]
             spawning = [c for c in spawning if c not in ("subprocess.TimeoutExpired",)]
@@ -114,5 +125,26 @@ def test_only_the_helper_modules_start_programs_and_no_face_does() -> None:
             elif spawning and rel not in SPAWNERS:
                 offenders.append(f"{rel}: {sorted(set(spawning))}")
             if rel in SPAWNERS:
-                assert "find_program" in source or "find_tool" in source, rel
+                assert (
+                    "find_program" in source
+                    or "find_tool" in source
+                    or "find_user_program" in source
+                ), rel
     assert not offenders, offenders
+
+
+def test_remote_scripts_are_never_imported_here() -> None:
+    """The collector is read as text and sent; importing it would run its code here."""
+    for folder in ("probes", "tui"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    continue
+                for script in REMOTE_SCRIPTS:
+                    dotted = script.removesuffix(".py").replace("/", ".")
+                    assert dotted not in names, f"{path}: imports {dotted}"

@@ -74,7 +74,7 @@ def build(tp: Any, name: str = "", choice: dict[str, Any] | None = None, depth: 
         return float(choice.get("__float__", 1.0))
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return next(iter(tp))
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type) and depth < 4:
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type) and depth < 6:
         hints = typing.get_type_hints(tp)
         inner = {k: v for k, v in choice.items() if k.startswith("__")}
         return tp(**{f.name: build(hints[f.name], f.name, inner, depth + 1)

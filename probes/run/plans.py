@@ -54,6 +54,10 @@ class ProbeSpec:
     # Name of a ProbeConfig field holding this probe's run time (streaming
     # probes): None there means "fit in the timeout", 0 means "until cancelled".
     duration_field: str = ""
+    # Fields of a count-bounded streaming probe (duration 0 with a round count): its
+    # rounds and the seconds between them, so a bounded run knows how long it takes.
+    rounds_field: str = ""
+    interval_field: str = ""
 
     def load(self) -> ProbeFn:
         module_name, _, attr = self.entry.partition(":")
@@ -67,8 +71,22 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("dns", "DNS", "probes.net.dns:probe_dns"),
         ProbeSpec("route", "Route", "probes.path.route:probe_route"),
         ProbeSpec("tcp", "TCP connect", "probes.net.tcp:probe_tcp"),
-        ProbeSpec("ping", "Ping", "probes.path.ping:probe_ping", "ping_duration"),
-        ProbeSpec("trace", "Traceroute", "probes.path.trace:probe_trace", "trace_duration"),
+        ProbeSpec(
+            "ping",
+            "Ping",
+            "probes.path.ping:probe_ping",
+            "ping_duration",
+            "ping_count",
+            "ping_interval",
+        ),
+        ProbeSpec(
+            "trace",
+            "Traceroute",
+            "probes.path.trace:probe_trace",
+            "trace_duration",
+            "trace_rounds",
+            "trace_interval",
+        ),
         ProbeSpec("mtu", "Path MTU", "probes.path.mtu:probe_mtu"),
         ProbeSpec("local", "Local sockets", "probes.host.local:probe_local", "local_duration"),
         ProbeSpec("firewall", "Local firewall", "probes.host.firewall:probe_firewall"),

@@ -539,6 +539,10 @@ def probe_deadline(spec: ProbeSpec | None, config: ProbeConfig) -> float | None:
     duration = getattr(config, spec.duration_field, None) if spec and spec.duration_field else None
     if duration is None:
         return config.timeout + DEADLINE_GRACE_S
+    if duration <= 0 and spec is not None and spec.rounds_field:
+        # Asked for a number of rounds, not a time: they take rounds x interval.
+        rounds = getattr(config, spec.rounds_field, 0) or 0
+        duration = rounds * float(getattr(config, spec.interval_field, 0.0) or 0.0)
     if duration <= 0:
         return None
     return float(duration) + config.timeout + DEADLINE_GRACE_S

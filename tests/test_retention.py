@@ -17,6 +17,7 @@ from probes.core.model import Diagnosis, Finding, Severity
 from probes.core.target import parse_target
 from probes.record.exporter_config import ExporterConfigError, parse_exporter_config
 from probes.record.journal import Journal, sessions_dir
+from probes.record import retention
 from probes.record.retention import (
     DAY_S,
     MIB,
@@ -61,6 +62,10 @@ def _entry(name: str, age_s: float, ok: bool, key: str = "a", size: int = 1000) 
 
 def _count(directory: Path, tail: str = "") -> int:
     return sum(1 for p in directory.iterdir() if p.name.endswith(tail))
+
+
+def _by_name(journal: ExporterJournal) -> str:
+    return journal.path.name
 
 
 def _names(journals: list[ExporterJournal]) -> list[str]:
@@ -129,6 +134,12 @@ def test_prune_keeps_what_it_must_and_removes_the_rest(state: Path) -> None:
     forged.close()
     # Due to go, but another netmedic still writes it (it holds the journal's lock).
     writing = _journal(state, NOW - 500 * 3600, REFUSED)
+
+    glanced = sorted(JournalIndex().scan(state), key=_by_name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(retention, "GLANCE_MAX_BYTES", 0)  # every journal read in full
+        assert sorted(JournalIndex().scan(state), key=_by_name) == glanced
+    assert sum(j.ok for j in glanced) == 100 and len(glanced) == 106
 
     index = JournalIndex()
     report = prune(state, Retention(keep_days=7, keep_ok=1), NOW, index)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import stat
 from collections import Counter
@@ -29,13 +30,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from probes.record.journal import SUFFIX, JournalError, check_state_dir
-from probes.record.session import read_journal
+from probes.record.journal import SCHEMA, SUFFIX, JournalError, check_state_dir
+from probes.record.session import finite_time, open_journal_file, read_journal
 
 ORIGIN = "exporter"  # the header's "origin", and the tail of the session id
 NAME_TAIL = f"-{ORIGIN}{SUFFIX}"
 DAY_S = 86400.0
 MIB = 1 << 20
+GLANCE_MAX_BYTES = 1 << 20  # larger journals are read in full (session.read_journal)
+FINISHED = b'{"type":"finished",'  # how the journal writes that event's line
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +144,42 @@ class JournalIndex:
 
 
 def _read(path: Path, size: int) -> ExporterJournal | None:
-    """The journal's facts, or None when it is not the exporter's (never removed)."""
+    """The journal's facts, or None when it is not the exporter's (never removed).
+
+    A small journal is glanced at: its header, and its ``finished`` events (an
+    exporter run is one bounded run: it is ok when its last ``finished`` says so),
+    without parsing the probe results between them; a large one is read in full."""
+    if size > GLANCE_MAX_BYTES:
+        return _read_fully(path, size)
+    try:
+        with open_journal_file(path) as fh:
+            data = fh.read(GLANCE_MAX_BYTES + 1)
+        head, _, rest = data.partition(b"\n")
+        header = json.loads(head)
+        last = rest.rfind(FINISHED)
+        verdict = ""
+        if last == 0 or (last > 0 and rest[last - 1 : last] == b"\n"):
+            verdict = json.loads(rest[last:].partition(b"\n")[0])["diagnosis"]["verdict"]
+    except (JournalError, OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(header, dict) or header.get("origin") != ORIGIN:
+        return None
+    if header.get("type") != "session" or header.get("schema") != SCHEMA:
+        return None
+    target = header.get("target")
+    shown = target.get("input", "") if isinstance(target, dict) else ""
+    key = f"{shown} {header.get('symptom', '')}"
+    return ExporterJournal(path, finite_time(header.get("t"), 0.0), key, verdict == "ok", size)
+
+
+def _read_fully(path: Path, size: int) -> ExporterJournal | None:
     try:
         session = read_journal(path)
     except (JournalError, OSError):
         return None
     if session.header.get("origin") != ORIGIN:
         return None
-    target = session.target_json
-    key = f"{target.get('input', '')} {session.symptom}"
+    key = f"{session.target_json.get('input', '')} {session.symptom}"
     ok = session.complete and session.verdict == "ok"
     return ExporterJournal(path, session.started_t, key, ok, size)
 

@@ -15,9 +15,9 @@ import pytest
 from probes.core.events import RunFinished
 from probes.core.model import Diagnosis, Finding, Severity
 from probes.core.target import parse_target
+from probes.record import retention
 from probes.record.exporter_config import ExporterConfigError, parse_exporter_config
 from probes.record.journal import Journal, sessions_dir
-from probes.record import retention
 from probes.record.retention import (
     DAY_S,
     MIB,

@@ -28,8 +28,9 @@ PROBE_SHARE = 0.7
 MIN_BUDGET_S = 0.2
 
 
-# Runs past their deadline: cancelled, but a probe may finish its step before it
-# notices.  The answer does not wait for them; this keeps them referenced till then.
+# Runs past their deadline: cancelled, they end as their probes unwind (a step of
+# the loop, or a thread's call returning).  The answer does not wait even for that;
+# this keeps them referenced till then.
 _LET_GO: set[asyncio.Future[Diagnosis]] = set()
 
 

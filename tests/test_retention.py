@@ -56,8 +56,10 @@ class Ticks:
         self.t += seconds
 
 
-def _entry(name: str, age_s: float, ok: bool, key: str = "a", size: int = 1000) -> ExporterJournal:
-    return ExporterJournal(Path(f"/s/{name}-exporter.jsonl"), NOW - age_s, key, ok, size)
+def _entry(
+    name: str, age_s: float, verdict: str, key: str = "a", size: int = 1000
+) -> ExporterJournal:
+    return ExporterJournal(Path(f"/s/{name}-exporter.jsonl"), NOW - age_s, key, verdict, size)
 
 
 def _count(directory: Path, tail: str = "") -> int:
@@ -74,12 +76,12 @@ def _names(journals: list[ExporterJournal]) -> list[str]:
 
 def test_failures_stay_their_window_and_only_the_latest_ok_run_per_target() -> None:
     journals = [
-        _entry("fail-new", 3600, ok=False),
-        _entry("fail-old", 8 * DAY_S, ok=False),
-        _entry("ok-a-new", 60, ok=True, key="a"),
-        _entry("ok-a-old", 120, ok=True, key="a"),
-        _entry("ok-a-ancient", 30 * DAY_S, ok=True, key="a"),
-        _entry("ok-b-ancient", 30 * DAY_S, ok=True, key="b"),  # b's only ok run: its baseline
+        _entry("fail-new", 3600, "tcp.refused"),
+        _entry("fail-old", 8 * DAY_S, "tcp.refused"),
+        _entry("ok-a-new", 60, "ok", key="a"),
+        _entry("ok-a-old", 120, "ok", key="a"),
+        _entry("ok-a-ancient", 30 * DAY_S, "ok", key="a"),
+        _entry("ok-b-ancient", 30 * DAY_S, "ok", key="b"),  # b's only ok run: its baseline
     ]
     gone = to_remove(journals, Retention(keep_days=7, keep_ok=1), NOW)
     assert _names(gone) == ["ok-a-ancient", "fail-old", "ok-a-old"]  # oldest first
@@ -88,11 +90,24 @@ def test_failures_stay_their_window_and_only_the_latest_ok_run_per_target() -> N
 
 
 def test_count_and_bytes_bound_everything_the_oldest_first() -> None:
-    journals = [_entry(f"f{i:02d}", i * 60, ok=False, size=MIB // 4) for i in range(20)]
+    """Twenty targets failing once each (every run a change): the newest fit."""
+    journals = [
+        _entry(f"f{i:02d}", i * 60, "tcp.refused", key=f"t{i}", size=MIB // 4) for i in range(20)
+    ]
     by_count = to_remove(journals, Retention(keep_sessions=5, keep_mb=1000), NOW)
     assert sorted(_names(by_count)) == [f"f{i:02d}" for i in range(5, 20)]
     by_bytes = to_remove(journals, Retention(keep_sessions=100, keep_mb=1), NOW)
     assert sorted(_names(by_bytes)) == [f"f{i:02d}" for i in range(4, 20)]  # 4 x 1/4 MiB
+
+
+def test_an_outage_longer_than_the_bounds_keeps_how_it_began() -> None:
+    """A target fine, then refused for 100 scrapes, then timing out for 50, keep_sessions
+    10: the bound takes repeats first, so the run where each verdict began stays."""
+    verdicts = ["ok"] * 5 + ["tcp.refused"] * 100 + ["tcp.filtered"] * 50
+    journals = [_entry(f"r{i:03d}", (len(verdicts) - i) * 15, v) for i, v in enumerate(verdicts)]
+    gone = {j.path for j in to_remove(journals, Retention(keep_sessions=10), NOW)}
+    left = _names([j for j in journals if j.path not in gone])
+    assert left == ["r004", "r005", "r105", *(f"r{i}" for i in range(148, 155))]
 
 
 def _journal(
@@ -139,7 +154,7 @@ def test_prune_keeps_what_it_must_and_removes_the_rest(state: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(retention, "GLANCE_MAX_BYTES", 0)  # every journal read in full
         assert sorted(JournalIndex().scan(state), key=_by_name) == glanced
-    assert sum(j.ok for j in glanced) == 100 and len(glanced) == 106
+    assert sum(j.verdict == "ok" for j in glanced) == 100 and len(glanced) == 106
 
     index = JournalIndex()
     report = prune(state, Retention(keep_days=7, keep_ok=1), NOW, index)

@@ -9,8 +9,11 @@ is worth keeping is that evidence, not a day of identical healthy runs:
   ``keep_days``;
 - of the runs that were ``ok``, only the latest ``keep_ok`` per target and symptom
   (the baseline "what it looked like when it worked"), whatever their age;
-- and of all that, the newest that fit in ``keep_sessions`` journals and ``keep_mb``
-  MiB: older ones go first.
+- and of all that, no more than ``keep_sessions`` journals and ``keep_mb`` MiB: the
+  oldest go first, repeats before changes.  A run whose verdict differs from the
+  target's run before it (the first failure of an outage, the recovery) is a change;
+  the rest repeat it.  So an outage longer than the bounds still shows how it began
+  next to how it is now.
 
 Only the exporter's own journals are ever removed: their session id ends in
 ``-exporter`` *and* their header says ``"origin": "exporter"`` (:data:`ORIGIN`).  The
@@ -31,12 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from probes.record.journal import SCHEMA, SUFFIX, JournalError, check_state_dir
-from probes.record.session import finite_time, open_journal_file, read_journal
+from probes.record.session import INCOMPLETE, finite_time, open_journal_file, read_journal
 
 ORIGIN = "exporter"  # the header's "origin", and the tail of the session id
 NAME_TAIL = f"-{ORIGIN}{SUFFIX}"
 DAY_S = 86400.0
 MIB = 1 << 20
+OK = "ok"
 GLANCE_MAX_BYTES = 1 << 20  # larger journals are read in full (session.read_journal)
 FINISHED = b'{"type":"finished",'  # how the journal writes that event's line
 
@@ -62,8 +66,12 @@ class ExporterJournal:
     path: Path
     started_t: float  # epoch seconds (the header's)
     key: str  # the target and symptom: ok runs are kept per key
-    ok: bool  # the run finished with the verdict ok
+    verdict: str  # the run's verdict: "ok", a finding id, or "incomplete"
     size: int
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,7 @@ def to_remove(
     journals: Iterable[ExporterJournal], policy: Retention, now: float
 ) -> list[ExporterJournal]:
     """The journals *policy* does not keep at epoch time *now*, oldest first."""
-    newest_first = sorted(journals, key=lambda j: (j.started_t, j.path.name), reverse=True)
+    newest_first = sorted(journals, key=_age, reverse=True)
     oldest_failure = now - policy.keep_days * DAY_S
     ok_runs: Counter[str] = Counter()
     kept: list[ExporterJournal] = []
@@ -91,14 +99,42 @@ def to_remove(
         else:
             wanted = journal.started_t >= oldest_failure
         (kept if wanted else gone).append(journal)
-    count = size = 0
-    for journal in kept:  # newest first: the oldest go once a bound is reached
-        if count >= policy.keep_sessions or size + journal.size > policy.keep_bytes:
-            gone.append(journal)
-            continue
-        count += 1
-        size += journal.size
-    return sorted(gone, key=lambda j: (j.started_t, j.path.name))
+    gone.extend(_over_bounds(kept, policy, _changes(kept)))
+    return sorted(gone, key=_age)
+
+
+def _age(journal: ExporterJournal) -> tuple[float, str]:
+    return journal.started_t, journal.path.name
+
+
+def _changes(newest_first: list[ExporterJournal]) -> set[Path]:
+    """The journals whose verdict differs from their target's journal kept before
+    them (the oldest of each target counts as one: the earliest evidence there is)."""
+    before: dict[str, str] = {}
+    changes: set[Path] = set()
+    for journal in reversed(newest_first):
+        if before.get(journal.key) != journal.verdict:
+            changes.add(journal.path)
+        before[journal.key] = journal.verdict
+    return changes
+
+
+def _over_bounds(
+    kept: list[ExporterJournal], policy: Retention, changes: set[Path]
+) -> list[ExporterJournal]:
+    """What goes for *kept* to fit the count and size bounds: the oldest repeats
+    first, then the oldest changes."""
+    count, size = len(kept), sum(j.size for j in kept)
+    repeats = sorted((j for j in kept if j.path not in changes), key=_age)
+    firsts = sorted((j for j in kept if j.path in changes), key=_age)
+    gone = []
+    for journal in (*repeats, *firsts):
+        if count <= policy.keep_sessions and size <= policy.keep_bytes:
+            break
+        gone.append(journal)
+        count -= 1
+        size -= journal.size
+    return gone
 
 
 @dataclass
@@ -157,7 +193,7 @@ def _read(path: Path, size: int) -> ExporterJournal | None:
         head, _, rest = data.partition(b"\n")
         header = json.loads(head)
         last = rest.rfind(FINISHED)
-        verdict = ""
+        verdict = INCOMPLETE  # no finished event: the exporter was stopped mid-check
         if last == 0 or (last > 0 and rest[last - 1 : last] == b"\n"):
             verdict = json.loads(rest[last:].partition(b"\n")[0])["diagnosis"]["verdict"]
     except (JournalError, OSError, ValueError, KeyError, TypeError):
@@ -169,7 +205,9 @@ def _read(path: Path, size: int) -> ExporterJournal | None:
     target = header.get("target")
     shown = target.get("input", "") if isinstance(target, dict) else ""
     key = f"{shown} {header.get('symptom', '')}"
-    return ExporterJournal(path, finite_time(header.get("t"), 0.0), key, verdict == "ok", size)
+    if not isinstance(verdict, str) or not verdict:
+        verdict = INCOMPLETE
+    return ExporterJournal(path, finite_time(header.get("t"), 0.0), key, verdict, size)
 
 
 def _read_fully(path: Path, size: int) -> ExporterJournal | None:
@@ -180,8 +218,7 @@ def _read_fully(path: Path, size: int) -> ExporterJournal | None:
     if session.header.get("origin") != ORIGIN:
         return None
     key = f"{session.target_json.get('input', '')} {session.symptom}"
-    ok = session.complete and session.verdict == "ok"
-    return ExporterJournal(path, session.started_t, key, ok, size)
+    return ExporterJournal(path, session.started_t, key, session.verdict, size)
 
 
 def prune(directory: Path, policy: Retention, now: float, index: JournalIndex) -> PruneReport:

@@ -321,9 +321,11 @@ class Exporter:
         await self._unconnected.wait()
 
     async def idle(self) -> None:
-        """Wait for the alert-driven diagnoses started so far (tests, shutdown)."""
+        """Wait for the alert-driven diagnoses started so far, and the journal pass
+        under way (tests, shutdown)."""
         while self.alert_tasks:
             await asyncio.gather(*list(self.alert_tasks), return_exceptions=True)
+        await self.pruner.settled()
 
 
 def _method(request: Request, allowed: tuple[str, ...]) -> None:
@@ -383,7 +385,6 @@ async def serve(exporter: Exporter, host: str, port: int) -> None:
         async with asyncio.timeout(LINGER_S + WRITE_TIMEOUT_S):
             await exporter.unconnected()  # answers under way are sent
     await exporter.idle()
-    await exporter.pruner.settled()
 
 
 _INDEX = """netmedic exporter

@@ -58,6 +58,13 @@ class Retention:
     def keep_bytes(self) -> int:
         return int(self.keep_mb * MIB)
 
+    def describe(self) -> str:
+        ok_runs = "run" if self.keep_ok == 1 else "runs"
+        return (
+            f"runs not ok kept {self.keep_days:g} days, the latest {self.keep_ok} ok {ok_runs} "
+            f"per target; at most {self.keep_sessions} journals, {self.keep_mb:g} MiB"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ExporterJournal:

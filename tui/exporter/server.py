@@ -372,6 +372,11 @@ async def serve(exporter: Exporter, host: str, port: int) -> None:
         file=sys.stderr,
         flush=True,
     )
+    print(
+        f"netmedic exporter: journals: {exporter.config.retention.describe()}",
+        file=sys.stderr,
+        flush=True,
+    )
     if not exporter.config.allow and not exporter.services:
         print(
             f"netmedic exporter: warning: nothing is allowed: every /probe gets 403 until "

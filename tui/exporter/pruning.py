@@ -84,11 +84,12 @@ class Pruner:
         directory = sessions_dir() if self.directory is None else self.directory
         try:
             report = await asyncio.to_thread(prune, directory, self.policy, self.wall(), self.index)
-        except (JournalError, OSError) as exc:
-            if not self._warned:  # once: the same unusable directory every minute says nothing new
+        except Exception as exc:  # the exporter serves on; its journals wait for a pass
+            if not self._warned:  # once: the same failure every minute says nothing new
                 self._warned = True
+                why = str(exc) if isinstance(exc, JournalError | OSError) else repr(exc)
                 print(
-                    f"netmedic exporter: warning: cannot prune old journals: {exc}",
+                    f"netmedic exporter: warning: cannot prune old journals: {why}",
                     file=sys.stderr,
                 )
             return

@@ -296,14 +296,14 @@ async def test_an_unusable_state_dir_is_one_warning_and_the_exporter_goes_on(
     state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _journal(state, NOW - 30 * DAY_S, REFUSED).close()
-    state.chmod(0o777)  # anyone could plant or swap journals: refuse to touch them
+    os.chmod(state, 0o777)  # anyone could plant or swap journals: refuse to touch them
     try:
         pruner = Pruner(Retention(), state, every_s=0.0, wall=lambda: NOW)
         for _ in range(2):
             pruner.kick()
             await pruner.settled()
     finally:
-        state.chmod(0o700)
+        os.chmod(state, 0o700)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot prune old journals" in err and "writable" in err
     assert pruner.passes == 0 and _count(state) == 1

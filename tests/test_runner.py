@@ -116,3 +116,33 @@ async def test_diagnosis_updates_are_emitted_on_change() -> None:
     await run_to_end(run)
     diagnoses = [e for e in seen if isinstance(e, DiagnosisUpdate)]
     assert diagnoses and diagnoses[-1].diagnosis.verdict == "tcp.refused"
+
+
+async def test_a_cancel_that_meets_a_result_ends_the_run() -> None:
+    """The consumer is cancelled in the very step a probe's result reaches the queue
+    (Python 3.11's ``wait_for`` returned the result and dropped the cancel then): the
+    run still ends at once, and never reports what it had not gathered yet."""
+    consumer: asyncio.Task[object] | None = None
+    seen: list[object] = []
+
+    async def cancels_as_it_reports(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
+        yield ProbeResult("racer", Status.OK, 0.0, "first step", final=False)
+        assert consumer is not None
+        consumer.cancel()  # the step above is in the queue, its getter not yet woken
+        await asyncio.sleep(0.3)
+        yield ProbeResult("racer", Status.OK, 0.0, "gathered after the cancel")
+
+    run = Run(
+        TARGET,
+        "auto",
+        ProbeConfig(timeout=5),
+        plan=("racer",),
+        probe_overrides={"racer": cancels_as_it_reports},
+    )
+    run.on_event = seen.append
+    consumer = asyncio.create_task(run_to_end(run))
+    done, _ = await asyncio.wait({consumer}, timeout=5)
+    assert consumer in done and consumer.cancelled()
+    racer = run.results.get("racer")
+    assert racer is None or racer.summary != "gathered after the cancel"
+    assert not [e for e in seen if isinstance(e, RunFinished)]

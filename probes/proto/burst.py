@@ -93,7 +93,8 @@ async def burst(ctx: ProbeContext, address: str, n: int, wait: float) -> BurstRe
                 if speaks == "redis":
                     writer.write(b"PING\r\n")  # a client at maxclients is told at once
                 with contextlib.suppress(TimeoutError):
-                    first = await asyncio.wait_for(reader.read(256), SAYS_WAIT_S)
+                    async with asyncio.timeout(SAYS_WAIT_S):  # not wait_for: it can drop a cancel
+                        first = await reader.read(256)
                     if not first:
                         return RESET
                     lowered = first.lower()

@@ -215,7 +215,8 @@ async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> 
         if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 0.5)
+                async with asyncio.timeout(0.5):  # not wait_for: it can drop a cancel
+                    await writer.wait_closed()
 
 
 async def probe_connections(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:

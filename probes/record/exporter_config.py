@@ -8,6 +8,10 @@
     max_concurrent = 8       # checks running at once
     max_rate = 10            # checks started per second (a burst of max_concurrent)
     alert_interval = 300     # seconds: at most one alert-driven diagnosis per target
+    keep_days = 7            # journals of runs whose verdict was not ok are kept this long
+    keep_ok = 1              # and the latest ok runs per target (the rest are removed)
+    keep_sessions = 5000     # at most this many exporter journals in all
+    keep_mb = 256            # taking at most this many MiB (the oldest go first)
 
     [modules.http_2xx]
     symptom = "auto"
@@ -19,7 +23,8 @@
 No open relay: a target is probed only when an ``allow`` entry covers it (a host
 name or glob, host:port, or a network for address literals), or when it is a saved
 service (``@NAME`` from services.toml, which the person wrote themselves).  Unknown
-keys, bad values and TOML syntax errors are one line naming the file.
+keys, bad values and TOML syntax errors are one line naming the file.  The ``keep_*``
+keys bound the exporter's journals (:mod:`probes.record.retention`).
 """
 
 from __future__ import annotations
@@ -38,12 +43,23 @@ from typing import Any
 from probes.core.context import ProbeConfig
 from probes.core.options import OptionError, parse_header_option
 from probes.core.target import Target
+from probes.record.retention import Retention
 from probes.record.services import config_dir
 
 FILE_NAME = "exporter.toml"
 DEFAULT_LISTEN = ("127.0.0.1", 9469)
 DEFAULT_MODULE = "default"
-EXPORTER_KEYS = ("listen", "allow", "max_concurrent", "max_rate", "alert_interval")
+EXPORTER_KEYS = (
+    "listen",
+    "allow",
+    "max_concurrent",
+    "max_rate",
+    "alert_interval",
+    "keep_days",
+    "keep_ok",
+    "keep_sessions",
+    "keep_mb",
+)
 MODULE_KEYS = ("symptom", "timeout", "headers", "expect", "ca_file")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _VAR = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
@@ -105,6 +121,7 @@ class ExporterConfig:
         default_factory=lambda: {DEFAULT_MODULE: Module(DEFAULT_MODULE)}
     )
     source: str = ""
+    retention: Retention = field(default_factory=Retention)
 
     def allows(self, target: Target) -> bool:
         return any(rule.covers(target) for rule in self.allow)
@@ -162,13 +179,26 @@ def parse_exporter_config(
     max_concurrent = _number(body, "max_concurrent", 8, 1, 256, fail, whole=True)
     max_rate = _number(body, "max_rate", 10.0, 0.1, 1000, fail)
     alert_interval = _number(body, "alert_interval", 300.0, 1, 86400, fail)
+    retention = _retention(body, fail)
     tables = doc.get("modules", {})
     if not isinstance(tables, dict):
         raise ExporterConfigError(f"{source}: 'modules' must be a table of [modules.NAME]")
     modules = {name: _module(name, spec, env, fail) for name, spec in tables.items()}
     modules.setdefault(DEFAULT_MODULE, Module(DEFAULT_MODULE))
     return ExporterConfig(
-        listen, allow, int(max_concurrent), max_rate, alert_interval, modules, source
+        listen, allow, int(max_concurrent), max_rate, alert_interval, modules, source, retention
+    )
+
+
+def _retention(body: dict[str, Any], fail: Any) -> Retention:
+    default = Retention()
+    return Retention(
+        keep_days=_number(body, "keep_days", default.keep_days, 0.001, 3650, fail),
+        keep_ok=int(_number(body, "keep_ok", default.keep_ok, 0, 1000, fail, whole=True)),
+        keep_sessions=int(
+            _number(body, "keep_sessions", default.keep_sessions, 1, 10_000_000, fail, whole=True)
+        ),
+        keep_mb=_number(body, "keep_mb", default.keep_mb, 1, 10_000_000, fail),
     )
 
 

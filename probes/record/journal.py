@@ -16,7 +16,9 @@ Line 1 is the header::
      "netmedic_version": "0.1.0", "timezone": "CET", "utc_offset_s": 3600}
 
 plus ``"error": {"text", "line", "symptom"}`` when the session started from an error
-the person pasted (:class:`probes.triage.pasted.PastedError`, already redacted).
+the person pasted (:class:`probes.triage.pasted.PastedError`, already redacted), and
+``"origin": "exporter"`` in a journal ``netmedic exporter`` wrote (its id ends in
+``-exporter``; :mod:`probes.record.retention` prunes those, and only those).
 
 Every later line has ``type``, ``seq`` (1, 2, ...) and ``t`` (epoch seconds):
 
@@ -259,10 +261,13 @@ class Journal:
         facts: dict[str, Any] | None = None,
         session_id: str | None = None,
         error: PastedError | None = None,
+        origin: str = "",
     ) -> Journal:
+        """*origin* names a writer other than a person's session ("exporter"): it ends
+        the session id and is in the header, so that writer's retention finds its own."""
         directory = sessions_dir() if directory is None else directory
         now = clock()
-        sid = session_id or new_session_id(now)
+        sid = session_id or new_session_id(now) + (f"-{origin}" if origin else "")
         path = directory / f"{sid}{SUFFIX}"
         try:
             check_state_dir(directory)
@@ -276,7 +281,10 @@ class Journal:
             kind = UnsafeStateDir if isinstance(exc, UnsafeStateDir) else JournalError
             raise kind(f"cannot create a session journal in {directory}: {_why(exc)}") from None
         journal = cls(path, sid, clock, _fd=fd)
-        journal._write(_header(sid, now, target, symptom, plan, facts, error))
+        header = _header(sid, now, target, symptom, plan, facts, error)
+        if origin:
+            header["origin"] = origin
+        journal._write(header)
         if journal.error:  # a full disk: leave no empty journal behind
             journal.close(clean=False)
             with contextlib.suppress(OSError):

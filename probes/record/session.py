@@ -359,6 +359,7 @@ class SessionSummary:
     ended: bool
     error: str = ""  # set when the journal could not be read
     verdict_text: str = ""  # "incomplete (3 of 8 probes finished)" for a run cut short
+    origin: str = ""  # "exporter" for a scrape's journal; "" for a person's session
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -873,6 +874,7 @@ def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
                 len(s.runs),
                 s.ended,
                 verdict_text=s.verdict_text,
+                origin=str(s.header.get("origin", "")),
             )
         )
     out.sort(key=lambda x: x.path.name)  # ids start with the UTC start time

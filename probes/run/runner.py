@@ -242,7 +242,10 @@ class Run:
                 if left is not None:
                     wake = left if wake is None else min(wake, left)
                 try:
-                    item = await asyncio.wait_for(queue.get(), wake)
+                    # Not wait_for: on 3.11 it returns a result that arrives with a
+                    # cancel and drops the cancel, and the run goes on past its end.
+                    async with asyncio.timeout(wake):
+                        item = await queue.get()
                 except TimeoutError:
                     item = ""  # time for the time-based follow-ups, or the run's end
                 if isinstance(item, PlanStep):  # a person asked for a probe
@@ -323,7 +326,9 @@ class Run:
         starved of CPU is added back, capped as for the probes' own deadlines."""
         if limit is None:
             return None
-        starved = min(self._clock.starved_s, self._clock.max_extension_s)
+        # lag_s, not starved_s: right after a blocked stretch the watcher has not
+        # woken yet, and its overdue tick is the starvation still to be counted.
+        starved = min(self._clock.lag_s(), self._clock.max_extension_s)
         return started + limit + starved - time.monotonic()
 
     async def _out_of_time(
@@ -335,7 +340,7 @@ class Run:
             "DEADLINE",
             f"the run's limit of {limit:g}s (timeout plus {RUN_MARGIN_S:g}s) was reached",
         )
-        starved = self._clock.starved_s
+        starved = self._clock.lag_s()
         granted = min(starved, self._clock.max_extension_s)
         if starved - granted >= UNCOMPENSATED_S:
             # The bound came because this process could not run, not because a peer was slow.

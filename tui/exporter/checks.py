@@ -1,7 +1,8 @@
 """One journaled check inside a deadline: what a scrape or an alert runs.
 
 The check is ``netmedic check``'s (the same Run, settled, redacted, journaled), with
-two differences a prober needs: the whole run, follow-ups included, ends by the
+two differences a prober needs (and its journal is marked as the exporter's, which
+prunes its own: :mod:`tui.exporter.pruning`): the whole run, follow-ups included, ends by the
 deadline the scrape set (what is missing then makes the verdict ``incomplete``), and
 nothing is printed.
 """
@@ -27,8 +28,9 @@ PROBE_SHARE = 0.7
 MIN_BUDGET_S = 0.2
 
 
-# Runs past their deadline: cancelled, but a probe may finish its step before it
-# notices.  The answer does not wait for them; this keeps them referenced till then.
+# Runs past their deadline: cancelled, they end as their probes unwind (a step of
+# the loop, or a thread's call returning).  The answer does not wait even for that;
+# this keeps them referenced till then.
 _LET_GO: set[asyncio.Future[Diagnosis]] = set()
 
 
@@ -46,13 +48,14 @@ async def journaled_check(
 ) -> CheckOutcome:
     """Check *target* within *budget_s* seconds and journal it (``netmedic sessions``)."""
     from probes.record.journal import Journal, JournalError
+    from probes.record.retention import ORIGIN
 
     budget_s = max(MIN_BUDGET_S, budget_s)
     config = dataclasses.replace(config, timeout=min(config.timeout, budget_s * PROBE_SHARE))
     run = Run(target, symptom, config)
     journal: Journal | None = None
     try:
-        journal = Journal.create(target, symptom, plan=run.probe_names)
+        journal = Journal.create(target, symptom, plan=run.probe_names, origin=ORIGIN)
     except JournalError as exc:
         print(f"netmedic exporter: warning: {exc}; this check is not saved", file=sys.stderr)
     if journal is not None:

@@ -4,7 +4,8 @@
 limited, inside the scrape's timeout) and answers its metric families;
 ``GET /metrics`` the exporter's own figures; ``POST /alert`` takes Alertmanager's
 webhook and starts a journaled diagnosis for each firing alert that names a known
-target, at most one per target per ``alert_interval``.
+target, at most one per target per ``alert_interval``.  Its journals are pruned
+(``keep_*`` in exporter.toml) at most once a minute, on a worker thread.
 
 Every refusal is a status and one line; no request can make the server wait past
 its deadlines or hold more than its bounds (connections, checks at once, checks a
@@ -40,6 +41,7 @@ from tui.exporter.httpio import (
     response_bytes,
 )
 from tui.exporter.limits import TokenBucket
+from tui.exporter.pruning import Pruner
 from tui.exporter.stats import Stats
 
 MAX_CONNECTIONS = 256
@@ -86,6 +88,7 @@ class Exporter:
         self.bucket = TokenBucket(config.max_rate, config.max_concurrent)
         self.gate = AlertGate(config.alert_interval)
         self.stats = Stats()
+        self.pruner = Pruner(config.retention)
         self.alert_tasks: set[asyncio.Task[None]] = set()
         self.alert_sessions: list[str] = []  # the latest alert-driven sessions (bounded)
         self._unconnected = asyncio.Event()
@@ -202,6 +205,7 @@ class Exporter:
         finally:
             self.stats.in_flight -= 1
             self.slots.release()
+            self.pruner.kick()
         result = "success" if succeeded(outcome.diagnosis) else "failure"
         if outcome.cut_short:
             result = "cut_short"
@@ -258,7 +262,7 @@ class Exporter:
     def own_metrics(self) -> Answer:
         """In the text format whatever Accept says: promtool 2.x reads only that, and
         counters are where the two formats differ."""
-        body = render(self.stats.families()).encode("utf-8")
+        body = render(self.stats.families() + self.pruner.families()).encode("utf-8")
         return Answer(200, body, TEXT_TYPE)
 
     # -- /alert ----------------------------------------------------------------------
@@ -308,6 +312,7 @@ class Exporter:
                 )
             finally:
                 self.stats.in_flight -= 1
+                self.pruner.kick()
         if outcome.session_id:
             self.alert_sessions = [*self.alert_sessions[-99:], outcome.session_id]
 
@@ -316,9 +321,11 @@ class Exporter:
         await self._unconnected.wait()
 
     async def idle(self) -> None:
-        """Wait for the alert-driven diagnoses started so far (tests, shutdown)."""
+        """Wait for the alert-driven diagnoses started so far, and the journal pass
+        under way (tests, shutdown)."""
         while self.alert_tasks:
             await asyncio.gather(*list(self.alert_tasks), return_exceptions=True)
+        await self.pruner.settled()
 
 
 def _method(request: Request, allowed: tuple[str, ...]) -> None:
@@ -349,6 +356,7 @@ async def start(exporter: Exporter, host: str, port: int) -> asyncio.Server:
 async def serve(exporter: Exporter, host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM; then finish the alert diagnoses under way."""
     server = await start(exporter, host, port)
+    exporter.pruner.kick()  # what an earlier exporter left beyond the bounds
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -361,6 +369,11 @@ async def serve(exporter: Exporter, host: str, port: int) -> None:
         f"netmedic exporter: listening on http://{shown}:{bound} "
         f"(modules: {modules}; {len(exporter.config.allow)} allow entries, "
         f"{len(exporter.services)} saved services)",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(
+        f"netmedic exporter: journals: {exporter.config.retention.describe()}",
         file=sys.stderr,
         flush=True,
     )

@@ -34,7 +34,7 @@ from probes.core.events import (
     RunFinished,
 )
 from probes.core.live import LiveControl
-from probes.core.model import Diagnosis, ProbeError, ProbeResult, Status
+from probes.core.model import Diagnosis, ProbeError, ProbeResult, Severity, Status
 from probes.core.options import run_redactor
 from probes.core.redact import Redactor
 from probes.core.target import Target
@@ -80,6 +80,10 @@ MAX_RUNS_PER_PROBE = 2
 # time any of them gets.
 FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu"})
 MIN_FOLLOW_UP_S = 1.0
+# A follow-up ends this long before the bounded run's limit, and is not started with
+# less room than MIN_FOLLOW_UP_ROOM_S: it could only be cut.
+FOLLOW_UP_MARGIN_S = 0.1
+MIN_FOLLOW_UP_ROOM_S = 0.3
 # How a live run's periodic record of a probe is told to the journal.
 CHECKPOINT = "checkpoint"
 # The trigger of a probe a person asked for in a live run (Run.request).
@@ -134,6 +138,7 @@ class Run:
     _started_s: float = field(default=0.0, init=False, repr=False)  # monotonic
     # Every (probe, reason) a follow-up was planned for: each is planned at most once.
     _asked: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
+    _limit_s: float | None = field(default=None, init=False, repr=False)  # the bound
 
     def __post_init__(self) -> None:
         if self.redactor is None:
@@ -230,6 +235,7 @@ class Run:
         for step in self.steps:
             launch(step)
         limit = None if self.live is not None else self.time_limit_s()
+        self._limit_s = limit  # fixed at the start: follow-ups never extend it
         ended = 0
         try:
             while ended < len(every):
@@ -274,8 +280,13 @@ class Run:
                 for step in self._new_follow_ups(ctx, started):
                     self.steps.append(step)
                     self.results.pop(step.probe, None)  # a rerun replaces its skip
-                    launch(step)
                     yield self._emit(FollowUp(step))
+                    skipped = self._too_late(step, started)
+                    if skipped is None:
+                        launch(step)
+                    else:
+                        self.results[step.probe] = skipped
+                        yield self._emit(ProbeUpdate(skipped))
                 if isinstance(item, str):
                     continue
                 pending = [name for name in tasks if not self._finished(name)]
@@ -349,17 +360,32 @@ class Run:
                 f"this process could not run for {starved:.1f} s of the run: {text} "
                 f"(extended by {granted:.1f} s)"
             )
+        standing = self._fault_so_far()
+        followed = {step.probe for step in self.steps if step.trigger}
         for name, task in tasks.items():
             if self._finished(name):
                 continue
             task.cancel()
-            result = _error(name, started, code, text)
+            if standing and name in followed:
+                # A follow-up asked late cannot unsay a fault the finished probes found:
+                # it is cut short beside that verdict, not made the run's failure.
+                why = f"the run's limit came before {name} (a follow-up) finished; {standing} stands on the finished probes"
+                result = self._cut_short(name, standing, started, why)
+            else:
+                result = _error(name, started, code, text)
             self.results[name] = result
             yield self._emit(ProbeUpdate(result))
         new = self._diagnose([])
         if new != self.diagnosis:
             self.diagnosis = new
             yield self._emit(DiagnosisUpdate(new))
+
+    def _fault_so_far(self) -> str:
+        """The verdict of the finished probes alone when it is an error ("" otherwise)."""
+        finished = {name: r for name, r in self.results.items() if r.final}
+        so_far = self._redacted(diagnose(self.target, finished, self.symptom, ()))
+        verdict = next((f for f in so_far.findings if f.id == so_far.verdict), None)
+        return verdict.id if verdict is not None and verdict.severity is Severity.ERROR else ""
 
     def _finished(self, name: str) -> bool:
         result = self.results.get(name)
@@ -402,14 +428,39 @@ class Run:
 
     def _follow_up_context(self, ctx: ProbeContext, step: PlanStep, started: float) -> ProbeContext:
         """A probe added late fits in what is left of the run's time (headless), so a
-        timeout-class fault still answers within the configured timeout."""
-        if not self.settle or step.probe not in FIT_TO_RUN_TIME:
+        timeout-class fault still answers within the configured timeout; in a bounded
+        run no follow-up is given more than the time left before the run's limit."""
+        timeout = self.config.timeout
+        if self.settle and step.probe in FIT_TO_RUN_TIME:
+            timeout = max(MIN_FOLLOW_UP_S, timeout - (time.monotonic() - started))
+        before_limit = self._follow_up_room(started)
+        if before_limit is not None:
+            timeout = min(timeout, before_limit)
+        if timeout == self.config.timeout:
             return ctx
-        left = self.config.timeout - (time.monotonic() - started)
-        return ctx.with_config(dataclasses.replace(self.config, timeout=max(MIN_FOLLOW_UP_S, left)))
+        return ctx.with_config(dataclasses.replace(self.config, timeout=timeout))
 
-    def _cut_short(self, name: str, verdict: str, started: float) -> ProbeResult:
-        reason = f"the verdict {verdict} was settled; {name} could not change it"
+    def _follow_up_room(self, started: float) -> float | None:
+        """Seconds a follow-up may take before the bounded run's limit (None: unbounded)."""
+        left = self._time_left(started, self._limit_s)
+        return None if left is None else left - FOLLOW_UP_MARGIN_S
+
+    def _too_late(self, step: PlanStep, started: float) -> ProbeResult | None:
+        """A follow-up asked with too little time left before the run's limit is not
+        started: a skip that says so (and how to give it time), not a run cut short."""
+        room = self._follow_up_room(started)
+        if room is None or room >= MIN_FOLLOW_UP_ROOM_S:
+            return None
+        elapsed = time.monotonic() - started
+        why = (
+            f"not started: it was asked for {elapsed:.1f} s into the run, too late to finish "
+            f"before the run's limit of {self._limit_s or 0.0:g} s (--timeout "
+            f"{self.config.timeout:g} plus {RUN_MARGIN_S:g} s); a longer --timeout gives it time"
+        )
+        return ProbeResult(step.probe, Status.SKIPPED, 0.0, why)
+
+    def _cut_short(self, name: str, verdict: str, started: float, reason: str = "") -> ProbeResult:
+        reason = reason or f"the verdict {verdict} was settled; {name} could not change it"
         self.cut_short[name] = reason
         elapsed = time.monotonic() - started
         return ProbeResult(

@@ -77,13 +77,20 @@ def write_private(path: str | os.PathLike[str], data: bytes, force: bool = False
             raise OutputError(_why(p, exc)) from None
         os.close(fd)
         return p
+    return replace_whole(p, data, FILE_MODE)
+
+
+def replace_whole(p: Path, data: bytes, mode: int, suffix: str = "") -> Path:
+    """Write *data* with *mode* to a temporary file beside *p* (checked already), then
+    rename it over *p*: a reader sees the old file or the new one, never half of one,
+    and ``rename`` replaces a path, it follows no symlink."""
     parent = p.parent if str(p.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=suffix, dir=parent)
     except OSError as exc:
         raise OutputError(_why(p, exc)) from None
     try:
-        os.fchmod(fd, FILE_MODE)
+        os.fchmod(fd, mode)
         _write_all(fd, data)
         os.fsync(fd)
         os.close(fd)

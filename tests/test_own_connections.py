@@ -1,0 +1,197 @@
+"""Issue 22 follow-up: netmedic's own connections are not the server's fault.
+
+A real loopback server that accepts and never closes (it sleeps on every connection)
+leaves each connection whose client hung up in CLOSE_WAIT — the TCP probe's own
+connects included.  The real TCP probe connects to it (with the repeats the
+``refused`` runbook sizes, some twenty), then a real local look
+(:func:`probes.host.local.collect_local`) sees their sockets in CLOSE_WAIT, and the
+rules run over both results, in that order so the look surely comes after the connects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from probes.core.model import Diagnosis, ProbeResult, Status
+from probes.core.target import parse_target
+from probes.diagnosis.engine import diagnose
+from probes.diagnosis.evidence import Evidence
+from probes.diagnosis.own_connections import own_ends
+from probes.host.connends import ConnEnd, carry_over, parse_endpoint
+from probes.host.local import LocalData, collect_local
+from probes.net.tcp import TcpData
+from tests.probe_helpers import finding, run
+
+
+class Sleeper:
+    """Accepts every connection and never closes one (until the test ends)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.port = int(self.sock.getsockname()[1])
+        self.held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def sleeper() -> Iterator[Sleeper]:
+    server = Sleeper()
+    yield server
+    server.close()
+
+
+def _connects(port: int) -> ProbeResult:
+    """The real TCP probe's connects, sized as the 'refused' runbook asks."""
+    the_run, _ = run(f"127.0.0.1:{port}", ("tcp",), symptom="refused", timeout=3.0)
+    result = the_run.results["tcp"]
+    assert isinstance(result.data, TcpData)
+    return result
+
+
+def _look(port: int, expect: int) -> LocalData:
+    """A real local look, once the server shows *expect* CLOSE_WAIT sockets."""
+    for _ in range(50):
+        data = collect_local(["127.0.0.1"], port)
+        server = data.target.server
+        if server is not None and server.count("CLOSE_WAIT") >= expect:
+            return data
+        threading.Event().wait(0.05)
+    raise AssertionError(f"never {expect} CLOSE_WAIT on port {port}")
+
+
+def _diagnose(port: int, data: LocalData, tcp: ProbeResult | None = None) -> Diagnosis:
+    """The rules over the local look (and the TCP probe's result, when given)."""
+    results = {"local": ProbeResult("local", Status.OK, data.collect_s, "", data)}
+    if tcp is not None:
+        results["tcp"] = tcp
+    return diagnose(parse_target(f"127.0.0.1:{port}"), results, "refused")
+
+
+def _text(diagnosis: Diagnosis, fid: str) -> str:
+    f = finding(diagnosis, fid)
+    return "\n".join((f.title, *f.evidence))
+
+
+def test_own_connects_to_a_server_that_never_closes_are_no_leak(sleeper: Sleeper) -> None:
+    tcp = _connects(sleeper.port)
+    assert isinstance(tcp.data, TcpData)
+    own = {parse_endpoint(s) for s in tcp.data.own_sources}
+    assert len(own) >= 10  # the first connect, the banner nudge's, and the repeats
+    data = _look(sleeper.port, len(own))
+    seen = {e.key for e in data.target.close_wait_ends}
+    assert own <= seen  # every one of ours is there, in CLOSE_WAIT
+    diagnosis = _diagnose(sleeper.port, data, tcp)
+    assert "local.close_wait" not in [f.id for f in diagnosis.findings]
+    # Without knowing they are ours, the same look is a leak: the exclusion did it.
+    blind = _diagnose(sleeper.port, data)
+    assert "local.close_wait" in [f.id for f in blind.findings]
+    text = _text(diagnosis, "local.connections")
+    assert f"{len(own)} of the CLOSE_WAIT are netmedic's own connections of this run" in text
+
+
+def test_another_clients_close_wait_sockets_are_still_a_leak(sleeper: Sleeper) -> None:
+    tcp = _connects(sleeper.port)
+    assert isinstance(tcp.data, TcpData)
+    ours = len(set(tcp.data.own_sources))
+    # Another client (the test's own sockets, not netmedic's) connects and hangs up.
+    for _ in range(12):
+        with socket.create_connection(("127.0.0.1", sleeper.port)):
+            pass
+    data = _look(sleeper.port, ours + 12)
+    text = _text(_diagnose(sleeper.port, data, tcp), "local.close_wait")
+    assert text.startswith(f"12 connections on port {sleeper.port} are stuck in CLOSE_WAIT")
+    assert f"{ours} of them are netmedic's own connections of this run, not counted" in text
+
+
+def test_a_second_look_counts_only_the_sockets_that_stayed(sleeper: Sleeper) -> None:
+    """A bounded run's second look: sockets newer than the first are a slow answer's
+    as much as a leak's, and are not counted; the ones that stayed are."""
+    for _ in range(11):
+        with socket.create_connection(("127.0.0.1", sleeper.port)):
+            pass
+    first = _look(sleeper.port, 11)
+    for _ in range(15):  # come after the first look
+        with socket.create_connection(("127.0.0.1", sleeper.port)):
+            pass
+    second = _look(sleeper.port, 26)
+    since = 2.5
+    view = replace(
+        second.target,
+        close_wait_ends=carry_over(
+            first.target.close_wait_ends, second.target.close_wait_ends, since
+        ),
+    )
+    again = replace(second, target=view, since_previous_s=since)
+    text = _text(_diagnose(sleeper.port, again), "local.close_wait")
+    assert text.startswith(f"11 connections on port {sleeper.port} are stuck in CLOSE_WAIT")
+    assert "15 CLOSE_WAIT sockets of other clients were not there at the first look 2.5 s" in text
+    assert "11 of them were in CLOSE_WAIT already at the first look, 2.5 s earlier" in text
+
+
+def test_own_ends_come_from_every_probe_that_records_them() -> None:
+    """The TCP attempts' sources and repeats', parsed, IPv6 and mapped forms alike."""
+    from probes.wire.connect import OPEN, TcpAttempt
+
+    attempt = TcpAttempt(
+        "::1", 6, 80, OPEN, 0.01, source="[::1]:40000", repeat_sources=("[::1]:40001",)
+    )
+    results = {"tcp": ProbeResult("tcp", Status.OK, 0.1, "", TcpData(80, (attempt,)))}
+    ev = Evidence(parse_target("[::1]:80"), results)
+    assert own_ends(ev) == {("::1", 40000), ("::1", 40001)}
+    assert parse_endpoint("[::ffff:127.0.0.1]:5") == ("127.0.0.1", 5)
+    assert ConnEnd("127.0.0.1", 5).key == ("127.0.0.1", 5)
+
+
+def test_the_sampler_records_its_connections_local_ends(sleeper: Sleeper) -> None:
+    from probes.core.context import ProbeConfig, ProbeContext
+    from probes.proto.sampler import attempt
+
+    ctx = ProbeContext(parse_target(f"127.0.0.1:{sleeper.port}"), ProbeConfig(timeout=2.0))
+    one = asyncio.run(attempt(ctx, "127.0.0.1", "tcp", 1.0))
+    end = parse_endpoint(one.source)
+    assert end is not None and end[0] == "127.0.0.1" and end[1] != sleeper.port
+
+
+def test_the_http_probe_records_the_connection_the_server_saw() -> None:
+    from probes.proto.http import HttpData
+    from tests.servers.base import ServerThread
+
+    peers: list[tuple[str, int]] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        peers.append((host, port))
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    st = ServerThread()
+    try:
+        port = st.serve(answer)
+        the_run, _ = run(f"http://127.0.0.1:{port}/", ("http",), timeout=3.0)
+    finally:
+        st.close()
+    data = the_run.results["http"].data
+    assert isinstance(data, HttpData) and data.status == 200
+    assert {parse_endpoint(s) for s in data.own_sources} == set(peers) != set()

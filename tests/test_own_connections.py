@@ -24,7 +24,7 @@ from probes.diagnosis.engine import diagnose
 from probes.diagnosis.evidence import Evidence
 from probes.diagnosis.own_connections import own_ends
 from probes.host.connends import ConnEnd, carry_over, parse_endpoint
-from probes.host.local import LocalData, collect_local
+from probes.host.local import LocalData, collect_local, refresh_local
 from probes.net.tcp import TcpData
 from tests.probe_helpers import finding, run
 
@@ -195,3 +195,18 @@ def test_the_http_probe_records_the_connection_the_server_saw() -> None:
     data = the_run.results["http"].data
     assert isinstance(data, HttpData) and data.status == 200
     assert {parse_endpoint(s) for s in data.own_sources} == set(peers) != set()
+
+
+def test_in_a_live_run_our_own_sockets_that_outlast_a_look_count(sleeper: Sleeper) -> None:
+    """The server never closed our connections either: held from one live look to the
+    next, they are a leak too."""
+    tcp = _connects(sleeper.port)
+    assert isinstance(tcp.data, TcpData)
+    ours = len(set(tcp.data.own_sources))
+    first = _look(sleeper.port, ours)
+    assert "local.close_wait" not in [f.id for f in _diagnose(sleeper.port, first, tcp).findings]
+    fresh = refresh_local(first, live=True).data
+    assert isinstance(fresh, LocalData) and fresh.live and fresh.since_previous_s > 0
+    assert all(e.held_s > 0 for e in fresh.target.close_wait_ends)
+    text = _text(_diagnose(sleeper.port, fresh, tcp), "local.close_wait")
+    assert text.startswith(f"{ours} connections on port {sleeper.port} are stuck in CLOSE_WAIT")

@@ -11,9 +11,10 @@ ones that do not, with why:
 
 * a socket of this run never counts in a bounded run; in a live run it counts once
   it has outlasted an earlier look (the server never closed *our* connection either);
-* when the look is a second one, only the sockets that were already there at the
-  first count: one newer than that may be a slow answer whose client hung up, which
-  comes and goes; a leak stays.
+* other clients' sockets count, except at a bounded run's second look (taken because
+  the first saw a pile-up), where only the ones already there at the first count: a
+  newer one may be a slow answer whose client hung up, which comes and goes; a leak
+  stays.  A live run looks again anyway, so there they count at once.
 """
 
 from __future__ import annotations
@@ -67,14 +68,15 @@ def split(
 ) -> Split:
     """Sort *total* sockets in one state whose client ends are *ends* (a sample when
     there were more than the look records; the rest count as other clients').  *live*:
-    the look is a live run's, where ours that outlasted a look count."""
+    the look is a live run's, where ours that outlasted a look count and other
+    clients' count at once."""
     ends = tuple(ends)
     ours = sum(1 for e in ends if e.key in own and not (live and e.held_s > 0))
     rest = total - ours
-    if since_previous_s <= 0:
+    if since_previous_s <= 0 or live:
         return Split(rest, ours, 0, 0.0, total > len(ends))
-    # A second look: the sockets the first did not have are newer than it; only the
-    # ones that stayed count (and the unrecorded ones of a sample).
+    # A bounded run's second look: the sockets the first did not have are newer than
+    # it; only the ones that stayed count (and the unrecorded ones of a sample).
     newer = sum(1 for e in ends if e.key not in own and e.held_s <= 0)
     return Split(rest - newer, ours, newer, since_previous_s, total > len(ends))
 

@@ -11,6 +11,7 @@ rules run over both results, in that order so the look surely comes after the co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -210,3 +211,50 @@ def test_in_a_live_run_our_own_sockets_that_outlast_a_look_count(sleeper: Sleepe
     assert all(e.held_s > 0 for e in fresh.target.close_wait_ends)
     text = _text(_diagnose(sleeper.port, fresh, tcp), "local.close_wait")
     assert text.startswith(f"{ours} connections on port {sleeper.port} are stuck in CLOSE_WAIT")
+
+
+SLOW_S = 2.0  # the healthy slow server's think time
+
+
+async def _answer_slowly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Healthy but slow: reads the request (or the client's hang-up), thinks, answers,
+    closes.  A client that hung up leaves a CLOSE_WAIT socket here for SLOW_S."""
+    await reader.read(4096)
+    await asyncio.sleep(SLOW_S)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    with contextlib.suppress(OSError):
+        await writer.drain()
+    writer.close()
+
+
+def test_a_slow_servers_passing_close_wait_sockets_are_no_leak() -> None:
+    """Other clients keep hanging up on a server that answers in 2 s (what 50 checks
+    at once do): every look sees a dozen CLOSE_WAIT sockets, none of which stays.
+    ``check`` looks a second time and calls none of it a leak."""
+    from tests.probe_helpers import check_cli
+    from tests.servers.base import ServerThread
+
+    st = ServerThread()
+    stop = threading.Event()
+
+    def other_clients(port: int) -> None:
+        while not stop.wait(0.15):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                pass
+
+    try:
+        port = st.serve(_answer_slowly)
+        clients = threading.Thread(target=other_clients, args=(port,), daemon=True)
+        clients.start()
+        threading.Event().wait(SLOW_S)  # the pile-up a look will see
+        doc, _out, _err = check_cli("--timeout", "5", f"http://127.0.0.1:{port}/")
+    finally:
+        stop.set()
+        st.close()
+    ids = [f["id"] for f in doc["findings"]]
+    assert "local.close_wait" not in ids, ids
+    local = next(p for p in doc["probes"] if p["probe"] == "local")
+    assert local["status"] == "ok", local
+    # It took a second look (the first saw the pile-up) and counted what stayed: none.
+    assert local["data"]["since_previous_s"] >= SLOW_S, local["data"]["since_previous_s"]
+    assert doc["verdict"] in ("ok", "http.slow_response"), doc["verdict"]

@@ -258,3 +258,17 @@ def test_a_slow_servers_passing_close_wait_sockets_are_no_leak() -> None:
     # It took a second look (the first saw the pile-up) and counted what stayed: none.
     assert local["data"]["since_previous_s"] >= SLOW_S, local["data"]["since_previous_s"]
     assert doc["verdict"] in ("ok", "http.slow_response"), doc["verdict"]
+
+
+def test_the_burst_and_identify_record_their_connections_local_ends(sleeper: Sleeper) -> None:
+    from probes.core.context import ProbeConfig, ProbeContext
+    from probes.proto.burst import burst
+    from probes.proto.identify import _ask
+
+    ctx = ProbeContext(parse_target(f"127.0.0.1:{sleeper.port}"), ProbeConfig(timeout=2.0))
+    held = asyncio.run(burst(ctx, "127.0.0.1", 5, 1.0))
+    assert held.opened == 5
+    ends = {parse_endpoint(s) for s in held.own_sources}
+    assert len(ends) == 5 and all(e is not None and e[1] != sleeper.port for e in ends)
+    question = asyncio.run(_ask("127.0.0.1", sleeper.port, "127.0.0.1", "http", 0.2))
+    assert question.outcome == "silent" and parse_endpoint(question.source) is not None

@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeResult, Status
 from probes.core.sanitize import clean_bytes
-from probes.core.target import endpoint
 from probes.wire.banner import identify
+from probes.wire.connect import stream_source
 
 HTTP, REDIS, POSTGRES, TLS = "http", "redis", "postgres", "tls"
 ORDER = (HTTP, REDIS, POSTGRES, TLS)  # after the well-known port's own protocol
@@ -122,8 +122,7 @@ async def _ask(address: str, port: int, host: str, probe: str, wait: float) -> Q
             reader, writer = await asyncio.open_connection(address, port)
     except (OSError, TimeoutError) as exc:
         return Question(probe, sent, outcome="failed", reply=clean_bytes(str(exc).encode(), 80))
-    sockname = writer.get_extra_info("sockname")
-    source = endpoint(str(sockname[0]), int(sockname[1])) if isinstance(sockname, tuple) else ""
+    source = stream_source(writer)
     return replace(await _exchange(reader, writer, probe, payload, sent, wait), source=source)
 
 

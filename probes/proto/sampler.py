@@ -26,8 +26,8 @@ from probes.core.context import ProbeContext
 from probes.core.deadline import deadline
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_bytes, clean_text
-from probes.core.target import endpoint
 from probes.proto.pghello import goodbye, pg_hello
+from probes.wire.connect import stream_source
 
 OK, REFUSED, RESET, TIMEOUT, SERVICE_ERROR, ERROR = (
     "ok",
@@ -191,13 +191,6 @@ async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> 
     return dataclasses.replace(result, source=opened[0]) if opened else result
 
 
-def _local_end(writer: asyncio.StreamWriter) -> str:
-    sockname = writer.get_extra_info("sockname")
-    if not isinstance(sockname, tuple) or len(sockname) < 2:
-        return ""
-    return endpoint(str(sockname[0]), int(sockname[1]))
-
-
 async def _attempt(
     ctx: ProbeContext, address: str, speaks: str, wait: float, opened: list[str]
 ) -> Attempt:
@@ -211,7 +204,7 @@ async def _attempt(
                 address, ctx.target.port, ssl=tls, server_hostname=ctx.target.host if tls else None
             )
             connect_s = time.monotonic() - started
-            opened.append(_local_end(writer))
+            opened.append(stream_source(writer))
             if speaks == "postgres":  # a slot is taken by the startup, not the connect
                 sent = time.monotonic()
                 admitted, detail = await pg_hello(ctx.target, reader, writer)

@@ -345,6 +345,18 @@ async def _recv_for(
     return (data, "") if data else (b"", "eof")
 
 
+def stream_source(writer: asyncio.StreamWriter) -> str:
+    """The local address:port of an asyncio stream's connection ("" when unknown): what
+    the server sees as its peer, so a local look can tell this run's own connections."""
+    try:
+        sockname = writer.get_extra_info("sockname")
+    except (AttributeError, OSError):  # a closed TLS transport has no socket to ask
+        return ""
+    if not isinstance(sockname, tuple) or len(sockname) < 2:
+        return ""
+    return endpoint(str(sockname[0]), int(sockname[1]))
+
+
 def _sockname(sock: socket.socket) -> str:
     try:
         host, port = sock.getsockname()[:2]

@@ -272,3 +272,16 @@ def test_the_burst_and_identify_record_their_connections_local_ends(sleeper: Sle
     assert len(ends) == 5 and all(e is not None and e[1] != sleeper.port for e in ends)
     question = asyncio.run(_ask("127.0.0.1", sleeper.port, "127.0.0.1", "http", 0.2))
     assert question.outcome == "silent" and parse_endpoint(question.source) is not None
+
+
+def test_a_pile_up_beyond_the_sample_counts_the_unrecorded_sockets() -> None:
+    from probes.diagnosis.own_connections import left_out, split
+    from probes.host.connends import ENDS_SAMPLE
+
+    ends = [ConnEnd("127.0.0.1", 30000 + i) for i in range(ENDS_SAMPLE)]
+    own = frozenset({("127.0.0.1", 30000), ("127.0.0.1", 30001), ("127.0.0.1", 30002)})
+    s = split(ENDS_SAMPLE + 100, ends, own, 0.0)
+    assert (s.counted, s.ours, s.sampled) == (ENDS_SAMPLE + 97, 3, True)
+    lines = left_out("CLOSE_WAIT", s)
+    assert lines[0] == "3 of them are netmedic's own connections of this run, not counted"
+    assert "the rest are counted" in lines[-1]

@@ -531,8 +531,8 @@ def close_wait(ev: Evidence) -> Iterator[Finding]:
     total = server + client
     if total < CLOSE_WAIT_WARN:
         return
-    # Ours (the probes' connects while the server was still thinking) and, on a
-    # second look, the ones that came since: not a leak.
+    # Not a leak: ours (the probes' connects while the server was still thinking) and,
+    # at a bounded run's second look, the ones newer than the first.
     counted = split(
         total, view.close_wait_ends, own_ends(ev), data.since_previous_s, live=data.live
     )

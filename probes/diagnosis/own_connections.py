@@ -96,4 +96,6 @@ def left_out(what: str, s: Split) -> list[str]:
             "earlier, not counted: a slow answer whose client hung up looks the same, "
             "only the sockets that stay are a leak"
         )
+    if s.sampled and (s.ours or s.newer):
+        lines.append(f"more {what} sockets than the look records one by one: the rest are counted")
     return lines

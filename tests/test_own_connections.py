@@ -16,6 +16,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -285,3 +286,31 @@ def test_a_pile_up_beyond_the_sample_counts_the_unrecorded_sockets() -> None:
     lines = left_out("CLOSE_WAIT", s)
     assert lines[0] == "3 of them are netmedic's own connections of this run, not counted"
     assert "the rest are counted" in lines[-1]
+
+
+def test_the_tls_probe_records_every_connection_the_server_saw(tmp_path: Path) -> None:
+    from probes.proto.tls import TlsData
+    from tests.servers.base import ServerThread
+    from tests.servers.pki import Pki
+
+    pki = Pki(tmp_path)
+    peers: list[tuple[str, int]] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        peers.append((host, port))
+        with contextlib.suppress(OSError):
+            await reader.read(4096)
+        writer.close()
+
+    st = ServerThread()
+    try:
+        port = st.serve(answer, pki.server_context(pki.leaf()))
+        the_run, _ = run(
+            f"https://127.0.0.1:{port}/", ("tls",), "tls", ca_file=str(pki.ca_file), timeout=3.0
+        )
+    finally:
+        st.close()
+    data = the_run.results["tls"].data
+    assert isinstance(data, TlsData) and data.state == "ok", data
+    assert {parse_endpoint(s) for s in data.own_sources} == set(peers) != set()

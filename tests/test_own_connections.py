@@ -314,3 +314,26 @@ def test_the_tls_probe_records_every_connection_the_server_saw(tmp_path: Path) -
     data = the_run.results["tls"].data
     assert isinstance(data, TlsData) and data.state == "ok", data
     assert {parse_endpoint(s) for s in data.own_sources} == set(peers) != set()
+
+
+def test_the_service_probe_records_its_connection_even_unanswered() -> None:
+    from probes.proto.service import ServiceData
+    from tests.servers.base import ServerThread
+
+    peers: list[tuple[str, int]] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        peers.append((host, port))
+        await reader.read()  # never answers; the probe's deadline ends it
+        writer.close()
+
+    st = ServerThread()
+    try:
+        port = st.serve(silent)
+        the_run, _ = run(f"redis://127.0.0.1:{port}", ("service",), timeout=1.0)
+    finally:
+        st.close()
+    data = the_run.results["service"].data
+    assert isinstance(data, ServiceData) and data.state == "timeout", data
+    assert {parse_endpoint(s) for s in data.own_sources} == set(peers) != set()

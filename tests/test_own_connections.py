@@ -337,3 +337,20 @@ def test_the_service_probe_records_its_connection_even_unanswered() -> None:
     data = the_run.results["service"].data
     assert isinstance(data, ServiceData) and data.state == "timeout", data
     assert {parse_endpoint(s) for s in data.own_sources} == set(peers) != set()
+
+
+def test_the_websocket_probe_records_its_connection() -> None:
+    from probes.proto.ws import WsData
+    from tests.servers.base import ServerThread
+    from tests.servers.httpserver import websocket
+
+    st = ServerThread()
+    try:
+        port = st.serve(websocket)
+        the_run, _ = run(f"ws://127.0.0.1:{port}/socket", ("ws",), "websocket", timeout=3.0)
+    finally:
+        st.close()
+    data = the_run.results["ws"].data
+    assert isinstance(data, WsData) and data.state == "ok", data
+    (end,) = {parse_endpoint(s) for s in data.own_sources}
+    assert end is not None and end[0] == "127.0.0.1" and end[1] != port

@@ -13,14 +13,15 @@ from collections.abc import Iterable, Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
+from probes.diagnosis.own_connections import left_out, own_ends, split
 from probes.diagnosis.owner_steps import container_steps, service_steps, unit_steps
-from probes.host.local import FORWARDERS, Listener, LocalData, name_matches
+from probes.host.local import FORWARDERS, PILE_UP, Listener, LocalData, name_matches
 from probes.host.owner import Forward
 from probes.host.procinfo import ProcessInfo
 from probes.host.system import OomKill
 from probes.net.tcp import FILTERED, OPEN, TcpData
 
-CLOSE_WAIT_WARN = 10  # CLOSE_WAIT sockets on one port before it is a pile-up
+CLOSE_WAIT_WARN = PILE_UP  # CLOSE_WAIT sockets on one port before it is a pile-up
 SYN_RECV_WARN = 256  # half-open connections on one port that are a flood whatever the backlog
 SYN_RECV_MIN = 16
 FD_WARN, FD_ERROR = 0.80, 0.95
@@ -530,6 +531,13 @@ def close_wait(ev: Evidence) -> Iterator[Finding]:
     total = server + client
     if total < CLOSE_WAIT_WARN:
         return
+    # Not a leak: ours (the probes' connects while the server was still thinking) and,
+    # at a bounded run's second look, the ones newer than the first.
+    counted = split(
+        total, view.close_wait_ends, own_ends(ev), data.since_previous_s, live=data.live
+    )
+    if counted.counted < CLOSE_WAIT_WARN:
+        return
     owners = view.close_wait_owners
     who = f"{owners[0].name} (pid {owners[0].pid})" if owners else "the application"
     side = f"on port {view.port}" if server >= client else f"to {view.addresses[0]}:{view.port}"
@@ -545,6 +553,12 @@ def close_wait(ev: Evidence) -> Iterator[Finding]:
                 f"to {d.endpoint} (this host as client): "
                 + ", ".join(f"{s.count} {s.state}" for s in d.states)
             )
+    evidence += left_out("CLOSE_WAIT", counted)
+    if counted.since_s > 0:
+        evidence.append(
+            f"{counted.counted} of them were in CLOSE_WAIT already at the first look, "
+            f"{counted.since_s:.1f} s earlier"
+        )
     evidence += [f"{o.count} CLOSE_WAIT held by {o.name} (pid {o.pid})" for o in owners]
     if not owners and data.owners_hidden:
         evidence.append(f"run with sudo to see which process holds them (port {view.port})")
@@ -568,7 +582,7 @@ def close_wait(ev: Evidence) -> Iterator[Finding]:
     yield Finding(
         "local.close_wait",
         Severity.WARNING,
-        f"{total} connections {side} are stuck in CLOSE_WAIT: {who} does not close them",
+        f"{counted.counted} connections {side} are stuck in CLOSE_WAIT: {who} does not close them",
         tuple(evidence),
         tuple(steps),
     )
@@ -581,13 +595,16 @@ def syn_flood(ev: Evidence) -> Iterator[Finding]:
     view = data.target
     server = view.server
     assert server is not None
-    half_open = server.count("SYN_RECV")
+    # This run's own connects still in the handshake are no flood.
+    counted = split(server.count("SYN_RECV"), view.syn_recv_ends, own_ends(ev), 0.0)
+    half_open = counted.counted
     backlog = max((x.backlog for x in view.serving), default=-1)
     if half_open < SYN_RECV_MIN:
         return
     if half_open < SYN_RECV_WARN and not (backlog >= 0 and half_open >= backlog):
         return
     evidence = [f"{half_open} half-open connections (SYN_RECV) on port {view.port}"]
+    evidence += left_out("SYN_RECV", counted)
     if backlog >= 0:
         evidence.append(f"listen backlog {backlog}: the SYN queue is full")
     peers = ", ".join(f"{p.address} ({p.count})" for p in server.top_peers)
@@ -941,6 +958,14 @@ def connections(ev: Evidence) -> Iterator[Finding]:
         )
     if not evidence:
         return
+    own = own_ends(ev)
+    for state, ends in (("CLOSE_WAIT", view.close_wait_ends), ("SYN_RECV", view.syn_recv_ends)):
+        ours = sum(1 for e in ends if e.key in own)
+        if ours:
+            evidence.append(
+                f"{ours} of the {state} {'is' if ours == 1 else 'are'} netmedic's own "
+                f"connection{'' if ours == 1 else 's'} of this run"
+            )
     evidence.append(
         f"this host: {data.total} TCP connections ("
         + ", ".join(f"{s.count} {s.state}" for s in data.states[:5])

@@ -35,6 +35,7 @@ from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.programs import find_program
 from probes.core.target import endpoint
 from probes.host import sockdiag
+from probes.host.connends import ENDS_SAMPLE, ConnEnd, canonical, carry_over
 from probes.host.owner import (
     Container,
     ContainerIndex,
@@ -46,7 +47,15 @@ from probes.host.owner import (
     units_for_port,
 )
 from probes.host.procinfo import OwnerMap, ProcessInfo, map_owners, process_info
-from probes.host.sockdiag import CLOSE, CLOSE_WAIT, LISTEN, STATE_NAMES, TIME_WAIT, Sock
+from probes.host.sockdiag import (
+    CLOSE,
+    CLOSE_WAIT,
+    LISTEN,
+    STATE_NAMES,
+    SYN_RECV,
+    TIME_WAIT,
+    Sock,
+)
 from probes.host.system import (
     Limits,
     MemoryInfo,
@@ -60,6 +69,11 @@ from probes.host.system import (
 MAX_LISTENERS = 256
 TOP = 10
 OWNER_SAMPLE = 256  # client-side sockets whose owners are looked up
+# CLOSE_WAIT sockets on the target's port that make a bounded run look a second time,
+# at least MIN_LOOK_GAP_S after the first and LOOK_AGAIN_MARGIN_S before its deadline.
+PILE_UP = 10
+MIN_LOOK_GAP_S = 1.0
+LOOK_AGAIN_MARGIN_S = 0.5
 
 # Well-known service ports: what usually listens there (process names).  Used
 # to spot a port held by something else, and the service running elsewhere.
@@ -232,6 +246,10 @@ class TargetView:
     expected_names: tuple[str, ...] = ()
     lookalikes: tuple[int, ...] = ()  # running processes with an expected name
     nearby: tuple[Listener, ...] = ()  # listeners near the port or held by look-alikes
+    # The client end of each CLOSE_WAIT / SYN_RECV connection on the port, either side
+    # (capped at connends.ENDS_SAMPLE): which of them this run opened, which stay.
+    close_wait_ends: tuple[ConnEnd, ...] = ()
+    syn_recv_ends: tuple[ConnEnd, ...] = ()
 
     @property
     def tcp_listeners(self) -> tuple[Listener, ...]:
@@ -271,6 +289,11 @@ class LocalData:
     containers_source: str = ""  # where containers were read ("": no runtime here)
     # (pid, name, unit) earlier runs saw serving the port (ProbeConfig.seen_owners)
     seen_owners: tuple[tuple[int, str, str], ...] = ()
+    # When this look was taken (monotonic; for the next look of the same process), and
+    # the seconds since the previous look whose ends it carries over (0: the first look).
+    looked_at: float = 0.0
+    since_previous_s: float = 0.0
+    live: bool = False  # one of a live run's looks (not a bounded run's second look)
 
     def process(self, pid: int) -> ProcessInfo | None:
         return next((p for p in self.processes if p.pid == pid), None)
@@ -311,6 +334,8 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         )
         return
     data = await _with_forwards(data, ctx.config.timeout)
+    if ctx.config.local_duration is None and _piled_up(data):
+        data = await _look_again(data, started + ctx.config.timeout)
     if ctx.config.seen_owners:
         data = dataclasses.replace(data, seen_owners=ctx.config.seen_owners)
     elapsed = time.monotonic() - started
@@ -318,6 +343,32 @@ async def probe_local(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     if ctx.config.local_duration == 0 and data.target.local:
         async for fresh in _keep_looking(ctx, data):
             yield fresh
+
+
+def _piled_up(data: LocalData) -> bool:
+    """Enough CLOSE_WAIT sockets on the port that only a second look can say whether
+    they stay (a leak) or go (a slow answer whose clients hung up: netmedic's own
+    probes among them)."""
+    view = data.target
+    server = view.server.count("CLOSE_WAIT") if view.server and view.local else 0
+    return server + sum(d.count("CLOSE_WAIT") for d in view.clients) >= PILE_UP
+
+
+async def _look_again(data: LocalData, until: float) -> LocalData:
+    """A bounded run's second look, as late as its time allows (the longer the gap,
+    the fewer slow answers pass for a leak); the first look when there is no time."""
+    at = until - LOOK_AGAIN_MARGIN_S - 2 * data.collect_s
+    if at - time.monotonic() < MIN_LOOK_GAP_S:
+        return data
+    await asyncio.sleep(at - time.monotonic())
+    try:
+        async with deadline(max(0.5, until - time.monotonic())):
+            fresh = await run_in_daemon_thread(functools.partial(refresh_local, data))
+    except TimeoutError:
+        return data
+    if fresh.status is not Status.OK or not isinstance(fresh.data, LocalData):
+        return data
+    return fresh.data
 
 
 async def _keep_looking(ctx: ProbeContext, data: LocalData) -> AsyncIterator[ProbeResult]:
@@ -336,7 +387,9 @@ async def _keep_looking(ctx: ProbeContext, data: LocalData) -> AsyncIterator[Pro
             await asyncio.sleep(interval)
         try:
             async with asyncio.timeout(max(0.5, ctx.config.timeout)):
-                fresh = await run_in_daemon_thread(functools.partial(refresh_local, data))
+                fresh = await run_in_daemon_thread(
+                    functools.partial(refresh_local, data, live=True)
+                )
         except TimeoutError:
             continue
         if fresh.status is Status.OK and isinstance(fresh.data, LocalData):
@@ -362,8 +415,8 @@ async def _with_forwards(data: LocalData, timeout: float) -> LocalData:
     return dataclasses.replace(data, forwards=name_containers(found, index))
 
 
-def refresh_local(previous: LocalData) -> ProbeResult:
-    """The same look again (blocking: call it on a thread)."""
+def refresh_local(previous: LocalData, live: bool = False) -> ProbeResult:
+    """The same look again (blocking: call it on a thread); *live*: a live run's."""
     started = time.monotonic()
     try:
         data = collect_local(previous.target.addresses, previous.target.port)
@@ -376,7 +429,23 @@ def refresh_local(previous: LocalData) -> ProbeResult:
     if previous.forwards and data.target.local and not data.target.serving:
         # The DNAT rules for an unserved port were read once (root, nft): keep them.
         data = dataclasses.replace(data, forwards=previous.forwards)
+    data = dataclasses.replace(_carried(previous, data), live=live)
     return ProbeResult("local", Status.OK, time.monotonic() - started, summarize(data), data)
+
+
+def _carried(previous: LocalData, data: LocalData) -> LocalData:
+    """*data* with how long the previous looks had already seen each CLOSE_WAIT /
+    SYN_RECV connection: a socket that stays is told from one that comes and goes."""
+    since = data.looked_at - previous.looked_at
+    if not previous.looked_at or since <= 0:
+        return data
+    was, now = previous.target, data.target
+    view = dataclasses.replace(
+        now,
+        close_wait_ends=carry_over(was.close_wait_ends, now.close_wait_ends, since),
+        syn_recv_ends=carry_over(was.syn_recv_ends, now.syn_recv_ends, since),
+    )
+    return dataclasses.replace(data, target=view, since_previous_s=since)
 
 
 def summarize(data: LocalData) -> str:
@@ -436,6 +505,7 @@ def collect_local(
     eph_tw: Counter[tuple[str, str]] = Counter()
     close_wait_inodes: list[int] = []
     client_inodes: list[int] = []
+    ends: dict[int, list[ConnEnd]] = {CLOSE_WAIT: [], SYN_RECV: []}
     low, high = limits.ephemeral_low, limits.ephemeral_high
     for proto, _fam, state, laddr, lport, raddr, rport, _rq, _wq, _uid, inode, _v6 in socks:
         if proto != "tcp" or state == LISTEN:
@@ -446,6 +516,7 @@ def collect_local(
             port_totals[lport] += 1
             if lport == port and target_local:
                 target_peers[raddr] += 1
+                _note_end(ends, state, raddr, rport)
                 if state == CLOSE_WAIT:
                     close_wait_inodes.append(inode)
             continue
@@ -457,6 +528,7 @@ def collect_local(
                 eph_used[key] += 1
                 if state == TIME_WAIT:
                     eph_tw[key] += 1
+            _note_end(ends, state, laddr, lport)
             if state == CLOSE_WAIT:
                 close_wait_inodes.append(inode)
             if len(client_inodes) < OWNER_SAMPLE and inode:
@@ -567,6 +639,8 @@ def collect_local(
         expected_names=expected,
         lookalikes=lookalikes[:5],
         nearby=nearby,
+        close_wait_ends=tuple(ends[CLOSE_WAIT]),
+        syn_recv_ends=tuple(ends[SYN_RECV]),
     )
     busiest = tuple(
         _port_load(p, port_states, port_totals, None) for p, _ in port_totals.most_common(TOP)
@@ -598,7 +672,15 @@ def collect_local(
         units=units,
         containers=boxes.publishing(port),
         containers_source=boxes.source,
+        looked_at=time.monotonic(),
     )
+
+
+def _note_end(ends: dict[int, list[ConnEnd]], state: int, address: str, port: int) -> None:
+    """Record the client end of a connection in a state the rules judge (capped)."""
+    kept = ends.get(state)
+    if kept is not None and len(kept) < ENDS_SAMPLE:
+        kept.append(ConnEnd(canonical(address), port))
 
 
 def _listener(s: Sock, owners: OwnerMap) -> Listener:

@@ -69,6 +69,14 @@ class TcpData:
     def by_state(self, state: str) -> list[TcpAttempt]:
         return [a for a in self.attempts if a.state == state]
 
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        """The local address:port of every connection this probe opened (banner nudge and
+        repeats included): a server's socket toward one of them is this run's own."""
+        return tuple(
+            source for a in self.attempts for source in (a.source, *a.repeat_sources) if source
+        )
+
 
 async def probe_tcp(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     started = time.monotonic()
@@ -125,7 +133,7 @@ async def _attempt(
     first = await connect_once(address, port, timeout, banner_wait)
     if first.state != OPEN:
         return first
-    repeats = []
+    repeats: list[tuple[str, str]] = []
     started = time.monotonic()
     for i in range(QUICK_REPEATS + extra):
         if i < QUICK_REPEATS:
@@ -134,7 +142,11 @@ async def _attempt(
         if time.monotonic() - started > timeout / 2:
             break  # unanswered SYNs: the sized repeats must not eat the probe's deadline
         repeats.append(await quick_connect(address, port, min(timeout, 1.0), SIZED_WAIT_S))
-    return dataclasses.replace(first, repeats=tuple(repeats))
+    return dataclasses.replace(
+        first,
+        repeats=tuple(outcome for outcome, _source in repeats),
+        repeat_sources=tuple(source for _outcome, source in repeats if source),
+    )
 
 
 def hung_up(attempt: TcpAttempt) -> bool:

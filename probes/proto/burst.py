@@ -38,6 +38,7 @@ from probes.proto.sampler import (
     failure_kind,
     speaks_of,
 )
+from probes.wire.connect import stream_source
 
 DEFAULT_BURST = 100  # connections when the config does not say
 MAX_BURST = 1024
@@ -62,6 +63,11 @@ class BurstResult:
     address: str = ""
     port: int = 0
     said: str = ""  # what the service said when it turned a client away (sanitised)
+    sources: tuple[str, ...] = ()  # the local address:port of each connection it held
+
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        return self.sources
 
     @property
     def line(self) -> str:
@@ -76,6 +82,7 @@ async def burst(ctx: ProbeContext, address: str, n: int, wait: float) -> BurstRe
     """Open *n* connections to *address* at once, hold them, and close them all."""
     n = max(1, min(MAX_BURST, n))
     held: list[asyncio.StreamWriter] = []
+    sources: list[str] = []  # taken at the connect (a later TLS upgrade hides the socket)
     said: list[str] = []
     speaks = speaks_of(ctx)
 
@@ -84,6 +91,7 @@ async def burst(ctx: ProbeContext, address: str, n: int, wait: float) -> BurstRe
             async with asyncio.timeout(wait):
                 reader, writer = await asyncio.open_connection(address, ctx.target.port)
                 held.append(writer)
+                sources.append(stream_source(writer))
                 if speaks == "postgres":
                     admitted, detail = await pg_hello(ctx.target, reader, writer)
                     if not admitted:
@@ -130,6 +138,7 @@ async def burst(ctx: ProbeContext, address: str, n: int, wait: float) -> BurstRe
         address,
         ctx.target.port,
         said[0] if said else "",
+        tuple(source for source in sources if source),
     )
 
 

@@ -179,6 +179,13 @@ class HttpData:
     expected_status: int = 0  # what a saved service's health path should answer (0: any < 400)
     service_kind: str = ""  # a saved service's profile kind (probes.core.profiles)
     authed: AuthPath | None = None  # a saved service's key asked where it is needed
+    # The local address:port of each connection the exchange opened (redirects
+    # included): a server's socket toward one of them is this run's own.
+    sources: tuple[str, ...] = ()
+
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        return self.sources
 
     @property
     def via(self) -> str:
@@ -411,6 +418,7 @@ async def _explain(
         # anyio reports a connection reset straight after the handshake as a
         # failed connect: one classified connect says what really happened.
         attempt = await connect_once(address, ctx.target.port, left, 0.2)
+        data = _opened(data, attempt.source)
         if attempt.errno_name == "ECONNRESET" or (attempt.ok and attempt.closed_by_peer):
             state = CLOSED if attempt.closed_by_peer == "eof" else RESET
             return replace(data, state=state, hangup_when="before the request")
@@ -424,6 +432,7 @@ async def _explain(
         wait = min(ctx.config.banner_wait, max(0.05, (until - time.monotonic()) / 3))
         connect_budget = max(0.1, until - time.monotonic() - 2 * wait)
         attempt = await connect_once(address, ctx.target.port, connect_budget, wait)
+        data = _opened(data, attempt.source)
         if attempt.protocol and attempt.protocol != "HTTP":
             return replace(
                 data, state=NOT_HTTP, peer_protocol=attempt.protocol, peer_banner=attempt.banner
@@ -435,6 +444,13 @@ async def _explain(
     return data
 
 
+def _opened(data: HttpData, source: str) -> HttpData:
+    """*data* knowing one more connection of its own (the hand-made looks')."""
+    from dataclasses import replace
+
+    return replace(data, sources=(*data.sources, source)) if source else data
+
+
 class _Trace:
     """httpcore's trace events for one request, in order (a CONNECT repeats names).
 
@@ -442,12 +458,14 @@ class _Trace:
     on the monotonic clock.  The TCP connect's socket is asked for the kernel's RTT
     the moment httpcore reports it connected."""
 
-    def __init__(self) -> None:
+    def __init__(self, sources: tuple[str, ...] = ()) -> None:
         self.t0 = time.monotonic()
         self.events: list[tuple[str, float]] = []
         self.kernel_rtt_s: float | None = None
         self.kernel_think_s: float | None = None
         self.sock: Any = None  # the connection's socket, when this request opened it
+        # Local ends of the connections opened so far (earlier hops' included).
+        self.sources: list[str] = list(sources)
 
     def start(self) -> None:
         self.t0 = time.monotonic()
@@ -459,6 +477,9 @@ class _Trace:
         if name == "connection.connect_tcp.complete" and self.sock is None:
             self.sock = _stream_socket(info.get("return_value"))
             self.kernel_rtt_s = _socket_rtt(self.sock)
+            source = _socket_source(self.sock)
+            if source:
+                self.sources.append(source)
         elif name.endswith("receive_response_headers.complete") and self.sock is not None:
             from probes.wire.tcpinfo import kernel_wait
 
@@ -595,9 +616,9 @@ async def fetch(ctx: ProbeContext, url: str, budget: Budget, dns_s: float | None
                     try:
                         nxt_proxy = proxy_for(parse_target(nxt), env)
                     except TargetError as exc:
-                        hop = _Hop(nxt, None, _Trace())
+                        hop = _Hop(nxt, None, _Trace(tuple(hop.trace.sources)))
                         return fail(FAILED, f"the redirect target is not a usable URL: {exc}")
-                    hop = _Hop(nxt, nxt_proxy, _Trace())
+                    hop = _Hop(nxt, nxt_proxy, _Trace(tuple(hop.trace.sources)))
                     if nxt_proxy is not None and nxt_proxy.scheme not in ("http", "https"):
                         return fail(
                             FAILED,
@@ -759,6 +780,17 @@ def _stream_socket(stream: Any) -> Any:
         return None
 
 
+def _socket_source(sock: Any) -> str:
+    """The local address:port of *sock* ("" when unknown)."""
+    from probes.core.target import endpoint
+
+    try:
+        host, port = sock.getsockname()[:2]
+    except (AttributeError, OSError, TypeError, ValueError):
+        return ""
+    return endpoint(host, port)
+
+
 def _socket_rtt(sock: Any) -> float | None:
     """The kernel's handshake RTT of *sock* (None after a retransmitted SYN)."""
     from probes.wire.tcpinfo import kernel_rtt
@@ -822,6 +854,7 @@ def _done(
         hops=tuple(hops),
         timings=_timings(hop.trace, dns_s, total),
         body_bytes=body_bytes,
+        sources=tuple(hop.trace.sources),
         sent_headers=sent,
         proxy=hop.proxy.shown if hop.proxy is not None else "",
         proxy_variable=hop.proxy.variable if hop.proxy is not None else "",
@@ -848,6 +881,7 @@ def _failed(
         hops=tuple(hops),
         timings=_timings(hop.trace, dns_s, time.monotonic() - hop.trace.t0),
         phase=phase,
+        sources=tuple(hop.trace.sources),
         detail=detail,
         sent_headers=sent,
         hangup_when=when,

@@ -18,12 +18,13 @@ import ssl
 import struct
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from probes.core.context import ProbeContext
 from probes.core.model import ProbeResult, Status
 from probes.core.sanitize import clean_bytes
 from probes.wire.banner import identify
+from probes.wire.connect import stream_source
 
 HTTP, REDIS, POSTGRES, TLS = "http", "redis", "postgres", "tls"
 ORDER = (HTTP, REDIS, POSTGRES, TLS)  # after the well-known port's own protocol
@@ -57,6 +58,7 @@ class Question:
     reply: str = ""  # the first bytes back, sanitised
     protocol: str = ""  # what the reply names ("" when nothing)
     outcome: str = "silent"  # answered | silent | closed | reset | failed
+    source: str = ""  # the local address:port of its connection ("" when none was made)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,11 @@ class IdentifyData:
     port: int
     protocol: str  # the first protocol named ("" when none answered)
     questions: tuple[Question, ...]
+
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        """The local ends of the questions' connections: this run's own."""
+        return tuple(q.source for q in self.questions if q.source)
 
     @property
     def answered(self) -> Question | None:
@@ -115,6 +122,18 @@ async def _ask(address: str, port: int, host: str, probe: str, wait: float) -> Q
             reader, writer = await asyncio.open_connection(address, port)
     except (OSError, TimeoutError) as exc:
         return Question(probe, sent, outcome="failed", reply=clean_bytes(str(exc).encode(), 80))
+    source = stream_source(writer)
+    return replace(await _exchange(reader, writer, probe, payload, sent, wait), source=source)
+
+
+async def _exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    probe: str,
+    payload: bytes,
+    sent: str,
+    wait: float,
+) -> Question:
     try:
         writer.write(payload)
         await writer.drain()

@@ -27,6 +27,7 @@ from probes.core.deadline import deadline
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_bytes, clean_text
 from probes.proto.pghello import goodbye, pg_hello
+from probes.wire.connect import stream_source
 
 OK, REFUSED, RESET, TIMEOUT, SERVICE_ERROR, ERROR = (
     "ok",
@@ -54,6 +55,7 @@ class Attempt:
     connect_s: float | None
     first_byte_s: float | None
     detail: str = ""
+    source: str = ""  # the local address:port of its connection ("" when none was made)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,11 @@ class SamplerData:
     connect: Percentiles
     first_byte: Percentiles
     window: int = 0  # attempts a live run's findings read (0: the whole run)
+
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        """The local ends of the kept attempts' connections: this run's own."""
+        return tuple(a.source for a in self.recent if a.source)
 
     @property
     def answered(self) -> bool:
@@ -177,7 +184,16 @@ def failure_kind(exc: BaseException) -> str:
 
 
 async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> Attempt:
-    """One connection (and request): how it ended and how long each part took."""
+    """One connection (and request): how it ended, how long each part took, and the
+    connection's local end."""
+    opened: list[str] = []
+    result = await _attempt(ctx, address, speaks, wait, opened)
+    return dataclasses.replace(result, source=opened[0]) if opened else result
+
+
+async def _attempt(
+    ctx: ProbeContext, address: str, speaks: str, wait: float, opened: list[str]
+) -> Attempt:
     started = time.monotonic()
     connect_s = None
     writer = None
@@ -188,6 +204,7 @@ async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> 
                 address, ctx.target.port, ssl=tls, server_hostname=ctx.target.host if tls else None
             )
             connect_s = time.monotonic() - started
+            opened.append(stream_source(writer))
             if speaks == "postgres":  # a slot is taken by the startup, not the connect
                 sent = time.monotonic()
                 admitted, detail = await pg_hello(ctx.target, reader, writer)

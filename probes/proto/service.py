@@ -27,6 +27,7 @@ from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_bytes, clean_text
 from probes.wire.banner import identify
+from probes.wire.connect import stream_source
 
 SERVICES = {
     "redis": "redis",
@@ -76,11 +77,16 @@ class ServiceData:
     sqlstate: str = ""
     credentials_sent: bool = False
     sslmode: str = ""  # postgres: the URL's sslmode ("" = not given)
+    sources: tuple[str, ...] = ()  # the local address:port of its connection
     # What the service says about itself when asked (Redis INFO; PostgreSQL settings
     # with credentials): (name, value), sanitised.
     info: tuple[tuple[str, str], ...] = ()
     # What the pasted error reports (probes.triage.shaping), carried for the rules.
     app_reports: tuple[str, ...] = ()
+
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        return self.sources
 
     def field(self, name: str) -> str:
         return next((v for k, v in self.info if k == name), "")
@@ -116,14 +122,15 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return
     address = resolution.addresses[0]
     deadline = started + ctx.config.timeout
+    opened: list[str] = []  # the connection's local end, known even when it fails later
     try:
         async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
             if service == "redis":
-                data = await _redis(ctx, address)
+                data = await _redis(ctx, address, opened)
             elif service == "ssh":
                 data = await _ssh(ctx, address)
             else:
-                data = await _postgres(ctx, address)
+                data = await _postgres(ctx, address, opened)
     except TimeoutError:
         data = ServiceData(
             service, address, ctx.target.port, TIMEOUT, "no answer before the deadline"
@@ -136,6 +143,7 @@ async def probe_service(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
             FAILED,
             clean_text(f"{type(exc).__name__}: {exc}", 200),
         )
+    data = replace(data, sources=tuple(s for s in opened if s))
     if ctx.config.app_reports:
         data = replace(data, app_reports=ctx.config.app_reports)
     elapsed = time.monotonic() - started
@@ -235,7 +243,7 @@ async def _ssh(ctx: ProbeContext, address: str) -> ServiceData:
     return ServiceData("ssh", address, port, FAILED, seen.error)
 
 
-async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
+async def _redis(ctx: ProbeContext, address: str, opened: list[str]) -> ServiceData:
     t = ctx.target
     ssl_ctx = None
     if t.scheme == "rediss":
@@ -245,6 +253,7 @@ async def _redis(ctx: ProbeContext, address: str) -> ServiceData:
     reader, writer = await asyncio.open_connection(
         address, t.port, ssl=ssl_ctx, server_hostname=(t.sni or t.host) if ssl_ctx else None
     )
+    opened.append(stream_source(writer))
     creds = bool(t.password)
     base: dict[str, Any] = {
         "service": "redis",
@@ -373,7 +382,7 @@ def _redis_answer(base: dict[str, Any], first: bytes, auth_reply: bytes) -> Serv
     )
 
 
-async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
+async def _postgres(ctx: ProbeContext, address: str, opened: list[str]) -> ServiceData:
     """SSLRequest (unless sslmode=disable), TLS when offered, then the StartupMessage,
     on one connection as libpq does."""
     import ssl
@@ -384,6 +393,7 @@ async def _postgres(ctx: ProbeContext, address: str) -> ServiceData:
     mode = pg_sslmode(t)
     base: dict[str, Any] = {"service": "postgres", "address": address, "port": t.port}
     reader, writer = await asyncio.open_connection(address, t.port)
+    opened.append(stream_source(writer))
     try:
         tls = ""
         if mode != "disable":

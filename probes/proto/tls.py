@@ -110,6 +110,13 @@ class TlsData:
     direct_leaf: CertInfo | None = None  # the leaf seen without the proxy, when it differs
     intercepted: bool = False  # through the proxy, another issuer signs the certificate
     sslmode: str = ""  # postgres: the URL's sslmode ("" = not given; libpq's default is prefer)
+    # The local address:port of each direct connection the handshakes opened: a
+    # server's socket toward one of them is this run's own.
+    sources: tuple[str, ...] = ()
+
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        return self.sources
 
     @property
     def leaf(self) -> CertInfo | None:
@@ -217,21 +224,24 @@ async def _inspect_or_sniff(ctx: ProbeContext, address: str, deadline: float) ->
     from probes.proto.httpraw import raw_response
 
     holder: list[socket.socket] = []
+    sources: list[str] = []
     task = asyncio.ensure_future(
-        run_in_daemon_thread(lambda: inspect(ctx, address, deadline, holder=holder))
+        run_in_daemon_thread(
+            lambda: inspect(ctx, address, deadline, holder=holder, sources=sources)
+        )
     )
     if STARTTLS_SCHEMES.get(ctx.target.scheme):
-        return await task
+        return _with_sources(await task, sources)
     done, _ = await asyncio.wait({task}, timeout=SNIFF_AFTER_S)
     if done:
-        return task.result()
+        return _with_sources(task.result(), sources)
     left = max(0.1, deadline - time.monotonic())
     raw = await raw_response(
         address, ctx.target.port, "/", False, ctx.target.sni or ctx.target.host, min(2.0, left)
     )
     protocol = identify(raw) or ("" if not raw else "an unknown plaintext protocol")
     if task.done() or not raw or protocol.startswith("TLS"):
-        return await task
+        return _with_sources(await task, sources)
     for sock in holder:  # abandon the handshake: the port is not TLS
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
@@ -246,7 +256,14 @@ async def _inspect_or_sniff(ctx: ProbeContext, address: str, deadline: float) ->
         detail=f"no answer to the ClientHello; a plain request is answered in {protocol}",
         peer_protocol=protocol,
         peer_banner=clean_bytes(raw, 120),
+        sources=tuple(sources),
     )
+
+
+def _with_sources(data: TlsData, sources: list[str]) -> TlsData:
+    from dataclasses import replace
+
+    return replace(data, sources=(*data.sources, *(s for s in sources if s)))
 
 
 async def _through_proxy(ctx: ProbeContext, proxy: ProxyChoice, deadline: float) -> TlsData:
@@ -325,6 +342,7 @@ async def _name_peer(data: TlsData, ctx: ProbeContext, deadline: float) -> TlsDa
     wait = min(ctx.config.banner_wait, max(0.05, (deadline - time.monotonic()) / 3))
     budget = max(0.1, deadline - time.monotonic() - 2 * wait)
     attempt = await connect_once(data.address, data.port, budget, wait)
+    data = _with_sources(data, [attempt.source])
     if attempt.protocol or attempt.banner:
         return replace(data, peer_protocol=attempt.protocol, peer_banner=attempt.banner)
     return data
@@ -358,8 +376,10 @@ def inspect(
     deadline: float,
     connector: Connector | None = None,
     holder: list[socket.socket] | None = None,
+    sources: list[str] | None = None,
 ) -> TlsData:
-    """Handshake, capture, classify.  Never raises for network failures."""
+    """Handshake, capture, classify.  Never raises for network failures.  *sources*
+    receives the local address:port of each direct connection."""
     target = ctx.target
     starttls = STARTTLS_SCHEMES.get(target.scheme, "")
     alpn = ["h2", "http/1.1"] if target.scheme in ("https", "wss", "tls", "tcp") else []
@@ -396,6 +416,7 @@ def inspect(
             read_check,
             connector,
             holder,
+            sources,
         )
 
     first = shake(vctx, read_check=True)
@@ -481,7 +502,9 @@ def inspect(
     if any(r in reason for r in _NOT_TLS_REASONS):
         return TlsData(**base, state=FAILED, failure="tls.not_tls", detail=detail)
     if any(r in reason for r in _VERSION_REASONS):
-        accepted = probe_versions(address, target.port, server_name, deadline, starttls, connector)
+        accepted = probe_versions(
+            address, target.port, server_name, deadline, starttls, connector, sources
+        )
         return TlsData(
             **base,
             state=FAILED,
@@ -598,6 +621,7 @@ def probe_versions(
     deadline: float,
     starttls: str,
     connector: Connector | None = None,
+    sources: list[str] | None = None,
 ) -> tuple[str, ...]:
     accepted: list[str] = []
     for version in VERSIONS:
@@ -612,7 +636,14 @@ def probe_versions(
         except (ValueError, ssl.SSLError):
             continue
         outcome = handshake(
-            address, port, server_name, ctx, deadline, starttls, connector=connector
+            address,
+            port,
+            server_name,
+            ctx,
+            deadline,
+            starttls,
+            connector=connector,
+            sources=sources,
         )
         if outcome.ok:
             accepted.append(version)
@@ -629,9 +660,11 @@ def handshake(
     read_check: bool = False,
     connector: Connector | None = None,
     holder: list[socket.socket] | None = None,
+    sources: list[str] | None = None,
 ) -> _Outcome:
     """One handshake; *connector* opens the connection (a proxy tunnel) instead of
-    a direct connect, and *holder* receives the socket so another thread can abort it."""
+    a direct connect, *holder* receives the socket so another thread can abort it, and
+    *sources* the direct connection's local address:port."""
     out = _Outcome()
 
     def on_message(
@@ -661,6 +694,8 @@ def handshake(
             raw.settimeout(_left(deadline))
             if connector is None:
                 raw.connect((address, port))
+                if sources is not None:
+                    sources.append(_local_end(raw))
             if starttls:
                 out.stage = "starttls"
                 raw.settimeout(_left(deadline))
@@ -767,6 +802,16 @@ def _chain_der(tls: ssl.SSLSocket) -> list[bytes]:
 def _parse_chain(ders: list[bytes]) -> tuple[CertInfo, ...]:
     infos = (parse_der(d) for d in ders[:10])
     return tuple(i for i in infos if i is not None)
+
+
+def _local_end(sock: socket.socket) -> str:
+    from probes.core.target import endpoint
+
+    try:
+        host, port = sock.getsockname()[:2]
+    except OSError:
+        return ""
+    return endpoint(host, port)
 
 
 def _left(deadline: float) -> float:

@@ -22,6 +22,7 @@ from probes.core.sanitize import clean_bytes, clean_text
 from probes.proto.errbody import READ_CAP, excerpt
 from probes.proto.httphead import NotHttp, parse_head
 from probes.proto.wsframes import CLOSE, PING, PONG, close_frame, encode, read_frame
+from probes.wire.connect import stream_source
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OK, REJECTED, BAD_ACCEPT, TIMEOUT, FAILED = "ok", "rejected", "bad_accept", "timeout", "failed"
@@ -48,6 +49,11 @@ class WsData:
     pong_s: float | None = None  # ping → pong; None: no pong
     hold_s: float = 0.0  # how long the socket was kept open (--hold)
     messages: int = 0  # data frames the server sent while watched
+    source: str = ""  # the local address:port of its connection ("" when none was made)
+
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        return (self.source,) if self.source else ()
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers if k == name), "")
@@ -158,10 +164,12 @@ async def upgrade(ctx: ProbeContext, url: str, secure: bool, deadline: float) ->
         return WsData(
             shown, FAILED, detail=clean_text(f"{type(exc).__name__}: {exc}", 200), origin=origin
         )
+    source = stream_source(writer)
     try:
-        return await _converse(ctx, reader, writer, request, key, shown, deadline)
+        data = await _converse(ctx, reader, writer, request, key, shown, deadline)
     finally:
         writer.close()
+    return replace(data, source=source)
 
 
 async def _converse(

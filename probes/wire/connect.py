@@ -58,6 +58,7 @@ class TcpAttempt:
     # ("ok", "reset", "eof", or a failed state): catches a server that drops
     # only some connections.
     repeats: tuple[str, ...] = ()
+    repeat_sources: tuple[str, ...] = ()  # the local address:port of each repeat that got one
     # The kernel's handshake figures (TCP_INFO, read right after the connect):
     # None when the kernel took no RTT sample (or the connect failed).
     kernel_rtt_s: float | None = None
@@ -181,6 +182,7 @@ def _timed_out(
         "TIMEOUT",
         f"no answer to the SYN within {timeout:g}s: dropped by a firewall, or the host is down",
         icmp,
+        source=_sockname(sock),
     )
 
 
@@ -198,11 +200,12 @@ def connect_figure(wall_s: float, kernel: KernelRtt | None) -> str:
     return f"{fine_ms(kernel.rtt_s)} (kernel; {wall} by our clock)"
 
 
-async def quick_connect(address: str, port: int, timeout: float, wait: float) -> str:
+async def quick_connect(address: str, port: int, timeout: float, wait: float) -> tuple[str, str]:
     """Connect once more and watch *wait* seconds for the server hanging up at once.
 
-    Returns "ok" (still open, or it sent data), "reset", "eof", or the state of
-    a connect that failed.  Sends nothing."""
+    Returns the outcome — "ok" (still open, or it sent data), "reset", "eof", or the
+    state of a connect that failed — and the local address:port used ("" when the
+    socket got none).  Sends nothing."""
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:
@@ -211,7 +214,7 @@ async def quick_connect(address: str, port: int, timeout: float, wait: float) ->
         )[0][4]
         sock = socket.socket(family, socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        return ERROR
+        return ERROR, ""
     with contextlib.closing(sock):
         sock.setblocking(False)
         try:
@@ -219,13 +222,14 @@ async def quick_connect(address: str, port: int, timeout: float, wait: float) ->
                 await loop.sock_connect(sock, sockaddr)
         except TimeoutError:
             if not handshake_completed(sock):
-                return FILTERED
+                return FILTERED, _sockname(sock)
         except ConnectionRefusedError:
-            return REFUSED
+            return REFUSED, ""
         except OSError as exc:
-            return "reset" if exc.errno in _RESET_AT_ONCE else ERROR
+            return ("reset" if exc.errno in _RESET_AT_ONCE else ERROR), _sockname(sock)
+        source = _sockname(sock)
         _data, closed = await _recv_for(loop, sock, wait)
-        return closed or "ok"
+        return closed or "ok", source
 
 
 def _classify_error(
@@ -339,6 +343,18 @@ async def _recv_for(
     except OSError:
         return b"", "reset"
     return (data, "") if data else (b"", "eof")
+
+
+def stream_source(writer: asyncio.StreamWriter) -> str:
+    """The local address:port of an asyncio stream's connection ("" when unknown): what
+    the server sees as its peer, so a local look can tell this run's own connections."""
+    try:
+        sockname = writer.get_extra_info("sockname")
+    except (AttributeError, OSError):  # a closed TLS transport has no socket to ask
+        return ""
+    if not isinstance(sockname, tuple) or len(sockname) < 2:
+        return ""
+    return endpoint(str(sockname[0]), int(sockname[1]))
 
 
 def _sockname(sock: socket.socket) -> str:

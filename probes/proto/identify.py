@@ -4,10 +4,13 @@ Many servers wait for the client (HTTP, Redis, PostgreSQL, TLS): a bare ``host:p
 that stays silent after the TCP probe's nudge is asked, on a fresh connection each,
 the harmless questions ``nmap -sV`` asks from its probe list: the port's well-known
 protocol first (5432 PostgreSQL, 6379 Redis, 6333 an HTTP API, 443 TLS...), then an
-HTTP request, a Redis ``PING``, a PostgreSQL SSLRequest and a TLS ClientHello.  It
-stops at the first answer that names a protocol and keeps what was sent and what
-came back, so the follow-up it triggers can say why.  Nothing is written: no
-command that changes state, no credentials.
+HTTP request, a Redis ``PING``, a PostgreSQL SSLRequest and a TLS ClientHello.  A URL
+whose own probe hears nothing it understands is asked the same, all but its own
+protocol, the likeliest mix-up first (TLS for ``http://``, plaintext HTTP for
+``https://``).  The questions go out at once, so a silent port costs one wait, not
+four; the first in that order whose answer names a protocol is the answer, and what
+was sent and what came back is kept, so the follow-up it triggers can say why.
+Nothing is written: no command that changes state, no credentials.
 """
 
 from __future__ import annotations
@@ -43,8 +46,31 @@ WELL_KNOWN: dict[int, str] = {
     8443: TLS,
     6443: TLS,
 }
-# Plaintext URLs whose server hung up: asked whether the port speaks TLS instead.
-PLAINTEXT_SCHEMES = ("ws", "http")
+# A URL's own protocol is not asked again (its probe did), and its likeliest mix-up is
+# asked first: a plaintext scheme at a TLS port, a TLS scheme at the plaintext service.
+OWN: dict[str, str] = {
+    "http": HTTP,
+    "ws": HTTP,
+    "https": TLS,
+    "wss": TLS,
+    "tls": TLS,
+    "rediss": TLS,
+    "redis": REDIS,
+    "postgres": POSTGRES,
+    "postgresql": POSTGRES,
+}
+MIX_UP: dict[str, str] = {
+    "http": TLS,
+    "ws": TLS,
+    "redis": TLS,
+    "postgres": TLS,
+    "postgresql": TLS,
+    "https": HTTP,
+    "wss": HTTP,
+    "tls": HTTP,
+    "rediss": REDIS,
+}
+SCHEMES = ("tcp", "smtp", *OWN)  # the targets identify asks about
 WAIT_S = 0.6  # per question: a server that answers at all answers on loopback at once
 # A RESP reply to PING that banner.identify does not know (-MISCONF, -LOADING, ...).
 _RESP_REPLY = re.compile(rb"^(?:\+PONG|-[A-Z]{3,}[ \r])")
@@ -132,30 +158,26 @@ async def _ask(address: str, port: int, host: str, probe: str, wait: float) -> Q
 
 
 def order_for(port: int, scheme: str = "tcp") -> tuple[str, ...]:
-    """The questions in order: a plaintext URL that hung up is asked TLS first."""
-    first = TLS if scheme in PLAINTEXT_SCHEMES else WELL_KNOWN.get(port)
-    return ((first,) if first else ()) + tuple(p for p in ORDER if p != first)
+    """The questions in order: a URL's likeliest mix-up first (a plaintext URL that hung
+    up is asked TLS first), else the port's well-known protocol; never the URL's own."""
+    first = MIX_UP.get(scheme) or WELL_KNOWN.get(port)
+    ordered = ((first,) if first else ()) + tuple(p for p in ORDER if p != first)
+    return tuple(p for p in ordered if p != OWN.get(scheme))
 
 
 async def probe_identify(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     started = time.monotonic()
     t = ctx.target
     resolution = await ctx.resolution()
-    if t.scheme not in ("tcp", *PLAINTEXT_SCHEMES) or not resolution.addresses:
-        why = "the target names its protocol" if resolution.addresses else "no address"
+    if t.scheme not in SCHEMES or not resolution.addresses:
+        why = "no question for this scheme" if resolution.addresses else "no address"
         yield ProbeResult("identify", Status.SKIPPED, time.monotonic() - started, why)
         return
     address = resolution.addresses[0]
-    deadline = started + ctx.config.timeout
-    questions: list[Question] = []
-    for probe in order_for(t.port, t.scheme):
-        left = deadline - time.monotonic()
-        if left <= 0.05:
-            break
-        question = await _ask(address, t.port, t.host, probe, min(WAIT_S, left))
-        questions.append(question)
-        if question.protocol:
-            break
+    wait = min(WAIT_S, max(0.05, ctx.config.timeout))
+    questions = await asyncio.gather(
+        *(_ask(address, t.port, t.host, probe, wait) for probe in order_for(t.port, t.scheme))
+    )
     data = IdentifyData(
         address, t.port, next((q.protocol for q in questions if q.protocol), ""), tuple(questions)
     )

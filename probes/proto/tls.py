@@ -416,6 +416,13 @@ def inspect(
             detail=first.starttls_refused,
             peer_banner=clean_bytes(first.starttls_reply, 120),
         )
+    if first.stage == "starttls" and isinstance(first.exc, ConnectionError):
+        return TlsData(
+            **base,
+            state=FAILED,
+            failure="tls.starttls_refused",
+            detail=f"the server hung up on the {starttls} STARTTLS request: {_describe(first.exc)}",
+        )
     if isinstance(first.exc, TimeoutError | socket.timeout) and first.stage in (
         "handshake",
         "starttls",
@@ -697,6 +704,8 @@ def _starttls(raw: socket.socket, kind: str, out: _Outcome) -> bool:
     if kind == "postgres":
         raw.sendall(struct.pack("!II", 8, 80877103))
         answer = raw.recv(1)
+        if answer in (b"S", b"N") and _more_waiting(raw):
+            answer += raw.recv(200)  # PostgreSQL says one byte and waits: "SSH-2.0-..." is not it
         if answer == b"S":
             return True
         if answer == b"N":
@@ -734,6 +743,16 @@ def _starttls(raw: socket.socket, kind: str, out: _Outcome) -> bool:
             out.starttls_refused = f"the SMTP server refused STARTTLS: {clean_bytes(reply, 80)!r}"
             return False
     return True
+
+
+def _more_waiting(raw: socket.socket) -> bool:
+    """Bytes already received beyond what was read (a peek: nothing is consumed)."""
+    try:
+        return bool(raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return False
 
 
 def _smtp_reply(raw: socket.socket) -> bytes:

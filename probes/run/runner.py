@@ -78,7 +78,7 @@ RUN_MARGIN_S = 1.0
 MAX_RUNS_PER_PROBE = 2
 # Follow-ups that fit in what is left of the run's time (headless), and the least
 # time any of them gets.
-FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu"})
+FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu", "identify"})
 MIN_FOLLOW_UP_S = 1.0
 # How a live run's periodic record of a probe is told to the journal.
 CHECKPOINT = "checkpoint"
@@ -366,7 +366,7 @@ class Run:
     def _next_check(self, started: float) -> float | None:
         if not self.follow_evidence:
             return None
-        due = next_check_s(self.results, self.probe_names)
+        due = next_check_s(self.results, self.probe_names, self.target)
         if due is None:
             return None
         return max(0.0, due - (time.monotonic() - started)) + 0.001

@@ -6,23 +6,22 @@ reads as a timeout or a reset.  An engineer then asks the port in the protocols 
 might speak instead; so does the identify probe (``probes/proto/identify.py``), and
 ``probes/diagnosis/mismatch_rules.py`` names what it heard.
 
-It is asked when the URL's own probe (its *speaker*: tls for ``https://``, service for
-``redis://``...) timed out or was hung up on at a port that accepts connections, and
-already when that probe has had no answer ``IDENTIFY_AFTER_S`` into the run: a server
-of the right protocol has answered by then, and the questions must fit in the run.  A
-port that says a banner (SSH) needs no question, nor one that drops every connection
-before anything is sent (the tcp probe's own connects tell).
+It is asked when the tcp probe found the port open and silent (no banner, not even
+after its nudge) and the URL's own probe (its *speaker*: tls for ``https://``, service
+for ``redis://``...) has no answer yet, or timed out, or was hung up on.  A server of
+the right protocol has answered by then (the tcp probe listens over a second); one
+that says a banner (SSH) needs no question, nor one that drops even the connects that
+sent nothing (a port that resets everything speaks nothing).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from probes.core.model import ProbeResult
 from probes.core.target import Target
 from probes.net.tcp import OPEN, TcpData
 
-IDENTIFY_AFTER_S = 0.5
 # The probe that speaks each scheme's first protocol.
 SPEAKER: dict[str, str] = {
     "http": "http",
@@ -41,19 +40,15 @@ _UNANSWERED_TLS = ("tls.handshake_timeout", "tls.not_tls")
 _HANG_UP_WORDS = ("reset", "closed the connection", "incompleteread")
 
 
-def identify_reason(
-    target: Target, results: Mapping[str, ProbeResult], elapsed_s: float
-) -> str | None:
+def identify_reason(target: Target, results: Mapping[str, ProbeResult]) -> str | None:
     """Why to ask the port what it speaks now, or None."""
     speaker = SPEAKER.get(target.scheme)
-    if speaker is None or not _may_speak(results.get("tcp")):
+    if speaker is None or not _open_and_silent(results.get("tcp")):
         return None
     spoke = results.get(speaker)
     if spoke is None or not spoke.final:
-        if elapsed_s < IDENTIFY_AFTER_S:
-            return None
         return (
-            f"the {target.scheme}:// exchange has no answer after {IDENTIFY_AFTER_S:g} s: "
+            f"the port is silent and the {target.scheme}:// exchange has no answer yet: "
             "does the port speak another protocol?"
         )
     if _unanswered(spoke):
@@ -64,22 +59,11 @@ def identify_reason(
     return None
 
 
-def identify_due_s(
-    target: Target, results: Mapping[str, ProbeResult], planned: Sequence[str]
-) -> float | None:
-    """When the time-based question is due (seconds into the run), or None."""
-    speaker = SPEAKER.get(target.scheme)
-    if speaker is None or "identify" in planned or not _may_speak(results.get("tcp")):
-        return None
-    spoke = results.get(speaker)
-    return IDENTIFY_AFTER_S if spoke is None or not spoke.final else None
-
-
-def _may_speak(tcp: ProbeResult | None) -> bool:
-    """Not known yet, or open and silent: no banner named it, and it did not drop the
-    connects that sent nothing (a port that resets everything speaks nothing)."""
+def _open_and_silent(tcp: ProbeResult | None) -> bool:
+    """Open, and no banner named it; and it did not drop the connects that sent
+    nothing (a port that resets everything speaks nothing)."""
     if tcp is None or not tcp.final:
-        return True
+        return False
     data = tcp.data
     if not isinstance(data, TcpData):
         return False

@@ -25,7 +25,7 @@ from probes.core.events import PlanStep
 from probes.core.model import ProbeResult
 from probes.core.target import Target
 from probes.net.tcp import TcpData
-from probes.run.identify_plan import SPEAKER, identify_due_s, identify_reason
+from probes.run.identify_plan import SPEAKER, identify_reason
 
 # A SYN unanswered this long is evidence enough to start looking at the path.
 PATH_AFTER_S = 1.0
@@ -162,7 +162,7 @@ def follow_ups(
             "the port hangs up on a plaintext request: does it speak TLS?",
             target.scheme,
         )
-    if asked := identify_reason(target, results, elapsed_s):
+    if asked := identify_reason(target, results):
         add("identify", asked, SPEAKER[target.scheme])
     return list(steps.values())
 
@@ -217,15 +217,12 @@ def _may_rerun(name: str, results: Mapping[str, ProbeResult], planned: Sequence[
     )
 
 
-def next_check_s(
-    results: Mapping[str, ProbeResult], planned: Sequence[str], target: Target | None = None
-) -> float | None:
-    """When the next time-based follow-up is due (seconds into the run), or None."""
-    due = [identify_due_s(target, results, planned)] if target is not None else []
+def next_check_s(results: Mapping[str, ProbeResult], planned: Sequence[str]) -> float | None:
+    """When the time-based follow-up is due (seconds into the run), or None."""
     tcp = results.get("tcp")
     if "tcp" in planned and (tcp is None or not tcp.final) and not all(p in planned for p in _PATH):
-        due.append(PATH_AFTER_S)
-    return min((d for d in due if d is not None), default=None)
+        return PATH_AFTER_S
+    return None
 
 
 def applicable_proxy(target: Target, env: Mapping[str, str]) -> str:

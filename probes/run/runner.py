@@ -366,7 +366,7 @@ class Run:
     def _next_check(self, started: float) -> float | None:
         if not self.follow_evidence:
             return None
-        due = next_check_s(self.results, self.probe_names, self.target)
+        due = next_check_s(self.results, self.probe_names)
         if due is None:
             return None
         return max(0.0, due - (time.monotonic() - started)) + 0.001

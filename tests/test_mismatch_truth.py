@@ -51,6 +51,20 @@ def test_http_to_an_ssh_port_is_not_http_from_its_banner(
     assert "identify" not in {s["probe"] for s in doc["followups"]}
 
 
+def test_postgres_to_an_ssh_port_is_not_postgresql(
+    st: ServerThread, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 'S' of "SSH-2.0" is not PostgreSQL's yes to SSLRequest: PostgreSQL says one
+    byte and waits, an SSH server says a whole line."""
+    port = st.serve(_ssh)
+    code, doc = check(capsys, monkeypatch, f"postgres://127.0.0.1:{port}/app")
+    f = expect(code, doc, "service.wrong_protocol", "error", 1, port=port)
+    assert f["title"].endswith("it speaks SSH"), f["title"]
+    tls = next(p for p in doc["probes"] if p["probe"] == "tls")
+    assert tls["data"]["failure"] == "tls.starttls_refused", tls
+    assert "SSH-2.0" in tls["data"]["detail"], tls
+
+
 def test_smtp_to_an_http_port_is_the_wrong_protocol(
     st: ServerThread, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

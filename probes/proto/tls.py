@@ -746,13 +746,16 @@ def _starttls(raw: socket.socket, kind: str, out: _Outcome) -> bool:
 
 
 def _more_waiting(raw: socket.socket) -> bool:
-    """Bytes already received beyond what was read (a peek: nothing is consumed)."""
+    """Bytes already received beyond what was read (a peek: nothing is consumed, and
+    nothing waited for: a socket with a timeout would poll for it first)."""
+    timeout = raw.gettimeout()
+    raw.setblocking(False)
     try:
-        return bool(raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-    except (BlockingIOError, InterruptedError):
+        return bool(raw.recv(1, socket.MSG_PEEK))
+    except OSError:  # BlockingIOError: nothing more
         return False
-    except OSError:
-        return False
+    finally:
+        raw.settimeout(timeout)
 
 
 def _smtp_reply(raw: socket.socket) -> bytes:

@@ -8,8 +8,9 @@ HTTP request, a Redis ``PING``, a PostgreSQL SSLRequest and a TLS ClientHello.  
 whose own probe hears nothing it understands is asked the same, all but its own
 protocol, the likeliest mix-up first (TLS for ``http://``, plaintext HTTP for
 ``https://``).  The questions go out at once, so a silent port costs one wait, not
-four; the first in that order whose answer names a protocol is the answer, and what
-was sent and what came back is kept, so the follow-up it triggers can say why.
+four, and the first answer that names a protocol ends the wait (in that order when
+several have); what was sent and what came back is kept, so the follow-up it
+triggers can say why (a question still waiting then is ``stopped``).
 Nothing is written: no command that changes state, no credentials.
 """
 
@@ -82,7 +83,7 @@ class Question:
     sent: str  # what was sent, as a person reads it
     reply: str = ""  # the first bytes back, sanitised
     protocol: str = ""  # what the reply names ("" when nothing)
-    outcome: str = "silent"  # answered | silent | closed | reset | failed
+    outcome: str = "silent"  # answered | silent | closed | reset | failed | stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,30 @@ async def _ask(address: str, port: int, host: str, probe: str, wait: float) -> Q
     return Question(probe, sent, clean_bytes(reply, 120), _named(probe, reply), "answered")
 
 
+async def _ask_all(
+    address: str, port: int, host: str, probes: tuple[str, ...], wait: float
+) -> list[Question]:
+    """Every question at once; the first answer that names a protocol ends the others
+    (a port speaks one protocol: whichever question names it is right)."""
+    tasks = [asyncio.ensure_future(_ask(address, port, host, p, wait)) for p in probes]
+    pending = set(tasks)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if any(task.result().protocol for task in done):
+            break
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return [
+        task.result()
+        if task.done() and not task.cancelled()
+        else Question(probe, sent, outcome="stopped")
+        for task, probe, sent in zip(
+            tasks, probes, (_question(p, host)[1] for p in probes), strict=True
+        )
+    ]
+
+
 def order_for(port: int, scheme: str = "tcp") -> tuple[str, ...]:
     """The questions in order: a URL's likeliest mix-up first (a plaintext URL that hung
     up is asked TLS first), else the port's well-known protocol; never the URL's own."""
@@ -175,9 +200,7 @@ async def probe_identify(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
         return
     address = resolution.addresses[0]
     wait = min(WAIT_S, max(0.05, ctx.config.timeout))
-    questions = await asyncio.gather(
-        *(_ask(address, t.port, t.host, probe, wait) for probe in order_for(t.port, t.scheme))
-    )
+    questions = await _ask_all(address, t.port, t.host, order_for(t.port, t.scheme), wait)
     data = IdentifyData(
         address, t.port, next((q.protocol for q in questions if q.protocol), ""), tuple(questions)
     )

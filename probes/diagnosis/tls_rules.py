@@ -317,6 +317,16 @@ def _failure(ev: Evidence, data: TlsData, fid: str, chain: list[str]) -> Finding
                 ),
             ),
         )
+    elif fid == "tls.starttls_refused" and data.peer_protocol:
+        service = "PostgreSQL" if data.starttls == "postgres" else "an SMTP server"
+        return Finding(
+            fid,
+            Severity.ERROR,
+            f"{host}:{ev.target.port} answers the {data.starttls} STARTTLS request in "
+            f"{data.peer_protocol}: it is not {service}",
+            (data.detail,),
+            (NextStep("See what the port says", f"nc -v {q(host)} {ev.target.port}"),),
+        )
     elif fid == "tls.starttls_refused":
         return Finding(
             fid,

@@ -414,6 +414,7 @@ def inspect(
             state=FAILED,
             failure="tls.starttls_refused",
             detail=first.starttls_refused,
+            peer_protocol=identify(first.starttls_reply) or "",
             peer_banner=clean_bytes(first.starttls_reply, 120),
         )
     if first.stage == "starttls" and isinstance(first.exc, ConnectionError):
@@ -770,6 +771,8 @@ def _smtp_reply(raw: socket.socket) -> bytes:
         complete = [ln for ln in lines[:-1] if ln]
         if complete and len(complete[-1]) >= 4 and complete[-1][3:4] == b" ":
             break
+        if complete and not complete[0][:3].isdigit():
+            break  # not an SMTP reply (an SSH banner...): no more is coming that is
     return buf
 
 

@@ -71,6 +71,6 @@ def test_ws_to_a_tls_port_says_use_wss(
     pki = Pki(tmp_path)
     port = st.serve(echo(), ssl_ctx=pki.server_context(pki.leaf()))
     code, doc = check(capsys, monkeypatch, f"ws://127.0.0.1:{port}/")
-    f = expect(code, doc, "tcp.reset_after_connect", "error", 1, port=port)
+    f = expect(code, doc, "http.not_http", "error", 1, port=port)
     assert "use wss://" in f["title"]
     assert any(f"wss://127.0.0.1:{port}/" in (s.get("command") or "") for s in f["next_steps"])

@@ -48,6 +48,7 @@ FINDS: dict[str, tuple[str, ...]] = {
         "path.admin_prohibited",
         "service.wrong_protocol",
         "http.not_http",
+        "tls.not_tls",
     ),
     "ping": _PATH_SEEN,
     "trace": _PATH_SEEN,

@@ -13,6 +13,7 @@ from probes.diagnosis import (
     dns_rules,
     http_rules,
     local_rules,
+    mismatch_rules,
     path_rules,
     proxy_rules,
     remote_rules,
@@ -55,6 +56,7 @@ RULES: tuple[Rule, ...] = (
     *proxy_rules.RULES,
     *web_rules.RULES,
     *service_rules.RULES,
+    *mismatch_rules.RULES,  # after the protocol probes: their own reading of it wins
     *sampler_rules.LATE_RULES,  # after the http/tls/service probes' own answers
     *burst_rules.RULES,  # last: a direct reading of the same limit wins
 )

@@ -1,8 +1,9 @@
 """A plaintext URL (ws://, http://) aimed at a port that speaks TLS.
 
 The server drops the plaintext request, which alone reads as "reset after connect";
-the identify probe's TLS ClientHello, answered in TLS, says what is meant instead:
-wss:// or https://.
+the identify probe's TLS ClientHello, answered in TLS, says what it is: the port does
+not speak HTTP (``http.not_http``, as for any other protocol, mismatch_rules.py), and
+what is meant instead: wss:// or https://.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def use_tls(ev: Evidence, lines: Sequence[str]) -> Finding | None:
     secure = SECURE[plain]
     url = f"{secure}://" + ev.target.input.split("://", 1)[-1]
     return Finding(
-        "tcp.reset_after_connect",
+        "http.not_http",
         Severity.ERROR,
         f"{ev.target.host_port} speaks TLS: it drops the plaintext {plain}:// request; "
         f"use {secure}://",

@@ -124,8 +124,14 @@ _POSITION = {fid: i for i, fid in enumerate(CAUSAL_ORDER)}
 
 # The most specific explanation that fits all the evidence comes first: a consequence
 # ranks right after a finding present that explains it, wherever it stands above.
+# A port that speaks another protocol than the URL names explains the client's timeout,
+# hang-up or refused upgrade (probes/diagnosis/mismatch_rules.py).
+_WRONG_PROTOCOL = ("http.not_http", "tls.not_tls", "service.wrong_protocol")
 EXPLAINED_BY: dict[str, tuple[str, ...]] = {
-    "tcp.reset_after_connect": ("tls.client_cert_required",),
+    "tcp.reset_after_connect": ("tls.client_cert_required", *_WRONG_PROTOCOL),
+    "tls.handshake_timeout": _WRONG_PROTOCOL,
+    "tls.starttls_refused": _WRONG_PROTOCOL,
+    "tls.handshake_failed": _WRONG_PROTOCOL,
 }
 
 # Verdicts beyond finding ids (DESIGN.md): nothing wrong, or not an answer yet.

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, ms, q
+from probes.net.tcp import TcpData, hung_up
 from probes.proto.certs import CertInfo, hostname_matches, interceptor_name
 from probes.proto.tls import CERT_PROBLEMS, OK, UNREACHABLE, TlsData
 
@@ -279,12 +280,14 @@ def _failure(ev: Evidence, data: TlsData, fid: str, chain: list[str]) -> Finding
             ),
         )
     elif fid == "tls.not_tls":
-        spoken = data.peer_protocol or "not TLS"
+        spoken = data.peer_protocol or "an unknown protocol"
         banner = f" (it sent: {data.peer_banner})" if data.peer_banner else ""
         return Finding(
             fid,
             Severity.ERROR,
-            f"port {ev.target.port} on {host} does not speak TLS: it speaks {spoken}",
+            f"port {ev.target.port} on {host} does not speak TLS: it speaks {spoken}"
+            if data.peer_protocol
+            else f"port {ev.target.port} on {host} does not speak TLS: it hangs up on the ClientHello",
             (f"handshake error: {data.detail}", f"server greeting/answer: {spoken}{banner}"),
             (
                 NextStep(
@@ -297,7 +300,8 @@ def _failure(ev: Evidence, data: TlsData, fid: str, chain: list[str]) -> Finding
         return Finding(
             fid,
             Severity.ERROR,
-            f"{host}:{ev.target.port} accepts the connection but never answers the TLS handshake",
+            f"{host}:{ev.target.port} accepts the connection but never answers "
+            + (f"the {data.starttls} STARTTLS exchange" if data.starttls else "the TLS handshake"),
             (
                 data.detail,
                 f"waited {ms(data.handshake_s) if data.handshake_s else 'until the deadline'}",
@@ -312,6 +316,16 @@ def _failure(ev: Evidence, data: TlsData, fid: str, chain: list[str]) -> Finding
                     f"tracepath -n {q(data.address)}",
                 ),
             ),
+        )
+    elif fid == "tls.starttls_refused" and data.peer_protocol:
+        service = "PostgreSQL" if data.starttls == "postgres" else "an SMTP server"
+        return Finding(
+            fid,
+            Severity.ERROR,
+            f"{host}:{ev.target.port} answers the {data.starttls} STARTTLS request in "
+            f"{data.peer_protocol}: it is not {service}",
+            (data.detail,),
+            (NextStep("See what the port says", f"nc -v {q(host)} {ev.target.port}"),),
         )
     elif fid == "tls.starttls_refused":
         return Finding(
@@ -368,6 +382,8 @@ def tls_failures(ev: Evidence) -> Iterator[Finding]:
         names = ", ".join(_PROBLEM_NAMES.get(p, p) for p in problems)
         chain = [f"every problem of this certificate: {names}", *chain]
     for fid in problems:
+        if fid == "tls.not_tls" and not data.peer_protocol and _hangs_up(ev):
+            continue  # a port that drops every connection: tcp.reset_after_connect says so
         finding = _failure(ev, data, fid, chain)
         severity = _pg_severity(data, fid)
         if severity is not finding.severity:
@@ -457,9 +473,18 @@ def _interception_lines(data: TlsData) -> list[str]:
 
 
 def _unreachable(ev: Evidence, data: TlsData) -> Finding:
-    refused = "REFUSED" in data.detail.upper()
-    fid = "tcp.refused" if refused else "tcp.filtered"
-    what = "refuses the connection" if refused else "does not answer the connection"
+    detail = data.detail.upper()
+    refused = "REFUSED" in detail
+    # A reset while connecting is the peer's answer (it accepted, then reset): not silence.
+    reset = "RESET" in detail
+    fid = "tcp.refused" if refused else "tcp.reset_after_connect" if reset else "tcp.filtered"
+    what = (
+        "refuses the connection"
+        if refused
+        else "resets the connection as soon as it is accepted"
+        if reset
+        else "does not answer the connection"
+    )
     return Finding(
         fid,
         Severity.ERROR,
@@ -467,6 +492,12 @@ def _unreachable(ev: Evidence, data: TlsData) -> Finding:
         (f"connect to {data.address}:{data.port}: {data.detail}",),
         (NextStep("Check the port", f"nc -zv -w 3 {q(ev.target.host)} {ev.target.port}"),),
     )
+
+
+def _hangs_up(ev: Evidence) -> bool:
+    """The tcp probe saw the port reset or close connections it had accepted."""
+    tcp = ev.data("tcp", TcpData)
+    return tcp is not None and any(hung_up(a) for a in tcp.attempts)
 
 
 def certificate_warnings(ev: Evidence) -> Iterator[Finding]:

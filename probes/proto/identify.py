@@ -4,10 +4,14 @@ Many servers wait for the client (HTTP, Redis, PostgreSQL, TLS): a bare ``host:p
 that stays silent after the TCP probe's nudge is asked, on a fresh connection each,
 the harmless questions ``nmap -sV`` asks from its probe list: the port's well-known
 protocol first (5432 PostgreSQL, 6379 Redis, 6333 an HTTP API, 443 TLS...), then an
-HTTP request, a Redis ``PING``, a PostgreSQL SSLRequest and a TLS ClientHello.  It
-stops at the first answer that names a protocol and keeps what was sent and what
-came back, so the follow-up it triggers can say why.  Nothing is written: no
-command that changes state, no credentials.
+HTTP request, a Redis ``PING``, a PostgreSQL SSLRequest and a TLS ClientHello.  A URL
+whose own probe hears nothing it understands is asked the same, all but its own
+protocol, the likeliest mix-up first (TLS for ``http://``, plaintext HTTP for
+``https://``).  The questions go out at once, so a silent port costs one wait, not
+four, and the first answer that names a protocol ends the wait (in that order when
+several have); what was sent and what came back is kept, so the follow-up it
+triggers can say why (a question still waiting then is ``stopped``).
+Nothing is written: no command that changes state, no credentials.
 """
 
 from __future__ import annotations
@@ -44,8 +48,31 @@ WELL_KNOWN: dict[int, str] = {
     8443: TLS,
     6443: TLS,
 }
-# Plaintext URLs whose server hung up: asked whether the port speaks TLS instead.
-PLAINTEXT_SCHEMES = ("ws", "http")
+# A URL's own protocol is not asked again (its probe did), and its likeliest mix-up is
+# asked first: a plaintext scheme at a TLS port, a TLS scheme at the plaintext service.
+OWN: dict[str, str] = {
+    "http": HTTP,
+    "ws": HTTP,
+    "https": TLS,
+    "wss": TLS,
+    "tls": TLS,
+    "rediss": TLS,
+    "redis": REDIS,
+    "postgres": POSTGRES,
+    "postgresql": POSTGRES,
+}
+MIX_UP: dict[str, str] = {
+    "http": TLS,
+    "ws": TLS,
+    "redis": TLS,
+    "postgres": TLS,
+    "postgresql": TLS,
+    "https": HTTP,
+    "wss": HTTP,
+    "tls": HTTP,
+    "rediss": REDIS,
+}
+SCHEMES = ("tcp", "smtp", *OWN)  # the targets identify asks about
 WAIT_S = 0.6  # per question: a server that answers at all answers on loopback at once
 # A RESP reply to PING that banner.identify does not know (-MISCONF, -LOADING, ...).
 _RESP_REPLY = re.compile(rb"^(?:\+PONG|-[A-Z]{3,}[ \r])")
@@ -57,7 +84,7 @@ class Question:
     sent: str  # what was sent, as a person reads it
     reply: str = ""  # the first bytes back, sanitised
     protocol: str = ""  # what the reply names ("" when nothing)
-    outcome: str = "silent"  # answered | silent | closed | reset | failed
+    outcome: str = "silent"  # answered | silent | closed | reset | failed | stopped
     source: str = ""  # the local address:port of its connection ("" when none was made)
 
 
@@ -150,31 +177,49 @@ async def _exchange(
     return Question(probe, sent, clean_bytes(reply, 120), _named(probe, reply), "answered")
 
 
+async def _ask_all(
+    address: str, port: int, host: str, probes: tuple[str, ...], wait: float
+) -> list[Question]:
+    """Every question at once; the first answer that names a protocol ends the others
+    (a port speaks one protocol: whichever question names it is right)."""
+    tasks = [asyncio.ensure_future(_ask(address, port, host, p, wait)) for p in probes]
+    pending = set(tasks)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if any(task.result().protocol for task in done):
+            break
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return [
+        task.result()
+        if task.done() and not task.cancelled()
+        else Question(probe, sent, outcome="stopped")
+        for task, probe, sent in zip(
+            tasks, probes, (_question(p, host)[1] for p in probes), strict=True
+        )
+    ]
+
+
 def order_for(port: int, scheme: str = "tcp") -> tuple[str, ...]:
-    """The questions in order: a plaintext URL that hung up is asked TLS first."""
-    first = TLS if scheme in PLAINTEXT_SCHEMES else WELL_KNOWN.get(port)
-    return ((first,) if first else ()) + tuple(p for p in ORDER if p != first)
+    """The questions in order: a URL's likeliest mix-up first (a plaintext URL that hung
+    up is asked TLS first), else the port's well-known protocol; never the URL's own."""
+    first = MIX_UP.get(scheme) or WELL_KNOWN.get(port)
+    ordered = ((first,) if first else ()) + tuple(p for p in ORDER if p != first)
+    return tuple(p for p in ordered if p != OWN.get(scheme))
 
 
 async def probe_identify(ctx: ProbeContext) -> AsyncIterator[ProbeResult]:
     started = time.monotonic()
     t = ctx.target
     resolution = await ctx.resolution()
-    if t.scheme not in ("tcp", *PLAINTEXT_SCHEMES) or not resolution.addresses:
-        why = "the target names its protocol" if resolution.addresses else "no address"
+    if t.scheme not in SCHEMES or not resolution.addresses:
+        why = "no question for this scheme" if resolution.addresses else "no address"
         yield ProbeResult("identify", Status.SKIPPED, time.monotonic() - started, why)
         return
     address = resolution.addresses[0]
-    deadline = started + ctx.config.timeout
-    questions: list[Question] = []
-    for probe in order_for(t.port, t.scheme):
-        left = deadline - time.monotonic()
-        if left <= 0.05:
-            break
-        question = await _ask(address, t.port, t.host, probe, min(WAIT_S, left))
-        questions.append(question)
-        if question.protocol:
-            break
+    wait = min(WAIT_S, max(0.05, ctx.config.timeout))
+    questions = await _ask_all(address, t.port, t.host, order_for(t.port, t.scheme), wait)
     data = IdentifyData(
         address, t.port, next((q.protocol for q in questions if q.protocol), ""), tuple(questions)
     )

@@ -435,7 +435,15 @@ def inspect(
             state=FAILED,
             failure="tls.starttls_refused",
             detail=first.starttls_refused,
+            peer_protocol=identify(first.starttls_reply) or "",
             peer_banner=clean_bytes(first.starttls_reply, 120),
+        )
+    if first.stage == "starttls" and isinstance(first.exc, ConnectionError):
+        return TlsData(
+            **base,
+            state=FAILED,
+            failure="tls.starttls_refused",
+            detail=f"the server hung up on the {starttls} STARTTLS request: {_describe(first.exc)}",
         )
     if isinstance(first.exc, TimeoutError | socket.timeout) and first.stage in (
         "handshake",
@@ -732,6 +740,8 @@ def _starttls(raw: socket.socket, kind: str, out: _Outcome) -> bool:
     if kind == "postgres":
         raw.sendall(struct.pack("!II", 8, 80877103))
         answer = raw.recv(1)
+        if answer in (b"S", b"N") and _more_waiting(raw):
+            answer += raw.recv(200)  # PostgreSQL says one byte and waits: "SSH-2.0-..." is not it
         if answer == b"S":
             return True
         if answer == b"N":
@@ -771,6 +781,19 @@ def _starttls(raw: socket.socket, kind: str, out: _Outcome) -> bool:
     return True
 
 
+def _more_waiting(raw: socket.socket) -> bool:
+    """Bytes already received beyond what was read (a peek: nothing is consumed, and
+    nothing waited for: a socket with a timeout would poll for it first)."""
+    timeout = raw.gettimeout()
+    raw.setblocking(False)
+    try:
+        return bool(raw.recv(1, socket.MSG_PEEK))
+    except OSError:  # BlockingIOError: nothing more
+        return False
+    finally:
+        raw.settimeout(timeout)
+
+
 def _smtp_reply(raw: socket.socket) -> bytes:
     """Read one (possibly multi-line) SMTP reply."""
     buf = b""
@@ -783,6 +806,8 @@ def _smtp_reply(raw: socket.socket) -> bytes:
         complete = [ln for ln in lines[:-1] if ln]
         if complete and len(complete[-1]) >= 4 and complete[-1][3:4] == b" ":
             break
+        if complete and not complete[0][:3].isdigit():
+            break  # not an SMTP reply (an SSH banner...): no more is coming that is
     return buf
 
 

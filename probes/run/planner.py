@@ -25,6 +25,7 @@ from probes.core.events import PlanStep
 from probes.core.model import ProbeResult
 from probes.core.target import Target
 from probes.net.tcp import TcpData
+from probes.run.identify_plan import SPEAKER, identify_reason
 
 # A SYN unanswered this long is evidence enough to start looking at the path.
 PATH_AFTER_S = 1.0
@@ -163,6 +164,8 @@ def follow_ups(
             "the port hangs up on a plaintext request: does it speak TLS?",
             target.scheme,
         )
+    if asked := identify_reason(target, results):
+        add("identify", asked, SPEAKER[target.scheme])
     return list(steps.values())
 
 

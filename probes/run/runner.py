@@ -78,7 +78,7 @@ RUN_MARGIN_S = 1.0
 MAX_RUNS_PER_PROBE = 2
 # Follow-ups that fit in what is left of the run's time (headless), and the least
 # time any of them gets.
-FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu"})
+FIT_TO_RUN_TIME = frozenset({"ping", "trace", "mtu", "identify"})
 MIN_FOLLOW_UP_S = 1.0
 # A follow-up ends this long before the bounded run's limit, and is not started with
 # less room than MIN_FOLLOW_UP_ROOM_S: it could only be cut.

@@ -12,6 +12,7 @@ import pytest
 
 from tests.lab.checkdoc import evidence, finding, probe
 from tests.lab.netns import Lab
+from tests.lab.sshlab import SshLab
 from tests.lab.topology import Topology, build
 
 pytestmark = pytest.mark.lab
@@ -32,7 +33,7 @@ HOSTS = "127.0.0.1 localhost\n::1 localhost\n10.2.0.77 stale.lab\n"
 
 
 @pytest.fixture(scope="module")
-def topo(module_lab: Lab) -> Iterator[Topology]:
+def topo(module_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     topo = build(module_lab)
     lab = module_lab
     # Every test of this module shares the router, and its ICMP budget (1/s, burst 6):
@@ -44,17 +45,19 @@ def topo(module_lab: Lab) -> Iterator[Topology]:
     lab.write_etc(topo.client, "hosts", HOSTS)
     lab.python(topo.server, "tests.lab.dnsserver", "10.2.0.53", "53", json.dumps(ZONE_53))
     lab.python(topo.server, "tests.lab.dnsserver", "10.2.0.54", "53", json.dumps(ZONE_54))
-    lab.python(
+    # A real sshd: netmedic speaks SSH to a port whose banner says so, and a banner
+    # that hangs up at the key exchange would be a broken server.
+    SshLab(lab, tmp_path_factory.mktemp("sshd")).listen(
         topo.server,
-        "tests.lab.tcpserver",
-        r"SSH-2.0-OpenSSH_9.2 lab\r\n",
-        "10.2.0.2:8080",
-        "10.2.0.3:8080",
-        "[fd00:2::2]:8080",
-        "10.2.0.2:8081",
-        "10.2.0.2:8082",
-        "10.2.0.2:8083",
-        "10.2.0.2:8084",
+        [
+            "10.2.0.2:8080",
+            "10.2.0.3:8080",
+            "[fd00:2::2]:8080",
+            "10.2.0.2:8081",
+            "10.2.0.2:8082",
+            "10.2.0.2:8083",
+            "10.2.0.2:8084",
+        ],
     )
     yield topo
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from probes.core.model import Severity
 from probes.host import local
 from probes.host.system import OomReport, parse_oom_records
 from tests.probe_helpers import finding, run
@@ -115,6 +116,17 @@ def test_another_process_killed_while_the_server_answers_is_not_shown() -> None:
 def test_another_process_killed_when_the_service_is_known_is_not_shown() -> None:
     # memcached's port is down; a browser was killed: it is not memcached.
     kernel_log("chromium", 999_998, 30)
-    _run, diagnosis = run("127.0.0.1:11211", ("tcp", "local"), symptom="service-down")
+    _run, diagnosis = run("127.0.0.1:11211", ("tcp", "local"), symptom="refused")
     assert "system.oom_killed" not in [f.id for f in diagnosis.findings]
+    assert diagnosis.verdict == "local.not_listening"
+
+
+def test_another_process_killed_is_context_when_the_service_keeps_dying() -> None:
+    # The person says the service keeps dying: a host killing processes for memory is
+    # context (issue 24: an unrelated kill stays info), never the verdict.
+    kernel_log("chromium", 999_998, 30)
+    _run, diagnosis = run("127.0.0.1:11211", ("tcp", "local"), symptom="service-down")
+    oom = [f for f in diagnosis.findings if f.id == "system.oom_killed"]
+    assert [f.severity for f in oom] == [Severity.INFO]
+    assert "none of them is the service's" in oom[0].title
     assert diagnosis.verdict == "local.not_listening"

@@ -870,13 +870,17 @@ def oom_killed(ev: Evidence) -> Iterator[Finding]:
     # process's kill on a busy host must not show in every run (issue 26).
     recent = [k for k in oom.kills if k.age_s <= OOM_RECENT_S]
     nothing_on_port = not view.listeners  # bound elsewhere is not a dead service
-    if recent and down and nothing_on_port and not names and not units:
+    # A person who says the service keeps dying is told of other kills too: not the
+    # service's, but a host short of memory is where the next one comes from.
+    unknown = not names and not units
+    if recent and down and nothing_on_port and (unknown or ev.symptom == "service-down"):
         k = recent[0]
+        question = "is one of them the service?" if unknown else "none of them is the service's"
         yield Finding(
             "system.oom_killed",
             Severity.INFO,
             f"the kernel OOM-killed {len(recent)} process(es) in the last 24 h "
-            f"(latest {k.name}, pid {k.pid}, {_age(k.age_s)} ago): is one of them the service?",
+            f"(latest {k.name}, pid {k.pid}, {_age(k.age_s)} ago): {question}",
             (
                 *(f"{x.name} (pid {x.pid}) {_age(x.age_s)} ago" for x in recent[:5]),
                 _memory_line(data),

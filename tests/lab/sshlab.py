@@ -57,6 +57,32 @@ class SshLab:
             time.sleep(0.05)
         raise RuntimeError(f"sshd on {address} did not start")
 
+    def listen(self, ns: str, endpoints: list[str]) -> None:
+        """One real sshd answering on every ``ADDR:PORT`` (``[v6]:PORT``) of *endpoints*:
+        an open port that speaks SSH as a server does, not a banner that hangs up."""
+        conf = self.folder / f"sshd_{ns}_listen.conf"
+        listen = "".join(f"ListenAddress {e}\n" for e in endpoints)
+        conf.write_text(
+            f"{listen}HostKey {self.host_key}\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n"
+            "MaxStartups 50\nLogLevel ERROR\n"
+        )
+        self.lab.spawn(ns, [SSHD, "-D", "-e", "-f", str(conf)], ready=None)
+        for endpoint in endpoints:
+            host, _, port = endpoint.rpartition(":")
+            self._wait_port(ns, host.strip("[]"), port)
+
+    def _wait_port(self, ns: str, address: str, port: str) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            probe = self.lab.run(
+                ns, ["bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}"], timeout=5
+            )
+            if probe.returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"sshd on {address}:{port} did not start")
+
     def alias(self, name: str, address: str, extra: str = "") -> None:
         with self.config.open("a") as fh:
             fh.write(

@@ -26,4 +26,11 @@ VENV="${NETMEDIC_TEST_VENV:-.venv}"
 "$VENV/bin/ruff" format --check probes tui tests
 "$VENV/bin/mypy"
 "$VENV/bin/lint-imports" --no-cache
-exec "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider "$@"
+# Most tests wait on sockets, servers and subprocesses, not the CPU: three workers, each
+# taking whole files (module-scoped labs and servers stay in one worker), keep the run
+# within a few minutes on 2 cores.  NETMEDIC_TEST_WORKERS=0 runs them in one process.
+WORKERS="${NETMEDIC_TEST_WORKERS:-3}"
+if [ "$WORKERS" = 0 ]; then
+    exec "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider "$@"
+fi
+exec "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider -n "$WORKERS" --dist loadfile "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -93,8 +94,12 @@ def wait_journal(state: Path, done: Callable[[Session], bool], timeout: float = 
         time.sleep(0.1)
 
 
+_SERVERS = itertools.count()
+
+
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    t = Tmux(f"netmedic-test-{os.getpid()}")
+    # A server of its own per test: a previous test's server may still be going away.
+    t = Tmux(f"netmedic-test-{os.getpid()}-{next(_SERVERS)}")
     yield t
     subprocess.run([*t.base, "kill-server"], capture_output=True, check=False)

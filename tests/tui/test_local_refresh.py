@@ -32,7 +32,7 @@ async def test_sockets_panel_refreshes_in_a_live_run(tmp_path: Path) -> None:
     app = NetmedicApp(
         parse_target(f"127.0.0.1:{port}"),
         "too-many-connections",
-        config=ProbeConfig(timeout=2.0),
+        config=ProbeConfig(timeout=10.0),  # a process walk on a busy test machine
         plans={s: ("local", "connections") for s in SYMPTOM_IDS},
         recent_path=tmp_path / "recent.json",
         export_dir=tmp_path,

@@ -84,8 +84,8 @@ SHOTS = (
     Shot("06-http-503-80x24", (80, 24), _diagnose("http-503")),
     Shot("07-cors-no-origin-120x40", (120, 40), _diagnose("cors-no-origin")),
     Shot("08-copy-command", (80, 24), _diagnose("tls-wrong-name", "down", "c")),
-    Shot("13-help-80x24", (80, 24), _diagnose("http-503", "question_mark")),
-    Shot("14-demo-owner-120x40", (120, 40), _diagnose("bound-elsewhere")),
+    Shot("15-help-80x24", (80, 24), _diagnose("http-503", "question_mark")),
+    Shot("16-demo-owner-120x40", (120, 40), _diagnose("bound-elsewhere")),
 )
 
 

@@ -60,7 +60,11 @@ def test_ok_with_timings(ports: dict[str, int]) -> None:
     assert 0 <= t.connect_s <= t.ttfb_s <= t.total_s
     assert t.tls_s is None  # plain HTTP: no TLS phase (absent, not a negative number)
     assert t.kernel_rtt_s is not None and 0 < t.kernel_rtt_s < 0.05  # TCP_INFO, loopback
-    assert "timings: DNS" in evidence(diagnosis, "http.ok")  # type: ignore[arg-type]
+    lines = evidence(diagnosis, "http.ok").splitlines()  # type: ignore[arg-type]
+    line = next(e for e in lines if e.startswith("timings: "))
+    # the kernel's round trip leads; the phases by our clock follow, labelled
+    assert line.startswith("timings: TCP round trip ") and "(kernel)" in line
+    assert "DNS " in line and line.endswith("(our clock)")
 
 
 @pytest.mark.parametrize(

@@ -31,16 +31,19 @@ def _t(value: float | None) -> str:
 
 
 def timing_line(t: HttpTimings) -> str:
-    line = (
-        f"timings: DNS {_t(t.dns_s)}, connect {_t(t.connect_s)}, TLS {_t(t.tls_s)}, "
-        f"first byte {_t(t.ttfb_s)}, total {_t(t.total_s)} (our clock)"
-    )
+    """The kernel's figures first (they do not grow with this host's load), then the
+    phases by our clock, labelled as such."""
+    kernel = []
     if t.kernel_rtt_s is not None:
-        line += f"; TCP round trip {clocked(t.kernel_rtt_s, KERNEL)}"
+        kernel.append(f"TCP round trip {clocked(t.kernel_rtt_s, KERNEL)}")
     if t.kernel_think_s is not None:
         # counted in the kernel's clock ticks (1-4 ms): no finer digits
-        line += f"; server think time {t.kernel_think_s * 1000:.0f} ms (kernel, in ticks)"
-    return line
+        kernel.append(f"server think time {t.kernel_think_s * 1000:.0f} ms (kernel, in ticks)")
+    phases = (
+        f"DNS {_t(t.dns_s)}, connect {_t(t.connect_s)}, TLS {_t(t.tls_s)}, "
+        f"first byte {_t(t.ttfb_s)}, total {_t(t.total_s)} (our clock)"
+    )
+    return "timings: " + "; ".join([*kernel, phases])
 
 
 def via_line(data: HttpData) -> list[str]:

@@ -538,7 +538,9 @@ first.  Pick a finding, then walk its next steps.
     # ---- findings and steps ---------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#findings")
     def _finding_highlighted(self) -> None:
-        self._show_finding(self.query_one(FindingsList).highlighted_finding)
+        # A rebuilt list highlights the same finding again: that is a live re-diagnosis,
+        # paced like one; moving to another finding shows it at once.
+        self._show_finding(self.query_one(FindingsList).highlighted_finding, live=not self.finished)
 
     @on(OptionList.OptionSelected, "#findings")
     def _finding_selected(self) -> None:

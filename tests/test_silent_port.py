@@ -4,17 +4,13 @@ SSLRequest, a TLS ClientHello), and the probe for that protocol runs."""
 
 from __future__ import annotations
 
-import socket
-import ssl
-import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from probes.proto.identify import order_for
-from tests.servers.pki import Pki
+from tests.servers.mtls import client_cert_server
 from tests.truth_helpers import check, expect
 
 
@@ -45,37 +41,9 @@ def test_redis_requiring_auth_on_a_bare_port(
 
 @pytest.fixture(scope="module")
 def mtls12(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
-    """TLS 1.2 demanding a client certificate; a client without one gets a reset (as
-    servers that abort the handshake with SO_LINGER 0 do)."""
-    pki = Pki(Path(tmp_path_factory.mktemp("pki")))
-    ctx = pki.server_context(pki.leaf(), client_ca=pki.root, max_version=ssl.TLSVersion.TLSv1_2)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(5)
-            tls = ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
-            try:
-                tls.do_handshake()
-                tls.recv(1)
-            except (ssl.SSLError, OSError):
-                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            tls.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1]), str(pki.ca_file)
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    """TLS 1.2 demanding a client certificate; a client without one gets a reset."""
+    with client_cert_server(Path(tmp_path_factory.mktemp("pki")), required=True) as served:
+        yield served
 
 
 def test_a_silent_tls_port_demanding_a_client_certificate(

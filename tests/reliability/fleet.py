@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,8 +110,14 @@ def fault_lab() -> Iterator[tuple[Lab, str]]:
 
 
 def netmedic_command() -> list[str]:
-    script = shutil.which("netmedic", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "tui.cli"]
+    """The CLI, reporting its own peak memory (tests/reliability/peakrun.py)."""
+    return [sys.executable, "-m", "tests.reliability.peakrun"]
+
+
+def own_peak_kb(stderr: bytes, fallback: int) -> int:
+    """The ``peak_rss_kb`` line the check printed last (*fallback* when it printed none)."""
+    found = re.findall(rb"^peak_rss_kb (\d+)$", stderr, re.M)
+    return int(found[-1]) if found else fallback
 
 
 def run_fleet(ns: str, n: int, timeouts: Sequence[float]) -> list[Outcome]:
@@ -151,7 +158,14 @@ def run_checks(ns: str, jobs: Sequence[tuple[str, str, float]]) -> list[Outcome]
             except (ValueError, KeyError, TypeError):
                 verdict = "(no JSON)"
             outcomes[i] = Outcome(
-                kind, timeout, proc.returncode, verdict, wall, usage.ru_maxrss, stdout, stderr
+                kind,
+                timeout,
+                proc.returncode,
+                verdict,
+                wall,
+                own_peak_kb(stderr, usage.ru_maxrss),
+                stdout,
+                stderr,
             )
 
         reapers = [threading.Thread(target=reap, args=(i,)) for i in range(len(procs))]

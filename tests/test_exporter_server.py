@@ -124,9 +124,11 @@ async def test_probe_answers_metrics_and_journals_the_check(
     report = render(load_session(session.id), "md")
     assert "tcp.refused" in report or "refused" in report.lower()
     own = await http_request(port, get("/metrics"))
-    assert samples(own.text, "netmedic_exporter_checks_total") == {
-        '{module="http",result="failure"}': 1.0
-    }
+    counted = samples(own.text, "netmedic_exporter_checks_total")
+    assert counted['{module="http",result="failure"}'] == 1.0
+    # every configured module's series exists from the start, at 0 until it counts
+    assert counted['{module="http",result="success"}'] == 0.0
+    assert sum(counted.values()) == 1.0
     assert promtool_check(own.text).returncode == 0
 
 

@@ -87,7 +87,7 @@ class Exporter:
         self.slots = asyncio.Semaphore(config.max_concurrent)
         self.bucket = TokenBucket(config.max_rate, config.max_concurrent)
         self.gate = AlertGate(config.alert_interval)
-        self.stats = Stats()
+        self.stats = Stats(tuple(config.modules))
         self.pruner = Pruner(config.retention)
         self.alert_tasks: set[asyncio.Task[None]] = set()
         self.alert_sessions: list[str] = []  # the latest alert-driven sessions (bounded)

@@ -9,15 +9,20 @@ from collections import Counter
 from probes.record.metrics import COUNTER, Family, Sample, gauge
 
 HANDLERS = ("/probe", "/metrics", "/alert", "/", "other")
+RESULTS = ("success", "failure", "cut_short")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class Stats:
-    def __init__(self) -> None:
+    def __init__(self, modules: tuple[str, ...] = ()) -> None:
         self.started = time.time()
         self.requests: Counter[tuple[str, str]] = Counter()  # (handler, code)
-        self.checks: Counter[tuple[str, str]] = Counter()  # (module, result)
-        self.check_seconds: dict[str, float] = {}  # module
+        # The configured modules' series exist at 0 from the first scrape, as Prometheus
+        # advises: rate() and alerts then see the first check instead of a new series.
+        self.checks: Counter[tuple[str, str]] = Counter(
+            {(m, r): 0 for m in modules for r in RESULTS}
+        )  # (module, result)
+        self.check_seconds: dict[str, float] = dict.fromkeys(modules, 0.0)  # module
         self.rejected: Counter[str] = Counter()  # reason
         self.alerts: Counter[str] = Counter()  # outcome
         self.in_flight = 0

@@ -83,6 +83,20 @@ def _pg_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+def _wait_accepting(binary: Path, port: int, proc: subprocess.Popen[bytes], limit: float) -> None:
+    """Until PostgreSQL accepts logins: its port opens while it still answers 57P03
+    ("the database system is starting up"). pg_isready exits 0 once it accepts."""
+    end = time.monotonic() + limit
+    command = [str(binary / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-t", "2"]
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"PostgreSQL exited with {proc.returncode}")
+        if subprocess.run(command, check=False, capture_output=True, timeout=10).returncode == 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"PostgreSQL on {port} did not accept connections after {limit}s")
+
+
 def postgres_unavailable() -> str | None:
     if _pg_bin() is None:
         return "PostgreSQL binaries are not installed (/usr/lib/postgresql/*/bin)"
@@ -162,6 +176,7 @@ def postgres_server(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_port(port, proc, 30)
+        _wait_accepting(binary, port, proc, 30)
         yield port
     finally:
         if proc is not None:

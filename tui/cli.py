@@ -63,7 +63,8 @@ TARGET is host:port, [v6]:port or a URL (scheme://host[:port]/path); a URL's
 scheme gives the default port.  Ping, trace and the connection sampler keep
 running on the diagnosis screen: --interval S sets their pace (1 s), --window
 ROUNDS how many rounds the findings read (60).  Sessions are saved as they
-happen: see 'netmedic sessions' and 'netmedic report'."""
+happen: see 'netmedic sessions' and 'netmedic report'.  'netmedic TARGET --help'
+lists the TUI's options (--server, --from, ...) with examples."""
 
 
 class UsageError(Exception):

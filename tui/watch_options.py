@@ -46,7 +46,7 @@ def add_watch_remote_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--server-every",
-        type=args.whole(1, 10**6),
+        type=args.whole(1, 100_000),
         default=DEFAULT_SERVER_EVERY,
         metavar="ROUNDS",
         help=f"rounds between two looks at the server's side ({DEFAULT_SERVER_EVERY})",

@@ -98,6 +98,7 @@ async def test_the_command_lines_field_wins_over_the_remembered_one(tmp_path: Pa
         screen = app.screen
         assert isinstance(screen, TargetEntryScreen)
         assert screen.query_one("#target", Input).value == ""  # no target given: typed
+        assert "type the target" in str(screen.query_one("#target-given").render())
         screen.query_one("#target", Input).value = "db.internal:5432"
         await pilot.pause()
         assert screen.query_one("#remote", Input).value == "--server new"

@@ -97,11 +97,7 @@ over the remembered one.
             if self.error_text and not self.given_target:
                 yield Static(self._from_error(), id="target-from-error", markup=False)
             if self.given_target or self.given_remote:
-                yield Static(
-                    Text("from the command line: enter to start, or edit", style="italic"),
-                    id="target-given",
-                    markup=False,
-                )
+                yield Static(self._given_hint(), id="target-given", markup=False)
             yield Static(
                 "e.g. db.internal:5432 · https://api.example.com/health · [fd00::5]:6333",
                 id="target-hint",
@@ -133,6 +129,12 @@ over the remembered one.
         field = Input(placeholder=placeholder, id=name)
         field.cursor_blink = self.netmedic.blink
         return field
+
+    def _given_hint(self) -> Text:
+        """What the command line filled in, and what is left to do."""
+        if self.given_target:
+            return Text("from the command line: enter to start, or edit", style="italic")
+        return Text("other hosts from the command line: type the target", style="italic")
 
     def _from_error(self) -> Text:
         """Where the prefilled target comes from, or what the error leaves out."""

@@ -13,6 +13,7 @@ import pytest
 
 from tui import app as app_module
 from tui.cli import main
+from tui.remote import parse_field
 from tui.watch_options import NO_VANTAGES
 
 INVENTORY = {"web": {"hosts": ["web1", "web2"]}, "_meta": {"hostvars": {}}}
@@ -57,6 +58,20 @@ def test_the_tui_entry_takes_server_and_from(
     assert [name for name, _dest in remote.vantages] == ["web1", "web2"]
     # Remembered for the target: the inventory is named so it means the same file anywhere.
     assert shlex.split(remote.field) == ["--from", "@web", "--inventory", str(inventory)]
+    (tmp_path / "ssh_config").write_text("Host db1\n  HostName 10.0.0.5\n")
+    given = _launched(
+        monkeypatch, "api:443", "--server", "db1", "--ssh-config", "ssh_config",
+        "--concurrency", "3", "--remote-timeout", "4.5",
+    )  # fmt: skip
+    remote = given["remote"]
+    assert (remote.ssh_config, remote.concurrency, remote.timeout) == ("ssh_config", 3, 4.5)
+    assert shlex.split(remote.field) == [
+        "--server", "db1", "--ssh-config", str(tmp_path / "ssh_config"),
+        "--remote-timeout", "4.5", "--concurrency", "3",
+    ]  # fmt: skip
+    again = parse_field(remote.field)  # what the target screen runs with, from its field
+    assert (again.server, again.concurrency, again.timeout) == ("db1", 3, 4.5)
+    assert again.ssh_config == str(tmp_path / "ssh_config")
     assert _launched(monkeypatch, "api:443")["remote"] is None  # none asked: none made
 
 

@@ -306,3 +306,31 @@ def test_tui_screenshots_of_both_ends(remote: Remote) -> None:
         for size in ("80x24", "120x40"):
             svg = (out / f"{name}-{size}.svg").read_text()
             assert verdict in svg and "Server&#160;side" in svg and "bastion" in svg
+
+
+def test_watch_looks_at_the_server_again_every_n_rounds(remote: Remote) -> None:
+    """`watch --server`: a look at the start and every --server-every rounds, each in the
+    line of its interval; the server's finding is raised once, not at every look."""
+    before = remote.remote_state()
+    done = remote.topo.lab.run(
+        remote.topo.client,
+        [sys.executable, "-m", "tui.cli", "watch", "--json", "--interval", "0.25",
+         "--count", "14", "--timeout", "1", "--server", "db", "--server-every", "4",
+         "--ssh-config", str(remote.ssh.config), f"{SERVER}:{LOOPBACK_ONLY}"],
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ticks = [json.loads(line) for line in done.stdout.splitlines()][:-1]
+    looks = [t["interval"] for t in ticks if t["server"]]
+    print(f"looks at the server's side in intervals {looks} of {len(ticks)}")
+    assert len(looks) >= 2, looks
+    assert all(t["server"]["status"] == "ok" for t in ticks if t["server"])
+    assert (
+        f"127.0.0.1:{LOOPBACK_ONLY}" in next(t for t in ticks if t["server"])["server"]["summary"]
+    )
+    raised = [f["id"] for t in ticks for f in t["findings_raised"]]
+    assert raised.count("local.loopback_only") == 1, raised
+    assert not [
+        f["id"] for t in ticks for f in t["findings_cleared"] if f["id"].startswith("local.")
+    ]
+    assert_left_nothing(remote, before)

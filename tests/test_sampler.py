@@ -12,8 +12,8 @@ from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.proto.sampler import RESET, SamplerData, probe_connections
-from tests.servers.base import Handler, loopback
-from tests.servers.httpserver import every_other_reset
+from tests.servers.base import Handler, loopback, read_head
+from tests.servers.httpserver import every_other_reset, parse_head
 
 
 async def _sample(url: str, **config: object) -> SamplerData:
@@ -88,3 +88,40 @@ async def test_a_tls_failure_says_so_not_an_errno() -> None:
     result = ProbeResult("connections", Status.FAILED, 0.1, "x", data, ProbeError("ERROR", "x"))
     diagnosis = diagnose(parse_target(url), {"connections": result})
     assert diagnosis.verdict == "tls.handshake_failed"
+
+
+def _key_checked(answer_without: bytes) -> tuple[Handler, list[dict[str, str]]]:
+    """200 when the request carries ``X-Key: k1``, else *answer_without*; keeps the heads."""
+    heads: list[dict[str, str]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _method, _path, headers = parse_head(await read_head(reader))
+        heads.append(headers)
+        fine = headers.get("x-key") == "k1"
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\n" if fine else answer_without)
+        await writer.drain()
+
+    return handle, heads
+
+
+@pytest.mark.asyncio
+async def test_the_configured_headers_go_with_every_request() -> None:
+    """A saved service's API key (``watch @NAME``): without it every attempt is a 401."""
+    handle, heads = _key_checked(b"HTTP/1.1 401 Unauthorized\r\n\r\n")
+    async with loopback(handle) as port:
+        url = f"http://127.0.0.1:{port}/healthz"
+        keyed = await _sample(url, sample_interval=0.05, sample_count=3, headers=(("X-Key", "k1"),))
+        bare = await _sample(url, sample_interval=0.05, sample_count=3)
+    assert keyed.rate("ok") == 100 and bare.rate("status 401") == 100
+    assert [h.get("x-key") for h in heads] == ["k1"] * 3 + [None] * 3
+
+
+@pytest.mark.asyncio
+async def test_the_status_a_saved_service_expects_is_an_answer() -> None:
+    handle, _heads = _key_checked(b"HTTP/1.1 404 Not Found\r\n\r\n")
+    async with loopback(handle) as port:
+        url = f"http://127.0.0.1:{port}/gone"
+        expected = await _sample(url, sample_interval=0.05, sample_count=3, expect_status=404)
+        unexpected = await _sample(url, sample_interval=0.05, sample_count=3)
+    assert expected.rate("ok") == 100 and expected.failed == 0
+    assert unexpected.rate("status 404") == 100

@@ -130,6 +130,7 @@ class NetmedicApp(App[int]):
         live_pace: LivePace = DEFAULT_PACE,
         pace_clock: PaceClock | None = None,
         service: ServiceCheck | None = None,
+        remote: RemoteChoice | None = None,
         prefs: Preferences | None = None,
         prefs_path: Path | None = None,
         on_hang_up: Callable[[], None] | None = None,
@@ -146,6 +147,9 @@ class NetmedicApp(App[int]):
         self.initial_service = service
         self.initial_target = service.target if service is not None else target
         self.initial_symptom = symptom or (service.symptom if service is not None else None)
+        # `netmedic TARGET --server DEST`: the other hosts every run from here asks,
+        # shown (and editable) in the target screen's field.
+        self.initial_remote = remote
         self.config = config or ProbeConfig()
         self.probe_overrides = dict(probe_overrides or {})
         self.plans = dict(plans or {})
@@ -192,7 +196,10 @@ class NetmedicApp(App[int]):
             self.resume_diagnosis(self.resume_from)
         elif self.initial_target is not None and self.initial_symptom is not None:
             self.start_diagnosis(
-                self.initial_target, self.initial_symptom, service=self.initial_service
+                self.initial_target,
+                self.initial_symptom,
+                service=self.initial_service,
+                remote=self.initial_remote,
             )
 
     def on_unmount(self) -> None:
@@ -236,15 +243,26 @@ class NetmedicApp(App[int]):
         return symptom not in self.plans
 
     def symptom_chosen(self, symptom: str, target: Target | None, error_text: str = "") -> None:
-        """The picker chose; a target given on the command line wins over the error's."""
-        if target is not None:
+        """The picker chose; a target given on the command line wins over the error's.
+        With other hosts from the command line, the target screen shows them first."""
+        if target is not None and self.initial_remote is None:
             self.start_diagnosis(target, symptom, error_text=error_text)
         else:
             from tui import recent_remote
 
             recent_targets = recent.load_recent(self.recent_path)
             remotes = recent_remote.load(recent_remote.path_beside(self.recent_path))
-            self.push_screen(TargetEntryScreen(symptom, recent_targets, error_text, remotes))
+            given = self.initial_remote.field if self.initial_remote is not None else ""
+            self.push_screen(
+                TargetEntryScreen(
+                    symptom,
+                    recent_targets,
+                    error_text,
+                    remotes,
+                    given_target=target.input if target is not None else "",
+                    given_remote=given,
+                )
+            )
 
     def start_diagnosis(
         self,
@@ -469,6 +487,7 @@ def run_app(
     session: SavedSession | None = None,
     pace: LivePace = DEFAULT_PACE,
     service: ServiceCheck | None = None,
+    remote: RemoteChoice | None = None,
 ) -> int:
     """The real app: sessions are journaled to disk and a hang-up flushes them."""
     prefs = _load_prefs()  # a bad config.toml is told first, terminal or not
@@ -486,6 +505,7 @@ def run_app(
         handle_hangup=True,
         live_pace=pace,
         service=service,
+        remote=remote,
         prefs=prefs[0],
         prefs_path=prefs[1],
     )

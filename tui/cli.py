@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from probes.record.services import ServiceCheck
     from probes.triage.pasted import PastedError
     from tui.demo.servers import DemoLab
+    from tui.remote import RemoteChoice
 
 FORMATS = ("md", "html", "json")
 EXIT_GRACE_S = 2.0  # how long the command waits for leftover blocking threads
@@ -54,13 +55,16 @@ the TUI (keyboard-first, works at 80x24 over SSH):
   netmedic                              open the TUI at the symptom picker
   netmedic TARGET [--symptom ID]        open the TUI on TARGET (and symptom)
   netmedic --resume [ID]                reopen the latest (or the named) saved session
+  netmedic TARGET --server DEST [--from DEST,...|@GROUP]
+                                        the TUI, also asking other hosts over your ssh
   netmedic demo                         broken services on loopback to diagnose (try this first)
 
 TARGET is host:port, [v6]:port or a URL (scheme://host[:port]/path); a URL's
 scheme gives the default port.  Ping, trace and the connection sampler keep
 running on the diagnosis screen: --interval S sets their pace (1 s), --window
 ROUNDS how many rounds the findings read (60).  Sessions are saved as they
-happen: see 'netmedic sessions' and 'netmedic report'."""
+happen: see 'netmedic sessions' and 'netmedic report'.  'netmedic TARGET --help'
+lists the TUI's options (--server, --from, ...) with examples."""
 
 
 class UsageError(Exception):
@@ -195,13 +199,20 @@ def build_parser() -> _Parser:
 def _add_watch(sub: Any) -> None:
     from tui.watch import add_watch_parser
 
-    add_watch_parser(sub, "host:port, [v6]:port or a URL", _symptom)
+    add_watch_parser(sub, "host:port, [v6]:port, a URL, or @NAME of a saved service", _symptom)
 
 
 def _watch(ns: argparse.Namespace) -> int:
     from tui.watch import run_watch
+    from tui.watch_options import watch_extras
 
-    return run_watch(_parse_target(ns.target), ns)
+    saved = _saved_service(ns)  # @NAME: its URL, headers and expected status
+    target = saved.target if saved is not None else _parse_target(ns.target)
+    try:
+        extras = watch_extras(ns, saved)
+    except remote.RemoteOptionError as exc:
+        raise UsageError(str(exc)) from None
+    return run_watch(target, ns, extras)
 
 
 def _add_exporter(sub: Any) -> None:
@@ -237,6 +248,11 @@ def build_tui_parser() -> _Parser:
         help="reopen the latest (or the named) saved session",
     )
     add_live_arguments(parser)
+    remote.add_remote_arguments(parser)  # the target screen's "other hosts" field
+    from tui.cli_examples import TUI_EXAMPLES
+
+    parser.epilog = TUI_EXAMPLES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
@@ -343,13 +359,25 @@ def _dispatch(args: list[str]) -> int:
     if ns.resume is not None:
         if ns.target:
             raise UsageError("give either a target or --resume, not both")
+        if remote.field_words(ns):
+            raise UsageError(
+                "--resume reopens a session as saved; --server and --from go with a TARGET"
+            )
         return _resume(ns.resume)
     pace = LivePace(ns.interval, ns.window)
     if ns.target and ns.target.startswith("@"):
         saved = _find_saved(ns.target[1:])
-        return _tui(saved.target, ns.symptom, pace, service=saved)
+        return _tui(saved.target, ns.symptom, pace, service=saved, remote=_other_hosts(ns))
     target = _parse_target(ns.target) if ns.target else None
-    return _tui(target, ns.symptom, pace)
+    return _tui(target, ns.symptom, pace, remote=_other_hosts(ns))
+
+
+def _other_hosts(ns: argparse.Namespace) -> RemoteChoice | None:
+    """``--server``/``--from`` on the TUI entry, validated as ``check`` does them."""
+    try:
+        return remote.given(ns)
+    except remote.RemoteOptionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _parse_target(text: str) -> Target:
@@ -801,11 +829,15 @@ def _resume(ref: str) -> int:
 
 
 def _tui(
-    target: Target | None, symptom: str | None, pace: LivePace, service: ServiceCheck | None = None
+    target: Target | None,
+    symptom: str | None,
+    pace: LivePace,
+    service: ServiceCheck | None = None,
+    remote: RemoteChoice | None = None,
 ) -> int:
     from tui.app import run_app
 
-    return run_app(target, symptom, pace=pace, service=service)
+    return run_app(target, symptom, pace=pace, service=service, remote=remote)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ examples:
   netmedic check 127.0.0.1:8080 --verbose         every finding, every probe's result
   netmedic check ssh://git.example.com            banner, host key type, auth methods
   netmedic check --error "$(tail -1 app.log)"     start from what your app printed
-  netmedic check @api --json                      a saved service, as one JSON object""",
+  netmedic check @api --json                      a saved service, as one JSON object
+  netmedic check db.internal:5432 --server db1    also read the server's side over ssh
+  netmedic check api:443 --from bastion,app2      the same check from there too, compared
+  netmedic check api:443 --from @web --inventory hosts.json""",
     "symptoms": """\
 example:
   netmedic symptoms                               the ids --symptom takes""",
@@ -36,12 +39,27 @@ examples:
 examples:
   netmedic watch db.internal:5432                 one line per second: loss, rtt, resets
   netmedic watch 10.0.0.5:443 --count 60 --max-loss 5
-  netmedic watch api:8080 --connections 50 --json""",
+  netmedic watch api:8080 --connections 50 --json
+  netmedic watch @api                             a saved service, with its headers
+  netmedic watch db.internal:5432 --server db1    and the server's side every 60 rounds""",
     "help": """\
 examples:
   netmedic help                                   the commands
   netmedic help check                             one command's options and examples""",
 }
+
+
+TUI_EXAMPLES = """\
+examples:
+  netmedic                                        pick the symptom, then type the target
+  netmedic db.internal:5432 --symptom refused     straight to the diagnosis
+  netmedic @api                                   a saved service ('netmedic services')
+  netmedic db.internal:5432 --server db1          also the server's side, over your ssh
+  netmedic api:443 --from bastion,app2            the same check from there too
+  netmedic api:443 --from @web --inventory hosts.json
+
+--server and --from fill the target screen's "other hosts" field (ctrl+o there),
+shown before the run starts and remembered for the target."""
 
 
 def add_examples(subparsers: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from tui import args
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+DEFAULT_TIMEOUT_S = 20.0  # per remote host
+DEFAULT_CONCURRENCY = 10  # remote hosts asked at once
 
 
 class RemoteOptionError(ValueError):
@@ -47,16 +52,16 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--remote-timeout",
         type=args.bounded(1, 600, "seconds"),
-        default=20.0,
+        default=DEFAULT_TIMEOUT_S,
         metavar="S",
-        help="deadline per remote host (20)",
+        help=f"deadline per remote host ({DEFAULT_TIMEOUT_S:g})",
     )
     group.add_argument(
         "--concurrency",
         type=args.whole(1, 100),
-        default=10,
+        default=DEFAULT_CONCURRENCY,
         metavar="N",
-        help="remote hosts asked at once (10)",
+        help=f"remote hosts asked at once ({DEFAULT_CONCURRENCY})",
     )
 
 
@@ -72,8 +77,8 @@ class RemoteChoice:
     server: str = ""
     vantages: tuple[tuple[str, str], ...] = ()
     ssh_config: str = ""
-    timeout: float = 20.0
-    concurrency: int = 10
+    timeout: float = DEFAULT_TIMEOUT_S
+    concurrency: int = DEFAULT_CONCURRENCY
     field: str = ""  # the entry screen's words, remembered per target
 
     def apply(self, config: ProbeConfig) -> ProbeConfig:
@@ -101,6 +106,45 @@ def parse_field(text: str) -> RemoteChoice:
     parser = _FieldParser(prog="", add_help=False)
     add_remote_arguments(parser)
     return dataclasses.replace(choose(parser.parse_args(words)), field=text.strip())
+
+
+def given(ns: argparse.Namespace) -> RemoteChoice | None:
+    """The remote options given on a command line (the TUI entry), resolved and
+    validated as ``check`` does, with the words the entry screen's field shows;
+    None when none was given.  RemoteOptionError for bad ones."""
+    words = field_words(ns)
+    if not words:
+        return None
+    return dataclasses.replace(choose(ns), field=shlex.join(words))
+
+
+def field_words(ns: argparse.Namespace) -> list[str]:
+    """The remote options of *ns* that differ from their defaults, as words the entry
+    screen's field (and ``check``) reads back the same."""
+    words: list[str] = []
+    for option, dest in _FIELD_OPTIONS:
+        value = getattr(ns, dest, None)
+        if value is None or value == _DEFAULTS.get(dest):
+            continue
+        if dest in _PATHS:  # the field is remembered: it must mean the same file elsewhere
+            value = os.path.abspath(value)
+        words += [option, f"{value:g}" if isinstance(value, float) else str(value)]
+    return words
+
+
+_FIELD_OPTIONS = (
+    ("--server", "server"),
+    ("--from", "vantages"),
+    ("--inventory", "inventory"),
+    ("--ssh-config", "ssh_config"),
+    ("--remote-timeout", "remote_timeout"),
+    ("--concurrency", "concurrency"),
+)
+_PATHS = frozenset({"inventory", "ssh_config"})
+_DEFAULTS: dict[str, object] = {
+    "remote_timeout": DEFAULT_TIMEOUT_S,
+    "concurrency": DEFAULT_CONCURRENCY,
+}
 
 
 def remote_config(ns: argparse.Namespace, config: ProbeConfig) -> ProbeConfig:

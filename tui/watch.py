@@ -5,6 +5,7 @@ as on the diagnosis screen (a live run, journaled like any session); every
 interval prints one line (or, with ``--json``, one ``netmedic.watch/1`` object):
 that interval's pings, RTT and connection outcomes with the run's totals and the
 rolling window's loss beside them, hops that changed, findings raised or cleared.
+A saved service (``@NAME``) and the server's side (``--server``): tui/watch_options.py.
 ``--max-loss`` (the rolling window's loss) and ``--max-rtt`` (the interval's average)
 end the run with exit 1 the first time they are crossed; Ctrl-C ends it with a
 summary line.  Ending never waits on a probe for long: the summary is printed first.
@@ -32,6 +33,12 @@ from probes.path.ping import PingData
 from probes.proto.burst import BurstResult
 from tui.args import LivePace, add_live_arguments, bounded, timeout, whole
 from tui.live_status import live_config
+from tui.watch_options import (
+    ServerLooks,
+    WatchExtras,
+    add_watch_remote_arguments,
+    server_entry,
+)
 
 if TYPE_CHECKING:
     from probes.run.runner import Run
@@ -72,6 +79,7 @@ def add_watch_parser(sub: Any, target_help: str, symptom: Callable[[str], str]) 
         "textfile collector: name it *.prom)",
     )
     watch.add_argument("--symptom", type=symptom, default="intermittent")
+    add_watch_remote_arguments(watch)
 
 
 @dataclass
@@ -93,6 +101,7 @@ class Tick:
     verdict: str = ""
     crossed: list[str] = field(default_factory=list)
     burst_line: str = ""  # the burst's result, on the line of the interval it arrived in
+    server: dict[str, str] = field(default_factory=dict)  # a look at the server's side in it
 
     def document(self) -> dict[str, Any]:
         return {
@@ -111,6 +120,7 @@ class Tick:
             "findings_cleared": self.cleared,
             "verdict": self.verdict,
             "thresholds_crossed": self.crossed,
+            "server": self.server or None,
         }
 
     def line(self) -> str:
@@ -139,6 +149,8 @@ class Tick:
             parts.append(f"hops {len(self.hops)}")
         if self.burst_line:
             parts.append(f"BURST {self.burst_line}")
+        if self.server:
+            parts.append(f"SERVER {self.server['summary']}")
         for change in self.hops_changed:
             parts.append(f"hop {change['ttl']} {change['from'] or '*'}→{change['to'] or '*'}")
         parts += [f"RAISED {f['id']}" for f in self.raised]
@@ -262,16 +274,29 @@ def tick(
     return out
 
 
+def watch_plan(ns: argparse.Namespace, extras: WatchExtras) -> tuple[str, ...]:
+    """The live probes, the burst with ``--connections``, the server with ``--server``."""
+    burst = ("burst",) if ns.connections else ()
+    server = ("server",) if extras.server is not None else ()
+    return (*PLAN, *burst, *server)
+
+
 async def watch(
-    target: Target, ns: argparse.Namespace, emit: Callable[[object], None] | None
+    target: Target,
+    ns: argparse.Namespace,
+    emit: Callable[[object], None] | None,
+    extras: WatchExtras | None = None,
 ) -> int:
     from probes.run.runner import Run
 
+    extras = extras or WatchExtras()
     config = live_config(
         ProbeConfig(timeout=ns.timeout, burst=ns.connections), LivePace(ns.interval, ns.window)
     )
-    plan = (*PLAN, "burst") if ns.connections else PLAN
+    config = extras.configure(config, ns.interval)
+    plan = watch_plan(ns, extras)
     run = Run(target, ns.symptom, config, plan=plan, live=LiveControl(), on_event=emit)
+    looks = ServerLooks()
     changes: list[FindingChanged] = []
 
     async def drive() -> None:
@@ -304,6 +329,9 @@ async def watch(
                 so_far,
             )
             hops = now.hops or hops
+            look = looks.fresh(run.results)
+            if look is not None:
+                now.server = server_entry(look)
             _keep_order(now, kinds)
             if now.connections.get("rates"):
                 rates = now.connections["rates"]
@@ -395,18 +423,19 @@ def _keep_order(now: Tick, kinds: list[str]) -> None:
     now.connections["rates"] = {k: rates.get(k, 0.0) for k in kinds}
 
 
-def run_watch(target: Target, ns: argparse.Namespace) -> int:
+def run_watch(target: Target, ns: argparse.Namespace, extras: WatchExtras | None = None) -> int:
     """The `watch` command: journaled like any session; Ctrl-C ends with a summary."""
     from probes.record.journal import Journal, JournalError
 
+    extras = extras or WatchExtras()
     journal: Journal | None = None
     try:
-        journal = Journal.create(target, ns.symptom, plan=PLAN)
+        journal = Journal.create(target, ns.symptom, plan=watch_plan(ns, extras))
     except JournalError as exc:
         print(f"netmedic: warning: {exc}; this watch is not saved", file=sys.stderr)
     runner = asyncio.Runner()
     try:
-        code = runner.run(watch(target, ns, journal.emit if journal else None))
+        code = runner.run(watch(target, ns, journal.emit if journal else None, extras))
     except KeyboardInterrupt:
         code = 0
     finally:

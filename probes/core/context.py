@@ -95,6 +95,9 @@ class ProbeConfig:
     remote_timeout: float = 20.0
     remote_concurrency: int = 10
     remote_budget: float | None = None
+    # A live run's look at the server's side again every server_interval seconds
+    # (0: one look; ``watch --server``), with remote_budget 0 (until cancelled).
+    server_interval: float = 0.0
     # How netmedic's own process is named where it holds a listener (the demo's servers).
     self_name: str = SELF_NAME
 

@@ -1,7 +1,8 @@
 """The connection sampler: packets can be fine while connections fail.
 
 Every interval it opens one TCP connection to the target and, when the target has
-one, says one thing in its protocol (an HTTP ``HEAD``, a Redis ``PING``, a PostgreSQL
+one, says one thing in its protocol (an HTTP ``HEAD`` with the configured headers,
+as a saved service sends them, a Redis ``PING``, a PostgreSQL
 startup, login and ``SELECT 1``: probes/proto/pghello.py), then closes it.  Each attempt ends as ``ok`` or as one kind of failure: ``refused``,
 ``reset``, ``timeout``, ``status NNN``, ``service error`` or ``error``.  It keeps
 counters for the run and a ring of the latest attempts (the rolling window a live
@@ -145,8 +146,10 @@ def _request(ctx: ProbeContext, speaks: str) -> bytes:
     if speaks == "http":
         path = getattr(ctx.target, "path", "") or "/"
         host = ctx.target.host_port
+        # The target's own origin: its headers (a saved service's API key) go with it.
+        extra = "".join(f"{name}: {value}\r\n" for name, value in ctx.config.headers)
         return (
-            f"HEAD {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: netmedic\r\n"
+            f"HEAD {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: netmedic\r\n{extra}"
             "Connection: close\r\n\r\n"
         ).encode("ascii", "replace")
     if speaks == "redis":
@@ -154,13 +157,14 @@ def _request(ctx: ProbeContext, speaks: str) -> bytes:
     return b""
 
 
-def _judge(speaks: str, first: bytes) -> tuple[str, str]:
-    """The outcome of the first bytes a service sent back."""
+def _judge(speaks: str, first: bytes, expect: int = 0) -> tuple[str, str]:
+    """The outcome of the first bytes a service sent back (*expect*: the status a saved
+    service's profile expects, never a failure)."""
     if speaks == "http":
         parts = first.split(b" ", 2)
         if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1][:3].isdigit():
             code = int(parts[1][:3])
-            fine = code < 400 or code in HEAD_NOT_SUPPORTED
+            fine = code < 400 or code in HEAD_NOT_SUPPORTED or code == expect
             return (OK if fine else f"status {code}"), clean_bytes(first.split(b"\r\n")[0])
         return SERVICE_ERROR, f"not HTTP: {clean_bytes(first[:60])}"
     if speaks == "redis":
@@ -220,7 +224,7 @@ async def _attempt(
             first = await reader.read(512)
             if not first:
                 return Attempt(RESET, connect_s, None, "closed without answering")
-            outcome, detail = _judge(speaks, first)
+            outcome, detail = _judge(speaks, first, ctx.config.expect_status)
             return Attempt(outcome, connect_s, time.monotonic() - sent, detail)
     except ssl.SSLError as exc:  # its errno is an SSL_ERROR_* code, not an errno
         reason = getattr(exc, "verify_message", None) or exc.reason or type(exc).__name__

@@ -17,6 +17,7 @@ from probes.triage.pasted import PastedError
 from tests.data.make_session import FACTS, SESSION_ID, T0
 from tests.fake_engine import FakeNetwork
 from tui.app import JournalFactory, NetmedicApp, memory_journal
+from tui.remote import RemoteChoice
 
 
 class RecordingSink:
@@ -38,6 +39,7 @@ def make_app(
     probes: tuple[str, ...] | None = None,
     journal_factory: JournalFactory = memory_journal,
     resume: SavedSession | None = None,
+    remote: RemoteChoice | None = None,
 ) -> NetmedicApp:
     network = network or FakeNetwork()
     # Only probes the fake network answers for: real ones would make snapshots flaky.
@@ -59,6 +61,7 @@ def make_app(
         privileged=privileged,
         journal_factory=journal_factory,
         resume=resume,
+        remote=remote,
     )
 
 

@@ -38,7 +38,9 @@ recent targets; **enter** there picks one.  **escape** goes back.
 **ctrl+o** opens the *other hosts* field: `--server db1` also reads the
 server's side over your ssh, `--from bastion,app2` (or `--from @GROUP
 --inventory FILE`) runs the same check from those hosts.  It is remembered
-per target and shown again when that target is typed.
+per target and shown again when that target is typed.  Given on the command
+line (`netmedic TARGET --server db1`), it is filled in and open here, and wins
+over the remembered one.
 """
     BINDINGS = [
         Binding("escape", "back", "Back", id="target.back", tooltip="Back to the symptoms"),
@@ -62,8 +64,14 @@ per target and shown again when that target is typed.
         recent: list[str],
         error_text: str = "",
         remotes: dict[str, str] | None = None,
+        *,
+        given_target: str = "",
+        given_remote: str = "",
     ) -> None:
         super().__init__(id="target-entry")
+        # From the command line (`netmedic TARGET --server db1`): shown to confirm.
+        self.given_target = given_target
+        self.given_remote = given_remote
         self.symptom = symptom
         self.recent = recent
         self.remotes = remotes or {}  # target -> its remembered "other hosts" field
@@ -86,8 +94,10 @@ per target and shown again when that target is typed.
             yield Label("Target", classes="field-label")
             yield self._input("target", "host:port, [v6]:port or URL")
             yield Static("", id="target-error", markup=False)
-            if self.error_text:
+            if self.error_text and not self.given_target:
                 yield Static(self._from_error(), id="target-from-error", markup=False)
+            if self.given_target or self.given_remote:
+                yield Static(self._given_hint(), id="target-given", markup=False)
             yield Static(
                 "e.g. db.internal:5432 · https://api.example.com/health · [fd00::5]:6333",
                 id="target-hint",
@@ -120,6 +130,12 @@ per target and shown again when that target is typed.
         field.cursor_blink = self.netmedic.blink
         return field
 
+    def _given_hint(self) -> Text:
+        """What the command line filled in, and what is left to do."""
+        if self.given_target:
+            return Text("from the command line: enter to start, or edit", style="italic")
+        return Text("other hosts from the command line: type the target", style="italic")
+
     def _from_error(self) -> Text:
         """Where the prefilled target comes from, or what the error leaves out."""
         named = self.named
@@ -139,6 +155,11 @@ per target and shown again when that target is typed.
             field.value = named.field_text if named.target() is not None else f"{named.host}:"
             if named.origin and self.query("#origin"):
                 self.query_one("#origin", Input).value = named.origin
+        if self.given_remote:
+            self.query_one("#remote", Input).value = self.given_remote
+            self.query_one("#other-hosts").display = True
+        if self.given_target:  # the command line's target wins over the error's
+            field.value = self.given_target
 
     @on(Input.Changed, "#target")
     def _validate(self, event: Input.Changed) -> None:
@@ -157,7 +178,7 @@ per target and shown again when that target is typed.
         error.remove_class("-error")
         error.update(Text(f"→ {self.target.host_port} ({self.target.scheme})"))
         remembered = self.remotes.get(event.value.strip())
-        if remembered:
+        if remembered and not self.given_remote:  # the command line's words win
             self.query_one("#remote", Input).value = remembered
             self.query_one("#other-hosts").display = True
 

@@ -430,7 +430,7 @@ def collect_client(params: dict[str, object]) -> dict[str, object]:
     # connect gets what is left, and addresses past it are told as not tried.
     deadline = started + float(str(params.get("budget", timeout * 4)))
     # The path is measured while the connects run: it waits for routers, they for SYNs.
-    tracer = PathTracer(addresses[:PATH_ADDRESSES], min(deadline, time.monotonic() + PATH_TIME_S))
+    tracer = PathTracer(_first_per_family(addresses), min(deadline, time.monotonic() + PATH_TIME_S))
     attempts = []
     first_open = ""
     for address in addresses[:8]:
@@ -473,7 +473,6 @@ def _connect(address: str, port: int, timeout: float) -> dict[str, object]:
 
 # -- the path, as tracepath finds it without root ------------------------------------
 
-PATH_ADDRESSES = 4
 PATH_HOPS = 16
 PATH_ROUNDS = 2  # a hop silent in both rounds is told as silent
 PATH_WAIT_S = 1.0  # per round, for the routers' answers
@@ -618,6 +617,8 @@ class _PathTo:
         self.sock.close()
         answered = sorted(self.hops)
         last = self.end or min(PATH_HOPS, answered[-1] + 1 if answered else 1)
+        if self.outcome == "error":  # nothing went out past the last answer
+            last = answered[-1] if answered else 0
         hops = [{"ttl": t, "address": self.hops[t][0], "ms": self.hops[t][1]}
                 if t in self.hops else {"ttl": t, "address": "", "ms": 0.0}
                 for t in range(1, last + 1)]  # fmt: skip
@@ -627,6 +628,13 @@ class _PathTo:
         return {"address": self.address, "protocol": "udp", "clock": "collector",
                 "outcome": outcome, "detail": self.detail, "stopped_at": stopped,
                 "hops": hops}  # fmt: skip
+
+
+def _first_per_family(addresses: list[str]) -> list[str]:
+    """The first IPv4 and the first IPv6 address: routers answer a host's probes at a
+    few per second (Linux: a burst of 6, then 1/s), so more paths at once mute hops."""
+    first = {":" in a: a for a in reversed(addresses)}
+    return [a for a in addresses if first.get(":" in a) == a]
 
 
 class PathTracer:

@@ -21,7 +21,7 @@ from probes.remote import ssh
 from probes.remote.untrusted import as_address, as_float, as_int, as_list, dicts
 
 MAX_ADDRESSES = 8
-MAX_PATHS = 4  # the collector traces at most this many addresses
+MAX_PATHS = 2  # the collector traces one address per family
 MAX_HOPS = 16  # ... and this many hops each
 PATH_OUTCOMES = ("reached", "unreachable", "silent", "error")
 

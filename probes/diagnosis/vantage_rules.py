@@ -13,7 +13,13 @@ from collections.abc import Iterator
 
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
-from probes.remote.compare import cell, first_difference, here_view, paths_compared
+from probes.remote.compare import (
+    cell,
+    first_difference,
+    here_view,
+    paths_compared,
+    shown_path,
+)
 from probes.remote.vantage import VantagePath, VantagesData, VantageView
 
 
@@ -125,35 +131,41 @@ def _how(path: VantagePath) -> str:
 
 
 def _hops(path: VantagePath) -> str:
-    hops = [f"{h.address} ({h.ms:.1f} ms)" if h.address else "*" for h in path.hops]
+    hops = [f"{h.address} ({_ms(h.ms)})" if h.address else "*" for h in path.hops]
     return " → ".join(hops) or "no hop answered"
 
 
+def _ms(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms >= 0.1 else "<0.1 ms"
+
+
 def _located(here: VantageView, there: VantageView, blocked: str) -> tuple[NextStep, ...]:
-    """Where the two places' paths part, as the step that says where to look: the last
-    hop heard on the failing side, or, when both reach the address, a port rule."""
+    """Where the failing place's path stops, as the step that says where to look (with the
+    working place's path beside it when both traced it); when it reaches the address, a
+    rule for the port is what blocks, not routing."""
     pair = paths_compared(here, there)
-    if pair is None:
-        return ()
-    mine, theirs = pair
+    mine, theirs = pair if pair else (shown_path(here), shown_path(there))
     failing, working = (mine, theirs) if blocked == "here" else (theirs, mine)
     failing_name, working_name = ("here", there.name) if blocked == "here" else (there.name, "here")
-    if failing.reached and working.reached:
+    if failing is None:
+        return ()
+    if failing.reached:
+        source = "this host's address" if blocked == "here" else f"{there.name}'s address"
         return (
             NextStep(
                 f"The path reaches {failing.address} from {failing_name} too "
-                f"({failing.stopped_at} hops): routing works, so a rule for port traffic from "
-                f"{failing_name}'s address drops it, on the way or on the server"
+                f"({failing.stopped_at} hops): routing works, so a rule for the port drops "
+                f"traffic from {source}, on the way or on the server"
             ),
         )
     last = failing.last_hop
-    if failing.reached or last is None:
+    if last is None:
         return ()
+    beside = f"; from {working_name} it {working.describe()}" if working is not None else ""
     return (
         NextStep(
-            f"From {failing_name} the path {failing.describe()}; from {working_name} it "
-            f"{working.describe()}: look at the firewall or route on hop {last.ttl} "
-            f"({last.address}) and the next one"
+            f"From {failing_name} the path {failing.describe()}{beside}: look at the firewall "
+            f"or route on hop {last.ttl} ({last.address}) and the next one"
         ),
     )
 

@@ -229,7 +229,10 @@ def test_reachable_from_the_bastion_blocked_here(remote: Remote) -> None:
 
 def test_the_path_from_each_place_locates_the_block_here(remote: Remote) -> None:
     before = remote.remote_state()
-    doc = remote.check(f"{CUT_OFF_HERE}:{BLOCKED_HERE}", "--from", "bastion")
+    report = remote.folder / "cut-off.md"
+    doc = remote.check(
+        f"{CUT_OFF_HERE}:{BLOCKED_HERE}", "--from", "bastion", "--report", str(report)
+    )
     assert doc["verdict"] == "path.blocked_from_here", ids(doc)
     (view,) = probe(doc, "vantages")["data"]["views"]
     (path,) = view["paths"]  # traced on the bastion, unprivileged, from its error queue
@@ -247,6 +250,7 @@ def test_the_path_from_each_place_locates_the_block_here(remote: Remote) -> None
         f"{CUT_OFF_HERE} in 2 hops: look at the firewall or route on hop 1 (10.1.0.1) and the "
         "next one"
     ) in steps
+    assert f"path to {CUT_OFF_HERE}: 10.3.0.1 → {CUT_OFF_HERE} (reached)" in report.read_text()
     assert_left_nothing(remote, before)
 
 

@@ -11,6 +11,7 @@ text on standard input), without ssh: what is tested is the kernel's answers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -20,9 +21,22 @@ from typing import Any
 
 import pytest
 
+from probes.core.context import ProbeContext
+from probes.core.model import ProbeResult, Status, to_jsonable
+from probes.core.target import parse_target
+from probes.diagnosis import diagnose
+from probes.record.revive import revive
 from probes.remote import ssh
-from probes.remote.compare import path_cell
-from probes.remote.vantage import VantagePath, read_path, read_view
+from probes.remote.compare import cell, first_difference, here_view, path_cell
+from probes.remote.vantage import (
+    PathHop,
+    VantagePath,
+    VantagesData,
+    VantageView,
+    read_path,
+    read_view,
+)
+from tests.fake_engine import FakeNetwork
 from tests.lab.netns import Lab, lab_unavailable_reason
 from tests.lab.topology import build
 
@@ -183,3 +197,58 @@ def test_a_hostile_path_document_is_bounded_and_sanitised() -> None:
     assert len(path.hops) <= 16 and all(1 <= h.ttl <= 16 for h in path.hops)
     assert path.hops[0].address == "" and path.hops[0].ms == 0.0
     assert json.dumps([h.ms for h in path.hops])  # finite numbers only
+
+
+# -- what netmedic makes of it --------------------------------------------------------------
+
+TARGET = "https://api.example.com/health"
+
+
+async def _here_with_trace() -> dict[str, ProbeResult]:
+    """This host's run (fake engine): reaches the address in 8 hops, hop 4 silent."""
+    network = FakeNetwork(listening=True)
+    ctx = ProbeContext(parse_target(TARGET))
+    out = {}
+    for name in ("dns", "tcp", "tls", "http", "trace"):
+        async for result in network.overrides()[name](ctx):
+            out[name] = result
+    return out
+
+
+async def test_this_host_s_trace_is_the_here_view_of_the_path() -> None:
+    here = here_view(await _here_with_trace())
+    (path,) = here.paths
+    assert (path.outcome, path.stopped_at, path.protocol) == ("reached", 8, "udp")
+    assert [h.address for h in path.hops][2:5] == ["10.3.0.1", "", "10.5.0.1"]
+    assert cell(here, "path") == "8 hops"
+
+
+async def test_only_the_path_differs_a_note_naming_where_it_stops() -> None:
+    results = await _here_with_trace()
+    here = here_view(results)
+    address = here.paths[0].address
+    hops = (PathHop(1, "10.9.0.1", 0.4), PathHop(2, "10.9.1.1", 1.2), PathHop(3, ""))
+    there = dataclasses.replace(
+        here, name="app2", dest="app2", paths=(VantagePath(address, "silent", "", 2, hops),)
+    )
+    assert first_difference(here, there) == "path"
+    data = VantagesData((there,), 1, 10, 20.0)
+    everything = {**results, "vantages": ProbeResult("vantages", Status.OK, 0.1, "", data)}
+    found = {f.id: f for f in diagnose(parse_target(TARGET), everything).findings}
+    f = found["path.differs_by_vantage"]
+    assert f.severity == "info"  # the connection works from both places
+    assert f.title == (
+        f"from here the path reaches {address} in 8 hops; "
+        "from app2 it goes silent after hop 2 (10.9.1.1)"
+    )
+    assert (
+        "path from app2 (udp, round trips by the remote script's clock): goes silent after "
+        "hop 2 (10.9.1.1): 10.9.0.1 (0.4 ms) → 10.9.1.1 (1.2 ms) → *"
+    ) in f.evidence
+
+
+def test_paths_revive_from_their_json() -> None:
+    path = VantagePath("10.0.0.5", "unreachable", "host unreachable (code 1)", 2,
+                       (PathHop(1, "10.3.0.1", 0.3), PathHop(2, "10.3.0.1", 0.5)))  # fmt: skip
+    views = VantagesData((VantageView("a", "a", ssh.OK, paths=(path,)),), 1, 10, 20.0)
+    assert revive(VantagesData, json.loads(json.dumps(to_jsonable(views)))) == views

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from probes.core.context import ProbeContext
-from probes.core.model import ProbeResult, Status, to_jsonable
+from probes.core.model import Finding, ProbeResult, Status, to_jsonable
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.record.revive import revive
@@ -30,6 +30,7 @@ from probes.remote import ssh
 from probes.remote.compare import cell, first_difference, here_view, path_cell
 from probes.remote.vantage import (
     PathHop,
+    VantageAttempt,
     VantagePath,
     VantagesData,
     VantageView,
@@ -204,9 +205,9 @@ def test_a_hostile_path_document_is_bounded_and_sanitised() -> None:
 TARGET = "https://api.example.com/health"
 
 
-async def _here_with_trace() -> dict[str, ProbeResult]:
+async def _here_with_trace(listening: bool = True) -> dict[str, ProbeResult]:
     """This host's run (fake engine): reaches the address in 8 hops, hop 4 silent."""
-    network = FakeNetwork(listening=True)
+    network = FakeNetwork(listening=listening)
     ctx = ProbeContext(parse_target(TARGET))
     out = {}
     for name in ("dns", "tcp", "tls", "http", "trace"):
@@ -223,20 +224,40 @@ async def test_this_host_s_trace_is_the_here_view_of_the_path() -> None:
     assert cell(here, "path") == "8 hops"
 
 
-async def test_only_the_path_differs_a_note_naming_where_it_stops() -> None:
-    results = await _here_with_trace()
-    here = here_view(results)
-    address = here.paths[0].address
+def _silent_after_hop_2(view: VantageView, address: str, tcp: str) -> VantageView:
     hops = (PathHop(1, "10.9.0.1", 0.4), PathHop(2, "10.9.1.1", 1.2), PathHop(3, ""))
-    there = dataclasses.replace(
-        here, name="app2", dest="app2", paths=(VantagePath(address, "silent", "", 2, hops),)
+    return dataclasses.replace(
+        view,
+        name="app2",
+        dest="app2",
+        tcp=(VantageAttempt(address, tcp),),
+        paths=(VantagePath(address, "silent", "", 2, hops),),
     )
-    assert first_difference(here, there) == "path"
+
+
+def _findings(results: dict[str, ProbeResult], there: VantageView) -> dict[str, Finding]:
     data = VantagesData((there,), 1, 10, 20.0)
     everything = {**results, "vantages": ProbeResult("vantages", Status.OK, 0.1, "", data)}
-    found = {f.id: f for f in diagnose(parse_target(TARGET), everything).findings}
-    f = found["path.differs_by_vantage"]
-    assert f.severity == "info"  # the connection works from both places
+    return {f.id: f for f in diagnose(parse_target(TARGET), everything).findings}
+
+
+async def test_a_trace_silent_before_a_server_that_answers_its_port_is_no_difference() -> None:
+    results = await _here_with_trace()
+    here = here_view(results)
+    # The server drops UDP probes; its port answers from both places all the same.
+    there = _silent_after_hop_2(here, here.paths[0].address, "open")
+    assert first_difference(here, there) == ""
+    assert "path.differs_by_vantage" not in _findings(results, there)
+
+
+async def test_where_packets_stop_differs_while_the_connection_fails_everywhere() -> None:
+    results = await _here_with_trace(listening=False)  # refused here: packets arrive
+    here = here_view(results)
+    address = here.paths[0].address
+    there = _silent_after_hop_2(here, address, "filtered")  # both fail: tcp agrees
+    assert first_difference(here, there) == "path"
+    f = _findings(results, there)["path.differs_by_vantage"]
+    assert f.severity == "warning"
     assert f.title == (
         f"from here the path reaches {address} in 8 hops; "
         "from app2 it goes silent after hop 2 (10.9.1.1)"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from probes.core.model import Finding, NextStep, Severity
 from probes.diagnosis.evidence import Evidence, q
 from probes.remote.compare import (
+    arrives,
     cell,
     first_difference,
     here_view,
@@ -209,11 +210,9 @@ def _path(ev: Evidence, here: VantageView, views: list[VantageView]) -> Finding:
     pair = paths_compared(here, views[0])
     assert pair is not None  # the layer differs: both places traced it
     mine, theirs = pair
-    # The connection fares the same from both places: the path tells where packets stop,
-    # not whether the service works (UDP probes may be filtered where TCP passes).
-    severity = _severity(mine.reached, theirs.reached)
-    if here.tcp_state == "open" and views[0].tcp_state == "open":
-        severity = Severity.INFO
+    # The connection fails from both places (or the layers above agree): where packets
+    # stop tells where to look, it is not the failure itself.
+    severity = _severity(arrives(here, mine), arrives(views[0], theirs))
     return Finding(
         "path.differs_by_vantage",
         Severity.WARNING if severity == Severity.ERROR else severity,

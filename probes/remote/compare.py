@@ -173,8 +173,16 @@ def same(here: VantageView, there: VantageView, layer: str) -> bool | None:
         pair = paths_compared(here, there)
         if pair is None or "error" in (pair[0].outcome, pair[1].outcome):
             return None
-        return pair[0].reached == pair[1].reached
+        return arrives(here, pair[0]) == arrives(there, pair[1])
     return None
+
+
+def arrives(view: VantageView, path: VantagePath) -> bool:
+    """Do packets from *view*'s place get to the path's address?  The trace reached it,
+    or the address answered the connect: a server that drops UDP probes (or ICMP echo)
+    still answers its port, and that is no difference in the route."""
+    answered = any(a.address == path.address and a.state in ("open", "refused") for a in view.tcp)
+    return path.reached or answered
 
 
 def first_difference(here: VantageView, there: VantageView) -> str:

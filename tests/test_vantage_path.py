@@ -247,6 +247,7 @@ async def test_a_trace_silent_before_a_server_that_answers_its_port_is_no_differ
     # The server drops UDP probes; its port answers from both places all the same.
     there = _silent_after_hop_2(here, here.paths[0].address, "open")
     assert first_difference(here, there) == ""
+    assert cell(there, "path") == "≥3 hops"  # past the last hop heard: the port answers
     assert "path.differs_by_vantage" not in _findings(results, there)
 
 

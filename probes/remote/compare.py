@@ -113,7 +113,17 @@ def cell(view: VantageView, layer: str) -> str:
     if layer == "http":
         return str(view.http_status) if view.http_status else ""
     if layer == "path":
-        return path_cell(shown_path(view))
+        path = shown_path(view)
+        last = path.last_hop if path is not None else None
+        if (
+            path is not None
+            and last is not None
+            and path.outcome == "silent"
+            and arrives(view, path)
+        ):
+            # The probes die at the end, the port answers: the address is past the last hop.
+            return f"≥{last.ttl + 1} hops"
+        return path_cell(path)
     return ""
 
 

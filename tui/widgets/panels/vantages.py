@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 
 from probes.core.model import ProbeResult
-from probes.remote.compare import LAYERS, cell, shown_path
+from probes.remote.compare import LAYERS, arrives, cell, shown_path
 from probes.remote.ssh import EXPLAIN
 from probes.remote.vantage import VantagesData, VantageView
 from tui.widgets.panels.base import ProbePanel
@@ -55,5 +55,5 @@ def _style(view: VantageView, layer: str) -> str:
         return "green" if view.tcp_state == "open" else ""
     if layer == "path":
         path = shown_path(view)
-        return "" if path is None else "green" if path.reached else "yellow"
+        return "" if path is None else "green" if arrives(view, path) else "yellow"
     return ""

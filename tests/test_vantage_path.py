@@ -51,6 +51,7 @@ REACHED_V4, SILENT_V4, HOST_UNREACH_V4, PROHIBITED_V4 = (
 )  # fmt: skip
 REACHED_V6, SILENT_V6, PROHIBITED_V6 = "fd00:2::2", "fd00:2::9", "fd00:2::a"
 NO_ROUTE = "192.0.2.1"  # the client has no default route
+UDP_DROPPED = "10.2.0.55"  # the server drops UDP to it; its TCP port answers (a reset)
 CLOSED_PORT = 15999
 
 
@@ -67,6 +68,8 @@ def collect(lab: Lab, ns: str, host: str) -> subprocess.Popen[bytes]:
         )
 
 
+Traced = tuple[dict[str, VantagePath], list[dict[str, Any]], dict[str, VantageView]]
+
 # The collector traces one address per family; each name here gives it one pair.
 NAMES = {
     "reached.lab": (REACHED_V4, REACHED_V6),
@@ -74,11 +77,12 @@ NAMES = {
     "refused.lab": (HOST_UNREACH_V4, PROHIBITED_V6),
     "prohibited.lab": (PROHIBITED_V4,),
     "noroute.lab": (NO_ROUTE,),
+    "noudp.lab": (UDP_DROPPED,),
 }
 
 
 @pytest.fixture(scope="module")
-def traced() -> Iterator[tuple[dict[str, VantagePath], list[dict[str, Any]]]]:
+def traced() -> Iterator[Traced]:
     """Every address's path, from one collector run per name, all at once."""
     with Lab("vpath") as lab:
         topo = build(lab)
@@ -88,6 +92,12 @@ def traced() -> Iterator[tuple[dict[str, VantagePath], list[dict[str, Any]]]]:
         lab.ns(topo.router, "sysctl", "-qw", "net.ipv6.icmp.ratelimit=0")
         for extra in (SILENT_V6, PROHIBITED_V6):
             lab.ns(topo.server, "ip", "addr", "add", f"{extra}/64", "dev", "eth0", "nodad")
+        lab.ns(topo.server, "ip", "addr", "add", f"{UDP_DROPPED}/24", "dev", "eth0")
+        lab.nft(
+            topo.server,
+            "table inet guard {\n chain input {\n  type filter hook input priority 0; "
+            f"policy accept;\n  ip daddr {UDP_DROPPED} meta l4proto udp drop\n }}\n}}\n",
+        )
         topo.set_router_rules(
             f"ip daddr {SILENT_V4} drop",
             f"ip6 daddr {SILENT_V6} drop",
@@ -99,6 +109,7 @@ def traced() -> Iterator[tuple[dict[str, VantagePath], list[dict[str, Any]]]]:
         lab.write_etc(topo.client, "hosts", f"127.0.0.1 localhost\n{hosts}")
         runs = [collect(lab, topo.client, name) for name in NAMES]
         paths: dict[str, VantagePath] = {}
+        views: dict[str, VantageView] = {}
         docs: list[dict[str, Any]] = []
         for proc in runs:
             out, err = proc.communicate(timeout=30)
@@ -106,15 +117,17 @@ def traced() -> Iterator[tuple[dict[str, VantagePath], list[dict[str, Any]]]]:
             reply = ssh.classify("lab", 0, out, err, 0.1)
             assert reply.ok, out
             docs.append(reply.document)
-            paths |= {p.address: p for p in read_view("lab", reply).paths}
-        yield paths, docs
+            view = read_view("lab", reply)
+            paths |= {p.address: p for p in view.paths}
+            views |= {p.address: view for p in view.paths}
+        yield paths, docs, views
 
 
 @lab_only
 def test_a_reached_address_shows_each_hop_ipv4_and_ipv6(
-    traced: tuple[dict[str, VantagePath], list[dict[str, Any]]],
+    traced: Traced,
 ) -> None:
-    paths, _raw = traced
+    paths, _docs, _views = traced
     for address, router in ((REACHED_V4, ROUTER_V4), (REACHED_V6, ROUTER_V6)):
         path = paths[address]
         assert path.outcome == "reached", path
@@ -127,9 +140,9 @@ def test_a_reached_address_shows_each_hop_ipv4_and_ipv6(
 
 @lab_only
 def test_a_dropped_address_goes_silent_after_the_router(
-    traced: tuple[dict[str, VantagePath], list[dict[str, Any]]],
+    traced: Traced,
 ) -> None:
-    paths, _raw = traced
+    paths, _docs, _views = traced
     for address, router in ((SILENT_V4, ROUTER_V4), (SILENT_V6, ROUTER_V6)):
         path = paths[address]
         assert path.outcome == "silent", path
@@ -141,9 +154,9 @@ def test_a_dropped_address_goes_silent_after_the_router(
 
 @lab_only
 def test_icmp_unreachable_answers_name_the_router_and_the_code(
-    traced: tuple[dict[str, VantagePath], list[dict[str, Any]]],
+    traced: Traced,
 ) -> None:
-    paths, _raw = traced
+    paths, _docs, _views = traced
     for address, router, words in (
         (HOST_UNREACH_V4, ROUTER_V4, "host unreachable (code 1)"),
         (PROHIBITED_V4, ROUTER_V4, "administratively prohibited (code 13)"),
@@ -159,18 +172,32 @@ def test_icmp_unreachable_answers_name_the_router_and_the_code(
 
 @lab_only
 def test_no_route_from_the_vantage_is_an_error_not_a_silence(
-    traced: tuple[dict[str, VantagePath], list[dict[str, Any]]],
+    traced: Traced,
 ) -> None:
-    paths, _raw = traced
+    paths, _docs, _views = traced
     path = paths[NO_ROUTE]
     assert (path.outcome, path.detail, path.hops) == ("error", "Network is unreachable", ())
 
 
 @lab_only
+def test_a_server_dropping_udp_probes_still_arrives_by_its_port(traced: Traced) -> None:
+    paths, docs, views = traced
+    path, view = paths[UDP_DROPPED], views[UDP_DROPPED]
+    assert view.tcp_state == "refused"  # a reset: packets get there
+    assert (path.outcome, path.stopped_at) == ("silent", 1)
+    assert [h.address for h in path.hops] == [ROUTER_V4, ""]
+    assert "answered its port" in path.detail
+    assert cell(view, "path") == "≥2 hops"
+    (doc,) = [d for d in docs if d["path"][0]["address"] == UDP_DROPPED]
+    # Settled once the port answered, not after two silent rounds.
+    print(f"collector toward a server dropping UDP: {doc['collect_s']:.2f} s")
+
+
+@lab_only
 def test_the_trace_is_bounded_and_runs_alongside_the_connects(
-    traced: tuple[dict[str, VantagePath], list[dict[str, Any]]],
+    traced: Traced,
 ) -> None:
-    _paths, docs = traced
+    _paths, docs, _views = traced
     for doc in docs:
         # Two silent rounds of a second, while connects to the dropped address wait theirs.
         print(f"collector with {len(doc['path'])} paths: {doc['collect_s']:.2f} s")

@@ -439,6 +439,8 @@ def collect_client(params: dict[str, object]) -> dict[str, object]:
             attempts.append({"address": address, "state": "not_tried", "error": "", "ms": 0.0})
             continue
         attempts.append(_connect(address, port, min(timeout, left)))
+        if attempts[-1]["state"] in ("open", "refused"):
+            tracer.port_answered(address)
         if attempts[-1]["state"] == "open" and not first_open:
             first_open = address
     out["tcp"] = attempts
@@ -477,6 +479,9 @@ PATH_HOPS = 16
 PATH_ROUNDS = 2  # a hop silent in both rounds is told as silent
 PATH_WAIT_S = 1.0  # per round, for the routers' answers
 PATH_TIME_S = PATH_ROUNDS * PATH_WAIT_S + 0.5
+# Once the address answered its port, hops still silent this long after are left silent:
+# a server that drops UDP probes would otherwise cost every check both rounds.
+PATH_SETTLE_S = 0.3
 PATH_PORT = 33434  # traceroute's ports: each probe its own, so an answer names its TTL
 # Not in the socket module of every Python (linux/in.h, in6.h, socket.h, errqueue.h).
 IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
@@ -539,14 +544,19 @@ class _PathTo:
         self.address = address
         self.v6 = ":" in address
         self.sock = socket.socket(socket.AF_INET6 if self.v6 else socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setblocking(False)
-        if self.v6:
-            self.sock.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
-        else:
-            self.sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
+        try:
+            self.sock.setblocking(False)
+            if self.v6:
+                self.sock.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
+            else:
+                self.sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
+        except OSError:
+            self.sock.close()
+            raise
         self.sent: dict[int, tuple[int, float]] = {}  # port -> (TTL, sent at)
         self.hops: dict[int, tuple[str, float]] = {}  # TTL -> (who answered, ms)
         self.end = 0  # TTL of the destination's or an unreachable answer
+        self.port_answered_at = 0.0  # set by the connect (main thread) when it got an answer
         self.outcome = ""
         self.detail = ""
 
@@ -611,6 +621,8 @@ class _PathTo:
     def waiting(self) -> bool:
         if self.outcome == "error":
             return False
+        if self.port_answered_at and time.monotonic() - self.port_answered_at >= PATH_SETTLE_S:
+            return False
         return not self.end or any(t not in self.hops for t in range(1, self.end))
 
     def result(self) -> dict[str, object]:
@@ -625,6 +637,8 @@ class _PathTo:
         outcome, stopped = self.outcome, self.end
         if not outcome:
             outcome, stopped = "silent", answered[-1] if answered else 0
+            if self.port_answered_at:
+                self.detail = "the address answered its port: the probes die past the last hop"
         return {"address": self.address, "protocol": "udp", "clock": "collector",
                 "outcome": outcome, "detail": self.detail, "stopped_at": stopped,
                 "hops": hops}  # fmt: skip
@@ -670,12 +684,18 @@ class PathTracer:
                 left = round_end - time.monotonic()
                 if left <= 0:
                     break
-                ready, _w, _x = select.select([p.sock for p in self.paths], [], [], left)
+                # Short waits: a connect may settle a path meanwhile.
+                ready, _w, _x = select.select([p.sock for p in self.paths], [], [], min(left, 0.1))
                 for path in self.paths:
                     if path.sock in ready:
                         path.drain()
             if time.monotonic() >= self.deadline:
                 return
+
+    def port_answered(self, address: str) -> None:
+        for path in self.paths:
+            if path.address == address:
+                path.port_answered_at = time.monotonic()
 
     def result(self) -> list[dict[str, object]]:
         self.thread.join(max(0.0, self.deadline - time.monotonic()) + 0.5)

@@ -301,3 +301,15 @@ def test_paths_revive_from_their_json() -> None:
                        (PathHop(1, "10.3.0.1", 0.3), PathHop(2, "10.3.0.1", 0.5)))  # fmt: skip
     views = VantagesData((VantageView("a", "a", ssh.OK, paths=(path,)),), 1, 10, 20.0)
     assert revive(VantagesData, json.loads(json.dumps(to_jsonable(views)))) == views
+
+
+async def test_without_a_trace_this_host_s_ping_is_the_here_view() -> None:
+    network = FakeNetwork(listening=True)
+    ctx = ProbeContext(parse_target(TARGET))
+    results = {}
+    for name in ("dns", "tcp", "ping"):
+        async for result in network.overrides()[name](ctx):
+            results[name] = result
+    (path,) = here_view(results).paths
+    assert (path.outcome, path.protocol, path.hops) == ("reached", "icmp", ())
+    assert path.describe() == f"reaches {path.address}" and path_cell(path) == "reached"

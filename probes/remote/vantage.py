@@ -66,8 +66,12 @@ class VantagePath:
         """ "reaches 10.0.0.5 in 3 hops", "goes silent after hop 2 (10.0.0.1)"..."""
         last = self.last_hop
         if self.outcome == "reached":
-            return f"reaches {self.address} in {self.stopped_at} hops"
-        if self.outcome == "unreachable" and last is not None:
+            # No hop count: this host's ping answered, and it had no trace.
+            hops = f" in {self.stopped_at} hops" if self.stopped_at else ""
+            return f"reaches {self.address}{hops}"
+        if self.outcome == "unreachable":
+            if last is None:
+                return f"stops toward {self.address}: {self.detail}"
             return f"stops at hop {last.ttl} ({last.address}): {self.detail}"
         if self.outcome == "silent":
             if last is None:

@@ -37,6 +37,8 @@ pytestmark = [
 SERVER = "10.2.0.2"
 BASTION = "10.3.0.2"
 SILENT = "10.2.0.54"
+CUT_OFF_HERE = "10.2.0.60"  # the router drops everything from the client to it
+CUT_OFF_THERE = "10.2.0.61"  # ... and from the bastion to this one
 LOOPBACK_ONLY, DROPPED, FAILED_UNIT, OOM, HEALTHY, BLOCKED_HERE = range(15432, 15438)
 OOM_NAME = f"nmoom{os.getpid() % 100000}"
 LISTEN = (
@@ -94,6 +96,8 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
         lab.write_etc(topo.client, "hosts", f"127.0.0.1 localhost\n{SERVER} app.lab\n")
         lab.write_etc(bastion, "hosts", "127.0.0.1 localhost\n10.2.0.3 app.lab\n")
         # Units on the server, as its /etc/systemd/system (ip netns exec mounts it).
+        for cut_off in (CUT_OFF_HERE, CUT_OFF_THERE):
+            lab.ns(topo.server, "ip", "addr", "add", f"{cut_off}/24", "dev", "eth0")
         units = Path("/etc/netns") / topo.server / "systemd" / "system"
         units.mkdir(parents=True)
         log = folder / "nmfail.log"
@@ -128,6 +132,8 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
         )
         topo.set_router_rules(
             f"ip saddr 10.1.0.2 tcp dport {BLOCKED_HERE} drop",
+            f"ip saddr 10.1.0.2 ip daddr {CUT_OFF_HERE} drop",
+            f"ip saddr {BASTION} ip daddr {CUT_OFF_THERE} drop",
             f"ip daddr {SILENT} tcp dport 22 drop",  # an ssh host that never answers
         )
         ssh = SshLab(lab, folder)
@@ -215,6 +221,52 @@ def test_reachable_from_the_bastion_blocked_here(remote: Remote) -> None:
     doc = remote.check(f"{SERVER}:{BLOCKED_HERE}", "--from", "bastion")
     assert doc["verdict"] == "path.blocked_from_here", ids(doc)
     assert "open from bastion" in finding(doc, "path.blocked_from_here")["title"]
+    # Only the port is dropped: the path reaches the server from both places.
+    steps = [s["text"] for s in finding(doc, "path.blocked_from_here")["next_steps"]]
+    assert any(s.startswith(f"The path reaches {SERVER} from here too (2 hops)") for s in steps)
+    assert_left_nothing(remote, before)
+
+
+def test_the_path_from_each_place_locates_the_block_here(remote: Remote) -> None:
+    before = remote.remote_state()
+    report = remote.folder / "cut-off.md"
+    doc = remote.check(
+        f"{CUT_OFF_HERE}:{BLOCKED_HERE}", "--from", "bastion", "--report", str(report)
+    )
+    assert doc["verdict"] == "path.blocked_from_here", ids(doc)
+    (view,) = probe(doc, "vantages")["data"]["views"]
+    (path,) = view["paths"]  # traced on the bastion, unprivileged, from its error queue
+    assert path["outcome"] == "reached" and path["protocol"] == "udp"
+    assert [h["address"] for h in path["hops"]] == ["10.3.0.1", CUT_OFF_HERE]
+    text = evidence(doc, "path.blocked_from_here")
+    assert "path from here (icmp" in text and "goes silent after hop 1 (10.1.0.1)" in text
+    assert (
+        f"path from bastion (udp, round trips by the remote script's clock): reaches {CUT_OFF_HERE} in 2 hops"
+        in text
+    )
+    steps = [s["text"] for s in finding(doc, "path.blocked_from_here")["next_steps"]]
+    assert (
+        f"From here the path goes silent after hop 1 (10.1.0.1); from bastion it reaches "
+        f"{CUT_OFF_HERE} in 2 hops: look at the firewall or route on hop 1 (10.1.0.1) and the "
+        "next one"
+    ) in steps
+    assert f"path to {CUT_OFF_HERE}: 10.3.0.1 → {CUT_OFF_HERE} (reached)" in report.read_text()
+    assert_left_nothing(remote, before)
+
+
+def test_the_vantage_s_path_says_where_it_is_cut_off(remote: Remote) -> None:
+    before = remote.remote_state()
+    doc = remote.check(f"{CUT_OFF_THERE}:{HEALTHY}", "--from", "bastion")
+    f = finding(doc, "path.blocked_from_vantage")
+    assert f["title"].startswith("open from here, filtered from bastion")
+    (path,) = probe(doc, "vantages")["data"]["views"][0]["paths"]
+    assert (path["outcome"], path["stopped_at"]) == ("silent", 1)
+    assert [h["address"] for h in path["hops"]] == ["10.3.0.1", ""]
+    assert (
+        "From bastion the path goes silent after hop 1 (10.3.0.1); from here it reaches "
+        f"{CUT_OFF_THERE} in 2 hops: look at the firewall or route on hop 1 (10.3.0.1) and the "
+        "next one"
+    ) in [s["text"] for s in f["next_steps"]]
     assert_left_nothing(remote, before)
 
 
@@ -232,6 +284,7 @@ def test_check_prints_the_host_by_layer_table(remote: Remote) -> None:
     here, bastion = (line.split() for line in table.splitlines()[2:4])
     assert here[0] == "here" and "filtered" in here
     assert bastion[0] == "bastion" and "open" in bastion and bastion[-1] == "tcp"
+    assert " ".join(bastion[-3:-1]) == "2 hops"  # the path layer: reached from the bastion
 
 
 def test_different_dns_answer_from_the_bastion(remote: Remote) -> None:

@@ -91,6 +91,7 @@ FINDS: dict[str, tuple[str, ...]] = {
         "path.blocked_from_vantage",
         "tls.differs_by_vantage",
         "http.differs_by_vantage",
+        "path.differs_by_vantage",
         "remote.",
     ),
 }

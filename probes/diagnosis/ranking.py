@@ -55,6 +55,7 @@ CAUSAL_ORDER: tuple[str, ...] = (
     "tcp.reset_after_connect",
     "tcp.connect_error",
     "path.blocked_from_vantage",
+    "path.differs_by_vantage",
     "tls.not_tls",
     "tls.starttls_refused",
     "tls.handshake_timeout",

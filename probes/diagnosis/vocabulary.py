@@ -124,6 +124,7 @@ PROPOSED: dict[str, str] = {
     "dns.differs_by_vantage": "the name resolves to different addresses here and from another vantage (split horizon or a stale resolver)",
     "tls.differs_by_vantage": "this host gets a different certificate than another vantage (an intercepting proxy, or another server answers)",
     "http.differs_by_vantage": "the same request gets another HTTP status here than from another vantage",
+    "path.differs_by_vantage": "the connection fares the same from here and from another vantage (--from), but the path to the address reaches it from one place and stops at a hop from the other",
 }
 
 VOCABULARY: dict[str, str] = {**DESIGN, **PROPOSED}

@@ -17,7 +17,9 @@ Two modes:
   rules (root: nft / iptables-save text, evaluated by netmedic), OOM kills from the
   kernel log and memory figures.
 * ``client``: another vantage point.  Resolve the name, connect to each address,
-  and for TLS / HTTP targets the leaf certificate and the status line.
+  for TLS / HTTP targets the leaf certificate and the status line, and the path to
+  each address the way tracepath finds it without root: UDP probes with rising TTLs
+  on an ``IP_RECVERR`` socket, the routers' ICMP answers read from its error queue.
 
 Everything it prints is untrusted on the netmedic side: capped, sanitised, parsed
 as data.
@@ -29,10 +31,13 @@ import hashlib
 import json
 import os
 import re
+import select
 import socket
 import ssl
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 SAFE_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin")
@@ -424,6 +429,8 @@ def collect_client(params: dict[str, object]) -> dict[str, object]:
     # The whole look fits in the budget netmedic gives (its per-host deadline): each
     # connect gets what is left, and addresses past it are told as not tried.
     deadline = started + float(str(params.get("budget", timeout * 4)))
+    # The path is measured while the connects run: it waits for routers, they for SYNs.
+    tracer = PathTracer(_first_per_family(addresses), min(deadline, time.monotonic() + PATH_TIME_S))
     attempts = []
     first_open = ""
     for address in addresses[:8]:
@@ -432,9 +439,12 @@ def collect_client(params: dict[str, object]) -> dict[str, object]:
             attempts.append({"address": address, "state": "not_tried", "error": "", "ms": 0.0})
             continue
         attempts.append(_connect(address, port, min(timeout, left)))
+        if attempts[-1]["state"] in ("open", "refused"):
+            tracer.port_answered(address)
         if attempts[-1]["state"] == "open" and not first_open:
             first_open = address
     out["tcp"] = attempts
+    out["path"] = tracer.result()
     if first_open and scheme in ("https", "wss", "tls"):
         out["tls"] = _tls(first_open, port, host, timeout)
     if first_open and scheme in ("http", "https"):
@@ -461,6 +471,235 @@ def _connect(address: str, port: int, timeout: float) -> dict[str, object]:
         sock.close()
     ms = round((time.monotonic() - started) * 1000, 1)
     return {"address": address, "state": state, "error": error, "ms": ms}
+
+
+# -- the path, as tracepath finds it without root ------------------------------------
+
+PATH_HOPS = 16
+PATH_ROUNDS = 2  # a hop silent in both rounds is told as silent
+PATH_WAIT_S = 1.0  # per round, for the routers' answers
+PATH_TIME_S = PATH_ROUNDS * PATH_WAIT_S + 0.5
+# Once the address answered its port, hops still silent this long after are left silent:
+# a server that drops UDP probes would otherwise cost every check both rounds.
+PATH_SETTLE_S = 0.3
+PATH_PORT = 33434  # traceroute's ports: each probe its own, so an answer names its TTL
+# Not in the socket module of every Python (linux/in.h, in6.h, socket.h, errqueue.h).
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
+MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
+SOL_IPV6 = getattr(socket, "SOL_IPV6", 41)
+EE_ORIGIN_LOCAL, EE_ORIGIN_ICMP, EE_ORIGIN_ICMP6 = 1, 2, 3
+EXTENDED_ERR = struct.Struct("=IBBBBII")  # struct sock_extended_err, then the offender
+ICMP_UNREACHABLE = {
+    0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable",
+    3: "port unreachable", 4: "fragmentation needed", 6: "net unknown", 7: "host unknown",
+    9: "net administratively prohibited", 10: "host administratively prohibited",
+    13: "administratively prohibited",
+}  # fmt: skip
+ICMP6_UNREACHABLE = {
+    0: "no route", 1: "administratively prohibited", 3: "address unreachable",
+    4: "port unreachable", 5: "source address failed policy", 6: "reject route",
+}  # fmt: skip
+
+
+def extended_error(raw: bytes) -> dict[str, object]:
+    """struct sock_extended_err and the offender's address (SO_EE_OFFENDER) it carries."""
+    errno_, origin, kind, code, _pad, info, _data = EXTENDED_ERR.unpack_from(raw)
+    offender = ""
+    rest = raw[EXTENDED_ERR.size :]
+    if len(rest) >= 8:
+        family = struct.unpack_from("=H", rest)[0]
+        if family == socket.AF_INET:
+            offender = socket.inet_ntop(socket.AF_INET, rest[4:8])
+        elif family == socket.AF_INET6 and len(rest) >= 24:
+            offender = socket.inet_ntop(socket.AF_INET6, rest[8:24])
+    return {"errno": errno_, "origin": origin, "type": kind, "code": code, "info": info,
+            "offender": offender}  # fmt: skip
+
+
+def icmp_meaning(err: dict[str, object]) -> tuple[str, str]:
+    """(what the answer means for the probe: hop | reached | unreachable | local, words)."""
+    origin, kind, code = err["origin"], err["type"], err["code"]
+    if origin == EE_ORIGIN_ICMP:
+        if kind == 11:
+            return "hop", "time exceeded"
+        if kind == 3:
+            words = ICMP_UNREACHABLE.get(int(str(code)), "unreachable")
+            return ("reached" if code == 3 else "unreachable"), f"{words} (code {code})"
+    elif origin == EE_ORIGIN_ICMP6:
+        if kind == 3:
+            return "hop", "time exceeded"
+        if kind == 1:
+            words = ICMP6_UNREACHABLE.get(int(str(code)), "unreachable")
+            return ("reached" if code == 4 else "unreachable"), f"{words} (code {code})"
+        if kind == 2:
+            return "hop", "packet too big"
+    return "local", os.strerror(int(str(err["errno"]))) if err["errno"] else "local error"
+
+
+class _PathTo:
+    """Probes toward one address: which TTL each port carried, and what came back."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.v6 = ":" in address
+        self.sock = socket.socket(socket.AF_INET6 if self.v6 else socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.setblocking(False)
+            if self.v6:
+                self.sock.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
+            else:
+                self.sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sent: dict[int, tuple[int, float]] = {}  # port -> (TTL, sent at)
+        self.hops: dict[int, tuple[str, float]] = {}  # TTL -> (who answered, ms)
+        self.end = 0  # TTL of the destination's or an unreachable answer
+        self.port_answered_at = 0.0  # set by the connect (main thread) when it got an answer
+        self.outcome = ""
+        self.detail = ""
+
+    def send_round(self, n: int) -> None:
+        for ttl in range(1, (self.end or PATH_HOPS) + 1):
+            if ttl in self.hops:
+                continue
+            if self.v6:
+                self.sock.setsockopt(SOL_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+            else:
+                self.sock.setsockopt(socket.SOL_IP, socket.IP_TTL, ttl)
+            port = PATH_PORT + n * PATH_HOPS + ttl - 1
+            self.sent[port] = (ttl, time.monotonic())
+            try:
+                self.send(port)
+            except OSError as exc:  # no route from here, for one
+                if not self.outcome:
+                    self.outcome, self.detail = "error", exc.strerror or str(exc)
+                return
+
+    def send(self, port: int) -> None:
+        # An ICMP answer already queued also sets the socket's pending error, which the
+        # next send returns instead of sending: read the queue (it clears it) and retry.
+        try:
+            self.sock.sendto(b"netmedic path probe", (self.address, port))
+        except OSError:
+            self.drain()
+            self.sock.sendto(b"netmedic path probe", (self.address, port))
+
+    def drain(self) -> None:
+        while True:
+            try:
+                _data, ancillary, _flags, where = self.sock.recvmsg(512, 512, MSG_ERRQUEUE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            now = time.monotonic()
+            probe = self.sent.get(where[1] if isinstance(where, tuple) and len(where) > 1 else 0)
+            for level, kind, raw in ancillary:
+                if probe and (level, kind) in (
+                    (socket.SOL_IP, IP_RECVERR),
+                    (SOL_IPV6, IPV6_RECVERR),
+                ):
+                    self.answer(probe[0], extended_error(raw), round((now - probe[1]) * 1000, 2))
+
+    def answer(self, ttl: int, err: dict[str, object], ms: float) -> None:
+        meaning, words = icmp_meaning(err)
+        if meaning == "local":
+            if not self.outcome:
+                self.outcome, self.detail = "error", words
+            return
+        if ttl not in self.hops:
+            self.hops[ttl] = (str(err["offender"]), ms)
+        if meaning == "hop" or (self.end and ttl >= self.end):
+            return
+        self.end = ttl
+        reached = meaning == "reached" and err["offender"] == self.address
+        self.outcome = "reached" if reached else "unreachable"
+        self.detail = words if meaning != "reached" or reached else f"{words} from another host"
+
+    def waiting(self) -> bool:
+        if self.outcome == "error":
+            return False
+        if self.port_answered_at and time.monotonic() - self.port_answered_at >= PATH_SETTLE_S:
+            return False
+        return not self.end or any(t not in self.hops for t in range(1, self.end))
+
+    def result(self) -> dict[str, object]:
+        self.sock.close()
+        answered = sorted(self.hops)
+        last = self.end or min(PATH_HOPS, answered[-1] + 1 if answered else 1)
+        if self.outcome == "error":  # nothing went out past the last answer
+            last = answered[-1] if answered else 0
+        hops = [{"ttl": t, "address": self.hops[t][0], "ms": self.hops[t][1]}
+                if t in self.hops else {"ttl": t, "address": "", "ms": 0.0}
+                for t in range(1, last + 1)]  # fmt: skip
+        outcome, stopped = self.outcome, self.end
+        if not outcome:
+            outcome, stopped = "silent", answered[-1] if answered else 0
+            if self.port_answered_at:
+                self.detail = "the address answered its port: the probes die past the last hop"
+        return {"address": self.address, "protocol": "udp", "clock": "collector",
+                "outcome": outcome, "detail": self.detail, "stopped_at": stopped,
+                "hops": hops}  # fmt: skip
+
+
+def _first_per_family(addresses: list[str]) -> list[str]:
+    """The first IPv4 and the first IPv6 address: routers answer a host's probes at a
+    few per second (Linux: a burst of 6, then 1/s), so more paths at once mute hops."""
+    first = {":" in a: a for a in reversed(addresses)}
+    return [a for a in addresses if first.get(":" in a) == a]
+
+
+class PathTracer:
+    """The paths to every address at once, in a thread, done by *deadline*."""
+
+    def __init__(self, addresses: list[str], deadline: float) -> None:
+        self.paths: list[_PathTo] = []
+        self.failed: list[dict[str, object]] = []
+        for address in addresses:
+            try:
+                self.paths.append(_PathTo(address))
+            except OSError as exc:
+                self.failed.append({"address": address, "outcome": "error", "hops": [],
+                                    "detail": exc.strerror or str(exc)})  # fmt: skip
+        self.deadline = deadline
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        try:
+            self.rounds()
+        except Exception as exc:  # told in the document, never a traceback on the wire
+            for path in self.paths:
+                path.outcome, path.detail = path.outcome or "error", f"{type(exc).__name__}: {exc}"
+
+    def rounds(self) -> None:
+        for n in range(PATH_ROUNDS):
+            for path in self.paths:
+                if path.waiting():
+                    path.send_round(n)
+            round_end = min(self.deadline, time.monotonic() + PATH_WAIT_S)
+            while any(p.waiting() for p in self.paths):
+                left = round_end - time.monotonic()
+                if left <= 0:
+                    break
+                # Short waits: a connect may settle a path meanwhile.
+                ready, _w, _x = select.select([p.sock for p in self.paths], [], [], min(left, 0.1))
+                for path in self.paths:
+                    if path.sock in ready:
+                        path.drain()
+            if time.monotonic() >= self.deadline:
+                return
+
+    def port_answered(self, address: str) -> None:
+        for path in self.paths:
+            if path.address == address:
+                path.port_answered_at = time.monotonic()
+
+    def result(self) -> list[dict[str, object]]:
+        self.thread.join(max(0.0, self.deadline - time.monotonic()) + 0.5)
+        return [p.result() for p in self.paths] + self.failed
 
 
 def _tls(address: str, port: int, host: str, timeout: float) -> dict[str, object]:

@@ -1,8 +1,8 @@
 """The client-side check from other places (``check TARGET --from DEST[,DEST...]``).
 
 Each vantage runs the collector in client mode over SSH: resolve the name, connect to
-every address, and for TLS / HTTP targets read the leaf certificate and the status
-line.  At most ``remote_concurrency`` hosts are asked at once, each within
+every address, for TLS / HTTP targets read the leaf certificate and the status line,
+and trace the path to each address (unprivileged UDP probes, as tracepath does).  At most ``remote_concurrency`` hosts are asked at once, each within
 ``remote_timeout``; a non-final result after each answer is the progress a face shows.
 """
 
@@ -18,9 +18,12 @@ from probes.core.context import ProbeContext
 from probes.core.model import ProbeError, ProbeResult, Status
 from probes.core.sanitize import clean_text
 from probes.remote import ssh
-from probes.remote.untrusted import as_float, as_int, as_list
+from probes.remote.untrusted import as_address, as_float, as_int, as_list, dicts
 
 MAX_ADDRESSES = 8
+MAX_PATHS = 2  # the collector traces one address per family
+MAX_HOPS = 16  # ... and this many hops each
+PATH_OUTCOMES = ("reached", "unreachable", "silent", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,52 @@ class VantageAttempt:
     state: str  # open | refused | filtered | unreachable | error
     error: str = ""
     ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PathHop:
+    ttl: int
+    address: str  # who answered this TTL ("" no answer)
+    ms: float = 0.0  # round trip; see VantagePath.clock for whose clock timed it
+
+
+@dataclass(frozen=True, slots=True)
+class VantagePath:
+    """Where the packets to one address go from one place, and where they stop."""
+
+    address: str  # the address traced
+    outcome: str  # reached | unreachable (an ICMP error) | silent (no answer past a hop) | error
+    detail: str = ""  # "host unreachable (code 1)", the errno's words for an error
+    stopped_at: int = 0  # TTL of the destination, the unreachable answer, or the last hop heard
+    hops: tuple[PathHop, ...] = ()
+    protocol: str = "udp"
+    clock: str = "collector"  # "collector": the remote script's monotonic clock, not the kernel's
+
+    @property
+    def reached(self) -> bool:
+        return self.outcome == "reached"
+
+    @property
+    def last_hop(self) -> PathHop | None:
+        """The farthest hop that answered."""
+        return next((h for h in reversed(self.hops) if h.address), None)
+
+    def describe(self) -> str:
+        """ "reaches 10.0.0.5 in 3 hops", "goes silent after hop 2 (10.0.0.1)"..."""
+        last = self.last_hop
+        if self.outcome == "reached":
+            # No hop count: this host's ping answered, and it had no trace.
+            hops = f" in {self.stopped_at} hops" if self.stopped_at else ""
+            return f"reaches {self.address}{hops}"
+        if self.outcome == "unreachable":
+            if last is None:
+                return f"stops toward {self.address}: {self.detail}"
+            return f"stops at hop {last.ttl} ({last.address}): {self.detail}"
+        if self.outcome == "silent":
+            if last is None:
+                return f"gets no answer from any hop toward {self.address}"
+            return f"goes silent after hop {last.ttl} ({last.address})"
+        return f"cannot be traced toward {self.address}: {self.detail or self.outcome}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +97,7 @@ class VantageView:
     tls_error: str = ""
     http_status: int = 0
     http_error: str = ""
+    paths: tuple[VantagePath, ...] = ()  # one per address traced
     elapsed_s: float = 0.0
 
     @property
@@ -60,6 +110,12 @@ class VantageView:
         if any(a.state == "open" for a in self.tcp):
             return "open"
         return self.tcp[0].state if self.tcp else ""
+
+    def path_to(self, address: str = "") -> VantagePath | None:
+        """The path to *address*, else the first one traced."""
+        return next((p for p in self.paths if p.address == address), None) or (
+            self.paths[0] if self.paths else None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,5 +254,32 @@ def read_view(name: str, reply: ssh.Reply) -> VantageView:
         tls_error=clean_text(str(tls.get("error") or tls.get("verify_error") or ""), 160),
         http_status=as_int(http.get("status")),
         http_error=clean_text(str(http.get("error", "")), 160),
+        paths=tuple(p for p in map(read_path, dicts(doc.get("path"))[:MAX_PATHS]) if p),
         elapsed_s=reply.elapsed_s,
+    )
+
+
+def read_path(doc: dict[str, Any]) -> VantagePath | None:
+    """One traced path out of the collector's document (untrusted: addresses must parse
+    as addresses, TTLs fall in 1..MAX_HOPS, words are capped)."""
+    address = as_address(doc.get("address"))
+    outcome = str(doc.get("outcome", ""))
+    if not address or outcome not in PATH_OUTCOMES:
+        return None
+    hops: dict[int, PathHop] = {}
+    for hop in dicts(doc.get("hops"))[:MAX_HOPS]:
+        ttl = as_int(hop.get("ttl"))
+        if 1 <= ttl <= MAX_HOPS and ttl not in hops:
+            hops[ttl] = PathHop(
+                ttl, as_address(hop.get("address")), max(0.0, as_float(hop.get("ms")))
+            )
+    stopped = as_int(doc.get("stopped_at"))
+    return VantagePath(
+        address=address,
+        outcome=outcome,
+        detail=clean_text(str(doc.get("detail", "")), 120),
+        stopped_at=stopped if 0 <= stopped <= MAX_HOPS else 0,
+        hops=tuple(hops[t] for t in sorted(hops)),
+        protocol=clean_text(str(doc.get("protocol", "udp")), 8),
+        clock=clean_text(str(doc.get("clock", "collector")), 16),
     )

@@ -14,7 +14,13 @@ from probes.core.context import ProbeContext
 from probes.core.model import ProbeResult, Status
 from probes.remote import ssh
 from probes.remote.document import read_server
-from probes.remote.vantage import VantageAttempt, VantagesData, VantageView
+from probes.remote.vantage import (
+    PathHop,
+    VantageAttempt,
+    VantagePath,
+    VantagesData,
+    VantageView,
+)
 from probes.run.plans import ProbeFn
 from tests.fake_engine import ADDRESS, FakeNetwork
 from tests.tui.helpers import make_app, settle
@@ -23,6 +29,7 @@ from tui.screens.target_entry import TargetEntryScreen
 from tui.widgets.panels import make_panel
 from tui.widgets.panels.base import ProbePanel
 
+PATH_HOPS = (PathHop(1, "10.3.0.1", 0.3), PathHop(2, "10.1.0.1", 0.9), PathHop(3, ADDRESS, 1.4))
 SERVER_DOC = {
     "netmedic_collector": 1,
     "hostname": "db1",
@@ -73,6 +80,7 @@ class RemoteFake(FakeNetwork):
                     ssh.OK,
                     addresses=(ADDRESS,),
                     tcp=(VantageAttempt(ADDRESS, "refused"),),
+                    paths=(VantagePath(ADDRESS, "reached", "", 3, PATH_HOPS),),
                 )
                 for name, _dest in ctx.config.vantages
             ),
@@ -104,7 +112,7 @@ async def test_other_hosts_field_runs_the_remote_probes_and_shows_their_panels(
         assert screen.diagnosis.verdict == "local.loopback_only"
         for name, words in (
             ("server", ("postgres[812]", "127.0.0.1:5432", "postgresql@15-main.service")),
-            ("vantages", ("bastion", "app2", "old-box", "1 not reached")),
+            ("vantages", ("bastion", "app2", "old-box", "1 not reached", "path", "3 hops")),
         ):
             panel = screen.query_one(f"#panel-{name}", ProbePanel)
             assert panel.result is not None

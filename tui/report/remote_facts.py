@@ -52,5 +52,15 @@ def vantage_facts(data: dict[str, Any]) -> Facts:
             parts.append(f"tls leaf {str(view['tls_leaf'])[:23]}")
         if view.get("http_status"):
             parts.append(f"http {view['http_status']}")
+        parts += [_path(path) for path in view.get("paths") or []]
         rows.append((str(view.get("name")), "; ".join(parts)))
     return rows
+
+
+def _path(path: dict[str, Any]) -> str:
+    """ "path to 10.0.0.5: 10.3.0.1 → 10.0.0.5 (reached)"."""
+    hops = " → ".join(str(h.get("address") or "*") for h in path.get("hops") or [])
+    detail = (
+        f", {path['detail']}" if path.get("outcome") != "reached" and path.get("detail") else ""
+    )
+    return f"path to {path.get('address')}: {hops or '-'} ({path.get('outcome')}{detail})"

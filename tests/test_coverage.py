@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from probes.core.model import ProbeError, ProbeResult, Severity, Status
+from probes.core.model import Diagnosis, Finding, ProbeError, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.diagnosis.coverage import FINDS, INCOMPLETE, UNEXPLAINED, verdict_settled
@@ -85,6 +85,17 @@ def test_a_reset_from_the_target_settles_refused_against_path_probes() -> None:
     assert verdict_settled(diagnosis, results, ["ping", "trace", "mtu"])
     assert not verdict_settled(diagnosis, results, ["local"])  # local.not_listening outranks
     assert not verdict_settled(diagnosis, results, ["dns"])
+
+
+def test_a_verdict_keeps_the_probes_its_evidence_reads() -> None:
+    """path.blocked_from_here puts this host's trace beside the vantage's: settling must
+    not cut the trace (it did on a loaded machine, and the evidence lost the path here)."""
+    blocked = Finding("path.blocked_from_here", Severity.ERROR, "filtered from here", (), ())
+    diagnosis = Diagnosis((blocked,), "path.blocked_from_here")
+    results = _tcp("filtered")
+    assert not verdict_settled(diagnosis, results, ["trace"])
+    assert not verdict_settled(diagnosis, results, ["ping", "mtu"])
+    assert verdict_settled(diagnosis, results, ["mtu"])
 
 
 def test_ok_and_warnings_are_never_settled_early() -> None:

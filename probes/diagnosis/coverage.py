@@ -204,6 +204,8 @@ def verdict_settled(
     verdict = next((f for f in diagnosis.findings if f.id == diagnosis.verdict), None)
     if verdict is None or verdict.severity is not Severity.ERROR or verdict.id == UNEXPLAINED:
         return False  # ok needs every probe; warnings and guesses may still be outranked
+    if any(probe in EVIDENCED_BY.get(verdict.id, ()) for probe in pending):
+        return False  # the verdict's own evidence is still coming
     ruled_out = _ruled_out(results)
     limit = position(verdict.id)
     for probe in pending:
@@ -214,6 +216,15 @@ def verdict_settled(
                 if position(fid) < limit or fid in EXPLAINED_BY.get(verdict.id, ()):
                     return False
     return True
+
+
+# Verdicts whose evidence and next steps read other probes' results: settling must
+# not cut those probes, or the verdict loses what locates it (the path from here
+# beside the path from the vantage).
+EVIDENCED_BY: Mapping[str, tuple[str, ...]] = {
+    "path.blocked_from_here": ("trace", "ping"),
+    "path.blocked_from_vantage": ("trace", "ping"),
+}
 
 
 def _ids_with_prefix(prefix: str) -> Iterable[str]:

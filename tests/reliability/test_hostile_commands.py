@@ -159,6 +159,7 @@ def test_every_rule_quotes_hostile_evidence() -> None:
     assert len(kinds) >= 10, kinds
     fired: set[str] = set()
     checked = 0
+    safe: set[str] = set()  # commands already lexed: most repeat across variants
     for probe, cls in kinds.items():
         base = {p: _result(p, build(k)) for p, k in kinds.items() if p != probe}
         for data in variants(cls):
@@ -167,12 +168,14 @@ def test_every_rule_quotes_hostile_evidence() -> None:
                 for rule, finding in _run_rules(ev):
                     for step in finding.next_steps:
                         if step.command:
-                            assert_safe(step.command, f"{rule} ({finding.id})")
+                            if step.command not in safe:
+                                assert_safe(step.command, f"{rule} ({finding.id})")
+                                safe.add(step.command)
                             checked += 1
                             if "PWN" in step.command:
                                 fired.add(rule)
     with_values = {r.__name__ for r in engine.RULES} & fired
-    print(f"{checked} commands checked; rules that put hostile values in a command: "
+    print(f"{checked} commands checked ({len(safe)} distinct); rules that put hostile values in a command: "
           f"{len(with_values)} of {len(engine.RULES)}")  # fmt: skip
     assert checked > 1000
     # Measured: 9 rules carry a hostile value into a command; the host name itself is

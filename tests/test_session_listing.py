@@ -10,9 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probes.core.events import NoteAdded, RetestStarted
 from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
+from probes.core.sanitize import clean_tree
 from probes.core.target import parse_target
 from probes.path.pathstats import window_stats
 from probes.path.ping import PingData, PingHost, PingSample
@@ -52,7 +55,9 @@ def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(summary_cache, "SETTLED_NS", 0)
 
 
-def _journal(directory: Path, sid: str, origin: str = "", plan: tuple[str, ...] = ("tcp",)):
+def _journal(
+    directory: Path, sid: str, origin: str = "", plan: tuple[str, ...] = ("tcp",)
+) -> Journal:
     t = [1795428000.0 + len(sid)]
 
     def clock() -> float:
@@ -178,7 +183,10 @@ def test_the_listing_equals_the_full_parse_cold_and_warm(
 
 
 def test_sessions_prints_the_same_lines_from_the_cache(
-    sessions: Path, settled: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sessions: Path,
+    settled: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _varied(sessions, monkeypatch)
     assert main(["sessions"]) == 0
@@ -210,9 +218,7 @@ def test_a_journal_appended_after_listing_is_read_again(
     assert [after] == _full_parse(sessions)
 
 
-def test_a_rewrite_that_keeps_size_and_mtime_is_still_seen(
-    sessions: Path, settled: None
-) -> None:
+def test_a_rewrite_that_keeps_size_and_mtime_is_still_seen(sessions: Path, settled: None) -> None:
     """Same size, mtime set back: the inode's ctime still moved, so it is read again."""
     journal = _journal(sessions, "20260101-000000-aaaaaa")
     _finished(journal)
@@ -334,3 +340,33 @@ def test_an_untrusted_or_corrupt_cache_is_rebuilt(
         assert cache.is_file() and not cache.is_symlink()
         assert cache.stat().st_mode & 0o777 == 0o600
         assert list_sessions() == expected
+
+
+# -- the parse's shortcut: a line with nothing to clean is not walked -------------------
+
+LINES = [
+    b'{"type":"note","text":"plain ascii, tabs\\t and newlines\\n"}',
+    b'{"type":"note","text":"caf\xc3\xa9 \xe2\x9c\x93"}',  # clean UTF-8
+    b'{"type":"note","text":"\\u001b]52;c;x\\u0007"}',  # escapes that decode to controls
+    b'{"type":"note","text":"bell\\b form\\f return\\r"}',
+    b'{"type":"note","text":"\xc2\x9b2J"}',  # a raw C1 CSI
+    b'{"type":"note","text":"\xe2\x80\xaeevil"}',  # a raw bidi override
+    b'{"type":"note","text":"\xed\xa0\x80"}',  # a lone surrogate, as UTF-8 bytes
+    b'{"type":"note","text":"del\x7f"}',
+    b'{"type":"note","\\u202ekey":"value"}',  # keys are cleaned too
+    b'{"type":"note","text":"\\\\u not an escape"}',
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_a_record_is_cleaned_as_the_tree_walk_cleans_it(line: bytes) -> None:
+    record = json.loads(line)
+    assert session_module._cleaned(json.loads(line), line) == clean_tree(record)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.booleans())
+def test_any_text_is_cleaned_as_the_tree_walk_cleans_it(text: str, ascii_only: bool) -> None:
+    line = json.dumps({"type": "note", "text": text}, ensure_ascii=ascii_only)
+    raw = line.encode("utf-8", "surrogatepass")
+    assert session_module._cleaned(json.loads(raw), raw) == clean_tree(json.loads(raw))

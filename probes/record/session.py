@@ -495,11 +495,11 @@ def parse_lines(
             session = _session_from_header(record, path)
             first = False
             continue
-        assert session is not None
+        assert session is not None and line is not None
         if not has_newline:
             torn = True  # complete JSON but no newline: still the last write, keep it
         try:
-            _apply(session, clean_tree(record))
+            _apply(session, _cleaned(record, line))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             skipped += 1
     if session is None:
@@ -511,6 +511,26 @@ def parse_lines(
         run.plan = plan
     session.verdict_changes = _verdict_changes(session)
     return session
+
+
+# What in a line's bytes can put a character clean_tree would escape into its record:
+# an ASCII control (raw, or the JSON escapes \b \f \r), a \uXXXX escape, or DEL.
+_ASCII_UNSAFE = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\\[bfru]")
+
+
+def _cleaned(record: dict[str, Any], line: bytes) -> dict[str, Any]:
+    """*record* as :func:`clean_tree` makes it, without walking it when its line can
+    hold nothing to clean (most lines: a journal's own writes).  Walking every
+    record was most of a full parse."""
+    if _ASCII_UNSAFE.search(line):
+        return clean_tree(record)
+    if line.isascii():
+        return record
+    try:
+        text = line.decode("utf-8", "surrogatepass")  # as json.loads decoded it
+    except UnicodeDecodeError:  # json.loads found it in another encoding
+        return clean_tree(record)
+    return record if is_clean(text) else clean_tree(record)
 
 
 def _session_from_header(record: dict[str, Any], path: Path) -> Session:

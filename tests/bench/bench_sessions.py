@@ -77,8 +77,8 @@ def live_events(rounds: int) -> list[object]:
     verdict raised, then the process dropped (no ``finished``)."""
     from probes.core.events import DiagnosisUpdate, ProbeUpdate
     from probes.core.model import Diagnosis, Finding, ProbeResult, Severity, Status
-    from probes.path.ping import PingData, PingHost, PingSample
     from probes.path.pathstats import window_stats
+    from probes.path.ping import PingData, PingHost, PingSample
 
     refused = Finding("tcp.refused", Severity.ERROR, "nothing listens on 127.0.0.1", ("RST",))
     events: list[object] = [

@@ -16,7 +16,9 @@ of a closed loopback port, recorded once and replayed with a moving clock:
 
 For each N (default 100, 1000, 5000) it times, in this process:
 
-- full parse: every journal read in full (:func:`summarize`, what listing did before);
+- before: every journal read in full with every record walked by ``clean_tree``
+  (what listing did before the summary cache and the parse's clean-line shortcut);
+- full parse: every journal read in full now (:func:`summarize`);
 - cold: ``list_sessions`` with no summary cache (it parses all and writes the cache);
 - warm: ``list_sessions`` again (nothing changed);
 - after appends: 1% of the journals got an event since (those are parsed again);
@@ -28,12 +30,14 @@ a pipe): what a person waits for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +165,7 @@ def run(counts: list[int], state: Path) -> None:
         "cache: the figures are taken after that)\n"
     )
     header = (
-        f"{'N':>6} {'MiB':>6} {'full parse':>11} {'cold':>8} {'warm':>8} "
+        f"{'N':>6} {'MiB':>6} {'before':>8} {'full parse':>11} {'cold':>8} {'warm':>8} "
         f"{'+1% appended':>13} {'command':>8}"
     )
     print(header)
@@ -172,10 +176,12 @@ def run(counts: list[int], state: Path) -> None:
         (directory / CACHE_NAME).unlink(missing_ok=True)
         time.sleep(SETTLED_NS / 1e9 + 0.1)
         size = sum(p.stat().st_size for p in directory.iterdir()) / 2**20
+        with walking_every_record():
+            before_s, before = timed(lambda: [summarize(p) for p in _journals(directory)])
         full_s, full = timed(lambda: [summarize(p) for p in _journals(directory)])
         cold_s, cold = timed(lambda: list_sessions(directory))
         warm_s, warm = timed(lambda: list_sessions(directory))
-        assert full == cold == warm, "the cache must list what the full parse lists"
+        assert before == full == cold == warm, "every way must list the same summaries"
         journals = list(_journals(directory))
         for path in journals[:: max(1, len(journals) // max(1, count // 100))][: count // 100]:
             with path.open("ab") as fh:
@@ -184,9 +190,23 @@ def run(counts: list[int], state: Path) -> None:
         appended_s, _ = timed(lambda: list_sessions(directory))
         command_s = command_time()
         print(
-            f"{count:>6,} {size:>6.1f} {full_s:>9.3f} s {cold_s:>6.3f} s {warm_s:>6.3f} s "
+            f"{count:>6,} {size:>6.1f} {before_s:>6.3f} s {full_s:>9.3f} s {cold_s:>6.3f} s {warm_s:>6.3f} s "
             f"{appended_s:>11.3f} s {command_s:>6.3f} s"
         )
+
+
+@contextlib.contextmanager
+def walking_every_record() -> Iterator[None]:
+    """The journal reader as it was: every record walked by clean_tree."""
+    from probes.core.sanitize import clean_tree
+    from probes.record import session
+
+    shortcut = session._cleaned
+    session._cleaned = lambda record, line: clean_tree(record)
+    try:
+        yield
+    finally:
+        session._cleaned = shortcut
 
 
 def command_time() -> float:

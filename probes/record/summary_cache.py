@@ -103,6 +103,8 @@ class SummaryCache:
         journals = {name: [*key, *entry] for name, (key, entry) in sorted(self.entries.items())}
         doc = {"schema": SCHEMA, "version": VERSION, "netmedic": __version__, "journals": journals}
         data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if len(data) > MAX_CACHE_BYTES:
+            return  # it would not be read back: every listing parses, as without a cache
         try:
             replace_whole(self.directory / CACHE_NAME, data, FILE_MODE)
         except OutputError:

@@ -388,3 +388,36 @@ def test_any_text_is_cleaned_as_the_tree_walk_cleans_it(text: str, ascii_only: b
     line = json.dumps({"type": "note", "text": text}, ensure_ascii=ascii_only)
     raw = line.encode("utf-8", "surrogatepass")
     assert session_module._cleaned(json.loads(raw), raw) == clean_tree(json.loads(raw))
+
+
+# -- who served a port: only the newest journals are looked at ---------------------------
+
+
+def test_seen_owners_reads_the_newest_journals_of_the_target_newest_first(
+    sessions: Path,
+) -> None:
+    from probes.record.owners import RECENT_JOURNALS, seen_owners
+
+    def local_result(pid: int) -> ProbeResult:
+        data = {
+            "target": {"listeners": [{"port": 5432, "pids": [pid], "process": "postgres"}]},
+            "processes": [{"pid": pid, "name": f"postgres-{pid}", "unit": "postgresql.service"}],
+        }
+        return ProbeResult("local", Status.OK, 0.1, "", data)
+
+    count = RECENT_JOURNALS + 2
+    for i in range(count):
+        journal = _journal(sessions, f"20260101-{i:06d}-aaaaaa")
+        journal.emit(ProbeUpdate(local_result(1000 + i)))
+        journal.close()
+    elsewhere = Journal.create(
+        parse_target("db.internal:6379"), "refused", directory=sessions, facts=FACTS,
+        session_id="20260102-000000-zzzzzz",
+    )  # fmt: skip
+    elsewhere.emit(ProbeUpdate(local_result(1)))
+    elsewhere.close()
+    owners = seen_owners("db.internal", 5432, sessions)
+    # The newest RECENT_JOURNALS journals, one of them another target's.
+    expected = [1000 + i for i in range(count - 1, count - RECENT_JOURNALS, -1)]
+    assert [pid for pid, _name, _unit in owners] == expected
+    assert owners[0] == (1000 + count - 1, f"postgres-{1000 + count - 1}", "postgresql.service")

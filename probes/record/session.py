@@ -823,23 +823,27 @@ def result_from_json(raw: dict[str, Any]) -> ProbeResult:
 # -- finding and listing ---------------------------------------------------------------
 
 
-def _journals(directory: Path) -> Iterator[Path]:
+def _journals(directory: Path, newest_first: bool = False) -> Iterator[Path]:
     """The journals in *directory* that this user may trust (see :func:`_journal_stats`)."""
-    return (path for path, _st in _journal_stats(directory))
+    return (path for path, _st in _journal_stats(directory, newest_first))
 
 
-def _journal_stats(directory: Path) -> Iterator[tuple[Path, os.stat_result]]:
-    """The journals in *directory* that this user may trust, with their ``lstat``:
-    regular files (not symlinks) owned by this user and writable by nobody else.  An
-    empty file (a journal whose first write failed) holds nothing and is not listed."""
+def _journal_stats(
+    directory: Path, newest_first: bool = False
+) -> Iterator[tuple[Path, os.stat_result]]:
+    """The journals in *directory* that this user may trust, with their ``lstat``, in
+    name order (a session id starts with its UTC start time): regular files (not
+    symlinks) owned by this user and writable by nobody else.  An empty file (a
+    journal whose first write failed) holds nothing and is not listed."""
     try:
-        entries = sorted(directory.iterdir())
+        names = sorted(os.listdir(directory), reverse=newest_first)
     except OSError:
         return
     uid = os.getuid()
-    for entry in entries:
-        if not entry.name.endswith(SUFFIX):
+    for name in names:
+        if not name.endswith(SUFFIX):
             continue
+        entry = directory / name
         try:
             st = os.lstat(entry)
         except OSError:
@@ -903,7 +907,10 @@ def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
 
 
 def summarize(path: Path) -> SessionSummary:
-    """The listing's summary of one journal, from its full parse (:func:`read_journal`)."""
+    """The listing's summary of one journal, from its full parse (:func:`read_journal`).
+
+    What it says is remembered (:mod:`probes.record.summary_cache`): a change to what
+    it, or the reader behind it, makes of a journal bumps ``summary_cache.VERSION``."""
     try:
         s = read_journal(path)
     except JournalError as exc:

@@ -44,7 +44,7 @@ from probes.record.safefile import FILE_MODE, OutputError, replace_whole
 
 CACHE_NAME = ".summaries.json"  # hidden, and not a journal's SUFFIX: never listed itself
 SCHEMA = "netmedic.summaries"
-VERSION = 1  # bump when a summary's fields or their meaning change
+VERSION = 1  # bump when a summary's fields, or what the reader makes of a journal, change
 MAX_CACHE_BYTES = 64 << 20  # ~200,000 journals; a larger file is not read
 SETTLED_NS = 2_000_000_000  # coarse file clocks tick every few ms; 2 s is ample
 

@@ -20,10 +20,11 @@ Nothing here is trusted more than a journal:
   field by field as it would a journal's header, so a forged entry says no more than a
   forged journal could;
 - a journal is remembered only when it was last written or changed at least
-  :data:`SETTLED_NS` before the listing began (git's "racily clean" rule): a write
-  the file facts might not show, because it came within the same clock tick as the
-  listing looked, always comes later than that, so it shows.  Journals still being
-  written are parsed on every listing.
+  :data:`SETTLED_NS` before the listing began (git's "racily clean" rule).  File
+  times come from a coarse clock: a write in the same tick as the listing's look
+  could leave the facts as they were.  Any write after the look is stamped no earlier
+  than a tick before the listing began, so a settled journal's facts always show it.
+  Journals still being written are parsed on every listing.
 
 Writes go through :func:`probes.record.safefile.replace_whole` (a temporary file,
 then ``rename``): two listings at once each leave a whole, valid file.  A state

@@ -9,6 +9,7 @@ then the service's own death, whatever the name (``python3``, ``java``, ``node``
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ def seen_owners(
     newest first, each once."""
     where = directory if directory is not None else sessions_dir()
     found: dict[int, tuple[int, str, str]] = {}
-    for path in list(_journals(where))[-RECENT_JOURNALS:][::-1]:
+    for path in itertools.islice(_journals(where, newest_first=True), RECENT_JOURNALS):
         if not _same_target(path, host, port):
             continue
         try:

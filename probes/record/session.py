@@ -52,7 +52,7 @@ from probes.core.model import (
     Severity,
     Status,
 )
-from probes.core.sanitize import clean_text, clean_tree
+from probes.core.sanitize import clean_text, clean_tree, is_clean
 from probes.core.target import Target
 from probes.record.journal import (
     SCHEMA,
@@ -63,6 +63,7 @@ from probes.record.journal import (
     check_state_dir,
     sessions_dir,
 )
+from probes.record.summary_cache import SummaryCache
 from probes.triage.pasted import PastedError
 
 # Bounds on what a journal can make a reader do: anything beyond them was not written
@@ -95,6 +96,7 @@ __all__ = [
     "list_sessions",
     "load_session",
     "read_journal",
+    "summarize",
 ]
 
 
@@ -493,11 +495,11 @@ def parse_lines(
             session = _session_from_header(record, path)
             first = False
             continue
-        assert session is not None
+        assert session is not None and line is not None
         if not has_newline:
             torn = True  # complete JSON but no newline: still the last write, keep it
         try:
-            _apply(session, clean_tree(record))
+            _apply(session, _cleaned(record, line))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             skipped += 1
     if session is None:
@@ -509,6 +511,26 @@ def parse_lines(
         run.plan = plan
     session.verdict_changes = _verdict_changes(session)
     return session
+
+
+# What in a line's bytes can put a character clean_tree would escape into its record:
+# an ASCII control (raw, or the JSON escapes \b \f \r), a \uXXXX escape, or DEL.
+_ASCII_UNSAFE = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\\[bfru]")
+
+
+def _cleaned(record: dict[str, Any], line: bytes) -> dict[str, Any]:
+    """*record* as :func:`clean_tree` makes it, without walking it when its line can
+    hold nothing to clean (most lines: a journal's own writes).  Walking every
+    record was most of a full parse."""
+    if _ASCII_UNSAFE.search(line):
+        return clean_tree(record)
+    if line.isascii():
+        return record
+    try:
+        text = line.decode("utf-8", "surrogatepass")  # as json.loads decoded it
+    except UnicodeDecodeError:  # json.loads found it in another encoding
+        return clean_tree(record)
+    return record if is_clean(text) else clean_tree(record)
 
 
 def _session_from_header(record: dict[str, Any], path: Path) -> Session:
@@ -801,18 +823,27 @@ def result_from_json(raw: dict[str, Any]) -> ProbeResult:
 # -- finding and listing ---------------------------------------------------------------
 
 
-def _journals(directory: Path) -> Iterator[Path]:
-    """The journals in *directory* that this user may trust: regular files (not
+def _journals(directory: Path, newest_first: bool = False) -> Iterator[Path]:
+    """The journals in *directory* that this user may trust (see :func:`_journal_stats`)."""
+    return (path for path, _st in _journal_stats(directory, newest_first))
+
+
+def _journal_stats(
+    directory: Path, newest_first: bool = False
+) -> Iterator[tuple[Path, os.stat_result]]:
+    """The journals in *directory* that this user may trust, with their ``lstat``, in
+    name order (a session id starts with its UTC start time): regular files (not
     symlinks) owned by this user and writable by nobody else.  An empty file (a
     journal whose first write failed) holds nothing and is not listed."""
     try:
-        entries = sorted(directory.iterdir())
+        names = sorted(os.listdir(directory), reverse=newest_first)
     except OSError:
         return
     uid = os.getuid()
-    for entry in entries:
-        if not entry.name.endswith(SUFFIX):
+    for name in names:
+        if not name.endswith(SUFFIX):
             continue
+        entry = directory / name
         try:
             st = os.lstat(entry)
         except OSError:
@@ -821,7 +852,7 @@ def _journals(directory: Path) -> Iterator[Path]:
             continue
         if st.st_size == 0:
             continue
-        yield entry
+        yield entry, st
 
 
 def find_session(ref: str | None = None, directory: Path | None = None) -> Path:
@@ -852,30 +883,103 @@ def load_session(ref: str | None = None, directory: Path | None = None) -> Sessi
 
 
 def list_sessions(directory: Path | None = None) -> list[SessionSummary]:
-    """Every saved session, oldest first; unreadable journals are listed with an error."""
+    """Every saved session, oldest first; unreadable journals are listed with an error.
+
+    Each summary is :func:`summarize`'s; those of journals unchanged since an earlier
+    listing come from its :class:`~probes.record.summary_cache.SummaryCache`."""
     directory = sessions_dir() if directory is None else directory
     check_state_dir(directory)
+    cache = SummaryCache.load(directory, listed_at_ns=time.time_ns())
     out: list[SessionSummary] = []
-    for path in _journals(directory):
-        sid = path.name.removesuffix(SUFFIX)
-        try:
-            s = read_journal(path)
-        except JournalError as exc:
-            out.append(SessionSummary(sid, path, 0.0, "", "", "", 0, False, str(exc)))
-            continue
-        out.append(
-            SessionSummary(
-                s.id,
-                path,
-                s.started_t,
-                str(s.target_json.get("input", "")),
-                s.symptom,
-                s.verdict,
-                len(s.runs),
-                s.ended,
-                verdict_text=s.verdict_text,
-                origin=str(s.header.get("origin", "")),
-            )
-        )
+    for path, st in _journal_stats(directory):
+        summary = summary_from_entry(path, cache.lookup(path.name, st))
+        if summary is None:
+            summary = summarize(path)
+            entry = summary_entry(summary)
+            if entry is not None:
+                cache.remember(path.name, st, entry)
+            else:
+                cache.forget(path.name)
+        out.append(summary)
+    cache.save()
     out.sort(key=lambda x: x.path.name)  # ids start with the UTC start time
     return out
+
+
+def summarize(path: Path) -> SessionSummary:
+    """The listing's summary of one journal, from its full parse (:func:`read_journal`).
+
+    What it says is remembered (:mod:`probes.record.summary_cache`): a change to what
+    it, or the reader behind it, makes of a journal bumps ``summary_cache.VERSION``."""
+    try:
+        s = read_journal(path)
+    except JournalError as exc:
+        sid = path.name.removesuffix(SUFFIX)
+        return SessionSummary(sid, path, 0.0, "", "", "", 0, False, str(exc))
+    return SessionSummary(
+        s.id,
+        path,
+        s.started_t,
+        str(s.target_json.get("input", "")),
+        s.symptom,
+        s.verdict,
+        len(s.runs),
+        s.ended,
+        verdict_text=s.verdict_text,
+        origin=str(s.header.get("origin", "")),
+    )
+
+
+# -- the listing's cache entries -----------------------------------------------------------
+
+MAX_CACHED_TEXT = 4096  # longer summary fields are parsed again, never remembered
+
+
+def summary_entry(summary: SessionSummary) -> list[Any] | None:
+    """*summary* as the cache keeps it, or None when it is not to be kept: an error
+    (the journal may become readable) or what would not read back the same."""
+    if summary.error:
+        return None
+    entry = [
+        summary.id,
+        summary.started_t,
+        summary.target,
+        summary.symptom,
+        summary.verdict,
+        summary.runs,
+        summary.ended,
+        summary.verdict_text,
+        summary.origin,
+    ]
+    return entry if summary_from_entry(summary.path, entry) == summary else None
+
+
+def summary_from_entry(path: Path, entry: Any) -> SessionSummary | None:
+    """The summary a cache *entry* gives for the journal at *path*, or None when the
+    entry is missing or is not one :func:`summary_entry` could have written (the
+    journal is then parsed): text clean and bounded, a safe id, a time between 1970
+    and 9999, a run count the reader could have counted."""
+    if not isinstance(entry, list) or len(entry) != 9:
+        return None
+    sid, started_t, target, symptom, verdict, runs, ended, verdict_text, origin = entry
+    texts = (sid, target, symptom, verdict, verdict_text, origin)
+    if not all(isinstance(t, str) and len(t) <= MAX_CACHED_TEXT and is_clean(t) for t in texts):
+        return None
+    if safe_session_id(sid, path) != sid or not isinstance(started_t, float):
+        return None
+    if finite_time(started_t, -1.0) != started_t or not isinstance(ended, bool):
+        return None
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 0 <= runs <= MAX_RUNS:
+        return None
+    return SessionSummary(
+        sid,
+        path,
+        started_t,
+        target,
+        symptom,
+        verdict,
+        runs,
+        ended,
+        verdict_text=verdict_text,
+        origin=origin,
+    )

@@ -256,6 +256,12 @@ class _Timing:
         assert self.conn is not None
         self.source = self.conn.source
 
+    def sending(self) -> None:
+        """Right before the request goes out: both clocks' start of the first byte."""
+        assert self.conn is not None
+        self.conn.sending()
+        self.sent = time.monotonic()
+
     def attempt(self, outcome: str, detail: str = "", answered: bool = False) -> Attempt:
         """The attempt so far; *answered*: the server's answer came, time its first byte."""
         connect = self.conn.connect_time if self.conn is not None else None
@@ -310,14 +316,14 @@ async def _attempt(
             host = ctx.target.host if tls else None
             reader, writer = await timing.conn.streams(tls, host)
             if speaks == "postgres":  # a slot is taken by the startup, not the connect
-                timing.sent = time.monotonic()
+                timing.sending()
                 admitted, detail = await pg_hello(ctx.target, reader, writer)
                 goodbye(writer)
                 return timing.attempt(OK if admitted else SERVICE_ERROR, detail, answered=True)
             request = _request(ctx, speaks)
             if not request:
                 return timing.attempt(OK)
-            timing.sent = time.monotonic()
+            timing.sending()
             writer.write(request)
             await writer.drain()
             timing.reading_answer = tls is None

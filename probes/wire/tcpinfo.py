@@ -19,6 +19,7 @@ _TCP_INFO = getattr(socket, "TCP_INFO", 11)
 _NEEDED = 104
 _RTT_AT, _RTTVAR_AT, _TOTAL_RETRANS_AT = 68, 72, 100
 _LAST_DATA_SENT_AT, _LAST_DATA_RECV_AT = 44, 52  # milliseconds ago (jiffies: 1-4 ms steps)
+_BYTES_RECEIVED_AT, _WITH_BYTES = 128, 136  # tcpi_bytes_received (u64, Linux 4.1+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,20 @@ def _tcp_info(sock: socket.socket) -> bytes | None:
     except (OSError, ValueError):
         return None
     return raw if len(raw) >= _NEEDED else None
+
+
+def bytes_received(sock: socket.socket) -> int | None:
+    """Payload bytes this socket has received so far (``tcpi_bytes_received``): whether
+    an answer came at all, which the last-data stamps cannot tell within one jiffy (the
+    kernel counts the handshake as the last data received)."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _WITH_BYTES)
+    except (OSError, ValueError):
+        return None
+    if len(raw) < _WITH_BYTES:
+        return None
+    (received,) = struct.unpack_from("=Q", raw, _BYTES_RECEIVED_AT)
+    return int(received)
 
 
 def kernel_wait(sock: socket.socket) -> float | None:

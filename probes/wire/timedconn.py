@@ -25,7 +25,7 @@ import time
 from probes.core.clocks import KERNEL, WALL
 from probes.core.target import endpoint
 from probes.wire.connect import handshake_completed
-from probes.wire.tcpinfo import kernel_rtt, kernel_wait
+from probes.wire.tcpinfo import bytes_received, kernel_rtt, kernel_wait
 
 Figure = tuple[float, str]  # (seconds, clock: probes.core.clocks.KERNEL | WALL)
 
@@ -43,6 +43,7 @@ class TimedConnection:
         self.connected = False
         self.wall_connect_s: float | None = None
         self.kernel_connect_s: float | None = None  # None after a retransmitted SYN
+        self._received_at_send: int | None = None  # payload bytes in when we last sent
 
     async def connect(self) -> None:
         started = time.monotonic()
@@ -91,10 +92,20 @@ class TimedConnection:
             sock=self.sock, ssl=tls, server_hostname=server_hostname
         )
 
+    def sending(self) -> None:
+        """Call right before sending a request: what comes in after is its answer."""
+        self._received_at_send = bytes_received(self.sock)
+
+    def answered(self) -> bool:
+        """The kernel has received bytes since :meth:`sending` (read by us or not)."""
+        now = bytes_received(self.sock)
+        before = self._received_at_send
+        return now is not None and before is not None and now > before
+
     def answer_time(self) -> float | None:
         """Seconds from the last data we sent to the last data that came back, by the
         kernel's clock (millisecond steps); None when nothing came back since."""
-        return kernel_wait(self.sock)
+        return kernel_wait(self.sock) if self.answered() else None
 
     def close(self) -> None:
         """Close the socket (harmless after the streams closed it)."""

@@ -20,11 +20,13 @@ from probes.core.clocks import KERNEL, MIXED, WALL
 from probes.core.context import ProbeConfig, ProbeContext
 from probes.core.deadline import STARVED as STARVED_ERRNO
 from probes.core.deadline import StarvedWaits, probe_clock
-from probes.core.model import ProbeResult, Status
+from probes.core.model import Diagnosis, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
 from probes.proto.sampler import (
+    OK,
     STARVED,
+    Attempt,
     Percentiles,
     SamplerData,
     percentiles,
@@ -39,6 +41,7 @@ from tests.servers.base import ServerThread
 THINK_S = 0.3  # the server's delay before its first byte
 # The kernel's last-data stamps step in jiffies (1-10 ms); loopback adds microseconds.
 THINK_SLACK_S = 0.025
+SLOW_THINK_S = 1.1  # past http.slow_response's 1-s bar
 LOOPBACK_BOUND_S = 0.005  # loopback's handshake takes ~0.03 ms; the loop blocks 50+ ms
 
 
@@ -50,7 +53,11 @@ def server() -> Iterator[dict[str, int]]:
         await reader.read(1024)
         await asyncio.sleep(60)
 
-    yield {"slow": st.serve(H.slow_first_byte(THINK_S)), "silent": st.serve(never_answers)}
+    yield {
+        "slow": st.serve(H.slow_first_byte(THINK_S)),
+        "slower": st.serve(H.slow_first_byte(SLOW_THINK_S)),
+        "silent": st.serve(never_answers),
+    }
     st.close()
 
 
@@ -60,20 +67,26 @@ def _sampled(run: Run) -> SamplerData:
     return data
 
 
+def _busy_sample(url: str, rounds: int, block_s: float) -> tuple[Run, Diagnosis]:
+    """A run of the sampler alone while its loop is blocked *block_s* at a time."""
+    config = ProbeConfig(
+        timeout=5.0, sample_interval=0.05, sample_count=rounds, sample_duration=0, proxy_env=()
+    )
+    the_run = Run(parse_target(url), "intermittent", config, plan=("connections",))
+
+    async def go() -> Diagnosis:
+        async with busy_loop(block_s):
+            return await run_to_end(the_run)
+
+    return the_run, asyncio.run(go())
+
+
 def test_first_byte_and_connect_are_the_kernels_while_the_loop_is_blocked(
     server: dict[str, int],
 ) -> None:
     url = f"http://127.0.0.1:{server['slow']}/"
-    config = ProbeConfig(
-        timeout=5.0, sample_interval=0.05, sample_count=6, sample_duration=0, proxy_env=()
-    )
-    the_run = Run(parse_target(url), "intermittent", config, plan=("connections",))
-
-    async def go() -> None:
-        async with busy_loop(0.05):  # blocked 50 ms between awaits, as the issue asks
-            await run_to_end(the_run)
-
-    asyncio.run(go())
+    # Blocked 50 ms between awaits, as the issue asks.
+    the_run, diagnosis = _busy_sample(url, 6, 0.05)
     data = _sampled(the_run)
     assert data.sent == 6 and data.failed == 0 and data.starved == 0
     assert data.first_byte.clock == KERNEL and data.connect.clock == KERNEL
@@ -86,6 +99,37 @@ def test_first_byte_and_connect_are_the_kernels_while_the_loop_is_blocked(
     summary = the_run.results["connections"].summary
     assert "connect p50 0.0" in summary and " ms (kernel)" in summary
     assert "first byte p50 " in summary and "first byte p50 —" not in summary
+    assert diagnosis.verdict == "ok" and not diagnosis.has_errors  # 0.3 s is no slow server
+
+
+def test_a_slow_server_over_a_fast_path_is_told_by_the_kernels_figures(
+    server: dict[str, int],
+) -> None:
+    """The issue's case under `watch` (no http probe, only the sampler): a 1.1-s first
+    byte over loopback, read by a loop blocked 300 ms at a time, is http.slow_response
+    compared with the kernel's 0.03-ms handshake, not with our clock's connect."""
+    url = f"http://127.0.0.1:{server['slower']}/"
+    _run, diagnosis = _busy_sample(url, 2, 0.3)
+    slow = next(f for f in diagnosis.findings if f.id == "http.slow_response")
+    assert slow.severity is Severity.WARNING and diagnosis.verdict == "http.slow_response"
+    assert "(kernel)" in slow.title and "TCP_INFO" in slow.evidence[1]
+    assert "median of 2 sampled requests" in slow.evidence[0]
+
+
+def test_our_clocks_first_bytes_are_never_compared() -> None:
+    """Where the kernel had no figure (our clock stood in), a slow-looking first byte
+    is how late this process read it: no finding from it."""
+    late = Attempt(
+        OK, 0.00003, 2.5, connect_clock=KERNEL, first_byte_clock=WALL, first_byte_wall_s=2.5
+    )
+    recent = (late, late, late)
+    data = SamplerData(
+        "127.0.0.1", 80, "http", 1.0, 3, 0, ((OK, 3),), recent,
+        percentiles([0.00003] * 3, [KERNEL] * 3), percentiles([2.5] * 3),
+    )  # fmt: skip
+    result = ProbeResult("connections", Status.OK, 3.0, "sampled", data)
+    findings = diagnose(parse_target("http://127.0.0.1/"), {"connections": result}).findings
+    assert "http.slow_response" not in {f.id for f in findings}
 
 
 async def _busy_for(seconds: float) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -239,3 +240,30 @@ def test_percentiles_say_their_clock() -> None:
     assert percentiles([0.3, 0.4], [KERNEL, WALL]).clock == MIXED
     assert percentiles([0.3]).clock == WALL
     assert Percentiles(None, None, None).text() == "—"
+
+
+def test_over_tls_the_times_are_the_kernels_too(tmp_path: Path) -> None:
+    """https://: the socket the TLS transport wraps is still ours to ask."""
+    from tests.servers.pki import Pki
+    from tests.servers.tlsserver import TlsServer
+
+    pki = Pki(tmp_path)
+    tls = TlsServer(pki.server_context(pki.leaf()))
+    url = f"https://127.0.0.1:{tls.port}/"
+    config = ProbeConfig(
+        timeout=2.0, sample_interval=0.05, sample_count=3, sample_duration=0,
+        ca_file=str(pki.ca_file), proxy_env=(),
+    )  # fmt: skip
+
+    async def go() -> ProbeResult:
+        return [r async for r in probe_connections(ProbeContext(parse_target(url), config))][-1]
+
+    try:
+        result = asyncio.run(go())
+    finally:
+        tls.close()
+    data = result.data
+    assert isinstance(data, SamplerData) and dict(data.kinds) == {OK: 3}, result.summary
+    assert data.connect.clock == KERNEL and data.first_byte.clock == KERNEL
+    assert data.connect.max_s is not None and data.connect.max_s < LOOPBACK_BOUND_S
+    assert all(a.source for a in data.recent)

@@ -101,6 +101,12 @@ def test_first_byte_and_connect_are_the_kernels_while_the_loop_is_blocked(
     assert "connect p50 0.0" in summary and " ms (kernel)" in summary
     assert "first byte p50 " in summary and "first byte p50 —" not in summary
     assert diagnosis.verdict == "ok" and not diagnosis.has_errors  # 0.3 s is no slow server
+    # watch --json says the clock beside the figures.
+    from tui.watch import tick
+
+    conn = tick(1, 1.0, the_run.results, [], [], diagnosis.verdict).connections
+    assert conn["connect_ms"]["clock"] == KERNEL and conn["first_byte_ms"]["clock"] == KERNEL
+    assert abs(conn["first_byte_ms"]["p50"] - THINK_S * 1000) <= THINK_SLACK_S * 1000
 
 
 def test_a_slow_server_over_a_fast_path_is_told_by_the_kernels_figures(

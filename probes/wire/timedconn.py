@@ -44,6 +44,7 @@ class TimedConnection:
         self.wall_connect_s: float | None = None
         self.kernel_connect_s: float | None = None  # None after a retransmitted SYN
         self._received_at_send: int | None = None  # payload bytes in when we last sent
+        self._handed_over = False  # the streams' transport owns (and closes) the socket
 
     async def connect(self) -> None:
         started = time.monotonic()
@@ -87,7 +88,9 @@ class TimedConnection:
     async def streams(
         self, tls: ssl.SSLContext | None, server_hostname: str | None
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """asyncio streams over the connected socket (the TLS handshake, when *tls*)."""
+        """asyncio streams over the connected socket (the TLS handshake, when *tls*).
+        From here on their transport owns the socket, failed handshake included."""
+        self._handed_over = True
         return await asyncio.open_connection(
             sock=self.sock, ssl=tls, server_hostname=server_hostname
         )
@@ -108,5 +111,7 @@ class TimedConnection:
         return kernel_wait(self.sock) if self.answered() else None
 
     def close(self) -> None:
-        """Close the socket (harmless after the streams closed it)."""
-        self.sock.close()
+        """Close the socket unless the streams own it: closing an fd their transport
+        still watches could unregister another socket that reuses the number."""
+        if not self._handed_over:
+            self.sock.close()

@@ -25,7 +25,7 @@ import time
 from probes.core.clocks import KERNEL, WALL
 from probes.core.target import endpoint
 from probes.wire.connect import handshake_completed
-from probes.wire.tcpinfo import bytes_received, kernel_rtt, kernel_wait
+from probes.wire.tcpinfo import Received, kernel_rtt, kernel_wait, received
 
 Figure = tuple[float, str]  # (seconds, clock: probes.core.clocks.KERNEL | WALL)
 
@@ -43,7 +43,7 @@ class TimedConnection:
         self.connected = False
         self.wall_connect_s: float | None = None
         self.kernel_connect_s: float | None = None  # None after a retransmitted SYN
-        self._received_at_send: int | None = None  # payload bytes in when we last sent
+        self._at_send: Received | None = None  # the receive counters when we last sent
         self._handed_over = False  # the streams' transport owns (and closes) the socket
 
     async def connect(self) -> None:
@@ -97,18 +97,21 @@ class TimedConnection:
 
     def sending(self) -> None:
         """Call right before sending a request: what comes in after is its answer."""
-        self._received_at_send = bytes_received(self.sock)
+        self._at_send = received(self.sock)
 
-    def answered(self) -> bool:
-        """The kernel has received bytes since :meth:`sending` (read by us or not)."""
-        now = bytes_received(self.sock)
-        before = self._received_at_send
-        return now is not None and before is not None and now > before
+    def answer_segments(self) -> int:
+        """Data segments the kernel has received since :meth:`sending` (read by us or
+        not); 0 when nothing came back, or the kernel does not say."""
+        now, before = received(self.sock), self._at_send
+        if now is None or before is None or now.payload_bytes <= before.payload_bytes:
+            return 0
+        return max(1, now.data_segments - before.data_segments)
 
     def answer_time(self) -> float | None:
         """Seconds from the last data we sent to the last data that came back, by the
-        kernel's clock (millisecond steps); None when nothing came back since."""
-        return kernel_wait(self.sock) if self.answered() else None
+        kernel's clock (millisecond steps); None when nothing came back since.  With
+        more than one segment back (answer_segments) it is the last one's."""
+        return kernel_wait(self.sock) if self.answer_segments() else None
 
     def close(self) -> None:
         """Close the socket unless the streams own it: closing an fd their transport

@@ -4,8 +4,8 @@
 
 One run, on loopback: an HTTP server (tests/lab/httpstatus.py, its own process) that
 waits THINK_S (default 0.3) before its first byte.  For each load — idle; two
-busy-loop processes on the 2 cores; those plus netmedic's own event loop blocked 20 ms
-and 100 ms at a time (tests/loop_hog.py, as when many probes share it) — it prints:
+busy-loop processes on the 2 cores; those plus netmedic's own event loop blocked 20,
+100 and 300 ms at a time (tests/loop_hog.py, as when many probes share it) — it prints:
   * the sampler's connect p50 by the kernel (TCP_INFO handshake RTT) and by our clock;
   * its first byte p50 (the server's think time) by the kernel (last data sent -> last
     data received) and by our clock, and how many attempts were starved;
@@ -33,6 +33,7 @@ LOADS = (
     ("2 hogs", 2, 0),
     ("2 hogs + loop 20ms", 2, 20),
     ("2 hogs + loop 100ms", 2, 100),
+    ("2 hogs + loop 300ms", 2, 300),
 )
 
 
@@ -77,6 +78,11 @@ def _median_ms(values: list[float | None]) -> float | None:
     return statistics.median(known) * 1000 if known else None
 
 
+def _max_ms(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return max(known) * 1000 if known else None
+
+
 async def _sample(url: str, attempts: int, think_s: float, block_ms: float) -> dict[str, Any]:
     """The sampler in a real Run (its starvation clock included), the loop blocked
     *block_ms* at a time when asked."""
@@ -112,6 +118,10 @@ async def _sample(url: str, attempts: int, think_s: float, block_ms: float) -> d
             [a.first_byte_s for a in judged if a.first_byte_clock == KERNEL]
         ),
         "first_wall": _median_ms([a.first_byte_wall_s for a in judged]),
+        "wall_max": (
+            _max_ms([a.connect_wall_s for a in judged]),
+            _max_ms([a.first_byte_wall_s for a in judged]),
+        ),
         "p50": (data.connect.text(), data.first_byte.text()),
         "ok": dict(data.kinds).get("ok", 0),
         "starved": data.starved,
@@ -179,6 +189,11 @@ def main() -> None:
                 flush=True,
             )
             print(f"  {'':<20} as shown: connect {ours['p50'][0]}; first byte {ours['p50'][1]}")
+            connect_max, first_max = ours["wall_max"]
+            print(
+                f"  {'':<20} our clock's max: connect {_f(connect_max, 0)} ms, "
+                f"first byte {_f(first_max, 0)} ms"
+            )
 
 
 if __name__ == "__main__":

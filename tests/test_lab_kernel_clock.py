@@ -57,9 +57,14 @@ def slow_link(module_lab: Lab) -> SlowLink:
 
 
 def busy_check(
-    lab: Lab, ns: str, plan: str, prefix: tuple[str, ...] = (), **extra: object
+    lab: Lab,
+    ns: str,
+    plan: str,
+    prefix: tuple[str, ...] = (),
+    extra: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    config = {"timeout": 3, "ping_count": 12, "ping_interval": 0.05, "ping_duration": 0, **extra}
+    config = {"timeout": 3, "ping_count": 12, "ping_interval": 0.05, "ping_duration": 0}
+    config.update(extra or {})
     done = lab.run(
         ns,
         [*prefix, sys.executable, "-m", "tests.lab.busycheck", "10.31.0.2:8080", plan,
@@ -126,13 +131,13 @@ def test_a_retransmitted_syn_is_timed_by_our_clock_and_says_why(
     assert "no kernel timestamp of the first" in attempt["explanation"]
 
 
-SAMPLED = {"sample_interval": 0.05, "sample_count": 4, "sample_duration": 3}
+SAMPLED: dict[str, float] = {"sample_interval": 0.05, "sample_count": 4, "sample_duration": 3}
 
 
 def test_sampled_connects_read_the_links_round_trip_while_the_loop_is_blocked(
     module_lab: Lab, slow_link: SlowLink
 ) -> None:
-    doc = busy_check(module_lab, slow_link.client, "connections", **SAMPLED)
+    doc = busy_check(module_lab, slow_link.client, "connections", extra=SAMPLED)
     data = probe(doc, "connections")["data"]
     assert dict(data["kinds"]) == {"ok": 4} and data["connect"]["clock"] == KERNEL
     for attempt in data["recent"]:
@@ -152,7 +157,7 @@ def test_a_sampled_connect_after_a_retransmitted_syn_is_our_clocks_and_says_so(
         "  tcp dport 8080 tcp flags syn numgen inc mod 3 == 0 drop\n }\n}\n",
     )
     try:
-        doc = busy_check(module_lab, slow_link.client, "connections", **SAMPLED)
+        doc = busy_check(module_lab, slow_link.client, "connections", extra=SAMPLED)
     finally:
         module_lab.ns(slow_link.server, "nft", "delete", "table", "inet", "synloss")
     data = probe(doc, "connections")["data"]

@@ -166,3 +166,19 @@ def test_a_busy_loop_does_not_make_a_quick_server_slow() -> None:
     assert data.timings.kernel_think_s is not None
     assert 0.4 <= data.timings.kernel_think_s < 0.9, data.timings
     assert "http.slow_response" not in [f.id for f in diagnosis.findings]
+
+
+def test_the_exporters_connect_phase_is_the_kernels(servers: dict[str, int]) -> None:
+    """blackbox's probe_http_duration_seconds{phase="connect"}: the handshake's RTT as
+    the kernel measured it, not how late a loop blocked 100 ms at a time noticed it."""
+    from probes.record.metrics import check_families
+
+    the_run, diagnosis = busy_run(f"http://127.0.0.1:{servers['ok']}/", ("http",), 0.1, timeout=5.0)
+    data = the_run.results["http"].data
+    assert isinstance(data, HttpData) and data.timings.kernel_rtt_s is not None
+    families = {f.name: f for f in check_families(the_run.results, diagnosis, 1.0)}
+    phases = {
+        dict(s.labels)["phase"]: s.value for s in families["probe_http_duration_seconds"].samples
+    }
+    assert phases["connect"] == round(data.timings.kernel_rtt_s, 6)
+    assert phases["connect"] < LOOPBACK_BOUND_S

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from probes.core.clocks import KERNEL
+from probes.core.clocks import KERNEL, MIXED, WALL
 from tests.lab import chain as C
 from tests.lab.checkdoc import finding, ids, probe
 from tests.lab.netns import Lab
@@ -56,8 +56,15 @@ def slow_link(module_lab: Lab) -> SlowLink:
     return SlowLink(client, server)
 
 
-def busy_check(lab: Lab, ns: str, plan: str, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+def busy_check(
+    lab: Lab,
+    ns: str,
+    plan: str,
+    prefix: tuple[str, ...] = (),
+    extra: dict[str, float] | None = None,
+) -> dict[str, Any]:
     config = {"timeout": 3, "ping_count": 12, "ping_interval": 0.05, "ping_duration": 0}
+    config.update(extra or {})
     done = lab.run(
         ns,
         [*prefix, sys.executable, "-m", "tests.lab.busycheck", "10.31.0.2:8080", plan,
@@ -122,6 +129,47 @@ def test_a_retransmitted_syn_is_timed_by_our_clock_and_says_why(
     assert attempt["elapsed_s"] >= 1.0  # the kernel's SYN retransmission timeout
     assert "our clock: the SYN was retransmitted" in attempt["explanation"]
     assert "no kernel timestamp of the first" in attempt["explanation"]
+
+
+SAMPLED: dict[str, float] = {"sample_interval": 0.05, "sample_count": 4, "sample_duration": 3}
+
+
+def test_sampled_connects_read_the_links_round_trip_while_the_loop_is_blocked(
+    module_lab: Lab, slow_link: SlowLink
+) -> None:
+    doc = busy_check(module_lab, slow_link.client, "connections", extra=SAMPLED)
+    data = probe(doc, "connections")["data"]
+    assert dict(data["kinds"]) == {"ok": 4} and data["connect"]["clock"] == KERNEL
+    for attempt in data["recent"]:
+        assert attempt["connect_clock"] == KERNEL
+        assert RTT_S <= attempt["connect_s"] <= RTT_S + SLACK_S, attempt
+
+
+def test_a_sampled_connect_after_a_retransmitted_syn_is_our_clocks_and_says_so(
+    module_lab: Lab, slow_link: SlowLink
+) -> None:
+    """One SYN in three dropped: an attempt whose first SYN was lost is timed by our
+    clock (the kernel keeps no stamp of it), the others by the kernel; the percentiles
+    say the series is mixed."""
+    module_lab.nft(
+        slow_link.server,
+        "table inet synloss {\n chain input {\n  type filter hook input priority 0;\n"
+        "  tcp dport 8080 tcp flags syn numgen inc mod 3 == 0 drop\n }\n}\n",
+    )
+    try:
+        doc = busy_check(module_lab, slow_link.client, "connections", extra=SAMPLED)
+    finally:
+        module_lab.ns(slow_link.server, "nft", "delete", "table", "inet", "synloss")
+    data = probe(doc, "connections")["data"]
+    assert dict(data["kinds"]) == {"ok": 4}, data["kinds"]
+    clocks = {a["connect_clock"] for a in data["recent"]}
+    assert clocks == {KERNEL, WALL} and data["connect"]["clock"] == MIXED
+    for attempt in data["recent"]:
+        if attempt["connect_clock"] == WALL:  # the kernel's SYN retransmission timeout
+            assert attempt["connect_s"] >= 1.0 and attempt["connect_s"] == attempt["connect_wall_s"]
+        else:
+            assert RTT_S <= attempt["connect_s"] <= RTT_S + SLACK_S, attempt
+    assert "(kernel, some by our clock)" in probe(doc, "connections")["summary"]
 
 
 def test_slow_first_byte_behind_a_fast_routed_path_with_the_loop_busy(lab: Lab) -> None:

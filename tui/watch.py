@@ -250,11 +250,13 @@ def tick(
                 "p50": _ms(data.connect.p50_s),
                 "p95": _ms(data.connect.p95_s),
                 "max": _ms(data.connect.max_s),
+                "clock": data.connect.clock,
             },
             "first_byte_ms": {
                 "p50": _ms(data.first_byte.p50_s),
                 "p95": _ms(data.first_byte.p95_s),
                 "max": _ms(data.first_byte.max_s),
+                "clock": data.first_byte.clock,
             },
         }
     burst = results.get("burst")

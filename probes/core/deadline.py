@@ -89,6 +89,24 @@ def note_expired(starved_reason: str = "") -> None:
         waits.reasons.append(starved_reason)
 
 
+def starved_mark() -> int:
+    """Where the current probe's list of starved expiries ends now (see claim_starved)."""
+    waits = _WAITS.get()
+    return len(waits.reasons) if waits is not None else 0
+
+
+def claim_starved(mark: int) -> str:
+    """The first reason a deadline of the current probe expired starved since *mark*,
+    taken off the probe's list: a probe that counts such a wait apart itself (one
+    sampled connection among many) keeps the runner from voiding its whole result."""
+    waits = _WAITS.get()
+    if waits is None or len(waits.reasons) <= mark:
+        return ""
+    reason = waits.reasons[mark]
+    del waits.reasons[mark:]
+    return reason
+
+
 @contextlib.contextmanager
 def probe_clock(clock: RunClock, waits: StarvedWaits) -> Iterator[None]:
     """Run the block (one probe's task, and the tasks it starts) on *clock*."""

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from probes.core.model import ProbeResult, Status
-from probes.diagnosis.evidence import ms
 from probes.net.tcp import OPEN, TcpData
 from probes.proto.http import HttpData
 from probes.proto.sampler import SamplerData
@@ -49,7 +48,7 @@ def _connects(name: str, data: object, port: int) -> Iterator[Connected]:
                     a.address,
                     port,
                     name,
-                    f"a TCP connection to {where} succeeded in {ms(a.elapsed_s)}",
+                    f"a TCP connection to {where} succeeded in {a.connect_text}",
                 )
     elif isinstance(data, TlsData) and data.port == port and (data.state == "ok" or data.chain):
         yield Connected(

@@ -21,6 +21,7 @@ from probes.diagnosis import (
     route_rules,
     sample_rules,
     sampler_rules,
+    sampler_time_rules,
     server_rules,
     service_rules,
     tcp_rules,
@@ -58,6 +59,7 @@ RULES: tuple[Rule, ...] = (
     *service_rules.RULES,
     *mismatch_rules.RULES,  # after the protocol probes: their own reading of it wins
     *sampler_rules.LATE_RULES,  # after the http/tls/service probes' own answers
+    *sampler_time_rules.RULES,  # after http_rules: its own request's timing speaks first
     *burst_rules.RULES,  # last: a direct reading of the same limit wins
 )
 

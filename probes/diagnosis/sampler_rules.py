@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from probes.core.clocks import clocked
 from probes.core.model import Finding, NextStep, Severity
 from probes.core.target import endpoint
-from probes.diagnosis.evidence import Evidence, ms, q
+from probes.diagnosis.evidence import Evidence, q
 from probes.path.ping import PingData
 from probes.proto.sampler import (
     ERROR,
@@ -28,11 +29,12 @@ from probes.proto.sampler import (
     REFUSED,
     RESET,
     SERVICE_ERROR,
+    STARVED,
     TIMEOUT,
     TLS_DETAIL,
     Attempt,
-    Percentiles,
     SamplerData,
+    starved_note,
 )
 
 # ---- thresholds (percent of the attempts in the window) ----------------------------------
@@ -77,8 +79,9 @@ def _too_many(detail: str) -> bool:
 
 
 def finding_id(a: Attempt, speaks: str) -> str | None:
-    """The finding a failed attempt stands for (None: it did not fail)."""
-    if a.outcome == OK:
+    """The finding a failed attempt stands for (None: it did not fail, or it was cut
+    short while this process could not run: that says nothing about the server)."""
+    if a.outcome in (OK, STARVED):
         return None
     if a.outcome == REFUSED:
         return "tcp.refused"
@@ -142,12 +145,6 @@ class Share:
         return ", ".join(k for k, _n in sorted(seen.items(), key=lambda kv: -kv[1]))
 
 
-def _pcts(p: Percentiles) -> str:
-    if p.p50_s is None or p.p95_s is None or p.max_s is None:
-        return "—"
-    return f"p50 {ms(p.p50_s)}, p95 {ms(p.p95_s)}, max {ms(p.max_s)}"
-
-
 def _attempt_line(a: Attempt) -> str:
     if a.outcome == TIMEOUT:  # its detail is only the exception's name
         after = "the request" if a.connect_s is not None else "the SYN"
@@ -155,16 +152,17 @@ def _attempt_line(a: Attempt) -> str:
     else:
         line = a.outcome + (f" ({a.detail})" if a.detail else "")
     if a.connect_s is not None:
-        line += f", connected in {ms(a.connect_s)}"
+        line += f", connected in {clocked(a.connect_s, a.connect_clock)}"
     if a.first_byte_s is not None:
-        line += f", first byte {ms(a.first_byte_s)}"
+        line += f", first byte {clocked(a.first_byte_s, a.first_byte_clock)}"
     return line
 
 
 def evidence(s: Share) -> tuple[str, ...]:
     d = s.data
     n = len(s.failed)
-    counts = ", ".join(f"{k} {c}" for k, c in d.kinds)
+    counts = ", ".join(f"{k} {c}" for k, c in d.kinds if k != STARVED)
+    counts += starved_note(dict(d.kinds).get(STARVED, 0))
     span = f"the last {s.total}" if s.live else f"{s.total}"
     latest = "; ".join(_attempt_line(a) for a in s.failed[-LATEST:][::-1])
     loss = (
@@ -176,7 +174,7 @@ def evidence(s: Share) -> tuple[str, ...]:
         f"{n} of {span} connections ({s.pct:.0f}%) ended: {s.outcomes()}",
         f"connection sampler [{d.speaks}] to {s.where}, one every {d.interval_s:g} s, "
         f"{s.total} attempts in the window: {counts}",
-        f"connect {_pcts(d.connect)}; first byte {_pcts(d.first_byte)}",
+        f"connect {d.connect.text()}; first byte {d.first_byte.text()}",
         f"latest: {latest}",
         *loss,
     )
@@ -187,8 +185,10 @@ def shares(ev: Evidence, wanted: Callable[[str], bool]) -> Iterator[Share]:
     data = ev.data("connections", SamplerData)
     if data is None or not data.recent:
         return
-    recent = data.recent
+    recent = tuple(a for a in data.recent if a.outcome != STARVED)
     total = len(recent)
+    if not total:
+        return
     by_id: dict[str, list[Attempt]] = {}
     for a in recent:
         fid = finding_id(a, data.speaks)

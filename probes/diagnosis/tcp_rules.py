@@ -350,8 +350,7 @@ def _sampled_hangups(ev: Evidence, address: str) -> tuple[int, int]:
     data = ev.data("connections", SamplerData)
     if data is None or data.address != address:
         return 0, 0
-    kinds = dict(data.kinds)
-    return kinds.get(SAMPLED_RESET, 0), sum(kinds.values())
+    return dict(data.kinds).get(SAMPLED_RESET, 0), data.judged  # starved ones say nothing
 
 
 def hangup_after_connect(ev: Evidence) -> Iterator[Finding]:

@@ -128,11 +128,13 @@ def _http(http: ProbeResult | None) -> list[Family]:
         return []
     t = data.timings
     # Marks are seconds from the request's start (after the name was resolved); a phase
-    # that did not happen is None and has no sample.
+    # that did not happen is None and has no sample.  The connect is the kernel's
+    # handshake RTT when the socket gave one: our mark grows with this host's load.
     after_connect = next((m for m in (t.tls_s, t.connect_s) if m is not None), 0.0)
+    connected = t.kernel_rtt_s if t.kernel_rtt_s is not None and t.connect_s is not None else None
     spans: dict[str, tuple[float | None, float | None]] = {
         "resolve": (0.0, t.dns_s),
-        "connect": (0.0, t.connect_s),
+        "connect": (0.0, connected if connected is not None else t.connect_s),
         "tls": (t.connect_s, t.tls_s),
         "processing": (after_connect, t.ttfb_s),
         "transfer": (t.ttfb_s, t.total_s),

@@ -19,6 +19,8 @@ _TCP_INFO = getattr(socket, "TCP_INFO", 11)
 _NEEDED = 104
 _RTT_AT, _RTTVAR_AT, _TOTAL_RETRANS_AT = 68, 72, 100
 _LAST_DATA_SENT_AT, _LAST_DATA_RECV_AT = 44, 52  # milliseconds ago (jiffies: 1-4 ms steps)
+_BYTES_RECEIVED_AT, _DATA_SEGS_IN_AT = 128, 152  # tcpi_bytes_received (u64), tcpi_data_segs_in
+_WITH_COUNTERS = 156  # Linux 4.6+
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,29 @@ def _tcp_info(sock: socket.socket) -> bytes | None:
     except (OSError, ValueError):
         return None
     return raw if len(raw) >= _NEEDED else None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What a TCP socket has received so far, by the kernel's counters."""
+
+    payload_bytes: int  # tcpi_bytes_received
+    data_segments: int  # tcpi_data_segs_in
+
+
+def received(sock: socket.socket) -> Received | None:
+    """The socket's receive counters: whether an answer came at all, which the last-data
+    stamps cannot tell within one jiffy (they start at the handshake), and in how many
+    segments (the stamps are of the last one).  None before Linux 4.6."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _WITH_COUNTERS)
+    except (OSError, ValueError):
+        return None
+    if len(raw) < _WITH_COUNTERS:
+        return None
+    (payload,) = struct.unpack_from("=Q", raw, _BYTES_RECEIVED_AT)
+    (segments,) = struct.unpack_from("=I", raw, _DATA_SEGS_IN_AT)
+    return Received(int(payload), int(segments))
 
 
 def kernel_wait(sock: socket.socket) -> float | None:

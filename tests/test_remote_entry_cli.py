@@ -7,29 +7,16 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.tui.helpers import launched
 from tui import app as app_module
 from tui.cli import main
 from tui.remote import parse_field
 from tui.watch_options import NO_VANTAGES
 
 INVENTORY = {"web": {"hosts": ["web1", "web2"]}, "_meta": {"hostvars": {}}}
-
-
-def _launched(monkeypatch: pytest.MonkeyPatch, *argv: str) -> dict[str, Any]:
-    """run_app's arguments for ``netmedic ARGV`` (the TUI itself is not started)."""
-    seen: dict[str, Any] = {}
-
-    def run_app(target: Any, symptom: Any, **kwargs: Any) -> int:
-        seen.update(kwargs, target=target, symptom=symptom)
-        return 0
-
-    monkeypatch.setattr(app_module, "run_app", run_app)
-    assert main(list(argv)) == 0
-    return seen
 
 
 def _refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -45,7 +32,7 @@ def _refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_the_tui_entry_takes_server_and_from(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    given = _launched(monkeypatch, "db.internal:5432", "--server", "user@host", "--from", "a,b")
+    given = launched(monkeypatch, "db.internal:5432", "--server", "user@host", "--from", "a,b")
     remote = given["remote"]
     assert given["target"].host_port == "db.internal:5432" and given["symptom"] is None
     assert remote.server == "user@host" and remote.vantages == (("a", "a"), ("b", "b"))
@@ -53,13 +40,13 @@ def test_the_tui_entry_takes_server_and_from(
     inventory = tmp_path / "inv.json"
     inventory.write_text(json.dumps(INVENTORY))
     monkeypatch.chdir(tmp_path)
-    given = _launched(monkeypatch, "api:443", "--from", "@web", "--inventory", "inv.json")
+    given = launched(monkeypatch, "api:443", "--from", "@web", "--inventory", "inv.json")
     remote = given["remote"]
     assert [name for name, _dest in remote.vantages] == ["web1", "web2"]
     # Remembered for the target: the inventory is named so it means the same file anywhere.
     assert shlex.split(remote.field) == ["--from", "@web", "--inventory", str(inventory)]
     (tmp_path / "ssh_config").write_text("Host db1\n  HostName 10.0.0.5\n")
-    given = _launched(
+    given = launched(
         monkeypatch, "api:443", "--server", "db1", "--ssh-config", "ssh_config",
         "--concurrency", "3", "--remote-timeout", "4.5",
     )  # fmt: skip
@@ -72,7 +59,7 @@ def test_the_tui_entry_takes_server_and_from(
     again = parse_field(remote.field)  # what the target screen runs with, from its field
     assert (again.server, again.concurrency, again.timeout) == ("db1", 3, 4.5)
     assert again.ssh_config == str(tmp_path / "ssh_config")
-    assert _launched(monkeypatch, "api:443")["remote"] is None  # none asked: none made
+    assert launched(monkeypatch, "api:443")["remote"] is None  # none asked: none made
 
 
 def test_the_tui_entry_takes_them_with_a_saved_service(
@@ -80,7 +67,7 @@ def test_the_tui_entry_takes_them_with_a_saved_service(
 ) -> None:
     (tmp_path / "services.toml").write_text('[services.db]\nurl = "postgres://10.0.0.5:5432"\n')
     monkeypatch.setenv("NETMEDIC_CONFIG_DIR", str(tmp_path))
-    given = _launched(monkeypatch, "@db", "--server", "db1")
+    given = launched(monkeypatch, "@db", "--server", "db1")
     assert given["service"].service.name == "db" and given["target"].host == "10.0.0.5"
     assert given["remote"].server == "db1"
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from probes.core.target import Target, parse_target
@@ -16,7 +17,9 @@ from probes.run.plans import SYMPTOM_IDS
 from probes.triage.pasted import PastedError
 from tests.data.make_session import FACTS, SESSION_ID, T0
 from tests.fake_engine import FakeNetwork
+from tui import app as app_module
 from tui.app import JournalFactory, NetmedicApp, memory_journal
+from tui.cli import main
 from tui.remote import RemoteChoice
 
 
@@ -101,3 +104,17 @@ async def until(check: Callable[[], bool], tries: int = 500) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not reached")
+
+
+def launched(monkeypatch: pytest.MonkeyPatch, *argv: str) -> dict[str, Any]:
+    """What ``netmedic ARGV`` hands the TUI (run_app's arguments), through the real CLI;
+    the TUI itself is not started."""
+    seen: dict[str, Any] = {}
+
+    def run_app(target: Any, symptom: Any, **kwargs: Any) -> int:
+        seen.update(kwargs, target=target, symptom=symptom)
+        return 0
+
+    monkeypatch.setattr(app_module, "run_app", run_app)
+    assert main(list(argv)) == 0
+    return seen

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.widgets import Input
@@ -17,10 +16,8 @@ from probes.core.model import ProbeResult, Status
 from probes.remote.document import read_server
 from probes.run.plans import ProbeFn
 from tests.fake_engine import ADDRESS, FakeNetwork
-from tests.tui.helpers import make_app, settle
+from tests.tui.helpers import launched, make_app, settle
 from tests.tui.test_remote_tui import SERVER_DOC
-from tui import app as app_module
-from tui.cli import main
 from tui.remote import RemoteChoice
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.symptom_picker import SymptomPickerScreen
@@ -43,19 +40,6 @@ class ServerSeen(FakeNetwork):
         dest = ctx.config.server
         data = read_server(dest, SERVER_DOC, [ADDRESS], ctx.target.port)
         yield ProbeResult("server", Status.OK, 0.2, f"{dest}: 127.0.0.1:5432", data)
-
-
-def launched(monkeypatch: pytest.MonkeyPatch, *argv: str) -> dict[str, Any]:
-    """What ``netmedic ARGV`` hands the TUI (run_app's arguments), through the real CLI."""
-    seen: dict[str, Any] = {}
-
-    def run_app(target: Any, symptom: Any, **kwargs: Any) -> int:
-        seen.update(kwargs, target=target, symptom=symptom)
-        return 0
-
-    monkeypatch.setattr(app_module, "run_app", run_app)
-    assert main(list(argv)) == 0
-    return seen
 
 
 async def test_target_and_server_show_in_the_field_and_start_the_run(

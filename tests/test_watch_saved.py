@@ -58,6 +58,7 @@ def test_watch_at_name_sends_the_services_key_to_its_health_path(
     assert all(set(t["connections"].get("rates", {})) <= {"ok"} for t in ticks), ticks
     assert ticks[-1]["connections"]["rates"] == {"ok": 100.0}
     assert lines[-1]["summary"].endswith("verdict ok"), lines[-1]
+    assert lines[-1]["summary"].startswith(f"watched @vectors (127.0.0.1:{qdrant_port}) for 6")
     saved = load_session(None, tmp_path / "state" / "netmedic" / "sessions")
     assert saved.target().input == f"http://127.0.0.1:{qdrant_port}/healthz"  # the kind's path
 

@@ -358,8 +358,11 @@ async def watch(
         run.stop()  # every probe answered: the journal records the run finished, stopped
         task.cancel()
     seen_rates = ", ".join(f"{k} {v:g}%" for k, v in rates.items())
+    watched = target.host_port
+    if extras.service is not None:  # the name the person gave, then where it points
+        watched = f"@{extras.service.service.name} ({watched})"
     summary = (
-        f"watched {target.host_port} for {n} intervals; worst window loss {worst_loss:g}%; "
+        f"watched {watched} for {n} intervals; worst window loss {worst_loss:g}%; "
         + (f"connections {seen_rates}; " if seen_rates else "")
         + f"verdict {run.diagnosis.verdict}"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from probes.core.events import RunFinished
 from probes.core.model import Diagnosis, Finding, Severity
 from probes.core.target import parse_target
-from probes.record import retention
+from probes.record import retention, summary_cache
 from probes.record.exporter_config import ExporterConfigError, parse_exporter_config
 from probes.record.journal import Journal, sessions_dir
 from probes.record.retention import (
@@ -62,7 +63,8 @@ def _entry(
     return ExporterJournal(Path(f"/s/{name}-exporter.jsonl"), NOW - age_s, key, verdict, size)
 
 
-def _count(directory: Path, tail: str = "") -> int:
+def _count(directory: Path, tail: str = ".jsonl") -> int:
+    """Journals in *directory* (not the sessions listing's summary cache beside them)."""
     return sum(1 for p in directory.iterdir() if p.name.endswith(tail))
 
 
@@ -198,6 +200,27 @@ async def test_a_pass_at_most_once_a_period_off_the_loop(state: Path) -> None:
     pruner.kick()
     await pruner.settled()
     assert pruner.passes == 2 and pruner.removed == 30 and _count(state) == 1
+
+
+async def test_a_pass_leaves_the_kept_journals_summarized_for_sessions(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a pass the kept journals' summaries wait in the listing's cache: the first
+    `netmedic sessions` after a day of scrapes does not parse thousands of journals."""
+    monkeypatch.setattr(summary_cache, "SETTLED_NS", 0)  # just written counts as settled
+    for minute in range(5):
+        _journal(state, NOW - minute * 60, REFUSED).close()
+    pruner = Pruner(Retention(keep_ok=1), state, every_s=60, clock=Ticks(0.0), wall=lambda: NOW)
+    pruner.kick()
+    await pruner.settled()
+    assert _summarized(state) == (5, 5)
+
+
+def _summarized(directory: Path) -> tuple[int, int]:
+    """(journals in *directory*, those whose summary the listing's cache holds)."""
+    kept = [p for p in directory.iterdir() if p.name.endswith(".jsonl")]
+    cache = summary_cache.SummaryCache.load(directory, listed_at_ns=time.time_ns())
+    return len(kept), sum(cache.lookup(p.name, p.stat()) is not None for p in kept)
 
 
 @pytest.mark.parametrize(

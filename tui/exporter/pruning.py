@@ -7,6 +7,7 @@ What is kept is :mod:`probes.record.retention`'s rule; this only schedules it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 from probes.record.journal import JournalError, sessions_dir
 from probes.record.metrics import COUNTER, Family, Sample, gauge
 from probes.record.retention import JournalIndex, PruneReport, Retention, prune
+from probes.record.session import list_sessions
 
 PRUNE_EVERY_S = 60.0
 
@@ -97,3 +99,7 @@ class Pruner:
         self.removed += report.removed
         self.removed_bytes += report.removed_bytes
         self.last = report
+        # Summarize the new journals now, off the loop, so the first `netmedic sessions`
+        # after a day of scrapes reads them from the cache (5,000 parses take seconds).
+        with contextlib.suppress(JournalError, OSError):
+            await asyncio.to_thread(list_sessions, directory)

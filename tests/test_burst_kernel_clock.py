@@ -298,3 +298,28 @@ def test_the_exporters_processing_falls_back_to_our_clock() -> None:
     assert "tls" not in phases  # a phase that did not happen is absent
     kernel = http_phases(HttpTimings(connect_s=0.01, ttfb_s=0.41, sent_s=0.011, kernel_think_s=0.3))
     assert kernel["processing"] == (0.3, KERNEL)
+
+
+def test_starved_connections_are_shown_as_such() -> None:
+    """The TUI's burst panel and watch --json say how many were starved, and which
+    clock timed the connects."""
+    from rich.console import Console
+
+    from tui.watch import tick
+    from tui.widgets.panels.burst import BurstPanel
+
+    result = _burst(30, "", 0, 20)
+    console = Console(width=100, record=True)
+    panel = BurstPanel.__new__(BurstPanel)  # render_data reads only the result
+    console.print(panel.render_data(result))
+    text = console.export_text()
+    assert "30/50 held at once" in text and "no limit judged" in text
+    assert "20 starved: cut short while this process could not run" in text
+    assert "no limit reached" not in text
+    assert "connect p50 0.030 ms, p95 0.030 ms, max 0.030 ms (kernel)" in text
+    told = tick(1, 1.0, {"burst": result}, [], [], "incomplete")
+    assert told.connections["burst"]["starved"] == 20
+    assert told.connections["burst"]["connect_ms"] == {
+        "p50": 0.03, "p95": 0.03, "max": 0.03, "clock": KERNEL,
+    }  # fmt: skip
+    assert told.burst_line.endswith("no limit judged")

@@ -162,25 +162,35 @@ def test_a_pools_answer_the_kernel_had_is_not_a_full_pool(servers: dict[str, int
     assert "probe.incomplete" in ids
 
 
-def test_a_listener_that_never_accepts_still_fills_its_backlog() -> None:
-    """Unloaded, a listener with backlog 1 that never accepts: SYNs beyond its queue go
-    unanswered while this process runs fine: tcp.backlog_full, nothing starved."""
+@pytest.mark.parametrize("block_s", [0.0, 0.3], ids=["unloaded", "loop-blocked-300ms"])
+def test_a_listener_that_never_accepts_still_fills_its_backlog(block_s: float) -> None:
+    """A listener with backlog 1 that never accepts: SYNs beyond its queue go
+    unanswered: tcp.backlog_full, nothing starved.  Also with the loop blocked 300 ms at
+    a time: the kernel itself waited the whole wait for a SYN-ACK, however little this
+    process ran meanwhile."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)  # and never accept()
         port = listener.getsockname()[1]
         config = ProbeConfig(timeout=1.0, burst=6, proxy_env=())
-        the_run = Run(
-            parse_target(f"127.0.0.1:{port}"), "too-many-connections", config, plan=("burst",)
-        )
-        diagnosis = asyncio.run(run_to_end(the_run))
+        target = parse_target(f"127.0.0.1:{port}")
+        the_run = Run(target, "too-many-connections", config, plan=("burst",))
+
+        async def go() -> None:
+            if not block_s:
+                await run_to_end(the_run)
+                return
+            async with busy_loop(block_s):
+                await run_to_end(the_run)
+
+        asyncio.run(go())
     b = the_run.results["burst"].data
-    assert isinstance(b, BurstResult)
+    assert isinstance(b, BurstResult), the_run.results["burst"].summary
     assert b.starved == 0 and b.failure == "timeout", b.line
     assert 1 <= b.opened <= 3  # backlog 1 (+1 on Linux)
     assert b.connect.clock == KERNEL  # the ones accepted into the queue
-    found = {f.id: f for f in diagnosis.findings}
-    assert "tcp.backlog_full" in found, diagnosis
+    found = {f.id: f for f in the_run.diagnosis.findings}
+    assert "tcp.backlog_full" in found, the_run.diagnosis
     assert "not counted" not in found["tcp.backlog_full"].evidence[0]
 
 

@@ -125,6 +125,7 @@ class _Connection:
     def __init__(self, address: str, port: int) -> None:
         self.address, self.port = address, port
         self.conn: TimedConnection | None = None
+        self.connecting: float | None = None  # our clock right before the SYN went out
         self.writer: asyncio.StreamWriter | None = None
         self.sent: float | None = None  # our clock when the request (PING, hello) went out
         self.said = ""
@@ -150,9 +151,10 @@ class _Connection:
             self.conn.wall_connect_s if self.conn is not None else None,
         )
 
-    def timed_out(self, starved_reason: str) -> Attempt:
+    def timed_out(self, starved_reason: str, wait: float) -> Attempt:
         """Our deadline ran out: a failure of the server only when the kernel has no
-        handshake or answer we missed and this process was not starved meanwhile."""
+        handshake or answer we missed and this process was not starved meanwhile —
+        or when the kernel itself waited the whole *wait* for a SYN-ACK."""
         conn = self.conn
         if conn is not None and conn.completed_late():
             late = conn.connect_time
@@ -162,6 +164,11 @@ class _Connection:
                 f"the kernel completed the handshake{took}; "
                 "this process could not run to see it in time",
             )
+        unanswered = time.monotonic() - self.connecting if self.connecting is not None else 0.0
+        if conn is not None and not conn.connected and unanswered >= wait:
+            # Our starvation does not keep a SYN-ACK from the kernel: the SYN itself
+            # went unanswered for the whole wait, however little this process ran.
+            return self.attempt(TIMEOUT, f"no SYN-ACK in {unanswered:.1f} s (kernel)")
         if conn is not None and self.sent is not None and conn.answer_time() is not None:
             return self.attempt(
                 STARVED,
@@ -201,6 +208,7 @@ async def _one(ctx: ProbeContext, c: _Connection, speaks: str, wait: float) -> A
     try:
         c.conn = TimedConnection(c.address, c.port)  # EMFILE is raised here
         async with deadline(wait):  # pushed back while this process could not run
+            c.connecting = time.monotonic()
             await c.conn.connect()
             reader, c.writer = await c.conn.streams(None, None)
             c.sending()  # nothing sent yet but a hello: what comes in now is its answer
@@ -220,7 +228,7 @@ async def _one(ctx: ProbeContext, c: _Connection, speaks: str, wait: float) -> A
             return c.attempt(SERVICE_ERROR, clean_bytes(first.split(b"\r\n")[0], 120))
         return c.attempt(OK, answered=speaks == "redis")
     except TimeoutError:  # before OSError: it is one
-        return c.timed_out(claim_starved(mark))
+        return c.timed_out(claim_starved(mark), wait)
     except OSError as exc:
         if exc.errno in (errno.EMFILE, errno.ENFILE):
             return c.attempt(FD_LIMIT)

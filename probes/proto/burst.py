@@ -128,7 +128,6 @@ class _Connection:
         self.connecting: float | None = None  # our clock right before the SYN went out
         self.writer: asyncio.StreamWriter | None = None
         self.sent: float | None = None  # our clock when the request (PING, hello) went out
-        self.said = ""
 
     def sending(self) -> None:
         assert self.conn is not None
@@ -168,7 +167,7 @@ class _Connection:
         if conn is not None and not conn.connected and unanswered >= wait:
             # Our starvation does not keep a SYN-ACK from the kernel: the SYN itself
             # went unanswered for the whole wait, however little this process ran.
-            return self.attempt(TIMEOUT, f"no SYN-ACK in {unanswered:.1f} s (kernel)")
+            return self.attempt(TIMEOUT, f"the kernel had no SYN-ACK after {unanswered:.1f} s")
         if conn is not None and self.sent is not None and conn.answer_time() is not None:
             return self.attempt(
                 STARVED,
@@ -278,7 +277,7 @@ def _result(n: int, outcomes: list[Attempt], address: str, port: int) -> BurstRe
         address,
         port,
         said,
-        tuple(a.source for a in outcomes if a.source and a.outcome == OK),
+        tuple(a.source for a in outcomes if a.source),  # every connection it made is its own
         len(starved),
         starved[0].detail if starved else "",
         percentiles(

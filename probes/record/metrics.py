@@ -178,8 +178,8 @@ def http_phases(t: HttpTimings) -> dict[str, tuple[float, str]]:
     this process noticed each step: they grow with this host's load.  So the connect
     is the kernel's handshake RTT and processing the server's think time by the
     kernel's clock (TCP_INFO: our request's last byte out to its answer's last byte
-    in) wherever the socket gave them (HttpTimings.server_wait: ours stands in only
-    where the kernel has no figure, or its stamp is of a later segment)."""
+    in, in jiffies) wherever the socket gave them; ours stands in only where the
+    kernel has no figure (a reused connection, a retransmitted SYN)."""
     after_connect = next((m for m in (t.tls_s, t.connect_s) if m is not None), 0.0)
     spans: dict[str, tuple[float | None, float | None]] = {
         "resolve": (0.0, t.dns_s),
@@ -195,9 +195,8 @@ def http_phases(t: HttpTimings) -> dict[str, tuple[float, str]]:
     }
     if "connect" in phases and t.kernel_rtt_s is not None:
         phases["connect"] = (t.kernel_rtt_s, KERNEL)
-    think = t.server_wait
-    if "processing" in phases and think is not None:
-        phases["processing"] = think
+    if "processing" in phases and t.kernel_think_s is not None:
+        phases["processing"] = (t.kernel_think_s, KERNEL)
     return phases
 
 

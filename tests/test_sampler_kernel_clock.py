@@ -256,7 +256,7 @@ def test_over_tls_the_times_are_the_kernels_too(tmp_path: Path) -> None:
 
     pki = Pki(tmp_path)
     # TLS 1.2: TLS 1.3's session tickets may come in after our request, and then the
-    # kernel's last-segment stamp competes with our clock's (see sampler._first_byte).
+    # kernel's last-segment stamp competes with our clock's (see TimedConnection.answer_figure).
     tls = TlsServer(pki.server_context(pki.leaf(), max_version=ssl.TLSVersion.TLSv1_2))
     url = f"https://127.0.0.1:{tls.port}/"
     config = ProbeConfig(

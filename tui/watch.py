@@ -31,6 +31,7 @@ from probes.core.model import ProbeResult
 from probes.core.target import Target
 from probes.path.ping import PingData
 from probes.proto.burst import BurstResult
+from probes.proto.sampler import Percentiles
 from tui.args import LivePace, add_live_arguments, bounded, timeout, whole
 from tui.live_status import live_config
 from tui.watch_options import (
@@ -269,11 +270,23 @@ def tick(
             "first_failure": b.first_failure,
             "failure": b.failure,
             "limit": b.limit,
+            "starved": b.starved,
+            "connect_ms": _burst_ms(b.connect),
+            "first_byte_ms": _burst_ms(b.first_byte),
         }
     for change in changes:
         entry = {"id": change.finding_id, "title": change.title, "at_s": round(change.at_s, 3)}
         (out.raised if change.change == "raised" else out.cleared).append(entry)
     return out
+
+
+def _burst_ms(figures: Percentiles) -> dict[str, object]:
+    return {
+        "p50": _ms(figures.p50_s),
+        "p95": _ms(figures.p95_s),
+        "max": _ms(figures.max_s),
+        "clock": figures.clock,
+    }
 
 
 def watch_plan(ns: argparse.Namespace, extras: WatchExtras) -> tuple[str, ...]:

@@ -108,6 +108,26 @@ def claim_starved(mark: int) -> str:
 
 
 @contextlib.contextmanager
+def own_waits() -> Iterator[None]:
+    """Give the current task (one of many a probe runs at once, as the burst's
+    connections) a list of starved expiries of its own, so that :func:`claim_starved`
+    takes its own reason, not a sibling's.  On leaving, its counts go to the probe's,
+    with any reason it did not claim."""
+    probe = _WAITS.get()
+    if probe is None:
+        yield
+        return
+    own = StarvedWaits()
+    token = _WAITS.set(own)
+    try:
+        yield
+    finally:
+        _WAITS.reset(token)
+        probe.expired += own.expired
+        probe.reasons.extend(own.reasons)
+
+
+@contextlib.contextmanager
 def probe_clock(clock: RunClock, waits: StarvedWaits) -> Iterator[None]:
     """Run the block (one probe's task, and the tasks it starts) on *clock*."""
     clock_token = _CLOCK.set(clock)

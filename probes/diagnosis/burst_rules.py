@@ -1,5 +1,9 @@
 """Burst rules: where the service started refusing when many connections came at once.
 
+Connections the burst counted starved (this process could not run) are not failures: its
+first_failure is the first judged one, and a burst that judged nothing is an error result
+the rules do not read.
+
 These run after the local and service rules: a reading of the listener's own accept
 queue, or the service's own "too many clients", says the same thing more directly
 and wins (the first rule to speak about an id wins).  A burst's limit is a warning:

@@ -275,7 +275,7 @@ class _Timing:
         wall_first = None
         if answered and self.sent is not None and self.conn is not None:
             wall_first = time.monotonic() - self.sent
-            first_byte = _first_byte(self.conn, wall_first)
+            first_byte = self.conn.answer_figure(wall_first)
         return Attempt(
             outcome,
             connect[0] if connect else None,
@@ -304,16 +304,6 @@ class _Timing:
         if starved_reason:
             return self.attempt(STARVED, starved_reason)
         return self.attempt(TIMEOUT, "TimeoutError")
-
-
-def _first_byte(conn: TimedConnection, wall_s: float) -> Figure:
-    """The server's think time: the kernel's, read right after the answer.  Its stamp is
-    of the last segment in, so after several (a late read, TLS records) our clock's
-    figure stands in when lower: both can only overstate the first byte."""
-    kernel = conn.answer_time()
-    if kernel is None or (conn.answer_segments() > 1 and wall_s < kernel):
-        return wall_s, WALL
-    return kernel, KERNEL
 
 
 async def _attempt(

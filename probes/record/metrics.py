@@ -17,13 +17,14 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from probes.core.clocks import KERNEL, WALL
 from probes.core.model import Diagnosis, ProbeResult, Severity, Status
 from probes.diagnosis.ranking import INCOMPLETE, OK
 from probes.diagnosis.vocabulary import VOCABULARY
 from probes.net.dns import DnsData
 from probes.net.tcp import TcpData
 from probes.path.ping import PingData
-from probes.proto.http import HttpData
+from probes.proto.http import HttpData, HttpTimings
 from probes.proto.tls import VERSIONS, TlsData
 from probes.run.plans import PROBES
 
@@ -32,6 +33,12 @@ SEVERITIES = frozenset(s.value for s in Severity)
 # blackbox_exporter's phases of probe_http_duration_seconds.
 HTTP_PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 PROBE_STATUSES = frozenset(s.value for s in Status)
+PHASES_HELP = (
+    "Duration of http request by phase (the last request of any redirects); connect is "
+    "the kernel's handshake RTT and processing the server's think time by the kernel's "
+    "clock (TCP_INFO) where the socket gave them, netmedic's monotonic clock otherwise "
+    "(netmedic_http_phase_clock says which)"
+)
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -127,22 +134,9 @@ def _http(http: ProbeResult | None) -> list[Family]:
     if not isinstance(data, HttpData):
         return []
     t = data.timings
-    # Marks are seconds from the request's start (after the name was resolved); a phase
-    # that did not happen is None and has no sample.  The connect is the kernel's
-    # handshake RTT when the socket gave one: our mark grows with this host's load.
-    after_connect = next((m for m in (t.tls_s, t.connect_s) if m is not None), 0.0)
-    connected = t.kernel_rtt_s if t.kernel_rtt_s is not None and t.connect_s is not None else None
-    spans: dict[str, tuple[float | None, float | None]] = {
-        "resolve": (0.0, t.dns_s),
-        "connect": (0.0, connected if connected is not None else t.connect_s),
-        "tls": (t.connect_s, t.tls_s),
-        "processing": (after_connect, t.ttfb_s),
-        "transfer": (t.ttfb_s, t.total_s),
-    }
+    timed = http_phases(t)
     phases = tuple(
-        Sample((("phase", phase),), round(max(0.0, end - start), 6))
-        for phase, (start, end) in spans.items()
-        if start is not None and end is not None
+        Sample((("phase", phase),), round(seconds, 6)) for phase, (seconds, _c) in timed.items()
     )
     families = [
         gauge("probe_http_status_code", "Response HTTP status code", float(data.status)),
@@ -157,11 +151,53 @@ def _http(http: ProbeResult | None) -> list[Family]:
             Family(
                 "probe_http_duration_seconds",
                 GAUGE,
-                "Duration of http request by phase, summed over all redirects",
+                PHASES_HELP,
                 phases,
             )
         )
+        clocks = tuple(
+            Sample((("phase", phase), ("clock", clock)), 1.0)
+            for phase, (_s, clock) in timed.items()
+        )
+        families.append(
+            Family(
+                "netmedic_http_phase_clock",
+                GAUGE,
+                "Which clock timed each phase of probe_http_duration_seconds "
+                "(kernel: TCP_INFO; wall: netmedic's monotonic clock): always 1",
+                clocks,
+            )
+        )
     return families
+
+
+def http_phases(t: HttpTimings) -> dict[str, tuple[float, str]]:
+    """Each phase that happened: (seconds, the clock that timed it).
+
+    Our marks are seconds from the request's start (after the name was resolved), as
+    this process noticed each step: they grow with this host's load.  So the connect
+    is the kernel's handshake RTT and processing the server's think time by the
+    kernel's clock (TCP_INFO: our request's last byte out to its answer's last byte
+    in, in jiffies) wherever the socket gave them; ours stands in only where the
+    kernel has no figure (a reused connection, a retransmitted SYN)."""
+    after_connect = next((m for m in (t.tls_s, t.connect_s) if m is not None), 0.0)
+    spans: dict[str, tuple[float | None, float | None]] = {
+        "resolve": (0.0, t.dns_s),
+        "connect": (0.0, t.connect_s),
+        "tls": (t.connect_s, t.tls_s),
+        "processing": (after_connect, t.ttfb_s),
+        "transfer": (t.ttfb_s, t.total_s),
+    }
+    phases = {
+        phase: (max(0.0, end - start), WALL)
+        for phase, (start, end) in spans.items()
+        if start is not None and end is not None
+    }
+    if "connect" in phases and t.kernel_rtt_s is not None:
+        phases["connect"] = (t.kernel_rtt_s, KERNEL)
+    if "processing" in phases and t.kernel_think_s is not None:
+        phases["processing"] = (t.kernel_think_s, KERNEL)
+    return phases
 
 
 def _tls(tls: ProbeResult | None) -> list[Family]:

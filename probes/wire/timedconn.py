@@ -113,6 +113,16 @@ class TimedConnection:
         more than one segment back (answer_segments) it is the last one's."""
         return kernel_wait(self.sock) if self.answer_segments() else None
 
+    def answer_figure(self, wall_s: float) -> Figure:
+        """The server's think time, read right after its answer: the kernel's, or our
+        clock's *wall_s* where the kernel has none.  The kernel's stamp is of the last
+        segment in, so after several (a late read, TLS records) our figure stands in
+        when lower: both can only overstate the first byte."""
+        kernel = self.answer_time()
+        if kernel is None or (self.answer_segments() > 1 and wall_s < kernel):
+            return wall_s, WALL
+        return kernel, KERNEL
+
     def close(self) -> None:
         """Close the socket unless the streams own it: closing an fd their transport
         still watches could unregister another socket that reuses the number."""

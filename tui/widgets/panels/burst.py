@@ -18,7 +18,9 @@ class BurstPanel(ProbePanel):
 Many connections opened at once and held (the **b** key asks for one): how many
 the service took, and what turned the next one away — a full accept queue (SYNs
 unanswered or refused), the service's client limit (it accepts, then says "max
-clients" or hangs up), or this host's open-files limit.
+clients" or hangs up), or this host's open-files limit.  A connection cut short while netmedic itself could
+not run (a busy machine) is **starved**: counted apart, never taken for a limit.
+Connect and first-byte times are the kernel's where it has them (TCP_INFO).
 """
     DATA = BurstResult
 
@@ -34,8 +36,20 @@ clients" or hangs up), or this host's open-files limit.
             if b.limit:
                 row.append_text(plain(f" → {b.limit}"))
             lines.append(row)
+        elif b.starved:
+            lines.append(Text("no limit judged", style="yellow"))
         else:
             lines.append(Text("no limit reached", style="green"))
+        if b.starved:
+            lines.append(
+                plain(
+                    f"{b.starved} starved: cut short while this process could not run "
+                    "(not counted)",
+                    "yellow",
+                )
+            )
         if b.said:
             lines.append(plain(f"the service said: {b.said}", "italic"))
+        if b.times:
+            lines.append(plain(b.times, "dim"))
         return Group(*lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -238,6 +239,29 @@ def test_a_sampler_that_only_starved_is_incomplete_not_a_fault(server: dict[str,
     ids = {f.id for f in diagnosis.findings}
     assert "http.timeout" not in ids and "tcp.filtered" not in ids
     assert "probe.incomplete" in ids and diagnosis.verdict == "incomplete"
+
+
+def test_a_syn_the_kernel_never_got_answered_is_a_timeout_even_when_starved() -> None:
+    """A listener whose accept queue is full drops SYNs: the kernel waited the whole
+    wait for a SYN-ACK however little this process ran, so the attempts are the
+    server's timeouts, not this process's starvation (the burst's rule too)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)  # and never accept()
+        port = listener.getsockname()[1]
+        queued = [socket.create_connection(("127.0.0.1", port), 1)]  # the queue is full
+        try:
+            result, _waits = asyncio.run(
+                _sample_starving(f"127.0.0.1:{port}", rounds=3, starve_from=0)
+            )
+        finally:
+            for sock in queued:
+                sock.close()
+    data = result.data
+    assert isinstance(data, SamplerData)
+    assert [a.outcome for a in data.recent] == ["timeout"] * 3, data.recent
+    assert data.starved == 0 and data.failed == 3
+    assert all("no SYN-ACK after" in a.detail for a in data.recent)
 
 
 def test_percentiles_say_their_clock() -> None:

@@ -125,7 +125,6 @@ class _Connection:
     def __init__(self, address: str, port: int) -> None:
         self.address, self.port = address, port
         self.conn: TimedConnection | None = None
-        self.connecting: float | None = None  # our clock right before the SYN went out
         self.writer: asyncio.StreamWriter | None = None
         self.sent: float | None = None  # our clock when the request (PING, hello) went out
 
@@ -163,10 +162,8 @@ class _Connection:
                 f"the kernel completed the handshake{took}; "
                 "this process could not run to see it in time",
             )
-        unanswered = time.monotonic() - self.connecting if self.connecting is not None else 0.0
-        if conn is not None and not conn.connected and unanswered >= wait:
-            # Our starvation does not keep a SYN-ACK from the kernel: the SYN itself
-            # went unanswered for the whole wait, however little this process ran.
+        unanswered = conn.syn_unanswered_for() if conn is not None else None
+        if unanswered is not None and unanswered >= wait:
             return self.attempt(TIMEOUT, f"the kernel had no SYN-ACK after {unanswered:.1f} s")
         if conn is not None and self.sent is not None and conn.answer_time() is not None:
             return self.attempt(
@@ -207,7 +204,6 @@ async def _one(ctx: ProbeContext, c: _Connection, speaks: str, wait: float) -> A
     try:
         c.conn = TimedConnection(c.address, c.port)  # EMFILE is raised here
         async with deadline(wait):  # pushed back while this process could not run
-            c.connecting = time.monotonic()
             await c.conn.connect()
             reader, c.writer = await c.conn.streams(None, None)
             c.sending()  # nothing sent yet but a hello: what comes in now is its answer

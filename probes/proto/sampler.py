@@ -287,15 +287,19 @@ class _Timing:
             first_byte_wall_s=wall_first,
         )
 
-    def timed_out(self, starved_reason: str) -> Attempt:
+    def timed_out(self, starved_reason: str, wait: float) -> Attempt:
         """Our deadline ran out: the server's fault only when the kernel has no answer
-        it missed and this process was not starved meanwhile."""
+        it missed and this process was not starved meanwhile — or when the kernel itself
+        waited the whole *wait* for a SYN-ACK."""
         conn = self.conn
         if conn is not None and conn.completed_late():
             late = conn.connect_time
             took = f" in {clocked(*late)}" if late else ""
             why = f"the kernel completed the handshake{took}; this process could not run to see it in time"
             return self.attempt(STARVED, why)
+        unanswered = conn.syn_unanswered_for() if conn is not None else None
+        if unanswered is not None and unanswered >= wait:
+            return self.attempt(TIMEOUT, f"the kernel had no SYN-ACK after {unanswered:.1f} s")
         if conn is not None and self.reading_answer:
             think = conn.answer_time()
             if think is not None:
@@ -340,7 +344,7 @@ async def _attempt(
         reason = getattr(exc, "verify_message", None) or exc.reason or type(exc).__name__
         return timing.attempt(ERROR, TLS_DETAIL + clean_text(str(reason), 120))
     except TimeoutError:  # before OSError: it is one
-        return timing.timed_out(claim_starved(mark))
+        return timing.timed_out(claim_starved(mark), wait)
     except (OSError, asyncio.IncompleteReadError) as exc:
         detail = errno.errorcode.get(getattr(exc, "errno", None) or 0, type(exc).__name__)
         return timing.attempt(failure_kind(exc), detail)

@@ -41,16 +41,26 @@ class TimedConnection:
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.connected = False
+        self.syn_sent_at: float | None = None  # our clock as connect() sent the SYN
         self.wall_connect_s: float | None = None
         self.kernel_connect_s: float | None = None  # None after a retransmitted SYN
         self._at_send: Received | None = None  # the receive counters when we last sent
         self._handed_over = False  # the streams' transport owns (and closes) the socket
 
     async def connect(self) -> None:
-        started = time.monotonic()
+        started = self.syn_sent_at = time.monotonic()
         await asyncio.get_running_loop().sock_connect(self.sock, self._sockaddr)
         self.wall_connect_s = time.monotonic() - started
         self._read_handshake()
+
+    def syn_unanswered_for(self) -> float | None:
+        """Seconds the SYN has gone without a SYN-ACK, as the kernel sees it; None once
+        the handshake completed (call :meth:`completed_late` first) or before the SYN.
+        Our starvation does not keep a SYN-ACK from the kernel, so a SYN unanswered for
+        a whole wait is the peer's silence however little this process ran."""
+        if self.connected or self.syn_sent_at is None:
+            return None
+        return time.monotonic() - self.syn_sent_at
 
     def _read_handshake(self) -> None:
         """The kernel's handshake RTT, before anything else happens on the socket."""

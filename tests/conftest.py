@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,17 @@ from tests import probe_helpers
 from tests.lab.netns import Lab, lab_unavailable_reason
 
 _reason: list[str | None] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The kill tests expect their children to die of SIGHUP and SIGINT.  A suite started
+    under nohup, or as a background job of a script, inherits those signals ignored, and
+    exec keeps an ignored signal ignored: give them back their defaults (each xdist
+    worker loads this file too)."""
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _lab_reason() -> str | None:

@@ -13,6 +13,9 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
+from probes.core.deadline import StarvedWaits, probe_clock
+from probes.run.starvation import StarvationClock
+
 
 async def _hog(block_s: float, gap_s: float) -> None:
     while True:
@@ -31,3 +34,16 @@ async def busy_loop(block_s: float = 0.05, gap_s: float = 0.002) -> AsyncIterato
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@contextlib.asynccontextmanager
+async def run_clock(max_extension_s: float) -> AsyncIterator[StarvedWaits]:
+    """The run's starvation clock as the runner installs it for one probe task."""
+    clock = StarvationClock(max_extension_s=max_extension_s)
+    clock.start()
+    waits = StarvedWaits()
+    try:
+        with probe_clock(clock, waits):
+            yield waits
+    finally:
+        await clock.stop()

@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from probes.core.clocks import KERNEL, WALL
 from probes.core.context import ProbeConfig, ProbeContext
 from probes.core.deadline import STARVED as STARVED_ERRNO
-from probes.core.deadline import StarvedWaits, probe_clock
+from probes.core.deadline import StarvedWaits
 from probes.core.model import ProbeResult, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
@@ -28,8 +28,7 @@ from probes.proto.burst import BurstResult, probe_burst
 from probes.proto.http import HttpData
 from probes.proto.sampler import Percentiles, percentiles
 from probes.run.runner import Run, run_to_end
-from probes.run.starvation import StarvationClock
-from tests.loop_hog import busy_loop
+from tests.loop_hog import busy_loop, run_clock
 from tests.servers import httpserver as H
 from tests.servers.base import ServerThread
 from tests.servers.pgserver import pg_pool
@@ -75,19 +74,6 @@ def servers() -> Iterator[dict[str, int]]:
     st.close()
 
 
-@contextlib.asynccontextmanager
-async def _run_clock(max_extension_s: float) -> AsyncIterator[StarvedWaits]:
-    """The run's clock as the runner installs it for one probe task."""
-    clock = StarvationClock(max_extension_s=max_extension_s)
-    clock.start()
-    waits = StarvedWaits()
-    try:
-        with probe_clock(clock, waits):
-            yield waits
-    finally:
-        await clock.stop()
-
-
 async def _burst_starving(url: str, n: int, cap_s: float) -> tuple[ProbeResult, StarvedWaits]:
     """The burst's result while the loop is blocked BLOCK_S between each of its steps
     (its connections' deadline is 0.2 s, extended by at most *cap_s*)."""
@@ -95,7 +81,7 @@ async def _burst_starving(url: str, n: int, cap_s: float) -> tuple[ProbeResult, 
     ctx = ProbeContext(parse_target(url), config)
     # gap 0: every connection gets one step per blocked stretch, as when 50 connections
     # are opened by a process that cannot run.
-    async with _run_clock(max_extension_s=cap_s) as waits, busy_loop(BLOCK_S, gap_s=0.0):
+    async with run_clock(max_extension_s=cap_s) as waits, busy_loop(BLOCK_S, gap_s=0.0):
         results = [r async for r in probe_burst(ctx)]
     return results[-1], waits
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ import pytest
 from probes.core.clocks import KERNEL, MIXED, WALL
 from probes.core.context import ProbeConfig, ProbeContext
 from probes.core.deadline import STARVED as STARVED_ERRNO
-from probes.core.deadline import StarvedWaits, probe_clock
+from probes.core.deadline import StarvedWaits
 from probes.core.model import Diagnosis, ProbeResult, Severity, Status
 from probes.core.target import parse_target
 from probes.diagnosis import diagnose
@@ -36,8 +36,7 @@ from probes.proto.sampler import (
     probe_connections,
 )
 from probes.run.runner import Run, run_to_end
-from probes.run.starvation import StarvationClock
-from tests.loop_hog import busy_loop
+from tests.loop_hog import busy_loop, run_clock
 from tests.servers import httpserver as H
 from tests.servers.base import ServerThread
 
@@ -148,19 +147,6 @@ async def _busy_for(seconds: float) -> None:
     time.sleep(seconds)  # noqa: ASYNC251 - blocking the loop is the point
 
 
-@contextlib.asynccontextmanager
-async def _run_clock(max_extension_s: float) -> AsyncIterator[StarvedWaits]:
-    """The run's clock as the runner installs it for one probe task."""
-    clock = StarvationClock(max_extension_s=max_extension_s)
-    clock.start()
-    waits = StarvedWaits()
-    try:
-        with probe_clock(clock, waits):
-            yield waits
-    finally:
-        await clock.stop()
-
-
 async def _sample_starving(
     url: str, rounds: int, starve_from: int
 ) -> tuple[ProbeResult, StarvedWaits]:
@@ -171,7 +157,7 @@ async def _sample_starving(
     )
     hog: asyncio.Task[None] | None = None
     last = None
-    async with _run_clock(max_extension_s=0.05) as waits:
+    async with run_clock(max_extension_s=0.05) as waits:
 
         async def starve() -> None:
             while True:

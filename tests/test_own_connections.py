@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -309,6 +310,11 @@ def test_the_tls_probe_records_every_connection_the_server_saw(tmp_path: Path) -
         the_run, _ = run(
             f"https://127.0.0.1:{port}/", ("tls",), "tls", ca_file=str(pki.ca_file), timeout=3.0
         )
+        # The server's handler runs once its side of the handshake is done, which may be
+        # after the probe has finished and closed: wait for it before stopping the server.
+        deadline = time.monotonic() + 5
+        while not peers and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         st.close()
     data = the_run.results["tls"].data

@@ -509,6 +509,12 @@ def run_app(
         prefs=prefs[0],
         prefs_path=prefs[1],
     )
+    return _run_to_exit(app)
+
+
+def _run_to_exit(app: NetmedicApp) -> int:
+    """Run *app* in this terminal; its journals are closed (as unclean after a hang-up)
+    and, unless the link dropped, the person is told where the sessions are."""
     try:
         app.run()
     finally:
@@ -568,14 +574,7 @@ def run_demo(lab: DemoLab) -> int:
         prefs_path=prefs[1],
         on_hang_up=lab.close,
     )
-    try:
-        app.run()
-    finally:
-        hung_up = (app.return_code or 0) >= 128
-        app.close_journals(clean=not hung_up, wait=True)
-    if not hung_up:
-        _say_where_sessions_are(app.journals)
-    return app.return_code or 0
+    return _run_to_exit(app)
 
 
 def _say_where_sessions_are(writers: list[JournalWriter]) -> None:

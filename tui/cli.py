@@ -24,6 +24,7 @@ from probes.core.target import Target, TargetError, parse_target
 from probes.run.plans import SYMPTOM_IDS, SYMPTOMS
 from tui import args, remote
 from tui.args import LivePace, add_live_arguments
+from tui.headless_journal import journal_or_warn
 
 if TYPE_CHECKING:
     from probes.core.model import Diagnosis
@@ -445,7 +446,6 @@ def _check(ns: argparse.Namespace) -> int:
     from probes.core.context import ProbeConfig
     from probes.core.privileges import has_raw_socket
     from probes.record.check_json import check_document
-    from probes.record.journal import Journal, JournalError
     from probes.record.safefile import OutputError, check_output_path
     from probes.run.runner import Run, run_to_end
 
@@ -510,11 +510,7 @@ def _check(ns: argparse.Namespace) -> int:
 
         assert run.redactor is not None
         error = keep_error(pasted.text, run.redactor)  # the run is the secrets boundary
-    journal: Journal | None = None
-    try:
-        journal = Journal.create(target, symptom, plan=run.probe_names, error=error)
-    except JournalError as exc:
-        print(f"netmedic: warning: {exc}; this run is not saved", file=sys.stderr)
+    journal = journal_or_warn(target, symptom, run.probe_names, what="run", error=error)
     if journal is not None:
         run.on_event = journal.emit
     run.on_event = remote.with_progress(run.on_event, sys.stderr, config)

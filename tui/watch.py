@@ -33,6 +33,7 @@ from probes.path.ping import PingData
 from probes.proto.burst import BurstResult
 from probes.proto.sampler import Percentiles
 from tui.args import LivePace, add_live_arguments, bounded, timeout, whole
+from tui.headless_journal import journal_or_warn
 from tui.live_status import live_config
 from tui.watch_options import (
     ServerLooks,
@@ -443,14 +444,9 @@ def _keep_order(now: Tick, kinds: list[str]) -> None:
 
 def run_watch(target: Target, ns: argparse.Namespace, extras: WatchExtras | None = None) -> int:
     """The `watch` command: journaled like any session; Ctrl-C ends with a summary."""
-    from probes.record.journal import Journal, JournalError
 
     extras = extras or WatchExtras()
-    journal: Journal | None = None
-    try:
-        journal = Journal.create(target, ns.symptom, plan=watch_plan(ns, extras))
-    except JournalError as exc:
-        print(f"netmedic: warning: {exc}; this watch is not saved", file=sys.stderr)
+    journal = journal_or_warn(target, ns.symptom, watch_plan(ns, extras), what="watch")
     runner = asyncio.Runner()
     try:
         code = runner.run(watch(target, ns, journal.emit if journal else None, extras))

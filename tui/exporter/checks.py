@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from probes.core.target import Target
 from probes.diagnosis.ranking import INCOMPLETE, OK
 from probes.record.metrics import Family, check_families
 from probes.run.runner import Run, run_to_end
+from tui.headless_journal import journal_or_warn
 
 # The probes' own deadline, as a share of the run's: room left to diagnose what
 # they found and for the follow-ups the evidence asks for.
@@ -47,17 +47,14 @@ async def journaled_check(
     target: Target, symptom: str, config: ProbeConfig, budget_s: float
 ) -> CheckOutcome:
     """Check *target* within *budget_s* seconds and journal it (``netmedic sessions``)."""
-    from probes.record.journal import Journal, JournalError
     from probes.record.retention import ORIGIN
 
     budget_s = max(MIN_BUDGET_S, budget_s)
     config = dataclasses.replace(config, timeout=min(config.timeout, budget_s * PROBE_SHARE))
     run = Run(target, symptom, config)
-    journal: Journal | None = None
-    try:
-        journal = Journal.create(target, symptom, plan=run.probe_names, origin=ORIGIN)
-    except JournalError as exc:
-        print(f"netmedic exporter: warning: {exc}; this check is not saved", file=sys.stderr)
+    journal = journal_or_warn(
+        target, symptom, run.probe_names, what="check", program="netmedic exporter", origin=ORIGIN
+    )
     if journal is not None:
         run.on_event = journal.emit
     started = time.monotonic()

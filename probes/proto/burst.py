@@ -32,7 +32,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from probes.core.clocks import WALL, clocked
 from probes.core.context import ProbeContext
 from probes.core.deadline import STARVED as STARVED_ERRNO
 from probes.core.deadline import claim_starved, deadline, own_waits, starved_mark
@@ -47,13 +46,14 @@ from probes.proto.sampler import (
     STARVED,
     TIMEOUT,
     Attempt,
+    AttemptTiming,
     Percentiles,
     failure_kind,
     percentiles,
     speaks_of,
     starved_note,
 )
-from probes.wire.timedconn import Figure, TimedConnection
+from probes.wire.timedconn import TimedConnection
 
 DEFAULT_BURST = 100  # connections when the config does not say
 MAX_BURST = 1024
@@ -119,52 +119,22 @@ class BurstResult:
         return "; ".join(parts)
 
 
-class _Connection:
+class _Connection(AttemptTiming):
     """One of the burst's connections: how far it got, and its figures by both clocks."""
 
     def __init__(self, address: str, port: int) -> None:
+        super().__init__()
         self.address, self.port = address, port
-        self.conn: TimedConnection | None = None
         self.writer: asyncio.StreamWriter | None = None
-        self.sent: float | None = None  # our clock when the request (PING, hello) went out
-
-    def sending(self) -> None:
-        assert self.conn is not None
-        self.conn.sending()
-        self.sent = time.monotonic()
-
-    def attempt(self, outcome: str, detail: str = "", answered: bool = False) -> Attempt:
-        connect = self.conn.connect_time if self.conn is not None else None
-        first: Figure | None = None
-        if answered and self.conn is not None and self.sent is not None:
-            first = self.conn.answer_figure(time.monotonic() - self.sent)
-        return Attempt(
-            outcome,
-            connect[0] if connect else None,
-            first[0] if first else None,
-            detail,
-            self.conn.source if self.conn is not None else "",
-            connect[1] if connect else WALL,
-            first[1] if first else WALL,
-            self.conn.wall_connect_s if self.conn is not None else None,
-        )
 
     def timed_out(self, starved_reason: str, wait: float) -> Attempt:
         """Our deadline ran out: a failure of the server only when the kernel has no
         handshake or answer we missed and this process was not starved meanwhile —
         or when the kernel itself waited the whole *wait* for a SYN-ACK."""
+        judged = self.kernel_timeout(wait)
+        if judged is not None:
+            return judged
         conn = self.conn
-        if conn is not None and conn.completed_late():
-            late = conn.connect_time
-            took = f" in {clocked(*late)}" if late else ""
-            return self.attempt(
-                STARVED,
-                f"the kernel completed the handshake{took}; "
-                "this process could not run to see it in time",
-            )
-        unanswered = conn.syn_unanswered_for() if conn is not None else None
-        if unanswered is not None and unanswered >= wait:
-            return self.attempt(TIMEOUT, f"the kernel had no SYN-ACK after {unanswered:.1f} s")
         if conn is not None and self.sent is not None and conn.answer_time() is not None:
             return self.attempt(
                 STARVED,

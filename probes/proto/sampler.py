@@ -246,20 +246,13 @@ async def attempt(ctx: ProbeContext, address: str, speaks: str, wait: float) -> 
     return dataclasses.replace(result, source=timing.source) if timing.source else result
 
 
-class _Timing:
-    """How far one attempt got, and its figures by both clocks so far."""
+class AttemptTiming:
+    """How far one connection attempt got, and its figures by both clocks so far: the
+    sampler's attempts and the burst's connections."""
 
     def __init__(self) -> None:
         self.conn: TimedConnection | None = None
-        self.source = ""  # the connection's local end, taken at the connect
         self.sent: float | None = None  # our clock when the (last) request went out
-        # Waiting for any byte after our one request, in clear: whatever the kernel
-        # received since is the answer (TLS records may be a session ticket instead).
-        self.reading_answer = False
-
-    def connected(self) -> None:
-        assert self.conn is not None
-        self.source = self.conn.source
 
     def sending(self) -> None:
         """Right before the request goes out: both clocks' start of the first byte."""
@@ -269,37 +262,66 @@ class _Timing:
 
     def attempt(self, outcome: str, detail: str = "", answered: bool = False) -> Attempt:
         """The attempt so far; *answered*: the server's answer came, time its first byte."""
-        connect = self.conn.connect_time if self.conn is not None else None
-        wall_connect = self.conn.wall_connect_s if self.conn is not None else None
+        conn = self.conn
+        connect = conn.connect_time if conn is not None else None
         first_byte: Figure | None = None
         wall_first = None
-        if answered and self.sent is not None and self.conn is not None:
+        if answered and self.sent is not None and conn is not None:
             wall_first = time.monotonic() - self.sent
-            first_byte = self.conn.answer_figure(wall_first)
+            first_byte = conn.answer_figure(wall_first)
         return Attempt(
             outcome,
             connect[0] if connect else None,
             first_byte[0] if first_byte else None,
             detail,
+            conn.source if conn is not None else "",
             connect_clock=connect[1] if connect else WALL,
             first_byte_clock=first_byte[1] if first_byte else WALL,
-            connect_wall_s=wall_connect,
+            connect_wall_s=conn.wall_connect_s if conn is not None else None,
             first_byte_wall_s=wall_first,
         )
+
+    def kernel_timeout(self, wait: float) -> Attempt | None:
+        """After our deadline ran out, what the kernel says of the handshake: completed
+        anyway (starved: this process could not run to see it), or a SYN unanswered for
+        the whole *wait* (the peer's timeout, however little this process ran); None
+        when it says neither."""
+        conn = self.conn
+        if conn is None:
+            return None
+        if conn.completed_late():
+            late = conn.connect_time
+            took = f" in {clocked(*late)}" if late else ""
+            why = f"the kernel completed the handshake{took}; this process could not run to see it in time"
+            return self.attempt(STARVED, why)
+        unanswered = conn.syn_unanswered_for()
+        if unanswered is not None and unanswered >= wait:
+            return self.attempt(TIMEOUT, f"the kernel had no SYN-ACK after {unanswered:.1f} s")
+        return None
+
+
+class _Timing(AttemptTiming):
+    """One sampled attempt: its local end is kept even after the connection closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source = ""  # the connection's local end, taken at the connect
+        # Waiting for any byte after our one request, in clear: whatever the kernel
+        # received since is the answer (TLS records may be a session ticket instead).
+        self.reading_answer = False
+
+    def connected(self) -> None:
+        assert self.conn is not None
+        self.source = self.conn.source
 
     def timed_out(self, starved_reason: str, wait: float) -> Attempt:
         """Our deadline ran out: the server's fault only when the kernel has no answer
         it missed and this process was not starved meanwhile — or when the kernel itself
         waited the whole *wait* for a SYN-ACK."""
+        judged = self.kernel_timeout(wait)
+        if judged is not None:
+            return judged
         conn = self.conn
-        if conn is not None and conn.completed_late():
-            late = conn.connect_time
-            took = f" in {clocked(*late)}" if late else ""
-            why = f"the kernel completed the handshake{took}; this process could not run to see it in time"
-            return self.attempt(STARVED, why)
-        unanswered = conn.syn_unanswered_for() if conn is not None else None
-        if unanswered is not None and unanswered >= wait:
-            return self.attempt(TIMEOUT, f"the kernel had no SYN-ACK after {unanswered:.1f} s")
         if conn is not None and self.reading_answer:
             think = conn.answer_time()
             if think is not None:
